@@ -1,0 +1,109 @@
+//! Builds the web UI (client/web) with Trunk into OUT_DIR/dist, for
+//! `src/web.rs` to embed. Trunk runs with its own cargo target directory
+//! (beside ours) so the two cargo processes never wait on each other.
+//!
+//! `GAVEL_WEB_DIST=DIR` embeds an already built UI instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let dist = out.join("dist");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().unwrap().to_path_buf();
+    for p in ["client/web/src", "client/web/index.html", "client/web/style.css", "client/web/Cargo.toml", "client/web/boot.js", "shared/src", "Trunk.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    println!("cargo:rerun-if-env-changed=GAVEL_WEB_DIST");
+
+    if let Ok(prebuilt) = std::env::var("GAVEL_WEB_DIST") {
+        let _ = std::fs::remove_dir_all(&dist);
+        copy_dir(Path::new(&prebuilt), &dist).unwrap_or_else(|e| panic!("cannot copy GAVEL_WEB_DIST={prebuilt}: {e}"));
+        return;
+    }
+
+    // OUT_DIR is TARGET/<profile>/build/<pkg>/out: keep the web build in TARGET/web.
+    let target = out.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| out.join("web-target"));
+    let web_target = target.join("web");
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    // The set-up script installs wasm-opt (npm `binaryen`) here.
+    if let Some(home) = std::env::var_os("HOME") {
+        let tools = PathBuf::from(home).join(".cache/gavel-tools/node_modules/.bin");
+        let mut paths = vec![tools];
+        paths.extend(std::env::split_paths(&path));
+        path = std::env::join_paths(paths).unwrap();
+    }
+    check_tools(&root, &path);
+    let mut cmd = Command::new("trunk");
+    cmd.arg("build").arg("--dist").arg(&dist).current_dir(&root).env("PATH", &path).env("CARGO_TARGET_DIR", &web_target);
+    // Our build's settings must not leak into the wasm build.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().to_string();
+        let leaks = (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_MAKEFLAGS" && k != "CARGO_NET_OFFLINE")
+            || k.starts_with("RUSTC")
+            || k.starts_with("DEP_")
+            || ["RUSTFLAGS", "RUSTDOCFLAGS", "TARGET", "HOST", "PROFILE", "OPT_LEVEL", "DEBUG", "NUM_JOBS", "OUT_DIR"].contains(&k.as_str());
+        if leaks {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", &web_target);
+    match cmd.output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "building the web UI with Trunk failed:\n{}\n{}\nRun scripts/setup to install the tools (wasm32 target, trunk 0.21.14, wasm-bindgen-cli, wasm-opt).",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!(
+            "cannot run `trunk` ({e}). The web UI is built with Trunk: run scripts/setup, \
+             or `cargo install trunk --locked --version 0.21.14`."
+        ),
+    }
+}
+
+/// Fails early, with the fix, when a tool Trunk needs is missing or at the
+/// wrong version (Trunk would otherwise try to download it, which fails on
+/// machines that reach only the package registries).
+fn check_tools(root: &Path, path: &std::ffi::OsStr) {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let wanted = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"wasm-bindgen\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string());
+    let version_of = |tool: &str| {
+        Command::new(tool).arg("--version").env("PATH", path).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    if let Some(wanted) = wanted {
+        match version_of("wasm-bindgen") {
+            Some(v) if v.contains(&wanted) => {}
+            found => panic!(
+                "the web UI needs wasm-bindgen {wanted} (the version in Cargo.lock), found {found:?}: \
+                 run scripts/setup, or `cargo install wasm-bindgen-cli --version {wanted}`"
+            ),
+        }
+    }
+    match version_of("wasm-opt") {
+        Some(v) if v.contains("version 132") => {}
+        found => panic!(
+            "the web UI needs wasm-opt 132 (npm `binaryen@132`; Debian's wasm-opt breaks the app), found {found:?}: \
+             run scripts/setup"
+        ),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! Accounts, PINs and sessions.
+//!
+//! PINs and passwords are kept only as argon2id hashes, computed off the
+//! async threads. A session is a random token; the store keeps its SHA-256.
+//! Browsers carry it in the HttpOnly cookie [`COOKIE`] (which `/ws` reads
+//! too), native clients in `Authorization: Bearer`.
+
+use crate::AppState;
+use crate::error::{Error, Result};
+use crate::store::{Db, now, parse_ts, ts};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::header;
+use base64::Engine;
+use gavel_shared::model::*;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use time::Duration;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "gavel_session";
+
+/// Hashes a PIN or password with argon2id and a random salt.
+pub fn hash_secret(secret: &str) -> Result<String> {
+    let salt_bytes: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| Error::Internal(anyhow::anyhow!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("hash: {e}")))
+}
+
+/// [`hash_secret`] on a blocking thread.
+pub async fn hash_secret_blocking(secret: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_secret(&secret)).await.map_err(|e| Error::Internal(e.into()))?
+}
+
+/// Checks a PIN or password against its stored hash, on a blocking thread.
+pub async fn verify_secret(secret: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A fresh six-digit PIN.
+pub fn generate_pin() -> String {
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// A fresh password: 16 characters without look-alikes (0/O, 1/l/I).
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whom a new session is for.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionFor {
+    Staff(StaffId),
+    Participant(ParticipantId),
+}
+
+/// Opens a session and returns its token (shown once, never stored).
+pub async fn create_session(db: &Db, who: SessionFor, ttl: Duration) -> Result<String> {
+    let bytes: [u8; 32] = rand::rng().random();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let (staff, participant) = match who {
+        SessionFor::Staff(s) => (Some(s.0), None),
+        SessionFor::Participant(p) => (None, Some(p.0)),
+    };
+    let created = now();
+    sqlx::query("INSERT INTO sessions (token_hash, staff_id, participant_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(token_hash(&token))
+        .bind(staff)
+        .bind(participant)
+        .bind(ts(created))
+        .bind(ts(created + ttl))
+        .execute(db)
+        .await?;
+    Ok(token)
+}
+
+/// Ends a session.
+pub async fn delete_session(db: &Db, token: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(db).await?;
+    Ok(())
+}
+
+/// Who holds this token, if it is a live session.
+pub async fn lookup(db: &Db, token: &str) -> Result<Option<Actor>> {
+    let row = sqlx::query(
+        "SELECT s.expires_at, s.staff_id, st.is_admin, p.id AS participant_id, p.meeting_id, p.role \
+         FROM sessions s LEFT JOIN staff st ON st.id = s.staff_id LEFT JOIN participants p ON p.id = s.participant_id \
+         WHERE s.token_hash = ?",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if parse_ts(row.get("expires_at"))? < now() {
+        return Ok(None);
+    }
+    if let Some(staff) = row.get::<Option<i64>, _>("staff_id") {
+        let is_admin: bool = row.get::<Option<bool>, _>("is_admin").unwrap_or(false);
+        let staff = StaffId(staff);
+        return Ok(Some(if is_admin { Actor::Admin { staff } } else { Actor::Staff { staff } }));
+    }
+    let Some(pid) = row.get::<Option<i64>, _>("participant_id") else { return Ok(None) };
+    let role: String = row.get("role");
+    let role = Role::parse(&role).ok_or_else(|| Error::Internal(anyhow::anyhow!("bad role {role:?}")))?;
+    Ok(Some(Actor::Participant { meeting: MeetingId(row.get("meeting_id")), participant: ParticipantId(pid), role }))
+}
+
+/// The session token a request carries: `Authorization: Bearer`, else the cookie.
+pub fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some(t.trim().to_string());
+        }
+    }
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers);
+    jar.get(COOKIE).map(|c| c.value().to_string())
+}
+
+/// A signed-in caller; rejects with 401 otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_of(parts).ok_or(Error::Unauthorized)?;
+        lookup(&state.db, &token).await?.map(Auth).ok_or(Error::Unauthorized)
+    }
+}
+
+/// Makes sure the administrator account exists. Returns the password when it
+/// was generated here (to be printed once); a given password replaces the
+/// stored one.
+pub async fn ensure_admin(db: &Db, given: Option<&str>) -> Result<Option<String>> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM staff WHERE is_admin ORDER BY id LIMIT 1").fetch_optional(db).await?;
+    match (existing, given) {
+        (Some(id), Some(pw)) => {
+            let hash = hash_secret_blocking(pw.to_string()).await?;
+            sqlx::query("UPDATE staff SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(db).await?;
+            Ok(None)
+        }
+        (Some(_), None) => Ok(None),
+        (None, given) => {
+            let generated = given.is_none();
+            let pw = given.map(String::from).unwrap_or_else(generate_password);
+            let hash = hash_secret_blocking(pw.clone()).await?;
+            sqlx::query("INSERT INTO staff (username, display_name, is_admin, password_hash, created_at) VALUES ('admin', 'Quản trị viên', TRUE, ?, ?)")
+                .bind(hash)
+                .bind(ts(now()))
+                .execute(db)
+                .await?;
+            Ok(generated.then_some(pw))
+        }
+    }
+}
+
+/// Creates a staff account (a secretary, or another administrator).
+pub async fn create_staff(db: &Db, username: &str, display_name: &str, password: &str, is_admin: bool) -> Result<StaffId> {
+    let username = gavel_shared::text::clean(username).to_lowercase();
+    if username.is_empty() || username.len() > 64 || username.chars().any(|c| c.is_whitespace()) {
+        return Err(Error::bad_request("invalid", "the user name must be 1 to 64 characters without spaces"));
+    }
+    if password.chars().count() < 8 {
+        return Err(Error::bad_request("weak_password", "the password must have at least 8 characters"));
+    }
+    let hash = hash_secret_blocking(password.to_string()).await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO staff (username, display_name, is_admin, password_hash, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (username) DO NOTHING RETURNING id",
+    )
+    .bind(&username)
+    .bind(gavel_shared::text::clean(display_name))
+    .bind(is_admin)
+    .bind(hash)
+    .bind(ts(now()))
+    .fetch_optional(db)
+    .await?;
+    id.map(StaffId).ok_or_else(|| Error::bad_request("conflict", format!("the user name {username:?} is taken")))
+}
+
+/// Checks a staff member's user name and password.
+pub async fn check_staff(db: &Db, username: &str, password: &str) -> Result<StaffId> {
+    let row = sqlx::query("SELECT id, password_hash FROM staff WHERE username = ?")
+        .bind(gavel_shared::text::clean(username).to_lowercase())
+        .fetch_optional(db)
+        .await?;
+    // Unknown users cost the same time as wrong passwords.
+    let (id, hash) = match row {
+        Some(r) => (Some(r.get::<i64, _>("id")), r.get::<String, _>("password_hash")),
+        None => (None, DUMMY_HASH.to_string()),
+    };
+    let ok = verify_secret(password.to_string(), hash).await;
+    match (ok, id) {
+        (true, Some(id)) => Ok(StaffId(id)),
+        _ => Err(Error::BadCredentials),
+    }
+}
+
+/// Checks a participant's PIN for a meeting.
+pub async fn check_pin(db: &Db, meeting: MeetingId, participant: ParticipantId, pin: &str) -> Result<()> {
+    let hash: Option<String> = sqlx::query_scalar("SELECT pin_hash FROM participants WHERE id = ? AND meeting_id = ?")
+        .bind(participant.0)
+        .bind(meeting.0)
+        .fetch_optional(db)
+        .await?;
+    let known = hash.is_some();
+    let ok = verify_secret(pin.trim().to_string(), hash.unwrap_or_else(|| DUMMY_HASH.to_string())).await;
+    if ok && known { Ok(()) } else { Err(Error::BadCredentials) }
+}
+
+/// A valid argon2 hash of nothing anyone knows, to spend the same time on
+/// unknown accounts as on known ones.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2w3eq1Do4S9uRZqVZKMJ/D9LJ3hHvtJTQe7H7/cOFTs";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ_per_salt() {
+        let a = hash_secret("123456").unwrap();
+        let b = hash_secret("123456").unwrap();
+        assert_ne!(a, b);
+        let h = PasswordHash::new(&a).unwrap();
+        assert!(Argon2::default().verify_password(b"123456", &h).is_ok());
+        assert!(Argon2::default().verify_password(b"654321", &h).is_err());
+    }
+
+    #[test]
+    fn pins_are_six_digits_and_passwords_sixteen_characters() {
+        for _ in 0..100 {
+            let pin = generate_pin();
+            assert_eq!(pin.len(), 6);
+            assert!(pin.chars().all(|c| c.is_ascii_digit()));
+        }
+        assert_eq!(generate_password().len(), 16);
+    }
+
+    #[test]
+    fn the_dummy_hash_parses() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

@@ -1,0 +1,275 @@
+//! Documents: upload by the secretary, download by those allowed to read.
+//!
+//! Content lives in `DATA_DIR/documents/<sha256>`, written under a temporary
+//! name and renamed only once complete, so a server killed mid-upload leaves
+//! no half file under a real name. Uploads are PDF only, checked by content
+//! (header and end-of-file marker), and limited by `--max-upload`. Downloads
+//! honour HTTP ranges and `If-None-Match` (the ETag is the content hash).
+
+use crate::auth::Auth;
+use crate::error::{Error, Result};
+use crate::http::idempotency_key;
+use crate::meeting::{NewDocument, Op};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gavel_shared::model::*;
+use gavel_shared::protocol::{CommandKind, CommandResult};
+use gavel_shared::rules;
+use sha2::{Digest, Sha256};
+use std::path::{Path as FsPath, PathBuf};
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
+
+/// The document store on disk.
+pub struct Store {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating) `DATA_DIR/documents` and clears unfinished uploads.
+    pub async fn open(data_dir: &FsPath) -> anyhow::Result<Store> {
+        let dir = data_dir.join("documents");
+        let tmp = data_dir.join("tmp");
+        tokio::fs::create_dir_all(&dir).await?;
+        if tmp.exists() {
+            tokio::fs::remove_dir_all(&tmp).await?;
+        }
+        tokio::fs::create_dir_all(&tmp).await?;
+        Ok(Store { dir, tmp })
+    }
+
+    /// Where the content with this hash lives.
+    pub fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    /// Stores bytes (for documents the server makes itself) and returns
+    /// their hash.
+    pub async fn put(&self, bytes: &[u8]) -> Result<String> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let path = self.path(&sha);
+        if !path.exists() {
+            let tmp = self.tmp.join(format!("put-{}", hex::encode(rand::random::<[u8; 8]>())));
+            let mut f = tokio::fs::File::create(&tmp).await?;
+            f.write_all(bytes).await?;
+            f.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await?;
+        }
+        Ok(sha)
+    }
+}
+
+/// How many bytes of the head and tail are kept to check the PDF markers.
+const MARKER_WINDOW: usize = 1024;
+
+/// Checks that bytes look like a whole PDF: `%PDF-` near the start and
+/// `%%EOF` near the end (a truncated or renamed file fails).
+pub fn looks_like_pdf(head: &[u8], tail: &[u8]) -> bool {
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    contains(head, b"%PDF-") && contains(tail, b"%%EOF")
+}
+
+struct Upload {
+    tmp: PathBuf,
+    sha256: String,
+    size: u64,
+    file_name: String,
+}
+
+/// Removes a temporary file when the upload fails half-way.
+struct TmpGuard(Option<PathBuf>);
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge { limit }
+    } else {
+        Error::bad_request("bad_upload", e.body_text())
+    }
+}
+
+/// `POST /api/meetings/{id}/items/{item}/documents`: multipart with `file`
+/// (the PDF), and optionally `title`, `confidentiality`, `readers`
+/// (comma-separated participant ids).
+pub async fn upload(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((meeting, item)): Path<(i64, i64)>,
+    headers: axum::http::HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Response> {
+    let handle = app.meetings.get(MeetingId(meeting)).await?;
+    // Refuse early, before reading a byte of the body.
+    let state = handle.state().await;
+    rules::allowed(&state, &actor, CommandKind::UploadDocument)?;
+    state.item(ItemId(item)).ok_or(Error::NotFound("agenda item"))?;
+    drop(state);
+
+    let limit = app.config.max_upload;
+    let mut guard = TmpGuard(None);
+    let mut upload: Option<Upload> = None;
+    let (mut title, mut confidentiality, mut readers) = (None, Confidentiality::Public, Vec::new());
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
+        match field.name().unwrap_or("") {
+            "file" => {
+                let file_name = gavel_shared::text::clean(field.file_name().unwrap_or("document.pdf"));
+                let tmp = app.documents.tmp.join(format!("up-{}", hex::encode(rand::random::<[u8; 8]>())));
+                guard.0 = Some(tmp.clone());
+                let mut out = tokio::fs::File::create(&tmp).await?;
+                let (mut hasher, mut size) = (Sha256::new(), 0u64);
+                let (mut head, mut tail) = (Vec::with_capacity(MARKER_WINDOW), Vec::with_capacity(2 * MARKER_WINDOW));
+                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(Error::TooLarge { limit });
+                    }
+                    hasher.update(&chunk);
+                    if head.len() < MARKER_WINDOW {
+                        let take = (MARKER_WINDOW - head.len()).min(chunk.len());
+                        head.extend_from_slice(&chunk[..take]);
+                    }
+                    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(MARKER_WINDOW)..]);
+                    if tail.len() > MARKER_WINDOW {
+                        tail.drain(..tail.len() - MARKER_WINDOW);
+                    }
+                    out.write_all(&chunk).await?;
+                }
+                if !looks_like_pdf(&head, &tail) {
+                    return Err(Error::NotAPdf);
+                }
+                out.sync_all().await?;
+                upload = Some(Upload { tmp, sha256: hex::encode(hasher.finalize()), size, file_name });
+            }
+            "title" => title = Some(field.text().await.map_err(|e| multipart_error(e, limit))?),
+            "confidentiality" => {
+                let v = field.text().await.map_err(|e| multipart_error(e, limit))?;
+                confidentiality = Confidentiality::parse(v.trim())
+                    .ok_or_else(|| Error::bad_request("invalid", format!("unknown confidentiality {v:?}")))?;
+            }
+            "readers" => {
+                let v = field.text().await.map_err(|e| multipart_error(e, limit))?;
+                for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let id = part.parse().map_err(|_| Error::bad_request("invalid", format!("bad participant id {part:?}")))?;
+                    readers.push(ParticipantId(id));
+                }
+            }
+            other => return Err(Error::bad_request("bad_upload", format!("unexpected field {other:?}"))),
+        }
+    }
+    let upload = upload.ok_or_else(|| Error::bad_request("bad_upload", "the form has no 'file' field"))?;
+    let final_path = app.documents.path(&upload.sha256);
+    if final_path.exists() {
+        tokio::fs::remove_file(&upload.tmp).await?;
+    } else {
+        tokio::fs::rename(&upload.tmp, &final_path).await?;
+    }
+    guard.0 = None;
+    let title = gavel_shared::text::clean(&title.unwrap_or_default());
+    let title = if title.is_empty() {
+        upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string()
+    } else {
+        title
+    };
+    readers.sort();
+    readers.dedup();
+    let doc = NewDocument {
+        item: ItemId(item),
+        title,
+        file_name: upload.file_name,
+        size: upload.size,
+        sha256: upload.sha256,
+        confidentiality,
+        readers,
+    };
+    let outcome = handle.execute(actor, &idempotency_key(&headers), Op::AttachDocument(doc)).await?;
+    let CommandResult::Created { id } = outcome.result else {
+        return Err(Error::Internal(anyhow::anyhow!("attach returned {:?}", outcome.result)));
+    };
+    let state = handle.state().await;
+    let document = state.document(DocumentId(id)).cloned();
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id, "seq": outcome.seq, "document": document })))
+        .into_response())
+}
+
+/// `GET /api/meetings/{id}/documents/{doc}`: the PDF, for those who may read
+/// it. Others get 404, as if it did not exist.
+pub async fn download(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((meeting, doc)): Path<(i64, i64)>,
+    req: Request,
+) -> Result<Response> {
+    let handle = app.meetings.get(MeetingId(meeting)).await?;
+    let state = handle.state().await;
+    let document = state
+        .document(DocumentId(doc))
+        .filter(|d| state.can_read(&actor, d))
+        .cloned()
+        .ok_or(Error::NotFound("document"))?;
+    drop(state);
+    let etag = format!("\"{}\"", document.sha256);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?;
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let path = app.documents.path(&document.sha256);
+        let served = tower_http::services::ServeFile::new_with_mime(&path, &mime_guess::mime::APPLICATION_PDF)
+            .oneshot(req)
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        if served.status() == StatusCode::NOT_FOUND {
+            return Err(Error::Internal(anyhow::anyhow!("document {} content missing at {}", document.id, path.display())));
+        }
+        served.map(Body::new)
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, etag_value);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    let disposition = format!("inline; filename*=UTF-8''{}", percent_encode(&document.file_name));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdf_markers_are_checked_at_both_ends() {
+        assert!(looks_like_pdf(b"%PDF-1.7\n...", b"...\n%%EOF\n"));
+        assert!(!looks_like_pdf(b"hello world", b"%%EOF"), "renamed text file");
+        assert!(!looks_like_pdf(b"%PDF-1.7", b"truncated stream"), "truncated PDF");
+    }
+
+    #[test]
+    fn file_names_are_percent_encoded() {
+        assert_eq!(percent_encode("Tờ trình 1.pdf"), "T%E1%BB%9D%20tr%C3%ACnh%201.pdf");
+    }
+}

@@ -1,0 +1,118 @@
+//! One error type for the whole server: a stable `code`, a human message and
+//! an HTTP status. Internal causes are logged in the request's span and never
+//! sent to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gavel_shared::RuleError;
+use gavel_shared::protocol::ProtocolError;
+use serde::Serialize;
+
+/// The result type of handlers and services.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, as a client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("wrong meeting, participant or PIN")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the file is not a PDF document")]
+    NotAPdf,
+    #[error("the server is shutting down")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl Error {
+    /// A 400 with a code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest { code, message: message.into() }
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthorized => "unauthorized",
+            Error::BadCredentials => "bad_credentials",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Rule(e) => e.code(),
+            Error::Protocol(e) => e.code(),
+            Error::BadRequest { code, .. } => code,
+            Error::TooLarge { .. } => "too_large",
+            Error::NotAPdf => "not_a_pdf",
+            Error::Unavailable => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Rule(e) => match e {
+                RuleError::Forbidden(_) => StatusCode::FORBIDDEN,
+                RuleError::NotFound(_) => StatusCode::NOT_FOUND,
+                RuleError::WrongStatus(_) | RuleError::Conflict(_) => StatusCode::CONFLICT,
+                RuleError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                RuleError::UnknownCommand => StatusCode::BAD_REQUEST,
+            },
+            Error::Protocol(ProtocolError::TooLarge { .. }) | Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Protocol(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::NotAPdf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message shown to the client (never an internal cause).
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let body = ErrorBody { code: self.code(), message: self.public_message() };
+        (self.status(), axum::Json(body)).into_response()
+    }
+}

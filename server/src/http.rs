@@ -1,0 +1,391 @@
+//! The HTTP API and the routes of the web UI.
+//!
+//! Every error is a JSON body `{code, message}` with the right status (see
+//! [`crate::error`]); malformed JSON gets the same shape.
+
+use crate::auth::{self, Auth, SessionFor};
+use crate::error::{Error, Result};
+use crate::meeting::{NewMeeting, Op, Outcome};
+use crate::{AppState, documents, store, web, ws};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Command, NewParticipant, PROTOCOL_VERSION};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The largest JSON body accepted outside uploads.
+const MAX_JSON_BODY: usize = 2 * 1024 * 1024;
+
+/// The whole application: API, `/ws`, and the web UI for every other path.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = (state.config.max_upload as usize).saturating_add(1024 * 1024);
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/meetings", get(list_meetings).post(create_meeting))
+        .route("/api/meetings/{id}/participants", get(participant_picker))
+        .route("/api/meetings/{id}/state", get(meeting_state))
+        .route("/api/meetings/{id}/events", get(meeting_events))
+        .route("/api/meetings/{id}/commands", post(command))
+        .route("/api/meetings/{id}/participants/import", post(import_participants))
+        .route(
+            "/api/meetings/{id}/items/{item}/documents",
+            post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/meetings/{id}/documents/{doc}", get(documents::download))
+        .route("/api/session", get(whoami).post(sign_in).delete(sign_out))
+        .route("/api/staff/session", post(staff_sign_in))
+        .route("/api/staff", get(list_staff).post(create_staff))
+        .route("/ws", get(ws::handler))
+        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .fallback(web::serve)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A JSON body whose rejection is our own error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::BytesRejection(_)) => Err(Error::TooLarge { limit: MAX_JSON_BODY as u64 }),
+            Err(e) => Err(Error::bad_request("malformed_json", e.body_text())),
+        }
+    }
+}
+
+async fn api_not_found() -> Error {
+    Error::NotFound("API route")
+}
+
+async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>> {
+    sqlx::query("SELECT 1").execute(&app.db).await?;
+    let loaded = app.meetings.loaded();
+    let clients: usize = loaded.iter().map(|m| m.subscribers()).sum();
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol": PROTOCOL_VERSION,
+        "meetings_loaded": loaded.len(),
+        "clients_connected": clients,
+    })))
+}
+
+async fn list_meetings(State(app): State<AppState>) -> Result<Json<Vec<store::MeetingSummary>>> {
+    Ok(Json(store::list_meetings(&app.db).await?))
+}
+
+fn require_staff(actor: &Actor) -> Result<()> {
+    if actor.is_staff() { Ok(()) } else { Err(Error::Forbidden("only staff accounts may do this")) }
+}
+
+async fn create_meeting(State(app): State<AppState>, Auth(actor): Auth, ApiJson(body): ApiJson<NewMeeting>) -> Result<Response> {
+    require_staff(&actor)?;
+    let handle = app.meetings.create(actor, body).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": handle.id }))).into_response())
+}
+
+/// One name in the sign-in picker.
+#[derive(Serialize)]
+struct PickerEntry {
+    id: ParticipantId,
+    name: String,
+    position: String,
+    role: Role,
+}
+
+async fn participant_picker(State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Vec<PickerEntry>>> {
+    let state = app.meetings.get(MeetingId(id)).await?.state().await;
+    Ok(Json(
+        state
+            .participants_sorted()
+            .into_iter()
+            .map(|p| PickerEntry { id: p.id, name: p.name.clone(), position: p.position.clone(), role: p.role })
+            .collect(),
+    ))
+}
+
+fn require_member(actor: &Actor, meeting: MeetingId) -> Result<()> {
+    actor.role_in(meeting).map(|_| ()).ok_or(Error::Forbidden("you are not a participant of this meeting"))
+}
+
+async fn meeting_state(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Response> {
+    let id = MeetingId(id);
+    require_member(&actor, id)?;
+    let state = app.meetings.get(id).await?.state().await;
+    Ok(Json(state.visible_to(&actor)).into_response())
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+async fn meeting_events(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response> {
+    let id = MeetingId(id);
+    require_member(&actor, id)?;
+    let state = app.meetings.get(id).await?.state().await;
+    let events = store::events_after(&app.db, id, q.after, q.limit.unwrap_or(1000).min(5000)).await?;
+    let events: Vec<_> = events.iter().map(|e| state.event_for(&actor, e)).collect();
+    Ok(Json(events).into_response())
+}
+
+/// A command sent over HTTP.
+#[derive(Deserialize)]
+struct CommandBody {
+    key: String,
+    command: Command,
+}
+
+async fn command(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>, ApiJson(body): ApiJson<CommandBody>) -> Result<Json<Outcome>> {
+    let id = MeetingId(id);
+    require_member(&actor, id)?;
+    let handle = app.meetings.get(id).await?;
+    Ok(Json(handle.execute(actor, &body.key, Op::Command(body.command)).await?))
+}
+
+/// The idempotency key of a request: the `Idempotency-Key` header, or a fresh one.
+pub fn idempotency_key(headers: &HeaderMap) -> String {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .unwrap_or_else(|| format!("http-{}", hex::encode(rand::random::<[u8; 12]>())))
+}
+
+async fn import_participants(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Outcome>> {
+    let id = MeetingId(id);
+    require_member(&actor, id)?;
+    let participants = parse_participants_csv(&body)?;
+    let handle = app.meetings.get(id).await?;
+    Ok(Json(handle.execute(actor, &idempotency_key(&headers), Op::Command(Command::AddParticipants { participants })).await?))
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match gavel_shared::text::slug(s).as_str() {
+        "" | "0" | "no" | "n" | "false" | "khong" | "k" => Some(false),
+        "1" | "yes" | "y" | "true" | "co" | "x" => Some(true),
+        _ => None,
+    }
+}
+
+/// Reads participants from CSV: a header row, then one participant a line.
+/// Columns (English or Vietnamese, any order): name / họ và tên, position /
+/// chức vụ, role / vai trò, member / thành viên, voting / biểu quyết.
+pub fn parse_participants_csv(text: &str) -> Result<Vec<NewParticipant>> {
+    let text = text.trim_start_matches('\u{feff}');
+    let delimiter = if text.lines().next().is_some_and(|l| l.matches(';').count() > l.matches(',').count()) { b';' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| Error::bad_request("bad_csv", e.to_string()))?.clone();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&gavel_shared::text::slug(h).as_str()));
+    let name_col = column(&["name", "ho-va-ten", "ho-ten", "ten"])
+        .ok_or_else(|| Error::bad_request("bad_csv", "the CSV needs a column 'name' (or 'Họ và tên')"))?;
+    let position_col = column(&["position", "chuc-vu", "don-vi", "chuc-vu-don-vi"]);
+    let role_col = column(&["role", "vai-tro"]);
+    let member_col = column(&["member", "thanh-vien"]);
+    let voting_col = column(&["voting", "bieu-quyet", "quyen-bieu-quyet"]);
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| Error::bad_request("bad_csv", format!("line {line}: {e}")))?;
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
+        let name = get(Some(name_col));
+        if name.trim().is_empty() {
+            continue;
+        }
+        let role_text = get(role_col);
+        let role = if role_text.is_empty() {
+            Role::Delegate
+        } else {
+            Role::parse(&role_text).ok_or_else(|| Error::bad_request("bad_csv", format!("line {line}: unknown role {role_text:?}")))?
+        };
+        let flag = |c: Option<usize>, default: bool, what: &str| -> Result<bool> {
+            let v = get(c);
+            if c.is_none() || v.is_empty() {
+                return Ok(default);
+            }
+            parse_bool(&v).ok_or_else(|| Error::bad_request("bad_csv", format!("line {line}: {what} must be yes or no, not {v:?}")))
+        };
+        let default_member = matches!(role, Role::Chair | Role::Delegate);
+        out.push(NewParticipant {
+            name,
+            position: get(position_col),
+            role,
+            member: flag(member_col, default_member, "member")?,
+            voting: flag(voting_col, default_member, "voting")?,
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::bad_request("bad_csv", "the CSV has no participants"));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    meeting: MeetingId,
+    participant: ParticipantId,
+    pin: String,
+    /// Native clients ask for the token in the body (browsers use the cookie).
+    #[serde(default)]
+    bearer: bool,
+}
+
+#[derive(Serialize)]
+struct SessionInfo {
+    actor: Actor,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+fn session_cookie(token: String, ttl: time::Duration) -> Cookie<'static> {
+    Cookie::build((auth::COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(ttl)
+        .build()
+}
+
+async fn sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<SignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
+    auth::check_pin(&app.db, body.meeting, body.participant, &body.pin).await?;
+    let token = auth::create_session(&app.db, SessionFor::Participant(body.participant), app.config.session_ttl).await?;
+    let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
+    let name = name_of(&app, &actor).await?;
+    tracing::info!(meeting = %body.meeting, participant = %body.participant, "participant signed in");
+    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
+    Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
+}
+
+#[derive(Deserialize)]
+struct StaffSignIn {
+    username: String,
+    password: String,
+    #[serde(default)]
+    bearer: bool,
+}
+
+async fn staff_sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<StaffSignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
+    let staff = auth::check_staff(&app.db, &body.username, &body.password).await?;
+    let token = auth::create_session(&app.db, SessionFor::Staff(staff), app.config.session_ttl).await?;
+    let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
+    let name = name_of(&app, &actor).await?;
+    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
+    Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
+}
+
+async fn name_of(app: &AppState, actor: &Actor) -> Result<String> {
+    Ok(match actor {
+        Actor::Admin { staff } | Actor::Staff { staff } => {
+            sqlx::query_scalar("SELECT display_name FROM staff WHERE id = ?").bind(staff.0).fetch_one(&app.db).await?
+        }
+        Actor::Participant { participant, .. } => {
+            sqlx::query_scalar("SELECT name FROM participants WHERE id = ?").bind(participant.0).fetch_one(&app.db).await?
+        }
+        Actor::System => "Gavel".into(),
+    })
+}
+
+async fn whoami(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<SessionInfo>> {
+    Ok(Json(SessionInfo { name: name_of(&app, &actor).await?, actor, token: None }))
+}
+
+async fn sign_out(State(app): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Result<(CookieJar, Json<serde_json::Value>)> {
+    let (mut parts, _) = Request::new(()).into_parts();
+    parts.headers = headers;
+    if let Some(token) = auth::token_of(&parts) {
+        auth::delete_session(&app.db, &token).await?;
+    }
+    Ok((jar.remove(Cookie::build(auth::COOKIE).path("/")), Json(json!({"status": "signed_out"}))))
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct StaffRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    is_admin: bool,
+}
+
+async fn list_staff(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<Vec<StaffRow>>> {
+    if !matches!(actor, Actor::Admin { .. }) {
+        return Err(Error::Forbidden("only the administrator may do this"));
+    }
+    Ok(Json(sqlx::query_as("SELECT id, username, display_name, is_admin FROM staff ORDER BY id").fetch_all(&app.db).await?))
+}
+
+#[derive(Deserialize)]
+struct NewStaff {
+    username: String,
+    display_name: String,
+    password: String,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+async fn create_staff(State(app): State<AppState>, Auth(actor): Auth, ApiJson(body): ApiJson<NewStaff>) -> Result<Response> {
+    if !matches!(actor, Actor::Admin { .. }) {
+        return Err(Error::Forbidden("only the administrator may do this"));
+    }
+    let id = auth::create_staff(&app.db, &body.username, &body.display_name, &body.password, body.is_admin).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_import_reads_vietnamese_headers_and_defaults() {
+        let csv = "\u{feff}Họ và tên;Chức vụ;Vai trò;Thành viên;Biểu quyết\n\
+                   Nguyễn Văn An;Chủ tịch;Chủ trì;có;có\n\
+                   Trần Thị Bình;Chánh văn phòng;Thư ký;không;không\n\
+                   Lê Cường;;;;\n";
+        let v = parse_participants_csv(csv).unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].role, Role::Chair);
+        assert!(v[0].member && v[0].voting);
+        assert_eq!(v[1].role, Role::Secretary);
+        assert!(!v[1].member);
+        assert_eq!(v[2].role, Role::Delegate);
+        assert!(v[2].member && v[2].voting, "delegates count and vote unless told otherwise");
+    }
+
+    #[test]
+    fn csv_errors_name_the_line() {
+        let err = parse_participants_csv("name,role\nAn,king\n").unwrap_err();
+        assert_eq!(err.code(), "bad_csv");
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert_eq!(parse_participants_csv("role\nchair\n").unwrap_err().code(), "bad_csv");
+        assert_eq!(parse_participants_csv("name\n").unwrap_err().code(), "bad_csv");
+    }
+}

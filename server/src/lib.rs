@@ -1,0 +1,190 @@
+//! # gavel-server
+//!
+//! The room server of Gavel, a paperless meeting room on a LAN. It holds the
+//! truth about each meeting, serves the web UI, and talks to clients over
+//! HTTP and WebSocket (QUIC comes with the tablet agent).
+//!
+//! - [`store`]: SQLite (WAL), migrations, loading a meeting.
+//! - [`meeting`]: meetings in memory and the one path every change takes
+//!   (check → one transaction with its event → publish).
+//! - [`auth`]: accounts, PINs, sessions.
+//! - [`http`]: the REST API and the web UI; [`ws`]: `/ws`.
+//! - [`documents`]: upload (PDF only, content-addressed) and download
+//!   (ranges, ETag).
+//! - [`demo`]: the Vietnamese demo meeting behind `--demo`.
+//!
+//! The binary only parses flags; [`start`] runs everything, so tests run the
+//! same code on port 0.
+
+pub mod auth;
+pub mod demo;
+pub mod documents;
+pub mod error;
+pub mod http;
+pub mod meeting;
+pub mod pdf;
+pub mod store;
+pub mod web;
+pub mod ws;
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// How the server runs (built from the command line by the binary).
+#[derive(Clone)]
+pub struct Config {
+    /// Where the database, documents and keys live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (default `DATA_DIR/gavel.db`).
+    pub database_url: Option<String>,
+    /// Address for HTTP and WebSocket.
+    pub http: SocketAddr,
+    /// Create (once) and print the PINs of the demo meeting.
+    pub demo: bool,
+    /// Advertise with mDNS (used from the discovery issue on).
+    pub mdns: bool,
+    /// The administrator's password; generated and printed when absent on first start.
+    pub admin_password: Option<String>,
+    /// The largest document accepted, in bytes.
+    pub max_upload: u64,
+    /// How long a sign-in lasts.
+    pub session_ttl: time::Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("http", &self.http)
+            .field("demo", &self.demo)
+            .field("mdns", &self.mdns)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field("max_upload", &self.max_upload)
+            .field("session_ttl", &self.session_ttl)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Defaults for a data directory, on a free loopback port (for tests).
+    pub fn for_tests(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            database_url: None,
+            http: "127.0.0.1:0".parse().expect("valid address"),
+            demo: false,
+            mdns: false,
+            admin_password: None,
+            max_upload: DEFAULT_MAX_UPLOAD,
+            session_ttl: time::Duration::hours(18),
+        }
+    }
+}
+
+/// The default `--max-upload`: 100 MB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 100 * 1024 * 1024;
+
+/// Shared by every handler: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    pub db: store::Db,
+    pub meetings: meeting::Meetings,
+    pub config: Config,
+    pub documents: documents::Store,
+    /// Flips to `true` when the server shuts down; connections watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What [`start`] prints once: the admin password if generated, the demo PINs.
+#[derive(Debug, Default)]
+pub struct StartReport {
+    /// The generated administrator password, if one was generated now.
+    pub admin_password: Option<String>,
+    /// The demo meeting's participants and their fresh PINs.
+    pub demo_pins: Vec<demo::DemoPin>,
+}
+
+/// A running server.
+pub struct Server {
+    /// The bound HTTP address (the real port when 0 was asked for).
+    pub http_addr: SocketAddr,
+    pub report: StartReport,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Asks the server to stop and waits until it has: connections closed,
+    /// the database closed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("server task")?.context("server")?;
+        self.state.db.close().await;
+        Ok(())
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+
+    /// A handle that stops this server when [`Server::shutdown`] is not available.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens the store, prepares the data directory and the demo, binds and
+/// starts serving. Returns once the listener is bound.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let db = store::open(&config.data_dir, config.database_url.as_deref()).await?;
+    let mut report = StartReport {
+        admin_password: auth::ensure_admin(&db, config.admin_password.as_deref()).await.map_err(anyhow::Error::from)?,
+        ..Default::default()
+    };
+    let documents = documents::Store::open(&config.data_dir).await?;
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState(Arc::new(Inner {
+        meetings: meeting::Meetings::new(db.clone()),
+        db,
+        config: config.clone(),
+        documents,
+        shutdown: shutdown.clone(),
+    }));
+    if config.demo {
+        report.demo_pins = demo::ensure(&state).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http))?;
+    let http_addr = listener.local_addr()?;
+    let app = http::router(state.clone());
+    let mut wait_stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = wait_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%http_addr, "serving");
+    Ok(Server { http_addr, report, state, stop, task })
+}

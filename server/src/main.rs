@@ -1,0 +1,108 @@
+//! `gavel-server`: parses flags, sets up logging, starts the server, prints
+//! the start line, and waits for Ctrl-C or SIGTERM.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Gavel room server: a paperless meeting room on the LAN.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Where the database, documents and keys are kept.
+    #[arg(long, env = "GAVEL_DATA_DIR", default_value = "./gavel-data", global = true)]
+    data_dir: PathBuf,
+    /// Database URL (default: sqlite://DATA_DIR/gavel.db). PostgreSQL is not supported yet.
+    #[arg(long, env = "GAVEL_DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Address for the web UI, the HTTP API and WebSocket (port 0 picks a free port).
+    #[arg(long, env = "GAVEL_HTTP", default_value = "0.0.0.0:8080")]
+    http: SocketAddr,
+    /// Create the Vietnamese demo meeting (once) and print its participants' PINs.
+    #[arg(long, env = "GAVEL_DEMO")]
+    demo: bool,
+    /// Do not advertise the room on the LAN with mDNS.
+    #[arg(long, env = "GAVEL_NO_MDNS")]
+    no_mdns: bool,
+    /// The administrator's password (user `admin`); generated and printed once when absent on first start.
+    #[arg(long, env = "GAVEL_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// The largest document upload, in bytes.
+    #[arg(long, env = "GAVEL_MAX_UPLOAD", default_value_t = gavel_server::DEFAULT_MAX_UPLOAD)]
+    max_upload: u64,
+    /// How long a sign-in lasts, in hours.
+    #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
+    session_hours: u32,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+/// Subcommands beside serving (more come with later versions).
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Serve (the default when no subcommand is given).
+    Serve,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    match cli.command {
+        None | Some(Sub::Serve) => serve(cli).await,
+    }
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let config = gavel_server::Config {
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+        http: cli.http,
+        demo: cli.demo,
+        mdns: !cli.no_mdns,
+        admin_password: cli.admin_password,
+        max_upload: cli.max_upload,
+        session_ttl: time::Duration::hours(cli.session_hours.into()),
+    };
+    let server = gavel_server::start(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        if let Some(pw) = &server.report.admin_password {
+            writeln!(out, "admin username=admin password={pw}")?;
+        }
+        for pin in &server.report.demo_pins {
+            writeln!(out, "{}", pin.line())?;
+        }
+        writeln!(out, "listening http={}", server.http_addr)?;
+        out.flush()?;
+    }
+    if !gavel_server::web::has_ui() {
+        tracing::warn!("this binary carries no web UI");
+    }
+    let stop = server.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    server.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

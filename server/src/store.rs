@@ -1,0 +1,187 @@
+//! The store: SQLite (WAL) through sqlx, opened and migrated at start-up, and
+//! the queries that load a meeting's state from its tables.
+//!
+//! Writes happen in [`crate::meeting`], one transaction per command together
+//! with the event they append.
+
+use anyhow::Context;
+use gavel_shared::model::*;
+use gavel_shared::protocol::Event;
+use gavel_shared::state::MeetingState;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The database pool. SQLite today; see `--database-url`.
+pub type Db = SqlitePool;
+
+/// Opens (creating if missing) and migrates the database named by `url`, or
+/// `DATA_DIR/gavel.db` when `url` is `None`.
+pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
+    let url = match url {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            anyhow::bail!(
+                "PostgreSQL is not supported yet: this version of Gavel stores its data in SQLite. \
+                 Leave out --database-url to use DATA_DIR/gavel.db."
+            )
+        }
+        Some(u) if u.starts_with("sqlite:") => u.to_string(),
+        Some(u) => anyhow::bail!("unsupported --database-url {u:?}: use sqlite://PATH (PostgreSQL is not supported yet)"),
+        None => format!("sqlite://{}", data_dir.join("gavel.db").display()),
+    };
+    let options = SqliteConnectOptions::from_str(&url)
+        .with_context(|| format!("bad database URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: an acknowledged command survives a power cut, not only a crash.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("cannot migrate the database")?;
+    Ok(pool)
+}
+
+/// The current time, as stored.
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// A time as stored (RFC 3339).
+pub fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).expect("RFC 3339 formats every UTC time")
+}
+
+/// Parses a stored time.
+pub fn parse_ts(s: &str) -> anyhow::Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("bad stored time {s:?}"))
+}
+
+/// One row of the lobby's meeting list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MeetingSummary {
+    pub id: MeetingId,
+    pub title: String,
+    pub organisation: String,
+    pub status: MeetingStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+}
+
+/// All meetings, the most recent first.
+pub async fn list_meetings(db: &Db) -> anyhow::Result<Vec<MeetingSummary>> {
+    let rows = sqlx::query("SELECT id, title, organisation, status, starts_at FROM meetings ORDER BY starts_at DESC, id DESC")
+        .fetch_all(db)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MeetingSummary {
+                id: MeetingId(r.get("id")),
+                title: r.get("title"),
+                organisation: r.get("organisation"),
+                status: parse_status(r.get("status"))?,
+                starts_at: parse_ts(r.get("starts_at"))?,
+            })
+        })
+        .collect()
+}
+
+fn parse_status(s: &str) -> anyhow::Result<MeetingStatus> {
+    MeetingStatus::parse(s).with_context(|| format!("bad meeting status {s:?}"))
+}
+
+/// Loads a meeting's whole state from its tables, or `None` if there is no
+/// such meeting.
+pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<MeetingState>> {
+    let Some(m) = sqlx::query("SELECT * FROM meetings WHERE id = ?").bind(id.0).fetch_optional(db).await? else {
+        return Ok(None);
+    };
+    let meeting = Meeting {
+        id,
+        title: m.get("title"),
+        organisation: m.get("organisation"),
+        place: m.get("place"),
+        starts_at: parse_ts(m.get("starts_at"))?,
+        status: parse_status(m.get("status"))?,
+        current_item: m.get::<Option<i64>, _>("current_item").map(ItemId),
+    };
+    let mut state = MeetingState::new(meeting);
+    for r in sqlx::query("SELECT * FROM participants WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
+        let role: String = r.get("role");
+        state.participants.push(Participant {
+            id: ParticipantId(r.get("id")),
+            name: r.get("name"),
+            position: r.get("position"),
+            role: Role::parse(&role).with_context(|| format!("bad role {role:?}"))?,
+            member: r.get("member"),
+            voting: r.get("voting"),
+        });
+    }
+    for r in sqlx::query("SELECT * FROM agenda_items WHERE meeting_id = ? ORDER BY position, id")
+        .bind(id.0)
+        .fetch_all(db)
+        .await?
+    {
+        let status: String = r.get("status");
+        state.agenda.push(AgendaItem {
+            id: ItemId(r.get("id")),
+            title: r.get("title"),
+            presenter: r.get("presenter"),
+            summary: r.get("summary"),
+            status: ItemStatus::parse(&status).with_context(|| format!("bad item status {status:?}"))?,
+        });
+    }
+    let readers = sqlx::query(
+        "SELECT r.document_id, r.participant_id FROM document_readers r JOIN documents d ON d.id = r.document_id \
+         WHERE d.meeting_id = ? ORDER BY r.participant_id",
+    )
+    .bind(id.0)
+    .fetch_all(db)
+    .await?;
+    for r in sqlx::query("SELECT * FROM documents WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
+        let doc_id: i64 = r.get("id");
+        let c: String = r.get("confidentiality");
+        state.documents.push(Document {
+            id: DocumentId(doc_id),
+            item: ItemId(r.get("item_id")),
+            title: r.get("title"),
+            file_name: r.get("file_name"),
+            size: r.get::<i64, _>("size") as u64,
+            sha256: r.get("sha256"),
+            confidentiality: Confidentiality::parse(&c).with_context(|| format!("bad confidentiality {c:?}"))?,
+            readers: readers
+                .iter()
+                .filter(|x| x.get::<i64, _>("document_id") == doc_id)
+                .map(|x| ParticipantId(x.get("participant_id")))
+                .collect(),
+            uploaded_at: parse_ts(r.get("uploaded_at"))?,
+        });
+    }
+    state.seq = last_seq(db, id).await?;
+    Ok(Some(state))
+}
+
+/// The `seq` of a meeting's last event (0 when it has none).
+pub async fn last_seq(db: &Db, id: MeetingId) -> anyhow::Result<u64> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE meeting_id = ?").bind(id.0).fetch_one(db).await?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// A meeting's events after `after`, at most `limit` of them, in order.
+pub async fn events_after(db: &Db, id: MeetingId, after: u64, limit: u32) -> anyhow::Result<Vec<Event>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+            .bind(id.0)
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(db)
+            .await?;
+    rows.iter().map(|b| serde_json::from_str(b).context("bad stored event")).collect()
+}

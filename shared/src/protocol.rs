@@ -1,0 +1,442 @@
+//! The wire protocol: commands in, events out.
+//!
+//! Every message is one JSON object with a `type` field, sent as a WebSocket
+//! text frame (and, later, a QUIC control-stream frame). Messages larger than
+//! [`MAX_MESSAGE_BYTES`] are refused before they are parsed. Unknown message
+//! and command types decode to an `Unknown` variant, so an older server
+//! answers a newer client with a clear error instead of dropping the line.
+//! `docs/protocol.md` shows every message with an example.
+
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest message accepted, in bytes, checked before decoding.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A change a client asks for. The server answers each with an
+/// [`ServerMessage::Ack`] or an [`ServerMessage::Error`] carrying the
+/// client's idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Secretary: edit the meeting's header.
+    UpdateMeeting {
+        title: String,
+        organisation: String,
+        place: String,
+        #[serde(with = "time::serde::rfc3339")]
+        starts_at: OffsetDateTime,
+    },
+    /// Chair: open the session (draft → open).
+    OpenMeeting,
+    /// Chair: close the session (open → closed). Final.
+    CloseMeeting,
+    /// Secretary: add an agenda item, at the end or at `position` (0-based).
+    AddItem {
+        title: String,
+        #[serde(default)]
+        presenter: String,
+        #[serde(default)]
+        summary: String,
+        #[serde(default)]
+        position: Option<usize>,
+    },
+    /// Secretary: edit an agenda item.
+    UpdateItem { item: ItemId, title: String, presenter: String, summary: String },
+    /// Secretary: remove an agenda item that is not current (and its documents).
+    RemoveItem { item: ItemId },
+    /// Secretary: move an agenda item to `position` (0-based).
+    MoveItem { item: ItemId, position: usize },
+    /// Chair: make `item` the current item.
+    GoToItem { item: ItemId },
+    /// Chair: move to the item after the current one (or the first).
+    NextItem,
+    /// Chair: move back to the item before the current one.
+    PreviousItem,
+    /// Secretary: add participants; the acknowledgement carries their PINs.
+    AddParticipants { participants: Vec<NewParticipant> },
+    /// Secretary: edit a participant.
+    UpdateParticipant {
+        participant: ParticipantId,
+        name: String,
+        #[serde(default)]
+        position: String,
+        role: Role,
+        member: bool,
+        voting: bool,
+    },
+    /// Secretary: remove a participant (and their sessions).
+    RemoveParticipant { participant: ParticipantId },
+    /// Secretary: give participants new PINs (to print sign-in cards); the
+    /// acknowledgement carries them, and only it.
+    ResetPins { participants: Vec<ParticipantId> },
+    /// Secretary: edit a document's title and who may read it.
+    UpdateDocument {
+        document: DocumentId,
+        title: String,
+        confidentiality: Confidentiality,
+        #[serde(default)]
+        readers: Vec<ParticipantId>,
+    },
+    /// Secretary: remove a document.
+    RemoveDocument { document: DocumentId },
+    /// A command this server does not know (sent by a newer client).
+    #[serde(other)]
+    Unknown,
+}
+
+/// A participant to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewParticipant {
+    pub name: String,
+    #[serde(default)]
+    pub position: String,
+    pub role: Role,
+    pub member: bool,
+    pub voting: bool,
+}
+
+/// The name of a command's kind, for the rights table, logs and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    UpdateMeeting,
+    OpenMeeting,
+    CloseMeeting,
+    AddItem,
+    UpdateItem,
+    RemoveItem,
+    MoveItem,
+    GoToItem,
+    NextItem,
+    PreviousItem,
+    AddParticipants,
+    UpdateParticipant,
+    RemoveParticipant,
+    ResetPins,
+    UploadDocument,
+    UpdateDocument,
+    RemoveDocument,
+    Unknown,
+}
+
+impl Command {
+    /// This command's kind.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Command::UpdateMeeting { .. } => CommandKind::UpdateMeeting,
+            Command::OpenMeeting => CommandKind::OpenMeeting,
+            Command::CloseMeeting => CommandKind::CloseMeeting,
+            Command::AddItem { .. } => CommandKind::AddItem,
+            Command::UpdateItem { .. } => CommandKind::UpdateItem,
+            Command::RemoveItem { .. } => CommandKind::RemoveItem,
+            Command::MoveItem { .. } => CommandKind::MoveItem,
+            Command::GoToItem { .. } => CommandKind::GoToItem,
+            Command::NextItem => CommandKind::NextItem,
+            Command::PreviousItem => CommandKind::PreviousItem,
+            Command::AddParticipants { .. } => CommandKind::AddParticipants,
+            Command::UpdateParticipant { .. } => CommandKind::UpdateParticipant,
+            Command::RemoveParticipant { .. } => CommandKind::RemoveParticipant,
+            Command::ResetPins { .. } => CommandKind::ResetPins,
+            Command::UpdateDocument { .. } => CommandKind::UpdateDocument,
+            Command::RemoveDocument { .. } => CommandKind::RemoveDocument,
+            Command::Unknown => CommandKind::Unknown,
+        }
+    }
+
+    /// The command with every text in Unicode NFC and trimmed, as it will be
+    /// stored (see [`crate::text`]).
+    pub fn normalized(mut self) -> Self {
+        use crate::text::{clean, clean_multiline};
+        match &mut self {
+            Command::UpdateMeeting { title, organisation, place, .. } => {
+                *title = clean(title);
+                *organisation = clean(organisation);
+                *place = clean(place);
+            }
+            Command::AddItem { title, presenter, summary, .. }
+            | Command::UpdateItem { title, presenter, summary, .. } => {
+                *title = clean(title);
+                *presenter = clean(presenter);
+                *summary = clean_multiline(summary);
+            }
+            Command::AddParticipants { participants } => {
+                for p in participants {
+                    p.name = clean(&p.name);
+                    p.position = clean(&p.position);
+                }
+            }
+            Command::UpdateParticipant { name, position, .. } => {
+                *name = clean(name);
+                *position = clean(position);
+            }
+            Command::UpdateDocument { title, readers, .. } => {
+                *title = clean(title);
+                readers.sort();
+                readers.dedup();
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
+/// One change to a meeting, as recorded in its event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    MeetingCreated { meeting: Meeting },
+    MeetingUpdated {
+        title: String,
+        organisation: String,
+        place: String,
+        #[serde(with = "time::serde::rfc3339")]
+        starts_at: OffsetDateTime,
+    },
+    MeetingOpened,
+    MeetingClosed,
+    ItemAdded { item: AgendaItem, position: usize },
+    ItemUpdated { item: AgendaItem },
+    ItemRemoved { item: ItemId },
+    ItemMoved { item: ItemId, position: usize },
+    /// The current item changed; the previous one (if any) is now done.
+    CurrentItemChanged { item: Option<ItemId>, previous: Option<ItemId> },
+    ParticipantAdded { participant: Participant },
+    ParticipantUpdated { participant: Participant },
+    ParticipantRemoved { participant: ParticipantId },
+    /// A participant was given a new PIN (the PIN itself is never an event).
+    PinReset { participant: ParticipantId },
+    DocumentAdded { document: Document },
+    DocumentUpdated { document: Document },
+    /// A document was removed, or is no longer readable by this viewer.
+    DocumentRemoved { document: DocumentId },
+    /// An event this client may not see the content of; it still advances `seq`.
+    Hidden,
+    /// An event of a kind this client does not know; it still advances `seq`.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One entry of a meeting's event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub meeting: MeetingId,
+    /// Strictly increasing per meeting, starting at 1, no gaps.
+    pub seq: u64,
+    /// Server time of the commit.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who caused it.
+    pub by: Actor,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What a successful command returns to its sender only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandResult {
+    /// Applied; nothing to return.
+    Done,
+    /// Applied, and nothing needed changing (for example `NextItem` at the end).
+    Unchanged,
+    /// Created an object.
+    Created { id: i64 },
+    /// New PINs, shown once (to print sign-in cards). A repeated command
+    /// returns the same participants with `pin: null`: PINs are kept only
+    /// hashed.
+    Pins { pins: Vec<IssuedPin> },
+}
+
+/// A PIN given to one participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedPin {
+    pub participant: ParticipantId,
+    pub name: String,
+    pub pin: Option<String>,
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First message: which meeting to follow and the last `seq` the client
+    /// holds (none for a fresh copy).
+    Hello {
+        meeting: MeetingId,
+        #[serde(default)]
+        last_seq: Option<u64>,
+        #[serde(default = "default_version")]
+        version: u32,
+    },
+    /// A command, with a client-made idempotency key (unique per meeting;
+    /// a repeated key returns the first result and changes nothing).
+    Command { key: String, command: Command },
+    /// Asks for the server's clock (answered with [`ServerMessage::Pong`]).
+    Ping {
+        #[serde(default)]
+        nonce: u64,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+fn default_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Answer to `hello`: who the server thinks you are, and its clock.
+    Welcome {
+        version: u32,
+        actor: Actor,
+        #[serde(with = "time::serde::rfc3339")]
+        server_time: OffsetDateTime,
+    },
+    /// The whole state as this client may see it; events follow from `state.seq + 1`.
+    Snapshot { state: crate::state::MeetingState },
+    /// One event, in `seq` order.
+    Event { event: Event },
+    /// A command was applied (or had been, for a repeated key).
+    Ack {
+        key: String,
+        /// The `seq` of the last event the command appended, if any.
+        seq: Option<u64>,
+        result: CommandResult,
+    },
+    /// Something went wrong; `key` names the command, if it was one.
+    Error {
+        #[serde(default)]
+        key: Option<String>,
+        code: String,
+        message: String,
+    },
+    /// The server's clock.
+    Pong {
+        nonce: u64,
+        #[serde(with = "time::serde::rfc3339")]
+        server_time: OffsetDateTime,
+    },
+}
+
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message of {size} bytes is larger than the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl ProtocolError {
+    /// The stable error code sent to clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::TooLarge { .. } => "message_too_large",
+            ProtocolError::Malformed(_) => "malformed_message",
+        }
+    }
+}
+
+/// Decodes a client message, checking its size before parsing.
+pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
+    check_size(text.len())?;
+    serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+/// Decodes a server message, checking its size before parsing. Snapshots may
+/// be large, so the limit is the caller's.
+pub fn decode_server(text: &str, limit: usize) -> Result<ServerMessage, ProtocolError> {
+    if text.len() > limit {
+        return Err(ProtocolError::TooLarge { size: text.len(), limit });
+    }
+    serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+/// Fails when a message of `size` bytes is over [`MAX_MESSAGE_BYTES`].
+pub fn check_size(size: usize) -> Result<(), ProtocolError> {
+    if size > MAX_MESSAGE_BYTES {
+        Err(ProtocolError::TooLarge { size, limit: MAX_MESSAGE_BYTES })
+    } else {
+        Ok(())
+    }
+}
+
+/// Encodes any message as JSON.
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    serde_json::to_string(msg).expect("protocol messages always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip_with_a_type_tag() {
+        let cmd = Command::GoToItem { item: ItemId(7) };
+        let json = encode(&cmd);
+        assert_eq!(json, r#"{"type":"go_to_item","item":7}"#);
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), cmd);
+    }
+
+    #[test]
+    fn unknown_command_and_message_types_decode_to_unknown() {
+        let msg = decode_client(r#"{"type":"command","key":"k1","command":{"type":"launch_rocket"}}"#).unwrap();
+        assert_eq!(msg, ClientMessage::Command { key: "k1".into(), command: Command::Unknown });
+        assert_eq!(decode_client(r#"{"type":"subscribe_v9"}"#).unwrap(), ClientMessage::Unknown);
+    }
+
+    #[test]
+    fn oversized_messages_are_refused_before_parsing() {
+        let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+        let err = decode_client(&big).unwrap_err();
+        assert_eq!(err.code(), "message_too_large");
+    }
+
+    #[test]
+    fn malformed_messages_have_a_code() {
+        assert_eq!(decode_client("{not json").unwrap_err().code(), "malformed_message");
+        assert_eq!(decode_client(r#"{"type":"hello"}"#).unwrap_err().code(), "malformed_message");
+    }
+
+    #[test]
+    fn events_flatten_their_change() {
+        let ev = Event {
+            meeting: MeetingId(1),
+            seq: 3,
+            at: time::macros::datetime!(2026-11-23 08:00 UTC),
+            by: Actor::System,
+            change: Change::CurrentItemChanged { item: Some(ItemId(2)), previous: None },
+        };
+        let v: serde_json::Value = serde_json::from_str(&encode(&ev)).unwrap();
+        assert_eq!(v["type"], "current_item_changed");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["at"], "2026-11-23T08:00:00Z");
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), ev);
+    }
+
+    #[test]
+    fn normalization_applies_nfc_to_every_text() {
+        let cmd = Command::AddItem {
+            title: "  Ba\u{0301}o ca\u{0301}o  ".into(),
+            presenter: "Vu\u{0303}".into(),
+            summary: String::new(),
+            position: None,
+        }
+        .normalized();
+        match cmd {
+            Command::AddItem { title, presenter, .. } => {
+                assert_eq!(title, "Báo cáo");
+                assert_eq!(presenter, "Vũ");
+            }
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! A meeting's state and how events change it.
+//!
+//! The server keeps one [`MeetingState`] per meeting in memory and every
+//! client keeps a copy; both fold the same events with
+//! [`MeetingState::apply`], so they cannot disagree on what an event means.
+
+use crate::model::*;
+use crate::protocol::{Change, Event};
+use serde::{Deserialize, Serialize};
+
+/// Everything a client shows about one meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingState {
+    pub meeting: Meeting,
+    /// In the order they were added; see [`MeetingState::participants_sorted`].
+    pub participants: Vec<Participant>,
+    /// In agenda order.
+    pub agenda: Vec<AgendaItem>,
+    pub documents: Vec<Document>,
+    /// The `seq` of the last event folded in.
+    pub seq: u64,
+}
+
+/// Why an event could not be applied: the copy is out of step and must be
+/// refreshed from a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("event {got} does not follow {have}")]
+    OutOfOrder { have: u64, got: u64 },
+    #[error("event for meeting {got} applied to meeting {have}")]
+    WrongMeeting { have: MeetingId, got: MeetingId },
+}
+
+impl MeetingState {
+    /// A state holding only the meeting header, before any event.
+    pub fn new(meeting: Meeting) -> Self {
+        MeetingState { meeting, participants: vec![], agenda: vec![], documents: vec![], seq: 0 }
+    }
+
+    /// The participant with this id.
+    pub fn participant(&self, id: ParticipantId) -> Option<&Participant> {
+        self.participants.iter().find(|p| p.id == id)
+    }
+
+    /// The agenda item with this id.
+    pub fn item(&self, id: ItemId) -> Option<&AgendaItem> {
+        self.agenda.iter().find(|i| i.id == id)
+    }
+
+    /// The position of an item in the agenda.
+    pub fn item_index(&self, id: ItemId) -> Option<usize> {
+        self.agenda.iter().position(|i| i.id == id)
+    }
+
+    /// The document with this id.
+    pub fn document(&self, id: DocumentId) -> Option<&Document> {
+        self.documents.iter().find(|d| d.id == id)
+    }
+
+    /// The documents of one item, in upload order.
+    pub fn documents_of(&self, item: ItemId) -> impl Iterator<Item = &Document> {
+        self.documents.iter().filter(move |d| d.item == item)
+    }
+
+    /// The current agenda item.
+    pub fn current_item(&self) -> Option<&AgendaItem> {
+        self.meeting.current_item.and_then(|id| self.item(id))
+    }
+
+    /// Participants in Vietnamese name order (given name first).
+    pub fn participants_sorted(&self) -> Vec<&Participant> {
+        let mut v: Vec<&Participant> = self.participants.iter().collect();
+        v.sort_by(|a, b| crate::text::compare_names(&a.name, &b.name));
+        v
+    }
+
+    /// Folds one event in. Events must come in `seq` order with no gap.
+    pub fn apply(&mut self, event: &Event) -> Result<(), ApplyError> {
+        if event.meeting != self.meeting.id {
+            return Err(ApplyError::WrongMeeting { have: self.meeting.id, got: event.meeting });
+        }
+        if event.seq != self.seq + 1 {
+            return Err(ApplyError::OutOfOrder { have: self.seq, got: event.seq });
+        }
+        self.apply_change(&event.change);
+        self.seq = event.seq;
+        Ok(())
+    }
+
+    fn apply_change(&mut self, change: &Change) {
+        match change {
+            Change::MeetingCreated { meeting } => self.meeting = meeting.clone(),
+            Change::MeetingUpdated { title, organisation, place, starts_at } => {
+                self.meeting.title = title.clone();
+                self.meeting.organisation = organisation.clone();
+                self.meeting.place = place.clone();
+                self.meeting.starts_at = *starts_at;
+            }
+            Change::MeetingOpened => self.meeting.status = MeetingStatus::Open,
+            Change::MeetingClosed => {
+                self.meeting.status = MeetingStatus::Closed;
+                if let Some(id) = self.meeting.current_item.take() {
+                    self.set_item_status(id, ItemStatus::Done);
+                }
+            }
+            Change::ItemAdded { item, position } => {
+                let at = (*position).min(self.agenda.len());
+                self.agenda.insert(at, item.clone());
+            }
+            Change::ItemUpdated { item } => {
+                if let Some(i) = self.agenda.iter_mut().find(|i| i.id == item.id) {
+                    *i = item.clone();
+                }
+            }
+            Change::ItemRemoved { item } => {
+                self.agenda.retain(|i| i.id != *item);
+                self.documents.retain(|d| d.item != *item);
+                if self.meeting.current_item == Some(*item) {
+                    self.meeting.current_item = None;
+                }
+            }
+            Change::ItemMoved { item, position } => {
+                if let Some(from) = self.item_index(*item) {
+                    let it = self.agenda.remove(from);
+                    let at = (*position).min(self.agenda.len());
+                    self.agenda.insert(at, it);
+                }
+            }
+            Change::CurrentItemChanged { item, previous } => {
+                if let Some(prev) = previous {
+                    self.set_item_status(*prev, ItemStatus::Done);
+                }
+                if let Some(id) = item {
+                    self.set_item_status(*id, ItemStatus::Current);
+                }
+                self.meeting.current_item = *item;
+            }
+            Change::ParticipantAdded { participant } => {
+                self.participants.retain(|p| p.id != participant.id);
+                self.participants.push(participant.clone());
+            }
+            Change::ParticipantUpdated { participant } => {
+                if let Some(p) = self.participants.iter_mut().find(|p| p.id == participant.id) {
+                    *p = participant.clone();
+                }
+            }
+            Change::ParticipantRemoved { participant } => {
+                self.participants.retain(|p| p.id != *participant);
+                for d in &mut self.documents {
+                    d.readers.retain(|r| r != participant);
+                }
+            }
+            Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
+                match self.documents.iter_mut().find(|d| d.id == document.id) {
+                    Some(d) => *d = document.clone(),
+                    None => self.documents.push(document.clone()),
+                }
+            }
+            Change::DocumentRemoved { document } => self.documents.retain(|d| d.id != *document),
+            Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
+        }
+    }
+
+    fn set_item_status(&mut self, id: ItemId, status: ItemStatus) {
+        if let Some(i) = self.agenda.iter_mut().find(|i| i.id == id) {
+            i.status = status;
+        }
+    }
+
+    /// May `viewer` read (and so list, fetch and cache) this document?
+    pub fn can_read(&self, viewer: &Actor, doc: &Document) -> bool {
+        match viewer.role_in(self.meeting.id) {
+            None => false,
+            Some(_) if viewer.is_staff() => true,
+            Some(Role::Chair | Role::Secretary) => true,
+            Some(_) => {
+                let Some(pid) = viewer.participant() else { return false };
+                match doc.confidentiality {
+                    Confidentiality::Public => true,
+                    Confidentiality::Members => self.participant(pid).is_some_and(|p| p.member),
+                    Confidentiality::Named | Confidentiality::Secret => doc.readers.contains(&pid),
+                }
+            }
+        }
+    }
+
+    /// This state as `viewer` may see it: documents they may not read are
+    /// left out, and so are other people's reader lists.
+    pub fn visible_to(&self, viewer: &Actor) -> MeetingState {
+        let mut s = self.clone();
+        let privileged = matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary));
+        s.documents.retain(|d| self.can_read(viewer, d));
+        if !privileged {
+            for d in &mut s.documents {
+                d.readers.retain(|r| Some(*r) == viewer.participant());
+            }
+        }
+        s
+    }
+
+    /// An event as `viewer` may see it, given the state after the event: a
+    /// document they may not read becomes `DocumentRemoved` (so a copy that
+    /// had it drops it), and reader lists are trimmed as in [`Self::visible_to`].
+    pub fn event_for(&self, viewer: &Actor, event: &Event) -> Event {
+        let privileged = matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary));
+        let change = match &event.change {
+            Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
+                if !self.can_read(viewer, document) {
+                    Change::DocumentRemoved { document: document.id }
+                } else if privileged {
+                    event.change.clone()
+                } else {
+                    let mut d = document.clone();
+                    d.readers.retain(|r| Some(*r) == viewer.participant());
+                    match &event.change {
+                        Change::DocumentAdded { .. } => Change::DocumentAdded { document: d },
+                        _ => Change::DocumentUpdated { document: d },
+                    }
+                }
+            }
+            other => other.clone(),
+        };
+        Event { change, ..event.clone() }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    pub fn sample() -> MeetingState {
+        let mut s = MeetingState::new(Meeting {
+            id: MeetingId(1),
+            title: "Họp thường kỳ".into(),
+            organisation: "UBND phường Láng Hạ".into(),
+            place: "Phòng họp tầng 3".into(),
+            starts_at: datetime!(2026-11-23 08:00 +07:00),
+            status: MeetingStatus::Draft,
+            current_item: None,
+        });
+        let people = [
+            (1, "Nguyễn Văn An", Role::Chair, true, true),
+            (2, "Trần Thị Bình", Role::Secretary, true, false),
+            (3, "Lê Văn Cường", Role::Delegate, true, true),
+            (4, "Phạm Thu Dung", Role::Delegate, false, false),
+            (5, "Hoàng Minh Em", Role::Observer, false, false),
+        ];
+        for (id, name, role, member, voting) in people {
+            s.participants.push(Participant {
+                id: ParticipantId(id),
+                name: name.into(),
+                position: String::new(),
+                role,
+                member,
+                voting,
+            });
+        }
+        for (id, title) in [(10, "Khai mạc"), (11, "Báo cáo tình hình"), (12, "Bế mạc")] {
+            s.agenda.push(AgendaItem {
+                id: ItemId(id),
+                title: title.into(),
+                presenter: String::new(),
+                summary: String::new(),
+                status: ItemStatus::Pending,
+            });
+        }
+        s.seq = 1;
+        s
+    }
+
+    pub fn actor(s: &MeetingState, id: i64) -> Actor {
+        let p = s.participant(ParticipantId(id)).unwrap();
+        Actor::Participant { meeting: s.meeting.id, participant: p.id, role: p.role }
+    }
+
+    fn doc(id: i64, c: Confidentiality, readers: &[i64]) -> Document {
+        Document {
+            id: DocumentId(id),
+            item: ItemId(10),
+            title: format!("Tài liệu {id}"),
+            file_name: "a.pdf".into(),
+            size: 10,
+            sha256: "00".into(),
+            confidentiality: c,
+            readers: readers.iter().map(|r| ParticipantId(*r)).collect(),
+            uploaded_at: datetime!(2026-11-20 08:00 UTC),
+        }
+    }
+
+    fn ev(s: &MeetingState, change: Change) -> Event {
+        Event { meeting: s.meeting.id, seq: s.seq + 1, at: datetime!(2026-11-23 08:05 UTC), by: Actor::System, change }
+    }
+
+    #[test]
+    fn events_apply_in_order_only() {
+        let mut s = sample();
+        let e = ev(&s, Change::MeetingOpened);
+        s.apply(&e).unwrap();
+        assert_eq!(s.meeting.status, MeetingStatus::Open);
+        assert_eq!(s.apply(&e), Err(ApplyError::OutOfOrder { have: 2, got: 2 }));
+        let mut gap = ev(&s, Change::MeetingClosed);
+        gap.seq += 1;
+        assert!(s.apply(&gap).is_err());
+        assert_eq!(s.meeting.status, MeetingStatus::Open, "a refused event changes nothing");
+    }
+
+    #[test]
+    fn moving_the_current_item_marks_the_previous_done() {
+        let mut s = sample();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: None })).unwrap();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) }))
+            .unwrap();
+        assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Done);
+        assert_eq!(s.current_item().unwrap().id, ItemId(11));
+        s.apply(&ev(&s, Change::MeetingClosed)).unwrap();
+        assert_eq!(s.item(ItemId(11)).unwrap().status, ItemStatus::Done);
+        assert_eq!(s.meeting.current_item, None);
+    }
+
+    #[test]
+    fn items_move_and_insert_at_positions() {
+        let mut s = sample();
+        s.apply(&ev(&s, Change::ItemMoved { item: ItemId(12), position: 0 })).unwrap();
+        let ids: Vec<i64> = s.agenda.iter().map(|i| i.id.0).collect();
+        assert_eq!(ids, [12, 10, 11]);
+        let mut item = s.agenda[0].clone();
+        item.id = ItemId(13);
+        s.apply(&ev(&s, Change::ItemAdded { item, position: 99 })).unwrap();
+        assert_eq!(s.agenda.last().unwrap().id, ItemId(13));
+    }
+
+    #[test]
+    fn confidentiality_decides_who_reads() {
+        let mut s = sample();
+        s.documents = vec![
+            doc(1, Confidentiality::Public, &[]),
+            doc(2, Confidentiality::Members, &[]),
+            doc(3, Confidentiality::Named, &[4]),
+            doc(4, Confidentiality::Secret, &[3]),
+        ];
+        let visible = |who: Actor| -> Vec<i64> { s.visible_to(&who).documents.iter().map(|d| d.id.0).collect() };
+        assert_eq!(visible(actor(&s, 1)), [1, 2, 3, 4], "chair");
+        assert_eq!(visible(actor(&s, 2)), [1, 2, 3, 4], "secretary");
+        assert_eq!(visible(actor(&s, 3)), [1, 2, 4], "member delegate named on the secret one");
+        assert_eq!(visible(actor(&s, 4)), [1, 3], "non-member named on doc 3");
+        assert_eq!(visible(actor(&s, 5)), [1], "observer");
+        let stranger = Actor::Participant { meeting: MeetingId(2), participant: ParticipantId(99), role: Role::Chair };
+        assert!(visible(stranger).is_empty(), "a participant of another meeting");
+        assert_eq!(visible(Actor::Staff { staff: StaffId(1) }).len(), 4);
+        // Reader lists are not shown to those outside the chair and secretary.
+        let seen = s.visible_to(&actor(&s, 4));
+        assert_eq!(seen.document(DocumentId(3)).unwrap().readers, [ParticipantId(4)]);
+    }
+
+    #[test]
+    fn events_about_unreadable_documents_become_removals() {
+        let mut s = sample();
+        let d = doc(7, Confidentiality::Named, &[3]);
+        let e = ev(&s, Change::DocumentAdded { document: d.clone() });
+        s.apply(&e).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 4), &e).change, Change::DocumentRemoved { document: DocumentId(7) });
+        assert_eq!(s.event_for(&actor(&s, 3), &e).change, e.change);
+        assert_eq!(s.event_for(&actor(&s, 4), &e).seq, e.seq, "seq is kept, so the copy stays in step");
+    }
+
+    #[test]
+    fn participants_sort_the_vietnamese_way() {
+        let s = sample();
+        let names: Vec<&str> = s.participants_sorted().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thu Dung", "Hoàng Minh Em"]);
+    }
+}
