@@ -1,0 +1,520 @@
+//! Screens and navigation: the lobby (pick a meeting, your name, your PIN),
+//! staff sign-in and home, and the meeting room.
+
+use crate::api::{self, ApiError};
+use crate::i18n::{I18n, Lang, use_i18n};
+use crate::live::{self, Conn, Live};
+use crate::room::Room;
+use gavel_shared::model::*;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
+
+/// Where the user is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Loading,
+    Lobby,
+    Join { meeting: MeetingId, participant: Option<ParticipantId> },
+    StaffSignIn,
+    StaffHome,
+    Room(MeetingId),
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Session {
+    pub actor: Actor,
+    pub name: String,
+}
+
+/// App-wide signals, in context.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub screen: RwSignal<Screen>,
+    pub session: RwSignal<Option<Session>>,
+    pub live: Live,
+    /// A message for the user (error or confirmation), shown as a banner.
+    pub notice: RwSignal<Option<(bool, String)>>,
+}
+
+impl Ctx {
+    /// Shows an error from the server in the user's language.
+    pub fn fail(&self, i: I18n, code: &str, message: &str) {
+        self.notice.set(Some((true, i.error(code, message))));
+    }
+
+    /// Shows an [`ApiError`].
+    pub fn api_fail(&self, i: I18n, e: &ApiError) {
+        self.fail(i, &e.code, &e.message);
+    }
+
+    /// Opens the room of a meeting and follows it live.
+    pub fn enter(&self, meeting: MeetingId) {
+        live::follow(self.live, meeting);
+        self.screen.set(Screen::Room(meeting));
+        let _ = window().location().set_hash(&format!("/room/{meeting}"));
+    }
+}
+
+thread_local! {
+    // The app's signals, reachable from event handlers too (which run
+    // outside the reactive owner that holds the context).
+    static CTX: std::cell::Cell<Option<Ctx>> = const { std::cell::Cell::new(None) };
+}
+
+/// The app's signals.
+pub fn use_ctx() -> Ctx {
+    CTX.with(|c| c.get()).expect("the app is mounted")
+}
+
+fn initial_lang() -> Lang {
+    let stored = window().local_storage().ok().flatten().and_then(|s| s.get_item("gavel.lang").ok().flatten());
+    match stored.as_deref() {
+        Some("en") => Lang::En,
+        _ => Lang::Vi,
+    }
+}
+
+/// Parses `#/join/M/P`, `#/room/M`, `#/staff`.
+fn screen_from_hash() -> Option<Screen> {
+    let hash = window().location().hash().unwrap_or_default();
+    let parts: Vec<&str> = hash.trim_start_matches('#').trim_start_matches('/').split('/').collect();
+    let id = |i: usize| parts.get(i).and_then(|s| s.parse::<i64>().ok());
+    match parts.first().copied() {
+        Some("join") => Some(Screen::Join { meeting: MeetingId(id(1)?), participant: id(2).map(ParticipantId) }),
+        Some("room") => Some(Screen::Room(MeetingId(id(1)?))),
+        Some("staff") => Some(Screen::StaffSignIn),
+        _ => None,
+    }
+}
+
+/// The whole app.
+#[component]
+pub fn App() -> impl IntoView {
+    let lang = RwSignal::new(initial_lang());
+    let i18n = I18n(lang);
+    provide_context(i18n);
+    let ctx = Ctx { screen: RwSignal::new(Screen::Loading), session: RwSignal::new(None), live: Live::new(), notice: RwSignal::new(None) };
+    provide_context(ctx);
+    CTX.with(|c| c.set(Some(ctx)));
+    crate::i18n::set_global(i18n);
+    Effect::new(move |_| {
+        let code = if lang.get() == Lang::En { "en" } else { "vi" };
+        if let Some(el) = document().document_element() {
+            let _ = el.set_attribute("lang", code);
+        }
+        if let Ok(Some(s)) = window().local_storage() {
+            let _ = s.set_item("gavel.lang", code);
+        }
+    });
+    spawn_local(async move {
+        let wanted = screen_from_hash();
+        match api::get::<Session>("/api/session").await {
+            Ok(session) => {
+                let actor = session.actor;
+                ctx.session.set(Some(session));
+                match (actor, wanted) {
+                    (Actor::Participant { meeting, .. }, _) => ctx.enter(meeting),
+                    (_, Some(Screen::Room(m))) => ctx.enter(m),
+                    _ => ctx.screen.set(Screen::StaffHome),
+                }
+            }
+            Err(_) => ctx.screen.set(match wanted {
+                Some(Screen::Room(_)) | None => Screen::Lobby,
+                Some(s) => s,
+            }),
+        }
+    });
+    view! {
+        <Header/>
+        <Notice/>
+        <main>
+            {move || match ctx.screen.get() {
+                Screen::Loading => view! { <p class="loading">"…"</p> }.into_any(),
+                Screen::Lobby => view! { <Lobby/> }.into_any(),
+                Screen::Join { meeting, participant } => view! { <Join meeting participant/> }.into_any(),
+                Screen::StaffSignIn => view! { <StaffSignIn/> }.into_any(),
+                Screen::StaffHome => view! { <StaffHome/> }.into_any(),
+                Screen::Room(meeting) => view! { <Room meeting/> }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// Formats milliseconds since the epoch as local date and time.
+pub fn format_time(ms: f64, lang: Lang, with_date: bool) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    let locale = if lang == Lang::En { "en-GB" } else { "vi-VN" };
+    let s = if with_date { d.to_locale_string(locale, &wasm_bindgen::JsValue::UNDEFINED) } else { d.to_locale_time_string(locale) };
+    s.as_string().unwrap_or_default()
+}
+
+/// Milliseconds since the epoch of a time.
+pub fn ms(t: time::OffsetDateTime) -> f64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as f64
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    // The clock shows the server's time, not the tablet's.
+    let tick = RwSignal::new(0u32);
+    let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1)).ok();
+    on_cleanup(move || {
+        if let Some(h) = handle {
+            h.clear();
+        }
+    });
+    let clock = move || {
+        tick.get();
+        format_time(ctx.live.server_now_ms(), i.0.get(), false)
+    };
+    let in_room = move || matches!(ctx.screen.get(), Screen::Room(_));
+    let conn = move || match ctx.live.conn.get() {
+        Conn::Live => ("live", i.t("conn.live")),
+        Conn::Connecting => ("connecting", i.t("conn.connecting")),
+        Conn::Offline => ("offline", i.t("conn.offline")),
+    };
+    let sign_out = move |_| {
+        spawn_local(async move {
+            let _ = api::delete("/api/session").await;
+            live::disconnect(ctx.live);
+            ctx.session.set(None);
+            ctx.screen.set(Screen::Lobby);
+            let _ = window().location().set_hash("/");
+        });
+    };
+    view! {
+        <header class="top">
+            <div class="brand">"Gavel" <span class="tagline">{move || i.t("app.tagline")}</span></div>
+            <Show when=in_room>
+                <div class="conn" data-conn=move || conn().0>{move || conn().1}</div>
+            </Show>
+            <div class="clock" id="server-clock">{clock}</div>
+            <div class="lang">
+                <button class:active=move || i.0.get() == Lang::Vi on:click=move |_| i.0.set(Lang::Vi)>"VI"</button>
+                <button class:active=move || i.0.get() == Lang::En on:click=move |_| i.0.set(Lang::En)>"EN"</button>
+            </div>
+            <Show when=move || ctx.session.get().is_some()>
+                <div class="who">
+                    <span id="who-name">{move || ctx.session.get().map(|s| s.name).unwrap_or_default()}</span>
+                    <button class="link" on:click=sign_out>{move || i.t("signout")}</button>
+                </div>
+            </Show>
+        </header>
+    }
+}
+
+#[component]
+fn Notice() -> impl IntoView {
+    let ctx = use_ctx();
+    view! {
+        <Show when=move || ctx.notice.get().is_some()>
+            <div class="notice" class:error=move || ctx.notice.get().is_some_and(|n| n.0) role="status"
+                on:click=move |_| ctx.notice.set(None)>
+                {move || ctx.notice.get().map(|n| n.1).unwrap_or_default()}
+                <span class="dismiss">"×"</span>
+            </div>
+        </Show>
+    }
+}
+
+/// One meeting in the lobby.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MeetingSummary {
+    pub id: MeetingId,
+    pub title: String,
+    pub organisation: String,
+    pub status: MeetingStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: time::OffsetDateTime,
+}
+
+/// The status of a meeting, in words.
+pub fn status_key(s: MeetingStatus) -> &'static str {
+    match s {
+        MeetingStatus::Draft => "status.draft",
+        MeetingStatus::Open => "status.open",
+        MeetingStatus::Closed => "status.closed",
+    }
+}
+
+#[component]
+fn MeetingList(#[prop(into)] on_pick: Callback<MeetingId>, #[prop(into)] button: String) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let meetings = RwSignal::new(None::<Vec<MeetingSummary>>);
+    spawn_local(async move {
+        match api::get::<Vec<MeetingSummary>>("/api/meetings").await {
+            Ok(v) => meetings.set(Some(v)),
+            Err(e) => ctx.api_fail(i, &e),
+        }
+    });
+    view! {
+        <ul class="meetings">
+            {move || match meetings.get() {
+                None => view! { <li class="loading">"…"</li> }.into_any(),
+                Some(v) if v.is_empty() => view! { <li>{move || i.t("lobby.empty")}</li> }.into_any(),
+                Some(v) => v.into_iter().map(|m| {
+                    let id = m.id;
+                    let button = button.clone();
+                    view! {
+                        <li class="meeting" data-meeting=id.0>
+                            <button class="meeting-pick" on:click=move |_| on_pick.run(id)>
+                                <span class="meeting-title">{m.title.clone()}</span>
+                                <span class="meeting-org">{m.organisation.clone()}</span>
+                                <span class="meeting-when">{format_time(ms(m.starts_at), i.0.get_untracked(), true)}
+                                    " · " {move || i.t(status_key(m.status))}</span>
+                                <span class="go">{button}</span>
+                            </button>
+                        </li>
+                    }
+                }).collect_view().into_any(),
+            }}
+        </ul>
+    }
+}
+
+#[component]
+fn Lobby() -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    view! {
+        <section class="lobby card">
+            <h1>{move || i.t("lobby.title")}</h1>
+            <MeetingList on_pick=move |m| {
+                let _ = window().location().set_hash(&format!("/join/{m}"));
+                ctx.screen.set(Screen::Join { meeting: m, participant: None })
+            } button="›".to_string()/>
+            <p><button class="link" id="staff-link" on:click=move |_| ctx.screen.set(Screen::StaffSignIn)>{move || i.t("lobby.staff")}</button></p>
+        </section>
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct PickerEntry {
+    id: ParticipantId,
+    name: String,
+    position: String,
+    role: Role,
+}
+
+#[derive(Serialize)]
+struct SignIn {
+    meeting: MeetingId,
+    participant: ParticipantId,
+    pin: String,
+}
+
+#[component]
+fn Join(meeting: MeetingId, participant: Option<ParticipantId>) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let people = RwSignal::new(None::<Vec<PickerEntry>>);
+    let chosen = RwSignal::new(participant);
+    let pin = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    spawn_local(async move {
+        match api::get::<Vec<PickerEntry>>(&format!("/api/meetings/{meeting}/participants")).await {
+            Ok(v) => people.set(Some(v)),
+            Err(e) => ctx.api_fail(i, &e),
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(participant) = chosen.get_untracked() else {
+            ctx.notice.set(Some((true, i.t("join.pick").to_string())));
+            return;
+        };
+        busy.set(true);
+        let body = SignIn { meeting, participant, pin: pin.get_untracked() };
+        spawn_local(async move {
+            match api::post::<_, Session>("/api/session", &body).await {
+                Ok(s) => {
+                    ctx.notice.set(None);
+                    ctx.session.set(Some(s));
+                    ctx.enter(meeting);
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="join card">
+            <h1>{move || i.t("join.who")}</h1>
+            <form on:submit=submit>
+                <div class="people">
+                    {move || people.get().unwrap_or_default().into_iter().map(|p| {
+                        let id = p.id;
+                        view! {
+                            <label class="participant-option" class:selected=move || chosen.get() == Some(id) data-participant=id.0>
+                                <input type="radio" name="participant" prop:checked=move || chosen.get() == Some(id)
+                                    on:change=move |_| chosen.set(Some(id))/>
+                                <span class="name">{p.name.clone()}</span>
+                                <span class="position">{p.position.clone()}</span>
+                            </label>
+                        }
+                    }).collect_view()}
+                </div>
+                <label class="pin">{move || i.t("join.pin")}
+                    <input id="pin" type="password" inputmode="numeric" autocomplete="one-time-code" maxlength="12"
+                        prop:value=move || pin.get() on:input=move |ev| pin.set(event_target_value(&ev))/>
+                </label>
+                <div class="actions">
+                    <button type="button" class="secondary" on:click=move |_| { let _ = window().location().set_hash("/"); ctx.screen.set(Screen::Lobby) }>{move || i.t("join.back")}</button>
+                    <button type="submit" id="sign-in" disabled=move || busy.get()>{move || i.t("join.enter")}</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[derive(Serialize)]
+struct StaffCredentials {
+    username: String,
+    password: String,
+}
+
+#[component]
+fn StaffSignIn() -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let user = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = StaffCredentials { username: user.get_untracked(), password: password.get_untracked() };
+        spawn_local(async move {
+            match api::post::<_, Session>("/api/staff/session", &body).await {
+                Ok(s) => {
+                    ctx.notice.set(None);
+                    ctx.session.set(Some(s));
+                    ctx.screen.set(Screen::StaffHome);
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
+    view! {
+        <section class="staff card">
+            <h1>{move || i.t("staff.title")}</h1>
+            <form on:submit=submit>
+                <label>{move || i.t("staff.user")}<input id="staff-user" autocomplete="username" prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("staff.password")}<input id="staff-password" type="password" autocomplete="current-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/></label>
+                <div class="actions">
+                    <button type="button" class="secondary" on:click=move |_| ctx.screen.set(Screen::Lobby)>{move || i.t("join.back")}</button>
+                    <button type="submit" id="staff-sign-in">{move || i.t("staff.signin")}</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// A value for `<input type="datetime-local">` now, in the device's zone.
+fn local_input_now() -> String {
+    let d = js_sys::Date::new_0();
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}", d.get_full_year(), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes())
+}
+
+/// Converts `<input type="datetime-local">` (device zone) to RFC 3339.
+pub fn local_input_to_rfc3339(v: &str) -> Option<String> {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(v));
+    let t = d.get_time();
+    if t.is_nan() {
+        return None;
+    }
+    d.to_iso_string().as_string()
+}
+
+/// The `<input type="datetime-local">` value of a time, in the device's zone.
+pub fn rfc3339_to_local_input(t: time::OffsetDateTime) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms(t)));
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}", d.get_full_year(), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes())
+}
+
+#[derive(Serialize)]
+struct NewMeeting {
+    title: String,
+    organisation: String,
+    place: String,
+    starts_at: String,
+}
+
+#[derive(Serialize)]
+struct NewStaff {
+    username: String,
+    display_name: String,
+    password: String,
+}
+
+#[component]
+fn StaffHome() -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let title = RwSignal::new(String::new());
+    let organisation = RwSignal::new(String::new());
+    let place = RwSignal::new(String::new());
+    let starts = RwSignal::new(local_input_now());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(starts_at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
+        let body = NewMeeting { title: title.get_untracked(), organisation: organisation.get_untracked(), place: place.get_untracked(), starts_at };
+        spawn_local(async move {
+            match api::post::<_, serde_json::Value>("/api/meetings", &body).await {
+                Ok(v) => {
+                    if let Some(id) = v["id"].as_i64() {
+                        ctx.enter(MeetingId(id));
+                    }
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
+    let is_admin = move || matches!(ctx.session.get().map(|s| s.actor), Some(Actor::Admin { .. }));
+    let (user, name, pw) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let add_account = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = NewStaff { username: user.get_untracked(), display_name: name.get_untracked(), password: pw.get_untracked() };
+        spawn_local(async move {
+            match api::post::<_, serde_json::Value>("/api/staff", &body).await {
+                Ok(_) => {
+                    ctx.notice.set(Some((false, i.t("done").to_string())));
+                    user.set(String::new());
+                    name.set(String::new());
+                    pw.set(String::new());
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h1>{move || i.t("staff.meetings")}</h1>
+            <MeetingList on_pick=move |m| ctx.enter(m) button=i.t("staff.open").to_string()/>
+        </section>
+        <section class="card">
+            <h2>{move || i.t("staff.new_meeting")}</h2>
+            <form class="grid-form" on:submit=create>
+                <label>{move || i.t("meeting.title")}<input id="new-meeting-title" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.organisation")}<input prop:value=move || organisation.get() on:input=move |ev| organisation.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.place")}<input prop:value=move || place.get() on:input=move |ev| place.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.starts")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <button type="submit">{move || i.t("staff.create")}</button>
+            </form>
+        </section>
+        <Show when=is_admin>
+            <section class="card">
+                <h2>{move || i.t("staff.accounts")}</h2>
+                <form class="grid-form" on:submit=add_account>
+                    <label>{move || i.t("staff.user")}<input required prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))/></label>
+                    <label>{move || i.t("staff.display_name")}<input required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
+                    <label>{move || i.t("staff.password")}<input type="password" required minlength="8" prop:value=move || pw.get() on:input=move |ev| pw.set(event_target_value(&ev))/></label>
+                    <button type="submit">{move || i.t("staff.add_account")}</button>
+                </form>
+            </section>
+        </Show>
+    }
+}

@@ -1,0 +1,165 @@
+//! One translation table: Vietnamese first, English beside it. Error codes
+//! from the server (`err.CODE`) are translated here too.
+
+use leptos::prelude::*;
+
+/// The languages of the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+const TABLE: &[(&str, &str, &str)] = &[
+    ("app.tagline", "Phòng họp không giấy", "Paperless meeting room"),
+    ("lobby.title", "Chọn cuộc họp", "Choose a meeting"),
+    ("lobby.empty", "Chưa có cuộc họp nào.", "No meetings yet."),
+    ("lobby.staff", "Đăng nhập cán bộ (quản trị, thư ký)", "Staff sign-in (administrator, secretary)"),
+    ("join.who", "Bạn là ai?", "Who are you?"),
+    ("join.pin", "Mã PIN", "PIN"),
+    ("join.enter", "Vào phòng họp", "Enter the meeting"),
+    ("join.back", "Quay lại", "Back"),
+    ("join.pick", "Chọn tên của bạn", "Pick your name"),
+    ("staff.title", "Đăng nhập cán bộ", "Staff sign-in"),
+    ("staff.user", "Tên đăng nhập", "User name"),
+    ("staff.password", "Mật khẩu", "Password"),
+    ("staff.signin", "Đăng nhập", "Sign in"),
+    ("staff.meetings", "Các cuộc họp", "Meetings"),
+    ("staff.open", "Mở", "Open"),
+    ("staff.new_meeting", "Tạo cuộc họp mới", "New meeting"),
+    ("staff.create", "Tạo", "Create"),
+    ("staff.accounts", "Tài khoản thư ký", "Secretary accounts"),
+    ("staff.display_name", "Họ và tên", "Full name"),
+    ("staff.add_account", "Thêm tài khoản", "Add account"),
+    ("signout", "Đăng xuất", "Sign out"),
+    ("conn.live", "Đã kết nối", "Connected"),
+    ("conn.connecting", "Đang kết nối…", "Connecting…"),
+    ("conn.offline", "Mất kết nối — đang thử lại", "Offline — retrying"),
+    ("meeting.title", "Tên cuộc họp", "Meeting title"),
+    ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
+    ("meeting.place", "Địa điểm", "Place"),
+    ("meeting.starts", "Thời gian bắt đầu", "Starts at"),
+    ("status.draft", "Đang chuẩn bị", "In preparation"),
+    ("status.open", "Đang họp", "In session"),
+    ("status.closed", "Đã kết thúc", "Closed"),
+    ("agenda", "Chương trình họp", "Agenda"),
+    ("agenda.current", "Đang thảo luận", "Under discussion"),
+    ("agenda.done", "Đã xong", "Done"),
+    ("agenda.pending", "Chưa đến", "Pending"),
+    ("agenda.none", "Chưa bắt đầu nội dung nào.", "No item under discussion yet."),
+    ("agenda.presenter", "Trình bày", "Presented by"),
+    ("agenda.follow", "Theo dõi mục đang họp", "Follow the current item"),
+    ("docs", "Tài liệu", "Documents"),
+    ("docs.none", "Không có tài liệu.", "No documents."),
+    ("docs.open", "Mở tài liệu", "Open document"),
+    ("docs.close", "Đóng", "Close"),
+    ("conf.public", "Công khai", "Public"),
+    ("conf.members", "Thành viên", "Members"),
+    ("conf.named", "Người được chỉ định", "Named readers"),
+    ("conf.secret", "Mật", "Secret"),
+    ("chair.prev", "◀ Mục trước", "◀ Previous"),
+    ("chair.next", "Mục tiếp ▶", "Next ▶"),
+    ("chair.goto", "Chuyển tới", "Go to"),
+    ("chair.open", "Khai mạc (mở phiên họp)", "Open the meeting"),
+    ("chair.close", "Bế mạc (kết thúc phiên họp)", "Close the meeting"),
+    ("chair.confirm_close", "Kết thúc phiên họp? Sau đó không thể sửa đổi.", "Close the meeting? Nothing can change afterwards."),
+    ("tab.room", "Phòng họp", "Meeting"),
+    ("tab.prepare", "Chuẩn bị", "Preparation"),
+    ("prep.meeting", "Thông tin cuộc họp", "Meeting details"),
+    ("prep.save", "Lưu", "Save"),
+    ("prep.agenda", "Chương trình", "Agenda"),
+    ("prep.item_title", "Nội dung", "Item"),
+    ("prep.presenter", "Người trình bày", "Presenter"),
+    ("prep.summary", "Tóm tắt", "Summary"),
+    ("prep.add_item", "Thêm nội dung", "Add item"),
+    ("prep.remove", "Xóa", "Remove"),
+    ("prep.up", "Lên", "Up"),
+    ("prep.down", "Xuống", "Down"),
+    ("prep.upload", "Tải lên tài liệu (PDF)", "Upload a document (PDF)"),
+    ("prep.doc_title", "Tên tài liệu", "Document title"),
+    ("prep.confidentiality", "Mức độ", "Access"),
+    ("prep.readers", "Người được đọc", "Readers"),
+    ("prep.uploading", "Đang tải lên…", "Uploading…"),
+    ("prep.participants", "Thành phần tham dự", "Participants"),
+    ("prep.name", "Họ và tên", "Full name"),
+    ("prep.position", "Chức vụ", "Position"),
+    ("prep.role", "Vai trò", "Role"),
+    ("prep.member", "Thành viên", "Member"),
+    ("prep.voting", "Biểu quyết", "Votes"),
+    ("prep.add_participant", "Thêm người", "Add participant"),
+    ("prep.import", "Nhập từ tệp CSV", "Import from CSV"),
+    ("prep.import_help", "Cột: Họ và tên, Chức vụ, Vai trò, Thành viên, Biểu quyết", "Columns: name, position, role, member, voting"),
+    ("prep.cards", "In thẻ đăng nhập (cấp PIN mới)", "Print sign-in cards (new PINs)"),
+    ("prep.reset_pin", "Cấp lại PIN", "Reset PIN"),
+    ("prep.cards_confirm", "Cấp mã PIN mới cho những người đã chọn? Mã cũ sẽ hết hiệu lực.", "Give the selected people new PINs? Their old PINs stop working."),
+    ("role.chair", "Chủ trì", "Chair"),
+    ("role.secretary", "Thư ký", "Secretary"),
+    ("role.delegate", "Đại biểu", "Delegate"),
+    ("role.observer", "Khách mời", "Observer"),
+    ("cards.title", "Thẻ đăng nhập", "Sign-in cards"),
+    ("cards.print", "In", "Print"),
+    ("cards.scan", "Quét mã để mở trang đăng nhập", "Scan to open the sign-in"),
+    ("cards.meeting", "Cuộc họp", "Meeting"),
+    ("yes", "Có", "Yes"),
+    ("no", "Không", "No"),
+    ("done", "Đã lưu", "Saved"),
+    ("err.unauthorized", "Hãy đăng nhập.", "Please sign in."),
+    ("err.bad_credentials", "Sai mã PIN hoặc tên đăng nhập.", "Wrong PIN or user name."),
+    ("err.forbidden", "Bạn không có quyền làm việc này.", "You may not do this."),
+    ("err.wrong_status", "Không thể làm việc này ở trạng thái hiện tại của cuộc họp.", "Not possible in the meeting's current state."),
+    ("err.not_found", "Không tìm thấy.", "Not found."),
+    ("err.invalid", "Dữ liệu chưa hợp lệ.", "Invalid input."),
+    ("err.conflict", "Xung đột với dữ liệu hiện có.", "Conflicts with what exists."),
+    ("err.not_a_pdf", "Tệp không phải là PDF.", "The file is not a PDF."),
+    ("err.too_large", "Tệp quá lớn.", "The file is too large."),
+    ("err.bad_csv", "Tệp CSV có lỗi.", "The CSV file has an error."),
+    ("err.offline", "Chưa kết nối được tới phòng họp.", "Not connected to the room."),
+    ("err.network", "Lỗi mạng.", "Network error."),
+];
+
+/// The UI language, in context.
+#[derive(Debug, Clone, Copy)]
+pub struct I18n(pub RwSignal<Lang>);
+
+impl I18n {
+    /// The text for `key` in the current language (reactive).
+    pub fn t(&self, key: &str) -> &'static str {
+        let lang = self.0.get();
+        lookup(lang, key)
+    }
+
+    /// A server error in the current language, with the server's detail.
+    pub fn error(&self, code: &str, message: &str) -> String {
+        let key = format!("err.{code}");
+        let lang = self.0.get();
+        match TABLE.iter().find(|(k, _, _)| *k == key) {
+            Some(_) => format!("{} ({message})", lookup(lang, &key)),
+            None => message.to_string(),
+        }
+    }
+}
+
+/// The text for `key` in `lang`; the key itself when missing.
+pub fn lookup(lang: Lang, key: &str) -> &'static str {
+    match TABLE.iter().find(|(k, _, _)| *k == key) {
+        Some((_, vi, en)) => match lang {
+            Lang::Vi => vi,
+            Lang::En => en,
+        },
+        None => TABLE.iter().find(|(k, _, _)| *k == "err.not_found").map(|_| "?").unwrap_or("?"),
+    }
+}
+
+thread_local! {
+    static GLOBAL: std::cell::Cell<Option<I18n>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes `i` the app's language setting (see [`use_i18n`]).
+pub fn set_global(i: I18n) {
+    GLOBAL.with(|g| g.set(Some(i)));
+}
+
+/// The app's language setting; works in event handlers too.
+pub fn use_i18n() -> I18n {
+    GLOBAL.with(|g| g.get()).expect("the app is mounted")
+}

@@ -1,0 +1,222 @@
+//! The live link to the room: one WebSocket, the meeting's state fed by its
+//! events, reconnection with the last `seq`, the server's clock.
+//!
+//! The state is folded with `MeetingState::apply` from gavel-shared, the
+//! same code the server runs. An event that does not follow (a gap) drops
+//! the copy and asks for a snapshot.
+
+use futures::channel::mpsc;
+use futures::future::{Either, select};
+use futures::{SinkExt, StreamExt};
+use gavel_shared::model::*;
+use gavel_shared::protocol::{self, ClientMessage, Command, CommandResult, PROTOCOL_VERSION, ServerMessage};
+use gavel_shared::state::MeetingState;
+use gloo_net::websocket::Message;
+use gloo_net::websocket::futures::WebSocket;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The state of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Live,
+    Offline,
+}
+
+/// The meeting as this browser sees it, in context.
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<Option<MeetingState>>,
+    pub conn: RwSignal<Conn>,
+    /// Server clock minus this device's clock, in milliseconds.
+    pub offset_ms: RwSignal<f64>,
+    /// Who the server says we are.
+    pub actor: RwSignal<Option<Actor>>,
+}
+
+impl Live {
+    /// An empty store.
+    pub fn new() -> Self {
+        Live { state: RwSignal::new(None), conn: RwSignal::new(Conn::Connecting), offset_ms: RwSignal::new(0.0), actor: RwSignal::new(None) }
+    }
+
+    /// The server's time now, in milliseconds since the epoch.
+    pub fn server_now_ms(&self) -> f64 {
+        js_sys::Date::now() + self.offset_ms.get_untracked()
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+type Reply = Result<CommandResult, (String, String)>;
+
+thread_local! {
+    static OUTBOX: RefCell<Option<mpsc::UnboundedSender<String>>> = const { RefCell::new(None) };
+    static PENDING: RefCell<HashMap<String, Box<dyn FnOnce(Reply)>>> = RefCell::new(HashMap::new());
+    static GENERATION: RefCell<u32> = const { RefCell::new(0) };
+}
+
+fn ms_of(t: time::OffsetDateTime) -> f64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as f64
+}
+
+fn ws_url() -> String {
+    let loc = window().location();
+    let proto = if loc.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+    format!("{proto}://{}/ws", loc.host().unwrap_or_default())
+}
+
+/// Sends a command; `done` gets the acknowledgement or the error.
+pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
+    let key = crate::api::new_key();
+    let msg = protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd });
+    let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg).is_ok()));
+    if sent {
+        PENDING.with(|p| p.borrow_mut().insert(key, Box::new(done)));
+    } else {
+        done(Err(("offline".into(), "not connected".into())));
+    }
+}
+
+/// Stops following (on sign-out).
+pub fn disconnect(live: Live) {
+    GENERATION.with(|g| *g.borrow_mut() += 1);
+    OUTBOX.with(|o| o.borrow_mut().take());
+    live.state.set(None);
+}
+
+/// Follows a meeting until [`disconnect`], reconnecting by itself.
+pub fn follow(live: Live, meeting: MeetingId) {
+    let generation = GENERATION.with(|g| {
+        *g.borrow_mut() += 1;
+        *g.borrow()
+    });
+    let current = move || GENERATION.with(|g| *g.borrow()) == generation;
+    spawn_local(async move {
+        let mut backoff = 500u64;
+        while current() {
+            live.conn.set(Conn::Connecting);
+            let ok = run_once(live, meeting, &current).await;
+            if !current() {
+                break;
+            }
+            live.conn.set(Conn::Offline);
+            OUTBOX.with(|o| o.borrow_mut().take());
+            let pending: Vec<_> = PENDING.with(|p| p.borrow_mut().drain().collect());
+            for (_, done) in pending {
+                done(Err(("offline".into(), "connection lost".into())));
+            }
+            backoff = if ok { 500 } else { (backoff * 2).min(8000) };
+            gloo_timers::future::sleep(Duration::from_millis(backoff)).await;
+        }
+    });
+}
+
+/// One connection; returns true if it got as far as being live.
+async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -> bool {
+    let Ok(ws) = WebSocket::open(&ws_url()) else { return false };
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded::<String>();
+    OUTBOX.with(|o| *o.borrow_mut() = Some(tx.clone()));
+    let last_seq = live.state.get_untracked().map(|s| s.seq);
+    let hello = protocol::encode(&ClientMessage::Hello { meeting, last_seq, version: PROTOCOL_VERSION });
+    if sink.send(Message::Text(hello)).await.is_err() {
+        return false;
+    }
+    // A ping every 15 s: keeps the clock right and notices a dead link.
+    let pinger = tx.clone();
+    let awaiting_pong = std::rc::Rc::new(std::cell::Cell::new(false));
+    let awaiting = awaiting_pong.clone();
+    spawn_local(async move {
+        let mut nonce = 0u64;
+        loop {
+            gloo_timers::future::sleep(Duration::from_secs(15)).await;
+            if awaiting.get() {
+                // No answer to the last ping: the link is dead; closing the
+                // outbox ends the connection.
+                pinger.close_channel();
+                return;
+            }
+            nonce += 1;
+            awaiting.set(true);
+            if pinger.unbounded_send(protocol::encode(&ClientMessage::Ping { nonce })).is_err() {
+                return;
+            }
+        }
+    });
+    let mut was_live = false;
+    loop {
+        if !current() {
+            let _ = sink.close().await;
+            return was_live;
+        }
+        match select(rx.next(), stream.next()).await {
+            Either::Left((Some(out), _)) => {
+                if sink.send(Message::Text(out)).await.is_err() {
+                    return was_live;
+                }
+            }
+            Either::Left((None, _)) => return was_live,
+            Either::Right((Some(Ok(Message::Text(text))), _)) => {
+                let Ok(msg) = protocol::decode_server(&text, 64 * 1024 * 1024) else { continue };
+                match msg {
+                    ServerMessage::Welcome { actor, server_time, .. } => {
+                        live.actor.set(Some(actor));
+                        live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
+                    }
+                    ServerMessage::Snapshot { state } => {
+                        live.state.set(Some(state));
+                        live.conn.set(Conn::Live);
+                        was_live = true;
+                    }
+                    ServerMessage::Event { event } => {
+                        let mut gap = false;
+                        live.state.update(|s| match s {
+                            Some(s) => gap = s.apply(&event).is_err(),
+                            None => gap = true,
+                        });
+                        if gap {
+                            // Out of step: drop the copy and reconnect for a snapshot.
+                            live.state.set(None);
+                            let _ = sink.close().await;
+                            return was_live;
+                        }
+                        live.conn.set(Conn::Live);
+                        was_live = true;
+                    }
+                    ServerMessage::Ack { key, result, .. } => {
+                        if let Some(done) = PENDING.with(|p| p.borrow_mut().remove(&key)) {
+                            done(Ok(result));
+                        }
+                    }
+                    ServerMessage::Error { key, code, message } => {
+                        let done = key.and_then(|k| PENDING.with(|p| p.borrow_mut().remove(&k)));
+                        match done {
+                            Some(done) => done(Err((code, message))),
+                            None => leptos::logging::warn!("server: {code}: {message}"),
+                        }
+                    }
+                    ServerMessage::Pong { server_time, .. } => {
+                        awaiting_pong.set(false);
+                        live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
+                    }
+                }
+                // Replayed events (no snapshot) also make the link live.
+                if live.state.with_untracked(|s| s.is_some()) && !was_live {
+                    live.conn.set(Conn::Live);
+                    was_live = true;
+                }
+            }
+            Either::Right((Some(Ok(_)), _)) => {}
+            Either::Right((Some(Err(_)), _)) | Either::Right((None, _)) => return was_live,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Gavel's web UI: mounts the app. Everything else is in the modules:
+//! `app` (screens and navigation), `room` (the meeting), `prepare` (the
+//! secretary's tools), `cards` (printable sign-in cards), `live` (the
+//! WebSocket link and the meeting store), `api` (HTTP), `i18n` (texts).
+
+mod api;
+mod app;
+mod cards;
+mod i18n;
+mod live;
+mod prepare;
+mod room;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-app", "ready");
+    }
+}

@@ -1,0 +1,335 @@
+//! The secretary's tools: the meeting's details, the agenda, documents
+//! (upload, access), participants (add, import CSV, edit, remove) and
+//! sign-in cards with new PINs.
+
+use crate::api;
+use crate::app::{local_input_to_rfc3339, rfc3339_to_local_input, use_ctx};
+use crate::cards::Cards;
+use crate::i18n::use_i18n;
+use crate::room::{conf_key, role_key, run};
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
+use gavel_shared::state::MeetingState;
+use leptos::html::Input;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+
+fn state() -> Option<MeetingState> {
+    use_ctx().live.state.get()
+}
+
+/// The secretary's tools for one meeting.
+#[component]
+pub fn Prepare(meeting: MeetingId) -> impl IntoView {
+    let cards = RwSignal::new(None::<Vec<IssuedPin>>);
+    view! {
+        <div class="prepare">
+            <MeetingForm/>
+            <AgendaEditor/>
+            <DocumentsEditor meeting/>
+            <ParticipantsEditor meeting cards/>
+            {move || cards.get().map(|pins| view! { <Cards pins on_close=move || cards.set(None)/> })}
+        </div>
+    }
+}
+
+fn text_input(value: RwSignal<String>) -> impl IntoView {
+    view! { <input prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/> }
+}
+
+#[component]
+fn MeetingForm() -> impl IntoView {
+    let i = use_i18n();
+    let s = use_ctx().live.state.get_untracked();
+    let m = s.map(|s| s.meeting);
+    let title = RwSignal::new(m.as_ref().map(|m| m.title.clone()).unwrap_or_default());
+    let org = RwSignal::new(m.as_ref().map(|m| m.organisation.clone()).unwrap_or_default());
+    let place = RwSignal::new(m.as_ref().map(|m| m.place.clone()).unwrap_or_default());
+    let starts = RwSignal::new(m.as_ref().map(|m| rfc3339_to_local_input(m.starts_at)).unwrap_or_default());
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
+        let Ok(starts_at) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339) else { return };
+        run(Command::UpdateMeeting { title: title.get_untracked(), organisation: org.get_untracked(), place: place.get_untracked(), starts_at }, true);
+    };
+    view! {
+        <section class="card">
+            <h2>{move || i.t("prep.meeting")}</h2>
+            <form class="grid-form" on:submit=save>
+                <label>{move || i.t("meeting.title")}{text_input(title)}</label>
+                <label>{move || i.t("meeting.organisation")}{text_input(org)}</label>
+                <label>{move || i.t("meeting.place")}{text_input(place)}</label>
+                <label>{move || i.t("meeting.starts")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <button type="submit">{move || i.t("prep.save")}</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn AgendaEditor() -> impl IntoView {
+    let i = use_i18n();
+    let items = move || state().map(|s| s.agenda).unwrap_or_default();
+    let (title, presenter, summary) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        run(Command::AddItem { title: title.get_untracked(), presenter: presenter.get_untracked(), summary: summary.get_untracked(), position: None }, false);
+        title.set(String::new());
+        presenter.set(String::new());
+        summary.set(String::new());
+    };
+    view! {
+        <section class="card">
+            <h2>{move || i.t("prep.agenda")}</h2>
+            <ol class="agenda-editor">
+                <For each=items key=|it| (it.id, it.title.clone(), it.presenter.clone(), it.summary.clone()) let(item)>
+                    <AgendaRow item/>
+                </For>
+            </ol>
+            <form class="grid-form" id="add-item" on:submit=add>
+                <label>{move || i.t("prep.item_title")}<input id="new-item-title" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("prep.presenter")}{text_input(presenter)}</label>
+                <label class="wide">{move || i.t("prep.summary")}<textarea prop:value=move || summary.get() on:input=move |ev| summary.set(event_target_value(&ev))></textarea></label>
+                <button type="submit">{move || i.t("prep.add_item")}</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn AgendaRow(item: AgendaItem) -> impl IntoView {
+    let i = use_i18n();
+    let id = item.id;
+    let title = RwSignal::new(item.title.clone());
+    let presenter = RwSignal::new(item.presenter.clone());
+    let summary = RwSignal::new(item.summary.clone());
+    let index = move || state().and_then(|s| s.item_index(id)).unwrap_or(0);
+    view! {
+        <li class="agenda-row" data-item=id.0>
+            {text_input(title)}
+            {text_input(presenter)}
+            <textarea prop:value=move || summary.get() on:input=move |ev| summary.set(event_target_value(&ev))></textarea>
+            <div class="row-actions">
+                <button on:click=move |_| run(Command::UpdateItem { item: id, title: title.get_untracked(), presenter: presenter.get_untracked(), summary: summary.get_untracked() }, true)>{move || i.t("prep.save")}</button>
+                <button class="secondary" on:click=move |_| { if index() > 0 { run(Command::MoveItem { item: id, position: index() - 1 }, false) } }>{move || i.t("prep.up")}</button>
+                <button class="secondary" on:click=move |_| run(Command::MoveItem { item: id, position: index() + 1 }, false)>{move || i.t("prep.down")}</button>
+                <button class="danger" on:click=move |_| run(Command::RemoveItem { item: id }, false)>{move || i.t("prep.remove")}</button>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let file: NodeRef<Input> = NodeRef::new();
+    let item = RwSignal::new(None::<ItemId>);
+    let title = RwSignal::new(String::new());
+    let conf = RwSignal::new(Confidentiality::Public);
+    let readers = RwSignal::new(Vec::<ParticipantId>::new());
+    let busy = RwSignal::new(false);
+    let items = move || state().map(|s| s.agenda).unwrap_or_default();
+    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let docs = move || state().map(|s| s.documents).unwrap_or_default();
+    let upload = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(item) = item.get_untracked().or_else(|| items().first().map(|i| i.id)) else { return };
+        let Some(f) = file.get().and_then(|input| input.files()).and_then(|l| l.get(0)) else { return };
+        let Ok(form) = web_sys::FormData::new() else { return };
+        let _ = form.append_with_str("title", &title.get_untracked());
+        let _ = form.append_with_str("confidentiality", conf.get_untracked().as_str());
+        let r: Vec<String> = readers.get_untracked().iter().map(|r| r.0.to_string()).collect();
+        let _ = form.append_with_str("readers", &r.join(","));
+        let _ = form.append_with_blob_and_filename("file", &f, &f.name());
+        busy.set(true);
+        spawn_local(async move {
+            let url = format!("/api/meetings/{meeting}/items/{item}/documents");
+            match api::post_form::<serde_json::Value>(&url, form, &api::new_key()).await {
+                Ok(_) => {
+                    title.set(String::new());
+                    readers.set(vec![]);
+                    if let Some(input) = file.get_untracked() {
+                        input.set_value("");
+                    }
+                    ctx.notice.set(Some((false, i.t("done").to_string())));
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+            busy.set(false);
+        });
+    };
+    let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
+    view! {
+        <section class="card">
+            <h2>{move || i.t("docs")}</h2>
+            <ul class="documents-editor">
+                {move || docs().into_iter().map(|d| {
+                    let id = d.id;
+                    let item_title = state().and_then(|s| s.item(d.item).map(|i| i.title.clone())).unwrap_or_default();
+                    let d2 = d.clone();
+                    view! {
+                        <li data-document=id.0>
+                            <span class="doc-title">{d.title.clone()}</span>
+                            <span class="muted">{item_title}</span>
+                            <select on:change=move |ev| {
+                                if let Some(c) = Confidentiality::parse(&event_target_value(&ev)) {
+                                    let readers = if matches!(c, Confidentiality::Named | Confidentiality::Secret) { d2.readers.clone() } else { vec![] };
+                                    run(Command::UpdateDocument { document: id, title: d2.title.clone(), confidentiality: c, readers }, true);
+                                }
+                            }>
+                                {conf_options.into_iter().map(|c| view! {
+                                    <option value=c.as_str() selected=c == d.confidentiality>{move || i.t(conf_key(c))}</option>
+                                }).collect_view()}
+                            </select>
+                            <button class="danger" on:click=move |_| run(Command::RemoveDocument { document: id }, false)>{move || i.t("prep.remove")}</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <h3>{move || i.t("prep.upload")}</h3>
+            <form class="grid-form" id="upload-form" on:submit=upload>
+                <label>{move || i.t("prep.item_title")}
+                    <select on:change=move |ev| item.set(event_target_value(&ev).parse().ok().map(ItemId))>
+                        {move || items().into_iter().map(|it| view! { <option value=it.id.0>{it.title}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"PDF"<input type="file" accept="application/pdf,.pdf" node_ref=file required/></label>
+                <label>{move || i.t("prep.doc_title")}{text_input(title)}</label>
+                <label>{move || i.t("prep.confidentiality")}
+                    <select on:change=move |ev| conf.set(Confidentiality::parse(&event_target_value(&ev)).unwrap_or(Confidentiality::Public))>
+                        {conf_options.into_iter().map(|c| view! { <option value=c.as_str()>{move || i.t(conf_key(c))}</option> }).collect_view()}
+                    </select>
+                </label>
+                <Show when=move || matches!(conf.get(), Confidentiality::Named | Confidentiality::Secret)>
+                    <fieldset class="wide readers">
+                        <legend>{move || i.t("prep.readers")}</legend>
+                        {move || people().into_iter().map(|p| {
+                            let id = p.id;
+                            view! {
+                                <label class="check"><input type="checkbox" prop:checked=move || readers.get().contains(&id)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        readers.update(|r| { r.retain(|x| *x != id); if on { r.push(id) } });
+                                    }/>{p.name}</label>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                </Show>
+                <button type="submit" disabled=move || busy.get()>{move || if busy.get() { i.t("prep.uploading") } else { i.t("prep.upload") }}</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>>) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let chosen = RwSignal::new(Vec::<ParticipantId>::new());
+    let (name, position) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let role = RwSignal::new(Role::Delegate);
+    let show_pins = move |r: Result<CommandResult, (String, String)>| match r {
+        Ok(CommandResult::Pins { pins }) => cards.set(Some(pins)),
+        Ok(_) => {}
+        Err((code, message)) => ctx.fail(i, &code, &message),
+    };
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let voting = matches!(role.get_untracked(), Role::Chair | Role::Delegate);
+        let p = NewParticipant { name: name.get_untracked(), position: position.get_untracked(), role: role.get_untracked(), member: voting, voting };
+        crate::live::send(Command::AddParticipants { participants: vec![p] }, show_pins);
+        name.set(String::new());
+        position.set(String::new());
+    };
+    let csv: NodeRef<Input> = NodeRef::new();
+    let import = move |_| {
+        let Some(f) = csv.get().and_then(|input| input.files()).and_then(|l| l.get(0)) else { return };
+        spawn_local(async move {
+            let text = match wasm_bindgen_futures::JsFuture::from(f.text()).await {
+                Ok(t) => t.as_string().unwrap_or_default(),
+                Err(_) => return,
+            };
+            let url = format!("/api/meetings/{meeting}/participants/import");
+            match api::post_text::<serde_json::Value>(&url, "text/csv; charset=utf-8", text).await {
+                Ok(v) => {
+                    if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
+                        cards.set(Some(pins));
+                    }
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
+    let print_cards = move |_| {
+        let mut ids = chosen.get_untracked();
+        if ids.is_empty() {
+            ids = people().iter().map(|p| p.id).collect();
+        }
+        if !ids.is_empty() && window().confirm_with_message(i.t("prep.cards_confirm")).unwrap_or(false) {
+            crate::live::send(Command::ResetPins { participants: ids }, show_pins);
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>{move || i.t("prep.participants")}</h2>
+            <table class="participants">
+                <thead><tr>
+                    <th></th><th>{move || i.t("prep.name")}</th><th>{move || i.t("prep.position")}</th><th>{move || i.t("prep.role")}</th>
+                    <th>{move || i.t("prep.member")}</th><th>{move || i.t("prep.voting")}</th><th></th>
+                </tr></thead>
+                <tbody>
+                    {move || people().into_iter().map(|p| {
+                        let id = p.id;
+                        let p1 = p.clone();
+                        let p2 = p.clone();
+                        let p3 = p.clone();
+                        let update = move |p: Participant| run(Command::UpdateParticipant { participant: p.id, name: p.name, position: p.position, role: p.role, member: p.member, voting: p.voting }, false);
+                        view! {
+                            <tr data-participant=id.0>
+                                <td><input type="checkbox" prop:checked=move || chosen.get().contains(&id) on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    chosen.update(|c| { c.retain(|x| *x != id); if on { c.push(id) } });
+                                }/></td>
+                                <td>{p.name.clone()}</td>
+                                <td>{p.position.clone()}</td>
+                                <td><select on:change=move |ev| {
+                                    let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
+                                    if let Some(r) = Role::parse(&target.value()) { update(Participant { role: r, ..p1.clone() }) }
+                                }>
+                                    {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == p.role>{move || i.t(role_key(r))}</option> }).collect_view()}
+                                </select></td>
+                                <td><input type="checkbox" prop:checked=p.member on:change=move |ev| update(Participant { member: event_target_checked(&ev), ..p2.clone() })/></td>
+                                <td><input type="checkbox" prop:checked=p.voting on:change=move |ev| update(Participant { voting: event_target_checked(&ev), ..p3.clone() })/></td>
+                                <td class="row-actions">
+                                    <button class="secondary" on:click=move |_| crate::live::send(Command::ResetPins { participants: vec![id] }, show_pins)>{move || i.t("prep.reset_pin")}</button>
+                                    <button class="danger" on:click=move |_| run(Command::RemoveParticipant { participant: id }, false)>{move || i.t("prep.remove")}</button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <button id="print-cards" on:click=print_cards>{move || i.t("prep.cards")}</button>
+            <h3>{move || i.t("prep.add_participant")}</h3>
+            <form class="grid-form" on:submit=add>
+                <label>{move || i.t("prep.name")}<input required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("prep.position")}{text_input(position)}</label>
+                <label>{move || i.t("prep.role")}
+                    <select on:change=move |ev| role.set(Role::parse(&event_target_value(&ev)).unwrap_or(Role::Delegate))>
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == Role::Delegate>{move || i.t(role_key(r))}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit">{move || i.t("prep.add_participant")}</button>
+            </form>
+            <h3>{move || i.t("prep.import")}</h3>
+            <p class="muted">{move || i.t("prep.import_help")}</p>
+            <div class="grid-form">
+                <input type="file" accept=".csv,text/csv" node_ref=csv/>
+                <button on:click=import>{move || i.t("prep.import")}</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,250 @@
+//! The meeting room: the agenda with the current item followed live, the
+//! item's documents and a reader, the chair's controls, and (for the
+//! secretary) the preparation tools.
+
+use crate::app::{format_time, ms, status_key, use_ctx};
+use crate::i18n::use_i18n;
+use crate::live::{self, Conn};
+use crate::prepare::Prepare;
+use gavel_shared::model::*;
+use gavel_shared::protocol::Command;
+use gavel_shared::state::MeetingState;
+use leptos::prelude::*;
+
+/// Sends a command and reports failure (or, with `confirm`, success) in the banner.
+pub fn run(cmd: Command, confirm: bool) {
+    let ctx = use_ctx();
+    let i = use_i18n();
+    live::send(cmd, move |r| match r {
+        Ok(_) if confirm => ctx.notice.set(Some((false, i.t("done").to_string()))),
+        Ok(_) => {}
+        Err((code, message)) => ctx.fail(i, &code, &message),
+    });
+}
+
+/// The confidentiality level, in words.
+pub fn conf_key(c: Confidentiality) -> &'static str {
+    match c {
+        Confidentiality::Public => "conf.public",
+        Confidentiality::Members => "conf.members",
+        Confidentiality::Named => "conf.named",
+        Confidentiality::Secret => "conf.secret",
+    }
+}
+
+/// A role, in words.
+pub fn role_key(r: Role) -> &'static str {
+    match r {
+        Role::Chair => "role.chair",
+        Role::Secretary => "role.secretary",
+        Role::Delegate => "role.delegate",
+        Role::Observer => "role.observer",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Room,
+    Prepare,
+}
+
+/// The room of one meeting.
+#[component]
+pub fn Room(meeting: MeetingId) -> impl IntoView {
+    let ctx = use_ctx();
+    let i = use_i18n();
+    let state = ctx.live.state;
+    let role = move || ctx.live.actor.get().and_then(|a| a.role_in(meeting));
+    let is_chair = move || role() == Some(Role::Chair) && !ctx.live.actor.get().is_some_and(|a| a.is_staff());
+    let is_secretary = move || role() == Some(Role::Secretary);
+    let tab = RwSignal::new(Tab::Room);
+    // None: follow the current item as the chair moves it.
+    let selected = RwSignal::new(None::<ItemId>);
+    let viewing = RwSignal::new(None::<DocumentId>);
+    let loaded = move || state.with(|s| s.is_some());
+    view! {
+        <Show when=loaded fallback=move || view! { <p class="loading">{move || i.t("conn.connecting")}</p> }>
+            <div class="room">
+                <MeetingHeader/>
+                <Show when=is_secretary>
+                    <nav class="tabs">
+                        <button id="tab-room" class:active=move || tab.get() == Tab::Room on:click=move |_| tab.set(Tab::Room)>{move || i.t("tab.room")}</button>
+                        <button id="tab-prepare" class:active=move || tab.get() == Tab::Prepare on:click=move |_| tab.set(Tab::Prepare)>{move || i.t("tab.prepare")}</button>
+                    </nav>
+                </Show>
+                {move || if tab.get() == Tab::Prepare && is_secretary() {
+                    view! { <Prepare meeting/> }.into_any()
+                } else {
+                    view! {
+                        <CurrentBanner/>
+                        <Show when=is_chair><ChairBar/></Show>
+                        <div class="room-grid">
+                            <AgendaList selected chair=Signal::derive(is_chair)/>
+                            <ItemPanel meeting selected viewing/>
+                        </div>
+                    }.into_any()
+                }}
+            </div>
+        </Show>
+        <Show when=move || ctx.live.conn.get() == Conn::Offline && loaded()>
+            <div class="offline-hint">{move || i.t("conn.offline")}</div>
+        </Show>
+    }
+}
+
+fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
+    use_ctx().live.state.with(|s| s.as_ref().map(f))
+}
+
+#[component]
+fn MeetingHeader() -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let state = ctx.live.state;
+    let m = move || state.with(|s| s.as_ref().map(|s| s.meeting.clone()));
+    view! {
+        {move || m().map(|m| view! {
+            <section class="meeting-header" data-status=m.status.as_str()>
+                <div class="org">{m.organisation.clone()}</div>
+                <h1 id="meeting-title">{m.title.clone()}</h1>
+                <div class="meta">
+                    <span>{format_time(ms(m.starts_at), i.0.get(), true)}</span>
+                    " · " <span>{m.place.clone()}</span>
+                    " · " <span class="status" id="meeting-status">{i.t(status_key(m.status))}</span>
+                </div>
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn CurrentBanner() -> impl IntoView {
+    let i = use_i18n();
+    let current = move || with_state(|s| s.current_item().map(|it| (s.item_index(it.id).unwrap_or(0) + 1, it.title.clone()))).flatten();
+    view! {
+        <div class="current-banner">
+            <span class="label">{move || i.t("agenda.current")}": "</span>
+            <strong id="current-title">{move || current().map(|(n, t)| format!("{n}. {t}")).unwrap_or_else(|| i.t("agenda.none").to_string())}</strong>
+        </div>
+    }
+}
+
+#[component]
+fn ChairBar() -> impl IntoView {
+    let i = use_i18n();
+    let status = move || with_state(|s| s.meeting.status).unwrap_or(MeetingStatus::Draft);
+    let close = move |_| {
+        if window().confirm_with_message(i.t("chair.confirm_close")).unwrap_or(false) {
+            run(Command::CloseMeeting, false);
+        }
+    };
+    view! {
+        <div class="chair-bar">
+            {move || match status() {
+                MeetingStatus::Draft => view! {
+                    <button id="open-meeting" on:click=move |_| run(Command::OpenMeeting, false)>{move || i.t("chair.open")}</button>
+                }.into_any(),
+                MeetingStatus::Open => view! {
+                    <button id="previous-item" on:click=move |_| run(Command::PreviousItem, false)>{move || i.t("chair.prev")}</button>
+                    <button id="next-item" class="primary" on:click=move |_| run(Command::NextItem, false)>{move || i.t("chair.next")}</button>
+                    <button id="close-meeting" class="danger" on:click=close>{move || i.t("chair.close")}</button>
+                }.into_any(),
+                MeetingStatus::Closed => view! { <span></span> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn AgendaList(selected: RwSignal<Option<ItemId>>, chair: Signal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let items = move || with_state(|s| s.agenda.clone()).unwrap_or_default();
+    let current = move || with_state(|s| s.meeting.current_item).flatten();
+    let open = move || with_state(|s| s.meeting.status == MeetingStatus::Open).unwrap_or(false);
+    view! {
+        <nav class="agenda card">
+            <h2>{move || i.t("agenda")}</h2>
+            <ol>
+                <For each=items key=|it| (it.id, it.status, it.title.clone()) let(item)>
+                    {
+                        let id = item.id;
+                        let status = item.status;
+                        view! {
+                            <li class="agenda-item" data-item=id.0
+                                class:current=move || current() == Some(id)
+                                class:done=status == ItemStatus::Done
+                                class:selected=move || selected.get() == Some(id)>
+                                <button class="item-open" on:click=move |_| selected.set(Some(id))>
+                                    <span class="item-title">{item.title.clone()}</span>
+                                    <span class="item-presenter">{item.presenter.clone()}</span>
+                                </button>
+                                <Show when=move || chair.get() && open() && current() != Some(id)>
+                                    <button class="goto" on:click=move |_| run(Command::GoToItem { item: id }, false)>{move || i.t("chair.goto")}</button>
+                                </Show>
+                            </li>
+                        }
+                    }
+                </For>
+            </ol>
+        </nav>
+    }
+}
+
+#[component]
+fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: RwSignal<Option<DocumentId>>) -> impl IntoView {
+    let i = use_i18n();
+    let shown = move || {
+        with_state(|s| {
+            let id = selected.get().filter(|id| s.item(*id).is_some()).or(s.meeting.current_item).or(s.agenda.first().map(|i| i.id))?;
+            let item = s.item(id)?.clone();
+            let docs: Vec<Document> = s.documents_of(id).cloned().collect();
+            Some((item, docs, s.meeting.current_item == Some(id)))
+        })
+        .flatten()
+    };
+    let following = move || selected.get().is_none();
+    view! {
+        <article class="item card">
+            <Show when=move || !following()>
+                <button class="link follow" on:click=move |_| selected.set(None)>{move || i.t("agenda.follow")}</button>
+            </Show>
+            {move || shown().map(|(item, docs, is_current)| view! {
+                <h2 id="item-title" class:current=is_current>{item.title.clone()}</h2>
+                <p class="presenter">{move || i.t("agenda.presenter")}": "{item.presenter.clone()}</p>
+                <p class="summary">{item.summary.clone()}</p>
+                <h3>{move || i.t("docs")}</h3>
+                {if docs.is_empty() {
+                    view! { <p class="muted">{move || i.t("docs.none")}</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="documents">
+                            {docs.into_iter().map(|d| {
+                                let id = d.id;
+                                view! {
+                                    <li class="document" data-document=id.0>
+                                        <button on:click=move |_| viewing.set(Some(id))>
+                                            <span class="doc-title">{d.title.clone()}</span>
+                                            <span class="doc-meta">{format!("{} KB", d.size.div_ceil(1024))}" · "{move || i.t(conf_key(d.confidentiality))}</span>
+                                        </button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            })}
+            {move || viewing.get().map(|d| {
+                let url = format!("/api/meetings/{meeting}/documents/{d}");
+                view! {
+                    <div class="viewer">
+                        <div class="viewer-bar">
+                            <a href=url.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
+                            <button class="secondary" on:click=move |_| viewing.set(None)>{move || i.t("docs.close")}</button>
+                        </div>
+                        <iframe src=url title="PDF"></iframe>
+                    </div>
+                }
+            })}
+        </article>
+    }
+}
