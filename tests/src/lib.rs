@@ -1,0 +1,446 @@
+//! # gavel-tests
+//!
+//! Helpers for the end-to-end tests in `tests/tests/`: start the real server
+//! (in-process on `127.0.0.1:0` with a temporary data directory, or the real
+//! binary), then talk to it the way clients do, over HTTP and WebSocket.
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use gavel_shared::model::*;
+use gavel_shared::protocol::{self, ClientMessage, Command, CommandResult, Event, NewParticipant, ServerMessage};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The administrator password the test servers start with.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// How long a test waits for any single answer before failing.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A server running in this process; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    server: Option<gavel_server::Server>,
+    dir: Option<tempfile::TempDir>,
+    pub data_dir: PathBuf,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh temporary data directory.
+    pub async fn start() -> anyhow::Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let mut s = Self::start_in(dir.path(), |_| {}).await?;
+        s.dir = Some(dir);
+        Ok(s)
+    }
+
+    /// Starts a server on `data_dir` (kept), with `tweak` applied to its config.
+    pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut gavel_server::Config)) -> anyhow::Result<TestServer> {
+        let mut config = gavel_server::Config::for_tests(data_dir);
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        tweak(&mut config);
+        let server = gavel_server::start(config).await?;
+        Ok(TestServer { addr: server.http_addr, server: Some(server), dir: None, data_dir: data_dir.to_path_buf() })
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server and waits for it; the data directory is kept if it
+    /// was given to [`TestServer::start_in`].
+    pub async fn stop(mut self) -> anyhow::Result<Option<tempfile::TempDir>> {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await?;
+        }
+        Ok(self.dir.take())
+    }
+
+    /// A new HTTP client (its own cookie jar) for this server.
+    pub fn client(&self) -> Http {
+        Http { base: self.url(""), inner: reqwest::Client::builder().cookie_store(true).build().expect("client"), token: None }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = &self.server {
+            let _ = s.stopper().send(true);
+        }
+    }
+}
+
+/// An HTTP client with a cookie jar (like a browser) and optionally a bearer
+/// token (like a native client).
+#[derive(Clone)]
+pub struct Http {
+    pub base: String,
+    pub inner: reqwest::Client,
+    pub token: Option<String>,
+}
+
+/// A JSON answer and its status.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Http {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.inner.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))? };
+        Ok(Answer { status, body })
+    }
+
+    /// GET, as JSON.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        Self::answer(self.req(reqwest::Method::GET, path).send().await?).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
+        Self::answer(self.req(reqwest::Method::POST, path).json(body).send().await?).await
+    }
+
+    /// POST raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Answer> {
+        Self::answer(self.req(reqwest::Method::POST, path).header("content-type", content_type).body(body).send().await?).await
+    }
+
+    /// Uploads a document to an item.
+    pub async fn upload(&self, meeting: MeetingId, item: ItemId, file_name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        let path = format!("/api/meetings/{meeting}/items/{item}/documents");
+        Self::answer(self.req(reqwest::Method::POST, &path).multipart(form).send().await?).await
+    }
+
+    /// A raw GET (for downloads).
+    pub fn raw_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.req(reqwest::Method::GET, path)
+    }
+
+    /// Signs in as the administrator (cookie session).
+    pub async fn sign_in_admin(&mut self) -> anyhow::Result<()> {
+        let a = self.post("/api/staff/session", &json!({"username": "admin", "password": ADMIN_PASSWORD, "bearer": true})).await?;
+        if a.status != 200 {
+            bail!("admin sign-in failed: {a:?}");
+        }
+        self.token = a.body["token"].as_str().map(String::from);
+        Ok(())
+    }
+
+    /// Signs in as a participant; keeps the bearer token.
+    pub async fn sign_in(&mut self, meeting: MeetingId, participant: ParticipantId, pin: &str) -> anyhow::Result<Answer> {
+        let a = self.post("/api/session", &json!({"meeting": meeting, "participant": participant, "pin": pin, "bearer": true})).await?;
+        if a.status == 200 {
+            self.token = a.body["token"].as_str().map(String::from);
+        }
+        Ok(a)
+    }
+
+    /// Sends a command over HTTP.
+    pub async fn command(&self, meeting: MeetingId, key: &str, cmd: &Command) -> anyhow::Result<Answer> {
+        self.post(&format!("/api/meetings/{meeting}/commands"), &json!({"key": key, "command": cmd})).await
+    }
+
+    /// A meeting's state as this client sees it.
+    pub async fn state(&self, meeting: MeetingId) -> anyhow::Result<gavel_shared::MeetingState> {
+        let a = self.get(&format!("/api/meetings/{meeting}/state")).await?;
+        if a.status != 200 {
+            bail!("state: {a:?}");
+        }
+        Ok(serde_json::from_value(a.body)?)
+    }
+}
+
+/// A meeting set up for a test: a chair, a secretary, two delegates and an
+/// observer, three agenda items, open with no current item.
+pub struct Scenario {
+    pub meeting: MeetingId,
+    pub admin: Http,
+    pub people: Vec<(ParticipantId, Role, String)>,
+    pub items: Vec<ItemId>,
+}
+
+impl Scenario {
+    /// Builds the scenario through the HTTP API, as a secretary would.
+    pub async fn build(server: &TestServer) -> anyhow::Result<Scenario> {
+        let mut admin = server.client();
+        admin.sign_in_admin().await?;
+        let a = admin
+            .post("/api/meetings", &json!({"title": "Họp giao ban tuần", "organisation": "UBND phường Thử Nghiệm", "place": "Phòng 201", "starts_at": "2026-11-23T08:00:00+07:00"}))
+            .await?;
+        if a.status != 201 {
+            bail!("create meeting: {a:?}");
+        }
+        let meeting = MeetingId(a.body["id"].as_i64().context("id")?);
+        let new = |name: &str, role: Role, member: bool| NewParticipant { name: name.into(), position: String::new(), role, member, voting: member };
+        let participants = vec![
+            new("Nguyễn Văn Chủ", Role::Chair, true),
+            new("Trần Thị Thư", Role::Secretary, false),
+            new("Lê Văn Một", Role::Delegate, true),
+            new("Phạm Thị Hai", Role::Delegate, true),
+            new("Hoàng Khách", Role::Observer, false),
+        ];
+        let a = admin.command(meeting, "people", &Command::AddParticipants { participants }).await?;
+        let result: CommandResult = serde_json::from_value(a.body["result"].clone()).with_context(|| format!("{a:?}"))?;
+        let CommandResult::Pins { pins } = result else { bail!("no pins: {a:?}") };
+        let roles = [Role::Chair, Role::Secretary, Role::Delegate, Role::Delegate, Role::Observer];
+        let people = pins.iter().zip(roles).map(|(p, r)| (p.participant, r, p.pin.clone().unwrap_or_default())).collect();
+        let mut items = vec![];
+        for (n, title) in ["Khai mạc", "Báo cáo công tác tuần", "Bế mạc"].iter().enumerate() {
+            let cmd = Command::AddItem { title: title.to_string(), presenter: "Văn phòng".into(), summary: String::new(), position: None };
+            let a = admin.command(meeting, &format!("item-{n}"), &cmd).await?;
+            items.push(ItemId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?));
+        }
+        let s = Scenario { meeting, admin, people, items };
+        let mut chair = s.http_as(server, Role::Chair, 0).await?;
+        let a = chair.command(meeting, "open", &Command::OpenMeeting).await?;
+        if a.status != 200 {
+            bail!("open: {a:?}");
+        }
+        chair.token = None;
+        Ok(s)
+    }
+
+    /// The n-th participant with `role`: (id, PIN).
+    pub fn person(&self, role: Role, n: usize) -> (ParticipantId, String) {
+        let (id, _, pin) = self.people.iter().filter(|p| p.1 == role).nth(n).expect("such a participant").clone();
+        (id, pin)
+    }
+
+    /// An HTTP client signed in as that participant.
+    pub async fn http_as(&self, server: &TestServer, role: Role, n: usize) -> anyhow::Result<Http> {
+        let (id, pin) = self.person(role, n);
+        let mut c = server.client();
+        let a = c.sign_in(self.meeting, id, &pin).await?;
+        if a.status != 200 {
+            bail!("sign-in: {a:?}");
+        }
+        Ok(c)
+    }
+
+    /// A WebSocket client signed in as that participant, following the meeting.
+    pub async fn ws_as(&self, server: &TestServer, role: Role, n: usize, last_seq: Option<u64>) -> anyhow::Result<Ws> {
+        let http = self.http_as(server, role, n).await?;
+        let mut ws = Ws::connect(server.addr, http.token.as_deref()).await?;
+        ws.hello(self.meeting, last_seq).await?;
+        Ok(ws)
+    }
+}
+
+/// A WebSocket client of `/ws`.
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// Events received, in order.
+    pub events: Vec<Event>,
+    /// The snapshot received, if any.
+    pub snapshot: Option<gavel_shared::MeetingState>,
+    next_key: u32,
+}
+
+impl Ws {
+    /// Connects with a bearer token (or none).
+    pub async fn connect(addr: SocketAddr, token: Option<&str>) -> anyhow::Result<Ws> {
+        let mut req = format!("ws://{addr}/ws").into_client_request()?;
+        if let Some(t) = token {
+            req.headers_mut().insert("authorization", format!("Bearer {t}").parse()?);
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Ws { stream, events: vec![], snapshot: None, next_key: 0 })
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
+        self.stream.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    /// Sends a message.
+    pub async fn send(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
+        self.send_text(protocol::encode(msg)).await
+    }
+
+    /// The next server message (events and snapshots are also recorded).
+    pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.stream.next()).await.context("timed out waiting for the server")?;
+            match frame {
+                None => bail!("connection closed"),
+                Some(Err(e)) => bail!("websocket error: {e}"),
+                Some(Ok(Message::Text(t))) => {
+                    let msg = protocol::decode_server(t.as_str(), usize::MAX)?;
+                    match &msg {
+                        ServerMessage::Event { event } => self.events.push(event.clone()),
+                        ServerMessage::Snapshot { state } => self.snapshot = Some(state.clone()),
+                        _ => {}
+                    }
+                    return Ok(msg);
+                }
+                Some(Ok(Message::Close(_))) => bail!("connection closed by the server"),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Says hello and waits for the welcome.
+    pub async fn hello(&mut self, meeting: MeetingId, last_seq: Option<u64>) -> anyhow::Result<()> {
+        self.send(&ClientMessage::Hello { meeting, last_seq, version: protocol::PROTOCOL_VERSION }).await?;
+        match self.recv().await? {
+            ServerMessage::Welcome { .. } => Ok(()),
+            other => bail!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Sends a command and returns its acknowledgement or error (other
+    /// messages received meanwhile are recorded).
+    pub async fn command(&mut self, cmd: Command) -> anyhow::Result<ServerMessage> {
+        // Keys are per meeting: unique across every client of the test.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        self.next_key += 1;
+        let key = format!("ws-{}-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), self.next_key);
+        self.command_with_key(&key, cmd).await
+    }
+
+    /// Sends a command with a given key and waits for its answer.
+    pub async fn command_with_key(&mut self, key: &str, cmd: Command) -> anyhow::Result<ServerMessage> {
+        self.send(&ClientMessage::Command { key: key.to_string(), command: cmd }).await?;
+        loop {
+            match self.recv().await? {
+                m @ ServerMessage::Ack { .. } => return Ok(m),
+                ServerMessage::Error { key: Some(k), code, message } if k == key => {
+                    return Ok(ServerMessage::Error { key: Some(k), code, message });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits until an event with `seq` or later has arrived.
+    pub async fn wait_seq(&mut self, seq: u64) -> anyhow::Result<()> {
+        while self.events.last().map(|e| e.seq).unwrap_or(0) < seq && self.snapshot.as_ref().map(|s| s.seq).unwrap_or(0) < seq {
+            self.recv().await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+/// A small but complete PDF (one page, Helvetica), for uploads.
+pub fn tiny_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = vec![];
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    out
+}
+
+/// The `gavel-server` binary, built on first use with the same profile as
+/// these tests.
+pub fn server_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<test>  →  target/<profile>/gavel-server
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let profile_dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?.to_path_buf();
+            let release = profile_dir.file_name().is_some_and(|n| n == "release");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "-p", "gavel-server", "--bin", "gavel-server"]);
+            if release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("cargo build of gavel-server failed: {status}"));
+            }
+            Ok(profile_dir.join(format!("gavel-server{}", std::env::consts::EXE_SUFFIX)))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// A running `gavel-server` process; killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    /// The lines printed on stdout up to and including `listening …`.
+    pub lines: Vec<String>,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts the binary with `args` (plus `--http 127.0.0.1:0 --no-mdns`)
+    /// and waits for its start line.
+    pub async fn start(data_dir: &Path, args: &[&str]) -> anyhow::Result<ServerProcess> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(server_binary()?)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http", "127.0.0.1:0", "--no-mdns"])
+            .args(args)
+            .env("GAVEL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut reader = tokio::io::BufReader::new(stdout).lines();
+        let mut lines = vec![];
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(120), reader.next_line()).await.context("no start line")??;
+            let Some(line) = line else { bail!("the server exited before listening; printed {lines:?}") };
+            lines.push(line.clone());
+            if let Some(rest) = line.strip_prefix("listening http=") {
+                break rest.split_whitespace().next().context("address")?.parse()?;
+            }
+        };
+        Ok(ServerProcess { child, lines, addr })
+    }
+}

@@ -1,0 +1,151 @@
+//! The web UI in headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by scripts/test): a delegate signs in and
+//! sees the current item; the chair moves the agenda in a second browser;
+//! the delegate's page follows without a reload.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use gavel_shared::model::Role;
+use gavel_tests::*;
+use serde_json::json;
+use std::time::Duration;
+
+struct Driver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn chromedriver() -> anyhow::Result<Driver> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (scripts/test does)"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(Driver { child, url });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("chromedriver did not start")
+}
+
+async fn browser(driver: &Driver) -> anyhow::Result<Client> {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1280,900"]
+        }),
+    );
+    Ok(ClientBuilder::native().capabilities(caps).connect(&driver.url).await?)
+}
+
+async fn text_of(c: &Client, css: &str) -> anyhow::Result<String> {
+    Ok(c.find(Locator::Css(css)).await?.text().await?)
+}
+
+/// Waits until the element's text contains `want`.
+async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(t) = text_of(c, css).await {
+            if t.contains(want) {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("{css} never showed {want:?} (now {:?})", text_of(c, css).await.ok());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_in(c: &Client, server: &TestServer, s: &Scenario, role: Role) -> anyhow::Result<()> {
+    let (id, pin) = s.person(role, 0);
+    c.goto(&server.url(&format!("/#/join/{}/{}", s.meeting, id))).await?;
+    let chosen = c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".participant-option[data-participant='{}']", id.0))).await?;
+    chosen.click().await?;
+    c.find(Locator::Css("#pin")).await?.send_keys(&pin).await?;
+    c.find(Locator::Css("#sign-in")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_delegates_page_follows_the_chair_without_a_reload() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let driver = chromedriver().await?;
+    let delegate = browser(&driver).await?;
+    let chair = browser(&driver).await?;
+
+    sign_in(&delegate, &server, &s, Role::Delegate).await?;
+    wait_text(&delegate, "#current-title", "Chưa bắt đầu").await?;
+    wait_text(&delegate, "#who-name", "Lê Văn Một").await?;
+    // A marker that a reload would wipe.
+    delegate.execute("window.__stillHere = 42; return 1;", vec![]).await?;
+
+    sign_in(&chair, &server, &s, Role::Chair).await?;
+    chair.wait().at_most(WAIT).for_element(Locator::Css("#next-item")).await?.click().await?;
+    wait_text(&delegate, "#current-title", "1. Khai mạc").await?;
+    wait_text(&delegate, ".agenda-item.current", "Khai mạc").await?;
+    chair.find(Locator::Css("#next-item")).await?.click().await?;
+    wait_text(&delegate, "#current-title", "2. Báo cáo công tác tuần").await?;
+    wait_text(&delegate, "#item-title", "Báo cáo công tác tuần").await?;
+
+    let marker = delegate.execute("return window.__stillHere;", vec![]).await?;
+    assert_eq!(marker, json!(42), "the page was not reloaded");
+    // The delegate has no chair controls.
+    assert!(delegate.find(Locator::Css("#next-item")).await.is_err());
+    // English on request, Vietnamese by default.
+    delegate.find(Locator::Css(".lang button:nth-child(2)")).await?.click().await?;
+    wait_text(&delegate, ".current-banner .label", "Under discussion").await?;
+
+    delegate.close().await?;
+    chair.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_old_browser_gets_a_message_not_a_blank_page() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    // Simulate a browser without WebAssembly: the check runs before the app.
+    let page = server.url("/");
+    c.goto(&page).await?;
+    c.execute(
+        "const page = arguments[0];
+         return fetch(page).then(r => r.text()).then(html => {
+             const noWasm = '<script>delete window.WebAssembly;</script>';
+             document.open(); document.write(html.replace('<head>', '<head>' + noWasm)); document.close();
+             return 1;
+         });",
+        vec![json!(page)],
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(t) = text_of(&c, ".too-old").await {
+            assert!(t.contains("quá cũ"), "{t}");
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no message for an old browser");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The `gavel-server` binary's output contracts: the start line, the demo's
+//! PIN lines, the admin password printed once, and clear refusals.
+
+use gavel_shared::model::*;
+use gavel_tests::*;
+
+#[tokio::test]
+async fn the_start_line_and_the_demo_pin_lines_have_the_agreed_format() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let p = ServerProcess::start(dir.path(), &["--demo"]).await?;
+    let listening = p.lines.last().unwrap();
+    let rest = listening.strip_prefix("listening http=").expect("start line");
+    let addr: std::net::SocketAddr = rest.parse()?;
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), 0, "the real port, not 0");
+
+    let pins: Vec<&String> = p.lines.iter().filter(|l| l.starts_with("pin ")).collect();
+    assert!(pins.len() >= 5, "{:?}", p.lines);
+    let mut roles = std::collections::HashSet::new();
+    let mut signed_in = 0;
+    for line in &pins {
+        // pin meeting=ID participant=ID role=ROLE name="…" pin=DIGITS
+        let (head, tail) = line.split_once(" name=\"").expect("name");
+        let (name, pin) = tail.rsplit_once("\" pin=").expect("pin");
+        let fields: Vec<&str> = head.split(' ').collect();
+        assert_eq!(fields[0], "pin");
+        let meeting: i64 = fields[1].strip_prefix("meeting=").unwrap().parse()?;
+        let participant: i64 = fields[2].strip_prefix("participant=").unwrap().parse()?;
+        let role = Role::parse(fields[3].strip_prefix("role=").unwrap()).expect("a role");
+        assert!(!name.is_empty() && name.chars().any(|c| !c.is_ascii()), "a Vietnamese name: {name}");
+        assert!(pin.len() == 6 && pin.chars().all(|c| c.is_ascii_digit()), "{pin}");
+        roles.insert(role);
+        // Each printed PIN signs its participant in.
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("http://{addr}/api/session"))
+            .json(&serde_json::json!({"meeting": meeting, "participant": participant, "pin": pin}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "{line}");
+        signed_in += 1;
+    }
+    assert_eq!(signed_in, pins.len());
+    assert_eq!(roles.len(), 4, "every role is in the demo: {roles:?}");
+    assert!(!p.lines.iter().any(|l| l.contains('\x1b')), "no colour codes");
+
+    // The demo's documents are real multi-page PDFs with Vietnamese text.
+    let body = reqwest::get(format!("http://{addr}/api/meetings")).await?.text().await?;
+    assert!(body.contains("Phiên họp thường kỳ"), "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_demo_is_created_once_and_gets_fresh_pins_at_each_start() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let first = ServerProcess::start(dir.path(), &["--demo"]).await?;
+    let pins1: Vec<String> = first.lines.iter().filter(|l| l.starts_with("pin ")).cloned().collect();
+    drop(first);
+    let second = ServerProcess::start(dir.path(), &["--demo"]).await?;
+    let pins2: Vec<String> = second.lines.iter().filter(|l| l.starts_with("pin ")).cloned().collect();
+    assert_eq!(pins1.len(), pins2.len(), "the same participants, not a second demo meeting");
+    let strip = |l: &String| l.rsplit_once(" pin=").unwrap().0.to_string();
+    assert_eq!(pins1.iter().map(strip).collect::<Vec<_>>(), pins2.iter().map(strip).collect::<Vec<_>>());
+    let meetings: serde_json::Value = reqwest::get(format!("http://{}/api/meetings", second.addr)).await?.json().await?;
+    assert_eq!(meetings.as_array().unwrap().len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir()?;
+    let run = || async {
+        let mut child = tokio::process::Command::new(server_binary()?)
+            .args(["--http", "127.0.0.1:0", "--no-mdns", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("GAVEL_ADMIN_PASSWORD")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = vec![];
+        while let Some(l) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
+            let done = l.starts_with("listening ");
+            seen.push(l);
+            if done {
+                break;
+            }
+        }
+        anyhow::Ok(seen)
+    };
+    let first = run().await?;
+    let line = first.iter().find(|l| l.starts_with("admin ")).expect("printed on first start");
+    let password = line.strip_prefix("admin username=admin password=").expect("format");
+    assert!(password.len() >= 16);
+    let second = run().await?;
+    assert!(!second.iter().any(|l| l.starts_with("admin ")), "printed only once: {second:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_postgres_url_is_answered_with_not_supported_yet() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = tokio::process::Command::new(server_binary()?)
+        .args(["--http", "127.0.0.1:0", "--no-mdns", "--database-url", "postgres://gavel@127.0.0.1/gavel", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PostgreSQL is not supported yet"), "{stderr}");
+    Ok(())
+}

@@ -1,0 +1,333 @@
+//! The walking skeleton, end to end: the real server on an ephemeral port
+//! with a temporary data directory, driven over WebSocket and HTTP.
+
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Change, ClientMessage, Command, ServerMessage};
+use gavel_tests::*;
+use serde_json::json;
+
+fn current_changes(ws: &Ws) -> Vec<(u64, Option<ItemId>)> {
+    ws.events
+        .iter()
+        .filter_map(|e| match e.change {
+            Change::CurrentItemChanged { item, .. } => Some((e.seq, item)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn chair_moves_the_agenda_and_both_delegates_see_the_same_events_in_order() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let mut chair = s.ws_as(&server, Role::Chair, 0, None).await?;
+    let mut d1 = s.ws_as(&server, Role::Delegate, 0, None).await?;
+    let mut d2 = s.ws_as(&server, Role::Delegate, 1, None).await?;
+    for ws in [&mut chair, &mut d1, &mut d2] {
+        while ws.snapshot.is_none() {
+            ws.recv().await?;
+        }
+    }
+    let moves = [Command::NextItem, Command::NextItem, Command::PreviousItem, Command::GoToItem { item: s.items[2] }];
+    let mut last = 0;
+    for cmd in moves {
+        match chair.command(cmd).await? {
+            ServerMessage::Ack { seq: Some(seq), .. } => last = seq,
+            other => anyhow::bail!("expected an ack, got {other:?}"),
+        }
+    }
+    d1.wait_seq(last).await?;
+    d2.wait_seq(last).await?;
+    let expected = vec![Some(s.items[0]), Some(s.items[1]), Some(s.items[0]), Some(s.items[2])];
+    let seen1: Vec<_> = current_changes(&d1).into_iter().map(|c| c.1).collect();
+    assert_eq!(seen1, expected);
+    assert_eq!(current_changes(&d1), current_changes(&d2), "same events, same seq, same order");
+    let seqs: Vec<u64> = d1.events.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps: {seqs:?}");
+    // Each delegate's copy, folded from events, equals the server's state.
+    let mut copy = d1.snapshot.clone().unwrap();
+    for e in &d1.events {
+        copy.apply(e)?;
+    }
+    let server_view = s.http_as(&server, Role::Delegate, 0).await?.state(s.meeting).await?;
+    assert_eq!(copy, server_view);
+    assert_eq!(copy.meeting.current_item, Some(s.items[2]));
+    assert_eq!(copy.item(s.items[0]).unwrap().status, ItemStatus::Done);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delegate_that_reconnects_gets_exactly_what_it_missed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let mut chair = s.ws_as(&server, Role::Chair, 0, None).await?;
+    let mut d = s.ws_as(&server, Role::Delegate, 0, None).await?;
+    while d.snapshot.is_none() {
+        d.recv().await?;
+    }
+    let ServerMessage::Ack { seq: Some(seen), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
+    d.wait_seq(seen).await?;
+    d.close().await;
+    // Missed while away: two moves and an edit by the secretary.
+    chair.command(Command::NextItem).await?;
+    chair.command(Command::NextItem).await?;
+    let mut sec = s.ws_as(&server, Role::Secretary, 0, None).await?;
+    let ServerMessage::Ack { seq: Some(last), .. } = sec
+        .command(Command::UpdateItem { item: s.items[0], title: "Khai mạc (sửa)".into(), presenter: String::new(), summary: String::new() })
+        .await?
+    else {
+        anyhow::bail!("no ack")
+    };
+    let mut back = s.ws_as(&server, Role::Delegate, 0, Some(seen)).await?;
+    back.wait_seq(last).await?;
+    let got: Vec<u64> = back.events.iter().map(|e| e.seq).collect();
+    assert_eq!(got, ((seen + 1)..=last).collect::<Vec<_>>(), "exactly the missed events");
+    assert!(back.snapshot.is_none(), "a small gap is replayed, not snapshotted");
+    // And nothing more arrives: a ping is answered next.
+    back.send(&ClientMessage::Ping { nonce: 7 }).await?;
+    match back.recv().await? {
+        ServerMessage::Pong { nonce: 7, .. } => {}
+        other => anyhow::bail!("expected only the pong, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delegate_may_not_move_the_agenda_and_nothing_changes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let mut d = s.ws_as(&server, Role::Delegate, 0, None).await?;
+    while d.snapshot.is_none() {
+        d.recv().await?;
+    }
+    let before = d.snapshot.clone().unwrap();
+    match d.command(Command::NextItem).await? {
+        ServerMessage::Error { code, message, .. } => {
+            assert_eq!(code, "forbidden");
+            assert!(message.contains("chair"), "{message}");
+        }
+        other => anyhow::bail!("expected a refusal, got {other:?}"),
+    }
+    let after = s.http_as(&server, Role::Delegate, 0).await?.state(s.meeting).await?;
+    assert_eq!(after, before, "a refused command changes nothing");
+    // Over HTTP too, with a 403 and a JSON error.
+    let http = s.http_as(&server, Role::Delegate, 1).await?;
+    let a = http.command(s.meeting, "k1", &Command::GoToItem { item: s.items[1] }).await?;
+    assert_eq!((a.status, a.code()), (403, "forbidden"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_returns_the_first_result_and_changes_nothing() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    let first = chair.command(s.meeting, "same-key", &Command::NextItem).await?;
+    let again = chair.command(s.meeting, "same-key", &Command::NextItem).await?;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body["seq"], again.body["seq"]);
+    assert_eq!(again.body["repeated"], true);
+    let state = chair.state(s.meeting).await?;
+    assert_eq!(state.meeting.current_item, Some(s.items[0]), "moved once, not twice");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_server_restarted_on_the_same_data_directory_has_the_same_state() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    chair.command(s.meeting, "m1", &Command::NextItem).await?;
+    chair.command(s.meeting, "m2", &Command::NextItem).await?;
+    s.admin.upload(s.meeting, s.items[1], "bao-cao.pdf", tiny_pdf("Bao cao"), &[("title", "Báo cáo tuần")]).await?;
+    let before = chair.state(s.meeting).await?;
+    let events_before = chair.get(&format!("/api/meetings/{}/events", s.meeting)).await?.body;
+    server.stop().await?;
+
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let (id, pin) = s.person(Role::Chair, 0);
+    let mut chair = server.client();
+    assert_eq!(chair.sign_in(s.meeting, id, &pin).await?.status, 200, "PINs survive a restart");
+    let after = chair.state(s.meeting).await?;
+    assert_eq!(after, before);
+    assert_eq!(chair.get(&format!("/api/meetings/{}/events", s.meeting)).await?.body, events_before);
+    // The document's content survived too.
+    let doc = &after.documents[0];
+    let bytes = chair.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.bytes().await?;
+    assert_eq!(bytes.as_ref(), tiny_pdf("Bao cao").as_slice());
+    // And the log goes on without a gap.
+    let a = chair.command(s.meeting, "m3", &Command::NextItem).await?;
+    assert_eq!(a.body["seq"].as_u64(), Some(before.seq + 1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fake_pdf_and_an_oversized_upload_are_refused_and_change_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |c| c.max_upload = 64 * 1024).await?;
+    let s = Scenario::build(&server).await?;
+    let before = s.admin.state(s.meeting).await?;
+
+    let fake = s.admin.upload(s.meeting, s.items[0], "virus.pdf", b"MZ\x90\x00 this is not a PDF".to_vec(), &[]).await?;
+    assert_eq!((fake.status, fake.code()), (415, "not_a_pdf"));
+    let mut truncated = tiny_pdf("x");
+    truncated.truncate(truncated.len() - 10);
+    let cut = s.admin.upload(s.meeting, s.items[0], "cut.pdf", truncated, &[]).await?;
+    assert_eq!(cut.code(), "not_a_pdf");
+
+    let mut big = tiny_pdf("big");
+    big.splice(9..9, vec![b'%'; 200 * 1024]);
+    let too_big = s.admin.upload(s.meeting, s.items[0], "big.pdf", big, &[]).await?;
+    assert_eq!((too_big.status, too_big.code()), (413, "too_large"), "{too_big:?}");
+
+    let after = s.admin.state(s.meeting).await?;
+    assert_eq!(after, before, "nothing recorded");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("documents"))?.collect();
+    assert!(leftovers.is_empty(), "no stored content: {leftovers:?}");
+    let tmp: Vec<_> = std::fs::read_dir(dir.path().join("tmp"))?.collect();
+    assert!(tmp.is_empty(), "no temporary files left: {tmp:?}");
+
+    // A real PDF still goes through afterwards.
+    let ok = s.admin.upload(s.meeting, s.items[0], "that.pdf", tiny_pdf("ok"), &[("confidentiality", "members")]).await?;
+    assert_eq!(ok.status, 201, "{ok:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_on() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let mut chair = s.ws_as(&server, Role::Chair, 0, None).await?;
+    let mut d = s.ws_as(&server, Role::Delegate, 0, None).await?;
+    while chair.snapshot.is_none() {
+        chair.recv().await?;
+    }
+    chair.send_text("{this is not json".into()).await?;
+    match chair.recv().await? {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "malformed_message"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    chair.send_text(format!(r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#, "x".repeat(100 * 1024))).await?;
+    match chair.recv().await? {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    chair.send_text(r#"{"type":"command","key":"k","command":{"type":"launch_rocket"}}"#.into()).await?;
+    match chair.recv().await? {
+        ServerMessage::Error { code, key, .. } => {
+            assert_eq!(code, "unknown_command");
+            assert_eq!(key.as_deref(), Some("k"));
+        }
+        other => anyhow::bail!("{other:?}"),
+    }
+    // The same connection still works, and so does everybody else's.
+    let ServerMessage::Ack { seq: Some(seq), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
+    d.wait_seq(seq).await?;
+    assert!(d.events.iter().any(|e| e.seq == seq));
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_in_is_checked_and_errors_are_json_with_a_code() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let (id, pin) = s.person(Role::Delegate, 0);
+    let wrong = if pin == "000000" { "111111" } else { "000000" };
+    let mut c = server.client();
+    let a = c.sign_in(s.meeting, id, wrong).await?;
+    assert_eq!((a.status, a.code()), (401, "bad_credentials"));
+    let a = c.sign_in(MeetingId(9999), id, &pin).await?;
+    assert_eq!(a.code(), "bad_credentials", "a participant signs in to their own meeting only");
+    let a = server.client().get(&format!("/api/meetings/{}/state", s.meeting)).await?;
+    assert_eq!((a.status, a.code()), (401, "unauthorized"));
+    let a = server.client().post("/api/session", &json!({"meeting": "x"})).await?;
+    assert_eq!((a.status, a.code()), (400, "malformed_json"));
+    let a = server.client().get("/api/nothing-here").await?;
+    assert_eq!((a.status, a.code()), (404, "not_found"));
+    // The cookie works for HTTP like the bearer token.
+    let mut browser = server.client();
+    browser.sign_in(s.meeting, id, &pin).await?;
+    browser.token = None;
+    assert_eq!(browser.get("/api/session").await?.body["actor"]["participant"], json!(id));
+    // /ws without a session is refused before the upgrade.
+    assert!(Ws::connect(server.addr, None).await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn documents_download_with_ranges_etags_and_confidentiality() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let pdf = tiny_pdf("Tai lieu mat");
+    let (named_reader, _) = s.person(Role::Delegate, 1);
+    let up = s
+        .admin
+        .upload(s.meeting, s.items[1], "han-che.pdf", pdf.clone(), &[("confidentiality", "named"), ("readers", &named_reader.0.to_string())])
+        .await?;
+    assert_eq!(up.status, 201, "{up:?}");
+    let doc = up.body["id"].as_i64().unwrap();
+    let path = format!("/api/meetings/{}/documents/{doc}", s.meeting);
+
+    let reader = s.http_as(&server, Role::Delegate, 1).await?;
+    let full = reader.raw_get(&path).send().await?;
+    assert_eq!(full.status(), 200);
+    let etag = full.headers()["etag"].to_str()?.to_string();
+    assert_eq!(full.headers()["content-type"], "application/pdf");
+    assert_eq!(full.bytes().await?.as_ref(), pdf.as_slice());
+    let part = reader.raw_get(&path).header("range", "bytes=0-7").send().await?;
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await?.as_ref(), &pdf[..8]);
+    let cached = reader.raw_get(&path).header("if-none-match", &etag).send().await?;
+    assert_eq!(cached.status(), 304);
+
+    // Another delegate and the observer neither fetch nor list it.
+    for (role, n) in [(Role::Delegate, 0), (Role::Observer, 0)] {
+        let other = s.http_as(&server, role, n).await?;
+        assert_eq!(other.raw_get(&path).send().await?.status(), 404);
+        assert!(other.state(s.meeting).await?.documents.is_empty());
+    }
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    assert_eq!(chair.raw_get(&path).send().await?.status(), 200, "the chair reads everything");
+    Ok(())
+}
+
+#[tokio::test]
+async fn participants_import_from_csv_with_pins_and_vietnamese_order() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let csv = "Họ và tên,Chức vụ,Vai trò,Thành viên,Biểu quyết\nVũ Văn Anh,Cán bộ,đại biểu,có,có\nĐỗ Thị Ánh,,khách mời,không,không\n";
+    // Typed with combining marks: stored as NFC.
+    let decomposed: String = csv.replace("Vũ", "Vu\u{0303}");
+    let a = s.admin.post_raw(&format!("/api/meetings/{}/participants/import", s.meeting), "text/csv", decomposed.into_bytes()).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let pins = a.body["result"]["pins"].as_array().unwrap();
+    assert_eq!(pins.len(), 2);
+    assert!(pins.iter().all(|p| p["pin"].as_str().is_some_and(|p| p.len() == 6)));
+    let picker = server.client().get(&format!("/api/meetings/{}/participants", s.meeting)).await?;
+    let names: Vec<&str> = picker.body.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Vũ Văn Anh"), "{names:?}");
+    let anh = names.iter().position(|n| *n == "Vũ Văn Anh").unwrap();
+    let anh_acute = names.iter().position(|n| *n == "Đỗ Thị Ánh").unwrap();
+    assert!(anh < anh_acute, "Anh before Ánh: {names:?}");
+    // The new participant signs in with the printed PIN.
+    let id = ParticipantId(pins[0]["participant"].as_i64().unwrap());
+    let mut c = server.client();
+    assert_eq!(c.sign_in(s.meeting, id, pins[0]["pin"].as_str().unwrap()).await?.status, 200);
+    let bad = s.admin.post_raw(&format!("/api/meetings/{}/participants/import", s.meeting), "text/csv", b"name,role\nA,king\n".to_vec()).await?;
+    assert_eq!((bad.status, bad.code()), (400, "bad_csv"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn nothing_edits_a_closed_meeting() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let a = s.admin.command(s.meeting, "late", &Command::AddItem { title: "Muộn".into(), presenter: String::new(), summary: String::new(), position: None }).await?;
+    assert_eq!((a.status, a.code()), (409, "wrong_status"));
+    let up = s.admin.upload(s.meeting, s.items[0], "late.pdf", tiny_pdf("late"), &[]).await?;
+    assert_eq!(up.code(), "wrong_status");
+    Ok(())
+}
