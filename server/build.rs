@@ -12,7 +12,15 @@ fn main() {
     let dist = out.join("dist");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
-    for p in ["client/web/src", "client/web/index.html", "client/web/style.css", "client/web/Cargo.toml", "client/web/boot.js", "shared/src", "Trunk.toml"] {
+    for p in [
+        "client/web/src",
+        "client/web/index.html",
+        "client/web/style.css",
+        "client/web/Cargo.toml",
+        "client/web/boot.js",
+        "shared/src",
+        "Trunk.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=GAVEL_WEB_DIST");
@@ -43,7 +51,8 @@ fn main() {
         let leaks = (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_MAKEFLAGS" && k != "CARGO_NET_OFFLINE")
             || k.starts_with("RUSTC")
             || k.starts_with("DEP_")
-            || ["RUSTFLAGS", "RUSTDOCFLAGS", "TARGET", "HOST", "PROFILE", "OPT_LEVEL", "DEBUG", "NUM_JOBS", "OUT_DIR"].contains(&k.as_str());
+            || ["RUSTFLAGS", "RUSTDOCFLAGS", "TARGET", "HOST", "PROFILE", "OPT_LEVEL", "DEBUG", "NUM_JOBS", "OUT_DIR"]
+                .contains(&k.as_str());
         if leaks {
             cmd.env_remove(&k);
         }

@@ -8,11 +8,11 @@
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::store::{Db, now, parse_ts, ts};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use base64::Engine;
 use gavel_shared::model::*;
 use rand::Rng;

@@ -63,7 +63,11 @@ const PEOPLE: &[(&str, &str, Role, bool, bool)] = &[
 ];
 
 const AGENDA: &[(&str, &str, &str)] = &[
-    ("Khai mạc, thông qua chương trình phiên họp", "Đồng chí Nguyễn Văn Hùng, Chủ tịch UBND phường", "Tuyên bố lý do, giới thiệu đại biểu, thông qua chương trình."),
+    (
+        "Khai mạc, thông qua chương trình phiên họp",
+        "Đồng chí Nguyễn Văn Hùng, Chủ tịch UBND phường",
+        "Tuyên bố lý do, giới thiệu đại biểu, thông qua chương trình.",
+    ),
     (
         "Báo cáo tình hình kinh tế - xã hội tháng 11 và nhiệm vụ trọng tâm tháng 12 năm 2026",
         "Đồng chí Lê Minh Tuấn, Phó Chủ tịch UBND phường",
@@ -90,8 +94,14 @@ const DOCS: &[DemoDoc] = &[
         confidentiality: Confidentiality::Public,
         readers: &[],
         sections: &[
-            ("Thời gian, địa điểm", "Phiên họp bắt đầu lúc 8 giờ 00, tại phòng họp tầng 2, trụ sở Ủy ban nhân dân phường. Đại biểu có mặt trước 15 phút để ổn định chỗ ngồi và nhận máy tính bảng."),
-            ("Nội dung", "Một là, báo cáo tình hình kinh tế - xã hội tháng 11. Hai là, dự toán ngân sách phường năm 2027. Ba là, kế hoạch chỉnh trang đô thị quý I năm 2027. Bốn là, kết luận của Chủ tọa."),
+            (
+                "Thời gian, địa điểm",
+                "Phiên họp bắt đầu lúc 8 giờ 00, tại phòng họp tầng 2, trụ sở Ủy ban nhân dân phường. Đại biểu có mặt trước 15 phút để ổn định chỗ ngồi và nhận máy tính bảng.",
+            ),
+            (
+                "Nội dung",
+                "Một là, báo cáo tình hình kinh tế - xã hội tháng 11. Hai là, dự toán ngân sách phường năm 2027. Ba là, kế hoạch chỉnh trang đô thị quý I năm 2027. Bốn là, kết luận của Chủ tọa.",
+            ),
         ],
         pages: 1,
     },
@@ -102,11 +112,26 @@ const DOCS: &[DemoDoc] = &[
         confidentiality: Confidentiality::Public,
         readers: &[],
         sections: &[
-            ("Về kinh tế và thu ngân sách", "Tổng thu ngân sách trên địa bàn ước đạt 92,4% dự toán năm, tăng 8,1% so với cùng kỳ. Các hộ kinh doanh cá thể được hướng dẫn kê khai thuế điện tử; số hộ nộp thuế qua ứng dụng tăng mạnh."),
-            ("Về văn hóa - xã hội", "Chi trả đầy đủ, kịp thời trợ cấp cho người có công và đối tượng bảo trợ xã hội. Tổ chức thăm hỏi, tặng quà các gia đình có hoàn cảnh khó khăn; vận động quỹ \"Vì người nghèo\" đạt kế hoạch."),
-            ("Về cải cách hành chính", "Bộ phận một cửa tiếp nhận 1.248 hồ sơ, giải quyết đúng hạn 99,2%. Tỷ lệ hồ sơ trực tuyến toàn trình đạt 76%. Tiếp tục số hóa hồ sơ, kết quả giải quyết thủ tục hành chính."),
-            ("Về quốc phòng - an ninh", "Tình hình an ninh chính trị, trật tự an toàn xã hội được giữ vững. Hoàn thành công tác tuyển chọn, gọi công dân nhập ngũ đợt bổ sung."),
-            ("Nhiệm vụ trọng tâm tháng 12", "Tập trung thu ngân sách những tháng cuối năm; chuẩn bị tổng kết năm 2026; bảo đảm trật tự đô thị, an toàn phòng cháy, chữa cháy dịp cuối năm và Tết Nguyên đán."),
+            (
+                "Về kinh tế và thu ngân sách",
+                "Tổng thu ngân sách trên địa bàn ước đạt 92,4% dự toán năm, tăng 8,1% so với cùng kỳ. Các hộ kinh doanh cá thể được hướng dẫn kê khai thuế điện tử; số hộ nộp thuế qua ứng dụng tăng mạnh.",
+            ),
+            (
+                "Về văn hóa - xã hội",
+                "Chi trả đầy đủ, kịp thời trợ cấp cho người có công và đối tượng bảo trợ xã hội. Tổ chức thăm hỏi, tặng quà các gia đình có hoàn cảnh khó khăn; vận động quỹ \"Vì người nghèo\" đạt kế hoạch.",
+            ),
+            (
+                "Về cải cách hành chính",
+                "Bộ phận một cửa tiếp nhận 1.248 hồ sơ, giải quyết đúng hạn 99,2%. Tỷ lệ hồ sơ trực tuyến toàn trình đạt 76%. Tiếp tục số hóa hồ sơ, kết quả giải quyết thủ tục hành chính.",
+            ),
+            (
+                "Về quốc phòng - an ninh",
+                "Tình hình an ninh chính trị, trật tự an toàn xã hội được giữ vững. Hoàn thành công tác tuyển chọn, gọi công dân nhập ngũ đợt bổ sung.",
+            ),
+            (
+                "Nhiệm vụ trọng tâm tháng 12",
+                "Tập trung thu ngân sách những tháng cuối năm; chuẩn bị tổng kết năm 2026; bảo đảm trật tự đô thị, an toàn phòng cháy, chữa cháy dịp cuối năm và Tết Nguyên đán.",
+            ),
         ],
         pages: 3,
     },
@@ -117,9 +142,18 @@ const DOCS: &[DemoDoc] = &[
         confidentiality: Confidentiality::Members,
         readers: &[],
         sections: &[
-            ("Căn cứ xây dựng dự toán", "Căn cứ Luật Ngân sách nhà nước và các văn bản hướng dẫn; căn cứ tình hình thực hiện dự toán năm 2026 và nhiệm vụ phát triển kinh tế - xã hội năm 2027 của phường."),
-            ("Dự toán thu", "Tổng thu ngân sách phường được hưởng theo phân cấp dự kiến 18.650 triệu đồng, trong đó thu bổ sung cân đối từ ngân sách cấp trên 11.200 triệu đồng."),
-            ("Dự toán chi", "Chi thường xuyên 16.900 triệu đồng; dự phòng ngân sách 2% tổng chi cân đối; ưu tiên chi cho an sinh xã hội, chuyển đổi số và chỉnh trang đô thị."),
+            (
+                "Căn cứ xây dựng dự toán",
+                "Căn cứ Luật Ngân sách nhà nước và các văn bản hướng dẫn; căn cứ tình hình thực hiện dự toán năm 2026 và nhiệm vụ phát triển kinh tế - xã hội năm 2027 của phường.",
+            ),
+            (
+                "Dự toán thu",
+                "Tổng thu ngân sách phường được hưởng theo phân cấp dự kiến 18.650 triệu đồng, trong đó thu bổ sung cân đối từ ngân sách cấp trên 11.200 triệu đồng.",
+            ),
+            (
+                "Dự toán chi",
+                "Chi thường xuyên 16.900 triệu đồng; dự phòng ngân sách 2% tổng chi cân đối; ưu tiên chi cho an sinh xã hội, chuyển đổi số và chỉnh trang đô thị.",
+            ),
         ],
         pages: 2,
     },
@@ -130,8 +164,14 @@ const DOCS: &[DemoDoc] = &[
         confidentiality: Confidentiality::Public,
         readers: &[],
         sections: &[
-            ("Mục đích, yêu cầu", "Lập lại trật tự lòng đường, vỉa hè trên các tuyến phố chính; bảo đảm mỹ quan đô thị và an toàn giao thông; huy động sự tham gia của các tổ dân phố."),
-            ("Lộ trình thực hiện", "Tháng 1: tuyên truyền, vận động. Tháng 2: ra quân kiểm tra, nhắc nhở. Tháng 3: xử lý dứt điểm các trường hợp vi phạm kéo dài."),
+            (
+                "Mục đích, yêu cầu",
+                "Lập lại trật tự lòng đường, vỉa hè trên các tuyến phố chính; bảo đảm mỹ quan đô thị và an toàn giao thông; huy động sự tham gia của các tổ dân phố.",
+            ),
+            (
+                "Lộ trình thực hiện",
+                "Tháng 1: tuyên truyền, vận động. Tháng 2: ra quân kiểm tra, nhắc nhở. Tháng 3: xử lý dứt điểm các trường hợp vi phạm kéo dài.",
+            ),
         ],
         pages: 2,
     },
@@ -143,7 +183,10 @@ const DOCS: &[DemoDoc] = &[
         readers: &[0, 2, 4],
         sections: &[
             ("Phạm vi", "Tài liệu chỉ gửi các thành viên được phân công; không sao chụp, không chuyển tiếp."),
-            ("Phương án", "Lập biên bản, ấn định thời hạn tự khắc phục; quá thời hạn thì tổ chức cưỡng chế theo quy định, có sự phối hợp của lực lượng công an phường."),
+            (
+                "Phương án",
+                "Lập biên bản, ấn định thời hạn tự khắc phục; quá thời hạn thì tổ chức cưỡng chế theo quy định, có sự phối hợp của lực lượng công an phường.",
+            ),
         ],
         pages: 1,
     },
@@ -181,7 +224,8 @@ fn render(doc: &DemoDoc) -> anyhow::Result<Vec<u8>> {
 
 /// Makes sure the demo meeting exists and gives its participants new PINs.
 pub async fn ensure(app: &AppState) -> anyhow::Result<Vec<DemoPin>> {
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM meetings WHERE is_demo ORDER BY id LIMIT 1").fetch_optional(&app.db).await?;
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM meetings WHERE is_demo ORDER BY id LIMIT 1").fetch_optional(&app.db).await?;
     let handle = match existing {
         Some(id) => app.meetings.get(MeetingId(id)).await?,
         None => create(app).await?,
@@ -228,7 +272,8 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
     run("demo-participants", Command::AddParticipants { participants }).await?;
     let mut items = Vec::new();
     for (i, (title, presenter, summary)) in AGENDA.iter().enumerate() {
-        let cmd = Command::AddItem { title: title.to_string(), presenter: presenter.to_string(), summary: summary.to_string(), position: None };
+        let cmd =
+            Command::AddItem { title: title.to_string(), presenter: presenter.to_string(), summary: summary.to_string(), position: None };
         let outcome = handle.execute(Actor::System, &format!("demo-item-{i}"), Op::Command(cmd)).await?;
         let CommandResult::Created { id } = outcome.result else { anyhow::bail!("no item id") };
         items.push(ItemId(id));
@@ -264,7 +309,13 @@ mod tests {
 
     #[test]
     fn pin_lines_quote_names() {
-        let p = DemoPin { meeting: MeetingId(1), participant: ParticipantId(2), role: Role::Chair, name: "Nguyễn \"Văn\" Hùng".into(), pin: "012345".into() };
+        let p = DemoPin {
+            meeting: MeetingId(1),
+            participant: ParticipantId(2),
+            role: Role::Chair,
+            name: "Nguyễn \"Văn\" Hùng".into(),
+            pin: "012345".into(),
+        };
         assert_eq!(p.line(), r#"pin meeting=1 participant=2 role=chair name="Nguyễn \"Văn\" Hùng" pin=012345"#);
     }
 

@@ -6,11 +6,11 @@
 //! (header and end-of-file marker), and limited by `--max-upload`. Downloads
 //! honour HTTP ranges and `If-None-Match` (the ETag is the content hash).
 
+use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{Error, Result};
 use crate::http::idempotency_key;
 use crate::meeting::{NewDocument, Op};
-use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -92,11 +92,7 @@ impl Drop for TmpGuard {
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> Error {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::TooLarge { limit }
-    } else {
-        Error::bad_request("bad_upload", e.body_text())
-    }
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Error::TooLarge { limit } } else { Error::bad_request("bad_upload", e.body_text()) }
 }
 
 /// `POST /api/meetings/{id}/items/{item}/documents`: multipart with `file`
@@ -176,11 +172,7 @@ pub async fn upload(
     }
     guard.0 = None;
     let title = gavel_shared::text::clean(&title.unwrap_or_default());
-    let title = if title.is_empty() {
-        upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string()
-    } else {
-        title
-    };
+    let title = if title.is_empty() { upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string() } else { title };
     readers.sort();
     readers.dedup();
     let doc = NewDocument {
@@ -198,8 +190,7 @@ pub async fn upload(
     };
     let state = handle.state().await;
     let document = state.document(DocumentId(id)).cloned();
-    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id, "seq": outcome.seq, "document": document })))
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id, "seq": outcome.seq, "document": document }))).into_response())
 }
 
 /// `GET /api/meetings/{id}/documents/{doc}`: the PDF, for those who may read
@@ -212,11 +203,7 @@ pub async fn download(
 ) -> Result<Response> {
     let handle = app.meetings.get(MeetingId(meeting)).await?;
     let state = handle.state().await;
-    let document = state
-        .document(DocumentId(doc))
-        .filter(|d| state.can_read(&actor, d))
-        .cloned()
-        .ok_or(Error::NotFound("document"))?;
+    let document = state.document(DocumentId(doc)).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;
     drop(state);
     let etag = format!("\"{}\"", document.sha256);
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?;

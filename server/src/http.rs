@@ -33,17 +33,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meetings/{id}/events", get(meeting_events))
         .route("/api/meetings/{id}/commands", post(command))
         .route("/api/meetings/{id}/participants/import", post(import_participants))
-        .route(
-            "/api/meetings/{id}/items/{item}/documents",
-            post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
+        .route("/api/meetings/{id}/items/{item}/documents", post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/api/meetings/{id}/documents/{doc}", get(documents::download))
         .route("/api/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/api/staff/session", post(staff_sign_in))
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
-        .fallback(web::serve)
+        // The web UI, gzip-compressed (the wasm shrinks to about 40%); the
+        // API is left alone, so ranges on documents stay byte-exact.
+        .fallback_service(Router::new().fallback(web::serve).layer(tower_http::compression::CompressionLayer::new()))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -159,7 +158,12 @@ struct CommandBody {
     command: Command,
 }
 
-async fn command(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>, ApiJson(body): ApiJson<CommandBody>) -> Result<Json<Outcome>> {
+async fn command(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CommandBody>,
+) -> Result<Json<Outcome>> {
     let id = MeetingId(id);
     require_member(&actor, id)?;
     let handle = app.meetings.get(id).await?;
@@ -268,12 +272,7 @@ struct SessionInfo {
 }
 
 fn session_cookie(token: String, ttl: time::Duration) -> Cookie<'static> {
-    Cookie::build((auth::COOKIE, token))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .max_age(ttl)
-        .build()
+    Cookie::build((auth::COOKIE, token)).http_only(true).same_site(SameSite::Lax).path("/").max_age(ttl).build()
 }
 
 async fn sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<SignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
@@ -294,7 +293,11 @@ struct StaffSignIn {
     bearer: bool,
 }
 
-async fn staff_sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<StaffSignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
+async fn staff_sign_in(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<StaffSignIn>,
+) -> Result<(CookieJar, Json<SessionInfo>)> {
     let staff = auth::check_staff(&app.db, &body.username, &body.password).await?;
     let token = auth::create_session(&app.db, SessionFor::Staff(staff), app.config.session_ttl).await?;
     let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;

@@ -153,8 +153,7 @@ impl Server {
 /// Opens the store, prepares the data directory and the demo, binds and
 /// starts serving. Returns once the listener is bound.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     let db = store::open(&config.data_dir, config.database_url.as_deref()).await?;
     let mut report = StartReport {
         admin_password: auth::ensure_admin(&db, config.admin_password.as_deref()).await.map_err(anyhow::Error::from)?,
@@ -172,9 +171,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.http)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http))?;
+    let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let app = http::router(state.clone());
     let mut wait_stop = shutdown.clone();

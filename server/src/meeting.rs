@@ -75,7 +75,7 @@ impl Meetings {
             status: MeetingStatus::Draft,
             current_item: None,
         };
-        let event = Event { meeting: meeting.id, seq: 1, at: now(), by, change: Change::MeetingCreated { meeting: meeting.clone() } };
+        let event = Event { meeting: meeting.id, seq: 1, at: now(), by, change: Change::MeetingCreated { header: meeting.clone() } };
         append(&mut tx, &event).await?;
         tx.commit().await?;
         let mut state = MeetingState::new(meeting);
@@ -238,9 +238,9 @@ impl MeetingHandle {
         let last = events.last().map(|e| e.seq);
         let result = if events.is_empty() && result == CommandResult::Done { CommandResult::Unchanged } else { result };
         let stored = match &result {
-            CommandResult::Pins { pins } => CommandResult::Pins {
-                pins: pins.iter().map(|p| IssuedPin { pin: None, ..p.clone() }).collect(),
-            },
+            CommandResult::Pins { pins } => {
+                CommandResult::Pins { pins: pins.iter().map(|p| IssuedPin { pin: None, ..p.clone() }).collect() }
+            }
             other => other.clone(),
         };
         sqlx::query("INSERT INTO commands (meeting_id, key, kind, last_seq, result) VALUES (?, ?, ?, ?, ?)")

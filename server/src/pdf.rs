@@ -82,7 +82,15 @@ impl Layout {
     /// An empty document with the margins of Vietnamese administrative
     /// documents (left 30 mm, right 15 mm, top and bottom 20 mm).
     pub fn new() -> Self {
-        Layout { pages: vec![vec![]], y: mm(20.0), left: mm(30.0), right: A4_W - mm(15.0), top: mm(20.0), bottom: A4_H - mm(20.0), footer: None }
+        Layout {
+            pages: vec![vec![]],
+            y: mm(20.0),
+            left: mm(30.0),
+            right: A4_W - mm(15.0),
+            top: mm(20.0),
+            bottom: A4_H - mm(20.0),
+            footer: None,
+        }
     }
 
     /// Text printed at the foot of every page before "page/pages".
@@ -194,7 +202,8 @@ mod tests {
     #[test]
     fn the_font_covers_vietnamese() {
         let face = face(false);
-        for c in "ẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹĐđƠơƯư".chars() {
+        for c in "ẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹĐđƠơƯư".chars()
+        {
             assert!(face.glyph_index(c).is_some(), "no glyph for {c}");
         }
     }

@@ -124,11 +124,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
             voting: r.get("voting"),
         });
     }
-    for r in sqlx::query("SELECT * FROM agenda_items WHERE meeting_id = ? ORDER BY position, id")
-        .bind(id.0)
-        .fetch_all(db)
-        .await?
-    {
+    for r in sqlx::query("SELECT * FROM agenda_items WHERE meeting_id = ? ORDER BY position, id").bind(id.0).fetch_all(db).await? {
         let status: String = r.get("status");
         state.agenda.push(AgendaItem {
             id: ItemId(r.get("id")),
@@ -176,12 +172,11 @@ pub async fn last_seq(db: &Db, id: MeetingId) -> anyhow::Result<u64> {
 
 /// A meeting's events after `after`, at most `limit` of them, in order.
 pub async fn events_after(db: &Db, id: MeetingId, after: u64, limit: u32) -> anyhow::Result<Vec<Event>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-            .bind(id.0)
-            .bind(after as i64)
-            .bind(limit as i64)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+        .bind(id.0)
+        .bind(after as i64)
+        .bind(limit as i64)
+        .fetch_all(db)
+        .await?;
     rows.iter().map(|b| serde_json::from_str(b).context("bad stored event")).collect()
 }

@@ -12,8 +12,8 @@ use crate::auth::Auth;
 use crate::error::Error;
 use crate::meeting::{MeetingHandle, Op};
 use crate::{AppState, store};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use gavel_shared::model::*;
@@ -81,9 +81,7 @@ async fn connection(app: AppState, actor: Actor, socket: WebSocket) {
         };
         let reply = match protocol::decode_client(text_in.as_str()) {
             Err(e) => Some(error(None, e.code(), e.to_string())),
-            Ok(ClientMessage::Ping { nonce }) => {
-                Some(text(&ServerMessage::Pong { nonce, server_time: store::now() }))
-            }
+            Ok(ClientMessage::Ping { nonce }) => Some(text(&ServerMessage::Pong { nonce, server_time: store::now() })),
             Ok(ClientMessage::Hello { meeting, last_seq, version }) => {
                 if version != PROTOCOL_VERSION {
                     Some(error(None, "unsupported_version", format!("this server speaks protocol version {PROTOCOL_VERSION}")))

@@ -158,8 +158,7 @@ impl Command {
                 *organisation = clean(organisation);
                 *place = clean(place);
             }
-            Command::AddItem { title, presenter, summary, .. }
-            | Command::UpdateItem { title, presenter, summary, .. } => {
+            Command::AddItem { title, presenter, summary, .. } | Command::UpdateItem { title, presenter, summary, .. } => {
                 *title = clean(title);
                 *presenter = clean(presenter);
                 *summary = clean_multiline(summary);
@@ -189,7 +188,11 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
-    MeetingCreated { meeting: Meeting },
+    /// The meeting's first event. (Not `meeting`: that name is the event's
+    /// own field, and the change is flattened into the event.)
+    MeetingCreated {
+        header: Meeting,
+    },
     MeetingUpdated {
         title: String,
         organisation: String,
@@ -199,21 +202,48 @@ pub enum Change {
     },
     MeetingOpened,
     MeetingClosed,
-    ItemAdded { item: AgendaItem, position: usize },
-    ItemUpdated { item: AgendaItem },
-    ItemRemoved { item: ItemId },
-    ItemMoved { item: ItemId, position: usize },
+    ItemAdded {
+        item: AgendaItem,
+        position: usize,
+    },
+    ItemUpdated {
+        item: AgendaItem,
+    },
+    ItemRemoved {
+        item: ItemId,
+    },
+    ItemMoved {
+        item: ItemId,
+        position: usize,
+    },
     /// The current item changed; the previous one (if any) is now done.
-    CurrentItemChanged { item: Option<ItemId>, previous: Option<ItemId> },
-    ParticipantAdded { participant: Participant },
-    ParticipantUpdated { participant: Participant },
-    ParticipantRemoved { participant: ParticipantId },
+    CurrentItemChanged {
+        item: Option<ItemId>,
+        previous: Option<ItemId>,
+    },
+    ParticipantAdded {
+        participant: Participant,
+    },
+    ParticipantUpdated {
+        participant: Participant,
+    },
+    ParticipantRemoved {
+        participant: ParticipantId,
+    },
     /// A participant was given a new PIN (the PIN itself is never an event).
-    PinReset { participant: ParticipantId },
-    DocumentAdded { document: Document },
-    DocumentUpdated { document: Document },
+    PinReset {
+        participant: ParticipantId,
+    },
+    DocumentAdded {
+        document: Document,
+    },
+    DocumentUpdated {
+        document: Document,
+    },
     /// A document was removed, or is no longer readable by this viewer.
-    DocumentRemoved { document: DocumentId },
+    DocumentRemoved {
+        document: DocumentId,
+    },
     /// An event this client may not see the content of; it still advances `seq`.
     Hidden,
     /// An event of a kind this client does not know; it still advances `seq`.
@@ -362,11 +392,7 @@ pub fn decode_server(text: &str, limit: usize) -> Result<ServerMessage, Protocol
 
 /// Fails when a message of `size` bytes is over [`MAX_MESSAGE_BYTES`].
 pub fn check_size(size: usize) -> Result<(), ProtocolError> {
-    if size > MAX_MESSAGE_BYTES {
-        Err(ProtocolError::TooLarge { size, limit: MAX_MESSAGE_BYTES })
-    } else {
-        Ok(())
-    }
+    if size > MAX_MESSAGE_BYTES { Err(ProtocolError::TooLarge { size, limit: MAX_MESSAGE_BYTES }) } else { Ok(()) }
 }
 
 /// Encodes any message as JSON.
@@ -437,6 +463,39 @@ mod tests {
                 assert_eq!(presenter, "Vũ");
             }
             _ => unreachable!(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod roundtrip {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_event_round_trips_through_json() {
+        let at = time::macros::datetime!(2026-11-23 08:00 UTC);
+        let header = Meeting {
+            id: MeetingId(1),
+            title: "Họp".into(),
+            organisation: String::new(),
+            place: String::new(),
+            starts_at: at,
+            status: MeetingStatus::Draft,
+            current_item: None,
+        };
+        let changes = vec![
+            Change::MeetingCreated { header },
+            Change::MeetingUpdated { title: "Họp".into(), organisation: "UBND".into(), place: "P1".into(), starts_at: at },
+            Change::MeetingOpened,
+            Change::ItemMoved { item: ItemId(1), position: 2 },
+            Change::PinReset { participant: ParticipantId(3) },
+            Change::Hidden,
+        ];
+        for change in changes {
+            let ev = Event { meeting: MeetingId(1), seq: 2, at, by: Actor::Staff { staff: StaffId(1) }, change };
+            let json = encode(&ev);
+            let back: Event = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, ev);
         }
     }
 }

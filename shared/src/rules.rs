@@ -170,25 +170,19 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
             check_new_participant(name, position)
         }
-        Command::RemoveParticipant { participant } => {
-            state.participant(*participant).map(|_| ()).ok_or(RuleError::NotFound("participant"))
-        }
+        Command::RemoveParticipant { participant } => state.participant(*participant).map(|_| ()).ok_or(RuleError::NotFound("participant")),
         Command::ResetPins { participants } => {
             if participants.is_empty() {
                 return Err(RuleError::Invalid("no participants given".into()));
             }
-            participants.iter().try_for_each(|p| {
-                state.participant(*p).map(|_| ()).ok_or(RuleError::NotFound("participant"))
-            })
+            participants.iter().try_for_each(|p| state.participant(*p).map(|_| ()).ok_or(RuleError::NotFound("participant")))
         }
         Command::UpdateDocument { document, title, confidentiality, readers } => {
             state.document(*document).ok_or(RuleError::NotFound("document"))?;
             text("title", title, MAX_TITLE, true)?;
             check_readers(state, *confidentiality, readers)
         }
-        Command::RemoveDocument { document } => {
-            state.document(*document).map(|_| ()).ok_or(RuleError::NotFound("document"))
-        }
+        Command::RemoveDocument { document } => state.document(*document).map(|_| ()).ok_or(RuleError::NotFound("document")),
         Command::Unknown => Err(RuleError::UnknownCommand),
     }
 }
@@ -200,9 +194,7 @@ pub fn check_readers(state: &MeetingState, c: Confidentiality, readers: &[Partic
         Confidentiality::Public | Confidentiality::Members if !readers.is_empty() => {
             Err(RuleError::Invalid("only named and secret documents list readers".into()))
         }
-        _ => readers
-            .iter()
-            .try_for_each(|r| state.participant(*r).map(|_| ()).ok_or(RuleError::NotFound("participant"))),
+        _ => readers.iter().try_for_each(|r| state.participant(*r).map(|_| ()).ok_or(RuleError::NotFound("participant"))),
     }
 }
 
@@ -343,10 +335,25 @@ mod tests {
     #[test]
     fn every_known_command_has_a_right() {
         use CommandKind::*;
-        for k in [UpdateMeeting, OpenMeeting, CloseMeeting, AddItem, UpdateItem, RemoveItem, MoveItem, GoToItem,
-            NextItem, PreviousItem, AddParticipants, UpdateParticipant, RemoveParticipant, ResetPins,
-            UploadDocument, UpdateDocument, RemoveDocument]
-        {
+        for k in [
+            UpdateMeeting,
+            OpenMeeting,
+            CloseMeeting,
+            AddItem,
+            UpdateItem,
+            RemoveItem,
+            MoveItem,
+            GoToItem,
+            NextItem,
+            PreviousItem,
+            AddParticipants,
+            UpdateParticipant,
+            RemoveParticipant,
+            ResetPins,
+            UploadDocument,
+            UpdateDocument,
+            RemoveDocument,
+        ] {
             assert!(right(k).is_some(), "{k:?}");
         }
         assert!(right(Unknown).is_none());

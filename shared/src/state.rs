@@ -89,7 +89,7 @@ impl MeetingState {
 
     fn apply_change(&mut self, change: &Change) {
         match change {
-            Change::MeetingCreated { meeting } => self.meeting = meeting.clone(),
+            Change::MeetingCreated { header } => self.meeting = header.clone(),
             Change::MeetingUpdated { title, organisation, place, starts_at } => {
                 self.meeting.title = title.clone();
                 self.meeting.organisation = organisation.clone();
@@ -247,14 +247,7 @@ pub(crate) mod tests {
             (5, "Hoàng Minh Em", Role::Observer, false, false),
         ];
         for (id, name, role, member, voting) in people {
-            s.participants.push(Participant {
-                id: ParticipantId(id),
-                name: name.into(),
-                position: String::new(),
-                role,
-                member,
-                voting,
-            });
+            s.participants.push(Participant { id: ParticipantId(id), name: name.into(), position: String::new(), role, member, voting });
         }
         for (id, title) in [(10, "Khai mạc"), (11, "Báo cáo tình hình"), (12, "Bế mạc")] {
             s.agenda.push(AgendaItem {
@@ -309,8 +302,7 @@ pub(crate) mod tests {
     fn moving_the_current_item_marks_the_previous_done() {
         let mut s = sample();
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: None })).unwrap();
-        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) }))
-            .unwrap();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
         assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Done);
         assert_eq!(s.current_item().unwrap().id, ItemId(11));
         s.apply(&ev(&s, Change::MeetingClosed)).unwrap();

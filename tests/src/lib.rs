@@ -130,7 +130,14 @@ impl Http {
     }
 
     /// Uploads a document to an item.
-    pub async fn upload(&self, meeting: MeetingId, item: ItemId, file_name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+    pub async fn upload(
+        &self,
+        meeting: MeetingId,
+        item: ItemId,
+        file_name: &str,
+        bytes: Vec<u8>,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
@@ -200,7 +207,13 @@ impl Scenario {
             bail!("create meeting: {a:?}");
         }
         let meeting = MeetingId(a.body["id"].as_i64().context("id")?);
-        let new = |name: &str, role: Role, member: bool| NewParticipant { name: name.into(), position: String::new(), role, member, voting: member };
+        let new = |name: &str, role: Role, member: bool| NewParticipant {
+            name: name.into(),
+            position: String::new(),
+            role,
+            member,
+            voting: member,
+        };
         let participants = vec![
             new("Nguyễn Văn Chủ", Role::Chair, true),
             new("Trần Thị Thư", Role::Secretary, false),
@@ -215,7 +228,8 @@ impl Scenario {
         let people = pins.iter().zip(roles).map(|(p, r)| (p.participant, r, p.pin.clone().unwrap_or_default())).collect();
         let mut items = vec![];
         for (n, title) in ["Khai mạc", "Báo cáo công tác tuần", "Bế mạc"].iter().enumerate() {
-            let cmd = Command::AddItem { title: title.to_string(), presenter: "Văn phòng".into(), summary: String::new(), position: None };
+            let cmd =
+                Command::AddItem { title: title.to_string(), presenter: "Văn phòng".into(), summary: String::new(), position: None };
             let a = admin.command(meeting, &format!("item-{n}"), &cmd).await?;
             items.push(ItemId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?));
         }

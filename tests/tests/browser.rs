@@ -28,7 +28,9 @@ async fn chromedriver() -> anyhow::Result<Driver> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (scripts/test does)"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (scripts/test does)")
+        })?;
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -105,6 +107,11 @@ async fn the_delegates_page_follows_the_chair_without_a_reload() -> anyhow::Resu
     chair.find(Locator::Css("#next-item")).await?.click().await?;
     wait_text(&delegate, "#current-title", "2. Báo cáo công tác tuần").await?;
     wait_text(&delegate, "#item-title", "Báo cáo công tác tuần").await?;
+
+    // What a delegate sees, kept for the README and for looking at a failure.
+    let png = delegate.screenshot().await?;
+    assert!(png.starts_with(b"\x89PNG"), "a screenshot");
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("delegate.png"), png)?;
 
     let marker = delegate.execute("return window.__stillHere;", vec![]).await?;
     assert_eq!(marker, json!(42), "the page was not reloaded");

@@ -112,3 +112,62 @@ async fn a_postgres_url_is_answered_with_not_supported_yet() -> anyhow::Result<(
     assert!(stderr.contains("PostgreSQL is not supported yet"), "{stderr}");
     Ok(())
 }
+
+#[tokio::test]
+async fn nothing_acknowledged_is_lost_when_the_server_is_killed_mid_write() -> anyhow::Result<()> {
+    use gavel_shared::protocol::Command;
+    let dir = tempfile::tempdir()?;
+    let mut p = ServerProcess::start(dir.path(), &[]).await?;
+    let mut admin = Http { base: format!("http://{}", p.addr), inner: reqwest::Client::new(), token: None };
+    admin.sign_in_admin().await?;
+    let a = admin.post("/api/meetings", &serde_json::json!({"title": "Họp", "starts_at": "2026-11-23T08:00:00+07:00"})).await?;
+    let meeting = MeetingId(a.body["id"].as_i64().unwrap());
+    // Write as fast as possible from several clients; kill -9 in the middle.
+    let mut writers = vec![];
+    for w in 0..4 {
+        let admin = admin.clone();
+        writers.push(tokio::spawn(async move {
+            let mut acked = vec![];
+            for n in 0.. {
+                let cmd = Command::UpdateMeeting {
+                    title: format!("Lần sửa {w}-{n}"),
+                    organisation: String::new(),
+                    place: String::new(),
+                    starts_at: time::macros::datetime!(2026-11-23 08:00 +7),
+                };
+                match admin.command(meeting, &format!("w{w}-{n}"), &cmd).await {
+                    Ok(a) if a.status == 200 => {
+                        acked.push((a.body["seq"].as_u64().unwrap_or_else(|| panic!("{a:?}")), format!("Lần sửa {w}-{n}")))
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    p.child.start_kill()?;
+    p.child.wait().await?;
+    let mut acked = vec![];
+    for w in writers {
+        acked.extend(w.await?);
+    }
+    assert!(acked.len() > 4, "the writers got going: {}", acked.len());
+
+    let p = ServerProcess::start(dir.path(), &[]).await?;
+    let mut admin = Http { base: format!("http://{}", p.addr), inner: reqwest::Client::new(), token: None };
+    admin.sign_in_admin().await?;
+    let events = admin.get(&format!("/api/meetings/{meeting}/events?limit=5000")).await?.body;
+    let events = events.as_array().unwrap_or_else(|| panic!("{events}"));
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gap, no duplicate");
+    for (seq, title) in &acked {
+        let e = &events[*seq as usize - 1];
+        assert_eq!(e["title"].as_str(), Some(title.as_str()), "acknowledged event {seq} survived as written");
+    }
+    // The state matches the last event in the log.
+    let state = admin.state(meeting).await?;
+    assert_eq!(Some(state.meeting.title.as_str()), events.last().unwrap()["title"].as_str());
+    assert_eq!(state.seq, *seqs.last().unwrap());
+    Ok(())
+}

@@ -73,7 +73,9 @@ async fn a_delegate_that_reconnects_gets_exactly_what_it_missed() -> anyhow::Res
     chair.command(Command::NextItem).await?;
     let mut sec = s.ws_as(&server, Role::Secretary, 0, None).await?;
     let ServerMessage::Ack { seq: Some(last), .. } = sec
-        .command(Command::UpdateItem { item: s.items[0], title: "Khai mạc (sửa)".into(), presenter: String::new(), summary: String::new() })
+        .command(Command::UpdateItem {
+            item: s.items[0], title: "Khai mạc (sửa)".into(), presenter: String::new(), summary: String::new()
+        })
         .await?
     else {
         anyhow::bail!("no ack")
@@ -142,7 +144,10 @@ async fn the_server_restarted_on_the_same_data_directory_has_the_same_state() ->
     chair.command(s.meeting, "m2", &Command::NextItem).await?;
     s.admin.upload(s.meeting, s.items[1], "bao-cao.pdf", tiny_pdf("Bao cao"), &[("title", "Báo cáo tuần")]).await?;
     let before = chair.state(s.meeting).await?;
-    let events_before = chair.get(&format!("/api/meetings/{}/events", s.meeting)).await?.body;
+    let events_before = chair.get(&format!("/api/meetings/{}/events", s.meeting)).await?;
+    assert_eq!(events_before.status, 200, "{events_before:?}");
+    let events_before = events_before.body;
+    assert_eq!(events_before.as_array().map(Vec::len), Some(before.seq as usize), "the whole log, from meeting_created on");
     server.stop().await?;
 
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
@@ -263,7 +268,13 @@ async fn documents_download_with_ranges_etags_and_confidentiality() -> anyhow::R
     let (named_reader, _) = s.person(Role::Delegate, 1);
     let up = s
         .admin
-        .upload(s.meeting, s.items[1], "han-che.pdf", pdf.clone(), &[("confidentiality", "named"), ("readers", &named_reader.0.to_string())])
+        .upload(
+            s.meeting,
+            s.items[1],
+            "han-che.pdf",
+            pdf.clone(),
+            &[("confidentiality", "named"), ("readers", &named_reader.0.to_string())],
+        )
         .await?;
     assert_eq!(up.status, 201, "{up:?}");
     let doc = up.body["id"].as_i64().unwrap();
@@ -314,7 +325,8 @@ async fn participants_import_from_csv_with_pins_and_vietnamese_order() -> anyhow
     let id = ParticipantId(pins[0]["participant"].as_i64().unwrap());
     let mut c = server.client();
     assert_eq!(c.sign_in(s.meeting, id, pins[0]["pin"].as_str().unwrap()).await?.status, 200);
-    let bad = s.admin.post_raw(&format!("/api/meetings/{}/participants/import", s.meeting), "text/csv", b"name,role\nA,king\n".to_vec()).await?;
+    let bad =
+        s.admin.post_raw(&format!("/api/meetings/{}/participants/import", s.meeting), "text/csv", b"name,role\nA,king\n".to_vec()).await?;
     assert_eq!((bad.status, bad.code()), (400, "bad_csv"));
     Ok(())
 }
@@ -325,9 +337,40 @@ async fn nothing_edits_a_closed_meeting() -> anyhow::Result<()> {
     let s = Scenario::build(&server).await?;
     let chair = s.http_as(&server, Role::Chair, 0).await?;
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
-    let a = s.admin.command(s.meeting, "late", &Command::AddItem { title: "Muộn".into(), presenter: String::new(), summary: String::new(), position: None }).await?;
+    let a = s
+        .admin
+        .command(
+            s.meeting,
+            "late",
+            &Command::AddItem { title: "Muộn".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
     assert_eq!((a.status, a.code()), (409, "wrong_status"));
     let up = s.admin.upload(s.meeting, s.items[0], "late.pdf", tiny_pdf("late"), &[]).await?;
     assert_eq!(up.code(), "wrong_status");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_web_ui_is_served_compressed_and_unknown_paths_get_the_app() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let http = reqwest::Client::new(); // no gzip feature: bodies arrive as sent
+    let index = http.get(server.url("/")).send().await?;
+    assert_eq!(index.status(), 200);
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    let html = index.text().await?;
+    assert!(html.contains("lang=\"vi\""), "Vietnamese by default");
+    let wasm_path = html.split('\'').find(|s| s.ends_with("_bg.wasm")).expect("the wasm is linked");
+    let wasm = http.get(server.url(wasm_path)).header("accept-encoding", "gzip").send().await?;
+    assert_eq!(wasm.status(), 200);
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert_eq!(wasm.headers()["content-encoding"], "gzip");
+    assert!(wasm.headers()["cache-control"].to_str()?.contains("immutable"));
+    // A deep link is the app; a missing asset is a 404.
+    let deep = http.get(server.url("/join/1/2")).send().await?;
+    assert!(deep.text().await?.contains("<html"));
+    assert_eq!(http.get(server.url("/missing.js")).send().await?.status(), 404);
+    let health: serde_json::Value = http.get(server.url("/health")).send().await?.json().await?;
+    assert_eq!(health["status"], "ok");
     Ok(())
 }

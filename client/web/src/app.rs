@@ -461,7 +461,12 @@ fn StaffHome() -> impl IntoView {
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(starts_at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
-        let body = NewMeeting { title: title.get_untracked(), organisation: organisation.get_untracked(), place: place.get_untracked(), starts_at };
+        let body = NewMeeting {
+            title: title.get_untracked(),
+            organisation: organisation.get_untracked(),
+            place: place.get_untracked(),
+            starts_at,
+        };
         spawn_local(async move {
             match api::post::<_, serde_json::Value>("/api/meetings", &body).await {
                 Ok(v) => {

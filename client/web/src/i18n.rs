@@ -91,7 +91,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("prep.import_help", "Cột: Họ và tên, Chức vụ, Vai trò, Thành viên, Biểu quyết", "Columns: name, position, role, member, voting"),
     ("prep.cards", "In thẻ đăng nhập (cấp PIN mới)", "Print sign-in cards (new PINs)"),
     ("prep.reset_pin", "Cấp lại PIN", "Reset PIN"),
-    ("prep.cards_confirm", "Cấp mã PIN mới cho những người đã chọn? Mã cũ sẽ hết hiệu lực.", "Give the selected people new PINs? Their old PINs stop working."),
+    (
+        "prep.cards_confirm",
+        "Cấp mã PIN mới cho những người đã chọn? Mã cũ sẽ hết hiệu lực.",
+        "Give the selected people new PINs? Their old PINs stop working.",
+    ),
     ("role.chair", "Chủ trì", "Chair"),
     ("role.secretary", "Thư ký", "Secretary"),
     ("role.delegate", "Đại biểu", "Delegate"),

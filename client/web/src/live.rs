@@ -41,7 +41,12 @@ pub struct Live {
 impl Live {
     /// An empty store.
     pub fn new() -> Self {
-        Live { state: RwSignal::new(None), conn: RwSignal::new(Conn::Connecting), offset_ms: RwSignal::new(0.0), actor: RwSignal::new(None) }
+        Live {
+            state: RwSignal::new(None),
+            conn: RwSignal::new(Conn::Connecting),
+            offset_ms: RwSignal::new(0.0),
+            actor: RwSignal::new(None),
+        }
     }
 
     /// The server's time now, in milliseconds since the epoch.

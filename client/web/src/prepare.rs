@@ -51,7 +51,15 @@ fn MeetingForm() -> impl IntoView {
         ev.prevent_default();
         let Some(at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
         let Ok(starts_at) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339) else { return };
-        run(Command::UpdateMeeting { title: title.get_untracked(), organisation: org.get_untracked(), place: place.get_untracked(), starts_at }, true);
+        run(
+            Command::UpdateMeeting {
+                title: title.get_untracked(),
+                organisation: org.get_untracked(),
+                place: place.get_untracked(),
+                starts_at,
+            },
+            true,
+        );
     };
     view! {
         <section class="card">
@@ -74,7 +82,15 @@ fn AgendaEditor() -> impl IntoView {
     let (title, presenter, summary) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run(Command::AddItem { title: title.get_untracked(), presenter: presenter.get_untracked(), summary: summary.get_untracked(), position: None }, false);
+        run(
+            Command::AddItem {
+                title: title.get_untracked(),
+                presenter: presenter.get_untracked(),
+                summary: summary.get_untracked(),
+                position: None,
+            },
+            false,
+        );
         title.set(String::new());
         presenter.set(String::new());
         summary.set(String::new());
@@ -239,7 +255,13 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let voting = matches!(role.get_untracked(), Role::Chair | Role::Delegate);
-        let p = NewParticipant { name: name.get_untracked(), position: position.get_untracked(), role: role.get_untracked(), member: voting, voting };
+        let p = NewParticipant {
+            name: name.get_untracked(),
+            position: position.get_untracked(),
+            role: role.get_untracked(),
+            member: voting,
+            voting,
+        };
         crate::live::send(Command::AddParticipants { participants: vec![p] }, show_pins);
         name.set(String::new());
         position.set(String::new());
