@@ -61,7 +61,7 @@ fn main() {
     match cmd.output() {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
-            "building the web UI with Trunk failed:\n{}\n{}\nRun scripts/setup to install the tools (wasm32 target, trunk 0.21.14, wasm-bindgen-cli, wasm-opt).",
+            "building the web UI with Trunk failed:\n{}\n{}\n(If a tool is missing, scripts/setup installs the wasm32 target, trunk, wasm-bindgen-cli and wasm-opt.)",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         ),

@@ -93,6 +93,7 @@ pub async fn create_session(db: &Db, who: SessionFor, ttl: Duration) -> Result<S
 /// Ends a session.
 pub async fn delete_session(db: &Db, token: &str) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(db).await?;
+    sqlx::query("DELETE FROM display_sessions WHERE token_hash = ?").bind(token_hash(token)).execute(db).await?;
     Ok(())
 }
 
@@ -106,7 +107,7 @@ pub async fn lookup(db: &Db, token: &str) -> Result<Option<Actor>> {
     .bind(token_hash(token))
     .fetch_optional(db)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else { return lookup_display(db, token).await };
     if parse_ts(row.get("expires_at"))? < now() {
         return Ok(None);
     }
@@ -119,6 +120,66 @@ pub async fn lookup(db: &Db, token: &str) -> Result<Option<Actor>> {
     let role: String = row.get("role");
     let role = Role::parse(&role).ok_or_else(|| Error::Internal(anyhow::anyhow!("bad role {role:?}")))?;
     Ok(Some(Actor::Participant { meeting: MeetingId(row.get("meeting_id")), participant: ParticipantId(pid), role }))
+}
+
+/// How long a display code may wait to be used.
+pub const DISPLAY_CODE_TTL: Duration = Duration::minutes(10);
+/// How long a room display stays signed in.
+pub const DISPLAY_SESSION_TTL: Duration = Duration::hours(24);
+
+/// A one-time code for a room display (8 letters and digits, easy to type);
+/// only its hash is stored.
+pub async fn create_display_code(db: &Db, meeting: MeetingId) -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let code: String = {
+        let mut rng = rand::rng();
+        (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    };
+    sqlx::query("INSERT INTO display_codes (code_hash, meeting_id, expires_at) VALUES (?, ?, ?)")
+        .bind(token_hash(&code))
+        .bind(meeting.0)
+        .bind(ts(now() + DISPLAY_CODE_TTL))
+        .execute(db)
+        .await?;
+    Ok(code)
+}
+
+/// Spends a display code: returns the meeting and a new display session's
+/// token. A code works once.
+pub async fn redeem_display_code(db: &Db, code: &str) -> Result<(MeetingId, String)> {
+    let code = code.trim().to_uppercase();
+    let row = sqlx::query("DELETE FROM display_codes WHERE code_hash = ? RETURNING meeting_id, expires_at")
+        .bind(token_hash(&code))
+        .fetch_optional(db)
+        .await?;
+    let Some(row) = row else { return Err(Error::BadCredentials) };
+    if parse_ts(row.get("expires_at"))? < now() {
+        return Err(Error::BadCredentials);
+    }
+    let meeting = MeetingId(row.get("meeting_id"));
+    let bytes: [u8; 32] = rand::rng().random();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let created = now();
+    sqlx::query("INSERT INTO display_sessions (token_hash, meeting_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        .bind(token_hash(&token))
+        .bind(meeting.0)
+        .bind(ts(created))
+        .bind(ts(created + DISPLAY_SESSION_TTL))
+        .execute(db)
+        .await?;
+    Ok((meeting, token))
+}
+
+async fn lookup_display(db: &Db, token: &str) -> Result<Option<Actor>> {
+    let row = sqlx::query("SELECT meeting_id, expires_at FROM display_sessions WHERE token_hash = ?")
+        .bind(token_hash(token))
+        .fetch_optional(db)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    if parse_ts(row.get("expires_at"))? < now() {
+        return Ok(None);
+    }
+    Ok(Some(Actor::Display { meeting: MeetingId(row.get("meeting_id")) }))
 }
 
 /// The session token a request carries: `Authorization: Bearer`, else the cookie.

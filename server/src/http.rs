@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meetings/{id}/documents/{doc}", get(documents::download))
         .route("/api/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/api/staff/session", post(staff_sign_in))
+        .route("/api/meetings/{id}/display-code", post(display_code))
+        .route("/api/display/session", post(display_sign_in))
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -122,9 +124,13 @@ fn require_member(actor: &Actor, meeting: MeetingId) -> Result<()> {
     actor.role_in(meeting).map(|_| ()).ok_or(Error::Forbidden("you are not a participant of this meeting"))
 }
 
+fn require_follower(actor: &Actor, meeting: MeetingId) -> Result<()> {
+    if actor.can_follow(meeting) { Ok(()) } else { Err(Error::Forbidden("you are not a participant of this meeting")) }
+}
+
 async fn meeting_state(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Response> {
     let id = MeetingId(id);
-    require_member(&actor, id)?;
+    require_follower(&actor, id)?;
     let state = app.meetings.get(id).await?.state().await;
     Ok(Json(state.visible_to(&actor)).into_response())
 }
@@ -144,7 +150,7 @@ async fn meeting_events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Response> {
     let id = MeetingId(id);
-    require_member(&actor, id)?;
+    require_follower(&actor, id)?;
     let state = app.meetings.get(id).await?.state().await;
     let events = store::events_after(&app.db, id, q.after, q.limit.unwrap_or(1000).min(5000)).await?;
     let events: Vec<_> = events.iter().map(|e| state.event_for(&actor, e)).collect();
@@ -261,6 +267,10 @@ struct SignIn {
     /// Native clients ask for the token in the body (browsers use the cookie).
     #[serde(default)]
     bearer: bool,
+    /// Signing in from outside the room (to give written opinions): not
+    /// marked present.
+    #[serde(default)]
+    remote: bool,
 }
 
 #[derive(Serialize)]
@@ -280,7 +290,11 @@ async fn sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): Api
     let token = auth::create_session(&app.db, SessionFor::Participant(body.participant), app.config.session_ttl).await?;
     let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
     let name = name_of(&app, &actor).await?;
-    tracing::info!(meeting = %body.meeting, participant = %body.participant, "participant signed in");
+    tracing::info!(meeting = %body.meeting, participant = %body.participant, remote = body.remote, "participant signed in");
+    if !body.remote {
+        let key = format!("present-{}-{}", body.participant, hex::encode(rand::random::<[u8; 8]>()));
+        app.meetings.get(body.meeting).await?.execute(actor, &key, Op::MarkPresent).await?;
+    }
     let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
     Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
 }
@@ -315,6 +329,7 @@ async fn name_of(app: &AppState, actor: &Actor) -> Result<String> {
             sqlx::query_scalar("SELECT name FROM participants WHERE id = ?").bind(participant.0).fetch_one(&app.db).await?
         }
         Actor::System => "Gavel".into(),
+        Actor::Display { .. } => "Màn hình phòng họp".into(),
     })
 }
 
@@ -329,6 +344,36 @@ async fn sign_out(State(app): State<AppState>, jar: CookieJar, headers: HeaderMa
         auth::delete_session(&app.db, &token).await?;
     }
     Ok((jar.remove(Cookie::build(auth::COOKIE).path("/")), Json(json!({"status": "signed_out"}))))
+}
+
+/// `POST /api/meetings/{id}/display-code`: the chair or secretary makes a
+/// one-time code for a room display (valid 10 minutes).
+async fn display_code(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<serde_json::Value>> {
+    let id = MeetingId(id);
+    if !matches!(actor.role_in(id), Some(Role::Chair | Role::Secretary)) {
+        return Err(Error::Forbidden("only the chair or the secretary may set up a display"));
+    }
+    app.meetings.get(id).await?;
+    let code = auth::create_display_code(&app.db, id).await?;
+    Ok(Json(json!({ "code": code, "expires_in": auth::DISPLAY_CODE_TTL.whole_seconds() })))
+}
+
+#[derive(Deserialize)]
+struct DisplaySignIn {
+    code: String,
+}
+
+/// `POST /api/display/session`: exchanges a display code (once) for a
+/// display session in the cookie.
+async fn display_sign_in(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<DisplaySignIn>,
+) -> Result<(CookieJar, Json<SessionInfo>)> {
+    let (meeting, token) = auth::redeem_display_code(&app.db, &body.code).await?;
+    let actor = Actor::Display { meeting };
+    let jar = jar.add(session_cookie(token, auth::DISPLAY_SESSION_TTL));
+    Ok((jar, Json(SessionInfo { actor, name: name_of(&app, &actor).await?, token: None })))
 }
 
 #[derive(Serialize, sqlx::FromRow)]

@@ -9,6 +9,7 @@
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::store::{self, Db, now, ts};
+use gavel_shared::decision::*;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, Command, CommandKind, CommandResult, Event, IssuedPin, NewParticipant};
 use gavel_shared::rules;
@@ -17,7 +18,8 @@ use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument;
 
 /// How many events a subscriber may fall behind before it is sent the
 /// missed events from the log instead.
@@ -74,6 +76,8 @@ impl Meetings {
             starts_at: header.starts_at,
             status: MeetingStatus::Draft,
             current_item: None,
+            quorum: Share::default(),
+            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
         };
         let event = Event { meeting: meeting.id, seq: 1, at: now(), by, change: Change::MeetingCreated { header: meeting.clone() } };
         append(&mut tx, &event).await?;
@@ -143,6 +147,8 @@ pub enum Op {
     Command(Command),
     /// Attach an uploaded document (only after the server stored its content).
     AttachDocument(NewDocument),
+    /// The actor signed in at the meeting: mark them present.
+    MarkPresent,
 }
 
 impl Op {
@@ -150,6 +156,7 @@ impl Op {
         match self {
             Op::Command(c) => c.kind(),
             Op::AttachDocument(_) => CommandKind::UploadDocument,
+            Op::MarkPresent => CommandKind::SetAttendance,
         }
     }
 }
@@ -164,18 +171,34 @@ pub struct Outcome {
     pub repeated: bool,
 }
 
+/// One change waiting for the meeting's writer.
+struct Job {
+    actor: Actor,
+    key: String,
+    op: Op,
+    pins: Option<Vec<(String, String)>>,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// The most commands written in one transaction.
+const MAX_BATCH: usize = 512;
+
 /// One meeting, live.
 pub struct MeetingHandle {
     pub id: MeetingId,
-    db: Db,
-    state: tokio::sync::Mutex<MeetingState>,
+    state: Arc<tokio::sync::Mutex<MeetingState>>,
     events: broadcast::Sender<Arc<Event>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl MeetingHandle {
     fn new(db: Db, state: MeetingState) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
-        MeetingHandle { id: state.meeting.id, db, state: tokio::sync::Mutex::new(state), events }
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        let id = state.meeting.id;
+        let state = Arc::new(tokio::sync::Mutex::new(state));
+        tokio::spawn(writer(db, state.clone(), events.clone(), rx).instrument(tracing::info_span!("writer", meeting = %id)));
+        MeetingHandle { id, state, events, jobs }
     }
 
     /// A copy of the current state.
@@ -196,8 +219,10 @@ impl MeetingHandle {
         self.events.receiver_count()
     }
 
-    /// Checks and applies one change; see the module documentation.
-    #[tracing::instrument(skip_all, fields(meeting = %self.id, kind = ?op.kind(), key = %key))]
+    /// Checks and applies one change; see the module documentation. The
+    /// answer comes after the commit that holds the change (or right away
+    /// when it is refused).
+    #[tracing::instrument(skip_all, fields(meeting = %self.id, kind = ?op.kind()))]
     pub async fn execute(&self, actor: Actor, key: &str, op: Op) -> Result<Outcome> {
         if key.is_empty() || key.len() > MAX_KEY {
             return Err(Error::bad_request("bad_key", format!("the idempotency key must have 1 to {MAX_KEY} bytes")));
@@ -206,74 +231,167 @@ impl MeetingHandle {
             Op::Command(c) => Op::Command(c.normalized()),
             other => other,
         };
-        let mut state = self.state.lock().await;
-        if let Some(previous) = self.recorded(key).await? {
-            return Ok(previous);
-        }
-        match &op {
-            Op::Command(cmd) => rules::check(&state, &actor, cmd)?,
-            Op::AttachDocument(d) => {
-                rules::allowed(&state, &actor, CommandKind::UploadDocument)?;
-                state.item(d.item).ok_or(Error::NotFound("agenda item"))?;
-                rules::check_readers(&state, d.confidentiality, &d.readers)?;
-            }
-        }
-        // Slow work (PIN hashing) happens before the transaction opens.
+        // Slow work (PIN hashing) happens here, not in the writer.
         let pins = match &op {
             Op::Command(Command::AddParticipants { participants }) => Some(new_pins(participants.len()).await?),
             Op::Command(Command::ResetPins { participants }) => Some(new_pins(participants.len()).await?),
             _ => None,
         };
-        let mut tx = self.db.begin().await?;
-        let (changes, result) = write(&mut tx, &state, &op, pins).await?;
-        let at = now();
-        let events: Vec<Event> = changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, change)| Event { meeting: self.id, seq: state.seq + 1 + i as u64, at, by: actor, change })
-            .collect();
-        for e in &events {
-            append(&mut tx, e).await?;
-        }
-        let last = events.last().map(|e| e.seq);
-        let result = if events.is_empty() && result == CommandResult::Done { CommandResult::Unchanged } else { result };
-        let stored = match &result {
-            CommandResult::Pins { pins } => {
-                CommandResult::Pins { pins: pins.iter().map(|p| IssuedPin { pin: None, ..p.clone() }).collect() }
-            }
-            other => other.clone(),
-        };
-        sqlx::query("INSERT INTO commands (meeting_id, key, kind, last_seq, result) VALUES (?, ?, ?, ?, ?)")
-            .bind(self.id.0)
-            .bind(key)
-            .bind(serde_json::to_string(&op.kind()).unwrap_or_default())
-            .bind(last.map(|s| s as i64))
-            .bind(serde_json::to_string(&stored).expect("results serialise"))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        for e in events {
-            state.apply(&e).map_err(|err| Error::Internal(err.into()))?;
-            // No subscriber is not an error: nobody is following the meeting.
-            let _ = self.events.send(Arc::new(e));
-        }
-        Ok(Outcome { seq: last, result, repeated: false })
+        let (reply, answer) = oneshot::channel();
+        let job = Job { actor, key: key.to_string(), op, pins, reply };
+        self.jobs.send(job).await.map_err(|_| Error::Unavailable)?;
+        answer.await.map_err(|_| Error::Unavailable)?
     }
+}
 
-    async fn recorded(&self, key: &str) -> Result<Option<Outcome>> {
-        let row = sqlx::query("SELECT last_seq, result FROM commands WHERE meeting_id = ? AND key = ?")
-            .bind(self.id.0)
-            .bind(key)
-            .fetch_optional(&self.db)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let result: String = row.get("result");
-        Ok(Some(Outcome {
-            seq: row.get::<Option<i64>, _>("last_seq").map(|s| s as u64),
-            result: serde_json::from_str(&result).map_err(|e| Error::Internal(e.into()))?,
-            repeated: true,
-        }))
+/// The meeting's single writer: takes every waiting command, writes them in
+/// one transaction (each in its own savepoint, so one refusal does not undo
+/// the others), commits once, then publishes and answers. One fsync for a
+/// burst of ballots instead of one per ballot.
+async fn writer(db: Db, state: Arc<tokio::sync::Mutex<MeetingState>>, events: broadcast::Sender<Arc<Event>>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(&db, &state, &events, batch).await;
     }
+}
+
+async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: &broadcast::Sender<Arc<Event>>, batch: Vec<Job>) {
+    let mut guard = state.lock().await;
+    let mut working = guard.clone();
+    let mut tx = match db.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin a transaction");
+            for job in batch {
+                let _ = job.reply.send(Err(Error::Internal(anyhow::anyhow!("database unavailable"))));
+            }
+            return;
+        }
+    };
+    let mut answered = Vec::with_capacity(batch.len());
+    let mut published = Vec::new();
+    let mut checkpoint = false;
+    let size = batch.len();
+    for job in batch {
+        match run_one(&mut tx, &mut working, &job).await {
+            Ok((outcome, new_events)) => {
+                checkpoint |= new_events
+                    .iter()
+                    .any(|e| matches!(&e.change, Change::PollClosed { poll, .. } if working.poll(*poll).is_some_and(|p| p.secret)));
+                published.extend(new_events);
+                answered.push((job.reply, outcome));
+            }
+            Err(e) => {
+                if let Error::Internal(cause) = &e {
+                    tracing::error!(error = ?cause, "command failed");
+                }
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        tracing::error!(error = %e, "commit failed");
+        for (reply, _) in answered {
+            let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("commit failed"))));
+        }
+        return;
+    }
+    *guard = working;
+    drop(guard);
+    if size > 1 {
+        tracing::debug!(commands = size, events = published.len(), "batch committed");
+    }
+    for e in published {
+        // No subscriber is not an error: nobody is following the meeting.
+        let _ = events.send(Arc::new(e));
+    }
+    for (reply, outcome) in answered {
+        let _ = reply.send(Ok(outcome));
+    }
+    if checkpoint {
+        // After a secret poll, fold the write-ahead log into the database and
+        // empty it, so the order in which ballots were written is not kept.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db).await {
+            tracing::warn!(error = %e, "WAL checkpoint after a secret poll failed");
+        }
+    }
+}
+
+/// Checks and writes one command inside the batch's transaction.
+async fn run_one(tx: &mut Tx<'_>, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
+    let meeting = working.meeting.id;
+    if let Some(previous) = recorded(tx, meeting, &job.key).await? {
+        return Ok((previous, vec![]));
+    }
+    match &job.op {
+        Op::Command(cmd) => rules::check(working, &job.actor, cmd)?,
+        Op::AttachDocument(d) => {
+            rules::allowed(working, &job.actor, CommandKind::UploadDocument)?;
+            working.item(d.item).ok_or(Error::NotFound("agenda item"))?;
+            rules::check_readers(working, d.confidentiality, &d.readers)?;
+        }
+        Op::MarkPresent => {
+            job.actor.participant().ok_or(Error::Forbidden("only participants are present"))?;
+        }
+    }
+    let mut sp = sqlx::Connection::begin(&mut **tx).await?;
+    let written = write(&mut sp, working, &job.actor, &job.op, job.pins.clone()).await;
+    let (changes, result) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = sp.rollback().await;
+            return Err(e);
+        }
+    };
+    let at = now();
+    let events: Vec<Event> = changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, change)| Event { meeting, seq: working.seq + 1 + i as u64, at, by: job.actor, change })
+        .collect();
+    for e in &events {
+        append(&mut sp, e).await?;
+    }
+    let last = events.last().map(|e| e.seq);
+    let result = if events.is_empty() && result == CommandResult::Done { CommandResult::Unchanged } else { result };
+    let stored = match &result {
+        CommandResult::Pins { pins } => CommandResult::Pins { pins: pins.iter().map(|p| IssuedPin { pin: None, ..p.clone() }).collect() },
+        other => other.clone(),
+    };
+    sqlx::query("INSERT INTO commands (meeting_id, key, kind, last_seq, result) VALUES (?, ?, ?, ?, ?)")
+        .bind(meeting.0)
+        .bind(&job.key)
+        .bind(serde_json::to_string(&job.op.kind()).unwrap_or_default())
+        .bind(last.map(|s| s as i64))
+        .bind(serde_json::to_string(&stored).expect("results serialise"))
+        .execute(&mut *sp)
+        .await?;
+    sp.commit().await?;
+    for e in &events {
+        working.apply(e).map_err(|err| Error::Internal(err.into()))?;
+    }
+    Ok((Outcome { seq: last, result, repeated: false }, events))
+}
+
+async fn recorded(tx: &mut Tx<'_>, meeting: MeetingId, key: &str) -> Result<Option<Outcome>> {
+    let row = sqlx::query("SELECT last_seq, result FROM commands WHERE meeting_id = ? AND key = ?")
+        .bind(meeting.0)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let result: String = row.get("result");
+    Ok(Some(Outcome {
+        seq: row.get::<Option<i64>, _>("last_seq").map(|s| s as u64),
+        result: serde_json::from_str(&result).map_err(|e| Error::Internal(e.into()))?,
+        repeated: true,
+    }))
 }
 
 async fn new_pins(n: usize) -> Result<Vec<(String, String)>> {
@@ -330,12 +448,21 @@ async fn write_readers(tx: &mut Tx<'_>, doc: DocumentId, readers: &[ParticipantI
 async fn write(
     tx: &mut Tx<'_>,
     state: &MeetingState,
+    actor: &Actor,
     op: &Op,
     pins: Option<Vec<(String, String)>>,
 ) -> Result<(Vec<Change>, CommandResult)> {
     let m = state.meeting.id.0;
     let done = CommandResult::Done;
     let cmd = match op {
+        Op::MarkPresent => {
+            let Some(me) = actor.participant().and_then(|p| state.participant(p)) else { return Ok((vec![], done)) };
+            if me.attendance == Attendance::Present || state.meeting.status == MeetingStatus::Closed {
+                return Ok((vec![], done));
+            }
+            let change = set_attendance(tx, me.id, Attendance::Present, "").await?;
+            return Ok((vec![change], done));
+        }
         Op::AttachDocument(d) => {
             let uploaded_at = now();
             let id: i64 = sqlx::query_scalar(
@@ -395,6 +522,7 @@ async fn write(
                 set_item_status(tx, cur, ItemStatus::Done).await?;
             }
             sqlx::query("UPDATE meetings SET status = 'closed', current_item = NULL WHERE id = ?").bind(m).execute(&mut **tx).await?;
+            save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
             (vec![Change::MeetingClosed], done)
         }
         Command::AddItem { title, presenter, summary, position } => {
@@ -462,6 +590,7 @@ async fn write(
             }
             set_item_status(tx, target, ItemStatus::Current).await?;
             sqlx::query("UPDATE meetings SET current_item = ? WHERE id = ?").bind(target.0).bind(m).execute(&mut **tx).await?;
+            save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
             (vec![Change::CurrentItemChanged { item: Some(target), previous }], done)
         }
         Command::AddParticipants { participants } => {
@@ -485,6 +614,7 @@ async fn write(
                 .bind(participant.0)
                 .execute(&mut **tx)
                 .await?;
+            let (attendance, excuse) = state.participant(*participant).map(|p| (p.attendance, p.excuse.clone())).unwrap_or_default();
             let participant = Participant {
                 id: *participant,
                 name: name.clone(),
@@ -492,6 +622,8 @@ async fn write(
                 role: *role,
                 member: *member,
                 voting: *voting,
+                attendance,
+                excuse,
             };
             (vec![Change::ParticipantUpdated { participant }], done)
         }
@@ -529,6 +661,198 @@ async fn write(
             sqlx::query("DELETE FROM documents WHERE id = ?").bind(document.0).execute(&mut **tx).await?;
             (vec![Change::DocumentRemoved { document: *document }], done)
         }
+        Command::SetAttendance { participant, attendance, reason } => {
+            (vec![set_attendance(tx, *participant, *attendance, reason).await?], done)
+        }
+        Command::SetQuorumRule { share } => {
+            sqlx::query("UPDATE meetings SET quorum_num = ?, quorum_den = ?, quorum_strict = ? WHERE id = ?")
+                .bind(share.num as i64)
+                .bind(share.den as i64)
+                .bind(share.strict)
+                .bind(m)
+                .execute(&mut **tx)
+                .await?;
+            (vec![Change::QuorumRuleChanged { share: *share }], done)
+        }
+        Command::SetSpeechLimit { seconds } => {
+            sqlx::query("UPDATE meetings SET speech_limit_secs = ? WHERE id = ?").bind(*seconds as i64).bind(m).execute(&mut **tx).await?;
+            (vec![Change::SpeechLimitChanged { seconds: *seconds }], done)
+        }
+        Command::CreatePoll { item, question, kind, options, max_choices, secret, allow_change, rule } => {
+            let (options, max_choices) = match kind {
+                PollKind::YesNo => (YES_NO_OPTIONS.iter().map(|o| o.to_string()).collect::<Vec<_>>(), 1),
+                PollKind::Choice => (options.clone(), *max_choices),
+            };
+            let kind_name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO polls (meeting_id, item_id, question, kind, options, max_choices, secret, allow_change, rule, status) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft') RETURNING id",
+            )
+            .bind(m)
+            .bind(item.0)
+            .bind(question)
+            .bind(kind_name)
+            .bind(serde_json::to_string(&options).expect("strings serialise"))
+            .bind(max_choices as i64)
+            .bind(secret)
+            .bind(allow_change)
+            .bind(serde_json::to_string(rule).expect("rules serialise"))
+            .fetch_one(&mut **tx)
+            .await?;
+            let poll = Poll {
+                id: PollId(id),
+                item: *item,
+                question: question.clone(),
+                kind: *kind,
+                hands: vec![],
+                options,
+                max_choices,
+                secret: *secret,
+                allow_change: *allow_change,
+                rule: *rule,
+                status: PollStatus::Draft,
+                voters: vec![],
+                ballots: vec![],
+                result: None,
+                cancel_reason: None,
+            };
+            (vec![Change::PollCreated { poll }], CommandResult::Created { id })
+        }
+        Command::OpenPoll { poll } => {
+            set_poll_status(tx, *poll, PollStatus::Open).await?;
+            (vec![Change::PollOpened { poll: *poll }], done)
+        }
+        Command::CastBallot { poll, choices } => {
+            let voter = actor.participant().ok_or(Error::Forbidden("only participants vote"))?;
+            (vec![cast(tx, state, *poll, voter, choices, false).await?], done)
+        }
+        Command::CastBallotFor { poll, voter, choices } => (vec![cast(tx, state, *poll, *voter, choices, true).await?], done),
+        Command::RecordHands { poll, counts } => {
+            sqlx::query("UPDATE polls SET hands = ? WHERE id = ?")
+                .bind(serde_json::to_string(counts).expect("counts serialise"))
+                .bind(poll.0)
+                .execute(&mut **tx)
+                .await?;
+            (vec![Change::HandsRecorded { poll: *poll, counts: counts.clone() }], done)
+        }
+        Command::ClosePoll { poll } => {
+            let p = state.poll(*poll).ok_or(Error::NotFound("poll"))?;
+            let mut counts = vec![0u32; p.options.len()];
+            let by_secretary_ballots: u32 = if p.secret {
+                let rows: Vec<String> =
+                    sqlx::query_scalar("SELECT choices FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&mut **tx).await?;
+                for r in rows {
+                    let choices: Vec<u8> = store::json(&r)?;
+                    for c in choices {
+                        if let Some(n) = counts.get_mut(usize::from(c)) {
+                            *n += 1;
+                        }
+                    }
+                }
+                sqlx::query_scalar::<_, i64>("SELECT secretary_entries FROM polls WHERE id = ?").bind(poll.0).fetch_one(&mut **tx).await?
+                    as u32
+            } else {
+                for b in &p.ballots {
+                    for c in &b.choices {
+                        if let Some(n) = counts.get_mut(usize::from(*c)) {
+                            *n += 1;
+                        }
+                    }
+                }
+                p.ballots.iter().filter(|b| b.by_secretary).count() as u32
+            };
+            for (n, h) in counts.iter_mut().zip(&p.hands) {
+                *n += h;
+            }
+            let hand_voters = if p.max_choices <= 1 { p.hands.iter().sum::<u32>() } else { p.hands.iter().copied().max().unwrap_or(0) };
+            let ballots = p.voters.len() as u32 + hand_voters;
+            let result = gavel_shared::decision::tally(
+                p,
+                counts,
+                ballots,
+                by_secretary_ballots + p.hands.iter().sum::<u32>(),
+                state.quorum(),
+                now(),
+            );
+            sqlx::query("UPDATE polls SET status = 'closed', result = ? WHERE id = ?")
+                .bind(serde_json::to_string(&result).expect("results serialise"))
+                .bind(poll.0)
+                .execute(&mut **tx)
+                .await?;
+            let ballots = if p.secret { vec![] } else { p.ballots.clone() };
+            (vec![Change::PollClosed { poll: *poll, result, ballots }], done)
+        }
+        Command::CancelPoll { poll, reason } => {
+            sqlx::query("UPDATE polls SET status = 'cancelled', cancel_reason = ? WHERE id = ?")
+                .bind(reason)
+                .bind(poll.0)
+                .execute(&mut **tx)
+                .await?;
+            (vec![Change::PollCancelled { poll: *poll, reason: reason.clone() }], done)
+        }
+        Command::RequestToSpeak => {
+            let me = actor.participant().ok_or(Error::Forbidden("only participants ask to speak"))?;
+            speakers_change(tx, state, vec![Change::SpeakRequested { participant: me }]).await?
+        }
+        Command::WithdrawRequest => {
+            let me = actor.participant().ok_or(Error::Forbidden("only participants ask to speak"))?;
+            speakers_change(tx, state, vec![Change::SpeakWithdrawn { participant: me }]).await?
+        }
+        Command::GiveFloor { participant } => {
+            let Some(next) = participant.or_else(|| state.speakers.queue.first().copied()) else {
+                return Err(gavel_shared::RuleError::Conflict("nobody is waiting to speak").into());
+            };
+            let mut changes = vec![];
+            if let Some(f) = state.speakers.floor {
+                changes.push(Change::SpeechEnded { participant: f.participant });
+            }
+            changes
+                .push(Change::FloorGiven { floor: Floor { participant: next, since: now(), limit_secs: state.meeting.speech_limit_secs } });
+            speakers_change(tx, state, changes).await?
+        }
+        Command::EndSpeech => {
+            let Some(f) = state.speakers.floor else { return Ok((vec![], done)) };
+            speakers_change(tx, state, vec![Change::SpeechEnded { participant: f.participant }]).await?
+        }
+        Command::AddOpinion { item, document, stance, text } => {
+            let author = actor.participant().ok_or(Error::Forbidden("only participants give opinions"))?;
+            let remote = state.participant(author).is_some_and(|p| p.attendance != Attendance::Present);
+            let at = now();
+            let stance_name = serde_json::to_value(stance).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO opinions (meeting_id, item_id, document_id, author_id, stance, text, remote, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(m)
+            .bind(item.0)
+            .bind(document.map(|d| d.0))
+            .bind(author.0)
+            .bind(stance_name)
+            .bind(text)
+            .bind(remote)
+            .bind(ts(at))
+            .fetch_one(&mut **tx)
+            .await?;
+            let opinion =
+                Opinion { id: OpinionId(id), item: *item, document: *document, author, stance: *stance, text: text.clone(), remote, at };
+            (vec![Change::OpinionAdded { opinion }], CommandResult::Created { id })
+        }
+        Command::RequestOpinions { item, deadline } => {
+            let asked_at = now();
+            if *deadline <= asked_at {
+                return Err(gavel_shared::RuleError::Invalid("the deadline must be in the future".into()).into());
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO opinion_requests (meeting_id, item_id, deadline, asked_at) VALUES (?, ?, ?, ?) RETURNING id",
+            )
+            .bind(m)
+            .bind(item.0)
+            .bind(ts(*deadline))
+            .bind(ts(asked_at))
+            .fetch_one(&mut **tx)
+            .await?;
+            let request = OpinionRequest { id: OpinionRequestId(id), item: *item, deadline: *deadline, asked_at };
+            (vec![Change::OpinionsRequested { request }], CommandResult::Created { id })
+        }
         Command::Unknown => return Err(gavel_shared::RuleError::UnknownCommand.into()),
     })
 }
@@ -555,5 +879,92 @@ async fn insert_participant(tx: &mut Tx<'_>, meeting: MeetingId, p: &NewParticip
         role: p.role,
         member: p.member,
         voting: p.voting,
+        attendance: Attendance::Absent,
+        excuse: String::new(),
     })
+}
+
+async fn set_attendance(tx: &mut Tx<'_>, participant: ParticipantId, attendance: Attendance, reason: &str) -> Result<Change> {
+    sqlx::query("UPDATE participants SET attendance = ?, excuse = ? WHERE id = ?")
+        .bind(attendance.as_str())
+        .bind(reason)
+        .bind(participant.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Change::AttendanceChanged { participant, attendance, reason: reason.to_string() })
+}
+
+async fn set_poll_status(tx: &mut Tx<'_>, poll: PollId, status: PollStatus) -> Result<()> {
+    sqlx::query("UPDATE polls SET status = ? WHERE id = ?").bind(status.as_str()).bind(poll.0).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn save_speakers(tx: &mut Tx<'_>, meeting: MeetingId, speakers: &Speakers) -> Result<()> {
+    sqlx::query("UPDATE meetings SET speakers = ? WHERE id = ?")
+        .bind(serde_json::to_string(speakers).expect("speakers serialise"))
+        .bind(meeting.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes the speakers' list as it will be after `changes`.
+async fn speakers_change(tx: &mut Tx<'_>, state: &MeetingState, changes: Vec<Change>) -> Result<(Vec<Change>, CommandResult)> {
+    let mut after = state.speakers.clone();
+    for c in &changes {
+        after.apply(c);
+    }
+    save_speakers(tx, state.meeting.id, &after).await?;
+    Ok((changes, CommandResult::Done))
+}
+
+/// Records a ballot. Secret polls write who voted and what was chosen to two
+/// tables that share nothing but the poll: the choice under a random key,
+/// with no voter, no time and no order.
+async fn cast(
+    tx: &mut Tx<'_>,
+    state: &MeetingState,
+    poll: PollId,
+    voter: ParticipantId,
+    choices: &[u8],
+    by_secretary: bool,
+) -> Result<Change> {
+    let p = state.poll(poll).ok_or(Error::NotFound("poll"))?;
+    let already = p.voters.contains(&voter);
+    let choices_json = serde_json::to_string(choices).expect("choices serialise");
+    if !already {
+        let inserted = sqlx::query("INSERT INTO poll_voters (poll_id, participant_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(poll.0)
+            .bind(voter.0)
+            .execute(&mut **tx)
+            .await?;
+        if inserted.rows_affected() == 0 {
+            // The database's one-ballot-per-voter rule, behind the check above.
+            return Err(gavel_shared::RuleError::Conflict("already voted").into());
+        }
+    }
+    if p.secret {
+        let token: [u8; 16] = rand::random();
+        sqlx::query("INSERT INTO secret_ballots (token, poll_id, choices) VALUES (?, ?, ?)")
+            .bind(&token[..])
+            .bind(poll.0)
+            .bind(&choices_json)
+            .execute(&mut **tx)
+            .await?;
+        if by_secretary {
+            sqlx::query("UPDATE polls SET secretary_entries = secretary_entries + 1 WHERE id = ?").bind(poll.0).execute(&mut **tx).await?;
+        }
+        return Ok(Change::BallotCast { poll, voter, choices: None, by_secretary });
+    }
+    sqlx::query(
+        "INSERT INTO named_ballots (poll_id, participant_id, choices, by_secretary) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (poll_id, participant_id) DO UPDATE SET choices = excluded.choices, by_secretary = excluded.by_secretary",
+    )
+    .bind(poll.0)
+    .bind(voter.0)
+    .bind(&choices_json)
+    .bind(by_secretary)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Change::BallotCast { poll, voter, choices: Some(choices.to_vec()), by_secretary })
 }

@@ -5,6 +5,7 @@
 //! with the event they append.
 
 use anyhow::Context;
+use gavel_shared::decision::*;
 use gavel_shared::model::*;
 use gavel_shared::protocol::Event;
 use gavel_shared::state::MeetingState;
@@ -111,8 +112,15 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
         starts_at: parse_ts(m.get("starts_at"))?,
         status: parse_status(m.get("status"))?,
         current_item: m.get::<Option<i64>, _>("current_item").map(ItemId),
+        quorum: Share {
+            num: m.get::<i64, _>("quorum_num") as u32,
+            den: m.get::<i64, _>("quorum_den") as u32,
+            strict: m.get("quorum_strict"),
+        },
+        speech_limit_secs: m.get::<i64, _>("speech_limit_secs") as u32,
     };
     let mut state = MeetingState::new(meeting);
+    state.speakers = json(m.get("speakers"))?;
     for r in sqlx::query("SELECT * FROM participants WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
         let role: String = r.get("role");
         state.participants.push(Participant {
@@ -122,6 +130,8 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
             role: Role::parse(&role).with_context(|| format!("bad role {role:?}"))?,
             member: r.get("member"),
             voting: r.get("voting"),
+            attendance: Attendance::parse(r.get("attendance")).context("bad attendance")?,
+            excuse: r.get("excuse"),
         });
     }
     for r in sqlx::query("SELECT * FROM agenda_items WHERE meeting_id = ? ORDER BY position, id").bind(id.0).fetch_all(db).await? {
@@ -160,8 +170,73 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
             uploaded_at: parse_ts(r.get("uploaded_at"))?,
         });
     }
+    load_polls(db, &mut state).await?;
+    for r in sqlx::query("SELECT * FROM opinions WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
+        let stance: String = r.get("stance");
+        state.opinions.push(Opinion {
+            id: OpinionId(r.get("id")),
+            item: ItemId(r.get("item_id")),
+            document: r.get::<Option<i64>, _>("document_id").map(DocumentId),
+            author: ParticipantId(r.get("author_id")),
+            stance: serde_json::from_value(serde_json::Value::String(stance)).context("bad stance")?,
+            text: r.get("text"),
+            remote: r.get("remote"),
+            at: parse_ts(r.get("at"))?,
+        });
+    }
+    for r in sqlx::query("SELECT * FROM opinion_requests WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
+        state.opinion_requests.push(OpinionRequest {
+            id: OpinionRequestId(r.get("id")),
+            item: ItemId(r.get("item_id")),
+            deadline: parse_ts(r.get("deadline"))?,
+            asked_at: parse_ts(r.get("asked_at"))?,
+        });
+    }
     state.seq = last_seq(db, id).await?;
     Ok(Some(state))
+}
+
+/// Reads a JSON column.
+pub fn json<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    serde_json::from_str(text).with_context(|| format!("bad stored JSON {text:?}"))
+}
+
+async fn load_polls(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
+    let id = state.meeting.id;
+    for r in sqlx::query("SELECT * FROM polls WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
+        let poll_id = PollId(r.get("id"));
+        let voters: Vec<i64> = sqlx::query_scalar("SELECT participant_id FROM poll_voters WHERE poll_id = ? ORDER BY participant_id")
+            .bind(poll_id.0)
+            .fetch_all(db)
+            .await?;
+        let mut ballots = vec![];
+        for b in sqlx::query("SELECT * FROM named_ballots WHERE poll_id = ? ORDER BY participant_id").bind(poll_id.0).fetch_all(db).await? {
+            ballots.push(NamedBallot {
+                voter: ParticipantId(b.get("participant_id")),
+                choices: json(b.get("choices"))?,
+                by_secretary: b.get("by_secretary"),
+            });
+        }
+        let kind: String = r.get("kind");
+        state.polls.push(Poll {
+            id: poll_id,
+            item: ItemId(r.get("item_id")),
+            question: r.get("question"),
+            kind: serde_json::from_value(serde_json::Value::String(kind)).context("bad poll kind")?,
+            options: json(r.get("options"))?,
+            max_choices: r.get::<i64, _>("max_choices") as u8,
+            secret: r.get("secret"),
+            allow_change: r.get("allow_change"),
+            rule: json(r.get("rule"))?,
+            status: PollStatus::parse(r.get("status")).context("bad poll status")?,
+            voters: voters.into_iter().map(ParticipantId).collect(),
+            ballots,
+            hands: json(r.get("hands"))?,
+            result: r.get::<Option<String>, _>("result").map(|t| json(&t)).transpose()?,
+            cancel_reason: r.get("cancel_reason"),
+        });
+    }
+    Ok(())
 }
 
 /// The `seq` of a meeting's last event (0 when it has none).

@@ -87,7 +87,7 @@ async fn connection(app: AppState, actor: Actor, socket: WebSocket) {
                     Some(error(None, "unsupported_version", format!("this server speaks protocol version {PROTOCOL_VERSION}")))
                 } else if following.is_some() {
                     Some(error(None, "already_following", "this connection already follows a meeting"))
-                } else if actor.role_in(meeting).is_none() {
+                } else if !actor.can_follow(meeting) {
                     Some(error(None, "forbidden", "you are not a participant of this meeting"))
                 } else {
                     match app.meetings.get(meeting).await {

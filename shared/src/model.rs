@@ -29,6 +29,12 @@ id_type!(/// A document attached to an agenda item, unique in the store.
     DocumentId);
 id_type!(/// A staff account (administrator or secretary) at the server level.
     StaffId);
+id_type!(/// A poll (biểu quyết), unique in the store.
+    PollId);
+id_type!(/// A written opinion, unique in the store.
+    OpinionId);
+id_type!(/// A request for written opinions, unique in the store.
+    OpinionRequestId);
 
 /// Where a meeting is in its life. It only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -189,6 +195,19 @@ pub struct Meeting {
     pub status: MeetingStatus,
     /// The agenda item under discussion, if any.
     pub current_item: Option<ItemId>,
+    /// The share of members that must be present (default: more than half).
+    #[serde(default)]
+    pub quorum: crate::decision::Share,
+    /// Speaking time per speech, in seconds (0: no limit).
+    #[serde(default = "default_speech_limit")]
+    pub speech_limit_secs: u32,
+}
+
+/// The default speaking time: five minutes.
+pub const DEFAULT_SPEECH_LIMIT_SECS: u32 = 300;
+
+fn default_speech_limit() -> u32 {
+    DEFAULT_SPEECH_LIMIT_SECS
 }
 
 /// Someone taking part in one meeting.
@@ -204,6 +223,12 @@ pub struct Participant {
     pub member: bool,
     /// May vote.
     pub voting: bool,
+    /// In the room, absent, or excused.
+    #[serde(default)]
+    pub attendance: crate::decision::Attendance,
+    /// Why an excused participant is away.
+    #[serde(default)]
+    pub excuse: String,
 }
 
 /// One item of the agenda.
@@ -247,6 +272,9 @@ pub enum Actor {
     Participant { meeting: MeetingId, participant: ParticipantId, role: Role },
     /// The server itself (the demo, imports run at start-up).
     System,
+    /// A room display (projector, hall screen): follows one meeting, sends
+    /// no commands, reads public documents only.
+    Display { meeting: MeetingId },
 }
 
 impl Actor {
@@ -257,7 +285,15 @@ impl Actor {
         match *self {
             Actor::Admin { .. } | Actor::Staff { .. } | Actor::System => Some(Role::Secretary),
             Actor::Participant { meeting: m, role, .. } if m == meeting => Some(role),
-            Actor::Participant { .. } => None,
+            Actor::Participant { .. } | Actor::Display { .. } => None,
+        }
+    }
+
+    /// May this actor follow the meeting (read its state and events)?
+    pub fn can_follow(&self, meeting: MeetingId) -> bool {
+        match *self {
+            Actor::Display { meeting: m } => m == meeting,
+            _ => self.role_in(meeting).is_some(),
         }
     }
 

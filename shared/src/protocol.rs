@@ -7,6 +7,7 @@
 //! answers a newer client with a clear error instead of dropping the line.
 //! `docs/protocol.md` shows every message with an example.
 
+use crate::decision::*;
 use crate::model::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -84,9 +85,79 @@ pub enum Command {
     },
     /// Secretary: remove a document.
     RemoveDocument { document: DocumentId },
+    /// Secretary: mark a participant present, absent or excused (with a reason).
+    SetAttendance {
+        participant: ParticipantId,
+        attendance: Attendance,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Secretary: the share of members that makes a quorum.
+    SetQuorumRule { share: Share },
+    /// Chair or secretary: the speaking time per speech (0: no limit).
+    SetSpeechLimit { seconds: u32 },
+    /// Chair or secretary: prepare a poll on an agenda item.
+    CreatePoll {
+        item: ItemId,
+        question: String,
+        kind: PollKind,
+        /// Ignored for yes/no polls (their options are fixed).
+        #[serde(default)]
+        options: Vec<String>,
+        #[serde(default = "one")]
+        max_choices: u8,
+        secret: bool,
+        #[serde(default)]
+        allow_change: bool,
+        #[serde(default)]
+        rule: MajorityRule,
+    },
+    /// Chair: open a poll for voting.
+    OpenPoll { poll: PollId },
+    /// Chair: close a poll; its result is published and never changes.
+    ClosePoll { poll: PollId },
+    /// Chair: cancel a poll, with a reason.
+    CancelPoll { poll: PollId, reason: String },
+    /// A present participant with the voting flag: vote.
+    CastBallot { poll: PollId, choices: Vec<u8> },
+    /// Secretary: record the vote of a present voter whose tablet failed.
+    CastBallotFor { poll: PollId, voter: ParticipantId, choices: Vec<u8> },
+    /// Secretary: record the counts of a show of hands, per option.
+    RecordHands { poll: PollId, counts: Vec<u32> },
+    /// A participant: ask to speak on the current item.
+    RequestToSpeak,
+    /// A participant: withdraw the request.
+    WithdrawRequest,
+    /// Chair: give the floor (to the first in the queue when none is named).
+    GiveFloor {
+        #[serde(default)]
+        participant: Option<ParticipantId>,
+    },
+    /// Chair: end the current speech.
+    EndSpeech,
+    /// A participant: a written opinion on an item or one of its documents.
+    AddOpinion {
+        item: ItemId,
+        #[serde(default)]
+        document: Option<DocumentId>,
+        stance: Stance,
+        #[serde(default)]
+        text: String,
+    },
+    /// Chair or secretary: ask every member for written opinions on an item
+    /// by a deadline (server time).
+    RequestOpinions {
+        item: ItemId,
+        #[serde(with = "time::serde::rfc3339")]
+        deadline: OffsetDateTime,
+    },
     /// A command this server does not know (sent by a newer client).
     #[serde(other)]
     Unknown,
+}
+
+fn one() -> u8 {
+    1
 }
 
 /// A participant to add.
@@ -121,6 +192,22 @@ pub enum CommandKind {
     UploadDocument,
     UpdateDocument,
     RemoveDocument,
+    SetAttendance,
+    SetQuorumRule,
+    SetSpeechLimit,
+    CreatePoll,
+    OpenPoll,
+    ClosePoll,
+    CancelPoll,
+    CastBallot,
+    CastBallotFor,
+    RecordHands,
+    RequestToSpeak,
+    WithdrawRequest,
+    GiveFloor,
+    EndSpeech,
+    AddOpinion,
+    RequestOpinions,
     Unknown,
 }
 
@@ -144,6 +231,22 @@ impl Command {
             Command::ResetPins { .. } => CommandKind::ResetPins,
             Command::UpdateDocument { .. } => CommandKind::UpdateDocument,
             Command::RemoveDocument { .. } => CommandKind::RemoveDocument,
+            Command::SetAttendance { .. } => CommandKind::SetAttendance,
+            Command::SetQuorumRule { .. } => CommandKind::SetQuorumRule,
+            Command::SetSpeechLimit { .. } => CommandKind::SetSpeechLimit,
+            Command::CreatePoll { .. } => CommandKind::CreatePoll,
+            Command::OpenPoll { .. } => CommandKind::OpenPoll,
+            Command::ClosePoll { .. } => CommandKind::ClosePoll,
+            Command::CancelPoll { .. } => CommandKind::CancelPoll,
+            Command::CastBallot { .. } => CommandKind::CastBallot,
+            Command::CastBallotFor { .. } => CommandKind::CastBallotFor,
+            Command::RecordHands { .. } => CommandKind::RecordHands,
+            Command::RequestToSpeak => CommandKind::RequestToSpeak,
+            Command::WithdrawRequest => CommandKind::WithdrawRequest,
+            Command::GiveFloor { .. } => CommandKind::GiveFloor,
+            Command::EndSpeech => CommandKind::EndSpeech,
+            Command::AddOpinion { .. } => CommandKind::AddOpinion,
+            Command::RequestOpinions { .. } => CommandKind::RequestOpinions,
             Command::Unknown => CommandKind::Unknown,
         }
     }
@@ -178,6 +281,15 @@ impl Command {
                 readers.sort();
                 readers.dedup();
             }
+            Command::SetAttendance { reason, .. } => *reason = clean(reason),
+            Command::CreatePoll { question, options, .. } => {
+                *question = clean_multiline(question);
+                for o in options.iter_mut() {
+                    *o = clean(o);
+                }
+            }
+            Command::CancelPoll { reason, .. } => *reason = clean(reason),
+            Command::AddOpinion { text, .. } => *text = clean_multiline(text),
             _ => {}
         }
         self
@@ -243,6 +355,63 @@ pub enum Change {
     /// A document was removed, or is no longer readable by this viewer.
     DocumentRemoved {
         document: DocumentId,
+    },
+    AttendanceChanged {
+        participant: ParticipantId,
+        attendance: Attendance,
+        reason: String,
+    },
+    QuorumRuleChanged {
+        share: Share,
+    },
+    SpeechLimitChanged {
+        seconds: u32,
+    },
+    PollCreated {
+        poll: Poll,
+    },
+    PollOpened {
+        poll: PollId,
+    },
+    /// Someone voted. `choices` only in named polls, and only for the chair
+    /// and secretary while the poll is open; never in secret polls.
+    BallotCast {
+        poll: PollId,
+        voter: ParticipantId,
+        choices: Option<Vec<u8>>,
+        by_secretary: bool,
+    },
+    HandsRecorded {
+        poll: PollId,
+        counts: Vec<u32>,
+    },
+    /// The result, fixed; for a named poll, every ballot (now public).
+    PollClosed {
+        poll: PollId,
+        result: PollResult,
+        ballots: Vec<NamedBallot>,
+    },
+    PollCancelled {
+        poll: PollId,
+        reason: String,
+    },
+    SpeakRequested {
+        participant: ParticipantId,
+    },
+    SpeakWithdrawn {
+        participant: ParticipantId,
+    },
+    FloorGiven {
+        floor: Floor,
+    },
+    SpeechEnded {
+        participant: ParticipantId,
+    },
+    OpinionAdded {
+        opinion: Opinion,
+    },
+    OpinionsRequested {
+        request: OpinionRequest,
     },
     /// An event this client may not see the content of; it still advances `seq`.
     Hidden,
@@ -482,6 +651,8 @@ mod roundtrip {
             starts_at: at,
             status: MeetingStatus::Draft,
             current_item: None,
+            quorum: Default::default(),
+            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
         };
         let changes = vec![
             Change::MeetingCreated { header },

@@ -4,6 +4,7 @@
 //! same function to grey out what the user may not do. Every refusal is a
 //! [`RuleError`] with a stable code.
 
+use crate::decision::*;
 use crate::model::*;
 use crate::protocol::{Command, CommandKind};
 use crate::state::MeetingState;
@@ -58,7 +59,15 @@ pub struct Right {
 }
 
 use MeetingStatus::{Closed, Draft, Open};
-use Role::{Chair, Secretary};
+use Role::{Chair, Delegate, Observer, Secretary};
+
+const EVERYONE: &[Role] = &[Chair, Secretary, Delegate, Observer];
+const CHAIR_OR_SECRETARY: &[Role] = &[Chair, Secretary];
+
+/// The longest written opinion accepted.
+pub const MAX_OPINION: usize = 20_000;
+/// The most options a poll may have.
+pub const MAX_OPTIONS: usize = 50;
 
 const PREPARING: &[MeetingStatus] = &[Draft, Open];
 const ANY: &[MeetingStatus] = &[Draft, Open, Closed];
@@ -83,6 +92,23 @@ pub const RIGHTS: &[Right] = &[
     Right { kind: CommandKind::UploadDocument, roles: &[Secretary], statuses: PREPARING },
     Right { kind: CommandKind::UpdateDocument, roles: &[Secretary], statuses: PREPARING },
     Right { kind: CommandKind::RemoveDocument, roles: &[Secretary], statuses: PREPARING },
+    Right { kind: CommandKind::SetAttendance, roles: &[Secretary], statuses: PREPARING },
+    Right { kind: CommandKind::SetQuorumRule, roles: &[Secretary], statuses: PREPARING },
+    Right { kind: CommandKind::SetSpeechLimit, roles: CHAIR_OR_SECRETARY, statuses: PREPARING },
+    Right { kind: CommandKind::CreatePoll, roles: CHAIR_OR_SECRETARY, statuses: PREPARING },
+    Right { kind: CommandKind::OpenPoll, roles: &[Chair], statuses: &[Open] },
+    Right { kind: CommandKind::ClosePoll, roles: &[Chair], statuses: &[Open] },
+    Right { kind: CommandKind::CancelPoll, roles: &[Chair], statuses: &[Open] },
+    // Who votes is the *voting* flag and presence, checked per participant.
+    Right { kind: CommandKind::CastBallot, roles: EVERYONE, statuses: &[Open] },
+    Right { kind: CommandKind::CastBallotFor, roles: &[Secretary], statuses: &[Open] },
+    Right { kind: CommandKind::RecordHands, roles: &[Secretary], statuses: &[Open] },
+    Right { kind: CommandKind::RequestToSpeak, roles: EVERYONE, statuses: &[Open] },
+    Right { kind: CommandKind::WithdrawRequest, roles: EVERYONE, statuses: &[Open] },
+    Right { kind: CommandKind::GiveFloor, roles: &[Chair], statuses: &[Open] },
+    Right { kind: CommandKind::EndSpeech, roles: &[Chair], statuses: &[Open] },
+    Right { kind: CommandKind::AddOpinion, roles: EVERYONE, statuses: PREPARING },
+    Right { kind: CommandKind::RequestOpinions, roles: CHAIR_OR_SECRETARY, statuses: PREPARING },
 ];
 
 /// The row of the rights table for a kind of command.
@@ -96,9 +122,10 @@ pub fn allowed(state: &MeetingState, actor: &Actor, kind: CommandKind) -> Result
     let Some(right) = right(kind) else { return Err(RuleError::UnknownCommand) };
     let role = actor.role_in(state.meeting.id).ok_or(RuleError::Forbidden("not a participant of this meeting"))?;
     if !right.roles.contains(&role) {
-        return Err(RuleError::Forbidden(match right.roles.first() {
-            Some(Chair) => "only the chair may do this",
-            _ => "only the secretary may do this",
+        return Err(RuleError::Forbidden(match right.roles {
+            [Chair] => "only the chair may do this",
+            [Secretary] => "only the secretary may do this",
+            _ => "only the chair or the secretary may do this",
         }));
     }
     if !right.statuses.contains(&state.meeting.status) {
@@ -183,8 +210,150 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             check_readers(state, *confidentiality, readers)
         }
         Command::RemoveDocument { document } => state.document(*document).map(|_| ()).ok_or(RuleError::NotFound("document")),
+        Command::SetAttendance { participant, attendance, reason } => {
+            state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
+            if *attendance != Attendance::Excused && !reason.is_empty() {
+                return Err(RuleError::Invalid("only an excused absence has a reason".into()));
+            }
+            text("reason", reason, MAX_TITLE, false)
+        }
+        Command::SetQuorumRule { share } => {
+            if share.is_valid() && share.num > 0 {
+                Ok(())
+            } else {
+                Err(RuleError::Invalid("the quorum must be a share between 0 and 1".into()))
+            }
+        }
+        Command::SetSpeechLimit { seconds } => {
+            if *seconds <= 3600 {
+                Ok(())
+            } else {
+                Err(RuleError::Invalid("a speech is limited to an hour at most".into()))
+            }
+        }
+        Command::CreatePoll { item, question, kind, options, max_choices, secret, allow_change, rule } => {
+            state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
+            text("question", question, MAX_SUMMARY, true)?;
+            if *secret && *allow_change {
+                return Err(RuleError::Invalid("a secret ballot cannot be changed".into()));
+            }
+            if !rule.share.is_valid() || rule.share.num == 0 {
+                return Err(RuleError::Invalid("the majority must be a share between 0 and 1".into()));
+            }
+            if *kind == PollKind::Choice {
+                if options.len() < 2 || options.len() > MAX_OPTIONS {
+                    return Err(RuleError::Invalid(format!("an election needs 2 to {MAX_OPTIONS} options")));
+                }
+                options.iter().try_for_each(|o| text("option", o, MAX_NAME, true))?;
+                if *max_choices == 0 || usize::from(*max_choices) > options.len() {
+                    return Err(RuleError::Invalid("a ballot picks between 1 and all of the options".into()));
+                }
+            }
+            Ok(())
+        }
+        Command::OpenPoll { poll } => {
+            let p = state.poll(*poll).ok_or(RuleError::NotFound("poll"))?;
+            if p.status != PollStatus::Draft {
+                return Err(RuleError::Conflict("only a prepared poll can be opened"));
+            }
+            if state.open_poll().is_some() {
+                return Err(RuleError::Conflict("another poll is open: close it first"));
+            }
+            Ok(())
+        }
+        Command::ClosePoll { poll } => {
+            let p = state.poll(*poll).ok_or(RuleError::NotFound("poll"))?;
+            if p.status != PollStatus::Open { Err(RuleError::Conflict("the poll is not open")) } else { Ok(()) }
+        }
+        Command::CancelPoll { poll, reason } => {
+            let p = state.poll(*poll).ok_or(RuleError::NotFound("poll"))?;
+            if !matches!(p.status, PollStatus::Draft | PollStatus::Open) {
+                return Err(RuleError::Conflict("a closed poll stands; it cannot be cancelled"));
+            }
+            text("reason", reason, MAX_TITLE, true)
+        }
+        Command::CastBallot { poll, choices } => {
+            let voter = actor.participant().ok_or(RuleError::Forbidden("only participants vote"))?;
+            check_ballot(state, *poll, voter, choices)
+        }
+        Command::CastBallotFor { poll, voter, choices } => check_ballot(state, *poll, *voter, choices),
+        Command::RecordHands { poll, counts } => {
+            let p = open_poll(state, *poll)?;
+            if counts.len() != p.options.len() {
+                return Err(RuleError::Invalid("one count per option".into()));
+            }
+            let eligible = state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present).count() as u32;
+            if counts.iter().any(|c| *c > eligible) {
+                return Err(RuleError::Invalid(format!("a count cannot exceed the {eligible} voters present")));
+            }
+            Ok(())
+        }
+        Command::RequestToSpeak => {
+            let me = actor.participant().ok_or(RuleError::Forbidden("only participants ask to speak"))?;
+            if state.meeting.current_item.is_none() {
+                return Err(RuleError::Conflict("no item is under discussion"));
+            }
+            if state.speakers.queue.contains(&me) || state.speakers.floor.is_some_and(|f| f.participant == me) {
+                return Err(RuleError::Conflict("you are already on the list"));
+            }
+            Ok(())
+        }
+        Command::WithdrawRequest => {
+            let me = actor.participant().ok_or(RuleError::Forbidden("only participants ask to speak"))?;
+            if state.speakers.queue.contains(&me) { Ok(()) } else { Err(RuleError::NotFound("request to speak")) }
+        }
+        Command::GiveFloor { participant } => match participant {
+            Some(p) => state.participant(*p).map(|_| ()).ok_or(RuleError::NotFound("participant")),
+            None if state.speakers.queue.is_empty() => Err(RuleError::Conflict("nobody is waiting to speak")),
+            None => Ok(()),
+        },
+        Command::EndSpeech => state.speakers.floor.map(|_| ()).ok_or(RuleError::Conflict("nobody has the floor")),
+        Command::AddOpinion { item, document, stance, text: body } => {
+            actor.participant().ok_or(RuleError::Forbidden("only participants give opinions"))?;
+            state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
+            if let Some(d) = document {
+                let doc = state.document(*d).filter(|doc| doc.item == *item && state.can_read(actor, doc));
+                doc.ok_or(RuleError::NotFound("document"))?;
+            }
+            text("opinion", body, MAX_OPINION, *stance == Stance::Comment)
+        }
+        Command::RequestOpinions { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
         Command::Unknown => Err(RuleError::UnknownCommand),
     }
+}
+
+fn open_poll(state: &MeetingState, poll: PollId) -> Result<&Poll, RuleError> {
+    let p = state.poll(poll).ok_or(RuleError::NotFound("poll"))?;
+    if p.status != PollStatus::Open {
+        return Err(RuleError::Conflict("the poll is not open"));
+    }
+    Ok(p)
+}
+
+/// May `voter` cast these choices in this poll now?
+pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, choices: &[u8]) -> Result<(), RuleError> {
+    let p = open_poll(state, poll)?;
+    let who = state.participant(voter).ok_or(RuleError::NotFound("participant"))?;
+    if !who.voting {
+        return Err(RuleError::Forbidden("this participant does not vote"));
+    }
+    if who.attendance != Attendance::Present {
+        return Err(RuleError::Forbidden("only participants present vote"));
+    }
+    let max = if p.kind == PollKind::YesNo { 1 } else { usize::from(p.max_choices) };
+    if choices.is_empty() || choices.len() > max {
+        return Err(RuleError::Invalid(format!("choose between 1 and {max} options")));
+    }
+    let mut seen = choices.to_vec();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != choices.len() || choices.iter().any(|c| usize::from(*c) >= p.options.len()) {
+        return Err(RuleError::Invalid("unknown or repeated option".into()));
+    }
+    if p.voters.contains(&voter) && (p.secret || !p.allow_change) {
+        return Err(RuleError::Conflict(if p.secret { "already voted: a secret ballot cannot be changed" } else { "already voted" }));
+    }
+    Ok(())
 }
 
 /// Checks a document's readers: only `named` and `secret` documents name
@@ -357,5 +526,115 @@ mod tests {
             assert!(right(k).is_some(), "{k:?}");
         }
         assert!(right(Unknown).is_none());
+    }
+
+    fn with_poll(secret: bool, allow_change: bool, status: PollStatus) -> MeetingState {
+        let mut s = open(sample());
+        s.polls.push(Poll {
+            id: PollId(1),
+            item: ItemId(10),
+            question: "Thông qua chương trình?".into(),
+            kind: PollKind::YesNo,
+            options: YES_NO_OPTIONS.iter().map(|o| o.to_string()).collect(),
+            max_choices: 1,
+            secret,
+            allow_change,
+            rule: MajorityRule::default(),
+            status,
+            voters: vec![],
+            ballots: vec![],
+            hands: vec![],
+            result: None,
+            cancel_reason: None,
+        });
+        s
+    }
+
+    fn vote(choice: u8) -> Command {
+        Command::CastBallot { poll: PollId(1), choices: vec![choice] }
+    }
+
+    #[test]
+    fn a_voting_chair_votes_and_a_non_voting_observer_does_not() {
+        let s = with_poll(false, false, PollStatus::Open);
+        assert_eq!(check(&s, &actor(&s, 1), &vote(0)), Ok(()), "the chair has the voting flag");
+        assert_eq!(check(&s, &actor(&s, 3), &vote(1)), Ok(()));
+        assert_eq!(check(&s, &actor(&s, 5), &vote(0)).unwrap_err().code(), "forbidden", "observer");
+        assert_eq!(check(&s, &actor(&s, 2), &vote(0)).unwrap_err().code(), "forbidden", "a non-voting secretary");
+        assert_eq!(check(&s, &Actor::Staff { staff: StaffId(1) }, &vote(0)).unwrap_err().code(), "forbidden");
+    }
+
+    #[test]
+    fn only_present_voters_vote() {
+        let mut s = with_poll(false, false, PollStatus::Open);
+        s.participants[2].attendance = Attendance::Absent;
+        assert_eq!(check(&s, &actor(&s, 3), &vote(0)).unwrap_err().code(), "forbidden");
+    }
+
+    #[test]
+    fn voting_before_open_or_after_close_is_refused() {
+        for status in [PollStatus::Draft, PollStatus::Closed, PollStatus::Cancelled] {
+            let s = with_poll(false, false, status);
+            assert_eq!(check(&s, &actor(&s, 3), &vote(0)).unwrap_err().code(), "conflict", "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_named_vote_changes_only_when_allowed_and_a_secret_one_never() {
+        let mut s = with_poll(false, true, PollStatus::Open);
+        s.polls[0].voters.push(ParticipantId(3));
+        assert_eq!(check(&s, &actor(&s, 3), &vote(1)), Ok(()), "named, changes allowed");
+        let mut s = with_poll(false, false, PollStatus::Open);
+        s.polls[0].voters.push(ParticipantId(3));
+        assert_eq!(check(&s, &actor(&s, 3), &vote(1)).unwrap_err().code(), "conflict");
+        let mut s = with_poll(true, false, PollStatus::Open);
+        s.polls[0].voters.push(ParticipantId(3));
+        assert_eq!(check(&s, &actor(&s, 3), &vote(1)).unwrap_err().code(), "conflict");
+        let s = sample();
+        let secret_changeable = Command::CreatePoll {
+            item: ItemId(10),
+            question: "?".into(),
+            kind: PollKind::YesNo,
+            options: vec![],
+            max_choices: 1,
+            secret: true,
+            allow_change: true,
+            rule: MajorityRule::default(),
+        };
+        assert_eq!(check(&s, &actor(&s, 1), &secret_changeable).unwrap_err().code(), "invalid");
+    }
+
+    #[test]
+    fn ballots_must_name_known_options() {
+        let s = with_poll(false, false, PollStatus::Open);
+        let c = |choices: Vec<u8>| Command::CastBallot { poll: PollId(1), choices };
+        for bad in [vec![], vec![3], vec![0, 1], vec![0, 0]] {
+            assert_eq!(check(&s, &actor(&s, 3), &c(bad.clone())).unwrap_err().code(), "invalid", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_poll_open_at_a_time_and_only_the_chair_opens_it() {
+        let mut s = with_poll(false, false, PollStatus::Draft);
+        assert_eq!(check(&s, &actor(&s, 2), &Command::OpenPoll { poll: PollId(1) }).unwrap_err().code(), "forbidden");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::OpenPoll { poll: PollId(1) }), Ok(()));
+        let mut other = s.polls[0].clone();
+        other.id = PollId(2);
+        other.status = PollStatus::Open;
+        s.polls.push(other);
+        assert_eq!(check(&s, &actor(&s, 1), &Command::OpenPoll { poll: PollId(1) }).unwrap_err().code(), "conflict");
+    }
+
+    #[test]
+    fn the_speakers_list_needs_a_current_item_and_no_duplicates() {
+        let mut s = open(sample());
+        assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
+        s.meeting.current_item = Some(ItemId(10));
+        assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak), Ok(()));
+        s.speakers.queue.push(ParticipantId(3));
+        assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &actor(&s, 3), &Command::GiveFloor { participant: None }).unwrap_err().code(), "forbidden");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }), Ok(()));
+        assert_eq!(check(&s, &actor(&s, 1), &Command::EndSpeech).unwrap_err().code(), "conflict");
     }
 }

@@ -4,6 +4,7 @@
 //! client keeps a copy; both fold the same events with
 //! [`MeetingState::apply`], so they cannot disagree on what an event means.
 
+use crate::decision::*;
 use crate::model::*;
 use crate::protocol::{Change, Event};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,17 @@ pub struct MeetingState {
     /// In agenda order.
     pub agenda: Vec<AgendaItem>,
     pub documents: Vec<Document>,
+    /// Polls, in creation order.
+    #[serde(default)]
+    pub polls: Vec<Poll>,
+    /// The speakers' list of the current item.
+    #[serde(default)]
+    pub speakers: Speakers,
+    /// Written opinions (each viewer sees their own; the chair and secretary all).
+    #[serde(default)]
+    pub opinions: Vec<Opinion>,
+    #[serde(default)]
+    pub opinion_requests: Vec<OpinionRequest>,
     /// The `seq` of the last event folded in.
     pub seq: u64,
 }
@@ -34,7 +46,36 @@ pub enum ApplyError {
 impl MeetingState {
     /// A state holding only the meeting header, before any event.
     pub fn new(meeting: Meeting) -> Self {
-        MeetingState { meeting, participants: vec![], agenda: vec![], documents: vec![], seq: 0 }
+        MeetingState {
+            meeting,
+            participants: vec![],
+            agenda: vec![],
+            documents: vec![],
+            polls: vec![],
+            speakers: Speakers::default(),
+            opinions: vec![],
+            opinion_requests: vec![],
+            seq: 0,
+        }
+    }
+
+    /// The poll with this id.
+    pub fn poll(&self, id: PollId) -> Option<&Poll> {
+        self.polls.iter().find(|p| p.id == id)
+    }
+
+    /// The open poll, if any (at most one is open at a time).
+    pub fn open_poll(&self) -> Option<&Poll> {
+        self.polls.iter().find(|p| p.status == PollStatus::Open)
+    }
+
+    /// Present members against all members under the meeting's rule.
+    pub fn quorum(&self) -> Quorum {
+        crate::decision::quorum(&self.participants, self.meeting.quorum)
+    }
+
+    fn poll_mut(&mut self, id: PollId) -> Option<&mut Poll> {
+        self.polls.iter_mut().find(|p| p.id == id)
     }
 
     /// The participant with this id.
@@ -99,6 +140,7 @@ impl MeetingState {
             Change::MeetingOpened => self.meeting.status = MeetingStatus::Open,
             Change::MeetingClosed => {
                 self.meeting.status = MeetingStatus::Closed;
+                self.speakers.apply(change);
                 if let Some(id) = self.meeting.current_item.take() {
                     self.set_item_status(id, ItemStatus::Done);
                 }
@@ -134,6 +176,8 @@ impl MeetingState {
                     self.set_item_status(*id, ItemStatus::Current);
                 }
                 self.meeting.current_item = *item;
+                // The speakers' list belongs to an item.
+                self.speakers.apply(change);
             }
             Change::ParticipantAdded { participant } => {
                 self.participants.retain(|p| p.id != participant.id);
@@ -157,6 +201,61 @@ impl MeetingState {
                 }
             }
             Change::DocumentRemoved { document } => self.documents.retain(|d| d.id != *document),
+            Change::AttendanceChanged { participant, attendance, reason } => {
+                if let Some(p) = self.participants.iter_mut().find(|p| p.id == *participant) {
+                    p.attendance = *attendance;
+                    p.excuse = reason.clone();
+                }
+            }
+            Change::QuorumRuleChanged { share } => self.meeting.quorum = *share,
+            Change::SpeechLimitChanged { seconds } => self.meeting.speech_limit_secs = *seconds,
+            Change::PollCreated { poll } => self.polls.push(poll.clone()),
+            Change::PollOpened { poll } => {
+                if let Some(p) = self.poll_mut(*poll) {
+                    p.status = PollStatus::Open;
+                }
+            }
+            Change::BallotCast { poll, voter, choices, by_secretary } => {
+                // Kept in id order, as the store reads them back (and so
+                // as not to keep the order of voting).
+                if let Some(p) = self.poll_mut(*poll) {
+                    if let Err(at) = p.voters.binary_search(voter) {
+                        p.voters.insert(at, *voter);
+                    }
+                    if let Some(choices) = choices {
+                        let ballot = NamedBallot { voter: *voter, choices: choices.clone(), by_secretary: *by_secretary };
+                        match p.ballots.binary_search_by_key(voter, |b| b.voter) {
+                            Ok(at) => p.ballots[at] = ballot,
+                            Err(at) => p.ballots.insert(at, ballot),
+                        }
+                    }
+                }
+            }
+            Change::HandsRecorded { poll, counts } => {
+                if let Some(p) = self.poll_mut(*poll) {
+                    p.hands = counts.clone();
+                }
+            }
+            Change::PollClosed { poll, result, ballots } => {
+                if let Some(p) = self.poll_mut(*poll) {
+                    p.status = PollStatus::Closed;
+                    p.result = Some(result.clone());
+                    if !p.secret {
+                        p.ballots = ballots.clone();
+                    }
+                }
+            }
+            Change::PollCancelled { poll, reason } => {
+                if let Some(p) = self.poll_mut(*poll) {
+                    p.status = PollStatus::Cancelled;
+                    p.cancel_reason = Some(reason.clone());
+                }
+            }
+            Change::SpeakRequested { .. } | Change::SpeakWithdrawn { .. } | Change::FloorGiven { .. } | Change::SpeechEnded { .. } => {
+                self.speakers.apply(change)
+            }
+            Change::OpinionAdded { opinion } => self.opinions.push(opinion.clone()),
+            Change::OpinionsRequested { request } => self.opinion_requests.push(request.clone()),
             Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
         }
     }
@@ -167,8 +266,16 @@ impl MeetingState {
         }
     }
 
+    /// Does `viewer` see everything (the chair, the secretary, staff)?
+    pub fn privileged(&self, viewer: &Actor) -> bool {
+        matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary))
+    }
+
     /// May `viewer` read (and so list, fetch and cache) this document?
     pub fn can_read(&self, viewer: &Actor, doc: &Document) -> bool {
+        if let Actor::Display { meeting } = viewer {
+            return *meeting == self.meeting.id && doc.confidentiality == Confidentiality::Public;
+        }
         match viewer.role_in(self.meeting.id) {
             None => false,
             Some(_) if viewer.is_staff() => true,
@@ -186,14 +293,24 @@ impl MeetingState {
 
     /// This state as `viewer` may see it: documents they may not read are
     /// left out, and so are other people's reader lists.
+    /// Also hidden from others: named ballots while a poll is open (only
+    /// who has voted shows), and other people's written opinions.
     pub fn visible_to(&self, viewer: &Actor) -> MeetingState {
         let mut s = self.clone();
-        let privileged = matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary));
+        let privileged = self.privileged(viewer);
         s.documents.retain(|d| self.can_read(viewer, d));
         if !privileged {
+            let me = viewer.participant();
             for d in &mut s.documents {
-                d.readers.retain(|r| Some(*r) == viewer.participant());
+                d.readers.retain(|r| Some(*r) == me);
             }
+            for p in &mut s.polls {
+                if p.status == PollStatus::Open {
+                    p.ballots.retain(|b| Some(b.voter) == me);
+                    p.hands.clear();
+                }
+            }
+            s.opinions.retain(|o| Some(o.author) == me);
         }
         s
     }
@@ -202,8 +319,14 @@ impl MeetingState {
     /// document they may not read becomes `DocumentRemoved` (so a copy that
     /// had it drops it), and reader lists are trimmed as in [`Self::visible_to`].
     pub fn event_for(&self, viewer: &Actor, event: &Event) -> Event {
-        let privileged = matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary));
+        let privileged = self.privileged(viewer);
+        let me = viewer.participant();
         let change = match &event.change {
+            Change::BallotCast { poll, voter, choices: Some(_), by_secretary } if !privileged && me != Some(*voter) => {
+                Change::BallotCast { poll: *poll, voter: *voter, choices: None, by_secretary: *by_secretary }
+            }
+            Change::HandsRecorded { .. } if !privileged => Change::Hidden,
+            Change::OpinionAdded { opinion } if !privileged && me != Some(opinion.author) => Change::Hidden,
             Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
                 if !self.can_read(viewer, document) {
                     Change::DocumentRemoved { document: document.id }
@@ -238,6 +361,8 @@ pub(crate) mod tests {
             starts_at: datetime!(2026-11-23 08:00 +07:00),
             status: MeetingStatus::Draft,
             current_item: None,
+            quorum: Default::default(),
+            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
         });
         let people = [
             (1, "Nguyễn Văn An", Role::Chair, true, true),
@@ -247,7 +372,16 @@ pub(crate) mod tests {
             (5, "Hoàng Minh Em", Role::Observer, false, false),
         ];
         for (id, name, role, member, voting) in people {
-            s.participants.push(Participant { id: ParticipantId(id), name: name.into(), position: String::new(), role, member, voting });
+            s.participants.push(Participant {
+                id: ParticipantId(id),
+                name: name.into(),
+                position: String::new(),
+                role,
+                member,
+                voting,
+                attendance: Attendance::Present,
+                excuse: String::new(),
+            });
         }
         for (id, title) in [(10, "Khai mạc"), (11, "Báo cáo tình hình"), (12, "Bế mạc")] {
             s.agenda.push(AgendaItem {

@@ -323,6 +323,17 @@ impl Ws {
         }
     }
 
+    /// The next message that is not an event or a snapshot (those are
+    /// recorded): an answer to what this client sent.
+    pub async fn reply(&mut self) -> anyhow::Result<ServerMessage> {
+        loop {
+            match self.recv().await? {
+                ServerMessage::Event { .. } | ServerMessage::Snapshot { .. } => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
     /// Says hello and waits for the welcome.
     pub async fn hello(&mut self, meeting: MeetingId, last_seq: Option<u64>) -> anyhow::Result<()> {
         self.send(&ClientMessage::Hello { meeting, last_seq, version: protocol::PROTOCOL_VERSION }).await?;

@@ -209,17 +209,17 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
         chair.recv().await?;
     }
     chair.send_text("{this is not json".into()).await?;
-    match chair.recv().await? {
+    match chair.reply().await? {
         ServerMessage::Error { code, .. } => assert_eq!(code, "malformed_message"),
         other => anyhow::bail!("{other:?}"),
     }
     chair.send_text(format!(r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#, "x".repeat(100 * 1024))).await?;
-    match chair.recv().await? {
+    match chair.reply().await? {
         ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
         other => anyhow::bail!("{other:?}"),
     }
     chair.send_text(r#"{"type":"command","key":"k","command":{"type":"launch_rocket"}}"#.into()).await?;
-    match chair.recv().await? {
+    match chair.reply().await? {
         ServerMessage::Error { code, key, .. } => {
             assert_eq!(code, "unknown_command");
             assert_eq!(key.as_deref(), Some("k"));

@@ -1,0 +1,504 @@
+//! How a meeting decides: attendance and quorum, polls (biểu quyết) and
+//! their majority rules, written opinions and the speakers' list.
+//!
+//! Counting is pure: [`tally`] turns ballots into a [`PollResult`] under a
+//! [`MajorityRule`], and the same function runs on the server when a poll
+//! closes and in tests against a count made from the database.
+
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A share such as "more than 1/2" or "at least 2/3".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub num: u32,
+    pub den: u32,
+    /// `true`: more than num/den; `false`: at least num/den.
+    pub strict: bool,
+}
+
+impl Share {
+    /// More than half.
+    pub const MORE_THAN_HALF: Share = Share { num: 1, den: 2, strict: true };
+    /// At least two thirds.
+    pub const TWO_THIRDS: Share = Share { num: 2, den: 3, strict: false };
+
+    /// Is `part` of `whole` enough? Never with a whole of 0.
+    pub fn met(&self, part: u32, whole: u32) -> bool {
+        if whole == 0 || self.den == 0 {
+            return false;
+        }
+        let (lhs, rhs) = (u64::from(part) * u64::from(self.den), u64::from(self.num) * u64::from(whole));
+        if self.strict { lhs > rhs } else { lhs >= rhs }
+    }
+
+    /// The smallest `part` of `whole` that meets the share.
+    pub fn needed(&self, whole: u32) -> u32 {
+        (0..=whole).find(|p| self.met(*p, whole)).unwrap_or(whole + 1)
+    }
+
+    /// Valid shares are between 0 and 1 with a non-zero denominator.
+    pub fn is_valid(&self) -> bool {
+        self.den > 0 && self.num <= self.den
+    }
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Share::MORE_THAN_HALF
+    }
+}
+
+/// Whether a participant is in the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Attendance {
+    /// Not (yet) signed in.
+    #[default]
+    Absent,
+    /// In the room (signed in there, or marked by the secretary).
+    Present,
+    /// Excused by the secretary, with a reason.
+    Excused,
+}
+
+impl Attendance {
+    /// The stable name used in the database and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attendance::Absent => "absent",
+            Attendance::Present => "present",
+            Attendance::Excused => "excused",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "absent" => Some(Attendance::Absent),
+            "present" => Some(Attendance::Present),
+            "excused" => Some(Attendance::Excused),
+            _ => None,
+        }
+    }
+}
+
+/// Present members against all members, and whether that is a quorum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quorum {
+    pub present: u32,
+    pub members: u32,
+    /// How many present members the rule needs.
+    pub needed: u32,
+    pub holds: bool,
+}
+
+/// The quorum of participants under a rule: only *members* count.
+pub fn quorum(participants: &[Participant], rule: Share) -> Quorum {
+    let members = participants.iter().filter(|p| p.member).count() as u32;
+    let present = participants.iter().filter(|p| p.member && p.attendance == Attendance::Present).count() as u32;
+    Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+}
+
+/// What a majority is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The votes for and against (abstentions are not counted); for an
+    /// election, the ballots cast.
+    VotesCast,
+    /// The members present when the poll closes.
+    MembersPresent,
+    /// All members of the meeting, present or not.
+    AllMembers,
+}
+
+/// When a poll passes: `share` of `basis` in favour (and a quorum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MajorityRule {
+    pub basis: Basis,
+    pub share: Share,
+}
+
+impl Default for MajorityRule {
+    /// More than half of all members: the usual rule of people's committees
+    /// and councils.
+    fn default() -> Self {
+        MajorityRule { basis: Basis::AllMembers, share: Share::MORE_THAN_HALF }
+    }
+}
+
+/// What kind of question a poll asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollKind {
+    /// Tán thành / Không tán thành / Không biểu quyết; passes on the first.
+    YesNo,
+    /// Custom options (an election); each option is elected if it meets the
+    /// rule; a ballot picks up to `max_choices`.
+    Choice,
+}
+
+/// The default options of a yes/no poll.
+pub const YES_NO_OPTIONS: [&str; 3] = ["Tán thành", "Không tán thành", "Không biểu quyết"];
+
+/// Where a poll is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    Draft,
+    Open,
+    Closed,
+    Cancelled,
+}
+
+impl PollStatus {
+    /// The stable name used in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Draft => "draft",
+            PollStatus::Open => "open",
+            PollStatus::Closed => "closed",
+            PollStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(PollStatus::Draft),
+            "open" => Some(PollStatus::Open),
+            "closed" => Some(PollStatus::Closed),
+            "cancelled" => Some(PollStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A ballot of a named poll: who chose what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedBallot {
+    pub voter: ParticipantId,
+    /// Indexes into the poll's options.
+    pub choices: Vec<u8>,
+    /// Entered by the secretary for the voter (a failed tablet).
+    pub by_secretary: bool,
+}
+
+/// A poll (biểu quyết) on an agenda item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    pub id: PollId,
+    pub item: ItemId,
+    pub question: String,
+    pub kind: PollKind,
+    pub options: Vec<String>,
+    /// How many options one ballot may pick (1 for yes/no).
+    pub max_choices: u8,
+    /// Secret: nobody, not even the server's records, links a voter to a choice.
+    pub secret: bool,
+    /// Named polls only: a voter may change their ballot while it is open.
+    pub allow_change: bool,
+    pub rule: MajorityRule,
+    pub status: PollStatus,
+    /// Who has voted (everyone sees this, in secret polls too).
+    pub voters: Vec<ParticipantId>,
+    /// Named polls: the ballots (the chair and secretary see them while
+    /// open, everyone after close). Secret polls: always empty.
+    pub ballots: Vec<NamedBallot>,
+    /// Counts of a show of hands entered by the secretary, per option.
+    pub hands: Vec<u32>,
+    pub result: Option<PollResult>,
+    pub cancel_reason: Option<String>,
+}
+
+impl Poll {
+    /// Counts per option of a named poll's ballots plus the show of hands.
+    pub fn live_counts(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.options.len()];
+        for b in &self.ballots {
+            for c in &b.choices {
+                if let Some(n) = counts.get_mut(*c as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        for (n, h) in counts.iter_mut().zip(&self.hands) {
+            *n += h;
+        }
+        counts
+    }
+}
+
+/// The result of a closed poll, fixed forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollResult {
+    /// Votes per option.
+    pub counts: Vec<u32>,
+    /// Ballots cast (tablets and the secretary's entries; a show of hands
+    /// counts its largest option total).
+    pub ballots: u32,
+    /// What the majority was counted against, and its size.
+    pub basis: Basis,
+    pub base: u32,
+    /// How many votes an option needed.
+    pub needed: u32,
+    /// Per option: did it meet the rule? (Yes/no polls: only the first can.)
+    pub passed: Vec<bool>,
+    /// For a yes/no poll: passed or not. For an election: any option elected.
+    pub adopted: bool,
+    /// The quorum when the poll closed (no quorum: nothing passes).
+    pub quorum: Quorum,
+    /// Votes entered by the secretary (ballots for others and hands).
+    pub by_secretary: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub closed_at: OffsetDateTime,
+}
+
+/// Counts a poll under its rule. `counts` are votes per option (from
+/// ballots and hands), `ballots` the number of ballots.
+pub fn tally(poll: &Poll, counts: Vec<u32>, ballots: u32, by_secretary: u32, quorum: Quorum, closed_at: OffsetDateTime) -> PollResult {
+    let base = match poll.rule.basis {
+        Basis::VotesCast => match poll.kind {
+            PollKind::YesNo => counts.first().copied().unwrap_or(0) + counts.get(1).copied().unwrap_or(0),
+            PollKind::Choice => ballots,
+        },
+        Basis::MembersPresent => quorum.present,
+        Basis::AllMembers => quorum.members,
+    };
+    let needed = poll.rule.share.needed(base);
+    let passed: Vec<bool> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let eligible = match poll.kind {
+                PollKind::YesNo => i == 0,
+                PollKind::Choice => true,
+            };
+            eligible && quorum.holds && poll.rule.share.met(*n, base)
+        })
+        .collect();
+    let adopted = passed.iter().any(|p| *p);
+    PollResult { counts, ballots, basis: poll.rule.basis, base, needed, passed, adopted, quorum, by_secretary, closed_at }
+}
+
+/// A participant's stance in a written opinion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stance {
+    Agree,
+    Disagree,
+    AgreeWithComments,
+    /// A comment with no stance.
+    Comment,
+}
+
+/// A written opinion (góp ý) on an item or one of its documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opinion {
+    pub id: OpinionId,
+    pub item: ItemId,
+    pub document: Option<DocumentId>,
+    pub author: ParticipantId,
+    pub stance: Stance,
+    pub text: String,
+    /// Sent from outside the room (an electronic review by written opinion).
+    pub remote: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A request to all members for written opinions on an item by a deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpinionRequest {
+    pub id: OpinionRequestId,
+    pub item: ItemId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub deadline: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub asked_at: OffsetDateTime,
+}
+
+/// Who has the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Floor {
+    pub participant: ParticipantId,
+    /// Server time the speech started; every screen counts from it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// The speaking time allowed, in seconds (0: no limit).
+    pub limit_secs: u32,
+}
+
+/// The speakers' list of the current item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Speakers {
+    /// Waiting, in the order they asked.
+    pub queue: Vec<ParticipantId>,
+    pub floor: Option<Floor>,
+}
+
+impl Speakers {
+    /// Folds in the changes that touch the speakers' list.
+    pub fn apply(&mut self, change: &crate::protocol::Change) {
+        use crate::protocol::Change;
+        match change {
+            Change::SpeakRequested { participant } => {
+                if !self.queue.contains(participant) {
+                    self.queue.push(*participant);
+                }
+            }
+            Change::SpeakWithdrawn { participant } => self.queue.retain(|p| p != participant),
+            Change::FloorGiven { floor } => {
+                self.queue.retain(|p| *p != floor.participant);
+                self.floor = Some(*floor);
+            }
+            Change::SpeechEnded { participant } => {
+                if self.floor.is_some_and(|f| f.participant == *participant) {
+                    self.floor = None;
+                }
+            }
+            Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = Speakers::default(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn poll(kind: PollKind, basis: Basis, share: Share) -> Poll {
+        let options: Vec<String> = match kind {
+            PollKind::YesNo => YES_NO_OPTIONS.iter().map(|s| s.to_string()).collect(),
+            PollKind::Choice => vec!["An".into(), "Bình".into(), "Cường".into()],
+        };
+        Poll {
+            id: PollId(1),
+            item: ItemId(1),
+            question: "Thông qua dự toán?".into(),
+            kind,
+            options,
+            max_choices: 1,
+            secret: false,
+            allow_change: false,
+            rule: MajorityRule { basis, share },
+            status: PollStatus::Open,
+            voters: vec![],
+            ballots: vec![],
+            hands: vec![],
+            result: None,
+            cancel_reason: None,
+        }
+    }
+
+    fn q(present: u32, members: u32) -> Quorum {
+        let rule = Share::MORE_THAN_HALF;
+        Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+    }
+
+    const AT: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
+
+    #[test]
+    fn shares_and_ties() {
+        assert!(!Share::MORE_THAN_HALF.met(5, 10), "a tie is not more than half");
+        assert!(Share::MORE_THAN_HALF.met(6, 10));
+        assert!(Share::TWO_THIRDS.met(2, 3));
+        assert!(!Share::TWO_THIRDS.met(6, 10));
+        assert!(Share::TWO_THIRDS.met(7, 10));
+        assert_eq!(Share::MORE_THAN_HALF.needed(10), 6);
+        assert_eq!(Share::MORE_THAN_HALF.needed(9), 5);
+        assert_eq!(Share::TWO_THIRDS.needed(9), 6);
+        assert!(!Share::MORE_THAN_HALF.met(0, 0), "nothing of nothing is never enough");
+    }
+
+    #[test]
+    fn quorum_counts_present_members_only() {
+        let mk = |id, member, attendance| Participant {
+            id: ParticipantId(id),
+            name: format!("P{id}"),
+            position: String::new(),
+            role: Role::Delegate,
+            member,
+            voting: member,
+            attendance,
+            excuse: String::new(),
+        };
+        let people = vec![
+            mk(1, true, Attendance::Present),
+            mk(2, true, Attendance::Present),
+            mk(3, true, Attendance::Excused),
+            mk(4, true, Attendance::Absent),
+            mk(5, false, Attendance::Present),
+        ];
+        let qu = quorum(&people, Share::MORE_THAN_HALF);
+        assert_eq!((qu.present, qu.members, qu.needed, qu.holds), (2, 4, 3, false), "2 of 4 is not more than half");
+        let qu = quorum(&people, Share { num: 1, den: 2, strict: false });
+        assert!(qu.holds, "at least half");
+    }
+
+    #[test]
+    fn votes_cast_leave_abstentions_out() {
+        let p = poll(PollKind::YesNo, Basis::VotesCast, Share::MORE_THAN_HALF);
+        let r = tally(&p, vec![4, 3, 10], 17, 0, q(17, 20), AT);
+        assert_eq!(r.base, 7);
+        assert!(r.adopted, "4 of 7 votes cast, abstentions aside");
+        let r = tally(&p, vec![4, 4, 1], 9, 0, q(17, 20), AT);
+        assert!(!r.adopted, "a tie fails");
+    }
+
+    #[test]
+    fn members_present_and_all_members_count_abstentions_against() {
+        let p = poll(PollKind::YesNo, Basis::MembersPresent, Share::MORE_THAN_HALF);
+        let r = tally(&p, vec![8, 2, 5], 15, 0, q(15, 20), AT);
+        assert_eq!((r.base, r.needed), (15, 8));
+        assert!(r.adopted);
+        let p = poll(PollKind::YesNo, Basis::AllMembers, Share::MORE_THAN_HALF);
+        let r = tally(&p, vec![10, 0, 5], 15, 0, q(15, 20), AT);
+        assert_eq!((r.base, r.needed), (20, 11));
+        assert!(!r.adopted, "10 of 20 members is not more than half");
+        let p = poll(PollKind::YesNo, Basis::AllMembers, Share::TWO_THIRDS);
+        assert!(tally(&p, vec![14, 0, 0], 14, 0, q(15, 20), AT).adopted);
+        assert!(!tally(&p, vec![13, 0, 0], 13, 0, q(15, 20), AT).adopted);
+    }
+
+    #[test]
+    fn no_votes_and_no_quorum_never_pass() {
+        let p = poll(PollKind::YesNo, Basis::VotesCast, Share::MORE_THAN_HALF);
+        let r = tally(&p, vec![0, 0, 0], 0, 0, q(15, 20), AT);
+        assert_eq!(r.base, 0);
+        assert!(!r.adopted);
+        let r = tally(&p, vec![5, 0, 0], 5, 0, q(5, 20), AT);
+        assert!(!r.quorum.holds);
+        assert!(!r.adopted, "without a quorum nothing passes");
+    }
+
+    #[test]
+    fn elections_elect_every_option_that_meets_the_rule() {
+        let mut p = poll(PollKind::Choice, Basis::VotesCast, Share::MORE_THAN_HALF);
+        p.max_choices = 2;
+        let r = tally(&p, vec![9, 6, 3], 10, 0, q(10, 12), AT);
+        assert_eq!(r.passed, vec![true, true, false]);
+        assert!(r.adopted);
+    }
+
+    #[test]
+    fn only_yes_can_pass_a_yes_no_poll() {
+        let p = poll(PollKind::YesNo, Basis::VotesCast, Share::MORE_THAN_HALF);
+        let r = tally(&p, vec![1, 9, 0], 10, 0, q(10, 12), AT);
+        assert_eq!(r.passed, vec![false, false, false], "a majority against does not 'pass' option 2");
+    }
+
+    #[test]
+    fn live_counts_add_hands_to_ballots() {
+        let mut p = poll(PollKind::YesNo, Basis::VotesCast, Share::MORE_THAN_HALF);
+        p.ballots = vec![
+            NamedBallot { voter: ParticipantId(1), choices: vec![0], by_secretary: false },
+            NamedBallot { voter: ParticipantId(2), choices: vec![1], by_secretary: true },
+        ];
+        p.hands = vec![3, 0, 1];
+        assert_eq!(p.live_counts(), vec![4, 1, 1]);
+    }
+}
