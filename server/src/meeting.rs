@@ -55,7 +55,7 @@ impl Meetings {
     pub async fn create(&self, by: Actor, header: NewMeeting) -> Result<Arc<MeetingHandle>> {
         let header = header.normalized();
         rules_for_header(&header)?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO meetings (title, organisation, place, starts_at, status, is_demo, created_at) \
              VALUES (?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
@@ -264,7 +264,7 @@ async fn writer(db: Db, state: Arc<tokio::sync::Mutex<MeetingState>>, events: br
 async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: &broadcast::Sender<Arc<Event>>, batch: Vec<Job>) {
     let mut guard = state.lock().await;
     let mut working = guard.clone();
-    let mut tx = match db.begin().await {
+    let mut tx = match db.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a transaction");
@@ -394,12 +394,17 @@ async fn recorded(tx: &mut Tx<'_>, meeting: MeetingId, key: &str) -> Result<Opti
     }))
 }
 
+/// Makes and hashes `n` PINs, on the blocking threads in parallel.
 async fn new_pins(n: usize) -> Result<Vec<(String, String)>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let pin = auth::generate_pin();
+            tokio::task::spawn_blocking(move || auth::hash_secret(&pin).map(|hash| (pin, hash)))
+        })
+        .collect();
     let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let pin = auth::generate_pin();
-        let hash = auth::hash_secret_blocking(pin.clone()).await?;
-        out.push((pin, hash));
+    for t in tasks {
+        out.push(t.await.map_err(|e| Error::Internal(e.into()))??);
     }
     Ok(out)
 }

@@ -176,6 +176,14 @@ impl Http {
         self.post(&format!("/api/meetings/{meeting}/commands"), &json!({"key": key, "command": cmd})).await
     }
 
+    /// A WebSocket to the same server with this client's token, following `meeting`.
+    pub async fn follow(&self, meeting: MeetingId, last_seq: Option<u64>) -> anyhow::Result<Ws> {
+        let addr: SocketAddr = self.base.trim_start_matches("http://").parse()?;
+        let mut ws = Ws::connect(addr, self.token.as_deref()).await?;
+        ws.hello(meeting, last_seq).await?;
+        Ok(ws)
+    }
+
     /// A meeting's state as this client sees it.
     pub async fn state(&self, meeting: MeetingId) -> anyhow::Result<gavel_shared::MeetingState> {
         let a = self.get(&format!("/api/meetings/{meeting}/state")).await?;
@@ -367,6 +375,16 @@ impl Ws {
         }
     }
 
+    /// Waits for an event matching `pred` (recorded ones included) and returns it.
+    pub async fn wait_for(&mut self, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
+        loop {
+            if let Some(e) = self.events.iter().find(|e| pred(e)) {
+                return Ok(e.clone());
+            }
+            self.recv().await?;
+        }
+    }
+
     /// Waits until an event with `seq` or later has arrived.
     pub async fn wait_seq(&mut self, seq: u64) -> anyhow::Result<()> {
         while self.events.last().map(|e| e.seq).unwrap_or(0) < seq && self.snapshot.as_ref().map(|s| s.seq).unwrap_or(0) < seq {
@@ -378,6 +396,75 @@ impl Ws {
     /// Closes the connection.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
+    }
+}
+
+/// A meeting with a chair and `voters` voting delegates, open, on its first
+/// item, built over HTTP by the administrator.
+pub struct Assembly {
+    pub meeting: MeetingId,
+    pub item: ItemId,
+    pub admin: Http,
+    pub chair: (ParticipantId, String),
+    pub secretary: (ParticipantId, String),
+    pub voters: Vec<(ParticipantId, String)>,
+}
+
+impl Assembly {
+    /// Builds it on the server at `base` (`http://ADDR`).
+    pub async fn build(base: &str, voters: usize) -> anyhow::Result<Assembly> {
+        let mut admin = Http { base: base.to_string(), inner: reqwest::Client::new(), token: None };
+        admin.sign_in_admin().await?;
+        let a = admin.post("/api/meetings", &json!({"title": "Kỳ họp Hội đồng", "starts_at": "2026-11-23T08:00:00+07:00"})).await?;
+        let meeting = MeetingId(a.body["id"].as_i64().with_context(|| format!("{a:?}"))?);
+        let mut people = vec![
+            NewParticipant { name: "Chủ Tọa".into(), position: String::new(), role: Role::Chair, member: true, voting: true },
+            NewParticipant { name: "Thư Ký".into(), position: String::new(), role: Role::Secretary, member: false, voting: false },
+        ];
+        for i in 0..voters {
+            people.push(NewParticipant {
+                name: format!("Đại biểu {i:04}"),
+                position: String::new(),
+                role: Role::Delegate,
+                member: true,
+                voting: true,
+            });
+        }
+        let a = admin.command(meeting, "people", &Command::AddParticipants { participants: people }).await?;
+        let CommandResult::Pins { pins } = serde_json::from_value(a.body["result"].clone()).with_context(|| format!("{a:?}"))? else {
+            bail!("no pins")
+        };
+        let mut pins = pins.into_iter().map(|p| (p.participant, p.pin.unwrap_or_default()));
+        let chair = pins.next().context("chair")?;
+        let secretary = pins.next().context("secretary")?;
+        let voters: Vec<_> = pins.collect();
+        let a = admin
+            .command(
+                meeting,
+                "item",
+                &Command::AddItem { title: "Nghị quyết".into(), presenter: String::new(), summary: String::new(), position: None },
+            )
+            .await?;
+        let item = ItemId(a.body["result"]["id"].as_i64().context("item")?);
+        let s = Assembly { meeting, item, admin, chair, secretary, voters };
+        let chair = s.sign_in(&s.chair).await?;
+        for (k, cmd) in [("assembly-open", Command::OpenMeeting), ("assembly-first-item", Command::NextItem)] {
+            let a = chair.command(meeting, k, &cmd).await?;
+            if a.status != 200 {
+                bail!("{k}: {a:?}");
+            }
+        }
+        Ok(s)
+    }
+
+    /// Signs a participant in (which marks them present).
+    pub async fn sign_in(&self, who: &(ParticipantId, String)) -> anyhow::Result<Http> {
+        let mut c = Http { base: self.admin.base.clone(), inner: reqwest::Client::new(), token: None };
+        let a = c.sign_in(self.meeting, who.0, &who.1).await?;
+        if a.status != 200 {
+            bail!("sign-in of {}: {a:?}", who.0);
+        }
+        Ok(c)
     }
 }
 
@@ -444,15 +531,26 @@ impl ServerProcess {
     /// Starts the binary with `args` (plus `--http 127.0.0.1:0 --no-mdns`)
     /// and waits for its start line.
     pub async fn start(data_dir: &Path, args: &[&str]) -> anyhow::Result<ServerProcess> {
+        Self::start_logging(data_dir, args, None).await
+    }
+
+    /// Like [`ServerProcess::start`], with the server's log (stderr, at
+    /// `RUST_LOG=debug`) written to `log`.
+    pub async fn start_logging(data_dir: &Path, args: &[&str], log: Option<&Path>) -> anyhow::Result<ServerProcess> {
         use tokio::io::AsyncBufReadExt;
+        let stderr = match log {
+            Some(path) => std::process::Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => std::process::Stdio::null(),
+        };
         let mut child = tokio::process::Command::new(server_binary()?)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--no-mdns"])
             .args(args)
             .env("GAVEL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", if log.is_some() { "debug" } else { "info" })
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()?;
         let stdout = child.stdout.take().context("stdout")?;

@@ -1,0 +1,453 @@
+//! Attendance and quorum, polls, written opinions, the speakers' list and
+//! room displays, end to end over WebSocket and HTTP.
+
+use futures_util::future::join_all;
+use gavel_shared::decision::*;
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Change, Command, ServerMessage};
+use gavel_tests::*;
+use serde_json::json;
+use sqlx::Row;
+use std::sync::Arc;
+
+fn poll_cmd(item: ItemId, secret: bool, allow_change: bool) -> Command {
+    Command::CreatePoll {
+        item,
+        question: "Thông qua nghị quyết về dự toán ngân sách năm 2027?".into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret,
+        allow_change,
+        rule: MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF },
+    }
+}
+
+async fn created(a: Answer) -> anyhow::Result<i64> {
+    a.body["result"]["id"].as_i64().ok_or_else(|| anyhow::anyhow!("not created: {a:?}"))
+}
+
+/// Opens the store of a data directory read-only, as an auditor would.
+async fn open_db(dir: &std::path::Path) -> anyhow::Result<sqlx::SqlitePool> {
+    let url = format!("sqlite://{}?mode=ro", dir.join("gavel.db").display());
+    Ok(sqlx::SqlitePool::connect(&url).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_voters_in_the_same_second_are_counted_exactly_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Arc::new(Assembly::build(&server.url(""), 500).await?);
+    let chair = s.sign_in(&s.chair).await?;
+    // Everyone signs in (and so is present) and follows the meeting.
+    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    let clients = join_all(s.voters.iter().cloned().map(|v| {
+        let (s, limit) = (s.clone(), limit.clone());
+        async move {
+            let _permit = limit.acquire().await?;
+            let http = s.sign_in(&v).await?;
+            let ws = http.follow(s.meeting, None).await?;
+            anyhow::Ok((v.0, ws))
+        }
+    }))
+    .await;
+    let mut clients: Vec<(ParticipantId, Ws)> = clients.into_iter().collect::<Result<_, _>>()?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
+    assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
+
+    // All at once: every voter sends its ballot, then waits for its answer.
+    let votes = join_all(
+        clients
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (_, ws))| async move { ws.command(Command::CastBallot { poll, choices: vec![(i % 3) as u8] }).await }),
+    )
+    .await;
+    let acked = votes.iter().filter(|v| matches!(v, Ok(ServerMessage::Ack { .. }))).count();
+    assert_eq!(acked, 500, "{:?}", votes.iter().find(|v| !matches!(v, Ok(ServerMessage::Ack { .. }))));
+
+    let closed = chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    assert_eq!(closed.status, 200);
+    let state = chair.state(s.meeting).await?;
+    let result = state.poll(poll).unwrap().result.clone().expect("a result");
+    assert_eq!(result.counts, vec![167, 167, 166]);
+    assert_eq!(result.ballots, 500);
+    assert_eq!(result.quorum.present, 501, "500 voters and the chair");
+    assert!(!result.adopted, "167 of 501 present is not a majority");
+
+    // The published result equals a count made from the database.
+    let db = open_db(dir.path()).await?;
+    let voters: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM poll_voters WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
+    assert_eq!(voters, 500, "each voter once");
+    let mut counts = [0u32; 3];
+    for choices in
+        sqlx::query_scalar::<_, String>("SELECT choices FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?
+    {
+        let c: Vec<u8> = serde_json::from_str(&choices)?;
+        counts[c[0] as usize] += 1;
+    }
+    assert_eq!(counts.to_vec(), result.counts);
+
+    // Every client shows the same result.
+    for (_, ws) in clients.iter_mut() {
+        let e = ws.wait_for(|e| matches!(&e.change, Change::PollClosed { poll: p, .. } if *p == poll)).await?;
+        let Change::PollClosed { result: seen, .. } = e.change else { unreachable!() };
+        assert_eq!(seen, result);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_secret_poll_leaves_nothing_that_links_a_voter_to_a_choice() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("server.log");
+    let p = ServerProcess::start_logging(dir.path(), &[], Some(&log)).await?;
+    let s = Assembly::build(&format!("http://{}", p.addr), 40).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    // The first twenty say yes, the last twenty no, one after the other.
+    for (i, v) in s.voters.iter().enumerate() {
+        let http = s.sign_in(v).await?;
+        let a = http.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![u8::from(i >= 20)] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.body["result"], json!({"kind": "done"}), "the answer carries no choice");
+    }
+    chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    let result = chair.state(s.meeting).await?.poll(poll).unwrap().result.clone().unwrap();
+    assert_eq!(result.counts, vec![20, 20, 0]);
+    drop(p);
+
+    let db = open_db(dir.path()).await?;
+    // The ballots: choices under random keys, no voter, no time, and not in
+    // the order they were cast.
+    let columns: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pragma_table_info('secret_ballots') ORDER BY cid").fetch_all(&db).await?;
+    assert_eq!(columns, ["token", "poll_id", "choices"]);
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT choices FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?;
+    let cast_order: Vec<String> = (0..40).map(|i| format!("[{}]", u8::from(i >= 20))).collect();
+    assert_eq!(stored.len(), 40);
+    assert_ne!(stored, cast_order, "the stored order is not the order of voting");
+    let named: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
+    assert_eq!(named, 0);
+    // No event and no idempotency record holds a choice.
+    for row in sqlx::query("SELECT body FROM events WHERE meeting_id = ? AND kind = 'ballot_cast'").bind(s.meeting.0).fetch_all(&db).await?
+    {
+        let body: serde_json::Value = serde_json::from_str(row.get("body"))?;
+        assert_eq!(body["choices"], serde_json::Value::Null, "{body}");
+    }
+    for row in
+        sqlx::query("SELECT result FROM commands WHERE meeting_id = ? AND key LIKE 'vote-%'").bind(s.meeting.0).fetch_all(&db).await?
+    {
+        assert_eq!(row.get::<String, _>("result"), r#"{"kind":"done"}"#);
+    }
+    // Every other table: no row mentions the poll's choices next to a voter.
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&db).await?;
+    for t in tables.iter().filter(|t| !["secret_ballots", "polls", "_sqlx_migrations"].contains(&t.as_str())) {
+        let cols: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')")).fetch_all(&db).await?;
+        assert!(!cols.iter().any(|c| c == "choices") || t == "named_ballots", "{t} has choices");
+    }
+    // The write-ahead log, which kept the order of writes, was emptied.
+    let wal = dir.path().join("gavel.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0, "WAL left with {} bytes", std::fs::metadata(&wal)?.len());
+    // The log, at debug level, has no choice in it.
+    let text = std::fs::read_to_string(&log)?;
+    assert!(text.contains("/commands"), "the log did record the requests at debug level");
+    // (SQL statements are logged with their text, never their values.)
+    for line in text.lines() {
+        assert!(!line.contains("\"choices\":") && !line.contains("choices=") && !line.contains("choices: "), "a choice in the log: {line}");
+        assert!(!line.contains("CastBallot {"), "a command logged whole: {line}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ballots_acknowledged_before_a_kill_are_all_there_after_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let p = ServerProcess::start(dir.path(), &[]).await?;
+    let s = Arc::new(Assembly::build(&format!("http://{}", p.addr), 150).await?);
+    let chair = s.sign_in(&s.chair).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    let mut clients = vec![];
+    for v in &s.voters {
+        let http = s.sign_in(v).await?;
+        let ws = http.follow(s.meeting, None).await?;
+        clients.push((v.clone(), http, ws));
+    }
+    let mut p = p;
+    let burst = join_all(clients.iter_mut().enumerate().map(|(i, (_, _, ws))| async move {
+        let key = format!("ballot-{i}");
+        matches!(ws.command_with_key(&key, Command::CastBallot { poll, choices: vec![(i % 2) as u8] }).await, Ok(ServerMessage::Ack { .. }))
+    }));
+    let killer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        p.child.start_kill().ok();
+    };
+    let (acked, _) = tokio::join!(burst, killer);
+    p.child.wait().await?;
+    let acked: Vec<usize> = acked.iter().enumerate().filter(|(_, a)| **a).map(|(i, _)| i).collect();
+
+    let p2 = ServerProcess::start(dir.path(), &[]).await?;
+    let base = format!("http://{}", p2.addr);
+    let db = open_db(dir.path()).await?;
+    let stored: Vec<i64> =
+        sqlx::query_scalar("SELECT participant_id FROM poll_voters WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?;
+    let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
+    assert_eq!(ballots as usize, stored.len(), "a ballot for every voter recorded, no more");
+    for i in &acked {
+        assert!(stored.contains(&s.voters[*i].0.0), "acknowledged ballot {i} was lost");
+    }
+    // Voting again with the same keys: recorded ones are repeats, the rest go through now.
+    let mut converged = vec![];
+    for (i, (v, http, _)) in clients.iter_mut().enumerate() {
+        let http = Http { base: base.clone(), ..http.clone() };
+        let a = http.command(s.meeting, &format!("ballot-{i}"), &Command::CastBallot { poll, choices: vec![(i % 2) as u8] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.body["repeated"], json!(stored.contains(&v.0.0)), "voter {i}");
+        converged.push(http);
+    }
+    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
+    assert_eq!(all, 150, "every voter exactly once");
+    // Clients that reconnect with their last seq converge on the server's state.
+    let truth = s.admin.clone();
+    let truth = Http { base: base.clone(), ..truth }.state(s.meeting).await?;
+    for (i, (_, _, ws)) in clients.iter().enumerate().take(10) {
+        let last = ws.events.last().map(|e| e.seq).or(ws.snapshot.as_ref().map(|s| s.seq));
+        let mut copy = ws.snapshot.clone().unwrap();
+        for e in &ws.events {
+            copy.apply(e)?;
+        }
+        let mut again = converged[i].follow(s.meeting, last).await?;
+        again.wait_seq(truth.seq).await?;
+        if let Some(snap) = again.snapshot.take() {
+            copy = snap;
+        }
+        let from = copy.seq;
+        for e in again.events.iter().filter(|e| e.seq > from) {
+            copy.apply(e)?;
+        }
+        let mine = converged[i].state(s.meeting).await?;
+        assert_eq!(copy, mine, "client {i} converged");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn named_polls_show_counts_to_the_chair_and_only_who_voted_to_others() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let voters: Vec<Http> = join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    // The fourth voter's tablet failed, but they are in the room.
+    secretary
+        .command(
+            s.meeting,
+            "present",
+            &Command::SetAttendance { participant: s.voters[3].0, attendance: Attendance::Present, reason: String::new() },
+        )
+        .await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, true)).await?).await?);
+    let mut chair_ws = chair.follow(s.meeting, None).await?;
+    let mut delegate_ws = voters[1].follow(s.meeting, None).await?;
+    chair_ws.command(Command::OpenPoll { poll }).await?;
+    voters[0].command(s.meeting, "v0", &Command::CastBallot { poll, choices: vec![1] }).await?;
+    voters[0].command(s.meeting, "v0-again", &Command::CastBallot { poll, choices: vec![0] }).await?; // changed his mind
+    voters[1].command(s.meeting, "v1", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    let entered = secretary.command(s.meeting, "for-3", &Command::CastBallotFor { poll, voter: s.voters[3].0, choices: vec![2] }).await?;
+    assert_eq!(entered.status, 200, "{entered:?}");
+    let last = entered.body["seq"].as_u64().unwrap();
+    chair_ws.wait_seq(last).await?;
+    delegate_ws.wait_seq(last).await?;
+    let mut chair_view = chair_ws.snapshot.clone().unwrap();
+    for e in &chair_ws.events {
+        chair_view.apply(e)?;
+    }
+    let p = chair_view.poll(poll).unwrap();
+    assert_eq!(p.live_counts(), vec![2, 0, 1], "the chair sees counts rise, with the changed vote");
+    assert!(p.ballots.iter().any(|b| b.voter == s.voters[3].0 && b.by_secretary), "marked as entered by the secretary");
+    let mut delegate_view = delegate_ws.snapshot.clone().unwrap();
+    for e in &delegate_ws.events {
+        delegate_view.apply(e)?;
+    }
+    let p = delegate_view.poll(poll).unwrap();
+    assert_eq!(p.voters.len(), 3, "who has voted is public");
+    assert_eq!(p.ballots.iter().map(|b| b.voter).collect::<Vec<_>>(), vec![s.voters[1].0], "only their own ballot");
+    // Someone absent, an observer-like non-voter, a vote after close: refused.
+    let absent = s.sign_in(&s.voters[3]).await?; // signing in marks present; excuse them instead
+    secretary
+        .command(
+            s.meeting,
+            "excuse",
+            &Command::SetAttendance { participant: s.voters[3].0, attendance: Attendance::Excused, reason: "Đi công tác".into() },
+        )
+        .await?;
+    let late = absent.command(s.meeting, "x", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(late.code(), "forbidden", "an excused member does not vote");
+    let sec_vote = secretary.command(s.meeting, "sec", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(sec_vote.code(), "forbidden", "the secretary has no vote");
+    chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    let after = voters[2].command(s.meeting, "late", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(after.code(), "conflict");
+    let state = voters[2].state(s.meeting).await?;
+    let closed = state.poll(poll).unwrap();
+    let result = closed.result.clone().unwrap();
+    assert_eq!(result.counts, vec![2, 0, 1]);
+    assert_eq!(result.by_secretary, 1);
+    assert_eq!(closed.ballots.len(), 3, "after close, named ballots are public");
+    // A result never changes: the poll cannot be reopened or cancelled.
+    assert_eq!(chair.command(s.meeting, "reopen", &Command::OpenPoll { poll }).await?.code(), "conflict");
+    assert_eq!(chair.command(s.meeting, "cancel", &Command::CancelPoll { poll, reason: "nhầm".into() }).await?.code(), "conflict");
+    Ok(())
+}
+
+#[tokio::test]
+async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 6).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    // 7 members (chair + 6); only the chair is in: no quorum.
+    let q = chair.state(s.meeting).await?.quorum();
+    assert_eq!((q.present, q.members, q.needed, q.holds), (1, 7, 4, false));
+    let d: Vec<Http> = join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    assert!(chair.state(s.meeting).await?.quorum().holds, "4 of 7");
+    // Signing in from outside the room does not make one present.
+    let mut remote = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
+    let a = remote
+        .post(
+            "/api/session",
+            &json!({"meeting": s.meeting, "participant": s.voters[5].0, "pin": s.voters[5].1, "bearer": true, "remote": true}),
+        )
+        .await?;
+    remote.token = a.body["token"].as_str().map(String::from);
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.participant(s.voters[5].0).unwrap().attendance, Attendance::Absent);
+    // The secretary corrects attendance, with a reason for an excuse.
+    let a = secretary
+        .command(
+            s.meeting,
+            "exc",
+            &Command::SetAttendance { participant: s.voters[4].0, attendance: Attendance::Excused, reason: "Ốm".into() },
+        )
+        .await?;
+    assert_eq!(a.status, 200);
+    assert_eq!(chair.state(s.meeting).await?.participant(s.voters[4].0).unwrap().excuse, "Ốm");
+    assert_eq!(d[0].command(s.meeting, "no", &Command::SetQuorumRule { share: Share::TWO_THIRDS }).await?.code(), "forbidden");
+    secretary.command(s.meeting, "q", &Command::SetQuorumRule { share: Share::TWO_THIRDS }).await?;
+    assert!(!chair.state(s.meeting).await?.quorum().holds, "4 of 7 is not two thirds");
+
+    // The speakers' list.
+    d[0].command(s.meeting, "ask0", &Command::RequestToSpeak).await?;
+    d[1].command(s.meeting, "ask1", &Command::RequestToSpeak).await?;
+    assert_eq!(d[1].command(s.meeting, "ask1b", &Command::RequestToSpeak).await?.code(), "conflict");
+    d[1].command(s.meeting, "wd1", &Command::WithdrawRequest).await?;
+    assert_eq!(d[0].command(s.meeting, "steal", &Command::GiveFloor { participant: None }).await?.code(), "forbidden");
+    let before = chair.state(s.meeting).await?.meeting.speech_limit_secs;
+    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;
+    let st = chair.state(s.meeting).await?;
+    let floor = st.speakers.floor.expect("someone has the floor");
+    assert_eq!(floor.participant, s.voters[0].0);
+    assert_eq!(floor.limit_secs, before);
+    assert!((time::OffsetDateTime::now_utc() - floor.since).whole_seconds().abs() < 30, "the server's clock");
+    assert!(st.speakers.queue.is_empty());
+    chair.command(s.meeting, "end", &Command::EndSpeech).await?;
+    assert!(chair.state(s.meeting).await?.speakers.floor.is_none());
+    d[2].command(s.meeting, "ask2", &Command::RequestToSpeak).await?;
+    let other = s
+        .admin
+        .command(
+            s.meeting,
+            "item2",
+            &Command::AddItem { title: "Khác".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    assert_eq!(other.status, 200);
+    chair.command(s.meeting, "next", &Command::NextItem).await?;
+    assert!(chair.state(s.meeting).await?.speakers.queue.is_empty(), "the list belongs to the item");
+
+    // A poll cancelled with a reason.
+    let poll = PollId(created(chair.command(s.meeting, "p", &poll_cmd(s.item, true, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    let a = chair.command(s.meeting, "c", &Command::CancelPoll { poll, reason: "Thiếu tài liệu".into() }).await?;
+    assert_eq!(a.status, 200);
+    let st = d[0].state(s.meeting).await?;
+    assert_eq!(st.poll(poll).unwrap().status, PollStatus::Cancelled);
+    assert_eq!(st.poll(poll).unwrap().cancel_reason.as_deref(), Some("Thiếu tài liệu"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn written_opinions_and_who_has_answered() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let d0 = s.sign_in(&s.voters[0]).await?;
+    let d1 = s.sign_in(&s.voters[1]).await?;
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+    let past = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    assert_eq!(chair.command(s.meeting, "r0", &Command::RequestOpinions { item: s.item, deadline: past }).await?.code(), "invalid");
+    assert_eq!(d0.command(s.meeting, "r1", &Command::RequestOpinions { item: s.item, deadline }).await?.code(), "forbidden");
+    assert_eq!(chair.command(s.meeting, "r2", &Command::RequestOpinions { item: s.item, deadline }).await?.status, 200);
+    let o = Command::AddOpinion {
+        item: s.item,
+        document: None,
+        stance: Stance::AgreeWithComments,
+        text: "Đề nghị bổ sung số liệu quý IV.".into(),
+    };
+    assert_eq!(d0.command(s.meeting, "o0", &o).await?.status, 200);
+    // A member away answers through the same API, signed in from outside.
+    let mut away = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
+    let a = away
+        .post(
+            "/api/session",
+            &json!({"meeting": s.meeting, "participant": s.voters[2].0, "pin": s.voters[2].1, "bearer": true, "remote": true}),
+        )
+        .await?;
+    away.token = a.body["token"].as_str().map(String::from);
+    let o2 = Command::AddOpinion { item: s.item, document: None, stance: Stance::Disagree, text: String::new() };
+    assert_eq!(away.command(s.meeting, "o2", &o2).await?.status, 200);
+    let empty = Command::AddOpinion { item: s.item, document: None, stance: Stance::Comment, text: "  ".into() };
+    assert_eq!(d1.command(s.meeting, "o1", &empty).await?.code(), "invalid", "a comment needs words");
+
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.opinion_requests.len(), 1);
+    let answered: Vec<ParticipantId> = st.opinions.iter().map(|o| o.author).collect();
+    assert_eq!(answered, vec![s.voters[0].0, s.voters[2].0], "the chair sees who answered");
+    assert!(st.opinions[1].remote && !st.opinions[0].remote);
+    let members: Vec<ParticipantId> = st.participants.iter().filter(|p| p.member).map(|p| p.id).collect();
+    let missing: Vec<ParticipantId> = members.into_iter().filter(|m| !answered.contains(m)).collect();
+    assert_eq!(missing, vec![s.chair.0, s.voters[1].0]);
+    // Delegates see their own opinions only.
+    assert_eq!(d1.state(s.meeting).await?.opinions.len(), 0);
+    assert_eq!(d0.state(s.meeting).await?.opinions.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_room_display_signs_in_with_a_one_time_code_and_only_watches() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let d0 = s.sign_in(&s.voters[0]).await?;
+    assert_eq!(d0.post(&format!("/api/meetings/{}/display-code", s.meeting), &json!({})).await?.code(), "forbidden");
+    let code = secretary.post(&format!("/api/meetings/{}/display-code", s.meeting), &json!({})).await?;
+    let code = code.body["code"].as_str().unwrap().to_string();
+    let display = server.client();
+    let a = display.post("/api/display/session", &json!({"code": code})).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["actor"], json!({"kind": "display", "meeting": s.meeting}));
+    assert!(a.body.get("token").is_none(), "the display's session stays in its cookie");
+    let again = server.client().post("/api/display/session", &json!({"code": code})).await?;
+    assert_eq!(again.code(), "bad_credentials", "a code works once");
+    // It follows the meeting, sees only public documents, and changes nothing.
+    s.admin.upload(s.meeting, s.item, "a.pdf", tiny_pdf("a"), &[]).await?;
+    s.admin.upload(s.meeting, s.item, "b.pdf", tiny_pdf("b"), &[("confidentiality", "members")]).await?;
+    let st = display.state(s.meeting).await?;
+    assert_eq!(st.documents.len(), 1);
+    assert_eq!(display.command(s.meeting, "x", &Command::NextItem).await?.code(), "forbidden");
+    assert_eq!(display.command(s.meeting, "y", &Command::RequestToSpeak).await?.code(), "forbidden");
+    Ok(())
+}
