@@ -4,7 +4,9 @@
 //! the delegate's page follows without a reload.
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use gavel_shared::model::Role;
+use gavel_shared::decision::*;
+use gavel_shared::model::{MeetingId, ParticipantId, PollId, Role};
+use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
 use std::time::Duration;
@@ -77,10 +79,14 @@ async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
 
 async fn sign_in(c: &Client, server: &TestServer, s: &Scenario, role: Role) -> anyhow::Result<()> {
     let (id, pin) = s.person(role, 0);
-    c.goto(&server.url(&format!("/#/join/{}/{}", s.meeting, id))).await?;
+    sign_in_as(c, server, s.meeting, id, &pin).await
+}
+
+async fn sign_in_as(c: &Client, server: &TestServer, meeting: MeetingId, id: ParticipantId, pin: &str) -> anyhow::Result<()> {
+    c.goto(&server.url(&format!("/#/join/{}/{}", meeting, id))).await?;
     let chosen = c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".participant-option[data-participant='{}']", id.0))).await?;
     chosen.click().await?;
-    c.find(Locator::Css("#pin")).await?.send_keys(&pin).await?;
+    c.find(Locator::Css("#pin")).await?.send_keys(pin).await?;
     c.find(Locator::Css("#sign-in")).await?.click().await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     Ok(())
@@ -154,5 +160,76 @@ async fn an_old_browser_gets_a_message_not_a_blank_page() -> anyhow::Result<()> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair_http = s.sign_in(&s.chair).await?;
+    let poll = Command::CreatePoll {
+        item: s.item,
+        question: "Thông qua biên bản kỳ họp trước?".into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret: false,
+        allow_change: false,
+        rule: MajorityRule::default(),
+    };
+    let a = chair_http.command(s.meeting, "poll", &poll).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().unwrap());
+    chair_http.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+
+    let driver = chromedriver().await?;
+    let chair = browser(&driver).await?;
+    let voter = browser(&driver).await?;
+    sign_in_as(&chair, &server, s.meeting, s.chair.0, &s.chair.1).await?;
+    wait_text(&chair, "#live-counts .bar-row[data-option='0'] .count", "0").await?;
+    wait_text(&chair, "#poll-progress", "0 / ").await?;
+
+    sign_in_as(&voter, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let yes = voter.wait().at_most(WAIT).for_element(Locator::Css(".vote-option[data-option='0']")).await?;
+    assert!(yes.text().await?.contains("Tán thành"));
+    yes.click().await?;
+    wait_text(&voter, "#vote-confirmation", "Tán thành").await?;
+
+    wait_text(&chair, "#live-counts .bar-row[data-option='0'] .count", "1").await?;
+    wait_text(&chair, "#poll-progress", "1 / ").await?;
+    chair.find(Locator::Css(&format!("#close-poll-{}", poll.0))).await?.click().await?;
+    wait_text(&voter, &format!("#verdict-{}", poll.0), "KHÔNG THÔNG QUA").await?; // 1 of 4 members
+    voter.close().await?;
+    chair.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_room_display_opens_with_a_one_time_code_that_leaves_the_address_bar() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let code = secretary.post(&format!("/api/meetings/{}/display-code", s.meeting), &json!({})).await?;
+    let code = code.body["code"].as_str().unwrap().to_string();
+    let driver = chromedriver().await?;
+    let display = browser(&driver).await?;
+    display.goto(&server.url(&format!("/#/display/{code}"))).await?;
+    wait_text(&display, "#display-current", "1. Nghị quyết").await?;
+    let url = display.current_url().await?;
+    assert!(!url.as_str().contains(&code), "the code left the address bar: {url}");
+    // The display follows the chair.
+    let chair = s.sign_in(&s.chair).await?;
+    let added = secretary
+        .command(
+            s.meeting,
+            "add",
+            &Command::AddItem { title: "Bế mạc".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    assert_eq!(added.status, 200, "{added:?}");
+    let moved = chair.command(s.meeting, "go", &Command::NextItem).await?;
+    assert!(moved.body["seq"].is_u64(), "{moved:?}");
+    wait_text(&display, "#display-current", "2. Bế mạc").await?;
+    display.close().await?;
     Ok(())
 }

@@ -15,10 +15,17 @@ use serde::{Deserialize, Serialize};
 pub enum Screen {
     Loading,
     Lobby,
-    Join { meeting: MeetingId, participant: Option<ParticipantId> },
+    Join {
+        meeting: MeetingId,
+        participant: Option<ParticipantId>,
+    },
     StaffSignIn,
     StaffHome,
     Room(MeetingId),
+    /// Exchanging a one-time display code.
+    DisplayCode(String),
+    /// The room display of a meeting.
+    Display(MeetingId),
 }
 
 /// Who is signed in.
@@ -36,6 +43,8 @@ pub struct Ctx {
     pub live: Live,
     /// A message for the user (error or confirmation), shown as a banner.
     pub notice: RwSignal<Option<(bool, String)>>,
+    /// Ticks every second: clocks and speaking timers read it.
+    pub tick: RwSignal<u32>,
 }
 
 impl Ctx {
@@ -85,6 +94,10 @@ fn screen_from_hash() -> Option<Screen> {
         Some("join") => Some(Screen::Join { meeting: MeetingId(id(1)?), participant: id(2).map(ParticipantId) }),
         Some("room") => Some(Screen::Room(MeetingId(id(1)?))),
         Some("staff") => Some(Screen::StaffSignIn),
+        Some("display") => Some(match parts.get(1).filter(|c| !c.is_empty()) {
+            Some(code) => Screen::DisplayCode(code.to_string()),
+            None => Screen::Lobby,
+        }),
         _ => None,
     }
 }
@@ -95,7 +108,16 @@ pub fn App() -> impl IntoView {
     let lang = RwSignal::new(initial_lang());
     let i18n = I18n(lang);
     provide_context(i18n);
-    let ctx = Ctx { screen: RwSignal::new(Screen::Loading), session: RwSignal::new(None), live: Live::new(), notice: RwSignal::new(None) };
+    let ctx = Ctx {
+        screen: RwSignal::new(Screen::Loading),
+        session: RwSignal::new(None),
+        live: Live::new(),
+        notice: RwSignal::new(None),
+        tick: RwSignal::new(0),
+    };
+    if let Ok(handle) = set_interval_with_handle(move || ctx.tick.update(|t| *t += 1), std::time::Duration::from_secs(1)) {
+        on_cleanup(move || handle.clear());
+    }
     provide_context(ctx);
     CTX.with(|c| c.set(Some(ctx)));
     crate::i18n::set_global(i18n);
@@ -110,11 +132,33 @@ pub fn App() -> impl IntoView {
     });
     spawn_local(async move {
         let wanted = screen_from_hash();
+        if let Some(Screen::DisplayCode(code)) = wanted {
+            // Spend the code at once and take it out of the address bar.
+            let _ = window().location().set_hash("/display");
+            match api::post::<_, Session>("/api/display/session", &serde_json::json!({ "code": code })).await {
+                Ok(session) => {
+                    if let Actor::Display { meeting } = session.actor {
+                        ctx.session.set(Some(session));
+                        live::follow(ctx.live, meeting);
+                        ctx.screen.set(Screen::Display(meeting));
+                    }
+                }
+                Err(e) => {
+                    ctx.api_fail(i18n, &e);
+                    ctx.screen.set(Screen::Lobby);
+                }
+            }
+            return;
+        }
         match api::get::<Session>("/api/session").await {
             Ok(session) => {
                 let actor = session.actor;
                 ctx.session.set(Some(session));
                 match (actor, wanted) {
+                    (Actor::Display { meeting }, _) => {
+                        live::follow(ctx.live, meeting);
+                        ctx.screen.set(Screen::Display(meeting));
+                    }
                     (Actor::Participant { meeting, .. }, _) => ctx.enter(meeting),
                     (_, Some(Screen::Room(m))) => ctx.enter(m),
                     _ => ctx.screen.set(Screen::StaffHome),
@@ -137,6 +181,8 @@ pub fn App() -> impl IntoView {
                 Screen::StaffSignIn => view! { <StaffSignIn/> }.into_any(),
                 Screen::StaffHome => view! { <StaffHome/> }.into_any(),
                 Screen::Room(meeting) => view! { <Room meeting/> }.into_any(),
+                Screen::DisplayCode(_) => view! { <p class="loading">"…"</p> }.into_any(),
+                Screen::Display(_) => view! { <crate::decide::RoomDisplay/> }.into_any(),
             }}
         </main>
     }
@@ -160,18 +206,11 @@ fn Header() -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
     // The clock shows the server's time, not the tablet's.
-    let tick = RwSignal::new(0u32);
-    let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1)).ok();
-    on_cleanup(move || {
-        if let Some(h) = handle {
-            h.clear();
-        }
-    });
     let clock = move || {
-        tick.get();
+        ctx.tick.get();
         format_time(ctx.live.server_now_ms(), i.0.get(), false)
     };
-    let in_room = move || matches!(ctx.screen.get(), Screen::Room(_));
+    let in_room = move || matches!(ctx.screen.get(), Screen::Room(_) | Screen::Display(_));
     let conn = move || match ctx.live.conn.get() {
         Conn::Live => ("live", i.t("conn.live")),
         Conn::Connecting => ("connecting", i.t("conn.connecting")),
@@ -306,6 +345,7 @@ struct SignIn {
     meeting: MeetingId,
     participant: ParticipantId,
     pin: String,
+    remote: bool,
 }
 
 #[component]
@@ -315,6 +355,7 @@ fn Join(meeting: MeetingId, participant: Option<ParticipantId>) -> impl IntoView
     let people = RwSignal::new(None::<Vec<PickerEntry>>);
     let chosen = RwSignal::new(participant);
     let pin = RwSignal::new(String::new());
+    let remote = RwSignal::new(false);
     let busy = RwSignal::new(false);
     spawn_local(async move {
         match api::get::<Vec<PickerEntry>>(&format!("/api/meetings/{meeting}/participants")).await {
@@ -329,7 +370,7 @@ fn Join(meeting: MeetingId, participant: Option<ParticipantId>) -> impl IntoView
             return;
         };
         busy.set(true);
-        let body = SignIn { meeting, participant, pin: pin.get_untracked() };
+        let body = SignIn { meeting, participant, pin: pin.get_untracked(), remote: remote.get_untracked() };
         spawn_local(async move {
             match api::post::<_, Session>("/api/session", &body).await {
                 Ok(s) => {
@@ -362,6 +403,10 @@ fn Join(meeting: MeetingId, participant: Option<ParticipantId>) -> impl IntoView
                 <label class="pin">{move || i.t("join.pin")}
                     <input id="pin" type="password" inputmode="numeric" autocomplete="one-time-code" maxlength="12"
                         prop:value=move || pin.get() on:input=move |ev| pin.set(event_target_value(&ev))/>
+                </label>
+                <label class="check remote">
+                    <input type="checkbox" id="remote" prop:checked=move || remote.get() on:change=move |ev| remote.set(event_target_checked(&ev))/>
+                    {move || i.t("join.remote")}
                 </label>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| { let _ = window().location().set_hash("/"); ctx.screen.set(Screen::Lobby) }>{move || i.t("join.back")}</button>

@@ -6,6 +6,7 @@
 mod api;
 mod app;
 mod cards;
+mod decide;
 mod i18n;
 mod live;
 mod prepare;

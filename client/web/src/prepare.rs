@@ -7,6 +7,7 @@ use crate::app::{local_input_to_rfc3339, rfc3339_to_local_input, use_ctx};
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
 use crate::room::{conf_key, role_key, run};
+use gavel_shared::decision::Attendance;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
 use gavel_shared::state::MeetingState;
@@ -300,7 +301,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             <table class="participants">
                 <thead><tr>
                     <th></th><th>{move || i.t("prep.name")}</th><th>{move || i.t("prep.position")}</th><th>{move || i.t("prep.role")}</th>
-                    <th>{move || i.t("prep.member")}</th><th>{move || i.t("prep.voting")}</th><th></th>
+                    <th>{move || i.t("prep.member")}</th><th>{move || i.t("prep.voting")}</th><th>{move || i.t("attendance")}</th><th></th>
                 </tr></thead>
                 <tbody>
                     {move || people().into_iter().map(|p| {
@@ -325,6 +326,23 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 </select></td>
                                 <td><input type="checkbox" prop:checked=p.member on:change=move |ev| update(Participant { member: event_target_checked(&ev), ..p2.clone() })/></td>
                                 <td><input type="checkbox" prop:checked=p.voting on:change=move |ev| update(Participant { voting: event_target_checked(&ev), ..p3.clone() })/></td>
+                                <td class="attendance">
+                                    <select on:change=move |ev| {
+                                        let a = Attendance::parse(&event_target_value(&ev)).unwrap_or_default();
+                                        let reason = if a == Attendance::Excused {
+                                            window().prompt_with_message(i.t("att.reason")).ok().flatten().unwrap_or_default()
+                                        } else {
+                                            String::new()
+                                        };
+                                        run(Command::SetAttendance { participant: id, attendance: a, reason }, false);
+                                    }>
+                                        {[Attendance::Present, Attendance::Absent, Attendance::Excused].into_iter().map(|a| view! {
+                                            <option value=a.as_str() selected=a == p.attendance>{move || i.t(match a {
+                                                Attendance::Present => "att.present", Attendance::Absent => "att.absent", Attendance::Excused => "att.excused" })}</option>
+                                        }).collect_view()}
+                                    </select>
+                                    <span class="muted small">{p.excuse.clone()}</span>
+                                </td>
                                 <td class="row-actions">
                                     <button class="secondary" on:click=move |_| crate::live::send(Command::ResetPins { participants: vec![id] }, show_pins)>{move || i.t("prep.reset_pin")}</button>
                                     <button class="danger" on:click=move |_| run(Command::RemoveParticipant { participant: id }, false)>{move || i.t("prep.remove")}</button>

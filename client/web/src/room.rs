@@ -77,10 +77,25 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
                 } else {
                     view! {
                         <CurrentBanner/>
+                        <crate::decide::QuorumBadge/>
                         <Show when=is_chair><ChairBar/></Show>
                         <div class="room-grid">
-                            <AgendaList selected chair=Signal::derive(is_chair)/>
-                            <ItemPanel meeting selected viewing/>
+                            <div class="left">
+                                <AgendaList selected chair=Signal::derive(is_chair)/>
+                                <crate::decide::SpeakersPanel chair=Signal::derive(is_chair)/>
+                                <Show when=move || is_chair() || is_secretary()>
+                                    <crate::decide::DisplayLink meeting/>
+                                </Show>
+                            </div>
+                            <div class="right">
+                                {move || shown_item(selected).map(|item| view! {
+                                    <crate::decide::PollsPanel item chair=Signal::derive(is_chair) secretary=Signal::derive(is_secretary)/>
+                                })}
+                                <ItemPanel meeting selected viewing/>
+                                {move || shown_item(selected).map(|item| view! {
+                                    <crate::decide::OpinionsPanel item privileged=Signal::derive(move || is_chair() || is_secretary())/>
+                                })}
+                            </div>
                         </div>
                     }.into_any()
                 }}
@@ -90,6 +105,12 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
             <div class="offline-hint">{move || i.t("conn.offline")}</div>
         </Show>
     }
+}
+
+/// The item shown on the right: the one picked, else the current one, else the first.
+fn shown_item(selected: RwSignal<Option<ItemId>>) -> Option<ItemId> {
+    with_state(|s| selected.get().filter(|id| s.item(*id).is_some()).or(s.meeting.current_item).or(s.agenda.first().map(|i| i.id)))
+        .flatten()
 }
 
 fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {

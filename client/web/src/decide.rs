@@ -1,0 +1,595 @@
+//! How the room decides, on screen: quorum, the speakers' list with its
+//! timer, votes (buttons, the chair's console, results as bars), written
+//! opinions, and the room display for the projector.
+
+use crate::api;
+use crate::app::{format_time, local_input_to_rfc3339, ms, use_ctx};
+use crate::i18n::{I18n, use_i18n};
+use crate::room::run;
+use gavel_shared::decision::*;
+use gavel_shared::model::*;
+use gavel_shared::protocol::Command;
+use gavel_shared::state::MeetingState;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+fn state() -> Option<MeetingState> {
+    use_ctx().live.state.get()
+}
+
+fn name_in(s: &MeetingState, id: ParticipantId) -> String {
+    s.participant(id).map(|p| p.name.clone()).unwrap_or_else(|| format!("#{id}"))
+}
+
+/// Seconds left in a speech (negative once over), by the server's clock.
+fn seconds_left(floor: &Floor) -> i64 {
+    let ctx = use_ctx();
+    ctx.tick.get();
+    let elapsed = ((ctx.live.server_now_ms() - ms(floor.since)) / 1000.0).floor() as i64;
+    i64::from(floor.limit_secs) - elapsed
+}
+
+fn mm_ss(secs: i64) -> String {
+    let sign = if secs < 0 { "-" } else { "" };
+    let s = secs.abs();
+    format!("{sign}{:02}:{:02}", s / 60, s % 60)
+}
+
+/// Present members against all members, and whether there is a quorum.
+#[component]
+pub fn QuorumBadge() -> impl IntoView {
+    let i = use_i18n();
+    let q = move || state().map(|s| s.quorum());
+    view! {
+        {move || q().map(|q| view! {
+            <div id="quorum" class="quorum" class:ok=q.holds class:missing=!q.holds>
+                <span class="label">{i.t("quorum")}": "</span>
+                <strong>{format!("{}/{}", q.present, q.members)}</strong>" "{i.t("quorum.present")}
+                " — "<span class="verdict">{if q.holds { i.t("quorum.holds") } else { i.t("quorum.missing") }}</span>
+            </div>
+        })}
+    }
+}
+
+/// The speakers' list of the current item, with the speaking timer.
+#[component]
+pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let me = move || ctx.live.actor.get().and_then(|a| a.participant());
+    let has_item = move || state().is_some_and(|s| s.meeting.current_item.is_some() && s.meeting.status == MeetingStatus::Open);
+    let waiting = move || state().map(|s| s.speakers.queue.clone()).unwrap_or_default();
+    let floor = move || state().and_then(|s| s.speakers.floor);
+    let in_queue = move || me().is_some_and(|m| waiting().contains(&m));
+    view! {
+        <section class="speakers card">
+            <h2>{move || i.t("speak")}</h2>
+            {move || floor().map(|f| {
+                let name = state().map(|s| name_in(&s, f.participant)).unwrap_or_default();
+                view! {
+                    <div class="floor" id="floor">
+                        <span class="label">{i.t("speak.floor")}": "</span><strong>{name}</strong>
+                        <span class="timer" class:over=move || { f.limit_secs > 0 && seconds_left(&f) < 0 } id="speech-timer">
+                            {move || if f.limit_secs == 0 { String::new() } else if seconds_left(&f) < 0 { format!("{} {}", i.t("speak.over"), mm_ss(seconds_left(&f))) } else { mm_ss(seconds_left(&f)) }}
+                        </span>
+                        <Show when=move || chair.get()>
+                            <button class="danger" id="end-speech" on:click=move |_| run(Command::EndSpeech, false)>{move || i.t("speak.end")}</button>
+                        </Show>
+                    </div>
+                }
+            })}
+            <h3>{move || i.t("speak.queue")}</h3>
+            {move || {
+                let q = waiting();
+                if q.is_empty() {
+                    view! { <p class="muted">{i.t("speak.none")}</p> }.into_any()
+                } else {
+                    let s = state();
+                    view! {
+                        <ol class="queue" id="speaker-queue">
+                            {q.into_iter().map(|p| {
+                                let name = s.as_ref().map(|s| name_in(s, p)).unwrap_or_default();
+                                view! {
+                                    <li data-participant=p.0>{name}
+                                        <Show when=move || chair.get()>
+                                            <button class="goto" on:click=move |_| run(Command::GiveFloor { participant: Some(p) }, false)>{move || i.t("speak.give")}</button>
+                                        </Show>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+            <Show when=move || chair.get() && !waiting().is_empty()>
+                <button class="primary" id="next-speaker" on:click=move |_| run(Command::GiveFloor { participant: None }, false)>{move || i.t("speak.next")}</button>
+            </Show>
+            <Show when=move || !chair.get() && me().is_some() && has_item()>
+                {move || if in_queue() {
+                    view! { <button class="secondary" id="withdraw" on:click=move |_| run(Command::WithdrawRequest, false)>{i.t("speak.withdraw")}</button> }.into_any()
+                } else {
+                    view! { <button class="primary big" id="ask-to-speak" on:click=move |_| run(Command::RequestToSpeak, false)>{i.t("speak.ask")}</button> }.into_any()
+                }}
+            </Show>
+        </section>
+    }
+}
+
+fn rule_label(i: I18n, rule: &MajorityRule) -> String {
+    let key = match (rule.basis, rule.share) {
+        (Basis::VotesCast, _) => "rule.cast_half",
+        (Basis::MembersPresent, _) => "rule.present_half",
+        (Basis::AllMembers, s) if s == Share::TWO_THIRDS => "rule.all_two_thirds",
+        (Basis::AllMembers, _) => "rule.all_half",
+    };
+    i.t(key).to_string()
+}
+
+/// Votes per option as bars, with the verdict.
+#[component]
+fn ResultChart(poll: Poll) -> impl IntoView {
+    let i = use_i18n();
+    let Some(r) = poll.result.clone() else { return view! { <span></span> }.into_any() };
+    let max = r.counts.iter().copied().max().unwrap_or(0).max(1);
+    let verdict = match poll.kind {
+        PollKind::YesNo => {
+            if r.adopted {
+                i.t("poll.passed")
+            } else {
+                i.t("poll.failed")
+            }
+        }
+        PollKind::Choice => i.t("poll.results"),
+    };
+    view! {
+        <div class="result" data-poll=poll.id.0 class:adopted=r.adopted>
+            <div class="verdict" id=format!("verdict-{}", poll.id.0)>{verdict}</div>
+            <ul class="bars">
+                {poll.options.iter().enumerate().map(|(n, o)| {
+                    let count = r.counts.get(n).copied().unwrap_or(0);
+                    let pct = if r.base > 0 { f64::from(count) * 100.0 / f64::from(r.base) } else { 0.0 };
+                    let width = f64::from(count) * 100.0 / f64::from(max);
+                    let elected = poll.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false);
+                    view! {
+                        <li class="bar-row" data-option=n>
+                            <span class="bar-label">{o.clone()}{elected.then(|| format!(" ✓ {}", i.t("poll.elected")))}</span>
+                            <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{width:.1}%")></span></span>
+                            <span class="bar-count">{count}" ("{format!("{pct:.1}")}"%)"</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p class="muted small">
+                {format!("{}: {} · {} {} {} {} · {}", i.t("poll.ballots"), r.ballots, i.t("poll.needed"), r.needed, i.t("poll.base"), r.base, rule_label(i, &poll.rule))}
+                {(r.by_secretary > 0).then(|| format!(" · {} {}", r.by_secretary, i.t("poll.by_secretary")))}
+                " · "{i.t("quorum")}" "{format!("{}/{}", r.quorum.present, r.quorum.members)}
+            </p>
+        </div>
+    }
+    .into_any()
+}
+
+/// The live counts of an open named poll, for the chair and secretary.
+#[component]
+fn LiveCounts(poll: Poll) -> impl IntoView {
+    let counts = poll.live_counts();
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    view! {
+        <ul class="bars live" id="live-counts">
+            {poll.options.iter().enumerate().map(|(n, o)| {
+                let c = counts.get(n).copied().unwrap_or(0);
+                view! {
+                    <li class="bar-row" data-option=n>
+                        <span class="bar-label">{o.clone()}</span>
+                        <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{:.1}%", f64::from(c) * 100.0 / f64::from(max))></span></span>
+                        <span class="bar-count count">{c}</span>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// The voting buttons of an open poll, and the confirmation once voted.
+#[component]
+fn Ballot(poll: Poll) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let me = ctx.live.actor.get_untracked().and_then(|a| a.participant());
+    let eligible =
+        state().zip(me).and_then(|(s, me)| s.participant(me).cloned()).is_some_and(|p| p.voting && p.attendance == Attendance::Present);
+    let voted = me.is_some_and(|m| poll.voters.contains(&m));
+    let mine = me.and_then(|m| poll.ballots.iter().find(|b| b.voter == m).cloned());
+    let can_change = voted && !poll.secret && poll.allow_change;
+    let picked = RwSignal::new(Vec::<u8>::new());
+    let id = poll.id;
+    let multi = poll.kind == PollKind::Choice && poll.max_choices > 1;
+    let max = poll.max_choices;
+    if !eligible {
+        return view! { <p class="muted">{i.t("poll.not_voting")}</p> }.into_any();
+    }
+    let confirmation = voted.then(|| {
+        let text = if poll.secret {
+            i.t("poll.secret_recorded").to_string()
+        } else {
+            let chosen: Vec<String> =
+                mine.iter().flat_map(|b| b.choices.iter()).filter_map(|c| poll.options.get(usize::from(*c)).cloned()).collect();
+            format!("{}: {}", i.t("poll.recorded"), chosen.join(", "))
+        };
+        view! { <div class="confirm" id="vote-confirmation">"✔ "{text}</div> }
+    });
+    let buttons = (!voted || can_change).then(|| {
+        let options = poll.options.clone();
+        view! {
+            <div class="vote-buttons" class:multi=multi>
+                {options.into_iter().enumerate().map(|(n, o)| {
+                    let n = n as u8;
+                    if multi {
+                        view! {
+                            <label class="vote-option check" data-option=n>
+                                <input type="checkbox" prop:checked=move || picked.get().contains(&n) on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    picked.update(|p| { p.retain(|x| *x != n); if on && p.len() < usize::from(max) { p.push(n) } });
+                                }/>{o}
+                            </label>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button class=format!("vote-option opt-{n}") data-option=n
+                                on:click=move |_| run(Command::CastBallot { poll: id, choices: vec![n] }, false)>{o}</button>
+                        }.into_any()
+                    }
+                }).collect_view()}
+                {multi.then(|| view! {
+                    <button class="primary" on:click=move |_| run(Command::CastBallot { poll: id, choices: picked.get_untracked() }, false)>{i.t("poll")}</button>
+                })}
+            </div>
+        }
+    });
+    view! { <div class="ballot">{confirmation}{buttons}</div> }.into_any()
+}
+
+/// The chair's controls and the secretary's manual entries for one poll.
+#[component]
+fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
+    let i = use_i18n();
+    let id = poll.id;
+    let status = poll.status;
+    let voter = RwSignal::new(None::<ParticipantId>);
+    let choice = RwSignal::new(0u8);
+    let hands = RwSignal::new(vec![0u32; poll.options.len()]);
+    let eligible: Vec<Participant> = state()
+        .map(|s| {
+            s.participants_sorted()
+                .into_iter()
+                .filter(|p| p.voting && p.attendance == Attendance::Present && !poll.voters.contains(&p.id))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let options = poll.options.clone();
+    let options2 = poll.options.clone();
+    view! {
+        <div class="console">
+            {(chair && status == PollStatus::Draft).then(|| view! {
+                <button class="primary" id=format!("open-poll-{}", id.0) on:click=move |_| run(Command::OpenPoll { poll: id }, false)>{i.t("poll.open")}</button>
+            })}
+            {(chair && status == PollStatus::Open).then(|| view! {
+                <button class="primary" id=format!("close-poll-{}", id.0) on:click=move |_| run(Command::ClosePoll { poll: id }, false)>{i.t("poll.close")}</button>
+            })}
+            {(chair && matches!(status, PollStatus::Draft | PollStatus::Open)).then(|| view! {
+                <button class="danger" on:click=move |_| {
+                    if let Ok(Some(reason)) = window().prompt_with_message(i.t("poll.cancel_reason")) {
+                        run(Command::CancelPoll { poll: id, reason }, false);
+                    }
+                }>{i.t("poll.cancel")}</button>
+            })}
+            {(secretary && status == PollStatus::Open).then(|| view! {
+                <details class="manual">
+                    <summary>{i.t("poll.enter_for")}</summary>
+                    <div class="grid-form">
+                        <select on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
+                            <option value="">"—"</option>
+                            {eligible.into_iter().map(|p| view! { <option value=p.id.0>{p.name}</option> }).collect_view()}
+                        </select>
+                        <select on:change=move |ev| choice.set(event_target_value(&ev).parse().unwrap_or(0))>
+                            {options.into_iter().enumerate().map(|(n, o)| view! { <option value=n>{o}</option> }).collect_view()}
+                        </select>
+                        <button on:click=move |_| if let Some(v) = voter.get_untracked() {
+                            run(Command::CastBallotFor { poll: id, voter: v, choices: vec![choice.get_untracked()] }, true)
+                        }>{i.t("prep.save")}</button>
+                    </div>
+                </details>
+                <details class="manual">
+                    <summary>{i.t("poll.hands")}</summary>
+                    <div class="grid-form">
+                        {options2.into_iter().enumerate().map(|(n, o)| view! {
+                            <label>{o}<input type="number" min="0" prop:value=move || hands.get().get(n).copied().unwrap_or(0).to_string()
+                                on:input=move |ev| { let v = event_target_value(&ev).parse().unwrap_or(0); hands.update(|h| if let Some(x) = h.get_mut(n) { *x = v }) }/></label>
+                        }).collect_view()}
+                        <button on:click=move |_| run(Command::RecordHands { poll: id, counts: hands.get_untracked() }, true)>{i.t("prep.save")}</button>
+                    </div>
+                </details>
+            })}
+        </div>
+    }
+}
+
+/// The polls of an item: voting, live counts, results, and (for the chair
+/// and secretary) the console and a form for a new poll.
+#[component]
+pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)] secretary: Signal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let polls = move || {
+        state()
+            .map(|s| s.polls.iter().filter(|p| p.item == item || p.status == PollStatus::Open).cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let voters_present =
+        move || state().map(|s| s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()).unwrap_or(0);
+    let privileged = move || chair.get() || secretary.get();
+    view! {
+        <section class="polls card" id="polls">
+            <h2>{move || i.t("poll")}</h2>
+            {move || polls().into_iter().map(|p| {
+                let status_text = match p.status {
+                    PollStatus::Draft => i.t("poll.draft"),
+                    PollStatus::Open => "",
+                    PollStatus::Closed => "",
+                    PollStatus::Cancelled => i.t("poll.cancelled"),
+                };
+                let open = p.status == PollStatus::Open;
+                let kind = if p.secret { i.t("poll.secret") } else { i.t("poll.named") };
+                let p2 = p.clone();
+                let p3 = p.clone();
+                let p4 = p.clone();
+                let show_live = open && privileged() && !p.secret;
+                let (is_chair, is_sec) = (chair.get(), secretary.get());
+                view! {
+                    <div class="poll" class:open=open data-poll=p.id.0 data-status=p.status.as_str()>
+                        <div class="poll-head"><span class="tag">{kind}</span>" "<span class="tag">{status_text}</span></div>
+                        <p class="question">{p.question.clone()}</p>
+                        {p.cancel_reason.clone().map(|r| view! { <p class="muted">{i.t("poll.cancel_reason")}": "{r}</p> })}
+                        {open.then(|| view! {
+                            <p class="progress" id="poll-progress"><strong>{p.voters.len()}</strong>" / "{voters_present()}" "{i.t("poll.voted")}</p>
+                        })}
+                        {open.then(|| view! { <Ballot poll=p2/> })}
+                        {show_live.then(|| view! { <LiveCounts poll=p3/> })}
+                        {(p.status == PollStatus::Closed).then(|| view! { <ResultChart poll=p4/> })}
+                        {(is_chair || is_sec).then(|| view! { <PollConsole poll=p.clone() chair=is_chair secretary=is_sec/> })}
+                    </div>
+                }
+            }).collect_view()}
+            <Show when=privileged>
+                <NewPoll item/>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn NewPoll(item: ItemId) -> impl IntoView {
+    let i = use_i18n();
+    let question = RwSignal::new(String::new());
+    let election = RwSignal::new(false);
+    let options = RwSignal::new(String::new());
+    let max_choices = RwSignal::new(1u8);
+    let secret = RwSignal::new(false);
+    let allow_change = RwSignal::new(false);
+    let rule = RwSignal::new("all_half".to_string());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let rule = match rule.get_untracked().as_str() {
+            "cast_half" => MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF },
+            "present_half" => MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF },
+            "all_two_thirds" => MajorityRule { basis: Basis::AllMembers, share: Share::TWO_THIRDS },
+            _ => MajorityRule::default(),
+        };
+        let kind = if election.get_untracked() { PollKind::Choice } else { PollKind::YesNo };
+        let options: Vec<String> = options.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        run(
+            Command::CreatePoll {
+                item,
+                question: question.get_untracked(),
+                kind,
+                options,
+                max_choices: max_choices.get_untracked(),
+                secret: secret.get_untracked(),
+                allow_change: allow_change.get_untracked() && !secret.get_untracked(),
+                rule,
+            },
+            false,
+        );
+        question.set(String::new());
+    };
+    view! {
+        <details class="new-poll">
+            <summary>{move || i.t("poll.new")}</summary>
+            <form class="grid-form" id="new-poll" on:submit=create>
+                <label class="wide">{move || i.t("poll.question")}<textarea id="poll-question" required prop:value=move || question.get() on:input=move |ev| question.set(event_target_value(&ev))></textarea></label>
+                <label class="check"><input type="checkbox" id="poll-secret" prop:checked=move || secret.get() on:change=move |ev| secret.set(event_target_checked(&ev))/>{move || i.t("poll.secret")}</label>
+                <label class="check"><input type="checkbox" prop:checked=move || allow_change.get() disabled=move || secret.get() on:change=move |ev| allow_change.set(event_target_checked(&ev))/>{move || i.t("poll.allow_change")}</label>
+                <label class="check"><input type="checkbox" prop:checked=move || election.get() on:change=move |ev| election.set(event_target_checked(&ev))/>{move || i.t("poll.election")}</label>
+                <Show when=move || election.get()>
+                    <label class="wide">{move || i.t("poll.options")}<textarea prop:value=move || options.get() on:input=move |ev| options.set(event_target_value(&ev))></textarea></label>
+                    <label>{move || i.t("poll.max_choices")}<input type="number" min="1" prop:value=move || max_choices.get().to_string() on:input=move |ev| max_choices.set(event_target_value(&ev).parse().unwrap_or(1))/></label>
+                </Show>
+                <label>{move || i.t("poll.rule")}
+                    <select on:change=move |ev| rule.set(event_target_value(&ev))>
+                        <option value="all_half" selected=true>{move || i.t("rule.all_half")}</option>
+                        <option value="present_half">{move || i.t("rule.present_half")}</option>
+                        <option value="cast_half">{move || i.t("rule.cast_half")}</option>
+                        <option value="all_two_thirds">{move || i.t("rule.all_two_thirds")}</option>
+                    </select>
+                </label>
+                <button type="submit" id="create-poll">{move || i.t("poll.create")}</button>
+            </form>
+        </details>
+    }
+}
+
+fn stance_key(s: Stance) -> &'static str {
+    match s {
+        Stance::Agree => "stance.agree",
+        Stance::Disagree => "stance.disagree",
+        Stance::AgreeWithComments => "stance.agree_with_comments",
+        Stance::Comment => "stance.comment",
+    }
+}
+
+/// Written opinions on an item: write one; the chair and secretary see all,
+/// ask members by a deadline, and see who has answered.
+#[component]
+pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let stance = RwSignal::new(Stance::Agree);
+    let text = RwSignal::new(String::new());
+    let deadline = RwSignal::new(String::new());
+    let is_participant = move || ctx.live.actor.get().and_then(|a| a.participant()).is_some();
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        run(Command::AddOpinion { item, document: None, stance: stance.get_untracked(), text: text.get_untracked() }, true);
+        text.set(String::new());
+    };
+    let ask = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(at) = local_input_to_rfc3339(&deadline.get_untracked()) else { return };
+        if let Ok(deadline) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339) {
+            run(Command::RequestOpinions { item, deadline }, true);
+        }
+    };
+    let opinions = move || state().map(|s| s.opinions.iter().filter(|o| o.item == item).cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let requests =
+        move || state().map(|s| s.opinion_requests.iter().filter(|r| r.item == item).cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let stances = [Stance::Agree, Stance::Disagree, Stance::AgreeWithComments, Stance::Comment];
+    view! {
+        <section class="opinions card">
+            <h2>{move || i.t("opinion")}</h2>
+            {move || requests().into_iter().map(|r| {
+                let s = state();
+                let answered: Vec<ParticipantId> = opinions().iter().map(|o| o.author).collect();
+                let (yes, no): (Vec<Participant>, Vec<Participant>) = s.as_ref().map(|s| s.participants_sorted().into_iter().filter(|p| p.member).cloned().partition(|p| answered.contains(&p.id))).unwrap_or_default();
+                view! {
+                    <div class="request">
+                        <p>{i.t("opinion.deadline")}": "<strong>{format_time(ms(r.deadline), i.0.get(), true)}</strong></p>
+                        <Show when=move || privileged.get()>
+                            <p class="small">{i.t("opinion.answered")}" ("{yes.len()}"): "{yes.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
+                            <p class="small" id="not-answered">{i.t("opinion.waiting")}" ("{no.len()}"): "{no.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
+                        </Show>
+                    </div>
+                }
+            }).collect_view()}
+            <ul class="opinion-list">
+                {move || {
+                    let s = state();
+                    opinions().into_iter().map(|o| {
+                        let author = s.as_ref().map(|s| name_in(s, o.author)).unwrap_or_default();
+                        view! {
+                            <li class="opinion">
+                                <strong>{author}</strong>" · "<span class="tag">{i.t(stance_key(o.stance))}</span>
+                                {o.remote.then(|| view! { " · "<span class="tag">{i.t("opinion.remote")}</span> })}
+                                <span class="muted small">" · "{format_time(ms(o.at), i.0.get(), true)}</span>
+                                <p>{o.text.clone()}</p>
+                            </li>
+                        }
+                    }).collect_view()
+                }}
+            </ul>
+            <Show when=is_participant>
+                <form class="grid-form" id="opinion-form" on:submit=send>
+                    <label>{move || i.t("opinion.stance")}
+                        <select on:change=move |ev| stance.set(match event_target_value(&ev).as_str() {
+                            "disagree" => Stance::Disagree, "agree_with_comments" => Stance::AgreeWithComments, "comment" => Stance::Comment, _ => Stance::Agree })>
+                            {stances.into_iter().map(|s| {
+                                let v = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                                view! { <option value=v>{move || i.t(stance_key(s))}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea></label>
+                    <button type="submit">{move || i.t("opinion.write")}</button>
+                </form>
+            </Show>
+            <Show when=move || privileged.get()>
+                <form class="grid-form" on:submit=ask>
+                    <label>{move || i.t("opinion.deadline")}<input type="datetime-local" required prop:value=move || deadline.get() on:input=move |ev| deadline.set(event_target_value(&ev))/></label>
+                    <button type="submit">{move || i.t("opinion.request")}</button>
+                </form>
+            </Show>
+        </section>
+    }
+}
+
+/// A button that makes a one-time code for the room display and shows its address.
+#[component]
+pub fn DisplayLink(meeting: MeetingId) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let link = RwSignal::new(None::<String>);
+    let make = move |_| {
+        spawn_local(async move {
+            match api::post::<_, serde_json::Value>(&format!("/api/meetings/{meeting}/display-code"), &serde_json::json!({})).await {
+                Ok(v) => {
+                    let origin = window().location().origin().unwrap_or_default();
+                    link.set(v["code"].as_str().map(|c| format!("{origin}/#/display/{c}")));
+                }
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
+    view! {
+        <div class="display-link">
+            <button class="secondary" id="make-display-code" on:click=make>{move || i.t("display.make")}</button>
+            {move || link.get().map(|l| view! {
+                <p class="small">{i.t("display.help")}": "<code id="display-url">{l.clone()}</code></p>
+                <div class="qr" inner_html=crate::cards::qr_svg(&l)></div>
+            })}
+        </div>
+    }
+}
+
+/// The room display: large type for the projector or the hall screen.
+#[component]
+pub fn RoomDisplay() -> impl IntoView {
+    let i = use_i18n();
+    let s = move || state();
+    view! {
+        <div class="room-display">
+            {move || s().map(|s| {
+                let current = s.current_item().map(|it| (s.item_index(it.id).unwrap_or(0) + 1, it.title.clone()));
+                let floor = s.speakers.floor;
+                let floor_name = floor.map(|f| name_in(&s, f.participant));
+                let q = s.quorum();
+                let open = s.open_poll().cloned();
+                let last_closed = s.polls.iter().rev().find(|p| p.status == PollStatus::Closed).cloned();
+                let voters_present = s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count();
+                view! {
+                    <div class="d-org">{s.meeting.organisation.clone()}</div>
+                    <h1 class="d-title">{s.meeting.title.clone()}</h1>
+                    <div class="d-current" id="display-current">
+                        {current.map(|(n, t)| format!("{n}. {t}")).unwrap_or_else(|| i.t("agenda.none").to_string())}
+                    </div>
+                    <div class="d-row">
+                        <div class="d-quorum" class:ok=q.holds>{i.t("quorum")}": "{format!("{}/{}", q.present, q.members)}" — "{if q.holds { i.t("quorum.holds") } else { i.t("quorum.missing") }}</div>
+                        {floor.zip(floor_name).map(|(f, name)| view! {
+                            <div class="d-floor">{i.t("speak.floor")}": "<strong>{name}</strong>" "
+                                <span class="timer" class:over=move || { f.limit_secs > 0 && seconds_left(&f) < 0 }>{move || if f.limit_secs == 0 { String::new() } else { mm_ss(seconds_left(&f)) }}</span>
+                            </div>
+                        })}
+                    </div>
+                    {match (open, last_closed) {
+                        (Some(p), _) => view! {
+                            <div class="d-poll">
+                                <div class="d-question">{p.question.clone()}</div>
+                                <div class="d-progress" id="display-progress">{format!("{} / {} ", p.voters.len(), voters_present)}{i.t("poll.voted")}</div>
+                            </div>
+                        }.into_any(),
+                        (None, Some(p)) => view! { <div class="d-poll"><div class="d-question">{p.question.clone()}</div><ResultChart poll=p/></div> }.into_any(),
+                        (None, None) => view! { <span></span> }.into_any(),
+                    }}
+                }
+            })}
+        </div>
+    }
+}
