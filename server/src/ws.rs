@@ -50,9 +50,23 @@ async fn connection(app: AppState, actor: Actor, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut outbox) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
-        while let Some(m) = outbox.recv().await {
-            let closing = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || closing {
+        // Queue everything waiting, then flush once: a burst of events costs
+        // one write to the socket, not one per event.
+        'out: while let Some(first) = outbox.recv().await {
+            let mut next = Some(first);
+            let mut queued = 0;
+            while let Some(m) = next.take() {
+                let closing = matches!(m, Message::Close(_));
+                if sink.feed(m).await.is_err() || closing {
+                    let _ = sink.flush().await;
+                    break 'out;
+                }
+                queued += 1;
+                if queued < OUTBOX {
+                    next = outbox.try_recv().ok();
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }

@@ -197,6 +197,9 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
 
     wait_text(&chair, "#live-counts .bar-row[data-option='0'] .count", "1").await?;
     wait_text(&chair, "#poll-progress", "1 / ").await?;
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(tmp.join("chair-vote.png"), chair.screenshot().await?)?;
+    std::fs::write(tmp.join("voter-vote.png"), voter.screenshot().await?)?;
     chair.find(Locator::Css(&format!("#close-poll-{}", poll.0))).await?.click().await?;
     wait_text(&voter, &format!("#verdict-{}", poll.0), "KHÔNG THÔNG QUA").await?; // 1 of 4 members
     voter.close().await?;

@@ -328,7 +328,9 @@ pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)]
     let voters_present =
         move || state().map(|s| s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()).unwrap_or(0);
     let privileged = move || chair.get() || secretary.get();
+    let shown = move || privileged() || !polls().is_empty();
     view! {
+        <Show when=shown>
         <section class="polls card" id="polls">
             <h2>{move || i.t("poll")}</h2>
             {move || polls().into_iter().map(|p| {
@@ -347,7 +349,7 @@ pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)]
                 let (is_chair, is_sec) = (chair.get(), secretary.get());
                 view! {
                     <div class="poll" class:open=open data-poll=p.id.0 data-status=p.status.as_str()>
-                        <div class="poll-head"><span class="tag">{kind}</span>" "<span class="tag">{status_text}</span></div>
+                        <div class="poll-head"><span class="tag">{kind}</span>" "{(!status_text.is_empty()).then(|| view! { <span class="tag">{status_text}</span> })}</div>
                         <p class="question">{p.question.clone()}</p>
                         {p.cancel_reason.clone().map(|r| view! { <p class="muted">{i.t("poll.cancel_reason")}": "{r}</p> })}
                         {open.then(|| view! {
@@ -364,6 +366,7 @@ pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)]
                 <NewPoll item/>
             </Show>
         </section>
+        </Show>
     }
 }
 

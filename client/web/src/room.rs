@@ -130,7 +130,7 @@ fn MeetingHeader() -> impl IntoView {
                 <h1 id="meeting-title">{m.title.clone()}</h1>
                 <div class="meta">
                     <span>{format_time(ms(m.starts_at), i.0.get(), true)}</span>
-                    " · " <span>{m.place.clone()}</span>
+                    {(!m.place.is_empty()).then(|| view! { " · " <span>{m.place.clone()}</span> })}
                     " · " <span class="status" id="meeting-status">{i.t(status_key(m.status))}</span>
                 </div>
             </section>
