@@ -317,9 +317,7 @@ async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: 
     if checkpoint {
         // After a secret poll, fold the write-ahead log into the database and
         // empty it, so the order in which ballots were written is not kept.
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db).await {
-            tracing::warn!(error = %e, "WAL checkpoint after a secret poll failed");
-        }
+        store::truncate_wal(db).await;
     }
 }
 

@@ -47,7 +47,25 @@ pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
     sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("cannot migrate the database")?;
+    // A server stopped abruptly may have left history in the WAL.
+    truncate_wal(&pool).await;
     Ok(pool)
+}
+
+/// Folds the write-ahead log into the database and empties it. Readers can
+/// hold it up for a moment, so it is retried for up to two seconds.
+pub async fn truncate_wal(db: &Db) {
+    for _ in 0..100 {
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
+            Ok((0, _, _)) => return,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                return;
+            }
+        }
+    }
+    tracing::warn!("WAL checkpoint kept waiting for readers; it will be retried at the next start");
 }
 
 /// The current time, as stored.

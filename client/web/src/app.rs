@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 pub enum Screen {
     Loading,
     Lobby,
+    /// Sign-in; `remote` for a member answering from outside the room.
     Join {
         meeting: MeetingId,
         participant: Option<ParticipantId>,
+        remote: bool,
     },
     StaffSignIn,
     StaffHome,
@@ -91,7 +93,9 @@ fn screen_from_hash() -> Option<Screen> {
     let parts: Vec<&str> = hash.trim_start_matches('#').trim_start_matches('/').split('/').collect();
     let id = |i: usize| parts.get(i).and_then(|s| s.parse::<i64>().ok());
     match parts.first().copied() {
-        Some("join") => Some(Screen::Join { meeting: MeetingId(id(1)?), participant: id(2).map(ParticipantId) }),
+        Some("join") => Some(Screen::Join { meeting: MeetingId(id(1)?), participant: id(2).map(ParticipantId), remote: false }),
+        // The personal link of a member who reviews by written opinion.
+        Some("review") => Some(Screen::Join { meeting: MeetingId(id(1)?), participant: id(2).map(ParticipantId), remote: true }),
         Some("room") => Some(Screen::Room(MeetingId(id(1)?))),
         Some("staff") => Some(Screen::StaffSignIn),
         Some("display") => Some(match parts.get(1).filter(|c| !c.is_empty()) {
@@ -177,7 +181,7 @@ pub fn App() -> impl IntoView {
             {move || match ctx.screen.get() {
                 Screen::Loading => view! { <p class="loading">"…"</p> }.into_any(),
                 Screen::Lobby => view! { <Lobby/> }.into_any(),
-                Screen::Join { meeting, participant } => view! { <Join meeting participant/> }.into_any(),
+                Screen::Join { meeting, participant, remote } => view! { <Join meeting participant remote/> }.into_any(),
                 Screen::StaffSignIn => view! { <StaffSignIn/> }.into_any(),
                 Screen::StaffHome => view! { <StaffHome/> }.into_any(),
                 Screen::Room(meeting) => view! { <Room meeting/> }.into_any(),
@@ -325,7 +329,7 @@ fn Lobby() -> impl IntoView {
             <h1>{move || i.t("lobby.title")}</h1>
             <MeetingList on_pick=move |m| {
                 let _ = window().location().set_hash(&format!("/join/{m}"));
-                ctx.screen.set(Screen::Join { meeting: m, participant: None })
+                ctx.screen.set(Screen::Join { meeting: m, participant: None, remote: false })
             } button="›".to_string()/>
             <p><button class="link" id="staff-link" on:click=move |_| ctx.screen.set(Screen::StaffSignIn)>{move || i.t("lobby.staff")}</button></p>
         </section>
@@ -349,13 +353,13 @@ struct SignIn {
 }
 
 #[component]
-fn Join(meeting: MeetingId, participant: Option<ParticipantId>) -> impl IntoView {
+fn Join(meeting: MeetingId, participant: Option<ParticipantId>, remote: bool) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
     let people = RwSignal::new(None::<Vec<PickerEntry>>);
     let chosen = RwSignal::new(participant);
     let pin = RwSignal::new(String::new());
-    let remote = RwSignal::new(false);
+    let remote = RwSignal::new(remote);
     let busy = RwSignal::new(false);
     spawn_local(async move {
         match api::get::<Vec<PickerEntry>>(&format!("/api/meetings/{meeting}/participants")).await {

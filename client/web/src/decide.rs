@@ -448,11 +448,16 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
     let ctx = use_ctx();
     let stance = RwSignal::new(Stance::Agree);
     let text = RwSignal::new(String::new());
+    let document = RwSignal::new(None::<DocumentId>);
     let deadline = RwSignal::new(String::new());
+    let docs = move || state().map(|s| s.documents_of(item).cloned().collect::<Vec<_>>()).unwrap_or_default();
     let is_participant = move || ctx.live.actor.get().and_then(|a| a.participant()).is_some();
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run(Command::AddOpinion { item, document: None, stance: stance.get_untracked(), text: text.get_untracked() }, true);
+        run(
+            Command::AddOpinion { item, document: document.get_untracked(), stance: stance.get_untracked(), text: text.get_untracked() },
+            true,
+        );
         text.set(String::new());
     };
     let ask = move |ev: leptos::ev::SubmitEvent| {
@@ -493,6 +498,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                                 <strong>{author}</strong>" · "<span class="tag">{i.t(stance_key(o.stance))}</span>
                                 {o.remote.then(|| view! { " · "<span class="tag">{i.t("opinion.remote")}</span> })}
                                 <span class="muted small">" · "{format_time(ms(o.at), i.0.get(), true)}</span>
+                                {o.document.and_then(|d| s.as_ref().and_then(|s| s.document(d)).map(|d| d.title.clone())).map(|t| view! { <span class="muted small">" · "{t}</span> })}
                                 <p>{o.text.clone()}</p>
                             </li>
                         }
@@ -508,6 +514,12 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                                 let v = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                                 view! { <option value=v>{move || i.t(stance_key(s))}</option> }
                             }).collect_view()}
+                        </select>
+                    </label>
+                    <label>{move || i.t("opinion.document")}
+                        <select on:change=move |ev| document.set(event_target_value(&ev).parse().ok().map(DocumentId))>
+                            <option value="">"—"</option>
+                            {move || docs().into_iter().map(|d| view! { <option value=d.id.0>{d.title}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea></label>

@@ -7,7 +7,7 @@ use crate::app::{local_input_to_rfc3339, rfc3339_to_local_input, use_ctx};
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
 use crate::room::{conf_key, role_key, run};
-use gavel_shared::decision::Attendance;
+use gavel_shared::decision::{Attendance, Share};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
 use gavel_shared::state::MeetingState;
@@ -72,6 +72,27 @@ fn MeetingForm() -> impl IntoView {
                 <label>{move || i.t("meeting.starts")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
                 <button type="submit">{move || i.t("prep.save")}</button>
             </form>
+            <div class="grid-form">
+                <label>{move || i.t("prep.quorum_rule")}
+                    <select id="quorum-rule" on:change=move |ev| {
+                        let share = match event_target_value(&ev).as_str() {
+                            "half" => Share { num: 1, den: 2, strict: false },
+                            "two_thirds" => Share::TWO_THIRDS,
+                            _ => Share::MORE_THAN_HALF,
+                        };
+                        run(Command::SetQuorumRule { share }, true);
+                    }>
+                        {[("more_than_half", "quorum.more_than_half", Share::MORE_THAN_HALF), ("half", "quorum.half", Share { num: 1, den: 2, strict: false }), ("two_thirds", "quorum.two_thirds", Share::TWO_THIRDS)]
+                            .into_iter()
+                            .map(|(v, k, share)| view! { <option value=v selected=m.as_ref().is_some_and(|m| m.quorum == share)>{move || i.t(k)}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>{move || i.t("prep.speech_limit")}
+                    <input type="number" min="0" max="60" id="speech-limit" prop:value=m.as_ref().map(|m| (m.speech_limit_secs / 60).to_string()).unwrap_or_default()
+                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min * 60 }, true) } }/>
+                </label>
+            </div>
         </section>
     }
 }
