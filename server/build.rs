@@ -25,7 +25,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=GAVEL_WEB_DIST");
 
-    if let Ok(prebuilt) = std::env::var("GAVEL_WEB_DIST") {
+    if let Some(prebuilt) = std::env::var("GAVEL_WEB_DIST").ok().filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_dir_all(&dist);
         copy_dir(Path::new(&prebuilt), &dist).unwrap_or_else(|e| panic!("cannot copy GAVEL_WEB_DIST={prebuilt}: {e}"));
         return;

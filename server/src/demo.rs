@@ -222,14 +222,25 @@ fn render(doc: &DemoDoc) -> anyhow::Result<Vec<u8>> {
     l.render(doc.title, "vi")
 }
 
-/// Makes sure the demo meeting exists and gives its participants new PINs.
+/// Makes sure the demo meetings exist (one in session, one finished with
+/// signed minutes) and gives their participants new PINs.
 pub async fn ensure(app: &AppState) -> anyhow::Result<Vec<DemoPin>> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM meetings WHERE is_demo ORDER BY id LIMIT 1").fetch_optional(&app.db).await?;
-    let handle = match existing {
-        Some(id) => app.meetings.get(MeetingId(id)).await?,
+    let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM meetings WHERE is_demo ORDER BY id").fetch_all(&app.db).await?;
+    let live = match existing.first() {
+        Some(id) => app.meetings.get(MeetingId(*id)).await?,
         None => create(app).await?,
     };
+    let finished = match existing.get(1) {
+        Some(id) => app.meetings.get(MeetingId(*id)).await?,
+        None => create_finished(app).await?,
+    };
+    let mut pins = new_pins(&live).await?;
+    pins.extend(new_pins(&finished).await?);
+    Ok(pins)
+}
+
+/// Gives a demo meeting's participants new PINs.
+async fn new_pins(handle: &crate::meeting::MeetingHandle) -> anyhow::Result<Vec<DemoPin>> {
     let state = handle.state().await;
     let ids: Vec<ParticipantId> = state.participants_sorted().iter().map(|p| p.id).collect();
     let key = format!("demo-pins-{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -242,6 +253,153 @@ pub async fn ensure(app: &AppState) -> anyhow::Result<Vec<DemoPin>> {
             Some(DemoPin { meeting: state.meeting.id, participant: p.participant, role: who.role, name: who.name.clone(), pin: p.pin? })
         })
         .collect())
+}
+
+/// Last month's meeting, finished: attendance, opinions, a named and a
+/// secret vote, minutes approved and signed.
+async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting::MeetingHandle>> {
+    use gavel_shared::decision::*;
+    use gavel_shared::minutes::SectionKey;
+    let starts_at =
+        (OffsetDateTime::now_utc() - time::Duration::days(30)).to_offset(time::macros::offset!(+7)).replace_time(time::macros::time!(8:00));
+    let header = NewMeeting {
+        title: "Phiên họp thường kỳ tháng 10 năm 2026".into(),
+        organisation: ORGANISATION.into(),
+        place: "Hòa Bình, phòng họp tầng 2, trụ sở UBND phường".into(),
+        starts_at,
+        demo: true,
+    };
+    let h = app.meetings.create(Actor::System, header).await?;
+    let sys = |key: &str, cmd: Command| {
+        let h = h.clone();
+        let key = key.to_string();
+        async move { h.execute(Actor::System, &key, Op::Command(cmd)).await }
+    };
+    let people = PEOPLE
+        .iter()
+        .map(|(name, position, role, member, voting)| NewParticipant {
+            name: name.to_string(),
+            position: position.to_string(),
+            role: *role,
+            member: *member,
+            voting: *voting,
+        })
+        .collect();
+    sys("f-people", Command::AddParticipants { participants: people }).await?;
+    let items = [
+        ("Khai mạc, thông qua chương trình", "Đồng chí Nguyễn Văn Hùng, Chủ tịch UBND phường"),
+        ("Báo cáo kết quả thu ngân sách 9 tháng năm 2026", "Đồng chí Vũ Thị Hồng, công chức Tài chính - Kế toán"),
+        ("Kiện toàn Tổ công tác chuyển đổi số cộng đồng", "Đồng chí Lê Minh Tuấn, Phó Chủ tịch UBND phường"),
+    ];
+    let mut ids = vec![];
+    for (n, (title, presenter)) in items.iter().enumerate() {
+        let o = sys(
+            &format!("f-item-{n}"),
+            Command::AddItem { title: title.to_string(), presenter: presenter.to_string(), summary: String::new(), position: None },
+        )
+        .await?;
+        let CommandResult::Created { id } = o.result else { anyhow::bail!("no item id") };
+        ids.push(ItemId(id));
+    }
+    let state = h.state().await;
+    let who = |role: Role, n: usize| {
+        let p = state.participants.iter().filter(|p| p.role == role).nth(n).expect("demo participant");
+        Actor::Participant { meeting: h.id, participant: p.id, role }
+    };
+    let (chair, secretary) = (who(Role::Chair, 0), who(Role::Secretary, 0));
+    let delegates: Vec<Actor> = (0..4).map(|n| who(Role::Delegate, n)).collect();
+    let run = |actor: Actor, key: String, op: Op| {
+        let h = h.clone();
+        async move { h.execute(actor, &key, op).await }
+    };
+    for (n, a) in [chair, secretary, delegates[0], delegates[1], delegates[2]].into_iter().enumerate() {
+        run(a, format!("f-present-{n}"), Op::MarkPresent).await?;
+    }
+    let excused = delegates[3].participant().expect("a participant");
+    run(
+        secretary,
+        "f-excused".into(),
+        Op::Command(Command::SetAttendance {
+            participant: excused,
+            attendance: Attendance::Excused,
+            reason: "Đi công tác tại quận".into(),
+        }),
+    )
+    .await?;
+    run(chair, "f-open".into(), Op::Command(Command::OpenMeeting)).await?;
+    run(chair, "f-next-1".into(), Op::Command(Command::NextItem)).await?;
+    run(chair, "f-next-2".into(), Op::Command(Command::NextItem)).await?;
+    run(
+        delegates[0],
+        "f-op-1".into(),
+        Op::Command(Command::AddOpinion {
+            item: ids[1],
+            document: None,
+            stance: Stance::AgreeWithComments,
+            text: "Đề nghị làm rõ nguyên nhân hụt thu phí, lệ phí.".into(),
+        }),
+    )
+    .await?;
+    run(
+        delegates[2],
+        "f-op-2".into(),
+        Op::Command(Command::AddOpinion { item: ids[1], document: None, stance: Stance::Agree, text: String::new() }),
+    )
+    .await?;
+    let poll = |q: &str, secret: bool, item: ItemId| Command::CreatePoll {
+        item,
+        question: q.into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret,
+        allow_change: false,
+        rule: MajorityRule { basis: Basis::AllMembers, share: Share::MORE_THAN_HALF },
+    };
+    let votes = [
+        (poll("Thông qua báo cáo thu ngân sách 9 tháng năm 2026", false, ids[1]), [0u8, 0, 0, 1]),
+        (poll("Thống nhất danh sách Tổ công tác chuyển đổi số cộng đồng", true, ids[2]), [0u8, 0, 1, 0]),
+    ];
+    for (n, (create, choices)) in votes.into_iter().enumerate() {
+        if n == 1 {
+            run(chair, "f-next-3".into(), Op::Command(Command::NextItem)).await?;
+        }
+        let o = run(chair, format!("f-poll-{n}"), Op::Command(create)).await?;
+        let CommandResult::Created { id } = o.result else { anyhow::bail!("no poll id") };
+        let poll = PollId(id);
+        run(chair, format!("f-poll-open-{n}"), Op::Command(Command::OpenPoll { poll })).await?;
+        for (k, voter) in [chair, delegates[0], delegates[1], delegates[2]].into_iter().enumerate() {
+            run(voter, format!("f-vote-{n}-{k}"), Op::Command(Command::CastBallot { poll, choices: vec![choices[k]] })).await?;
+        }
+        run(chair, format!("f-poll-close-{n}"), Op::Command(Command::ClosePoll { poll })).await?;
+    }
+    let texts = [
+        (
+            SectionKey::Opening,
+            "Đồng chí **Nguyễn Văn Hùng**, Chủ tịch UBND phường, tuyên bố lý do, giới thiệu thành phần và chủ trì phiên họp.",
+        ),
+        (
+            SectionKey::Item(ids[1]),
+            "Đồng chí Vũ Thị Hồng trình bày báo cáo. Thu ngân sách 9 tháng đạt **78,6%** dự toán năm.\n\n- Thu thuế ngoài quốc doanh đạt 81%.\n- Thu phí, lệ phí đạt 64%, thấp hơn cùng kỳ.",
+        ),
+        (
+            SectionKey::Item(ids[2]),
+            "Thống nhất kiện toàn Tổ công tác chuyển đổi số cộng đồng gồm 12 thành viên, do đồng chí Lê Minh Tuấn làm Tổ trưởng.",
+        ),
+        (
+            SectionKey::Conclusion,
+            "Chủ tọa kết luận: giao bộ phận Tài chính - Kế toán phối hợp Chi cục Thuế đôn đốc thu; giao Văn phòng ban hành quyết định kiện toàn Tổ công tác trước ngày 31/10/2026.",
+        ),
+    ];
+    for (n, (section, text)) in texts.into_iter().enumerate() {
+        run(secretary, format!("f-min-{n}"), Op::Command(Command::EditMinutes { section, text: text.into() })).await?;
+    }
+    run(secretary, "f-min-number".into(), Op::Command(Command::SetMinutesNumber { number: "42/BB-UBND".into() })).await?;
+    run(chair, "f-close".into(), Op::Command(Command::CloseMeeting)).await?;
+    run(chair, "f-approve".into(), Op::Command(Command::ApproveMinutes)).await?;
+    run(chair, "f-sign".into(), Op::Command(Command::SignMinutes)).await?;
+    tracing::info!(meeting = %h.id, "finished demo meeting created");
+    Ok(h)
 }
 
 async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting::MeetingHandle>> {

@@ -39,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/staff/session", post(staff_sign_in))
         .route("/api/meetings/{id}/display-code", post(display_code))
         .route("/api/display/session", post(display_sign_in))
+        .route("/api/meetings/{id}/minutes/export", get(minutes_export))
+        .route("/api/meetings/{id}/minutes/files/{version}/{name}", get(minutes_file))
+        .route("/api/signing-key", get(signing_key))
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -374,6 +377,99 @@ async fn display_sign_in(
     let actor = Actor::Display { meeting };
     let jar = jar.add(session_cookie(token, auth::DISPLAY_SESSION_TTL));
     Ok((jar, Json(SessionInfo { actor, name: name_of(&app, &actor).await?, token: None })))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: String,
+    #[serde(default)]
+    lang: crate::minutes::Lang,
+}
+
+/// `GET /api/meetings/{id}/minutes/export?format=pdf|docx|csv|json&lang=vi|en`:
+/// the minutes as they stand (marked as a draft until approved), for the
+/// chair and the secretary.
+async fn minutes_export(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response> {
+    use crate::minutes as mdoc;
+    let id = MeetingId(id);
+    if !matches!(actor.role_in(id), Some(Role::Chair | Role::Secretary)) {
+        return Err(Error::Forbidden("only the chair or the secretary may export draft minutes; signed ones are under /minutes/files"));
+    }
+    let state = app.meetings.get(id).await?.state().await;
+    let mut tx = app.db.begin().await?;
+    let events = crate::meeting::log_of(&mut tx, id).await?;
+    drop(tx);
+    let format = q.format.clone();
+    let lang = q.lang;
+    let (bytes, mime, ext) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, &'static str, &'static str)> {
+        let record = mdoc::record_from(&events);
+        Ok(match format.as_str() {
+            "pdf" => (mdoc::pdf(&mdoc::assemble(&state, &record, lang))?, "application/pdf", "pdf"),
+            "docx" => (
+                mdoc::docx(&mdoc::assemble(&state, &record, lang))?,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "docx",
+            ),
+            "csv" => (mdoc::polls_csv(&state)?, "text/csv; charset=utf-8", "csv"),
+            "json" => (mdoc::record_json(&state, &record, &events)?, "application/json", "json"),
+            other => anyhow::bail!("unknown format {other:?}"),
+        })
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+    .map_err(|e| Error::bad_request("invalid", e.to_string()))?;
+    let name = format!("bien-ban-{id}-{}.{ext}", q.lang.code());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /api/meetings/{id}/minutes/files/{version}/{name}`: a signed export
+/// or its `.sig`, for every participant of the meeting.
+async fn minutes_file(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, version, name)): Path<(i64, u32, String)>,
+) -> Result<Response> {
+    let id = MeetingId(id);
+    require_member(&actor, id)?;
+    let state = app.meetings.get(id).await?.state().await;
+    let signed = state.minutes.signed.iter().find(|v| v.version == version).ok_or(Error::NotFound("signed minutes"))?;
+    let base = name.strip_suffix(".sig").unwrap_or(&name);
+    if !signed.files.iter().any(|f| f.name == base) {
+        return Err(Error::NotFound("signed file"));
+    }
+    let path = app.meetings.services().data_dir.join("minutes").join(id.to_string()).join(format!("v{version}")).join(&name);
+    let bytes = tokio::fs::read(&path).await?;
+    let mime = match name.rsplit('.').next() {
+        Some("pdf") => "application/pdf",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("csv") => "text/csv; charset=utf-8",
+        _ => "application/json",
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /api/signing-key`: the public key that checks signed minutes.
+async fn signing_key(State(app): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "algorithm": "Ed25519", "public_key": app.meetings.services().signer.public_key_hex() }))
 }
 
 #[derive(Serialize, sqlx::FromRow)]

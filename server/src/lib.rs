@@ -22,7 +22,9 @@ pub mod documents;
 pub mod error;
 pub mod http;
 pub mod meeting;
+pub mod minutes;
 pub mod pdf;
+pub mod signing;
 pub mod store;
 pub mod web;
 pub mod ws;
@@ -52,6 +54,8 @@ pub struct Config {
     pub max_upload: u64,
     /// How long a sign-in lasts.
     pub session_ttl: time::Duration,
+    /// The organisation's Ed25519 key for the minutes (default: generated in the data directory).
+    pub signing_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -65,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
             .field("max_upload", &self.max_upload)
             .field("session_ttl", &self.session_ttl)
+            .field("signing_key", &self.signing_key)
             .finish()
     }
 }
@@ -81,6 +86,7 @@ impl Config {
             admin_password: None,
             max_upload: DEFAULT_MAX_UPLOAD,
             session_ttl: time::Duration::hours(18),
+            signing_key: None,
         }
     }
 }
@@ -161,8 +167,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let documents = documents::Store::open(&config.data_dir).await?;
     let (stop, shutdown) = watch::channel(false);
+    let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
+    let services = Arc::new(meeting::Services { data_dir: config.data_dir.clone(), signer });
     let state = AppState(Arc::new(Inner {
-        meetings: meeting::Meetings::new(db.clone()),
+        meetings: meeting::Meetings::new(db.clone(), services),
         db,
         config: config.clone(),
         documents,

@@ -34,15 +34,35 @@ struct Cli {
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
     session_hours: u32,
+    /// The organisation's Ed25519 key for signing minutes (a file of 64 hex digits);
+    /// default: one generated once in the data directory.
+    #[arg(long, env = "GAVEL_SIGNING_KEY", global = true)]
+    signing_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Sub>,
 }
 
-/// Subcommands beside serving (more come with later versions).
+/// Subcommands beside serving.
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// Serve (the default when no subcommand is given).
     Serve,
+    /// Check a signed minutes file against its signature. Needs no server and
+    /// no data directory; exits non-zero unless the file is the signed one.
+    VerifyMinutes {
+        /// The exported file (PDF, DOCX, CSV or JSON).
+        file: PathBuf,
+        /// The signature (default: FILE.sig).
+        #[arg(long)]
+        sig: Option<PathBuf>,
+        /// The organisation's public key (a file with 64 hex digits). Without
+        /// it, the key inside the signature is used, which proves only that
+        /// the file was not changed since it was signed with that key.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Print the public key that checks this server's signed minutes.
+    PublicKey,
 }
 
 #[tokio::main]
@@ -55,6 +75,44 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         None | Some(Sub::Serve) => serve(cli).await,
+        Some(Sub::VerifyMinutes { ref file, ref sig, ref public_key }) => verify_minutes(file, sig.as_deref(), public_key.as_deref()),
+        Some(Sub::PublicKey) => {
+            let signer = gavel_server::signing::Signer::load_or_create(&cli.data_dir, cli.signing_key.as_deref())?;
+            println!("{}", signer.public_key_hex());
+            Ok(())
+        }
+    }
+}
+
+fn verify_minutes(file: &std::path::Path, sig: Option<&std::path::Path>, public_key: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let sig_path = sig.map(PathBuf::from).unwrap_or_else(|| {
+        let mut p = file.as_os_str().to_owned();
+        p.push(".sig");
+        PathBuf::from(p)
+    });
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let sig_text = std::fs::read_to_string(&sig_path).with_context(|| format!("cannot read the signature {}", sig_path.display()))?;
+    let signature: gavel_server::signing::Signature =
+        serde_json::from_str(&sig_text).with_context(|| format!("{} is not a Gavel signature", sig_path.display()))?;
+    let key = public_key.map(gavel_server::signing::read_public_key).transpose()?;
+    match gavel_server::signing::verify(&bytes, &signature, key.as_deref()) {
+        Ok(v) => {
+            let f = &v.fields;
+            println!("valid: {} is the signed file", file.display());
+            println!("meeting={} title=\"{}\" minutes_version={} signed_at={}", f.meeting, f.meeting_title, f.minutes_version, f.signed_at);
+            println!("event_log_head={} event_log_seq={}", f.log_head, f.log_seq);
+            if v.key_given {
+                println!("public_key={} (the key given)", f.public_key);
+            } else {
+                println!("public_key={} (taken from the signature: pass --public-key to check it is your organisation's)", f.public_key);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            println!("INVALID: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -68,6 +126,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         admin_password: cli.admin_password,
         max_upload: cli.max_upload,
         session_ttl: time::Duration::hours(cli.session_hours.into()),
+        signing_key: cli.signing_key,
     };
     let server = gavel_server::start(config).await?;
     {

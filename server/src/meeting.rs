@@ -10,6 +10,7 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::store::{self, Db, now, ts};
 use gavel_shared::decision::*;
+use gavel_shared::minutes::{MinutesComment, SignedFile, SignedVersion};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, Command, CommandKind, CommandResult, Event, IssuedPin, NewParticipant};
 use gavel_shared::rules;
@@ -28,16 +29,29 @@ const FANOUT_CAPACITY: usize = 1024;
 /// The longest idempotency key accepted.
 pub const MAX_KEY: usize = 128;
 
+/// What the writers need besides the database: where files go, the key
+/// that signs the minutes.
+pub struct Services {
+    pub data_dir: std::path::PathBuf,
+    pub signer: crate::signing::Signer,
+}
+
 /// All meetings that have been touched since start-up.
 pub struct Meetings {
     db: Db,
+    services: Arc<Services>,
     open: Mutex<HashMap<MeetingId, Arc<MeetingHandle>>>,
 }
 
 impl Meetings {
     /// An empty registry over `db`.
-    pub fn new(db: Db) -> Self {
-        Meetings { db, open: Mutex::new(HashMap::new()) }
+    pub fn new(db: Db, services: Arc<Services>) -> Self {
+        Meetings { db, services, open: Mutex::new(HashMap::new()) }
+    }
+
+    /// The services the writers use.
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     /// The handle of a meeting, loading it from the store on first use.
@@ -46,7 +60,7 @@ impl Meetings {
             return Ok(h.clone());
         }
         let state = store::load_meeting(&self.db, id).await?.ok_or(Error::NotFound("meeting"))?;
-        let handle = Arc::new(MeetingHandle::new(self.db.clone(), state));
+        let handle = Arc::new(MeetingHandle::new(self.db.clone(), self.services.clone(), state));
         let mut open = self.open.lock().expect("meeting registry poisoned");
         Ok(open.entry(id).or_insert(handle).clone())
     }
@@ -84,7 +98,7 @@ impl Meetings {
         tx.commit().await?;
         let mut state = MeetingState::new(meeting);
         state.seq = 1;
-        let handle = Arc::new(MeetingHandle::new(self.db.clone(), state));
+        let handle = Arc::new(MeetingHandle::new(self.db.clone(), self.services.clone(), state));
         self.open.lock().expect("meeting registry poisoned").insert(MeetingId(id), handle.clone());
         Ok(handle)
     }
@@ -192,12 +206,12 @@ pub struct MeetingHandle {
 }
 
 impl MeetingHandle {
-    fn new(db: Db, state: MeetingState) -> Self {
+    fn new(db: Db, services: Arc<Services>, state: MeetingState) -> Self {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let id = state.meeting.id;
         let state = Arc::new(tokio::sync::Mutex::new(state));
-        tokio::spawn(writer(db, state.clone(), events.clone(), rx).instrument(tracing::info_span!("writer", meeting = %id)));
+        tokio::spawn(writer(db, services, state.clone(), events.clone(), rx).instrument(tracing::info_span!("writer", meeting = %id)));
         MeetingHandle { id, state, events, jobs }
     }
 
@@ -248,7 +262,13 @@ impl MeetingHandle {
 /// one transaction (each in its own savepoint, so one refusal does not undo
 /// the others), commits once, then publishes and answers. One fsync for a
 /// burst of ballots instead of one per ballot.
-async fn writer(db: Db, state: Arc<tokio::sync::Mutex<MeetingState>>, events: broadcast::Sender<Arc<Event>>, mut rx: mpsc::Receiver<Job>) {
+async fn writer(
+    db: Db,
+    services: Arc<Services>,
+    state: Arc<tokio::sync::Mutex<MeetingState>>,
+    events: broadcast::Sender<Arc<Event>>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -257,11 +277,17 @@ async fn writer(db: Db, state: Arc<tokio::sync::Mutex<MeetingState>>, events: br
                 Err(_) => break,
             }
         }
-        write_batch(&db, &state, &events, batch).await;
+        write_batch(&db, &services, &state, &events, batch).await;
     }
 }
 
-async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: &broadcast::Sender<Arc<Event>>, batch: Vec<Job>) {
+async fn write_batch(
+    db: &Db,
+    services: &Services,
+    state: &tokio::sync::Mutex<MeetingState>,
+    events: &broadcast::Sender<Arc<Event>>,
+    batch: Vec<Job>,
+) {
     let mut guard = state.lock().await;
     let mut working = guard.clone();
     let mut tx = match db.begin_with("BEGIN IMMEDIATE").await {
@@ -279,7 +305,7 @@ async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: 
     let mut checkpoint = false;
     let size = batch.len();
     for job in batch {
-        match run_one(&mut tx, &mut working, &job).await {
+        match run_one(&mut tx, services, &mut working, &job).await {
             Ok((outcome, new_events)) => {
                 checkpoint |= new_events
                     .iter()
@@ -322,7 +348,7 @@ async fn write_batch(db: &Db, state: &tokio::sync::Mutex<MeetingState>, events: 
 }
 
 /// Checks and writes one command inside the batch's transaction.
-async fn run_one(tx: &mut Tx<'_>, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
+async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
     let meeting = working.meeting.id;
     if let Some(previous) = recorded(tx, meeting, &job.key).await? {
         return Ok((previous, vec![]));
@@ -339,7 +365,7 @@ async fn run_one(tx: &mut Tx<'_>, working: &mut MeetingState, job: &Job) -> Resu
         }
     }
     let mut sp = sqlx::Connection::begin(&mut **tx).await?;
-    let written = write(&mut sp, working, &job.actor, &job.op, job.pins.clone()).await;
+    let written = write(&mut sp, services, working, &job.actor, &job.op, job.pins.clone()).await;
     let (changes, result) = match written {
         Ok(w) => w,
         Err(e) => {
@@ -450,6 +476,7 @@ async fn write_readers(tx: &mut Tx<'_>, doc: DocumentId, readers: &[ParticipantI
 /// Writes the rows for one change and returns the events it makes.
 async fn write(
     tx: &mut Tx<'_>,
+    services: &Services,
     state: &MeetingState,
     actor: &Actor,
     op: &Op,
@@ -856,6 +883,61 @@ async fn write(
             let request = OpinionRequest { id: OpinionRequestId(id), item: *item, deadline: *deadline, asked_at };
             (vec![Change::OpinionsRequested { request }], CommandResult::Created { id })
         }
+        Command::EditMinutes { section, text } => {
+            ensure_minutes(tx, state.meeting.id).await?;
+            sqlx::query(
+                "INSERT INTO minutes_sections (meeting_id, section, text) VALUES (?, ?, ?) \
+                 ON CONFLICT (meeting_id, section) DO UPDATE SET text = excluded.text",
+            )
+            .bind(m)
+            .bind(serde_json::to_string(section).expect("keys serialise"))
+            .bind(text)
+            .execute(&mut **tx)
+            .await?;
+            (vec![Change::MinutesEdited { section: *section, text: text.clone() }], done)
+        }
+        Command::SetMinutesNumber { number } => {
+            ensure_minutes(tx, state.meeting.id).await?;
+            sqlx::query("UPDATE minutes SET number = ? WHERE meeting_id = ?").bind(number).bind(m).execute(&mut **tx).await?;
+            (vec![Change::MinutesNumberSet { number: number.clone() }], done)
+        }
+        Command::SendMinutesForComments => {
+            set_minutes_status(tx, state.meeting.id, "in_review").await?;
+            (vec![Change::MinutesSentForComments], done)
+        }
+        Command::CommentMinutes { section, text } => {
+            let author = actor.participant().ok_or(Error::Forbidden("only participants comment"))?;
+            let at = now();
+            sqlx::query("INSERT INTO minutes_comments (meeting_id, section, author_id, text, version, at) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(m)
+                .bind(serde_json::to_string(section).expect("keys serialise"))
+                .bind(author.0)
+                .bind(text)
+                .bind(state.minutes.version as i64)
+                .bind(ts(at))
+                .execute(&mut **tx)
+                .await?;
+            let comment = MinutesComment { section: *section, author, text: text.clone(), version: state.minutes.version, at };
+            (vec![Change::MinutesCommented { comment }], done)
+        }
+        Command::ApproveMinutes => {
+            set_minutes_status(tx, state.meeting.id, "approved").await?;
+            (vec![Change::MinutesApproved], done)
+        }
+        Command::SignMinutes => {
+            let signed = sign_minutes(tx, services, state).await?;
+            set_minutes_status(tx, state.meeting.id, "signed").await?;
+            (vec![Change::MinutesSigned { signed }], done)
+        }
+        Command::ReviseMinutes => {
+            let version = state.minutes.version + 1;
+            sqlx::query("UPDATE minutes SET version = ?, status = 'draft' WHERE meeting_id = ?")
+                .bind(version as i64)
+                .bind(m)
+                .execute(&mut **tx)
+                .await?;
+            (vec![Change::MinutesRevised { version }], done)
+        }
         Command::Unknown => return Err(gavel_shared::RuleError::UnknownCommand.into()),
     })
 }
@@ -895,6 +977,107 @@ async fn set_attendance(tx: &mut Tx<'_>, participant: ParticipantId, attendance:
         .execute(&mut **tx)
         .await?;
     Ok(Change::AttendanceChanged { participant, attendance, reason: reason.to_string() })
+}
+
+async fn ensure_minutes(tx: &mut Tx<'_>, meeting: MeetingId) -> Result<()> {
+    sqlx::query("INSERT INTO minutes (meeting_id, version, status) VALUES (?, 1, 'draft') ON CONFLICT DO NOTHING")
+        .bind(meeting.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn set_minutes_status(tx: &mut Tx<'_>, meeting: MeetingId, status: &str) -> Result<()> {
+    ensure_minutes(tx, meeting).await?;
+    sqlx::query("UPDATE minutes SET status = ? WHERE meeting_id = ?").bind(status).bind(meeting.0).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The meeting's events with their stored bodies, read inside `tx`.
+pub async fn log_of(tx: &mut Tx<'_>, meeting: MeetingId) -> Result<Vec<(String, Event)>> {
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? ORDER BY seq").bind(meeting.0).fetch_all(&mut **tx).await?;
+    bodies
+        .into_iter()
+        .map(|b| {
+            let e: Event = serde_json::from_str(&b).map_err(|e| Error::Internal(e.into()))?;
+            Ok((b, e))
+        })
+        .collect()
+}
+
+/// Exports the approved minutes (PDF and DOCX in Vietnamese and English,
+/// the poll results as CSV, the record as JSON), writes them with a `.sig`
+/// each under `DATA_DIR/minutes/<meeting>/v<version>/`, and records the
+/// signed version.
+async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState) -> Result<SignedVersion> {
+    use crate::minutes::{self as mdoc, Lang};
+    let events = log_of(tx, state.meeting.id).await?;
+    let record = mdoc::record_from(&events);
+    let version = state.minutes.version;
+    let signed_at = now();
+    let dir = services.data_dir.join("minutes").join(state.meeting.id.to_string()).join(format!("v{version}"));
+    let mut finished = state.clone();
+    finished.minutes.status = gavel_shared::minutes::MinutesStatus::Approved;
+    let m = state.meeting.id.0;
+    let kept = record.clone();
+    let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        let mut out = vec![];
+        for lang in [Lang::Vi, Lang::En] {
+            let doc = mdoc::assemble(&finished, &record, lang);
+            out.push((format!("bien-ban-{m}-v{version}-{}.pdf", lang.code()), mdoc::pdf(&doc)?));
+            out.push((format!("bien-ban-{m}-v{version}-{}.docx", lang.code()), mdoc::docx(&doc)?));
+        }
+        out.push((format!("bieu-quyet-{m}-v{version}.csv"), mdoc::polls_csv(&finished)?));
+        out.push((format!("ho-so-{m}-v{version}.json"), mdoc::record_json(&finished, &record, &events)?));
+        Ok(out)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))??;
+    std::fs::create_dir_all(&dir)?;
+    let record = kept;
+    let mut listed = vec![];
+    for (name, bytes) in files {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let signature = services.signer.sign(crate::signing::SignedFields {
+            format: "gavel-minutes/1".into(),
+            meeting: m,
+            meeting_title: state.meeting.title.clone(),
+            minutes_version: version,
+            file: name.clone(),
+            sha256: sha256.clone(),
+            log_head: record.log_head.clone(),
+            log_seq: record.log_seq,
+            signed_at: ts(signed_at),
+            public_key: services.signer.public_key_hex(),
+        });
+        write_file(&dir.join(&name), &bytes)?;
+        write_file(&dir.join(format!("{name}.sig")), &serde_json::to_vec_pretty(&signature).expect("signatures serialise"))?;
+        listed.push(SignedFile { name, sha256 });
+    }
+    let signed = SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at };
+    sqlx::query("INSERT INTO minutes_versions (meeting_id, version, log_head, log_seq, files, signed_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(m)
+        .bind(version as i64)
+        .bind(&signed.log_head)
+        .bind(signed.log_seq as i64)
+        .bind(serde_json::to_string(&signed.files).expect("files serialise"))
+        .bind(ts(signed_at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(signed)
+}
+
+/// Writes a file whole (temporary name, fsync, rename).
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("part");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 async fn set_poll_status(tx: &mut Tx<'_>, poll: PollId, status: PollStatus) -> Result<()> {

@@ -17,6 +17,22 @@ use std::sync::OnceLock;
 pub static SERIF_REGULAR: &[u8] = include_bytes!("../assets/fonts/LiberationSerif-Regular.ttf");
 /// Liberation Serif Bold.
 pub static SERIF_BOLD: &[u8] = include_bytes!("../assets/fonts/LiberationSerif-Bold.ttf");
+/// Liberation Serif Italic.
+pub static SERIF_ITALIC: &[u8] = include_bytes!("../assets/fonts/LiberationSerif-Italic.ttf");
+
+/// A typeface of the family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Regular,
+    Bold,
+    Italic,
+}
+
+impl Style {
+    fn of(bold: bool) -> Style {
+        if bold { Style::Bold } else { Style::Regular }
+    }
+}
 
 const A4_W: f32 = 595.276;
 const A4_H: f32 = 841.89;
@@ -26,16 +42,26 @@ pub fn mm(v: f32) -> f32 {
     v * 72.0 / 25.4
 }
 
-fn face(bold: bool) -> &'static rustybuzz::Face<'static> {
+fn face(style: Style) -> &'static rustybuzz::Face<'static> {
     static REGULAR: OnceLock<rustybuzz::Face<'static>> = OnceLock::new();
     static BOLD: OnceLock<rustybuzz::Face<'static>> = OnceLock::new();
-    let (cell, bytes) = if bold { (&BOLD, SERIF_BOLD) } else { (&REGULAR, SERIF_REGULAR) };
+    static ITALIC: OnceLock<rustybuzz::Face<'static>> = OnceLock::new();
+    let (cell, bytes) = match style {
+        Style::Regular => (&REGULAR, SERIF_REGULAR),
+        Style::Bold => (&BOLD, SERIF_BOLD),
+        Style::Italic => (&ITALIC, SERIF_ITALIC),
+    };
     cell.get_or_init(|| rustybuzz::Face::from_slice(bytes, 0).expect("the shipped font parses"))
 }
 
 /// The width of `text` in points at `size`.
 pub fn text_width(text: &str, size: f32, bold: bool) -> f32 {
-    let face = face(bold);
+    styled_width(text, size, Style::of(bold))
+}
+
+/// The width of `text` in points at `size` in a style.
+pub fn styled_width(text: &str, size: f32, style: Style) -> f32 {
+    let face = face(style);
     let mut buf = rustybuzz::UnicodeBuffer::new();
     buf.push_str(text);
     buf.guess_segment_properties();
@@ -57,8 +83,22 @@ struct Line {
     x: f32,
     baseline: f32,
     size: f32,
-    bold: bool,
+    style: Style,
     text: String,
+}
+
+/// A piece of a line in one style, for [`Layout::rich`] and [`Layout::columns`].
+#[derive(Debug, Clone)]
+pub struct Piece {
+    pub text: String,
+    pub style: Style,
+}
+
+impl Piece {
+    /// A piece of text in a style.
+    pub fn new(text: impl Into<String>, style: Style) -> Piece {
+        Piece { text: text.into(), style }
+    }
 }
 
 /// Text laid out on A4 pages, top to bottom.
@@ -142,9 +182,122 @@ impl Layout {
                     Align::Right => self.right - w,
                 };
                 let page = self.pages.last_mut().expect("there is always a page");
-                page.push(Line { x, baseline: self.y, size, bold, text: l });
+                page.push(Line { x, baseline: self.y, size, style: Style::of(bold), text: l });
             }
         }
+    }
+
+    /// A justified-left paragraph of pieces in several styles, wrapped word
+    /// by word; `bullet` hangs a dash before it.
+    pub fn rich(&mut self, pieces: &[Piece], size: f32, indent: f32, bullet: bool) {
+        let leading = size * 1.35;
+        // Words with their style, and whether a space comes before them
+        // ("**Hùng**, Chủ tịch": the comma follows the bold name directly).
+        let mut words: Vec<(String, Style, bool)> = vec![];
+        let mut ended_with_space = false;
+        for p in pieces {
+            let mut space_before = p.text.starts_with(' ') || ended_with_space || words.is_empty();
+            ended_with_space = p.text.ends_with(' ');
+            for w in p.text.split(' ') {
+                if w.is_empty() {
+                    space_before = true;
+                    continue;
+                }
+                words.push((w.to_string(), p.style, space_before));
+                space_before = true;
+            }
+        }
+        let start = self.left + indent + if bullet { 12.0 } else { 0.0 };
+        let space = styled_width(" ", size, Style::Regular);
+        let mut line: Vec<(String, Style, bool)> = vec![];
+        let mut width = 0.0;
+        let mut first = true;
+        let flush = |layout: &mut Layout, line: &mut Vec<(String, Style, bool)>, first: bool| {
+            if layout.y + leading > layout.bottom {
+                layout.page_break();
+            }
+            layout.y += leading;
+            if bullet && first {
+                let page = layout.pages.last_mut().expect("there is always a page");
+                page.push(Line { x: start - 12.0, baseline: layout.y, size, style: Style::Regular, text: "-".into() });
+            }
+            // Consecutive words of one style are drawn as one run.
+            let mut runs: Vec<(String, Style, bool)> = vec![];
+            for (i, (w, s, gap)) in line.drain(..).enumerate() {
+                let gap = gap && i > 0;
+                match runs.last_mut() {
+                    Some((text, style, _)) if *style == s => {
+                        if gap {
+                            text.push(' ');
+                        }
+                        text.push_str(&w);
+                    }
+                    _ => runs.push((w, s, gap)),
+                }
+            }
+            let mut x = start;
+            for (text, style, gap) in runs {
+                if gap {
+                    x += space;
+                }
+                let w = styled_width(&text, size, style);
+                let page = layout.pages.last_mut().expect("there is always a page");
+                page.push(Line { x, baseline: layout.y, size, style, text });
+                x += w;
+            }
+        };
+        for (w, style, gap) in words {
+            let ww = styled_width(&w, size, style);
+            let avail = self.right - start;
+            let extra = if line.is_empty() || !gap { 0.0 } else { space };
+            if !line.is_empty() && gap && width + extra + ww > avail {
+                flush(self, &mut line, first);
+                first = false;
+                width = 0.0;
+            }
+            width += if line.is_empty() { ww } else { extra + ww };
+            line.push((w, style, gap));
+        }
+        if !line.is_empty() {
+            flush(self, &mut line, first);
+        }
+    }
+
+    /// Two columns of centred lines side by side (the heading of an
+    /// administrative document, the signature blocks). `split` is the share
+    /// of the width the left column takes.
+    pub fn columns(&mut self, left: &[(Piece, f32)], right: &[(Piece, f32)], split: f32) {
+        let width = self.right - self.left;
+        let mid = self.left + width * split;
+        let top = self.y;
+        let place = |lines: &[(Piece, f32)], from: f32, to: f32, layout: &mut Layout| -> f32 {
+            let mut y = top;
+            let room = to - from - 6.0;
+            for (p, size) in lines {
+                // Wrap within the column: a long organisation name takes two lines.
+                let mut rows: Vec<String> = vec![];
+                for w in p.text.split(' ') {
+                    match rows.last_mut() {
+                        Some(r) if styled_width(&format!("{r} {w}"), *size, p.style) <= room => {
+                            r.push(' ');
+                            r.push_str(w);
+                        }
+                        _ => rows.push(w.to_string()),
+                    }
+                }
+                for row in rows {
+                    y += size * 1.3;
+                    let w = styled_width(&row, *size, p.style);
+                    let x = from + ((to - from) - w).max(0.0) / 2.0;
+                    let page = layout.pages.last_mut().expect("there is always a page");
+                    page.push(Line { x, baseline: y, size: *size, style: p.style, text: row });
+                }
+            }
+            y
+        };
+        let l = place(left, self.left, mid, self);
+        let r = place(right, mid, self.right, self);
+        self.y = l.max(r);
     }
 
     /// How many pages the document has so far.
@@ -156,6 +309,7 @@ impl Layout {
     pub fn render(self, title: &str, language: &str) -> anyhow::Result<Vec<u8>> {
         let regular = Font::new(SERIF_REGULAR.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad regular font"))?;
         let bold = Font::new(SERIF_BOLD.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad bold font"))?;
+        let italic = Font::new(SERIF_ITALIC.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad italic font"))?;
         let mut doc = Document::new();
         doc.set_metadata(Metadata::new().title(title.to_string()).language(language.to_string()).creator("Gavel".to_string()));
         let total = self.pages.len();
@@ -164,7 +318,11 @@ impl Layout {
             let mut page = doc.start_page_with(settings.clone());
             let mut surface = page.surface();
             for l in lines {
-                let font = if l.bold { bold.clone() } else { regular.clone() };
+                let font = match l.style {
+                    Style::Regular => regular.clone(),
+                    Style::Bold => bold.clone(),
+                    Style::Italic => italic.clone(),
+                };
                 surface.draw_text(Point::from_xy(l.x, l.baseline), font, l.size, &l.text, false, TextDirection::Auto);
             }
             let foot = match &self.footer {
@@ -192,7 +350,7 @@ mod tests {
         assert!(l.page_count() > 2, "{} pages", l.page_count());
         for page in &l.pages {
             for line in page {
-                assert!(line.x + text_width(&line.text, line.size, line.bold) <= l.right + 0.5);
+                assert!(line.x + styled_width(&line.text, line.size, line.style) <= l.right + 0.5);
             }
         }
         let pdf = l.render("Thử", "vi").unwrap();
@@ -201,7 +359,7 @@ mod tests {
 
     #[test]
     fn the_font_covers_vietnamese() {
-        let face = face(false);
+        let face = face(Style::Regular);
         for c in "ẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹĐđƠơƯư".chars()
         {
             assert!(face.glyph_index(c).is_some(), "no glyph for {c}");

@@ -210,8 +210,45 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
             asked_at: parse_ts(r.get("asked_at"))?,
         });
     }
+    load_minutes(db, &mut state).await?;
     state.seq = last_seq(db, id).await?;
     Ok(Some(state))
+}
+
+async fn load_minutes(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
+    use gavel_shared::minutes::*;
+    let id = state.meeting.id.0;
+    let Some(row) = sqlx::query("SELECT * FROM minutes WHERE meeting_id = ?").bind(id).fetch_optional(db).await? else { return Ok(()) };
+    let status: String = row.get("status");
+    let mut m = Minutes {
+        version: row.get::<i64, _>("version") as u32,
+        status: serde_json::from_value(serde_json::Value::String(status)).context("bad minutes status")?,
+        number: row.get("number"),
+        ..Default::default()
+    };
+    for r in sqlx::query("SELECT section, text FROM minutes_sections WHERE meeting_id = ?").bind(id).fetch_all(db).await? {
+        m.set_text(json(r.get("section"))?, r.get("text"));
+    }
+    for r in sqlx::query("SELECT * FROM minutes_comments WHERE meeting_id = ? ORDER BY id").bind(id).fetch_all(db).await? {
+        m.comments.push(MinutesComment {
+            section: json(r.get("section"))?,
+            author: ParticipantId(r.get("author_id")),
+            text: r.get("text"),
+            version: r.get::<i64, _>("version") as u32,
+            at: parse_ts(r.get("at"))?,
+        });
+    }
+    for r in sqlx::query("SELECT * FROM minutes_versions WHERE meeting_id = ? ORDER BY version").bind(id).fetch_all(db).await? {
+        m.signed.push(SignedVersion {
+            version: r.get::<i64, _>("version") as u32,
+            log_head: r.get("log_head"),
+            log_seq: r.get::<i64, _>("log_seq") as u64,
+            files: json(r.get("files"))?,
+            signed_at: parse_ts(r.get("signed_at"))?,
+        });
+    }
+    state.minutes = m;
+    Ok(())
 }
 
 /// Reads a JSON column.

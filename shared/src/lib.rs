@@ -14,12 +14,14 @@
 //! - [`model`]: ids, meetings, participants, agenda items, documents.
 //! - [`decision`]: attendance and quorum, polls and majorities, opinions,
 //!   the speakers' list.
+//! - [`minutes`]: the minutes, their approval and signed versions.
 //! - [`text`]: Unicode NFC and the Vietnamese order of names.
 //! - [`protocol`]: commands, events and the messages around them.
 //! - [`rules`]: who may do what, when; validation; agenda moves.
 //! - [`state`]: a meeting's state and how events change it.
 
 pub mod decision;
+pub mod minutes;
 pub mod model;
 pub mod protocol;
 pub mod rules;

@@ -8,6 +8,7 @@
 //! `docs/protocol.md` shows every message with an example.
 
 use crate::decision::*;
+use crate::minutes::*;
 use crate::model::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -151,6 +152,21 @@ pub enum Command {
         #[serde(with = "time::serde::rfc3339")]
         deadline: OffsetDateTime,
     },
+    /// Secretary: write a section of the minutes (while they are a draft).
+    EditMinutes { section: SectionKey, text: String },
+    /// Secretary: the minutes' number and symbol ("15/BB-UBND").
+    SetMinutesNumber { number: String },
+    /// Secretary: send the draft to the members for comments.
+    SendMinutesForComments,
+    /// A participant: comment on a section of minutes in review.
+    CommentMinutes { section: SectionKey, text: String },
+    /// Chair: approve the minutes (after the meeting is closed).
+    ApproveMinutes,
+    /// Chair: have the server export and sign the approved minutes. Fixed after.
+    SignMinutes,
+    /// Secretary: start a correction of signed minutes (a new version; the
+    /// signed one is kept).
+    ReviseMinutes,
     /// A command this server does not know (sent by a newer client).
     #[serde(other)]
     Unknown,
@@ -208,6 +224,13 @@ pub enum CommandKind {
     EndSpeech,
     AddOpinion,
     RequestOpinions,
+    EditMinutes,
+    SetMinutesNumber,
+    SendMinutesForComments,
+    CommentMinutes,
+    ApproveMinutes,
+    SignMinutes,
+    ReviseMinutes,
     Unknown,
 }
 
@@ -247,6 +270,13 @@ impl Command {
             Command::EndSpeech => CommandKind::EndSpeech,
             Command::AddOpinion { .. } => CommandKind::AddOpinion,
             Command::RequestOpinions { .. } => CommandKind::RequestOpinions,
+            Command::EditMinutes { .. } => CommandKind::EditMinutes,
+            Command::SetMinutesNumber { .. } => CommandKind::SetMinutesNumber,
+            Command::SendMinutesForComments => CommandKind::SendMinutesForComments,
+            Command::CommentMinutes { .. } => CommandKind::CommentMinutes,
+            Command::ApproveMinutes => CommandKind::ApproveMinutes,
+            Command::SignMinutes => CommandKind::SignMinutes,
+            Command::ReviseMinutes => CommandKind::ReviseMinutes,
             Command::Unknown => CommandKind::Unknown,
         }
     }
@@ -289,7 +319,10 @@ impl Command {
                 }
             }
             Command::CancelPoll { reason, .. } => *reason = clean(reason),
-            Command::AddOpinion { text, .. } => *text = clean_multiline(text),
+            Command::AddOpinion { text, .. } | Command::EditMinutes { text, .. } | Command::CommentMinutes { text, .. } => {
+                *text = clean_multiline(text)
+            }
+            Command::SetMinutesNumber { number } => *number = clean(number),
             _ => {}
         }
         self
@@ -412,6 +445,25 @@ pub enum Change {
     },
     OpinionsRequested {
         request: OpinionRequest,
+    },
+    MinutesEdited {
+        section: SectionKey,
+        text: String,
+    },
+    MinutesNumberSet {
+        number: String,
+    },
+    MinutesSentForComments,
+    MinutesCommented {
+        comment: MinutesComment,
+    },
+    MinutesApproved,
+    MinutesSigned {
+        signed: SignedVersion,
+    },
+    /// A correction began: version `version`, a draft again.
+    MinutesRevised {
+        version: u32,
     },
     /// An event this client may not see the content of; it still advances `seq`.
     Hidden,

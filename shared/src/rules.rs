@@ -5,6 +5,7 @@
 //! [`RuleError`] with a stable code.
 
 use crate::decision::*;
+use crate::minutes::{MinutesStatus, SectionKey};
 use crate::model::*;
 use crate::protocol::{Command, CommandKind};
 use crate::state::MeetingState;
@@ -109,6 +110,14 @@ pub const RIGHTS: &[Right] = &[
     Right { kind: CommandKind::EndSpeech, roles: &[Chair], statuses: &[Open] },
     Right { kind: CommandKind::AddOpinion, roles: EVERYONE, statuses: PREPARING },
     Right { kind: CommandKind::RequestOpinions, roles: CHAIR_OR_SECRETARY, statuses: PREPARING },
+    // The minutes are written during the meeting and finished after it.
+    Right { kind: CommandKind::EditMinutes, roles: &[Secretary], statuses: ANY },
+    Right { kind: CommandKind::SetMinutesNumber, roles: &[Secretary], statuses: ANY },
+    Right { kind: CommandKind::SendMinutesForComments, roles: &[Secretary], statuses: &[Closed] },
+    Right { kind: CommandKind::CommentMinutes, roles: EVERYONE, statuses: &[Closed] },
+    Right { kind: CommandKind::ApproveMinutes, roles: &[Chair], statuses: &[Closed] },
+    Right { kind: CommandKind::SignMinutes, roles: &[Chair], statuses: &[Closed] },
+    Right { kind: CommandKind::ReviseMinutes, roles: &[Secretary], statuses: &[Closed] },
 ];
 
 /// The row of the rights table for a kind of command.
@@ -318,7 +327,43 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             text("opinion", body, MAX_OPINION, *stance == Stance::Comment)
         }
         Command::RequestOpinions { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
+        Command::EditMinutes { section, text: body } => {
+            minutes_status(state, &[MinutesStatus::Draft])?;
+            if let SectionKey::Item(item) = section {
+                state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
+            }
+            text("minutes", body, MAX_OPINION * 5, false)
+        }
+        Command::SetMinutesNumber { number } => {
+            minutes_status(state, &[MinutesStatus::Draft])?;
+            text("number", number, MAX_NAME, false)
+        }
+        Command::SendMinutesForComments => minutes_status(state, &[MinutesStatus::Draft]),
+        Command::CommentMinutes { section, text: body } => {
+            minutes_status(state, &[MinutesStatus::InReview])?;
+            actor.participant().ok_or(RuleError::Forbidden("only participants comment"))?;
+            if let SectionKey::Item(item) = section {
+                state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
+            }
+            text("comment", body, MAX_OPINION, true)
+        }
+        Command::ApproveMinutes => minutes_status(state, &[MinutesStatus::Draft, MinutesStatus::InReview]),
+        Command::SignMinutes => minutes_status(state, &[MinutesStatus::Approved]),
+        Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::Signed]),
         Command::Unknown => Err(RuleError::UnknownCommand),
+    }
+}
+
+fn minutes_status(state: &MeetingState, allowed: &[MinutesStatus]) -> Result<(), RuleError> {
+    if allowed.contains(&state.minutes.status) {
+        Ok(())
+    } else {
+        Err(RuleError::Conflict(match state.minutes.status {
+            MinutesStatus::Signed => "the minutes are signed: start a correction",
+            MinutesStatus::Approved => "the minutes are approved",
+            MinutesStatus::InReview => "the minutes are with the members for comments",
+            MinutesStatus::Draft => "the minutes are still a draft",
+        }))
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`MeetingState::apply`], so they cannot disagree on what an event means.
 
 use crate::decision::*;
+use crate::minutes::MinutesStatus;
 use crate::model::*;
 use crate::protocol::{Change, Event};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct MeetingState {
     pub opinions: Vec<Opinion>,
     #[serde(default)]
     pub opinion_requests: Vec<OpinionRequest>,
+    /// The minutes (draft text: the chair and secretary; approved or signed: everyone).
+    #[serde(default)]
+    pub minutes: crate::minutes::Minutes,
     /// The `seq` of the last event folded in.
     pub seq: u64,
 }
@@ -55,6 +59,7 @@ impl MeetingState {
             speakers: Speakers::default(),
             opinions: vec![],
             opinion_requests: vec![],
+            minutes: Default::default(),
             seq: 0,
         }
     }
@@ -256,6 +261,19 @@ impl MeetingState {
             }
             Change::OpinionAdded { opinion } => self.opinions.push(opinion.clone()),
             Change::OpinionsRequested { request } => self.opinion_requests.push(request.clone()),
+            Change::MinutesEdited { section, text } => self.minutes.set_text(*section, text.clone()),
+            Change::MinutesNumberSet { number } => self.minutes.number = number.clone(),
+            Change::MinutesSentForComments => self.minutes.status = MinutesStatus::InReview,
+            Change::MinutesCommented { comment } => self.minutes.comments.push(comment.clone()),
+            Change::MinutesApproved => self.minutes.status = MinutesStatus::Approved,
+            Change::MinutesSigned { signed } => {
+                self.minutes.status = MinutesStatus::Signed;
+                self.minutes.signed.push(signed.clone());
+            }
+            Change::MinutesRevised { version } => {
+                self.minutes.version = *version;
+                self.minutes.status = MinutesStatus::Draft;
+            }
             Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
         }
     }
@@ -311,6 +329,10 @@ impl MeetingState {
                 }
             }
             s.opinions.retain(|o| Some(o.author) == me);
+            if s.minutes.status == MinutesStatus::Draft {
+                // A draft is the secretary's working text.
+                s.minutes.sections.clear();
+            }
         }
         s
     }
@@ -326,6 +348,7 @@ impl MeetingState {
                 Change::BallotCast { poll: *poll, voter: *voter, choices: None, by_secretary: *by_secretary }
             }
             Change::HandsRecorded { .. } if !privileged => Change::Hidden,
+            Change::MinutesEdited { .. } if !privileged && self.minutes.status == MinutesStatus::Draft => Change::Hidden,
             Change::OpinionAdded { opinion } if !privileged && me != Some(opinion.author) => Change::Hidden,
             Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
                 if !self.can_read(viewer, document) {

@@ -9,6 +9,7 @@ mod cards;
 mod decide;
 mod i18n;
 mod live;
+mod minutes;
 mod prepare;
 mod room;
 

@@ -46,6 +46,7 @@ pub fn role_key(r: Role) -> &'static str {
 enum Tab {
     Room,
     Prepare,
+    Minutes,
 }
 
 /// The room of one meeting.
@@ -70,10 +71,13 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
                     <nav class="tabs">
                         <button id="tab-room" class:active=move || tab.get() == Tab::Room on:click=move |_| tab.set(Tab::Room)>{move || i.t("tab.room")}</button>
                         <button id="tab-prepare" class:active=move || tab.get() == Tab::Prepare on:click=move |_| tab.set(Tab::Prepare)>{move || i.t("tab.prepare")}</button>
+                        <button id="tab-minutes" class:active=move || tab.get() == Tab::Minutes on:click=move |_| tab.set(Tab::Minutes)>{move || i.t("tab.minutes")}</button>
                     </nav>
                 </Show>
                 {move || if tab.get() == Tab::Prepare && is_secretary() {
                     view! { <Prepare meeting/> }.into_any()
+                } else if tab.get() == Tab::Minutes && is_secretary() {
+                    view! { <crate::minutes::MinutesPanel meeting/> }.into_any()
                 } else {
                     view! {
                         <CurrentBanner/>
@@ -97,6 +101,9 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
                                 })}
                             </div>
                         </div>
+                        <Show when=move || !is_secretary() && (is_chair() || minutes_shared())>
+                            <crate::minutes::MinutesPanel meeting/>
+                        </Show>
                     }.into_any()
                 }}
             </div>
@@ -105,6 +112,11 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
             <div class="offline-hint">{move || i.t("conn.offline")}</div>
         </Show>
     }
+}
+
+/// Have the minutes left the secretary's draft (so members see them)?
+fn minutes_shared() -> bool {
+    with_state(|s| s.minutes.status != gavel_shared::minutes::MinutesStatus::Draft).unwrap_or(false)
 }
 
 /// The item shown on the right: the one picked, else the current one, else the first.

@@ -1,0 +1,169 @@
+//! The minutes on screen: the secretary writes each part during the meeting
+//! (every save is a command, so nothing typed is lost), members comment when
+//! asked, the chair approves and signs, everyone downloads the signed files.
+
+use crate::app::{format_time, ms, use_ctx};
+use crate::i18n::use_i18n;
+use crate::room::run;
+use gavel_shared::minutes::{MinutesStatus, SectionKey};
+use gavel_shared::model::*;
+use gavel_shared::protocol::Command;
+use gavel_shared::state::MeetingState;
+use leptos::prelude::*;
+
+fn state() -> Option<MeetingState> {
+    use_ctx().live.state.get()
+}
+
+fn status_key(s: MinutesStatus) -> &'static str {
+    match s {
+        MinutesStatus::Draft => "min.status.draft",
+        MinutesStatus::InReview => "min.status.in_review",
+        MinutesStatus::Approved => "min.status.approved",
+        MinutesStatus::Signed => "min.status.signed",
+    }
+}
+
+/// The minutes of a meeting, for every role.
+#[component]
+pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let role = move || ctx.live.actor.get().and_then(|a| a.role_in(meeting));
+    let is_secretary = move || role() == Some(Role::Secretary);
+    let is_chair = move || role() == Some(Role::Chair);
+    let status = move || state().map(|s| s.minutes.status).unwrap_or_default();
+    let closed = move || state().is_some_and(|s| s.meeting.status == MeetingStatus::Closed);
+    let sections = move || {
+        state()
+            .map(|s| {
+                let mut v = vec![(SectionKey::Opening, i.t("min.opening").to_string())];
+                v.extend(s.agenda.iter().enumerate().map(|(n, it)| (SectionKey::Item(it.id), format!("{}. {}", n + 1, it.title))));
+                v.push((SectionKey::Conclusion, i.t("min.conclusion").to_string()));
+                v
+            })
+            .unwrap_or_default()
+    };
+    let number = RwSignal::new(state().map(|s| s.minutes.number).unwrap_or_default());
+    view! {
+        <section class="minutes card" id="minutes">
+            <h2>{move || i.t("min.title")}</h2>
+            <p>
+                <span class="tag" id="minutes-status">{move || i.t(status_key(status()))}</span>" "
+                <span class="muted small">{move || format!("{} {}", i.t("min.version"), state().map(|s| s.minutes.version).unwrap_or(1))}</span>
+            </p>
+            <Show when=move || is_secretary() && status() == MinutesStatus::Draft>
+                <div class="grid-form">
+                    <label>{move || i.t("min.number")}
+                        <input id="minutes-number" prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev))
+                            on:change=move |_| run(Command::SetMinutesNumber { number: number.get_untracked() }, true)/>
+                    </label>
+                </div>
+                <p class="muted small">{move || i.t("min.help")}</p>
+            </Show>
+            {move || sections().into_iter().map(|(key, label)| view! { <MinutesSection key label/> }).collect_view()}
+            <div class="console">
+                <Show when=move || is_secretary() && status() == MinutesStatus::Draft && closed()>
+                    <button id="minutes-send" on:click=move |_| run(Command::SendMinutesForComments, true)>{move || i.t("min.send")}</button>
+                </Show>
+                <Show when=move || is_chair() && matches!(status(), MinutesStatus::Draft | MinutesStatus::InReview) && closed()>
+                    <button class="primary" id="minutes-approve" on:click=move |_| run(Command::ApproveMinutes, true)>{move || i.t("min.approve")}</button>
+                </Show>
+                <Show when=move || is_chair() && status() == MinutesStatus::Approved>
+                    <button class="primary" id="minutes-sign" on:click=move |_| run(Command::SignMinutes, true)>{move || i.t("min.sign")}</button>
+                </Show>
+                <Show when=move || is_secretary() && status() == MinutesStatus::Signed>
+                    <button class="secondary" id="minutes-revise" on:click=move |_| run(Command::ReviseMinutes, true)>{move || i.t("min.revise")}</button>
+                </Show>
+                <Show when=move || (is_secretary() || is_chair()) && !closed()>
+                    <span class="muted small">{move || i.t("min.after_close")}</span>
+                </Show>
+            </div>
+            <Show when=move || is_secretary() || is_chair()>
+                <h3>{move || i.t("min.export")}</h3>
+                <p class="downloads">
+                    {[("pdf", "vi", "PDF (VI)"), ("docx", "vi", "DOCX (VI)"), ("pdf", "en", "PDF (EN)"), ("docx", "en", "DOCX (EN)"), ("csv", "vi", "CSV"), ("json", "vi", "JSON")]
+                        .into_iter()
+                        .map(|(f, l, label)| view! { <a class="download" href=format!("/api/meetings/{meeting}/minutes/export?format={f}&lang={l}")>{label}</a> })
+                        .collect_view()}
+                </p>
+            </Show>
+            {move || {
+                let signed = state().map(|s| s.minutes.signed).unwrap_or_default();
+                (!signed.is_empty()).then(|| view! {
+                    <h3>{i.t("min.signed_files")}</h3>
+                    <ul class="signed">
+                        {signed.into_iter().rev().map(|v| view! {
+                            <li>
+                                <strong>{format!("{} {}", i.t("min.version"), v.version)}</strong>
+                                <span class="muted small">" · "{format_time(ms(v.signed_at), i.0.get(), true)}" · "{v.log_head[..16].to_string()}</span>
+                                <div class="downloads">
+                                    {v.files.iter().map(|f| {
+                                        let base = format!("/api/meetings/{meeting}/minutes/files/{}/{}", v.version, f.name);
+                                        view! { <a class="download" href=base.clone()>{f.name.clone()}</a>" "<a class="small" href=format!("{base}.sig")>".sig"</a> }
+                                    }).collect_view()}
+                                </div>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                })
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    let meeting = move || state().map(|s| s.meeting.id);
+    let is_secretary = move || meeting().is_some_and(|m| ctx.live.actor.get().and_then(|a| a.role_in(m)) == Some(Role::Secretary));
+    let status = move || state().map(|s| s.minutes.status).unwrap_or_default();
+    let text = RwSignal::new(state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default());
+    let saved = move || state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default();
+    let comment = RwSignal::new(String::new());
+    let comments = move || {
+        state()
+            .map(|s| {
+                s.minutes
+                    .comments
+                    .iter()
+                    .filter(|c| c.section == key && c.version == s.minutes.version)
+                    .map(|c| (s.participant(c.author).map(|p| p.name.clone()).unwrap_or_default(), c.text.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let editing = move || is_secretary() && status() == MinutesStatus::Draft;
+    let slug = match key {
+        SectionKey::Opening => "opening".to_string(),
+        SectionKey::Item(id) => format!("item-{id}"),
+        SectionKey::Conclusion => "conclusion".to_string(),
+    };
+    view! {
+        <div class="minutes-section" data-section=slug.clone()>
+            <h3>{label}</h3>
+            {move || if editing() {
+                view! {
+                    <textarea class="minutes-text" rows="5" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                    <button class="secondary save" disabled=move || text.get() == saved()
+                        on:click=move |_| run(Command::EditMinutes { section: key, text: text.get_untracked() }, false)>{i.t("prep.save")}</button>
+                }.into_any()
+            } else {
+                view! { <div class="minutes-view">{saved()}</div> }.into_any()
+            }}
+            {move || {
+                let c = comments();
+                (!c.is_empty()).then(|| view! {
+                    <ul class="comments">{c.into_iter().map(|(who, t)| view! { <li><strong>{who}</strong>": "{t}</li> }).collect_view()}</ul>
+                })
+            }}
+            <Show when=move || status() == MinutesStatus::InReview && ctx.live.actor.get().and_then(|a| a.participant()).is_some()>
+                <div class="grid-form">
+                    <input placeholder=move || i.t("min.comment") prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))/>
+                    <button on:click=move |_| { run(Command::CommentMinutes { section: key, text: comment.get_untracked() }, true); comment.set(String::new()); }>{move || i.t("min.comments")}</button>
+                </div>
+            </Show>
+        </div>
+    }
+}

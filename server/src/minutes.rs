@@ -1,0 +1,576 @@
+//! The minutes as documents: assembled from the record and the secretary's
+//! text, then written as PDF (krilla, through [`crate::pdf`]), DOCX
+//! (docx-rs), CSV (poll results) and JSON (the whole record), in Vietnamese
+//! or English, in the layout of Vietnamese administrative documents (Decree
+//! 30/2020/ND-CP: national heading, Times New Roman 13 pt, numbered parts,
+//! signature blocks).
+
+use crate::pdf::{Align, Layout, Piece, Style, mm};
+use gavel_shared::decision::*;
+use gavel_shared::minutes::{Block, MinutesStatus, SectionKey, parse_text};
+use gavel_shared::model::*;
+use gavel_shared::protocol::Event;
+use gavel_shared::state::MeetingState;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// The language of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    /// `vi` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+}
+
+fn t(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Vi => vi,
+        Lang::En => en,
+    }
+}
+
+/// What the minutes are made from, besides the state.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// SHA-256 chain head of the event log, and the `seq` it covers.
+    pub log_head: String,
+    pub log_seq: u64,
+    /// When the meeting was opened and closed (from the log).
+    pub opened_at: Option<OffsetDateTime>,
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// The head of the SHA-256 chain over events: h0 = 32 zero bytes,
+/// h(n) = SHA-256(h(n-1) ‖ body(n)).
+pub fn log_head<'a>(bodies: impl IntoIterator<Item = &'a str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut head = [0u8; 32];
+    for b in bodies {
+        let mut h = Sha256::new();
+        h.update(head);
+        h.update(b.as_bytes());
+        head = h.finalize().into();
+    }
+    hex::encode(head)
+}
+
+/// Reads what the minutes need from a meeting's event log.
+pub fn record_from(events: &[(String, Event)]) -> Record {
+    let opened_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingOpened)).map(|(_, e)| e.at);
+    let closed_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingClosed)).map(|(_, e)| e.at);
+    Record {
+        log_head: log_head(events.iter().map(|(b, _)| b.as_str())),
+        log_seq: events.last().map(|(_, e)| e.seq).unwrap_or(0),
+        opened_at,
+        closed_at,
+    }
+}
+
+/// Vietnam's time (the minutes are dated where the meeting is held).
+fn local(t: OffsetDateTime) -> OffsetDateTime {
+    t.to_offset(time::macros::offset!(+7))
+}
+
+fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
+    let d = local(t);
+    match lang {
+        Lang::Vi => format!("{}, ngày {:02} tháng {:02} năm {}", place, d.day(), u8::from(d.month()), d.year()),
+        Lang::En => format!("{}, {} {} {}", place, d.day(), d.month(), d.year()),
+    }
+}
+
+fn clock(lang: Lang, t: OffsetDateTime) -> String {
+    let d = local(t);
+    match lang {
+        Lang::Vi => format!("{:02} giờ {:02} phút, ngày {:02}/{:02}/{}", d.hour(), d.minute(), d.day(), u8::from(d.month()), d.year()),
+        Lang::En => format!("{:02}:{:02} on {} {} {}", d.hour(), d.minute(), d.day(), d.month(), d.year()),
+    }
+}
+
+/// One element of the body.
+#[derive(Debug, Clone)]
+pub enum Element {
+    /// "I. THỜI GIAN, ĐỊA ĐIỂM"
+    Heading(String),
+    /// "1. Báo cáo …"
+    Subheading(String),
+    Paragraph(Vec<(String, bool)>),
+    Bullet(Vec<(String, bool)>),
+}
+
+/// The minutes, laid out in parts, ready for any format.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub lang: Lang,
+    pub title: String,
+    pub heading_left: Vec<(String, bool)>,
+    pub heading_right: Vec<(String, Style)>,
+    pub draft: Option<String>,
+    pub body: Vec<Element>,
+    pub signatures: [(String, String); 2],
+    pub footer: String,
+}
+
+fn plain(text: impl Into<String>) -> Vec<(String, bool)> {
+    vec![(text.into(), false)]
+}
+
+fn labelled(label: &str, text: impl Into<String>) -> Vec<(String, bool)> {
+    vec![(format!("{label}: "), true), (text.into(), false)]
+}
+
+fn typed(blocks: Vec<Block>, out: &mut Vec<Element>) {
+    for b in blocks {
+        match b {
+            Block::Paragraph(spans) => out.push(Element::Paragraph(spans.into_iter().map(|s| (s.text, s.bold)).collect())),
+            Block::Bullet(spans) => out.push(Element::Bullet(spans.into_iter().map(|s| (s.text, s.bold)).collect())),
+        }
+    }
+}
+
+fn names(s: &MeetingState, ps: &[&Participant]) -> String {
+    let _ = s;
+    ps.iter()
+        .map(|p| if p.position.is_empty() { p.name.clone() } else { format!("{} ({})", p.name, p.position) })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn stance(lang: Lang, st: Stance) -> &'static str {
+    match st {
+        Stance::Agree => t(lang, "đồng ý", "agrees"),
+        Stance::Disagree => t(lang, "không đồng ý", "disagrees"),
+        Stance::AgreeWithComments => t(lang, "đồng ý, có góp ý", "agrees with comments"),
+        Stance::Comment => t(lang, "góp ý", "comments"),
+    }
+}
+
+fn rule_text(lang: Lang, r: &MajorityRule) -> String {
+    let share = match (r.share.num, r.share.den, r.share.strict) {
+        (1, 2, true) => t(lang, "quá nửa", "more than half").to_string(),
+        (2, 3, false) => t(lang, "ít nhất hai phần ba", "at least two thirds").to_string(),
+        (n, d, true) => format!("{} {n}/{d}", t(lang, "trên", "more than")),
+        (n, d, false) => format!("{} {n}/{d}", t(lang, "ít nhất", "at least")),
+    };
+    let basis = match r.basis {
+        Basis::VotesCast => t(lang, "số phiếu tán thành và không tán thành", "the votes for and against"),
+        Basis::MembersPresent => t(lang, "số thành viên có mặt", "the members present"),
+        Basis::AllMembers => t(lang, "tổng số thành viên", "all members"),
+    };
+    format!("{share} {basis}")
+}
+
+/// The poll paragraphs of the minutes.
+fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
+    let kind = if p.secret { t(lang, "bỏ phiếu kín", "secret ballot") } else { t(lang, "biểu quyết công khai", "named vote") };
+    out.push(Element::Paragraph(vec![
+        (format!("{}: ", t(lang, "Biểu quyết", "Vote")), true),
+        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), rule_text(lang, &p.rule)), false),
+    ]));
+    match (&p.status, &p.result) {
+        (PollStatus::Closed, Some(r)) => {
+            for (n, o) in p.options.iter().enumerate() {
+                let c = r.counts.get(n).copied().unwrap_or(0);
+                let pct = if r.base > 0 { f64::from(c) * 100.0 / f64::from(r.base) } else { 0.0 };
+                let elected = if p.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false) {
+                    t(lang, " — trúng cử", " — elected")
+                } else {
+                    ""
+                };
+                out.push(Element::Bullet(plain(format!("{o}: {c} ({pct:.2}%){elected}"))));
+            }
+            let verdict = match (p.kind, r.adopted) {
+                (PollKind::YesNo, true) => t(lang, "THÔNG QUA", "ADOPTED"),
+                (PollKind::YesNo, false) => t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED"),
+                (PollKind::Choice, _) => t(lang, "đã kiểm phiếu", "counted"),
+            };
+            let mut line = format!(
+                "{} {}; {} {} {} {}; {} {}/{}.",
+                t(lang, "Số phiếu:", "Ballots:"),
+                r.ballots,
+                t(lang, "cần", "needed"),
+                r.needed,
+                t(lang, "trên", "of"),
+                r.base,
+                t(lang, "túc số khi biểu quyết", "quorum at the vote"),
+                r.quorum.present,
+                r.quorum.members
+            );
+            if r.by_secretary > 0 {
+                line.push_str(&format!(" {} {}.", r.by_secretary, t(lang, "phiếu do thư ký nhập", "votes entered by the secretary")));
+            }
+            out.push(Element::Paragraph(plain(line)));
+            out.push(Element::Paragraph(labelled(t(lang, "Kết quả", "Result"), verdict)));
+        }
+        (PollStatus::Cancelled, _) => out.push(Element::Paragraph(plain(format!(
+            "{}: {}",
+            t(lang, "Đã hủy", "Cancelled"),
+            p.cancel_reason.clone().unwrap_or_default()
+        )))),
+        _ => out.push(Element::Paragraph(plain(t(lang, "(Chưa biểu quyết.)", "(Not voted.)")))),
+    }
+}
+
+/// Builds the minutes from a meeting's full state and its record.
+pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
+    let m = &s.meeting;
+    let chair = s.participants_sorted().into_iter().find(|p| p.role == Role::Chair).cloned();
+    let secretary = s.participants_sorted().into_iter().find(|p| p.role == Role::Secretary).cloned();
+    let mut body = vec![];
+
+    body.push(Element::Heading(t(lang, "I. THỜI GIAN, ĐỊA ĐIỂM", "I. TIME AND PLACE").into()));
+    // The minutes state when the meeting was called for; the log says when it ended.
+    let start = m.starts_at;
+    body.push(Element::Bullet(labelled(
+        t(lang, "Thời gian", "Time"),
+        format!("{} {}.", t(lang, "bắt đầu lúc", "began at"), clock(lang, start)),
+    )));
+    body.push(Element::Bullet(labelled(t(lang, "Địa điểm", "Place"), format!("{}.", if m.place.is_empty() { "…" } else { &m.place }))));
+
+    body.push(Element::Heading(t(lang, "II. THÀNH PHẦN THAM DỰ", "II. ATTENDANCE").into()));
+    if let Some(c) = &chair {
+        body.push(Element::Bullet(labelled(t(lang, "Chủ trì", "Chair"), names(s, &[c]))));
+    }
+    if let Some(c) = &secretary {
+        body.push(Element::Bullet(labelled(t(lang, "Thư ký", "Secretary"), names(s, &[c]))));
+    }
+    let sorted = s.participants_sorted();
+    let members: Vec<&Participant> = sorted.iter().copied().filter(|p| p.member).collect();
+    let present: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Present).collect();
+    let excused: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Excused).collect();
+    let absent: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Absent).collect();
+    let guests: Vec<&Participant> =
+        sorted.iter().copied().filter(|p| !p.member && p.attendance == Attendance::Present && p.role != Role::Secretary).collect();
+    body.push(Element::Bullet(labelled(
+        t(lang, "Thành viên có mặt", "Members present"),
+        format!("{}/{}: {}.", present.len(), members.len(), names(s, &present)),
+    )));
+    if !excused.is_empty() {
+        let list = excused.iter().map(|p| format!("{} ({})", p.name, p.excuse)).collect::<Vec<_>>().join("; ");
+        body.push(Element::Bullet(labelled(t(lang, "Vắng có lý do", "Excused"), format!("{}: {list}.", excused.len()))));
+    }
+    if !absent.is_empty() {
+        body.push(Element::Bullet(labelled(t(lang, "Vắng", "Absent"), format!("{}: {}.", absent.len(), names(s, &absent)))));
+    }
+    if !guests.is_empty() {
+        body.push(Element::Bullet(labelled(t(lang, "Khách mời", "Guests"), format!("{}.", names(s, &guests)))));
+    }
+    let q = s.quorum();
+    let verdict = if q.holds { t(lang, "đủ túc số", "a quorum") } else { t(lang, "không đủ túc số", "no quorum") };
+    body.push(Element::Bullet(labelled(
+        t(lang, "Túc số", "Quorum"),
+        format!("{}/{} {} ({}).", q.present, q.members, t(lang, "thành viên có mặt", "members present"), verdict),
+    )));
+
+    body.push(Element::Heading(t(lang, "III. NỘI DUNG CUỘC HỌP", "III. PROCEEDINGS").into()));
+    typed(parse_text(s.minutes.text(SectionKey::Opening)), &mut body);
+    for (n, item) in s.agenda.iter().enumerate() {
+        body.push(Element::Subheading(format!("{}. {}", n + 1, item.title)));
+        if !item.presenter.is_empty() {
+            body.push(Element::Paragraph(labelled(t(lang, "Trình bày", "Presented by"), item.presenter.clone())));
+        }
+        let docs: Vec<String> = s
+            .documents_of(item.id)
+            .map(|d| {
+                if d.confidentiality == Confidentiality::Secret {
+                    t(lang, "(tài liệu mật)", "(secret document)").to_string()
+                } else {
+                    d.title.clone()
+                }
+            })
+            .collect();
+        if !docs.is_empty() {
+            body.push(Element::Paragraph(labelled(t(lang, "Tài liệu", "Documents"), format!("{}.", docs.join("; ")))));
+        }
+        typed(parse_text(s.minutes.text(SectionKey::Item(item.id))), &mut body);
+        let opinions: Vec<&Opinion> = s.opinions.iter().filter(|o| o.item == item.id).collect();
+        if !opinions.is_empty() {
+            body.push(Element::Paragraph(vec![(t(lang, "Ý kiến bằng văn bản:", "Written opinions:").to_string(), true)]));
+            for o in opinions {
+                let who = s.participant(o.author).map(|p| p.name.clone()).unwrap_or_default();
+                let remote = if o.remote { t(lang, " (gửi từ xa)", " (sent from outside the room)") } else { "" };
+                let text = if o.text.is_empty() { String::new() } else { format!(": {}", o.text.replace('\n', " ")) };
+                body.push(Element::Bullet(vec![(format!("{who}{remote}"), true), (format!(" — {}{text}", stance(lang, o.stance)), false)]));
+            }
+        }
+        for p in s.polls.iter().filter(|p| p.item == item.id) {
+            poll_elements(lang, p, &mut body);
+        }
+    }
+    body.push(Element::Heading(t(lang, "IV. KẾT LUẬN", "IV. CONCLUSION").into()));
+    typed(parse_text(s.minutes.text(SectionKey::Conclusion)), &mut body);
+    if let Some(end) = record.closed_at.filter(|e| local(*e).date() == local(m.starts_at).date()) {
+        body.push(Element::Paragraph(plain(format!(
+            "{} {}.",
+            t(lang, "Cuộc họp kết thúc vào lúc", "The meeting closed at"),
+            clock(lang, end)
+        ))));
+    }
+
+    let date = m.starts_at;
+    let town = m.place.split(',').next().unwrap_or("").trim().to_string();
+    let number = if s.minutes.number.is_empty() { "…/BB-…".to_string() } else { s.minutes.number.clone() };
+    let draft = (s.minutes.status != MinutesStatus::Signed && s.minutes.status != MinutesStatus::Approved)
+        .then(|| t(lang, "DỰ THẢO", "DRAFT").to_string());
+    Doc {
+        lang,
+        title: m.title.clone(),
+        heading_left: vec![(m.organisation.to_uppercase(), true), (format!("{} {number}", t(lang, "Số:", "No.")), false)],
+        heading_right: vec![
+            (t(lang, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIETNAM").to_string(), Style::Bold),
+            (t(lang, "Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness").to_string(), Style::Bold),
+            (date_line(lang, if town.is_empty() { "…" } else { &town }, date), Style::Italic),
+        ],
+        draft,
+        body,
+        signatures: [
+            (t(lang, "THƯ KÝ", "SECRETARY").to_string(), secretary.map(|p| p.name).unwrap_or_default()),
+            (t(lang, "CHỦ TRÌ", "CHAIR").to_string(), chair.map(|p| p.name).unwrap_or_default()),
+        ],
+        footer: format!(
+            "{} {} · {} #{} · {}",
+            t(lang, "Biên bản phiên bản", "Minutes version"),
+            s.minutes.version,
+            t(lang, "nhật ký đến sự kiện", "event log to event"),
+            record.log_seq,
+            &record.log_head[..16.min(record.log_head.len())]
+        ),
+    }
+}
+
+fn main_title(lang: Lang) -> &'static str {
+    t(lang, "BIÊN BẢN", "MINUTES")
+}
+
+/// The minutes as a PDF.
+pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
+    let mut l = Layout::new();
+    l.footer(doc.footer.clone());
+    let left: Vec<(Piece, f32)> =
+        doc.heading_left.iter().map(|(t, b)| (Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular }), 12.0)).collect();
+    let right: Vec<(Piece, f32)> =
+        doc.heading_right.iter().map(|(t, s)| (Piece::new(t.clone(), *s), if *s == Style::Italic { 13.0 } else { 12.5 })).collect();
+    l.columns(&left, &right, 0.42);
+    l.space(18.0);
+    if let Some(d) = &doc.draft {
+        l.paragraph(d, 12.0, true, Align::Right, 0.0);
+    }
+    l.paragraph(main_title(doc.lang), 15.0, true, Align::Center, 0.0);
+    l.paragraph(&doc.title, 14.0, true, Align::Center, 0.0);
+    l.space(10.0);
+    let size = 13.0;
+    for e in &doc.body {
+        match e {
+            Element::Heading(h) => {
+                l.space(6.0);
+                l.paragraph(h, size, true, Align::Left, 0.0);
+            }
+            Element::Subheading(h) => {
+                l.space(3.0);
+                l.paragraph(h, size, true, Align::Left, mm(5.0));
+            }
+            Element::Paragraph(spans) => l.rich(&pieces(spans), size, mm(5.0), false),
+            Element::Bullet(spans) => l.rich(&pieces(spans), size, mm(5.0), true),
+        }
+    }
+    l.space(20.0);
+    let [(a, an), (b, bn)] = &doc.signatures;
+    let sign = t(doc.lang, "(Ký, ghi rõ họ tên)", "(Signature, full name)");
+    let col = |title: &str, name: &str| -> Vec<(Piece, f32)> {
+        vec![
+            (Piece::new(title, Style::Bold), 13.0),
+            (Piece::new(sign, Style::Italic), 12.0),
+            (Piece::new(" ", Style::Regular), 13.0),
+            (Piece::new(" ", Style::Regular), 13.0),
+            (Piece::new(" ", Style::Regular), 13.0),
+            (Piece::new(name, Style::Bold), 13.0),
+        ]
+    };
+    l.columns(&col(a, an), &col(b, bn), 0.5);
+    l.render(&format!("{} — {}", main_title(doc.lang), doc.title), doc.lang.code())
+}
+
+fn pieces(spans: &[(String, bool)]) -> Vec<Piece> {
+    spans.iter().map(|(t, b)| Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular })).collect()
+}
+
+/// The minutes as a DOCX (Times New Roman 13 pt, A4, margins 20/15/20/30 mm).
+pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
+    use docx_rs::*;
+    const FONT: &str = "Times New Roman";
+    let fonts = || RunFonts::new().ascii(FONT).hi_ansi(FONT).east_asia(FONT).cs(FONT);
+    let run = |text: &str, bold: bool, size: usize| {
+        let r = Run::new().add_text(text).size(size).fonts(fonts());
+        if bold { r.bold() } else { r }
+    };
+    let centered = |runs: Vec<Run>| {
+        let mut p = Paragraph::new().align(AlignmentType::Center);
+        for r in runs {
+            p = p.add_run(r);
+        }
+        p
+    };
+    let no_borders = |t: Table| t.clear_all_border();
+    let mut left_cell = TableCell::new().width(3800, WidthType::Dxa);
+    for (text, bold) in &doc.heading_left {
+        left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, 24)]));
+    }
+    let mut right_cell = TableCell::new().width(5500, WidthType::Dxa);
+    for (text, style) in &doc.heading_right {
+        let r = run(text, *style == crate::pdf::Style::Bold, if *style == crate::pdf::Style::Italic { 26 } else { 25 });
+        let r = if *style == crate::pdf::Style::Italic { r.italic() } else { r };
+        // Decree 30: the motto is underlined.
+        let r = if text.starts_with("Độc lập") || text.starts_with("Independence") { r.underline("single") } else { r };
+        right_cell = right_cell.add_paragraph(centered(vec![r]));
+    }
+    let heading = no_borders(Table::new(vec![TableRow::new(vec![left_cell, right_cell])]).set_grid(vec![3800, 5500]));
+    let mut d = Docx::new()
+        .page_size(11906, 16838)
+        .page_margin(PageMargin::new().top(1134).bottom(1134).left(1701).right(850))
+        .default_fonts(fonts())
+        .default_size(26)
+        .add_table(heading)
+        .add_paragraph(Paragraph::new());
+    if let Some(draft) = &doc.draft {
+        d = d.add_paragraph(Paragraph::new().align(AlignmentType::Right).add_run(run(draft, true, 24)));
+    }
+    d = d.add_paragraph(centered(vec![run(main_title(doc.lang), true, 30)])).add_paragraph(centered(vec![run(&doc.title, true, 28)]));
+    let spacing = LineSpacing::new().before(60).after(60);
+    for e in &doc.body {
+        let p = match e {
+            Element::Heading(h) => Paragraph::new().add_run(run(h, true, 26)).line_spacing(LineSpacing::new().before(160).after(60)),
+            Element::Subheading(h) => Paragraph::new()
+                .add_run(run(h, true, 26))
+                .indent(Some(283), None, None, None)
+                .line_spacing(LineSpacing::new().before(100).after(40)),
+            Element::Paragraph(spans) | Element::Bullet(spans) => {
+                let bullet = matches!(e, Element::Bullet(_));
+                let mut p = Paragraph::new().align(AlignmentType::Both).line_spacing(spacing.clone());
+                p = if bullet {
+                    p.indent(Some(567), Some(SpecialIndentType::Hanging(284)), None, None).add_run(run("-\u{00A0}", false, 26))
+                } else {
+                    p.indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+                };
+                for (text, bold) in spans {
+                    p = p.add_run(run(text, *bold, 26));
+                }
+                p
+            }
+        };
+        d = d.add_paragraph(p);
+    }
+    let sign = t(doc.lang, "(Ký, ghi rõ họ tên)", "(Signature, full name)");
+    let block = |title: &str, name: &str| {
+        TableCell::new()
+            .width(4650, WidthType::Dxa)
+            .add_paragraph(centered(vec![run(title, true, 26)]))
+            .add_paragraph(centered(vec![run(sign, false, 24).italic()]))
+            .add_paragraph(Paragraph::new())
+            .add_paragraph(Paragraph::new())
+            .add_paragraph(Paragraph::new())
+            .add_paragraph(centered(vec![run(name, true, 26)]))
+    };
+    let [(a, an), (b, bn)] = &doc.signatures;
+    d = d
+        .add_paragraph(Paragraph::new())
+        .add_table(no_borders(Table::new(vec![TableRow::new(vec![block(a, an), block(b, bn)])]).set_grid(vec![4650, 4650])));
+    d = d.add_paragraph(Paragraph::new()).add_paragraph(Paragraph::new().add_run(run(&doc.footer, false, 18).italic()));
+    let mut out = std::io::Cursor::new(Vec::new());
+    d.build().pack(&mut out).map_err(|e| anyhow::anyhow!("cannot write the DOCX: {e}"))?;
+    Ok(out.into_inner())
+}
+
+/// One line of the poll results CSV.
+#[derive(Serialize)]
+struct PollRow<'a> {
+    poll: i64,
+    item: &'a str,
+    question: &'a str,
+    ballot: &'a str,
+    status: &'a str,
+    option: &'a str,
+    votes: u32,
+    percent_of_base: String,
+    base: u32,
+    basis: &'a str,
+    option_passed: bool,
+    adopted: bool,
+    ballots: u32,
+    by_secretary: u32,
+    quorum_present: u32,
+    quorum_members: u32,
+    closed_at: String,
+}
+
+/// The poll results as CSV (UTF-8 with a BOM, so spreadsheets read the diacritics).
+pub fn polls_csv(s: &MeetingState) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    for p in &s.polls {
+        let item = s.item(p.item).map(|i| i.title.as_str()).unwrap_or("");
+        let Some(r) = &p.result else { continue };
+        for (n, o) in p.options.iter().enumerate() {
+            let votes = r.counts.get(n).copied().unwrap_or(0);
+            w.serialize(PollRow {
+                poll: p.id.0,
+                item,
+                question: &p.question,
+                ballot: if p.secret { "secret" } else { "named" },
+                status: p.status.as_str(),
+                option: o,
+                votes,
+                percent_of_base: if r.base > 0 { format!("{:.2}", f64::from(votes) * 100.0 / f64::from(r.base)) } else { String::new() },
+                base: r.base,
+                basis: match r.basis {
+                    Basis::VotesCast => "votes_cast",
+                    Basis::MembersPresent => "members_present",
+                    Basis::AllMembers => "all_members",
+                },
+                option_passed: r.passed.get(n).copied().unwrap_or(false),
+                adopted: r.adopted,
+                ballots: r.ballots,
+                by_secretary: r.by_secretary,
+                quorum_present: r.quorum.present,
+                quorum_members: r.quorum.members,
+                closed_at: crate::store::ts(r.closed_at),
+            })?;
+        }
+    }
+    Ok(w.into_inner()?)
+}
+
+/// The whole record as JSON: the state, the event log and its head.
+pub fn record_json(s: &MeetingState, record: &Record, events: &[(String, Event)]) -> anyhow::Result<Vec<u8>> {
+    let events: Vec<&Event> = events.iter().map(|(_, e)| e).collect();
+    Ok(serde_json::to_vec_pretty(&serde_json::json!({
+        "format": "gavel-record/1",
+        "meeting": s,
+        "log_head": record.log_head,
+        "log_seq": record.log_seq,
+        "events": events,
+    }))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_head_chains_every_event() {
+        let a = log_head(["{\"seq\":1}", "{\"seq\":2}"]);
+        let b = log_head(["{\"seq\":1}", "{\"seq\":3}"]);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(log_head([]), "0".repeat(64));
+    }
+}

@@ -1,0 +1,325 @@
+//! Minutes: written during the meeting, approved, signed, exported (DOCX,
+//! PDF, CSV, JSON) and verified with no server running.
+
+use gavel_shared::decision::*;
+use gavel_shared::minutes::{MinutesStatus, SectionKey};
+use gavel_shared::model::*;
+use gavel_shared::protocol::Command;
+use gavel_tests::*;
+use serde_json::json;
+use std::process::Command as Process;
+
+/// A scripted meeting: attendance, two items, opinions, a named and a
+/// secret poll, minutes text; closed. Returns the polls.
+async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> {
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let voters: Vec<Http> =
+        futures_util::future::join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    secretary
+        .command(
+            s.meeting,
+            "exc",
+            &Command::SetAttendance { participant: s.voters[3].0, attendance: Attendance::Excused, reason: "Đi học tập trung".into() },
+        )
+        .await?;
+    let item2 = s
+        .admin
+        .command(
+            s.meeting,
+            "item2",
+            &Command::AddItem {
+                title: "Kế hoạch chỉnh trang đô thị".into(),
+                presenter: "Phó Chủ tịch Phạm Thị Lan".into(),
+                summary: String::new(),
+                position: None,
+            },
+        )
+        .await?;
+    let item2 = ItemId(item2.body["result"]["id"].as_i64().unwrap());
+    voters[0]
+        .command(
+            s.meeting,
+            "op1",
+            &Command::AddOpinion {
+                item: s.item,
+                document: None,
+                stance: Stance::AgreeWithComments,
+                text: "Đề nghị bổ sung số liệu thu ngân sách quý IV.".into(),
+            },
+        )
+        .await?;
+    let mk = |secret: bool, q: &str| Command::CreatePoll {
+        item: s.item,
+        question: q.into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret,
+        allow_change: false,
+        rule: MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF },
+    };
+    let named = PollId(
+        chair.command(s.meeting, "p1", &mk(false, "Thông qua dự toán ngân sách năm 2027")).await?.body["result"]["id"].as_i64().unwrap(),
+    );
+    let secret = PollId(
+        chair.command(s.meeting, "p2", &mk(true, "Tín nhiệm Trưởng ban Quản lý đô thị")).await?.body["result"]["id"].as_i64().unwrap(),
+    );
+    for (poll, choices) in [(named, [0u8, 0, 1]), (secret, [0u8, 1, 1])] {
+        chair.command(s.meeting, &format!("open-{poll}"), &Command::OpenPoll { poll }).await?;
+        for (i, v) in voters.iter().enumerate() {
+            let a = v.command(s.meeting, &format!("vote-{poll}-{i}"), &Command::CastBallot { poll, choices: vec![choices[i]] }).await?;
+            assert_eq!(a.status, 200, "{a:?}");
+        }
+        chair.command(s.meeting, &format!("chair-vote-{poll}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
+        chair.command(s.meeting, &format!("close-{poll}"), &Command::ClosePoll { poll }).await?;
+    }
+    chair.command(s.meeting, "next", &Command::NextItem).await?;
+    let texts = [
+        (SectionKey::Opening, "Đồng chí **Chủ tịch** tuyên bố lý do, giới thiệu thành phần."),
+        (
+            SectionKey::Item(s.item),
+            "Các đại biểu thảo luận:\n\n- Thu ngân sách đạt **92,4%** dự toán.\n- Cần đẩy nhanh giải ngân vốn đầu tư công.",
+        ),
+        (SectionKey::Item(item2), "Thống nhất lộ trình ba tháng, giao Công an phường phối hợp."),
+        (SectionKey::Conclusion, "Chủ tọa kết luận, giao Văn phòng hoàn thiện hồ sơ."),
+    ];
+    for (n, (section, text)) in texts.iter().enumerate() {
+        let a = secretary.command(s.meeting, &format!("m{n}"), &Command::EditMinutes { section: *section, text: text.to_string() }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    secretary.command(s.meeting, "num", &Command::SetMinutesNumber { number: "15/BB-UBND".into() }).await?;
+    chair.command(s.meeting, "close-meeting", &Command::CloseMeeting).await?;
+    Ok((chair, secretary, named, secret))
+}
+
+fn pdftotext(pdf: &std::path::Path) -> anyhow::Result<String> {
+    let out = Process::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
+    anyhow::ensure!(out.status.success(), "pdftotext failed");
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[tokio::test]
+async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let (_chair, secretary, named, secret) = scripted(&s).await?;
+    let out = tempfile::tempdir()?;
+    let get = |format: &str| {
+        let secretary = secretary.clone();
+        let path = format!("/api/meetings/{}/minutes/export?format={format}&lang=vi", s.meeting);
+        async move { anyhow::Ok(secretary.raw_get(&path).send().await?.error_for_status()?.bytes().await?.to_vec()) }
+    };
+    let pdf = out.path().join("bien-ban.pdf");
+    std::fs::write(&pdf, get("pdf").await?)?;
+    let docx = out.path().join("bien-ban.docx");
+    std::fs::write(&docx, get("docx").await?)?;
+
+    let qpdf = Process::new("qpdf")
+        .arg("--check")
+        .arg(&pdf)
+        .output()
+        .map_err(|e| anyhow::anyhow!("qpdf ({e}): install qpdf (scripts/test does)"))?;
+    assert!(qpdf.status.success(), "qpdf --check: {}", String::from_utf8_lossy(&qpdf.stdout));
+    let text = pdftotext(&pdf)?;
+    for want in [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "BIÊN BẢN",
+        "Kỳ họp Hội đồng",
+        "Số: 15/BB-UBND",
+        "Đại biểu 0003 (Đi học tập trung)",
+        "Thông qua dự toán ngân sách năm 2027",
+        "Tín nhiệm Trưởng ban Quản lý đô thị",
+        "Đề nghị bổ sung số liệu thu ngân sách quý IV.",
+        "Kế hoạch chỉnh trang đô thị",
+        "THÔNG QUA",
+        "92,4%",
+        "THƯ KÝ",
+        "CHỦ TRÌ",
+        "Thư Ký",
+        "Chủ Tọa",
+    ] {
+        assert!(text.contains(want), "the PDF text lacks {want:?}:\n{text}");
+    }
+
+    // LibreOffice opens the DOCX and converts it; the text survives.
+    let lo = Process::new("libreoffice")
+        .args(["--headless", "--norestore", "--convert-to", "pdf", "--outdir"])
+        .arg(out.path().join("lo"))
+        .arg(&docx)
+        .env("HOME", out.path())
+        .output()
+        .map_err(|e| anyhow::anyhow!("libreoffice ({e}): install libreoffice-writer-nogui (scripts/test does)"))?;
+    assert!(lo.status.success(), "libreoffice: {}", String::from_utf8_lossy(&lo.stderr));
+    let converted = out.path().join("lo").join("bien-ban.pdf");
+    let text = pdftotext(&converted)?;
+    for want in ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "BIÊN BẢN", "Kỳ họp Hội đồng", "Tín nhiệm Trưởng ban Quản lý đô thị", "THÔNG QUA"]
+    {
+        assert!(text.contains(want), "the DOCX (through LibreOffice) lacks {want:?}:\n{text}");
+    }
+    // Kept for looking at (pdftoppm), beside the other test pictures.
+    let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::copy(&pdf, keep.join("minutes.pdf"))?;
+    std::fs::copy(&converted, keep.join("minutes-docx.pdf"))?;
+    // The DOCX names Times New Roman.
+    let unzip = Process::new("unzip").arg("-p").arg(&docx).arg("word/document.xml").output();
+    if let Ok(u) = unzip {
+        if u.status.success() {
+            assert!(String::from_utf8_lossy(&u.stdout).contains("Times New Roman"));
+        }
+    }
+
+    // The counts in the exports equal those in the database.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", dir.path().join("gavel.db").display())).await?;
+    let csv = String::from_utf8(get("csv").await?)?;
+    let json: serde_json::Value = serde_json::from_slice(&get("json").await?)?;
+    for poll in [named, secret] {
+        let mut db_counts = [0u32; 3];
+        let rows: Vec<String> = if poll == secret {
+            sqlx::query_scalar("SELECT choices FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?
+        } else {
+            sqlx::query_scalar("SELECT choices FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?
+        };
+        for r in rows {
+            let c: Vec<u8> = serde_json::from_str(&r)?;
+            db_counts[c[0] as usize] += 1;
+        }
+        let csv_counts: Vec<u32> = csv
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{},", poll.0)))
+            .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(csv_counts, db_counts.to_vec(), "CSV of poll {poll}");
+        let polls = json["meeting"]["polls"].as_array().unwrap();
+        let p = polls.iter().find(|p| p["id"] == json!(poll.0)).unwrap();
+        assert_eq!(p["result"]["counts"], json!(db_counts), "JSON of poll {poll}");
+    }
+    assert!(json["events"].as_array().unwrap().len() > 10);
+    Ok(())
+}
+
+#[tokio::test]
+async fn signed_minutes_verify_offline_and_fail_when_anything_differs() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let (chair, secretary, _, _) = scripted(&s).await?;
+    assert_eq!(chair.command(s.meeting, "sign-early", &Command::SignMinutes).await?.code(), "conflict", "approve first");
+    secretary.command(s.meeting, "send", &Command::SendMinutesForComments).await?;
+    let member = s.sign_in(&s.voters[0]).await?;
+    let c = member
+        .command(s.meeting, "comment", &Command::CommentMinutes { section: SectionKey::Item(s.item), text: "Đề nghị ghi rõ tỷ lệ.".into() })
+        .await?;
+    assert_eq!(c.status, 200, "{c:?}");
+    assert_eq!(
+        secretary
+            .command(s.meeting, "edit-in-review", &Command::EditMinutes { section: SectionKey::Opening, text: "x".into() })
+            .await?
+            .code(),
+        "conflict"
+    );
+    chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?;
+    let signed = chair.command(s.meeting, "sign", &Command::SignMinutes).await?;
+    assert_eq!(signed.status, 200, "{signed:?}");
+    let st = member.state(s.meeting).await?;
+    assert_eq!(st.minutes.status, MinutesStatus::Signed);
+    assert!(!st.minutes.sections.is_empty(), "members read the signed minutes");
+    let v = st.minutes.signed.last().unwrap().clone();
+    assert_eq!(v.files.len(), 6, "{:?}", v.files);
+    // Signed minutes cannot change; a correction is a new version.
+    assert_eq!(
+        secretary.command(s.meeting, "late-edit", &Command::EditMinutes { section: SectionKey::Opening, text: "x".into() }).await?.code(),
+        "conflict"
+    );
+
+    let out = tempfile::tempdir()?;
+    let pdf_name = v.files.iter().find(|f| f.name.ends_with("-vi.pdf")).unwrap().name.clone();
+    for name in [pdf_name.clone(), format!("{pdf_name}.sig")] {
+        let bytes = member
+            .raw_get(&format!("/api/meetings/{}/minutes/files/{}/{name}", s.meeting, v.version))
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        std::fs::write(out.path().join(&name), bytes)?;
+    }
+    let key = server.client().get("/api/signing-key").await?.body["public_key"].as_str().unwrap().to_string();
+    std::fs::write(out.path().join("org.pub"), format!("# Ed25519\n{key}\n"))?;
+    let verify = |file: &std::path::Path, extra: &[&str]| -> anyhow::Result<(bool, String)> {
+        let o = Process::new(server_binary()?).arg("verify-minutes").arg(file).args(extra).current_dir(out.path()).output()?;
+        Ok((o.status.success(), String::from_utf8_lossy(&o.stdout).to_string()))
+    };
+    let pdf = out.path().join(&pdf_name);
+    let pubkey = out.path().join("org.pub");
+    let (ok, text) = verify(&pdf, &["--public-key", pubkey.to_str().unwrap()])?;
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("meeting={}", s.meeting)) && text.contains("minutes_version=1"), "{text}");
+
+    // One byte changed.
+    let mut bytes = std::fs::read(&pdf)?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    let changed = out.path().join("changed.pdf");
+    std::fs::write(&changed, &bytes)?;
+    let (ok, text) = verify(&changed, &["--sig", out.path().join(format!("{pdf_name}.sig")).to_str().unwrap()])?;
+    assert!(!ok && text.contains("INVALID"), "{text}");
+
+    // A .sig from another meeting, made by the same server.
+    let s2 = Assembly::build(&server.url(""), 2).await?;
+    let chair2 = s2.sign_in(&s2.chair).await?;
+    chair2.command(s2.meeting, "close", &Command::CloseMeeting).await?;
+    chair2.command(s2.meeting, "approve", &Command::ApproveMinutes).await?;
+    chair2.command(s2.meeting, "sign", &Command::SignMinutes).await?;
+    let other = chair2.state(s2.meeting).await?.minutes.signed[0].clone();
+    let other_pdf = other.files.iter().find(|f| f.name.ends_with("-vi.pdf")).unwrap().name.clone();
+    let other_sig = chair2.raw_get(&format!("/api/meetings/{}/minutes/files/1/{other_pdf}.sig", s2.meeting)).send().await?.bytes().await?;
+    std::fs::write(out.path().join("other.sig"), other_sig)?;
+    let (ok, text) = verify(&pdf, &["--sig", out.path().join("other.sig").to_str().unwrap()])?;
+    assert!(!ok, "another meeting's signature: {text}");
+
+    // Another public key.
+    std::fs::write(out.path().join("wrong.pub"), "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29\n")?;
+    let (ok, text) = verify(&pdf, &["--public-key", out.path().join("wrong.pub").to_str().unwrap()])?;
+    assert!(!ok, "another key: {text}");
+
+    // A correction keeps the signed version.
+    secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?;
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!((st.minutes.version, st.minutes.status), (2, MinutesStatus::Draft));
+    assert_eq!(st.minutes.signed.len(), 1);
+    assert!(member.raw_get(&format!("/api/meetings/{}/minutes/files/1/{pdf_name}", s.meeting)).send().await?.status().is_success());
+    Ok(())
+}
+
+#[tokio::test]
+async fn nothing_typed_is_lost_when_the_server_restarts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let mut ws = secretary.follow(s.meeting, None).await?;
+    let mut acked = String::new();
+    for n in 0..30 {
+        let text = format!("Đoạn {n}: thư ký ghi biên bản có dấu tiếng Việt.");
+        if let gavel_shared::ServerMessage::Ack { .. } =
+            ws.command(Command::EditMinutes { section: SectionKey::Item(s.item), text: text.clone() }).await?
+        {
+            acked = text;
+        }
+    }
+    server.stop().await?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let secretary = Http { base: server.url(""), ..secretary };
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!(st.minutes.text(SectionKey::Item(s.item)), acked, "the last acknowledged text survived");
+    Ok(())
+}
