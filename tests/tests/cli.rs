@@ -62,7 +62,12 @@ async fn the_demo_is_created_once_and_gets_fresh_pins_at_each_start() -> anyhow:
     let strip = |l: &String| l.rsplit_once(" pin=").unwrap().0.to_string();
     assert_eq!(pins1.iter().map(strip).collect::<Vec<_>>(), pins2.iter().map(strip).collect::<Vec<_>>());
     let meetings: serde_json::Value = reqwest::get(format!("http://{}/api/meetings", second.addr)).await?.json().await?;
-    assert_eq!(meetings.as_array().unwrap().len(), 1);
+    let statuses: Vec<&str> = meetings.as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 2, "one meeting in session and one finished, not new ones: {statuses:?}");
+    assert!(statuses.contains(&"open") && statuses.contains(&"closed"));
+    // The finished one has signed minutes that verify.
+    let signed: Vec<_> = std::fs::read_dir(dir.path().join("minutes"))?.collect();
+    assert_eq!(signed.len(), 1);
     Ok(())
 }
 
