@@ -236,3 +236,38 @@ async fn a_room_display_opens_with_a_one_time_code_that_leaves_the_address_bar()
     display.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_secretary_writes_the_minutes_in_the_browser() -> anyhow::Result<()> {
+    use gavel_shared::minutes::SectionKey;
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-minutes")).await?.click().await?;
+    let area = c.wait().at_most(WAIT).for_element(Locator::Css(".minutes-section[data-section='opening'] textarea")).await?;
+    area.send_keys("Đồng chí Chủ tọa khai mạc phiên họp.").await?;
+    c.find(Locator::Css(".minutes-section[data-section='opening'] button.save")).await?.click().await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let st = secretary.state(s.meeting).await?;
+        if st.minutes.text(SectionKey::Opening) == "Đồng chí Chủ tọa khai mạc phiên họp." {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the text never reached the server");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Typing alone is saved after a pause, with no button pressed.
+    let item = c.find(Locator::Css(&format!(".minutes-section[data-section='item-{}'] textarea", s.item))).await?;
+    item.send_keys("Thống nhất thông qua.").await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while secretary.state(s.meeting).await?.minutes.text(SectionKey::Item(s.item)) != "Thống nhất thông qua." {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the typed text was not saved by itself");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secretary-minutes.png"), c.screenshot().await?)?;
+    c.close().await?;
+    Ok(())
+}

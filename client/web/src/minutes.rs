@@ -121,6 +121,9 @@ fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
     let status = move || state().map(|s| s.minutes.status).unwrap_or_default();
     let text = RwSignal::new(state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default());
     let saved = move || state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default();
+    let saved_untracked =
+        move || ctx.live.state.with_untracked(|s| s.as_ref().map(|s| s.minutes.text(key).to_string())).unwrap_or_default();
+    let typed = RwSignal::new(0u32);
     let comment = RwSignal::new(String::new());
     let comments = move || {
         state()
@@ -145,7 +148,19 @@ fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
             <h3>{label}</h3>
             {move || if editing() {
                 view! {
-                    <textarea class="minutes-text" rows="5" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                    <textarea class="minutes-text" rows="5" prop:value=move || text.get() on:input=move |ev| {
+                        text.set(event_target_value(&ev));
+                        // Saved by itself after a pause in typing: a tablet that
+                        // dies mid-sentence loses at most the last seconds.
+                        typed.update(|n| *n += 1);
+                        let mine = typed.get_untracked();
+                        leptos::task::spawn_local(async move {
+                            gloo_timers::future::sleep(std::time::Duration::from_millis(1500)).await;
+                            if typed.get_untracked() == mine && text.get_untracked() != saved_untracked() {
+                                run(Command::EditMinutes { section: key, text: text.get_untracked() }, false);
+                            }
+                        });
+                    }></textarea>
                     <button class="secondary save" disabled=move || text.get() == saved()
                         on:click=move |_| run(Command::EditMinutes { section: key, text: text.get_untracked() }, false)>{i.t("prep.save")}</button>
                 }.into_any()
