@@ -206,6 +206,42 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Signs a participant in: checks the PIN, opens a session, and (unless
+/// `remote`) marks them present. Returns who they are, the session token and
+/// their name.
+pub async fn participant_sign_in(
+    app: &AppState,
+    meeting: MeetingId,
+    participant: ParticipantId,
+    pin: &str,
+    remote: bool,
+) -> Result<(Actor, String, String)> {
+    check_pin(&app.db, meeting, participant, pin).await?;
+    let token = create_session(&app.db, SessionFor::Participant(participant), app.config.session_ttl).await?;
+    let actor = lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
+    tracing::info!(%meeting, %participant, remote, "participant signed in");
+    if !remote {
+        let key = format!("present-{participant}-{}", hex::encode(rand::random::<[u8; 8]>()));
+        app.meetings.get(meeting).await?.execute(actor, &key, crate::meeting::Op::MarkPresent).await?;
+    }
+    let name = name_of(app, &actor).await?;
+    Ok((actor, token, name))
+}
+
+/// The display name of whoever an actor is.
+pub async fn name_of(app: &AppState, actor: &Actor) -> Result<String> {
+    Ok(match actor {
+        Actor::Admin { staff } | Actor::Staff { staff } => {
+            sqlx::query_scalar("SELECT display_name FROM staff WHERE id = ?").bind(staff.0).fetch_one(&app.db).await?
+        }
+        Actor::Participant { participant, .. } => {
+            sqlx::query_scalar("SELECT name FROM participants WHERE id = ?").bind(participant.0).fetch_one(&app.db).await?
+        }
+        Actor::System => "Gavel".into(),
+        Actor::Display { .. } => "Màn hình phòng họp".into(),
+    })
+}
+
 /// Makes sure the administrator account exists. Returns the password when it
 /// was generated here (to be printed once); a given password replaces the
 /// stored one.

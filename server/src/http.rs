@@ -289,15 +289,7 @@ fn session_cookie(token: String, ttl: time::Duration) -> Cookie<'static> {
 }
 
 async fn sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<SignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
-    auth::check_pin(&app.db, body.meeting, body.participant, &body.pin).await?;
-    let token = auth::create_session(&app.db, SessionFor::Participant(body.participant), app.config.session_ttl).await?;
-    let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
-    let name = name_of(&app, &actor).await?;
-    tracing::info!(meeting = %body.meeting, participant = %body.participant, remote = body.remote, "participant signed in");
-    if !body.remote {
-        let key = format!("present-{}-{}", body.participant, hex::encode(rand::random::<[u8; 8]>()));
-        app.meetings.get(body.meeting).await?.execute(actor, &key, Op::MarkPresent).await?;
-    }
+    let (actor, token, name) = auth::participant_sign_in(&app, body.meeting, body.participant, &body.pin, body.remote).await?;
     let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
     Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
 }
@@ -324,16 +316,7 @@ async fn staff_sign_in(
 }
 
 async fn name_of(app: &AppState, actor: &Actor) -> Result<String> {
-    Ok(match actor {
-        Actor::Admin { staff } | Actor::Staff { staff } => {
-            sqlx::query_scalar("SELECT display_name FROM staff WHERE id = ?").bind(staff.0).fetch_one(&app.db).await?
-        }
-        Actor::Participant { participant, .. } => {
-            sqlx::query_scalar("SELECT name FROM participants WHERE id = ?").bind(participant.0).fetch_one(&app.db).await?
-        }
-        Actor::System => "Gavel".into(),
-        Actor::Display { .. } => "Màn hình phòng họp".into(),
-    })
+    auth::name_of(app, actor).await
 }
 
 async fn whoami(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<SessionInfo>> {

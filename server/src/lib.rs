@@ -24,6 +24,8 @@ pub mod http;
 pub mod meeting;
 pub mod minutes;
 pub mod pdf;
+pub mod quic;
+pub mod session;
 pub mod signing;
 pub mod store;
 pub mod web;
@@ -44,6 +46,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Address for HTTP and WebSocket.
     pub http: SocketAddr,
+    /// Address for QUIC (the tablet agent).
+    pub quic: SocketAddr,
+    /// The room's display name (mDNS, the certificate's host name).
+    pub room: String,
     /// Create (once) and print the PINs of the demo meeting.
     pub demo: bool,
     /// Advertise with mDNS (used from the discovery issue on).
@@ -64,6 +70,8 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("http", &self.http)
+            .field("quic", &self.quic)
+            .field("room", &self.room)
             .field("demo", &self.demo)
             .field("mdns", &self.mdns)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
@@ -81,6 +89,8 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             http: "127.0.0.1:0".parse().expect("valid address"),
+            quic: "127.0.0.1:0".parse().expect("valid address"),
+            room: "Phòng họp thử".into(),
             demo: false,
             mdns: false,
             admin_password: None,
@@ -128,6 +138,10 @@ pub struct StartReport {
 pub struct Server {
     /// The bound HTTP address (the real port when 0 was asked for).
     pub http_addr: SocketAddr,
+    /// The bound QUIC address.
+    pub quic_addr: SocketAddr,
+    /// The fingerprint clients pin (lowercase hex SHA-256 of the certificate).
+    pub fingerprint: String,
     pub report: StartReport,
     pub state: AppState,
     stop: watch::Sender<bool>,
@@ -181,6 +195,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
     let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
+    let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
+    let endpoint = quic::bind(config.quic, &tls)?;
+    let quic_addr = endpoint.local_addr()?;
+    tokio::spawn(quic::serve(state.clone(), endpoint));
     let app = http::router(state.clone());
     let mut wait_stop = shutdown.clone();
     let task = tokio::spawn(async move {
@@ -190,6 +208,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             })
             .await
     });
-    tracing::info!(%http_addr, "serving");
-    Ok(Server { http_addr, report, state, stop, task })
+    tracing::info!(%http_addr, %quic_addr, "serving");
+    Ok(Server { http_addr, quic_addr, fingerprint: tls.fingerprint, report, state, stop, task })
 }

@@ -19,6 +19,12 @@ struct Cli {
     /// Address for the web UI, the HTTP API and WebSocket (port 0 picks a free port).
     #[arg(long, env = "GAVEL_HTTP", default_value = "0.0.0.0:8080")]
     http: SocketAddr,
+    /// Address for QUIC, which the tablet agent uses (port 0 picks a free port).
+    #[arg(long, env = "GAVEL_QUIC", default_value = "0.0.0.0:4433")]
+    quic: SocketAddr,
+    /// The room's name, shown to tablets (default: the host name).
+    #[arg(long, env = "GAVEL_ROOM")]
+    room: Option<String>,
     /// Create the Vietnamese demo meeting (once) and print its participants' PINs.
     #[arg(long, env = "GAVEL_DEMO")]
     demo: bool,
@@ -121,6 +127,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir,
         database_url: cli.database_url,
         http: cli.http,
+        quic: cli.quic,
+        room: cli.room.unwrap_or_else(host_name),
         demo: cli.demo,
         mdns: !cli.no_mdns,
         admin_password: cli.admin_password,
@@ -137,7 +145,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         for pin in &server.report.demo_pins {
             writeln!(out, "{}", pin.line())?;
         }
-        writeln!(out, "listening http={}", server.http_addr)?;
+        writeln!(out, "listening http={} quic={} fp={}", server.http_addr, server.quic_addr, server.fingerprint)?;
         out.flush()?;
     }
     if !gavel_server::web::has_ui() {
@@ -150,6 +158,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     server.wait().await
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).unwrap_or_else(|| "Gavel".into())
 }
 
 async fn shutdown_signal() {

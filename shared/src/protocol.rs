@@ -527,6 +527,18 @@ pub enum ClientMessage {
     /// A command, with a client-made idempotency key (unique per meeting;
     /// a repeated key returns the first result and changes nothing).
     Command { key: String, command: Command },
+    /// Signs a participant in on this connection (native clients over QUIC,
+    /// which carry no cookie); answered with [`ServerMessage::SignedIn`].
+    SignIn {
+        meeting: MeetingId,
+        participant: ParticipantId,
+        pin: String,
+        /// Signing in from outside the room: not marked present.
+        #[serde(default)]
+        remote: bool,
+    },
+    /// Resumes a session with the token a sign-in returned.
+    Resume { token: String },
     /// Asks for the server's clock (answered with [`ServerMessage::Pong`]).
     Ping {
         #[serde(default)]
@@ -550,6 +562,14 @@ pub enum ServerMessage {
         actor: Actor,
         #[serde(with = "time::serde::rfc3339")]
         server_time: OffsetDateTime,
+    },
+    /// Signed in on this connection; `token` (after `sign_in`) resumes the
+    /// session on a later connection.
+    SignedIn {
+        actor: Actor,
+        name: String,
+        #[serde(default)]
+        token: Option<String>,
     },
     /// The whole state as this client may see it; events follow from `state.seq + 1`.
     Snapshot { state: crate::state::MeetingState },

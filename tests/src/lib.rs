@@ -24,6 +24,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// A server running in this process; stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub quic_addr: SocketAddr,
+    pub fingerprint: String,
     server: Option<gavel_server::Server>,
     dir: Option<tempfile::TempDir>,
     pub data_dir: PathBuf,
@@ -44,7 +46,14 @@ impl TestServer {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         tweak(&mut config);
         let server = gavel_server::start(config).await?;
-        Ok(TestServer { addr: server.http_addr, server: Some(server), dir: None, data_dir: data_dir.to_path_buf() })
+        Ok(TestServer {
+            addr: server.http_addr,
+            quic_addr: server.quic_addr,
+            fingerprint: server.fingerprint.clone(),
+            server: Some(server),
+            dir: None,
+            data_dir: data_dir.to_path_buf(),
+        })
     }
 
     /// `http://ADDR`.
@@ -505,7 +514,9 @@ pub fn server_binary() -> anyhow::Result<PathBuf> {
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = std::process::Command::new(cargo);
-            cmd.args(["build", "-p", "gavel-server", "--bin", "gavel-server"]);
+            // The same selection as scripts/test's build phase, so that the
+            // features are the same and nothing is built twice.
+            cmd.args(["build", "--workspace", "--exclude", "gavel-web", "--all-targets"]);
             if release {
                 cmd.arg("--release");
             }
@@ -545,7 +556,7 @@ impl ServerProcess {
         let mut child = tokio::process::Command::new(server_binary()?)
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http", "127.0.0.1:0", "--no-mdns"])
+            .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns"])
             .args(args)
             .env("GAVEL_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", if log.is_some() { "debug" } else { "info" })
@@ -565,5 +576,44 @@ impl ServerProcess {
             }
         };
         Ok(ServerProcess { child, lines, addr })
+    }
+}
+
+/// A native client of the QUIC control stream (what the tablet agent speaks).
+pub struct QuicClient {
+    pub connection: quinn::Connection,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    _endpoint: quinn::Endpoint,
+}
+
+impl QuicClient {
+    /// Connects to `addr`, pinning `fingerprint`, offering `alpn`.
+    pub async fn connect(addr: SocketAddr, fingerprint: &str, alpn: &[u8]) -> anyhow::Result<QuicClient> {
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+        endpoint.set_default_client_config(gavel_server::quic::client_config(fingerprint, &[alpn])?);
+        let connection = endpoint.connect(addr, "gavel.local")?.await?;
+        let (send, recv) = connection.open_bi().await?;
+        Ok(QuicClient { connection, send, recv, _endpoint: endpoint })
+    }
+
+    /// Sends one message as a frame.
+    pub async fn send(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
+        let text = protocol::encode(msg);
+        self.send.write_all(&(text.len() as u32).to_be_bytes()).await?;
+        self.send.write_all(text.as_bytes()).await?;
+        Ok(())
+    }
+
+    /// The next message from the server.
+    pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
+        let read = async {
+            let mut len = [0u8; 4];
+            self.recv.read_exact(&mut len).await?;
+            let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+            self.recv.read_exact(&mut buf).await?;
+            anyhow::Ok(protocol::decode_server(std::str::from_utf8(&buf)?, usize::MAX)?)
+        };
+        tokio::time::timeout(WAIT, read).await.context("timed out waiting for the server")?
     }
 }

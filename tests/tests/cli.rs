@@ -10,7 +10,16 @@ async fn the_start_line_and_the_demo_pin_lines_have_the_agreed_format() -> anyho
     let p = ServerProcess::start(dir.path(), &["--demo"]).await?;
     let listening = p.lines.last().unwrap();
     let rest = listening.strip_prefix("listening http=").expect("start line");
-    let addr: std::net::SocketAddr = rest.parse()?;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    assert_eq!(fields.len(), 3, "{listening}");
+    let addr: std::net::SocketAddr = fields[0].parse()?;
+    let quic: std::net::SocketAddr = fields[1].strip_prefix("quic=").expect("quic=").parse()?;
+    assert_ne!(quic.port(), 0);
+    let fp = fields[2].strip_prefix("fp=").expect("fp=");
+    assert!(fp.len() == 64 && fp.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{fp}");
+    // The fingerprint is that of the certificate kept in the data directory.
+    let der = std::fs::read(dir.path().join("tls").join("cert.der"))?;
+    assert_eq!(fp, gavel_server::quic::fingerprint(&der));
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     assert_ne!(addr.port(), 0, "the real port, not 0");
 
@@ -77,7 +86,7 @@ async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let run = || async {
         let mut child = tokio::process::Command::new(server_binary()?)
-            .args(["--http", "127.0.0.1:0", "--no-mdns", "--data-dir"])
+            .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
             .arg(dir.path())
             .env_remove("GAVEL_ADMIN_PASSWORD")
             .stdout(std::process::Stdio::piped())
@@ -108,7 +117,16 @@ async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
 async fn a_postgres_url_is_answered_with_not_supported_yet() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let out = tokio::process::Command::new(server_binary()?)
-        .args(["--http", "127.0.0.1:0", "--no-mdns", "--database-url", "postgres://gavel@127.0.0.1/gavel", "--data-dir"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--quic",
+            "127.0.0.1:0",
+            "--no-mdns",
+            "--database-url",
+            "postgres://gavel@127.0.0.1/gavel",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .await?;

@@ -209,6 +209,8 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                             None => leptos::logging::warn!("server: {code}: {message}"),
                         }
                     }
+                    // Browsers sign in with the cookie, never in-band.
+                    ServerMessage::SignedIn { .. } => {}
                     ServerMessage::Pong { server_time, .. } => {
                         awaiting_pong.set(false);
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());

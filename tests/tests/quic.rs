@@ -1,0 +1,103 @@
+//! The QUIC control stream: the same commands and events as `/ws`, for the
+//! tablet agent; the certificate is pinned by its fingerprint, and only the
+//! protocol versions the server speaks pass the handshake.
+
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Change, ClientMessage, Command, PROTOCOL_VERSION, ServerMessage};
+use gavel_tests::*;
+
+#[tokio::test]
+async fn an_agent_signs_in_over_quic_and_follows_the_agenda_in_order() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    // Nothing before signing in.
+    q.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::Error { code, .. } if code == "unauthorized"));
+    q.send(&ClientMessage::SignIn { meeting: s.meeting, participant: s.voters[0].0, pin: "nope".into(), remote: false }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::Error { code, .. } if code == "bad_credentials"));
+    q.send(&ClientMessage::SignIn { meeting: s.meeting, participant: s.voters[0].0, pin: s.voters[0].1.clone(), remote: false }).await?;
+    let token = match q.recv().await? {
+        ServerMessage::SignedIn { actor, token, name } => {
+            assert_eq!(actor.participant(), Some(s.voters[0].0));
+            assert_eq!(name, "Đại biểu 0000");
+            token.expect("a token to resume with")
+        }
+        other => anyhow::bail!("{other:?}"),
+    };
+    q.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::Welcome { .. }));
+    let ServerMessage::Snapshot { state } = q.recv().await? else { anyhow::bail!("no snapshot") };
+    let mut copy = state;
+
+    let secretary = s.sign_in(&s.secretary).await?;
+    for n in 0..3 {
+        secretary
+            .command(
+                s.meeting,
+                &format!("add-{n}"),
+                &Command::AddItem { title: format!("Mục {n}"), presenter: String::new(), summary: String::new(), position: None },
+            )
+            .await?;
+    }
+    let chair = s.sign_in(&s.chair).await?;
+    let mut last = 0;
+    for n in 0..3 {
+        last = chair.command(s.meeting, &format!("next-{n}"), &Command::NextItem).await?.body["seq"].as_u64().unwrap();
+    }
+    let mut moves = vec![];
+    while copy.seq < last {
+        match q.recv().await? {
+            ServerMessage::Event { event } => {
+                copy.apply(&event)?;
+                if let Change::CurrentItemChanged { item, .. } = event.change {
+                    moves.push(item.unwrap());
+                }
+            }
+            other => anyhow::bail!("{other:?}"),
+        }
+    }
+    assert_eq!(moves.len(), 3);
+    assert_eq!(
+        copy,
+        chair.state(s.meeting).await.map(|st| st.visible_to(&Actor::Participant {
+            meeting: s.meeting,
+            participant: s.voters[0].0,
+            role: Role::Delegate
+        }))?
+    );
+    // Commands over QUIC are refused like anywhere else.
+    q.send(&ClientMessage::Command { key: "q1".into(), command: Command::NextItem }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::Error { code, .. } if code == "forbidden"));
+
+    // A new connection resumes with the token, without the PIN.
+    let mut again = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    again.send(&ClientMessage::Resume { token }).await?;
+    assert!(matches!(again.recv().await?, ServerMessage::SignedIn { .. }));
+    again.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: Some(copy.seq), version: PROTOCOL_VERSION }).await?;
+    assert!(matches!(again.recv().await?, ServerMessage::Welcome { .. }));
+    again.send(&ClientMessage::Ping { nonce: 5 }).await?;
+    assert!(matches!(again.recv().await?, ServerMessage::Pong { nonce: 5, .. }), "nothing missed, nothing replayed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_fingerprint_is_refused_with_a_clear_message() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let wrong = "00".repeat(32);
+    let err = QuicClient::connect(server.quic_addr, &wrong, b"gavel/1").await.err().expect("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("fingerprint") && text.contains(&server.fingerprint), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_protocol_version_the_room_does_not_speak_fails_the_handshake() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let err = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/2").await.err().expect("refused");
+    let text = format!("{err:#}");
+    assert!(text.to_lowercase().contains("application protocol") || text.contains("120") || text.contains("alpn"), "{text}");
+    // The version it speaks still works.
+    QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    Ok(())
+}
