@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod discovery;
 pub mod documents;
 pub mod error;
 pub mod http;
@@ -52,8 +53,10 @@ pub struct Config {
     pub room: String,
     /// Create (once) and print the PINs of the demo meeting.
     pub demo: bool,
-    /// Advertise with mDNS (used from the discovery issue on).
+    /// Announce the room on the LAN with mDNS.
     pub mdns: bool,
+    /// Announce only on these interfaces (all when empty).
+    pub mdns_interfaces: Vec<String>,
     /// The administrator's password; generated and printed when absent on first start.
     pub admin_password: Option<String>,
     /// The largest document accepted, in bytes.
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Config {
             .field("room", &self.room)
             .field("demo", &self.demo)
             .field("mdns", &self.mdns)
+            .field("mdns_interfaces", &self.mdns_interfaces)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
             .field("max_upload", &self.max_upload)
             .field("session_ttl", &self.session_ttl)
@@ -93,6 +97,7 @@ impl Config {
             room: "Phòng họp thử".into(),
             demo: false,
             mdns: false,
+            mdns_interfaces: vec![],
             admin_password: None,
             max_upload: DEFAULT_MAX_UPLOAD,
             session_ttl: time::Duration::hours(18),
@@ -199,14 +204,29 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let endpoint = quic::bind(config.quic, &tls)?;
     let quic_addr = endpoint.local_addr()?;
     tokio::spawn(quic::serve(state.clone(), endpoint));
+    let advertisement = if config.mdns {
+        Some(discovery::advertise(discovery::Announce {
+            room: &config.room,
+            http_port: http_addr.port(),
+            quic_port: quic_addr.port(),
+            fingerprint: &tls.fingerprint,
+            interfaces: &config.mdns_interfaces,
+        })?)
+    } else {
+        None
+    };
     let app = http::router(state.clone());
     let mut wait_stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = wait_stop.wait_for(|s| *s).await;
             })
-            .await
+            .await;
+        if let Some(a) = advertisement {
+            let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
+        }
+        served
     });
     tracing::info!(%http_addr, %quic_addr, "serving");
     Ok(Server { http_addr, quic_addr, fingerprint: tls.fingerprint, report, state, stop, task })

@@ -28,9 +28,12 @@ struct Cli {
     /// Create the Vietnamese demo meeting (once) and print its participants' PINs.
     #[arg(long, env = "GAVEL_DEMO")]
     demo: bool,
-    /// Do not advertise the room on the LAN with mDNS.
+    /// Do not announce the room on the LAN with mDNS.
     #[arg(long, env = "GAVEL_NO_MDNS")]
     no_mdns: bool,
+    /// Announce the room with mDNS only on this interface (repeatable).
+    #[arg(long = "mdns-interface", env = "GAVEL_MDNS_INTERFACE", value_delimiter = ',')]
+    mdns_interfaces: Vec<String>,
     /// The administrator's password (user `admin`); generated and printed once when absent on first start.
     #[arg(long, env = "GAVEL_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
@@ -131,6 +134,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         room: cli.room.unwrap_or_else(host_name),
         demo: cli.demo,
         mdns: !cli.no_mdns,
+        mdns_interfaces: cli.mdns_interfaces,
         admin_password: cli.admin_password,
         max_upload: cli.max_upload,
         session_ttl: time::Duration::hours(cli.session_hours.into()),

@@ -617,3 +617,43 @@ impl QuicClient {
         tokio::time::timeout(WAIT, read).await.context("timed out waiting for the server")?
     }
 }
+
+/// Runs the calling test again inside a fresh network namespace of its own:
+/// `lo` carrying multicast and a virtual cable `lan0`/`lan1` (10.213.0.1 and
+/// 10.213.0.2), for mDNS, which must never reach a real network during
+/// tests. Returns `Ok(true)` in the parent after the child passed (the
+/// caller then returns), `Ok(false)` inside the namespace (the caller runs
+/// the test). Fails, never passes silently, where namespaces cannot be made.
+pub fn in_private_network(test_name: &str) -> anyhow::Result<bool> {
+    if std::env::var_os("GAVEL_IN_NETNS").is_some() {
+        return Ok(false);
+    }
+    let setup = "set -e
+        ip link set lo up
+        ip link set lo multicast on
+        ip route add 224.0.0.0/4 dev lo
+        ip link add lan0 type veth peer name lan1
+        ip addr add 10.213.0.1/24 dev lan0
+        ip addr add 10.213.0.2/24 dev lan1
+        ip link set lan0 up
+        ip link set lan1 up
+        exec \"$0\" \"$@\"";
+    let exe = std::env::current_exe()?;
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let mut cmd = std::process::Command::new("unshare");
+    if !root {
+        cmd.arg("--map-root-user");
+    }
+    let status = cmd
+        .args(["--net", "--", "sh", "-c", setup])
+        .arg(&exe)
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env("GAVEL_IN_NETNS", "1")
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run `unshare` to make a private network namespace ({e}): install util-linux and iproute2"))?;
+    anyhow::ensure!(
+        status.success(),
+        "the test failed inside its private network namespace, or the namespace could not be made (unshare --net and `ip` need root or user namespaces): {status}"
+    );
+    Ok(true)
+}
