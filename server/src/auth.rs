@@ -33,13 +33,23 @@ pub fn hash_secret(secret: &str) -> Result<String> {
         .map_err(|e| Error::Internal(anyhow::anyhow!("hash: {e}")))
 }
 
+/// Each argon2 run takes 19 MiB; running one per core at most keeps a burst
+/// of sign-ins (500 tablets at the start of a meeting) from taking gigabytes,
+/// and the memory allocator from keeping it afterwards.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+}
+
 /// [`hash_secret`] on a blocking thread.
 pub async fn hash_secret_blocking(secret: String) -> Result<String> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| Error::Internal(e.into()))?;
     tokio::task::spawn_blocking(move || hash_secret(&secret)).await.map_err(|e| Error::Internal(e.into()))?
 }
 
 /// Checks a PIN or password against its stored hash, on a blocking thread.
 pub async fn verify_secret(secret: String, hash: String) -> bool {
+    let Ok(_slot) = hashing_slots().acquire().await else { return false };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
     })

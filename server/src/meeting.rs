@@ -418,19 +418,14 @@ async fn recorded(tx: &mut Tx<'_>, meeting: MeetingId, key: &str) -> Result<Opti
     }))
 }
 
-/// Makes and hashes `n` PINs, on the blocking threads in parallel.
+/// Makes and hashes `n` PINs, one per core at a time.
 async fn new_pins(n: usize) -> Result<Vec<(String, String)>> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let pin = auth::generate_pin();
-            tokio::task::spawn_blocking(move || auth::hash_secret(&pin).map(|hash| (pin, hash)))
-        })
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    for t in tasks {
-        out.push(t.await.map_err(|e| Error::Internal(e.into()))??);
-    }
-    Ok(out)
+    let hashed = futures_util::future::join_all((0..n).map(|_| async {
+        let pin = auth::generate_pin();
+        auth::hash_secret_blocking(pin.clone()).await.map(|hash| (pin, hash))
+    }))
+    .await;
+    hashed.into_iter().collect()
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
