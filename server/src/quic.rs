@@ -11,7 +11,7 @@
 use crate::AppState;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
 use anyhow::Context;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -146,72 +146,4 @@ async fn connection(app: AppState, conn: quinn::Connection) {
     session::run(app, None, Box::pin(inbound), out).await;
     let _ = writer.await;
     conn.close(quinn::VarInt::from_u32(0), b"bye");
-}
-
-/// A client certificate check that accepts exactly one certificate: the one
-/// whose fingerprint the client pinned (from mDNS, a QR code or a flag).
-#[derive(Debug)]
-pub struct PinnedFingerprint {
-    pub fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl PinnedFingerprint {
-    /// Pins a lowercase hex SHA-256 fingerprint.
-    pub fn new(fingerprint: &str) -> Arc<Self> {
-        Arc::new(PinnedFingerprint { fingerprint: fingerprint.trim().to_lowercase(), provider: provider() })
-    }
-}
-
-impl rustls::client::danger::ServerCertVerifier for PinnedFingerprint {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let got = fingerprint(end_entity.as_ref());
-        if got == self.fingerprint {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!("the room's certificate fingerprint is {got}, not the pinned {}", self.fingerprint)))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// A client configuration pinned to `fingerprint`, offering `alpn`.
-pub fn client_config(fingerprint: &str, alpn: &[&[u8]]) -> anyhow::Result<quinn::ClientConfig> {
-    let mut crypto = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .dangerous()
-        .with_custom_certificate_verifier(PinnedFingerprint::new(fingerprint))
-        .with_no_client_auth();
-    crypto.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
-    let mut config = quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(crypto)?));
-    config.transport_config(transport());
-    Ok(config)
 }

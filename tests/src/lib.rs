@@ -505,6 +505,12 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
 /// The `gavel-server` binary, built on first use with the same profile as
 /// these tests.
 pub fn server_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("gavel-server")
+}
+
+/// A binary of the workspace (`gavel-server`, `gavel-agent`), built on first
+/// use with the same profile as these tests.
+pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -524,9 +530,10 @@ pub fn server_binary() -> anyhow::Result<PathBuf> {
             if !status.success() {
                 return Err(format!("cargo build of gavel-server failed: {status}"));
             }
-            Ok(profile_dir.join(format!("gavel-server{}", std::env::consts::EXE_SUFFIX)))
+            Ok(profile_dir)
         })
         .clone()
+        .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
         .map_err(|e| anyhow::anyhow!(e))
 }
 
@@ -591,7 +598,7 @@ impl QuicClient {
     /// Connects to `addr`, pinning `fingerprint`, offering `alpn`.
     pub async fn connect(addr: SocketAddr, fingerprint: &str, alpn: &[u8]) -> anyhow::Result<QuicClient> {
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
-        endpoint.set_default_client_config(gavel_server::quic::client_config(fingerprint, &[alpn])?);
+        endpoint.set_default_client_config(gavel_agent::link::client_config(fingerprint, &[alpn])?);
         let connection = endpoint.connect(addr, "gavel.local")?.await?;
         let (send, recv) = connection.open_bi().await?;
         Ok(QuicClient { connection, send, recv, _endpoint: endpoint })

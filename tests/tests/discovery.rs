@@ -38,6 +38,14 @@ fn the_room_is_found_on_the_lan_and_disappears_when_it_stops() -> anyhow::Result
     assert_eq!(found.host, "phong-hop-so-2-ubnd-phuong.local.");
     assert!(!found.addresses.is_empty());
 
+    // The tablet agent finds it too.
+    let agent = std::process::Command::new(workspace_binary("gavel-agent")?).args(["discover", "--timeout", "4"]).output()?;
+    let listed = String::from_utf8(agent.stdout)?;
+    assert!(agent.status.success(), "{listed}");
+    let line = listed.lines().find(|l| l.contains("Phòng họp số 2")).unwrap_or_else(|| panic!("not listed: {listed}"));
+    assert!(line.contains(&format!("quic={}", server.quic_addr.port())), "{line}");
+    assert!(line.contains(&format!("fp={}", server.fingerprint)) && line.contains("v=1"), "{line}");
+
     let fullname = found.fullname.clone();
     rt.block_on(server.stop())?;
     let deadline = Instant::now() + Duration::from_secs(20);

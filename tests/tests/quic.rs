@@ -101,3 +101,26 @@ async fn a_protocol_version_the_room_does_not_speak_fails_the_handshake() -> any
     QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_agent_joins_with_a_pinned_fingerprint_and_refuses_another() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let agent = workspace_binary("gavel-agent")?;
+    let join = |fp: &str| {
+        tokio::process::Command::new(&agent)
+            .args(["join", "--server", &server.quic_addr.to_string(), "--fingerprint", fp, "--meeting", &s.meeting.to_string()])
+            .args(["--participant", &s.voters[0].0.to_string(), "--once"])
+            .env("GAVEL_PIN", &s.voters[0].1)
+            .output()
+    };
+    let ok = join(&server.fingerprint).await?;
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out} {}", String::from_utf8_lossy(&ok.stderr));
+    assert!(out.contains("signed-in name=\"Đại biểu 0000\"") && out.contains("title=\"Kỳ họp Hội đồng\""), "{out}");
+    let wrong = join(&"ab".repeat(32)).await?;
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("refused") && err.contains("not the one pinned"), "{err}");
+    Ok(())
+}
