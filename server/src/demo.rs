@@ -192,6 +192,20 @@ const DOCS: &[DemoDoc] = &[
     },
 ];
 
+/// The demo's participants (the same people sit in both demo meetings).
+fn demo_people() -> Vec<NewParticipant> {
+    PEOPLE
+        .iter()
+        .map(|(name, position, role, member, voting)| NewParticipant {
+            name: name.to_string(),
+            position: position.to_string(),
+            role: *role,
+            member: *member,
+            voting: *voting,
+        })
+        .collect()
+}
+
 /// The text of a demo document, as a PDF.
 fn render(doc: &DemoDoc) -> anyhow::Result<Vec<u8>> {
     let mut l = Layout::new();
@@ -275,17 +289,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
         let key = key.to_string();
         async move { h.execute(Actor::System, &key, Op::Command(cmd)).await }
     };
-    let people = PEOPLE
-        .iter()
-        .map(|(name, position, role, member, voting)| NewParticipant {
-            name: name.to_string(),
-            position: position.to_string(),
-            role: *role,
-            member: *member,
-            voting: *voting,
-        })
-        .collect();
-    sys("f-people", Command::AddParticipants { participants: people }).await?;
+    sys("f-people", Command::AddParticipants { participants: demo_people() }).await?;
     let items = [
         ("Khai mạc, thông qua chương trình", "Đồng chí Nguyễn Văn Hùng, Chủ tịch UBND phường"),
         ("Báo cáo kết quả thu ngân sách 9 tháng năm 2026", "Đồng chí Vũ Thị Hồng, công chức Tài chính - Kế toán"),
@@ -417,17 +421,7 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
         let handle = handle.clone();
         async move { handle.execute(Actor::System, key, Op::Command(cmd)).await }
     };
-    let participants = PEOPLE
-        .iter()
-        .map(|(name, position, role, member, voting)| NewParticipant {
-            name: name.to_string(),
-            position: position.to_string(),
-            role: *role,
-            member: *member,
-            voting: *voting,
-        })
-        .collect();
-    run("demo-participants", Command::AddParticipants { participants }).await?;
+    run("demo-participants", Command::AddParticipants { participants: demo_people() }).await?;
     let mut items = Vec::new();
     for (i, (title, presenter, summary)) in AGENDA.iter().enumerate() {
         let cmd =

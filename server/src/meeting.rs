@@ -328,6 +328,13 @@ async fn write_batch(
         }
         return;
     }
+    if checkpoint {
+        // After a secret poll, fold the write-ahead log into the database and
+        // empty it, so the order in which ballots were written is not kept;
+        // before anyone is told the poll closed, so a crash right after the
+        // answer cannot leave that order behind.
+        store::truncate_wal(db).await;
+    }
     *guard = working;
     drop(guard);
     if size > 1 {
@@ -339,11 +346,6 @@ async fn write_batch(
     }
     for (reply, outcome) in answered {
         let _ = reply.send(Ok(outcome));
-    }
-    if checkpoint {
-        // After a secret poll, fold the write-ahead log into the database and
-        // empty it, so the order in which ballots were written is not kept.
-        store::truncate_wal(db).await;
     }
 }
 

@@ -466,6 +466,26 @@ impl Assembly {
         Ok(s)
     }
 
+    /// Signs every voter in (so they are present) and follows the meeting
+    /// with each, until each has its snapshot; sixteen sign-ins at a time.
+    pub async fn follow_all(self: &std::sync::Arc<Self>) -> anyhow::Result<Vec<(ParticipantId, Ws)>> {
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+        let clients = futures_util::future::join_all(self.voters.iter().cloned().map(|v| {
+            let (s, limit) = (self.clone(), limit.clone());
+            async move {
+                let _permit = limit.acquire().await?;
+                let http = s.sign_in(&v).await?;
+                let mut ws = http.follow(s.meeting, None).await?;
+                while ws.snapshot.is_none() {
+                    ws.recv().await?;
+                }
+                anyhow::Ok((v.0, ws))
+            }
+        }))
+        .await;
+        clients.into_iter().collect()
+    }
+
     /// Signs a participant in (which marks them present).
     pub async fn sign_in(&self, who: &(ParticipantId, String)) -> anyhow::Result<Http> {
         let mut c = Http { base: self.admin.base.clone(), inner: reqwest::Client::new(), token: None };
@@ -586,42 +606,27 @@ impl ServerProcess {
     }
 }
 
-/// A native client of the QUIC control stream (what the tablet agent speaks).
+/// A native client of the QUIC control stream: the tablet agent's own link,
+/// with a time limit on every answer so a broken server fails the test
+/// instead of hanging it.
 pub struct QuicClient {
-    pub connection: quinn::Connection,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    _endpoint: quinn::Endpoint,
+    pub link: gavel_agent::link::Link,
 }
 
 impl QuicClient {
     /// Connects to `addr`, pinning `fingerprint`, offering `alpn`.
     pub async fn connect(addr: SocketAddr, fingerprint: &str, alpn: &[u8]) -> anyhow::Result<QuicClient> {
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
-        endpoint.set_default_client_config(gavel_agent::link::client_config(fingerprint, &[alpn])?);
-        let connection = endpoint.connect(addr, "gavel.local")?.await?;
-        let (send, recv) = connection.open_bi().await?;
-        Ok(QuicClient { connection, send, recv, _endpoint: endpoint })
+        Ok(QuicClient { link: gavel_agent::link::Link::connect(addr, fingerprint, alpn).await? })
     }
 
-    /// Sends one message as a frame.
+    /// Sends one message.
     pub async fn send(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
-        let text = protocol::encode(msg);
-        self.send.write_all(&(text.len() as u32).to_be_bytes()).await?;
-        self.send.write_all(text.as_bytes()).await?;
-        Ok(())
+        self.link.send(msg).await
     }
 
     /// The next message from the server.
     pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
-        let read = async {
-            let mut len = [0u8; 4];
-            self.recv.read_exact(&mut len).await?;
-            let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-            self.recv.read_exact(&mut buf).await?;
-            anyhow::Ok(protocol::decode_server(std::str::from_utf8(&buf)?, usize::MAX)?)
-        };
-        tokio::time::timeout(WAIT, read).await.context("timed out waiting for the server")?
+        tokio::time::timeout(WAIT, self.link.recv()).await.context("timed out waiting for the server")?
     }
 }
 

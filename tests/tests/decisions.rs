@@ -40,18 +40,7 @@ async fn five_hundred_voters_in_the_same_second_are_counted_exactly_once() -> an
     let s = Arc::new(Assembly::build(&server.url(""), 500).await?);
     let chair = s.sign_in(&s.chair).await?;
     // Everyone signs in (and so is present) and follows the meeting.
-    let limit = Arc::new(tokio::sync::Semaphore::new(16));
-    let clients = join_all(s.voters.iter().cloned().map(|v| {
-        let (s, limit) = (s.clone(), limit.clone());
-        async move {
-            let _permit = limit.acquire().await?;
-            let http = s.sign_in(&v).await?;
-            let ws = http.follow(s.meeting, None).await?;
-            anyhow::Ok((v.0, ws))
-        }
-    }))
-    .await;
-    let mut clients: Vec<(ParticipantId, Ws)> = clients.into_iter().collect::<Result<_, _>>()?;
+    let mut clients = s.follow_all().await?;
     let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
     assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
 

@@ -68,21 +68,7 @@ async fn vote_burst(n: usize) -> anyhow::Result<Vec<Row>> {
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
     let s = Arc::new(Assembly::build(&server.url(""), n).await?);
     let chair = s.sign_in(&s.chair).await?;
-    let limit = Arc::new(tokio::sync::Semaphore::new(16));
-    let clients = join_all(s.voters.iter().cloned().map(|v| {
-        let (s, limit) = (s.clone(), limit.clone());
-        async move {
-            let _permit = limit.acquire().await?;
-            let http = s.sign_in(&v).await?;
-            let mut ws = http.follow(s.meeting, None).await?;
-            while ws.snapshot.is_none() {
-                ws.recv().await?;
-            }
-            anyhow::Ok(ws)
-        }
-    }))
-    .await;
-    let mut clients: Vec<Ws> = clients.into_iter().collect::<Result<_, _>>()?;
+    let mut clients: Vec<Ws> = s.follow_all().await?.into_iter().map(|(_, ws)| ws).collect();
     let create = Command::CreatePoll {
         item: s.item,
         question: "Biểu quyết".into(),
