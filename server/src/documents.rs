@@ -16,6 +16,7 @@ use axum::extract::{Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gavel_shared::model::*;
+use gavel_shared::pack::Manifest;
 use gavel_shared::protocol::{CommandKind, CommandResult};
 use gavel_shared::rules;
 use sha2::{Digest, Sha256};
@@ -26,7 +27,9 @@ use tower::ServiceExt;
 /// The document store on disk.
 pub struct Store {
     dir: PathBuf,
-    tmp: PathBuf,
+    pub(crate) tmp: PathBuf,
+    /// Manifests already computed, by content hash (content never changes).
+    manifests: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Manifest>>>,
 }
 
 impl Store {
@@ -39,12 +42,45 @@ impl Store {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
-        Ok(Store { dir, tmp })
+        Ok(Store { dir, tmp, manifests: Default::default() })
     }
 
     /// Where the content with this hash lives.
     pub fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join(sha256)
+    }
+
+    /// The chunk manifest of stored content, computed on first use and kept
+    /// beside it as `<sha256>.chunks.json` (a pure function of the content).
+    pub async fn manifest(&self, sha256: &str, size: u64) -> Result<std::sync::Arc<Manifest>> {
+        if let Some(m) = self.manifests.lock().expect("manifest cache").get(sha256) {
+            return Ok(m.clone());
+        }
+        let path = self.path(sha256);
+        let side = self.dir.join(format!("{sha256}.chunks.json"));
+        let known = tokio::fs::read(&side).await.ok().and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
+        let manifest = match known.filter(|m| m.sha256 == sha256 && m.size == size && m.is_consistent()) {
+            Some(m) => m,
+            None => {
+                let (sha, tmp) = (sha256.to_string(), self.tmp.join(format!("cdc-{}", hex::encode(rand::random::<[u8; 8]>()))));
+                let m = tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
+                    let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
+                    let chunks = gavel_shared::pack::chunk_reader(file)?;
+                    let m = Manifest { sha256: sha, size, chunks };
+                    anyhow::ensure!(m.is_consistent(), "the content of {} is not {size} bytes long", path.display());
+                    std::fs::write(&tmp, serde_json::to_vec(&m)?)?;
+                    std::fs::rename(&tmp, &side)?;
+                    Ok(m)
+                })
+                .await
+                .map_err(|e| Error::Internal(e.into()))?
+                .map_err(Error::Internal)?;
+                m
+            }
+        };
+        let m = std::sync::Arc::new(manifest);
+        self.manifests.lock().expect("manifest cache").insert(sha256.to_string(), m.clone());
+        Ok(m)
     }
 
     /// Stores bytes (for documents the server makes itself) and returns
@@ -171,6 +207,13 @@ pub async fn upload(
         tokio::fs::rename(&upload.tmp, &final_path).await?;
     }
     guard.0 = None;
+    // Cut it into chunks now, so the first tablet to ask does not wait.
+    let (store_app, sha, size) = (app.clone(), upload.sha256.clone(), upload.size);
+    tokio::spawn(async move {
+        if let Err(e) = store_app.documents.manifest(&sha, size).await {
+            tracing::warn!(error = %e, "cannot cut the upload into chunks");
+        }
+    });
     let title = gavel_shared::text::clean(&title.unwrap_or_default());
     let title = if title.is_empty() { upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string() } else { title };
     readers.sort();

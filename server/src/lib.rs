@@ -203,7 +203,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
     let endpoint = quic::bind(config.quic, &tls)?;
     let quic_addr = endpoint.local_addr()?;
-    tokio::spawn(quic::serve(state.clone(), endpoint));
+    let app = http::router(state.clone());
+    let quic_task = tokio::spawn(quic::serve(state.clone(), app.clone(), endpoint));
     let advertisement = if config.mdns {
         Some(discovery::advertise(discovery::Announce {
             room: &config.room,
@@ -215,7 +216,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     } else {
         None
     };
-    let app = http::router(state.clone());
     let mut wait_stop = shutdown.clone();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -226,6 +226,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         if let Some(a) = advertisement {
             let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
         }
+        // The QUIC port is free again once this returns.
+        let _ = quic_task.await;
         served
     });
     tracing::info!(%http_addr, %quic_addr, "serving");

@@ -7,10 +7,21 @@
 //! bidirectional stream a client opens is its control stream: frames of a
 //! 4-byte big-endian length and one JSON message, carrying the same
 //! [`crate::session`] as `/ws`, signed in with `sign_in` or `resume`.
+//!
+//! Every later bidirectional stream carries one request
+//! ([`gavel_shared::pack::StreamRequest`]): a document's chunk manifest, some
+//! of its chunks, or an HTTP request relayed to the API (the tablet agent's
+//! web UI). Those streams are sent at a lower priority than the control
+//! stream, so an agenda move never waits behind a download.
 
 use crate::AppState;
+use crate::error::Error;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
 use anyhow::Context;
+use axum::body::Body;
+use futures_util::StreamExt;
+use gavel_shared::model::*;
+use gavel_shared::pack::{MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_FRAME, StreamReply, StreamRequest};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -23,6 +34,8 @@ use tokio::sync::mpsc;
 pub const ALPN: &[&[u8]] = &[b"gavel/1"];
 /// The largest control frame accepted.
 const MAX_FRAME: usize = 4 * 1024 * 1024;
+/// The control stream's send priority (request streams keep quinn's 0).
+const CONTROL_PRIORITY: i32 = 16;
 
 /// The room's certificate and key.
 pub struct Tls {
@@ -62,7 +75,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// keep-alives that notice a tablet gone from the Wi-Fi.
 fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    t.stream_receive_window(quinn::VarInt::from_u32(16 * 1024 * 1024))
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(64))
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
+        .stream_receive_window(quinn::VarInt::from_u32(16 * 1024 * 1024))
         .receive_window(quinn::VarInt::from_u32(64 * 1024 * 1024))
         .send_window(64 * 1024 * 1024)
         .keep_alive_interval(Some(Duration::from_secs(5)))
@@ -86,7 +101,7 @@ pub fn bind(addr: SocketAddr, tls: &Tls) -> anyhow::Result<quinn::Endpoint> {
 }
 
 /// Accepts connections until the server stops.
-pub async fn serve(app: AppState, endpoint: quinn::Endpoint) {
+pub async fn serve(app: AppState, router: axum::Router, endpoint: quinn::Endpoint) {
     let mut shutdown = app.shutdown.clone();
     loop {
         let incoming = tokio::select! {
@@ -94,11 +109,11 @@ pub async fn serve(app: AppState, endpoint: quinn::Endpoint) {
             incoming = endpoint.accept() => incoming,
         };
         let Some(incoming) = incoming else { break };
-        let app = app.clone();
+        let (app, router) = (app.clone(), router.clone());
         tokio::spawn(async move {
             let remote = incoming.remote_address();
             match incoming.await {
-                Ok(conn) => connection(app, conn).await,
+                Ok(conn) => connection(app, router, conn).await,
                 Err(e) => tracing::debug!(%remote, error = %e, "QUIC handshake failed"),
             }
         });
@@ -108,8 +123,10 @@ pub async fn serve(app: AppState, endpoint: quinn::Endpoint) {
 }
 
 #[tracing::instrument(skip_all, fields(remote = %conn.remote_address()))]
-async fn connection(app: AppState, conn: quinn::Connection) {
+async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection) {
     let Ok((mut send, recv)) = conn.accept_bi().await else { return };
+    let _ = send.set_priority(CONTROL_PRIORITY);
+    let requests = tokio::spawn(request_streams(app.clone(), router, conn.clone()));
     let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let closer = conn.clone();
     let writer = tokio::spawn(async move {
@@ -145,5 +162,171 @@ async fn connection(app: AppState, conn: quinn::Connection) {
     });
     session::run(app, None, Box::pin(inbound), out).await;
     let _ = writer.await;
+    requests.abort();
     conn.close(quinn::VarInt::from_u32(0), b"bye");
+}
+
+/// Serves the request streams a client opens after its control stream.
+async fn request_streams(app: AppState, router: axum::Router, conn: quinn::Connection) {
+    while let Ok((send, recv)) = conn.accept_bi().await {
+        tokio::spawn(request_stream(app.clone(), router.clone(), send, recv));
+    }
+}
+
+/// Reads one length-prefixed frame of at most `max` bytes.
+pub async fn read_frame(recv: &mut quinn::RecvStream, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    recv.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    anyhow::ensure!(len <= max, "a frame of {len} bytes is over the limit of {max}");
+    let mut buf = vec![0u8; len];
+    recv.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame(send: &mut quinn::SendStream, bytes: &[u8]) -> anyhow::Result<()> {
+    send.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    send.write_all(bytes).await?;
+    Ok(())
+}
+
+async fn reply(send: &mut quinn::SendStream, r: &StreamReply) -> anyhow::Result<()> {
+    write_frame(send, &serde_json::to_vec(r)?).await
+}
+
+fn refusal(e: &Error) -> StreamReply {
+    if let Error::Internal(cause) = e {
+        tracing::error!(error = ?cause, "request stream failed");
+    }
+    StreamReply::Error { code: e.code().into(), message: e.public_message() }
+}
+
+/// The document `doc` of `meeting`, if the session behind `token` may read it.
+/// Others get `not_found`, as over HTTP.
+async fn readable(app: &AppState, token: &str, meeting: MeetingId, doc: DocumentId) -> Result<Document, Error> {
+    let actor = crate::auth::lookup(&app.db, token).await?.ok_or(Error::Unauthorized)?;
+    let handle = app.meetings.get(meeting).await?;
+    let state = handle.state().await;
+    state.document(doc).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))
+}
+
+#[tracing::instrument(skip_all)]
+async fn request_stream(app: AppState, router: axum::Router, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let result: anyhow::Result<()> = async {
+        let frame = read_frame(&mut recv, MAX_REQUEST_FRAME).await?;
+        let request = match serde_json::from_slice::<StreamRequest>(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("not a request: {e}");
+                return reply(&mut send, &StreamReply::Error { code: "malformed_message".into(), message }).await;
+            }
+        };
+        match request {
+            StreamRequest::Manifest { token, meeting, document } => match readable(&app, &token, meeting, document).await {
+                Err(e) => reply(&mut send, &refusal(&e)).await,
+                Ok(doc) => match app.documents.manifest(&doc.sha256, doc.size).await {
+                    Ok(m) => reply(&mut send, &StreamReply::Manifest { manifest: (*m).clone() }).await,
+                    Err(e) => reply(&mut send, &refusal(&e)).await,
+                },
+            },
+            StreamRequest::Chunks { token, meeting, document, sha256, indices } => {
+                let doc = match readable(&app, &token, meeting, document).await {
+                    Ok(d) => d,
+                    Err(e) => return reply(&mut send, &refusal(&e)).await,
+                };
+                if doc.sha256 != sha256 {
+                    let message = "the document has a newer version: fetch its manifest again".to_string();
+                    return reply(&mut send, &StreamReply::Error { code: "stale_version".into(), message }).await;
+                }
+                let m = match app.documents.manifest(&doc.sha256, doc.size).await {
+                    Ok(m) => m,
+                    Err(e) => return reply(&mut send, &refusal(&e)).await,
+                };
+                if indices.len() > MAX_CHUNKS_PER_REQUEST || indices.iter().any(|&i| i as usize >= m.chunks.len()) {
+                    let message = format!("ask for at most {MAX_CHUNKS_PER_REQUEST} chunks, each below {}", m.chunks.len());
+                    return reply(&mut send, &StreamReply::Error { code: "invalid".into(), message }).await;
+                }
+                reply(&mut send, &StreamReply::Chunks { count: indices.len() as u32 }).await?;
+                send_chunks(&app, &m, &indices, &mut send).await
+            }
+            StreamRequest::Http { token, method, path, headers } => {
+                relay_http(router, token, &method, &path, headers, &mut send, recv).await
+            }
+        }?;
+        let _ = send.finish();
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "request stream ended early");
+    }
+}
+
+async fn send_chunks(
+    app: &AppState,
+    m: &gavel_shared::pack::Manifest,
+    indices: &[u32],
+    send: &mut quinn::SendStream,
+) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let offsets = m.offsets();
+    let mut file = tokio::fs::File::open(app.documents.path(&m.sha256)).await?;
+    let mut buf = Vec::with_capacity(gavel_shared::pack::MAX_CHUNK + 4);
+    for &i in indices {
+        let c = &m.chunks[i as usize];
+        buf.clear();
+        buf.extend_from_slice(&c.len.to_be_bytes());
+        buf.resize(4 + c.len as usize, 0);
+        file.seek(std::io::SeekFrom::Start(offsets[i as usize])).await?;
+        file.read_exact(&mut buf[4..]).await?;
+        send.write_all(&buf).await?;
+    }
+    Ok(())
+}
+
+/// Runs a relayed HTTP request through the same router as the HTTP port,
+/// acting for the stream's token (never a cookie).
+async fn relay_http(
+    router: axum::Router,
+    token: Option<String>,
+    method: &str,
+    path: &str,
+    headers: Vec<(String, String)>,
+    send: &mut quinn::SendStream,
+    recv: quinn::RecvStream,
+) -> anyhow::Result<()> {
+    use tower::ServiceExt;
+    let body = futures_util::stream::unfold(recv, |mut recv| async move {
+        match recv.read_chunk(64 * 1024, true).await {
+            Ok(Some(c)) => Some((Ok::<_, quinn::ReadError>(c.bytes), recv)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), recv)),
+        }
+    });
+    let mut builder = axum::http::Request::builder().method(method).uri(path);
+    for (k, v) in headers.iter().filter(|(k, _)| !matches!(k.to_ascii_lowercase().as_str(), "cookie" | "authorization" | "host")) {
+        builder = builder.header(k, v);
+    }
+    builder = builder.header("host", "gavel.local");
+    if let Some(t) = token {
+        builder = builder.header("authorization", format!("Bearer {t}"));
+    }
+    let request = match builder.body(Body::from_stream(body)) {
+        Ok(r) => r,
+        Err(e) => return reply(send, &StreamReply::Error { code: "malformed_message".into(), message: e.to_string() }).await,
+    };
+    let response = router.oneshot(request).await.map_err(|e| anyhow::anyhow!("router: {e}"))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(k, _)| *k != axum::http::header::SET_COOKIE)
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    reply(send, &StreamReply::Http { status, headers }).await?;
+    let mut body = response.into_body().into_data_stream();
+    while let Some(piece) = body.next().await {
+        send.write_all(&piece?).await?;
+    }
+    Ok(())
 }

@@ -15,6 +15,8 @@
 //! - [`decision`]: attendance and quorum, polls and majorities, opinions,
 //!   the speakers' list.
 //! - [`minutes`]: the minutes, their approval and signed versions.
+//! - [`pack`]: documents in content-defined chunks, and the QUIC request
+//!   streams that carry them.
 //! - [`text`]: Unicode NFC and the Vietnamese order of names.
 //! - [`protocol`]: commands, events and the messages around them.
 //! - [`rules`]: who may do what, when; validation; agenda moves.
@@ -23,6 +25,7 @@
 pub mod decision;
 pub mod minutes;
 pub mod model;
+pub mod pack;
 pub mod protocol;
 pub mod rules;
 pub mod state;

@@ -669,3 +669,94 @@ pub fn in_private_network(test_name: &str) -> anyhow::Result<bool> {
     );
     Ok(true)
 }
+
+/// A PDF of `pages` pages, each carrying about `page_bytes` of content that
+/// differs from page to page (as scanned pages do), drawn from `seed`.
+/// `altered` gives one page other content (a document revised on one page).
+pub fn pack_pdf(pages: usize, page_bytes: usize, seed: u64, altered: Option<usize>) -> Vec<u8> {
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            (0..pages).map(|p| format!("{} 0 R", 3 + 2 * p)).collect::<Vec<_>>().join(" ")
+        ),
+    ];
+    let mut bodies: Vec<Vec<u8>> = vec![];
+    for p in 0..pages {
+        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R >>", 4 + 2 * p));
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (p as u64 + 1) ^ if altered == Some(p) { 0xDEAD_BEEF } else { 0 };
+        let mut content = Vec::with_capacity(page_bytes + 80);
+        content.extend_from_slice(format!("% page {p}\n").as_bytes());
+        while content.len() < page_bytes {
+            content.extend_from_slice(b"% ");
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                content.push(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"[(x % 64) as usize]);
+            }
+            content.push(b'\n');
+        }
+        objects.push(String::new());
+        bodies.push(content);
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = vec![];
+    let mut body = bodies.into_iter();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        if o.is_empty() {
+            let content = body.next().expect("a body per content object");
+            out.extend_from_slice(format!("{} 0 obj\n<< /Length {} >>\nstream\n", i + 1, content.len()).as_bytes());
+            out.extend_from_slice(&content);
+            out.extend_from_slice(b"\nendstream\nendobj\n");
+        } else {
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    out
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Waits until `check` holds, polling, or fails after `limit` saying `what`.
+pub async fn until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let end = tokio::time::Instant::now() + limit;
+    while !check() {
+        if tokio::time::Instant::now() > end {
+            bail!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A tablet agent running in this process, for one voter of an [`Assembly`].
+pub async fn start_agent(
+    server_quic: SocketAddr,
+    fingerprint: &str,
+    s: &Assembly,
+    voter: usize,
+    cache_dir: &Path,
+) -> anyhow::Result<gavel_agent::agent::Agent> {
+    gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
+        server: server_quic,
+        fingerprint: fingerprint.to_string(),
+        meeting: s.meeting,
+        participant: s.voters[voter].0,
+        pin: Some(s.voters[voter].1.clone()),
+        cache_dir: cache_dir.to_path_buf(),
+        listen: Some("127.0.0.1:0".parse()?),
+    })
+    .await
+}

@@ -3,6 +3,7 @@
 //! JSON message).
 
 use anyhow::Context;
+use gavel_shared::pack::{StreamReply, StreamRequest};
 use gavel_shared::protocol::{self, ClientMessage, ServerMessage};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
@@ -87,9 +88,54 @@ pub fn client_config(fingerprint: &str, alpn: &[&[u8]]) -> anyhow::Result<quinn:
     crypto.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
     let mut config = quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(crypto)?));
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(Duration::from_secs(5)));
+    // Windows large enough to keep a LAN busy with one download, and
+    // keep-alives that notice a dead link within seconds.
+    transport
+        .keep_alive_interval(Some(Duration::from_secs(2)))
+        .max_idle_timeout(Some(quinn::IdleTimeout::try_from(Duration::from_secs(8)).expect("a valid timeout")))
+        .stream_receive_window(quinn::VarInt::from_u32(16 * 1024 * 1024))
+        .receive_window(quinn::VarInt::from_u32(64 * 1024 * 1024))
+        .send_window(8 * 1024 * 1024);
     config.transport_config(Arc::new(transport));
     Ok(config)
+}
+
+/// A client endpoint on an ephemeral port of the address family of `addr`.
+pub fn client_endpoint(addr: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
+    let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    Ok(quinn::Endpoint::client(bind)?)
+}
+
+/// Opens a request stream and sends `request`; the caller may then write a
+/// body (and must finish `send`) and reads the first reply with [`read_reply`].
+pub async fn open_request(conn: &quinn::Connection, request: &StreamRequest) -> anyhow::Result<(quinn::SendStream, quinn::RecvStream)> {
+    let (mut send, recv) = conn.open_bi().await?;
+    write_frame(&mut send, &serde_json::to_vec(request)?).await?;
+    Ok((send, recv))
+}
+
+/// Writes one length-prefixed frame.
+pub async fn write_frame(send: &mut quinn::SendStream, bytes: &[u8]) -> anyhow::Result<()> {
+    send.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    send.write_all(bytes).await?;
+    Ok(())
+}
+
+/// Reads one length-prefixed frame of at most `max` bytes.
+pub async fn read_frame(recv: &mut quinn::RecvStream, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    recv.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    anyhow::ensure!(len <= max, "the room sent a frame of {len} bytes, over the limit of {max}");
+    let mut buf = vec![0u8; len];
+    recv.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+/// The first reply on a request stream.
+pub async fn read_reply(recv: &mut quinn::RecvStream) -> anyhow::Result<StreamReply> {
+    let frame = read_frame(recv, 64 * 1024 * 1024).await?;
+    Ok(serde_json::from_slice(&frame)?)
 }
 
 /// The control stream to a room.
@@ -103,28 +149,47 @@ pub struct Link {
 impl Link {
     /// Connects to `addr`, pinning `fingerprint`, offering `alpn`.
     pub async fn connect(addr: SocketAddr, fingerprint: &str, alpn: &[u8]) -> anyhow::Result<Link> {
-        let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
-        let mut endpoint = quinn::Endpoint::client(bind)?;
-        endpoint.set_default_client_config(client_config(fingerprint, &[alpn])?);
-        let connection = endpoint.connect(addr, "gavel.local")?.await.with_context(|| format!("cannot reach the room at {addr}"))?;
+        let endpoint = client_endpoint(addr)?;
+        Link::connect_with(&endpoint, addr, fingerprint, alpn).await
+    }
+
+    /// Connects from an existing endpoint (one per agent, reused across
+    /// reconnections).
+    pub async fn connect_with(endpoint: &quinn::Endpoint, addr: SocketAddr, fingerprint: &str, alpn: &[u8]) -> anyhow::Result<Link> {
+        let connecting = endpoint.connect_with(client_config(fingerprint, &[alpn])?, addr, "gavel.local")?;
+        let connection = connecting.await.with_context(|| format!("cannot reach the room at {addr}"))?;
         let (send, recv) = connection.open_bi().await?;
-        Ok(Link { connection, send, recv, _endpoint: endpoint })
+        let _ = send.set_priority(16);
+        Ok(Link { connection, send, recv, _endpoint: endpoint.clone() })
     }
 
     /// Sends one message.
     pub async fn send(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
-        let text = protocol::encode(msg);
-        self.send.write_all(&(text.len() as u32).to_be_bytes()).await?;
-        self.send.write_all(text.as_bytes()).await?;
-        Ok(())
+        send_msg(&mut self.send, msg).await
     }
 
     /// The next message from the room.
     pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
-        let mut len = [0u8; 4];
-        self.recv.read_exact(&mut len).await?;
-        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.recv.read_exact(&mut buf).await?;
-        Ok(protocol::decode_server(std::str::from_utf8(&buf)?, 256 * 1024 * 1024)?)
+        recv_msg(&mut self.recv).await
     }
+
+    /// The two directions of the control stream, to read and write from
+    /// different tasks (reading is not cancel-safe).
+    pub fn split(self) -> (quinn::SendStream, quinn::RecvStream) {
+        (self.send, self.recv)
+    }
+}
+
+/// The largest control message accepted from the room (a big meeting's snapshot).
+const MAX_CONTROL_FRAME: usize = 256 * 1024 * 1024;
+
+/// Sends one control message.
+pub async fn send_msg(send: &mut quinn::SendStream, msg: &ClientMessage) -> anyhow::Result<()> {
+    write_frame(send, protocol::encode(msg).as_bytes()).await
+}
+
+/// Reads one control message.
+pub async fn recv_msg(recv: &mut quinn::RecvStream) -> anyhow::Result<ServerMessage> {
+    let buf = read_frame(recv, MAX_CONTROL_FRAME).await?;
+    Ok(protocol::decode_server(std::str::from_utf8(&buf)?, MAX_CONTROL_FRAME)?)
 }

@@ -1,17 +1,23 @@
 //! `gavel-agent`: the tablet agent's command line.
 //!
 //!     gavel-agent discover [--timeout SECS]
+//!     gavel-agent join [ROOM] --meeting ID --participant ID --pin PIN
+//!     gavel-agent join --code CODE [ROOM]
 //!     gavel-agent join --server ADDR --fingerprint HEX --meeting ID --participant ID --pin PIN
+//!     gavel-agent join --link gavel://ADDR:PORT/?fp=HEX … (from the room's QR code)
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use gavel_agent::{discover, link};
+use gavel_agent::agent::{Agent, Options};
+use gavel_agent::discover;
 use gavel_shared::model::*;
-use gavel_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
-use std::net::SocketAddr;
+use gavel_shared::protocol::PROTOCOL_VERSION;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Gavel tablet agent: finds the meeting room on the LAN and follows it.
+/// Gavel tablet agent: finds the meeting room on the LAN, keeps the meeting
+/// pack on the tablet and serves the meeting to the tablet's browser.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -27,99 +33,248 @@ enum Sub {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
-    /// Sign in to a meeting over QUIC and follow it, printing each event.
-    Join {
-        /// The room's QUIC address (IP:PORT).
-        #[arg(long)]
-        server: SocketAddr,
-        /// The room's certificate fingerprint (from `discover`, the start line or a QR code).
-        #[arg(long)]
-        fingerprint: String,
-        #[arg(long)]
-        meeting: i64,
-        #[arg(long)]
-        participant: i64,
-        #[arg(long, env = "GAVEL_PIN", hide_env_values = true)]
-        pin: String,
-        /// Stop after the first snapshot (to check a link).
-        #[arg(long)]
-        once: bool,
-    },
+    /// Sign in to a meeting over QUIC, keep its documents on this tablet and
+    /// serve the meeting to the tablet's browser.
+    Join(JoinArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct JoinArgs {
+    /// The room's name as announced on the LAN (optional when only one room answers).
+    room: Option<String>,
+    /// The code of a sign-in card: MEETING-PARTICIPANT-PIN.
+    #[arg(long, conflicts_with_all = ["meeting", "participant", "pin"])]
+    code: Option<String>,
+    /// The room's QUIC address (IP:PORT), without mDNS; needs --fingerprint.
+    #[arg(long, requires = "fingerprint")]
+    server: Option<SocketAddr>,
+    /// The room's certificate fingerprint (from `discover`, the start line or the QR code).
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// The link of the room's QR code: gavel://ADDR:QUIC/?fp=HEX.
+    #[arg(long, conflicts_with_all = ["server", "fingerprint"])]
+    link: Option<String>,
+    #[arg(long)]
+    meeting: Option<i64>,
+    #[arg(long)]
+    participant: Option<i64>,
+    #[arg(long, env = "GAVEL_PIN", hide_env_values = true)]
+    pin: Option<String>,
+    /// Where the meeting pack is kept (default: the user's cache directory).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Where the tablet's browser opens the meeting.
+    #[arg(long, default_value = "127.0.0.1:8733")]
+    listen: SocketAddr,
+    /// Fetch the meeting pack once, then exit (to prepare a tablet, or check a link).
+    #[arg(long)]
+    once: bool,
+    /// How long to look for the room on the LAN, in seconds.
+    #[arg(long, default_value_t = 5)]
+    discover_timeout: u64,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(false).init();
-    match Cli::parse().command {
-        Sub::Discover { timeout } => {
-            let rooms = tokio::task::spawn_blocking(move || discover::discover(Duration::from_secs(timeout))).await??;
-            if rooms.is_empty() {
-                eprintln!("no room found within {timeout} s");
-            }
-            for r in rooms {
-                let addresses: Vec<String> = r.addresses.iter().map(|a| a.to_string()).collect();
-                let versions: Vec<String> = r.versions.iter().map(|v| v.to_string()).collect();
-                println!(
-                    "room name=\"{}\" addresses={} quic={} http={} fp={} v={}",
-                    r.name,
-                    addresses.join(","),
-                    r.quic,
-                    r.http,
-                    r.fingerprint,
-                    versions.join(",")
-                );
-            }
-            Ok(())
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let result = match Cli::parse().command {
+        Sub::Discover { timeout } => list_rooms(timeout).await,
+        Sub::Join(args) => join(args).await,
+    };
+    if let Err(e) = result {
+        eprintln!("gavel-agent: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn list_rooms(timeout: u64) -> anyhow::Result<()> {
+    let rooms = tokio::task::spawn_blocking(move || discover::discover(Duration::from_secs(timeout))).await??;
+    if rooms.is_empty() {
+        eprintln!("no room found within {timeout} s");
+    }
+    for r in rooms {
+        let addresses: Vec<String> = r.addresses.iter().map(|a| a.to_string()).collect();
+        let versions: Vec<String> = r.versions.iter().map(|v| v.to_string()).collect();
+        println!(
+            "room name=\"{}\" addresses={} quic={} http={} fp={} v={}",
+            r.name,
+            addresses.join(","),
+            r.quic,
+            r.http,
+            r.fingerprint,
+            versions.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `MEETING-PARTICIPANT-PIN`, as printed on a sign-in card.
+fn parse_code(code: &str) -> anyhow::Result<(i64, i64, String)> {
+    let parts: Vec<&str> = code.trim().split('-').collect();
+    match parts.as_slice() {
+        [m, p, pin] if !pin.is_empty() => Ok((
+            m.parse().context("the code's meeting number is not a number")?,
+            p.parse().context("the code's participant number is not a number")?,
+            pin.to_string(),
+        )),
+        _ => bail!("a sign-in code looks like 12-345-678901 (meeting, participant, PIN)"),
+    }
+}
+
+/// `gavel://ADDR:PORT/?fp=HEX[&…]`, the room's QR code.
+fn parse_link(link: &str) -> anyhow::Result<(SocketAddr, String)> {
+    let rest = link.trim().strip_prefix("gavel://").context("a room link starts with gavel://")?;
+    let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let addr: SocketAddr = addr.trim_end_matches('/').parse().context("the room link has no valid ADDRESS:PORT")?;
+    let fp = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("fp="))
+        .filter(|fp| fp.len() == 64 && fp.bytes().all(|b| b.is_ascii_hexdigit()))
+        .context("the room link has no valid fp=")?;
+    Ok((addr, fp.to_lowercase()))
+}
+
+/// Finds the room by mDNS: by name, or the only one.
+async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAddr, String)> {
+    let rooms = tokio::task::spawn_blocking(move || discover::discover(Duration::from_secs(timeout))).await??;
+    let matching: Vec<_> = rooms.iter().filter(|r| name.is_none_or(|n| r.name.to_lowercase() == n.to_lowercase())).collect();
+    let room = match (matching.as_slice(), name) {
+        ([one], _) => *one,
+        ([], Some(n)) => bail!("no room named {n:?} answered within {timeout} s"),
+        ([], None) => bail!("no room answered within {timeout} s"),
+        (_, _) => {
+            let names: Vec<&str> = matching.iter().map(|r| r.name.as_str()).collect();
+            bail!("several rooms answered ({}): name the one to join", names.join(", "))
         }
-        Sub::Join { server, fingerprint, meeting, participant, pin, once } => {
-            join(server, &fingerprint, meeting, participant, pin, once).await
+    };
+    if !room.versions.contains(&PROTOCOL_VERSION) {
+        let versions: Vec<String> = room.versions.iter().map(|v| v.to_string()).collect();
+        bail!(
+            "the room {:?} speaks protocol version {}, and this agent speaks {PROTOCOL_VERSION}: update the agent (or the room)",
+            room.name,
+            versions.join(", ")
+        );
+    }
+    let ip: IpAddr =
+        room.addresses.iter().find(|a| a.is_ipv4()).or(room.addresses.first()).copied().context("the room announced no address")?;
+    Ok((SocketAddr::new(ip, room.quic), room.fingerprint.clone()))
+}
+
+fn default_cache(meeting: i64, participant: i64) -> PathBuf {
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent").join(format!("m{meeting}-p{participant}"))
+}
+
+async fn join(a: JoinArgs) -> anyhow::Result<()> {
+    let (meeting, participant, pin) = match &a.code {
+        Some(code) => {
+            let (m, p, pin) = parse_code(code)?;
+            (m, p, Some(pin))
+        }
+        None => (
+            a.meeting.context("--meeting is needed (or --code)")?,
+            a.participant.context("--participant is needed (or --code)")?,
+            a.pin.clone(),
+        ),
+    };
+    let (server, fingerprint) = match (&a.link, a.server, &a.fingerprint) {
+        (Some(link), _, _) => parse_link(link)?,
+        (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase()),
+        _ => find_room(a.room.as_deref(), a.discover_timeout).await?,
+    };
+    let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(meeting, participant));
+    let agent = Agent::start(Options {
+        server,
+        fingerprint,
+        meeting: MeetingId(meeting),
+        participant: ParticipantId(participant),
+        pin,
+        cache_dir: cache_dir.clone(),
+        listen: (!a.once).then_some(a.listen),
+    })
+    .await?;
+    let shared = agent.shared.clone();
+    if let Some(addr) = agent.local_addr {
+        println!("serving http://{addr}/ cache={}", cache_dir.display());
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}").expect("a valid template"),
+    );
+    let mut fatal = shared.fatal.subscribe();
+    let mut state = shared.state.subscribe();
+    let mut progress = shared.progress.subscribe();
+    let mut link = shared.link.subscribe();
+    let (mut announced, mut last_seq, mut said_complete) = (false, None::<u64>, false);
+    loop {
+        if let Some(why) = fatal.borrow().clone() {
+            bar.finish_and_clear();
+            bail!("{why}");
+        }
+        if !announced {
+            if let Some((_, name)) = shared.signed_in_as().filter(|_| link.borrow().is_some()) {
+                println!("signed-in name=\"{name}\"");
+                announced = true;
+            }
+        }
+        if let Some(s) = state.borrow_and_update().clone() {
+            let current = s.current_item().map(|i| i.title.clone()).unwrap_or_default();
+            match last_seq {
+                None => println!("snapshot seq={} title=\"{}\" current=\"{current}\"", s.seq, s.meeting.title),
+                Some(n) if n != s.seq => println!("state seq={} current=\"{current}\"", s.seq),
+                _ => {}
+            }
+            last_seq = Some(s.seq);
+        }
+        let p = progress.borrow_and_update().clone();
+        bar.set_length(p.bytes_total);
+        bar.set_position(p.bytes_done);
+        bar.set_message(p.current.clone());
+        let online = link.borrow().is_some();
+        if online && last_seq.is_some() && p.seq == last_seq && p.complete() && !said_complete {
+            let t = *shared.totals.lock().expect("totals");
+            bar.finish_and_clear();
+            println!(
+                "pack complete documents={} bytes={} chunks_fetched={} chunks_reused={} chunks_resumed={}",
+                p.docs_total, p.bytes_total, t.chunks_fetched, t.chunks_reused, t.chunks_resumed
+            );
+            said_complete = true;
+            if a.once {
+                return Ok(());
+            }
+        } else if !p.complete() {
+            said_complete = false;
+        }
+        tokio::select! {
+            _ = fatal.changed() => {}
+            _ = state.changed() => {}
+            _ = progress.changed() => {}
+            _ = link.changed() => {
+                let up = link.borrow().is_some();
+                if !up && announced { println!("offline: showing the last known state and the cached documents"); }
+                if up && announced { println!("online"); }
+            }
+            _ = tokio::signal::ctrl_c() => { bar.finish_and_clear(); return Ok(()) }
         }
     }
 }
 
-async fn join(server: SocketAddr, fingerprint: &str, meeting: i64, participant: i64, pin: String, once: bool) -> anyhow::Result<()> {
-    let mut l = match link::Link::connect(server, fingerprint, link::ALPN).await {
-        Ok(l) => l,
-        Err(e) => {
-            let text = format!("{e:#}");
-            if text.contains("fingerprint") {
-                bail!("refused: the room at {server} is not the one pinned ({text})");
-            }
-            if text.to_lowercase().contains("application protocol") {
-                bail!(
-                    "the room at {server} does not speak protocol version {PROTOCOL_VERSION} (see `gavel-agent discover` for the versions it speaks)"
-                );
-            }
-            return Err(e);
-        }
-    };
-    l.send(&ClientMessage::SignIn { meeting: MeetingId(meeting), participant: ParticipantId(participant), pin, remote: false }).await?;
-    match l.recv().await? {
-        ServerMessage::SignedIn { name, .. } => println!("signed-in name=\"{name}\""),
-        ServerMessage::Error { code, message, .. } => bail!("sign-in refused: {code}: {message}"),
-        other => bail!("unexpected answer {other:?}"),
-    }
-    l.send(&ClientMessage::Hello { meeting: MeetingId(meeting), last_seq: None, version: PROTOCOL_VERSION }).await?;
-    let mut state = None;
-    loop {
-        match l.recv().await.context("the link to the room closed")? {
-            ServerMessage::Snapshot { state: s } => {
-                let current = s.current_item().map(|i| i.title.clone()).unwrap_or_default();
-                println!("snapshot seq={} title=\"{}\" current=\"{current}\"", s.seq, s.meeting.title);
-                state = Some(s);
-                if once {
-                    return Ok(());
-                }
-            }
-            ServerMessage::Event { event } => {
-                let kind = serde_json::to_value(&event.change).ok().and_then(|v| v["type"].as_str().map(String::from)).unwrap_or_default();
-                if let Some(s) = state.as_mut() {
-                    s.apply(&event)?;
-                    let current = s.current_item().map(|i| i.title.clone()).unwrap_or_default();
-                    println!("event seq={} type={kind} current=\"{current}\"", event.seq);
-                }
-            }
-            _ => {}
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_codes_and_room_links_parse() {
+        assert_eq!(parse_code(" 3-17-482913 ").unwrap(), (3, 17, "482913".to_string()));
+        assert!(parse_code("3-17").is_err());
+        assert!(parse_code("x-17-1").is_err());
+        let fp = "ab".repeat(32);
+        let (addr, got) = parse_link(&format!("gavel://10.0.0.5:4433/?fp={fp}&http=8080&room=P1")).unwrap();
+        assert_eq!((addr.to_string(), got), ("10.0.0.5:4433".to_string(), fp));
+        assert!(parse_link("http://10.0.0.5:4433/?fp=ab").is_err());
+        assert!(parse_link("gavel://10.0.0.5:4433/?fp=abc").is_err());
     }
 }

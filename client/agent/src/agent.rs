@@ -1,0 +1,837 @@
+//! The agent itself: one participant's link to a room, kept up by itself,
+//! the meeting pack kept in the cache, and the web UI served on loopback.
+//!
+//! Three tasks share [`Shared`]:
+//! - the **link**: connects over QUIC, signs in (with the saved session,
+//!   else the PIN), says `hello` with the last `seq` it holds so the room
+//!   replays what it missed, folds events into the state, forwards the
+//!   browser's commands; when the link drops it tries again with a growing,
+//!   jittered delay;
+//! - the **downloader**: fetches every document the participant may read
+//!   that is not in the cache yet, the current item's first, in chunks that
+//!   survive a drop;
+//! - the **local server** (`127.0.0.1:PORT`): the room's web UI, relayed
+//!   over the link and kept for offline use; `/ws` answered from the agent's
+//!   own state (so the agenda shows with the room out of reach); documents
+//!   from the cache.
+//!
+//! The last known state and the session are kept in the cache directory,
+//! so a restarted agent shows the meeting before it reaches the room.
+
+use crate::link::{self, Link};
+use crate::pack::Cache;
+use anyhow::{Context, bail};
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use gavel_shared::model::*;
+use gavel_shared::pack::{StreamReply, StreamRequest};
+use gavel_shared::protocol::{self, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use gavel_shared::state::MeetingState;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::{broadcast, mpsc, watch};
+use tower::ServiceExt;
+
+/// How to reach the room and whom to sign in as.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The room's QUIC address.
+    pub server: SocketAddr,
+    /// The room's certificate fingerprint (lowercase hex SHA-256).
+    pub fingerprint: String,
+    pub meeting: MeetingId,
+    pub participant: ParticipantId,
+    /// Needed for the first sign-in; later ones use the saved session.
+    pub pin: Option<String>,
+    /// Where the meeting pack, the state and the session are kept.
+    pub cache_dir: PathBuf,
+    /// Where to serve the web UI (`None`: no local server).
+    pub listen: Option<SocketAddr>,
+}
+
+/// The link as the rest of the agent sees it.
+#[derive(Clone)]
+pub struct Online {
+    pub connection: quinn::Connection,
+    pub token: String,
+}
+
+/// How the meeting pack is coming along.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub docs_total: usize,
+    pub docs_done: usize,
+    pub bytes_total: u64,
+    pub bytes_done: u64,
+    /// The title of the document being fetched.
+    pub current: String,
+    /// The `seq` of the state these figures were taken from.
+    pub seq: Option<u64>,
+}
+
+impl Progress {
+    /// True when every document the participant may read is in the cache.
+    pub fn complete(&self) -> bool {
+        self.seq.is_some() && self.docs_done == self.docs_total
+    }
+}
+
+/// Totals of what the downloader did since the agent started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub chunks_fetched: usize,
+    pub chunks_reused: usize,
+    pub chunks_resumed: usize,
+    pub bytes_fetched: u64,
+}
+
+/// The session kept on disk, so a restart resumes without the PIN.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    meeting: MeetingId,
+    participant: ParticipantId,
+    token: String,
+    actor: Actor,
+    name: String,
+}
+
+/// What the agent's tasks share.
+pub struct Shared {
+    pub opts: Options,
+    pub cache: Cache,
+    /// The last known state of the meeting (as this participant sees it).
+    pub state: watch::Sender<Option<MeetingState>>,
+    /// The link, when it is up.
+    pub link: watch::Sender<Option<Online>>,
+    pub progress: watch::Sender<Progress>,
+    pub totals: Mutex<Totals>,
+    /// A reason the agent gave up (wrong certificate, wrong PIN, revoked).
+    pub fatal: watch::Sender<Option<String>>,
+    /// Who the agent signed in as.
+    session: Mutex<Option<Saved>>,
+    /// Snapshots and events, for the browser's sockets.
+    local: broadcast::Sender<ServerMessage>,
+    /// Commands from the browser, to the room.
+    outbox: mpsc::Sender<ClientMessage>,
+    outbox_rx: tokio::sync::Mutex<mpsc::Receiver<ClientMessage>>,
+    /// Which browser socket waits for the ack of which command key.
+    pending: Mutex<HashMap<String, mpsc::Sender<ServerMessage>>>,
+    /// The room's clock minus ours.
+    clock_offset: Mutex<time::Duration>,
+}
+
+/// A running agent.
+pub struct Agent {
+    pub shared: Arc<Shared>,
+    /// Where the web UI is served.
+    pub local_addr: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+const STATE_FILE: &str = "state.json";
+const SESSION_FILE: &str = "session.json";
+
+impl Agent {
+    /// Opens the cache, loads what a previous run kept, binds the local
+    /// server and starts following the room.
+    pub async fn start(opts: Options) -> anyhow::Result<Agent> {
+        let cache = Cache::open(&opts.cache_dir)?;
+        let saved_state = std::fs::read(opts.cache_dir.join(STATE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<MeetingState>(&b).ok())
+            .filter(|s| s.meeting.id == opts.meeting);
+        let saved_session = std::fs::read(opts.cache_dir.join(SESSION_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+            .filter(|s| s.meeting == opts.meeting && s.participant == opts.participant);
+        let (outbox, outbox_rx) = mpsc::channel(256);
+        let shared = Arc::new(Shared {
+            cache,
+            state: watch::channel(saved_state).0,
+            link: watch::channel(None).0,
+            progress: watch::channel(Progress::default()).0,
+            totals: Mutex::new(Totals::default()),
+            fatal: watch::channel(None).0,
+            session: Mutex::new(saved_session),
+            local: broadcast::channel(1024).0,
+            outbox,
+            outbox_rx: tokio::sync::Mutex::new(outbox_rx),
+            pending: Mutex::new(HashMap::new()),
+            clock_offset: Mutex::new(time::Duration::ZERO),
+            opts,
+        });
+        let mut tasks = vec![tokio::spawn(run_link(shared.clone())), tokio::spawn(run_downloads(shared.clone()))];
+        let local_addr = match shared.opts.listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+                let local = listener.local_addr()?;
+                let app = local_router(shared.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "the local server stopped");
+                    }
+                }));
+                Some(local)
+            }
+            None => None,
+        };
+        Ok(Agent { shared, local_addr, tasks })
+    }
+}
+
+impl Shared {
+    /// The name the room gave the participant, once signed in.
+    pub fn signed_in_as(&self) -> Option<(Actor, String)> {
+        self.session.lock().expect("session").as_ref().map(|s| (s.actor, s.name.clone()))
+    }
+
+    fn save_session(&self, s: Option<Saved>) {
+        let path = self.opts.cache_dir.join(SESSION_FILE);
+        match &s {
+            Some(s) => {
+                if let Ok(bytes) = serde_json::to_vec(s) {
+                    let tmp = path.with_extension("tmp");
+                    let _ = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path));
+                }
+            }
+            None => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        *self.session.lock().expect("session") = s;
+    }
+
+    fn save_state(&self) {
+        let Some(bytes) = self.state.borrow().as_ref().and_then(|s| serde_json::to_vec(s).ok()) else { return };
+        let path = self.opts.cache_dir.join(STATE_FILE);
+        let tmp = path.with_extension("tmp");
+        if let Err(e) = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(error = %e, "cannot keep the meeting state");
+        }
+    }
+
+    fn server_time(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + *self.clock_offset.lock().expect("clock")
+    }
+}
+
+/// Why a link attempt ended.
+enum Ended {
+    /// Try again later.
+    Retry(anyhow::Error),
+    /// Do not: the room is not the pinned one, the PIN is wrong, …
+    Fatal(String),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Ended {
+    fn from(e: E) -> Self {
+        Ended::Retry(e.into())
+    }
+}
+
+async fn run_link(shared: Arc<Shared>) {
+    let endpoint = match link::client_endpoint(shared.opts.server) {
+        Ok(e) => e,
+        Err(e) => {
+            shared.fatal.send_replace(Some(format!("cannot open a UDP socket: {e:#}")));
+            return;
+        }
+    };
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let began = Instant::now();
+        let ended = one_link(&shared, &endpoint).await;
+        shared.link.send_replace(None);
+        for (_, waiting) in shared.pending.lock().expect("pending").drain() {
+            let _ = waiting.try_send(ServerMessage::Error {
+                key: None,
+                code: "offline".into(),
+                message: "the link to the room dropped; send again".into(),
+            });
+        }
+        match ended {
+            Ended::Fatal(why) => {
+                tracing::error!(%why, "giving up on the room");
+                shared.fatal.send_replace(Some(why));
+                return;
+            }
+            Ended::Retry(e) => tracing::info!(error = %format!("{e:#}"), "link down; trying again"),
+        }
+        if began.elapsed() > Duration::from_secs(10) {
+            backoff = Duration::from_millis(200);
+        }
+        let jitter = Duration::from_millis(rand::random_range(0..200u64));
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Turns a failed handshake into a message a person can act on.
+pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<String> {
+    let text = format!("{e:#}");
+    if text.contains("fingerprint") {
+        return Some(format!("refused: the room at {server} is not the one pinned ({text})"));
+    }
+    if text.to_lowercase().contains("application protocol") || text.contains("no_application_protocol") {
+        return Some(format!("the room at {server} does not speak protocol version {PROTOCOL_VERSION}, the one this agent speaks"));
+    }
+    None
+}
+
+async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
+    let opts = &shared.opts;
+    let l = match Link::connect_with(endpoint, opts.server, &opts.fingerprint, link::ALPN).await {
+        Ok(l) => l,
+        Err(e) => {
+            return match explain_connect_error(opts.server, &e) {
+                Some(why) => Ended::Fatal(why),
+                None => Ended::Retry(e),
+            };
+        }
+    };
+    let connection = l.connection.clone();
+    let (mut send, mut recv) = l.split();
+    // Sign in: the saved session first, else the PIN.
+    let saved = shared.session.lock().expect("session").clone();
+    let mut token = None;
+    if let Some(s) = saved {
+        if let Err(e) = link::send_msg(&mut send, &ClientMessage::Resume { token: s.token.clone() }).await {
+            return e.into();
+        }
+        match link::recv_msg(&mut recv).await {
+            Ok(ServerMessage::SignedIn { .. }) => token = Some(s.token),
+            Ok(ServerMessage::Error { code, .. }) if code == "unauthorized" => shared.save_session(None),
+            Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
+            Err(e) => return e.into(),
+        }
+    }
+    let token = match token {
+        Some(t) => t,
+        None => {
+            let Some(pin) = opts.pin.clone() else {
+                return Ended::Fatal("the session has ended and no PIN was given: join again with the PIN".into());
+            };
+            let sign_in = ClientMessage::SignIn { meeting: opts.meeting, participant: opts.participant, pin, remote: false };
+            if let Err(e) = link::send_msg(&mut send, &sign_in).await {
+                return e.into();
+            }
+            match link::recv_msg(&mut recv).await {
+                Ok(ServerMessage::SignedIn { actor, name, token: Some(token) }) => {
+                    shared.save_session(Some(Saved {
+                        meeting: opts.meeting,
+                        participant: opts.participant,
+                        token: token.clone(),
+                        actor,
+                        name,
+                    }));
+                    token
+                }
+                Ok(ServerMessage::Error { code, message, .. }) => return Ended::Fatal(format!("sign-in refused: {code}: {message}")),
+                Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
+                Err(e) => return e.into(),
+            }
+        }
+    };
+    let last_seq = shared.state.borrow().as_ref().map(|s| s.seq);
+    let hello = ClientMessage::Hello { meeting: opts.meeting, last_seq, version: PROTOCOL_VERSION };
+    if let Err(e) = link::send_msg(&mut send, &hello).await {
+        return e.into();
+    }
+    match link::recv_msg(&mut recv).await {
+        Ok(ServerMessage::Welcome { server_time, .. }) => {
+            *shared.clock_offset.lock().expect("clock") = server_time - OffsetDateTime::now_utc();
+        }
+        Ok(ServerMessage::Error { code, message, .. }) => return Ended::Fatal(format!("the room refused to follow: {code}: {message}")),
+        Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
+        Err(e) => return e.into(),
+    }
+    shared.link.send_replace(Some(Online { connection, token }));
+
+    // Reading is not cancel-safe: one task reads, the loop below selects.
+    let (incoming_tx, mut incoming) = mpsc::channel::<anyhow::Result<ServerMessage>>(256);
+    let reader = tokio::spawn(async move {
+        loop {
+            let m = link::recv_msg(&mut recv).await;
+            let stop = m.is_err();
+            if incoming_tx.send(m).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let _reader = AbortOnDrop(reader);
+    let mut outbox = shared.outbox_rx.lock().await;
+    let mut dirty = false;
+    let mut save_tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            m = incoming.recv() => {
+                let m = match m {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => return Ended::Retry(e.context("the link to the room closed")),
+                    None => return Ended::Retry(anyhow::anyhow!("the link to the room closed")),
+                };
+                match m {
+                    ServerMessage::Snapshot { state } => {
+                        shared.state.send_replace(Some(state.clone()));
+                        let _ = shared.local.send(ServerMessage::Snapshot { state });
+                        dirty = true;
+                    }
+                    ServerMessage::Event { event } => {
+                        let mut applied = Ok(());
+                        shared.state.send_modify(|s| if let Some(s) = s { applied = s.apply(&event); });
+                        if let Err(e) = applied {
+                            // Out of step: reconnect, and the room replays or sends a snapshot.
+                            return Ended::Retry(anyhow::anyhow!("state out of step: {e}"));
+                        }
+                        let _ = shared.local.send(ServerMessage::Event { event });
+                        dirty = true;
+                    }
+                    ServerMessage::Ack { ref key, .. } | ServerMessage::Error { key: Some(ref key), .. } => {
+                        let waiting = shared.pending.lock().expect("pending").remove(key);
+                        if let Some(w) = waiting {
+                            let _ = w.try_send(m);
+                        }
+                    }
+                    ServerMessage::Error { code, message, .. } => {
+                        if code == "unauthorized" {
+                            shared.save_session(None);
+                            return Ended::Retry(anyhow::anyhow!("the room ended the session: {message}"));
+                        }
+                        tracing::warn!(%code, %message, "the room answered an error");
+                    }
+                    _ => {}
+                }
+            }
+            cmd = outbox.recv() => {
+                let Some(cmd) = cmd else { return Ended::Fatal("the agent is stopping".into()) };
+                if let Err(e) = link::send_msg(&mut send, &cmd).await {
+                    return e.into();
+                }
+            }
+            _ = save_tick.tick() => {
+                if dirty {
+                    shared.save_state();
+                    dirty = false;
+                }
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The documents to hold, in the order to fetch them: the current item's,
+/// then the items after it, then the rest.
+pub fn pack_order(state: &MeetingState) -> Vec<Document> {
+    let current = state.meeting.current_item;
+    let pos = |item: ItemId| state.agenda.iter().position(|i| i.id == item).unwrap_or(usize::MAX);
+    let here = current.map(pos).unwrap_or(0);
+    let mut docs = state.documents.clone();
+    docs.sort_by_key(|d| {
+        let p = pos(d.item);
+        let rank = if Some(d.item) == current {
+            0
+        } else if current.is_none() || (p != usize::MAX && p > here) {
+            1
+        } else {
+            2
+        };
+        (rank, p, d.id)
+    });
+    docs
+}
+
+async fn run_downloads(shared: Arc<Shared>) {
+    let mut state_rx = shared.state.subscribe();
+    let mut link_rx = shared.link.subscribe();
+    loop {
+        let online = link_rx.borrow_and_update().clone();
+        let state = state_rx.borrow_and_update().clone();
+        let mut failed = false;
+        if let Some(state) = state {
+            let docs = pack_order(&state);
+            let mut p = Progress {
+                docs_total: docs.len(),
+                bytes_total: docs.iter().map(|d| d.size).sum(),
+                seq: Some(state.seq),
+                ..Default::default()
+            };
+            for d in docs.iter().filter(|d| shared.cache.has(&d.sha256)) {
+                p.docs_done += 1;
+                p.bytes_done += d.size;
+            }
+            shared.progress.send_replace(p.clone());
+            if let Some(online) = online {
+                for d in docs.iter().filter(|d| !shared.cache.has(&d.sha256)) {
+                    shared.progress.send_modify(|p| p.current = d.title.clone());
+                    let base = shared.progress.borrow().bytes_done;
+                    let tell = {
+                        let shared = shared.clone();
+                        move |have: u64| shared.progress.send_modify(|p| p.bytes_done = base + have)
+                    };
+                    match shared.cache.fetch(&online.connection, &online.token, state.meeting.id, d, &tell).await {
+                        Ok(stats) => {
+                            let mut t = shared.totals.lock().expect("totals");
+                            t.chunks_fetched += stats.fetched;
+                            t.chunks_reused += stats.reused;
+                            t.chunks_resumed += stats.resumed;
+                            t.bytes_fetched += stats.bytes_fetched;
+                            drop(t);
+                            shared.progress.send_modify(|p| {
+                                p.docs_done += 1;
+                                p.bytes_done = base + d.size;
+                            });
+                        }
+                        Err(e) => {
+                            tracing::info!(document = %d.title, error = %format!("{e:#}"), "download interrupted");
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if state_rx.has_changed().unwrap_or(false) {
+                        break; // the agenda moved or documents changed: start over in the new order
+                    }
+                }
+                shared.progress.send_modify(|p| p.current.clear());
+            }
+        }
+        if failed {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = link_rx.changed() => {}
+            }
+            continue;
+        }
+        tokio::select! {
+            r = state_rx.changed() => if r.is_err() { return },
+            r = link_rx.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+// ---------------------------------------------------------------- local server
+
+fn local_router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .route("/ws", axum::routing::get(local_ws))
+        .route("/api/meetings/{m}/documents/{d}", axum::routing::get(local_document))
+        .route("/api/agent", axum::routing::get(agent_status))
+        .fallback(relay)
+        .with_state(shared)
+}
+
+fn offline_response() -> Response {
+    let body = serde_json::json!({"code": "offline", "message": "the room cannot be reached just now"});
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+}
+
+/// `GET /api/agent`: the agent's own status, for the UI and for tests.
+async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
+    let p = shared.progress.borrow().clone();
+    let t = *shared.totals.lock().expect("totals");
+    axum::Json(serde_json::json!({
+        "online": shared.link.borrow().is_some(),
+        "seq": shared.state.borrow().as_ref().map(|s| s.seq),
+        "docs_total": p.docs_total, "docs_done": p.docs_done,
+        "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
+        "chunks_fetched": t.chunks_fetched, "chunks_reused": t.chunks_reused, "chunks_resumed": t.chunks_resumed,
+    }))
+    .into_response()
+}
+
+/// A document from the cache, with ranges and the ETag of the room; one not
+/// cached yet is relayed.
+async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlPath<(i64, i64)>, req: Request) -> Response {
+    let doc = shared.state.borrow().as_ref().filter(|s| s.meeting.id.0 == m).and_then(|s| s.document(DocumentId(d)).cloned());
+    if let Some(doc) = doc.filter(|doc| shared.cache.has(&doc.sha256)) {
+        let path = shared.cache.doc_path(&doc.sha256);
+        return match tower_http::services::ServeFile::new_with_mime(&path, &mime_guess::mime::APPLICATION_PDF).oneshot(req).await {
+            Ok(r) => {
+                let mut r = r.map(Body::new);
+                if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.sha256)) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+                r
+            }
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+    }
+    relay(State(shared), req).await
+}
+
+/// Where a web UI file fetched from the room is kept for offline use.
+fn web_cache_path(shared: &Shared, path: &str) -> Option<PathBuf> {
+    let p = path.trim_start_matches('/');
+    let looks_like_file = p.rsplit('/').next().is_some_and(|last| last.contains('.'));
+    let name = if looks_like_file { p } else { "index.html" };
+    let safe = !name.is_empty() && name.split('/').all(|part| !part.is_empty() && part != ".." && part != ".");
+    safe.then(|| shared.opts.cache_dir.join("web").join(name))
+}
+
+/// Everything else goes to the room over the link, acting for the agent's
+/// session. The web UI's own files are kept, so it still loads offline.
+async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let is_api = path.starts_with("/api/") || path == "/ws";
+    let is_get = req.method() == axum::http::Method::GET;
+    let online = shared.link.borrow().clone();
+    let Some(online) = online else {
+        return offline_fallback(&shared, &path, is_api, is_get).await;
+    };
+    let (parts, body) = req.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            matches!(k.as_str(), "content-type" | "accept" | "idempotency-key" | "range" | "if-none-match" | "accept-language")
+        })
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = match axum::body::to_bytes(body, 256 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
+    };
+    let request = StreamRequest::Http { token: Some(online.token.clone()), method: parts.method.to_string(), path: path.clone(), headers };
+    let answer = async {
+        let (mut send, mut recv) = link::open_request(&online.connection, &request).await?;
+        send.write_all(&body).await?;
+        let _ = send.finish();
+        match link::read_reply(&mut recv).await? {
+            StreamReply::Http { status, headers } => Ok::<_, anyhow::Error>((status, headers, recv)),
+            StreamReply::Error { code, message } => bail!("{code}: {message}"),
+            other => bail!("unexpected reply {other:?}"),
+        }
+    }
+    .await;
+    let (status, headers, mut recv) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(error = %format!("{e:#}"), %path, "relay failed");
+            return offline_fallback(&shared, &path, is_api, is_get).await;
+        }
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let keep = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten();
+    let mut builder = Response::builder().status(status);
+    for (k, v) in &headers {
+        builder = builder.header(k, v);
+    }
+    if let Some(keep) = keep {
+        // A file of the UI: read it whole (they are small), keep it, serve it.
+        let bytes = match recv.read_to_end(64 * 1024 * 1024).await {
+            Ok(b) => b,
+            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        };
+        if let Some(dir) = keep.parent() {
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+        let tmp = keep.with_extension("part");
+        if tokio::fs::write(&tmp, &bytes).await.is_ok() {
+            let _ = tokio::fs::rename(&tmp, &keep).await;
+        }
+        return builder.body(Body::from(bytes)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response());
+    }
+    let stream = futures_util::stream::unfold(recv, |mut recv| async move {
+        match recv.read_chunk(64 * 1024, true).await {
+            Ok(Some(c)) => Some((Ok::<_, quinn::ReadError>(c.bytes), recv)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), recv)),
+        }
+    });
+    builder.body(Body::from_stream(stream)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
+}
+
+async fn offline_fallback(shared: &Shared, path: &str, is_api: bool, is_get: bool) -> Response {
+    if is_api || !is_get {
+        return offline_response();
+    }
+    let Some(file) = web_cache_path(shared, path) else { return offline_response() };
+    match tokio::fs::read(&file).await {
+        Ok(bytes) => {
+            let mime = mime_guess::from_path(&file).first_or_octet_stream();
+            let mut r = Body::from(bytes).into_response();
+            if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Err(_) => offline_response(),
+    }
+}
+
+async fn local_ws(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(protocol::MAX_MESSAGE_BYTES).on_upgrade(move |socket| local_socket(shared, socket))
+}
+
+/// A browser on the tablet: answered from the agent's state, its commands
+/// carried to the room.
+async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outbox) = mpsc::channel::<ServerMessage>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = outbox.recv().await {
+            if sink.send(Message::Text(protocol::encode(&m).into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut follower: Option<tokio::task::JoinHandle<()>> = None;
+    while let Some(Ok(msg)) = stream.next().await {
+        let Message::Text(text) = msg else { continue };
+        let reply = match protocol::decode_client(&text) {
+            Err(e) => Some(ServerMessage::Error { key: None, code: e.code().into(), message: e.to_string() }),
+            Ok(ClientMessage::Ping { nonce }) => Some(ServerMessage::Pong { nonce, server_time: shared.server_time() }),
+            Ok(ClientMessage::Hello { meeting, .. }) => {
+                let who = shared.signed_in_as();
+                match who {
+                    _ if meeting != shared.opts.meeting => Some(ServerMessage::Error {
+                        key: None,
+                        code: "forbidden".into(),
+                        message: "this tablet follows another meeting".into(),
+                    }),
+                    None => Some(ServerMessage::Error {
+                        key: None,
+                        code: "unauthorized".into(),
+                        message: "the agent has not signed in to the room yet".into(),
+                    }),
+                    Some(_) if follower.is_some() => None,
+                    Some((actor, _)) => {
+                        let _ =
+                            out.send(ServerMessage::Welcome { version: PROTOCOL_VERSION, actor, server_time: shared.server_time() }).await;
+                        let mut rx = shared.local.subscribe();
+                        let snapshot = shared.state.borrow().clone();
+                        let (out, shared2) = (out.clone(), shared.clone());
+                        follower = Some(tokio::spawn(async move {
+                            let mut seq = 0;
+                            if let Some(state) = snapshot {
+                                seq = state.seq;
+                                if out.send(ServerMessage::Snapshot { state }).await.is_err() {
+                                    return;
+                                }
+                            }
+                            loop {
+                                let m = match rx.recv().await {
+                                    Ok(m) => m,
+                                    Err(broadcast::error::RecvError::Lagged(_)) => match shared2.state.borrow().clone() {
+                                        Some(state) => ServerMessage::Snapshot { state },
+                                        None => continue,
+                                    },
+                                    Err(broadcast::error::RecvError::Closed) => return,
+                                };
+                                match &m {
+                                    ServerMessage::Event { event } if event.seq <= seq => continue,
+                                    ServerMessage::Event { event } => seq = event.seq,
+                                    ServerMessage::Snapshot { state } => seq = state.seq,
+                                    _ => {}
+                                }
+                                if out.send(m).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }));
+                        None
+                    }
+                }
+            }
+            Ok(ClientMessage::Command { key, command }) => {
+                if shared.link.borrow().is_none() {
+                    Some(ServerMessage::Error {
+                        key: Some(key),
+                        code: "offline".into(),
+                        message: "the room cannot be reached just now; try again when the link is back".into(),
+                    })
+                } else {
+                    shared.pending.lock().expect("pending").insert(key.clone(), out.clone());
+                    let _ = shared.outbox.send(ClientMessage::Command { key, command }).await;
+                    None
+                }
+            }
+            Ok(_) => Some(ServerMessage::Error {
+                key: None,
+                code: "signed_in_by_agent".into(),
+                message: "the tablet agent signs in for this browser".into(),
+            }),
+        };
+        if let Some(r) = reply {
+            if out.send(r).await.is_err() {
+                break;
+            }
+        }
+    }
+    if let Some(f) = follower {
+        f.abort();
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_items_documents_come_first_then_those_ahead() {
+        let mut st = MeetingState::new(Meeting {
+            id: MeetingId(1),
+            title: "Họp".into(),
+            organisation: String::new(),
+            place: String::new(),
+            starts_at: OffsetDateTime::UNIX_EPOCH,
+            status: MeetingStatus::Open,
+            current_item: Some(ItemId(3)),
+            quorum: Default::default(),
+            speech_limit_secs: 0,
+        });
+        for id in 1..=4 {
+            st.agenda.push(AgendaItem {
+                id: ItemId(id),
+                title: format!("{id}"),
+                presenter: String::new(),
+                summary: String::new(),
+                status: ItemStatus::Pending,
+            });
+        }
+        for (id, item) in [(10, 1), (20, 2), (41, 4), (30, 3), (40, 4)] {
+            st.documents.push(Document {
+                id: DocumentId(id),
+                item: ItemId(item),
+                title: format!("{id}"),
+                file_name: "d.pdf".into(),
+                size: 1,
+                sha256: "0".repeat(64),
+                confidentiality: Confidentiality::Public,
+                readers: vec![],
+                uploaded_at: OffsetDateTime::UNIX_EPOCH,
+            });
+        }
+        let order: Vec<i64> = pack_order(&st).iter().map(|d| d.id.0).collect();
+        assert_eq!(order, vec![30, 40, 41, 10, 20]);
+        st.meeting.current_item = None;
+        let order: Vec<i64> = pack_order(&st).iter().map(|d| d.id.0).collect();
+        assert_eq!(order, vec![10, 20, 30, 40, 41], "before the meeting starts: agenda order");
+    }
+}

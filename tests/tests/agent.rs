@@ -1,0 +1,247 @@
+//! The tablet agent end to end: the meeting pack over QUIC in chunks, the
+//! web UI and the meeting served on loopback, a link that comes back, and
+//! reading with the room out of reach.
+
+use gavel_shared::model::*;
+use gavel_shared::protocol::{Change, ClientMessage, Command, ServerMessage};
+use gavel_tests::*;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// Uploads `pdf` to the first item as the administrator; returns the document.
+async fn upload(s: &Assembly, name: &str, pdf: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Document> {
+    let a = s.admin.upload(s.meeting, s.item, name, pdf, fields).await?;
+    anyhow::ensure!(a.status == 201, "{a:?}");
+    Ok(serde_json::from_value(a.body["document"].clone())?)
+}
+
+fn complete(agent: &gavel_agent::agent::Agent) -> bool {
+    let p = agent.shared.progress.borrow().clone();
+    agent.shared.link.borrow().is_some() && p.docs_total > 0 && p.complete()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let mut docs = vec![];
+    for n in 0..5 {
+        docs.push(upload(&s, &format!("Tờ trình {n}.pdf"), pack_pdf(40, 256 * 1024, n, None), &[]).await?);
+    }
+    // One the delegate may not read must never reach the tablet.
+    let hidden =
+        upload(&s, "Mật.pdf", pack_pdf(2, 64 * 1024, 99, None), &[("confidentiality", "named"), ("readers", &s.chair.0.to_string())])
+            .await?;
+    let total: u64 = docs.iter().map(|d| d.size).sum();
+    assert!(total >= 50 * 1024 * 1024, "{total}");
+
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    for d in &docs {
+        let bytes = std::fs::read(agent.shared.cache.doc_path(&d.sha256))?;
+        assert_eq!(sha256_hex(&bytes), d.sha256, "{}", d.title);
+    }
+    assert!(!agent.shared.cache.has(&hidden.sha256), "a document the delegate may not read reached the tablet");
+    let p = agent.shared.progress.borrow().clone();
+    assert_eq!((p.docs_total, p.bytes_total), (5, total));
+
+    // The tablet's browser: documents from the cache, with ranges.
+    let local = agent.local_addr.expect("a local server");
+    let http = reqwest::Client::new();
+    let doc = &docs[2];
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], format!("\"{}\"", doc.sha256).as_str());
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).header("range", "bytes=0-7").send().await?;
+    assert_eq!(r.status(), 206);
+    assert_eq!(&r.bytes().await?[..], b"%PDF-1.4");
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, hidden.id)).send().await?;
+    assert_eq!(r.status(), 404, "the room refuses the hidden document through the relay too");
+    // The API, relayed over QUIC with the agent's session.
+    let me: serde_json::Value = http.get(format!("http://{local}/api/session")).send().await?.json().await?;
+    assert_eq!(me["name"], "Đại biểu 0000");
+    // The web UI itself.
+    let r = http.get(format!("http://{local}/")).send().await?;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await?.contains("<html"), "the web UI's index");
+
+    // The meeting live on the local socket, and commands carried to the room.
+    let mut ws = Ws::connect(local, None).await?;
+    ws.hello(s.meeting, None).await?;
+    while ws.snapshot.is_none() {
+        ws.recv().await?;
+    }
+    assert_eq!(ws.snapshot.as_ref().unwrap().documents.len(), 5, "the snapshot lists only what the delegate may read");
+    let chair = s.sign_in(&s.chair).await?;
+    let a = s
+        .admin
+        .command(
+            s.meeting,
+            "agent-add",
+            &Command::AddItem { title: "Mục hai".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    let item2 = ItemId(a.body["result"]["id"].as_i64().unwrap());
+    let a = chair.command(s.meeting, "agent-next", &Command::NextItem).await?;
+    let seq = a.body["seq"].as_u64().unwrap();
+    let moved = ws.wait_for(|e| matches!(e.change, Change::CurrentItemChanged { .. })).await?;
+    assert!(matches!(moved.change, Change::CurrentItemChanged { item: Some(i), .. } if i == item2));
+    ws.wait_seq(seq).await?;
+    match ws.command(Command::RequestToSpeak).await? {
+        ServerMessage::Ack { .. } => {}
+        other => anyhow::bail!("{other:?}"),
+    }
+    match ws.command(Command::NextItem).await? {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "forbidden"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    // The agent's copy is the room's, as the delegate sees it.
+    let delegate = Actor::Participant { meeting: s.meeting, participant: s.voters[0].0, role: Role::Delegate };
+    let room = chair.state(s.meeting).await?.visible_to(&delegate);
+    until("the agent has caught up", LONG, || agent.shared.state.borrow().as_ref().is_some_and(|st| st.seq == room.seq)).await?;
+    assert_eq!(agent.shared.state.borrow().clone().unwrap(), room);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_chunks() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = upload(&s, "Báo cáo.pdf", pack_pdf(100, 400 * 1024, 3, None), &[]).await?;
+    let (quic, http_addr) = (server.quic_addr, server.addr);
+    let fingerprint = server.fingerprint.clone();
+
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
+    until("a fifth of the document has arrived", LONG, || {
+        let p = agent.shared.progress.borrow().clone();
+        p.bytes_done > doc.size / 5
+    })
+    .await?;
+    server.stop().await?;
+    until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
+    assert!(!agent.shared.cache.has(&doc.sha256), "the download was cut before the end");
+
+    let server = TestServer::start_in(data.path(), |c| {
+        c.quic = quic;
+        c.http = http_addr;
+    })
+    .await?;
+    until("the pack is complete after the restart", LONG, || complete(&agent)).await?;
+    assert_eq!(sha256_hex(&std::fs::read(agent.shared.cache.doc_path(&doc.sha256))?), doc.sha256);
+    let t = *agent.shared.totals.lock().unwrap();
+    let manifest_chunks = t.chunks_fetched + t.chunks_resumed;
+    assert!(t.chunks_resumed > 0, "{t:?}");
+    eprintln!("resumed after the restart: {} chunks kept, {} fetched, of {manifest_chunks}", t.chunks_resumed, t.chunks_fetched);
+
+    // The state converges to the room's after the restart.
+    let chair = s.sign_in(&s.chair).await?;
+    s.admin
+        .command(
+            s.meeting,
+            "after-restart",
+            &Command::AddItem {
+                title: "Sau khi khởi động lại".into(), presenter: String::new(), summary: String::new(), position: None
+            },
+        )
+        .await?;
+    let delegate = Actor::Participant { meeting: s.meeting, participant: s.voters[0].0, role: Role::Delegate };
+    let room = chair.state(s.meeting).await?.visible_to(&delegate);
+    until("the agent has the room's state", LONG, || agent.shared.state.borrow().as_ref() == Some(&room)).await?;
+    drop(server);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    upload(&s, "Dự thảo v1.pdf", pack_pdf(80, 128 * 1024, 11, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("version 1 is in the cache", LONG, || complete(&agent)).await?;
+    let before = *agent.shared.totals.lock().unwrap();
+
+    let v2 = upload(&s, "Dự thảo v2.pdf", pack_pdf(80, 128 * 1024, 11, Some(40)), &[]).await?;
+    until("version 2 is in the cache", LONG, || agent.shared.cache.has(&v2.sha256) && complete(&agent)).await?;
+    let after = *agent.shared.totals.lock().unwrap();
+    let fetched = after.chunks_fetched - before.chunks_fetched;
+    let reused = after.chunks_reused - before.chunks_reused;
+    let share = fetched as f64 / (fetched + reused) as f64;
+    eprintln!("changed on one page of 80: fetched {fetched} of {} chunks ({:.1} %)", fetched + reused, share * 100.0);
+    assert!(share < 0.10, "fetched {fetched}, reused {reused}");
+    assert_eq!(sha256_hex(&std::fs::read(agent.shared.cache.doc_path(&v2.sha256))?), v2.sha256);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agenda() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = upload(&s, "Tài liệu.pdf", pack_pdf(4, 64 * 1024, 5, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    let local = agent.local_addr.unwrap();
+    let http = reqwest::Client::new();
+    let index = http.get(format!("http://{local}/")).send().await?.text().await?;
+    let state = agent.shared.state.borrow().clone().unwrap();
+    server.stop().await?;
+    until("the agent notices the room is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
+
+    let check = |local: std::net::SocketAddr| {
+        let (http, doc, index, state, meeting) = (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting);
+        async move {
+            let r = http.get(format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id)).send().await?;
+            assert_eq!(r.status(), 200);
+            assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+            assert_eq!(http.get(format!("http://{local}/#/live")).send().await?.text().await?, index, "the UI loads offline");
+            let mut ws = Ws::connect(local, None).await?;
+            ws.hello(meeting, None).await?;
+            while ws.snapshot.is_none() {
+                ws.recv().await?;
+            }
+            assert_eq!(ws.snapshot.as_ref().unwrap(), &state, "the last known agenda");
+            match ws.command(Command::RequestToSpeak).await? {
+                ServerMessage::Error { code, .. } => assert_eq!(code, "offline"),
+                other => anyhow::bail!("{other:?}"),
+            }
+            ws.send(&ClientMessage::Ping { nonce: 9 }).await?;
+            assert!(matches!(ws.reply().await?, ServerMessage::Pong { nonce: 9, .. }));
+            let r = http.get(format!("http://{local}/api/meetings")).send().await?;
+            assert_eq!(r.status(), 503);
+            anyhow::Ok(())
+        }
+    };
+    check(local).await?;
+    // A restarted agent (the tablet rebooted) shows the same, before it reaches the room.
+    drop(agent);
+    let again = start_agent("127.0.0.1:9".parse()?, &"00".repeat(32), &s, 0, cache.path()).await?;
+    check(again.local_addr.unwrap()).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = upload(&s, "Tờ trình.pdf", pack_pdf(8, 128 * 1024, 21, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .arg("--cache")
+        .arg(cache.path())
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("signed-in name=\"Đại biểu 0000\""), "{stdout}");
+    assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}");
+    assert_eq!(sha256_hex(&std::fs::read(cache.path().join("docs").join(&doc.sha256))?), doc.sha256);
+    Ok(())
+}
