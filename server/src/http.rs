@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meetings/{id}/minutes/export", get(minutes_export))
         .route("/api/meetings/{id}/minutes/files/{version}/{name}", get(minutes_file))
         .route("/api/signing-key", get(signing_key))
+        .route("/api/room", get(room_info))
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -74,6 +75,27 @@ where
 
 async fn api_not_found() -> Error {
     Error::NotFound("API route")
+}
+
+/// `GET /api/room`: how a tablet joins (for the QR code on the secretary's
+/// screen): the room's name, ports, certificate fingerprint, protocol
+/// versions, and the addresses of this machine tablets may use.
+async fn room_info(State(app): State<AppState>, Auth(_): Auth) -> Result<Json<serde_json::Value>> {
+    let info = app.room.get().cloned().ok_or(Error::Unavailable)?;
+    let bound = app.config.http.ip();
+    let addresses: Vec<String> = if bound.is_unspecified() {
+        if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| !i.is_loopback() && i.ip().is_ipv4())
+            .map(|i| i.ip().to_string())
+            .collect()
+    } else {
+        vec![bound.to_string()]
+    };
+    let mut v = serde_json::to_value(info).map_err(|e| Error::Internal(e.into()))?;
+    v["addresses"] = json!(addresses);
+    Ok(Json(v))
 }
 
 async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>> {

@@ -121,6 +121,21 @@ pub struct Inner {
     pub documents: documents::Store,
     /// Flips to `true` when the server shuts down; connections watch it.
     pub shutdown: watch::Receiver<bool>,
+    /// How tablets reach this room (set once the ports are bound).
+    pub room: std::sync::OnceLock<RoomInfo>,
+}
+
+/// How a tablet joins this room: what mDNS announces, and the QR code on
+/// the secretary's screen carries.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoomInfo {
+    pub room: String,
+    pub http_port: u16,
+    pub quic_port: u16,
+    /// The fingerprint of the room's certificate.
+    pub fingerprint: String,
+    /// The protocol versions spoken.
+    pub versions: Vec<u32>,
 }
 
 impl std::ops::Deref for AppState {
@@ -194,6 +209,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         config: config.clone(),
         documents,
         shutdown: shutdown.clone(),
+        room: std::sync::OnceLock::new(),
     }));
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;
@@ -203,6 +219,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
     let endpoint = quic::bind(config.quic, &tls)?;
     let quic_addr = endpoint.local_addr()?;
+    let _ = state.room.set(RoomInfo {
+        room: config.room.clone(),
+        http_port: http_addr.port(),
+        quic_port: quic_addr.port(),
+        fingerprint: tls.fingerprint.clone(),
+        versions: vec![gavel_shared::protocol::PROTOCOL_VERSION],
+    });
     let app = http::router(state.clone());
     let quic_task = tokio::spawn(quic::serve(state.clone(), app.clone(), endpoint));
     let advertisement = if config.mdns {

@@ -595,6 +595,11 @@ pub enum ServerMessage {
         #[serde(with = "time::serde::rfc3339")]
         server_time: OffsetDateTime,
     },
+    /// Sent by a tablet agent to the tablet's browser only: whether the agent
+    /// reaches the room now. While it does not, the browser shows the last
+    /// known state and the cached documents, and commands are refused
+    /// with `offline`.
+    RoomLink { online: bool },
 }
 
 /// Why a message could not be read.

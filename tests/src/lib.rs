@@ -345,7 +345,7 @@ impl Ws {
     pub async fn reply(&mut self) -> anyhow::Result<ServerMessage> {
         loop {
             match self.recv().await? {
-                ServerMessage::Event { .. } | ServerMessage::Snapshot { .. } => continue,
+                ServerMessage::Event { .. } | ServerMessage::Snapshot { .. } | ServerMessage::RoomLink { .. } => continue,
                 other => return Ok(other),
             }
         }

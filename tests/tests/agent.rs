@@ -6,6 +6,7 @@ use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, ClientMessage, Command, ServerMessage};
 use gavel_tests::*;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const LONG: Duration = Duration::from_secs(120);
 
@@ -67,6 +68,15 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     let r = http.get(format!("http://{local}/")).send().await?;
     assert_eq!(r.status(), 200);
     assert!(r.text().await?.contains("<html"), "the web UI's index");
+
+    // Only the tablet's own browser: not another web page, not another host name.
+    let r = http.get(format!("http://{local}/api/session")).header("origin", "http://evil.example").send().await?;
+    assert_eq!(r.status(), 403);
+    let r = http.get(format!("http://{local}/api/session")).header("host", "evil.example").send().await?;
+    assert_eq!(r.status(), 403);
+    let mut evil = format!("ws://{local}/ws").into_client_request()?;
+    evil.headers_mut().insert("origin", "http://evil.example".parse()?);
+    assert!(tokio_tungstenite::connect_async(evil).await.is_err(), "a WebSocket from another page is refused");
 
     // The meeting live on the local socket, and commands carried to the room.
     let mut ws = Ws::connect(local, None).await?;

@@ -271,3 +271,54 @@ async fn the_secretary_writes_the_minutes_in_the_browser() -> anyhow::Result<()>
     c.close().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_offline() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let a = s.admin.upload(s.meeting, s.item, "Tờ trình.pdf", pack_pdf(3, 32 * 1024, 1, None), &[]).await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    let local = agent.local_addr.unwrap();
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    // No sign-in page: the agent signed in for the tablet.
+    c.goto(&format!("http://{local}/")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    wait_text(&c, "#who-name", "Đại biểu 0000").await?;
+    wait_text(&c, "#current-title", "Nghị quyết").await?;
+    let add =
+        Command::AddItem { title: "Mục qua máy tính bảng".into(), presenter: String::new(), summary: String::new(), position: None };
+    s.admin.command(s.meeting, "tablet-add", &add).await?;
+    s.sign_in(&s.chair).await?.command(s.meeting, "tablet-next", &Command::NextItem).await?;
+    wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
+
+    // The room goes away; a reload still shows the meeting from the tablet.
+    until("the pack is cached", WAIT, || agent.shared.progress.borrow().complete()).await?;
+    server.stop().await?;
+    until("the agent is offline", WAIT, || agent.shared.link.borrow().is_none()).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
+    c.refresh().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
+    wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
+    wait_text(&c, "#who-name", "Đại biểu 0000").await?;
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-offline.png"), c.screenshot().await?)?;
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_secretary_sees_a_qr_code_for_tablets_and_cards_carry_a_join_code() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let link = c.wait().at_most(WAIT).for_element(Locator::Css(".tablet-join .join-link")).await?.text().await?;
+    assert!(link.contains(&format!("gavel://127.0.0.1:{}/?fp={}", server.quic_addr.port(), server.fingerprint)), "{link}");
+    assert!(c.find(Locator::Css(".tablet-join .qr svg")).await.is_ok(), "a QR code");
+    c.close().await?;
+    Ok(())
+}

@@ -147,6 +147,8 @@ impl Drop for Agent {
 
 const STATE_FILE: &str = "state.json";
 const SESSION_FILE: &str = "session.json";
+/// The room's answer to `GET /api/session`, for the UI offline.
+const SESSION_INFO_FILE: &str = "session-info.json";
 
 impl Agent {
     /// Opens the cache, loads what a previous run kept, binds the local
@@ -539,13 +541,40 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
         .route("/ws", axum::routing::get(local_ws))
         .route("/api/meetings/{m}/documents/{d}", axum::routing::get(local_document))
         .route("/api/agent", axum::routing::get(agent_status))
+        .route("/api/session", axum::routing::get(relay).post(relay).delete(keep_session))
         .fallback(relay)
+        .layer(axum::middleware::from_fn(only_this_tablet))
         .with_state(shared)
+}
+
+/// The local server acts with the participant's session, so it answers only
+/// the tablet's own browser: the `Host` must be a loopback name (no DNS
+/// rebinding), and a request a web page sends from elsewhere (its `Origin`
+/// is not this server; WebSockets ignore CORS) is refused.
+async fn only_this_tablet(req: Request, next: axum::middleware::Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = host.rsplit_once(':').map(|(n, port)| if port.bytes().all(|b| b.is_ascii_digit()) { n } else { host }).unwrap_or(host);
+    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+        return (StatusCode::FORBIDDEN, "this agent serves only the tablet's own browser (http://127.0.0.1:PORT/)").into_response();
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if origin != format!("http://{host}") {
+            return (StatusCode::FORBIDDEN, "requests from other web pages are refused").into_response();
+        }
+    }
+    next.run(req).await
 }
 
 fn offline_response() -> Response {
     let body = serde_json::json!({"code": "offline", "message": "the room cannot be reached just now"});
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+}
+
+/// `DELETE /api/session`: on a tablet the agent holds the sign-in; the
+/// browser's "sign out" does not end it (a tablet is given to one person;
+/// the secretary ends its session from the room).
+async fn keep_session() -> Response {
+    axum::Json(serde_json::json!({"status": "kept_by_agent"})).into_response()
 }
 
 /// `GET /api/agent`: the agent's own status, for the UI and for tests.
@@ -635,7 +664,12 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let keep = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten();
+    let keep = if is_get && status == StatusCode::OK && path == "/api/session" {
+        // Who is signed in: the UI asks first, offline too.
+        Some(shared.opts.cache_dir.join(SESSION_INFO_FILE))
+    } else {
+        (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten()
+    };
     let mut builder = Response::builder().status(status);
     for (k, v) in &headers {
         builder = builder.header(k, v);
@@ -666,10 +700,12 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 async fn offline_fallback(shared: &Shared, path: &str, is_api: bool, is_get: bool) -> Response {
-    if is_api || !is_get {
-        return offline_response();
-    }
-    let Some(file) = web_cache_path(shared, path) else { return offline_response() };
+    let file = match (is_get, is_api) {
+        (true, true) if path == "/api/session" => Some(shared.opts.cache_dir.join(SESSION_INFO_FILE)),
+        (true, false) => web_cache_path(shared, path),
+        _ => None,
+    };
+    let Some(file) = file else { return offline_response() };
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
             let mime = mime_guess::from_path(&file).first_or_octet_stream();
@@ -723,6 +759,7 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                         let _ =
                             out.send(ServerMessage::Welcome { version: PROTOCOL_VERSION, actor, server_time: shared.server_time() }).await;
                         let mut rx = shared.local.subscribe();
+                        let mut link = shared.link.subscribe();
                         let snapshot = shared.state.borrow().clone();
                         let (out, shared2) = (out.clone(), shared.clone());
                         follower = Some(tokio::spawn(async move {
@@ -733,8 +770,25 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                     return;
                                 }
                             }
+                            let online = link.borrow_and_update().is_some();
+                            if out.send(ServerMessage::RoomLink { online }).await.is_err() {
+                                return;
+                            }
                             loop {
-                                let m = match rx.recv().await {
+                                let next = tokio::select! {
+                                    m = rx.recv() => m,
+                                    changed = link.changed() => {
+                                        if changed.is_err() {
+                                            return;
+                                        }
+                                        let online = link.borrow_and_update().is_some();
+                                        if out.send(ServerMessage::RoomLink { online }).await.is_err() {
+                                            return;
+                                        }
+                                        continue;
+                                    }
+                                };
+                                let m = match next {
                                     Ok(m) => m,
                                     Err(broadcast::error::RecvError::Lagged(_)) => match shared2.state.borrow().clone() {
                                         Some(state) => ServerMessage::Snapshot { state },

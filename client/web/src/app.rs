@@ -219,6 +219,7 @@ fn Header() -> impl IntoView {
         Conn::Live => ("live", i.t("conn.live")),
         Conn::Connecting => ("connecting", i.t("conn.connecting")),
         Conn::Offline => ("offline", i.t("conn.offline")),
+        Conn::Cached => ("cached", i.t("conn.cached")),
     };
     let sign_out = move |_| {
         spawn_local(async move {

@@ -42,6 +42,9 @@ pub fn Cards(pins: Vec<IssuedPin>, #[prop(into)] on_close: Callback<()>) -> impl
                                 <div class="card-meeting">{title.clone()}</div>
                                 <div class="card-name">{p.name.clone()}</div>
                                 <div class="card-pin">"PIN: "<strong class="pin-value">{p.pin.clone().unwrap_or_else(|| "——".into())}</strong></div>
+                                {p.pin.clone().map(|pin| view! {
+                                    <div class="card-code">{move || i.t("cards.code")}": "<strong class="join-code">{format!("{}-{}-{pin}", meeting_id.0, p.participant.0)}</strong></div>
+                                })}
                                 <div class="card-help">{move || i.t("cards.scan")}</div>
                                 <div class="card-url">{url.clone()}</div>
                             </div>

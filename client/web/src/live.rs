@@ -25,6 +25,8 @@ pub enum Conn {
     Connecting,
     Live,
     Offline,
+    /// Through a tablet agent that cannot reach the room: what the tablet holds.
+    Cached,
 }
 
 /// The meeting as this browser sees it, in context.
@@ -158,6 +160,8 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
         }
     });
     let mut was_live = false;
+    // Through a tablet agent: whether it reaches the room (a server sends nothing: yes).
+    let mut room_reachable = true;
     loop {
         if !current() {
             let _ = sink.close().await;
@@ -215,11 +219,20 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         awaiting_pong.set(false);
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
                     }
+                    ServerMessage::RoomLink { online } => {
+                        room_reachable = online;
+                    }
                 }
                 // Replayed events (no snapshot) also make the link live.
                 if live.state.with_untracked(|s| s.is_some()) && !was_live {
                     live.conn.set(Conn::Live);
                     was_live = true;
+                }
+                if was_live {
+                    let shown = if room_reachable { Conn::Live } else { Conn::Cached };
+                    if live.conn.get_untracked() != shown {
+                        live.conn.set(shown);
+                    }
                 }
             }
             Either::Right((Some(Ok(_)), _)) => {}

@@ -27,11 +27,72 @@ pub fn Prepare(meeting: MeetingId) -> impl IntoView {
     view! {
         <div class="prepare">
             <MeetingForm/>
+            <TabletJoin/>
             <AgendaEditor/>
             <DocumentsEditor meeting/>
             <ParticipantsEditor meeting cards/>
             {move || cards.get().map(|pins| view! { <Cards pins on_close=move || cards.set(None)/> })}
         </div>
+    }
+}
+
+/// What `GET /api/room` answers.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct RoomInfo {
+    room: String,
+    http_port: u16,
+    quic_port: u16,
+    fingerprint: String,
+    addresses: Vec<String>,
+}
+
+/// The link a tablet agent joins with: `gavel://ADDR:QUIC/?fp=…&http=…&room=…`.
+fn join_link(host: &str, r: &RoomInfo) -> String {
+    let room: String = js_sys::encode_uri_component(&r.room).into();
+    format!("gavel://{host}:{}/?fp={}&http={}&room={room}", r.quic_port, r.fingerprint, r.http_port)
+}
+
+/// The QR code tablets join with: the room's address, ports and certificate
+/// fingerprint (never a PIN: that is on each person's card).
+#[component]
+fn TabletJoin() -> impl IntoView {
+    let i = use_i18n();
+    let info = RwSignal::new(None::<RoomInfo>);
+    spawn_local(async move {
+        if let Ok(r) = api::get::<RoomInfo>("/api/room").await {
+            info.set(Some(r));
+        }
+    });
+    view! {
+        {move || info.get().map(|r| {
+            // The address this browser reached the server by, unless that is
+            // loopback (the secretary on the server itself): then a LAN one.
+            let here = window().location().hostname().unwrap_or_default();
+            let loopback = here == "localhost" || here.starts_with("127.") || here == "[::1]";
+            let host = if loopback { r.addresses.first().cloned() } else { Some(here) };
+            view! {
+                <section class="card tablet-join">
+                    <h2>{move || i.t("tablet.title")}</h2>
+                    {match host {
+                        Some(host) => {
+                            let link = join_link(&host, &r);
+                            let svg = crate::cards::qr_svg(&link);
+                            view! {
+                                <div class="tablet-join-body">
+                                    <div class="qr" inner_html=svg></div>
+                                    <div>
+                                        <p>{move || i.t("tablet.help")}</p>
+                                        <code class="join-link">{format!("gavel-agent join --link '{link}' --code …")}</code>
+                                        <p class="muted">{move || i.t("tablet.fingerprint")}": "<code class="fingerprint">{r.fingerprint.clone()}</code></p>
+                                    </div>
+                                </div>
+                            }.into_any()
+                        }
+                        None => view! { <p class="muted">{move || i.t("tablet.no_address")}</p> }.into_any(),
+                    }}
+                </section>
+            }
+        })}
     }
 }
 
