@@ -255,3 +255,24 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     assert_eq!(sha256_hex(&std::fs::read(cache.path().join("docs").join(&doc.sha256))?), doc.sha256);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_survives_a_change_of_the_tablets_address() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the agent is online", LONG, || agent.shared.link.borrow().is_some() && agent.shared.state.borrow().is_some()).await?;
+    let online = agent.shared.link.borrow().clone().unwrap();
+    let before = online.endpoint.local_addr()?;
+    // The tablet moves to another address (Wi-Fi roaming, DHCP renewal): same connection, new socket.
+    online.endpoint.rebind(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+    assert_ne!(online.endpoint.local_addr()?, before);
+    let add =
+        Command::AddItem { title: "Sau khi đổi địa chỉ".into(), presenter: String::new(), summary: String::new(), position: None };
+    let seq = s.admin.command(s.meeting, "moved", &add).await?.body["seq"].as_u64().unwrap();
+    until("the event arrives on the moved link", LONG, || agent.shared.state.borrow().as_ref().is_some_and(|st| st.seq >= seq)).await?;
+    assert_eq!(agent.shared.links_made.load(std::sync::atomic::Ordering::Relaxed), 1, "no reconnection was needed");
+    assert!(agent.shared.link.borrow().as_ref().is_some_and(|o| o.connection.stable_id() == online.connection.stable_id()));
+    Ok(())
+}

@@ -46,6 +46,19 @@ fn the_room_is_found_on_the_lan_and_disappears_when_it_stops() -> anyhow::Result
     assert!(line.contains(&format!("quic={}", server.quic_addr.port())), "{line}");
     assert!(line.contains(&format!("fp={}", server.fingerprint)) && line.contains("v=1"), "{line}");
 
+    // And joins it by name, with the code of a sign-in card.
+    let s = rt.block_on(Assembly::build(&server.url(""), 1))?;
+    let cache = tempfile::tempdir()?;
+    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
+    let joined = std::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "phòng họp số 2 — ubnd phường", "--code", &code, "--once", "--discover-timeout", "4"])
+        .arg("--cache")
+        .arg(cache.path())
+        .output()?;
+    let said = String::from_utf8_lossy(&joined.stdout);
+    assert!(joined.status.success(), "{said} {}", String::from_utf8_lossy(&joined.stderr));
+    assert!(said.contains("signed-in name=\"Đại biểu 0000\"") && said.contains("pack complete"), "{said}");
+
     let fullname = found.fullname.clone();
     rt.block_on(server.stop())?;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -58,5 +71,33 @@ fn the_room_is_found_on_the_lan_and_disappears_when_it_stops() -> anyhow::Result
         }
     }
     let _ = browser.shutdown();
+    Ok(())
+}
+
+#[test]
+fn a_room_of_another_protocol_version_is_named_with_its_versions() -> anyhow::Result<()> {
+    if in_private_network("a_room_of_another_protocol_version_is_named_with_its_versions")? {
+        return Ok(());
+    }
+    // A room of a later Gavel, speaking only version 2.
+    let daemon = ServiceDaemon::new()?;
+    let properties = [("v", "2"), ("room", "Phòng tương lai"), ("quic", "4433"), ("http", "8080"), ("fp", &"ab".repeat(32))];
+    let info = mdns_sd::ServiceInfo::new(
+        gavel_server::discovery::SERVICE,
+        "Phòng tương lai",
+        "phong-tuong-lai.local.",
+        "",
+        4433,
+        &properties[..],
+    )?
+    .enable_addr_auto();
+    daemon.register(info)?;
+    let out = std::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "Phòng tương lai", "--code", "1-1-123456", "--once", "--discover-timeout", "4"])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("speaks protocol version 2") && err.contains("this agent speaks 1"), "{err}");
+    let _ = daemon.shutdown();
     Ok(())
 }

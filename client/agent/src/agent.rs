@@ -63,6 +63,8 @@ pub struct Options {
 pub struct Online {
     pub connection: quinn::Connection,
     pub token: String,
+    /// The agent's UDP endpoint (rebinding it moves the link to a new address).
+    pub endpoint: quinn::Endpoint,
 }
 
 /// How the meeting pack is coming along.
@@ -114,6 +116,8 @@ pub struct Shared {
     pub link: watch::Sender<Option<Online>>,
     pub progress: watch::Sender<Progress>,
     pub totals: Mutex<Totals>,
+    /// How many times the link was made (1 + reconnections).
+    pub links_made: std::sync::atomic::AtomicUsize,
     /// A reason the agent gave up (wrong certificate, wrong PIN, revoked).
     pub fatal: watch::Sender<Option<String>>,
     /// Who the agent signed in as.
@@ -170,6 +174,7 @@ impl Agent {
             link: watch::channel(None).0,
             progress: watch::channel(Progress::default()).0,
             totals: Mutex::new(Totals::default()),
+            links_made: Default::default(),
             fatal: watch::channel(None).0,
             session: Mutex::new(saved_session),
             local: broadcast::channel(1024).0,
@@ -364,7 +369,8 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
         Err(e) => return e.into(),
     }
-    shared.link.send_replace(Some(Online { connection, token }));
+    shared.links_made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.link.send_replace(Some(Online { connection, token, endpoint: endpoint.clone() }));
 
     // Reading is not cancel-safe: one task reads, the loop below selects.
     let (incoming_tx, mut incoming) = mpsc::channel::<anyhow::Result<ServerMessage>>(256);
