@@ -19,7 +19,15 @@ const MAX_FRAME: usize = 4 * 1024 * 1024;
 /// Upgrades to a WebSocket; the session (cookie or bearer) is checked first.
 pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, ws: WebSocketUpgrade) -> Result<Response, Error> {
     let Auth(actor) = auth?;
-    Ok(ws.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).on_upgrade(move |socket| connection(app, actor, socket)))
+    // Small buffers: most clients sit idle between events, and tungstenite's
+    // defaults (128 KiB each way) would cost far more memory per tablet than
+    // the rest of its session. They grow for the rare large message.
+    Ok(ws
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| connection(app, actor, socket)))
 }
 
 async fn connection(app: AppState, actor: Actor, socket: WebSocket) {

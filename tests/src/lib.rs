@@ -108,6 +108,17 @@ impl Answer {
 }
 
 impl Http {
+    /// A client of the server at `base` (`http://ADDR`), without a session.
+    pub fn for_base(base: &str) -> Http {
+        Http { base: base.to_string(), inner: reqwest::Client::new(), token: None }
+    }
+
+    /// The same client acting with a bearer token.
+    pub fn with_token(mut self, token: &str) -> Http {
+        self.token = Some(token.to_string());
+        self
+    }
+
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let r = self.inner.request(method, format!("{}{path}", self.base));
         match &self.token {
@@ -534,9 +545,12 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            // target/<profile>/deps/<test>  →  target/<profile>/gavel-server
+            // target/<profile>/deps/<test> or target/<profile>/<bin>  →  target/<profile>/gavel-server
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            let profile_dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?.to_path_buf();
+            let mut profile_dir = exe.parent().ok_or("no target dir")?.to_path_buf();
+            if profile_dir.file_name().is_some_and(|n| n == "deps") {
+                profile_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
+            }
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = std::process::Command::new(cargo);
@@ -563,6 +577,8 @@ pub struct ServerProcess {
     /// The lines printed on stdout up to and including `listening …`.
     pub lines: Vec<String>,
     pub addr: SocketAddr,
+    pub quic_addr: SocketAddr,
+    pub fingerprint: String,
 }
 
 impl ServerProcess {
@@ -594,15 +610,16 @@ impl ServerProcess {
         let stdout = child.stdout.take().context("stdout")?;
         let mut reader = tokio::io::BufReader::new(stdout).lines();
         let mut lines = vec![];
-        let addr = loop {
+        let (addr, quic_addr, fingerprint) = loop {
             let line = tokio::time::timeout(Duration::from_secs(120), reader.next_line()).await.context("no start line")??;
             let Some(line) = line else { bail!("the server exited before listening; printed {lines:?}") };
             lines.push(line.clone());
-            if let Some(rest) = line.strip_prefix("listening http=") {
-                break rest.split_whitespace().next().context("address")?.parse()?;
+            if line.starts_with("listening ") {
+                let field = |k: &str| line.split_whitespace().find_map(|w| w.strip_prefix(k)).map(String::from).context("start line");
+                break (field("http=")?.parse()?, field("quic=")?.parse()?, field("fp=")?);
             }
         };
-        Ok(ServerProcess { child, lines, addr })
+        Ok(ServerProcess { child, lines, addr, quic_addr, fingerprint })
     }
 }
 

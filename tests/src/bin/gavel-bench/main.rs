@@ -1,0 +1,134 @@
+//! `gavel-bench`: measures Gavel on loopback against what a room's IT team
+//! would set up instead, in the same run, and prints a Markdown table.
+//!
+//!     cargo run --release --bin gavel-bench            # full run (under 10 minutes on 2 cores)
+//!     cargo run --release --bin gavel-bench -- --quick # every case, small sizes (CI smoke)
+//!
+//! The room server runs as its own process (the release binary beside this
+//! one) with a temporary data directory; clients run in this process.
+//! Baselines: Mosquitto (fan-out), nginx over HTTPS (pack distribution), a
+//! plain loopback TCP copy (the machine's ceiling), plain SQLite inserts
+//! (vote burst), an idle server (control under load), an empty database
+//! (start-up). Every case checks what clients received (hashes, counts) and
+//! fails if it cannot run; the quick mode checks only that.
+
+mod common;
+mod fanout;
+mod footprint;
+mod pack;
+mod votes;
+
+use common::*;
+use std::time::Instant;
+
+struct Sizes {
+    fanout: Vec<usize>,
+    moves: usize,
+    stalled: usize,
+    missed: usize,
+    voters: usize,
+    pack_docs: usize,
+    doc_bytes: usize,
+    plans: Vec<(usize, usize)>,
+    control_clients: usize,
+    meetings: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let z = if quick {
+        Sizes {
+            fanout: vec![20],
+            moves: 20,
+            stalled: 10,
+            missed: 300,
+            voters: 20,
+            pack_docs: 2,
+            doc_bytes: 1 << 20,
+            plans: vec![(2, 2)],
+            control_clients: 2,
+            meetings: 20,
+        }
+    } else {
+        Sizes {
+            fanout: vec![50, 500, 2000],
+            moves: 200,
+            stalled: 500,
+            missed: 10_000,
+            voters: 500,
+            pack_docs: 8,
+            doc_bytes: 25 << 20,
+            plans: vec![(10, 8), (50, 2)],
+            control_clients: 10,
+            meetings: 1000,
+        }
+    };
+    raise_open_files();
+    let started = Instant::now();
+    let mut rows = vec![];
+    let mut took = vec![];
+    let mut phase = |name: &str, t: Instant| {
+        eprintln!("gavel-bench: {name} took {:.1} s", t.elapsed().as_secs_f64());
+        took.push(format!("{name} {:.0} s", t.elapsed().as_secs_f64()))
+    };
+
+    let t = Instant::now();
+    let room = Room::start(&["--max-upload", "300000000"]).await?;
+    let need = z.fanout.iter().copied().chain([z.stalled, z.voters, z.control_clients]).max().unwrap_or(1);
+    let d = Delegates::build(&room, need).await?;
+    phase("setup", t);
+
+    // `GAVEL_BENCH_ONLY=fanout,pack,…` runs some cases (while working on one).
+    let only = std::env::var("GAVEL_BENCH_ONLY").ok();
+    let run = |case: &str| only.as_deref().is_none_or(|o| o.split(',').any(|c| c == case));
+    let t = Instant::now();
+    if run("fanout") {
+        rows.extend(fanout::fanout(&room, &d, &z.fanout, z.moves).await?);
+        phase("fan-out and memory", t);
+    }
+    if run("stalled") {
+        let t = Instant::now();
+        rows.extend(fanout::stalled(&room, &d, z.stalled, z.moves, z.missed).await?);
+        phase("stalled client", t);
+    }
+    if run("votes") {
+        let t = Instant::now();
+        rows.extend(votes::vote_burst(&room, &d, z.voters).await?);
+        phase("vote burst", t);
+    }
+    if run("pack") || run("control") {
+        let t = Instant::now();
+        let pack = pack::upload_pack(&room, &d, z.pack_docs, z.doc_bytes).await?;
+        if run("pack") {
+            rows.extend(pack::distribution(&room, &d, &pack, &z.plans).await?);
+        }
+        phase("pack distribution", t);
+        if run("control") {
+            let t = Instant::now();
+            rows.extend(pack::control_under_load(&room, &d, &pack, z.control_clients, z.pack_docs).await?);
+            phase("control under load", t);
+        }
+    }
+    if run("startup") {
+        let t = Instant::now();
+        rows.extend(footprint::bundle(&room).await?);
+        rows.extend(footprint::startup(z.meetings).await?);
+        phase("start-up and bundle", t);
+    }
+
+    println!("| case | Gavel | baseline | Gavel / baseline |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r.case, r.gavel, r.baseline, r.ratio);
+    }
+    println!();
+    println!(
+        "{} run on {} cores in {:.0} s ({}). Loopback only; times vary with the machine's load, ratios less.",
+        if quick { "Quick" } else { "Full" },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        started.elapsed().as_secs_f64(),
+        took.join(", ")
+    );
+    Ok(())
+}
