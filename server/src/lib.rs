@@ -16,6 +16,7 @@
 //! The binary only parses flags; [`start`] runs everything, so tests run the
 //! same code on port 0.
 
+pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod discovery;

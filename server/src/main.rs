@@ -72,6 +72,22 @@ enum Sub {
     },
     /// Print the public key that checks this server's signed minutes.
     PublicKey,
+    /// The tamper-evident record: `audit verify` walks each meeting's hash
+    /// chain (the server may be stopped) and names the first event that was
+    /// changed, removed or inserted; exits non-zero if any.
+    Audit {
+        #[command(subcommand)]
+        what: AuditSub,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditSub {
+    /// Check the event log of every meeting, or of one.
+    Verify {
+        #[arg(long)]
+        meeting: Option<i64>,
+    },
 }
 
 #[tokio::main]
@@ -86,6 +102,22 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None | Some(Sub::Serve) => serve(cli).await,
         Some(Sub::VerifyMinutes { ref file, ref sig, ref public_key }) => verify_minutes(file, sig.as_deref(), public_key.as_deref()),
+        Some(Sub::Audit { what: AuditSub::Verify { meeting } }) => {
+            let db = gavel_server::store::open_read_only(&cli.data_dir).await?;
+            let found = gavel_server::audit::verify(&db, meeting.map(gavel_shared::model::MeetingId)).await?;
+            let mut bad = false;
+            for (m, f) in &found {
+                bad |= !matches!(f, gavel_server::audit::Finding::Intact { .. });
+                println!("meeting {m}: {f}");
+            }
+            if found.is_empty() {
+                println!("no meetings");
+            }
+            if bad {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Sub::PublicKey) => {
             let signer = gavel_server::signing::Signer::load_or_create(&cli.data_dir, cli.signing_key.as_deref())?;
             println!("{}", signer.public_key_hex());

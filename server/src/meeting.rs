@@ -435,12 +435,22 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 async fn append(tx: &mut Tx<'_>, e: &Event) -> Result<()> {
     let body = serde_json::to_string(e).expect("events serialise");
     let kind = serde_json::to_value(&e.change).ok().and_then(|v| v["type"].as_str().map(String::from)).unwrap_or_default();
-    sqlx::query("INSERT INTO events (meeting_id, seq, at, kind, body) VALUES (?, ?, ?, ?, ?)")
+    // The hash chain (crate::audit): the previous head, in the same transaction.
+    let prev: String = sqlx::query_scalar("SELECT head FROM meetings WHERE id = ?").bind(e.meeting.0).fetch_one(&mut **tx).await?;
+    let chain = crate::audit::next(&prev, &body);
+    sqlx::query("INSERT INTO events (meeting_id, seq, at, kind, body, chain) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(e.meeting.0)
         .bind(e.seq as i64)
         .bind(ts(e.at))
         .bind(kind)
         .bind(body)
+        .bind(&chain)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE meetings SET head = ?, head_seq = ? WHERE id = ?")
+        .bind(&chain)
+        .bind(e.seq as i64)
+        .bind(e.meeting.0)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -21,6 +21,22 @@ pub type Db = SqlitePool;
 
 /// Opens (creating if missing) and migrates the database named by `url`, or
 /// `DATA_DIR/gavel.db` when `url` is `None`.
+/// Opens an existing database read-only, for checks with the server stopped
+/// (`audit verify`): nothing is migrated or written.
+pub async fn open_read_only(data_dir: &Path) -> anyhow::Result<Db> {
+    let path = data_dir.join("gavel.db");
+    anyhow::ensure!(path.exists(), "no database at {}", path.display());
+    let options = SqliteConnectOptions::new().filename(&path).read_only(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let chained: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'chain'").fetch_one(&pool).await?;
+    anyhow::ensure!(chained == 1, "this database predates the event chain: start the server once to upgrade it");
+    Ok(pool)
+}
+
 pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
     let url = match url {
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
@@ -47,6 +63,7 @@ pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
     sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("cannot migrate the database")?;
+    crate::audit::backfill(&pool).await.context("cannot chain the event log")?;
     // A server stopped abruptly may have left history in the WAL.
     truncate_wal(&pool).await;
     Ok(pool)

@@ -548,7 +548,8 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             // target/<profile>/deps/<test> or target/<profile>/<bin>  →  target/<profile>/gavel-server
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let mut profile_dir = exe.parent().ok_or("no target dir")?.to_path_buf();
-            if profile_dir.file_name().is_some_and(|n| n == "deps") {
+            let from_tests = profile_dir.file_name().is_some_and(|n| n == "deps");
+            if from_tests {
                 profile_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
             }
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
@@ -556,7 +557,14 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             let mut cmd = std::process::Command::new(cargo);
             // The same selection as scripts/test's build phase, so that the
             // features are the same and nothing is built twice.
-            cmd.args(["build", "--workspace", "--exclude", "gavel-web", "--all-targets"]);
+            if from_tests {
+                cmd.args(["build", "--workspace", "--exclude", "gavel-web", "--all-targets"]);
+            } else {
+                // A binary such as gavel-bench: the programs it runs, with the
+                // same packages selected as `cargo run --bin gavel-bench`
+                // (so the features agree and nothing is built twice).
+                cmd.args(["build", "-p", "gavel-tests", "-p", "gavel-server", "-p", "gavel-agent", "--bins"]);
+            }
             if release {
                 cmd.arg("--release");
             }
