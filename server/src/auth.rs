@@ -112,7 +112,7 @@ pub async fn lookup(db: &Db, token: &str) -> Result<Option<Actor>> {
     let row = sqlx::query(
         "SELECT s.expires_at, s.staff_id, st.is_admin, p.id AS participant_id, p.meeting_id, p.role \
          FROM sessions s LEFT JOIN staff st ON st.id = s.staff_id LEFT JOIN participants p ON p.id = s.participant_id \
-         WHERE s.token_hash = ?",
+         WHERE s.token_hash = ? AND s.revoked_at IS NULL",
     )
     .bind(token_hash(token))
     .fetch_optional(db)
@@ -225,8 +225,9 @@ pub async fn participant_sign_in(
     participant: ParticipantId,
     pin: &str,
     remote: bool,
+    from: Option<std::net::IpAddr>,
 ) -> Result<(Actor, String, String)> {
-    check_pin(&app.db, meeting, participant, pin).await?;
+    check_pin_limited(app, meeting, participant, pin, from).await?;
     let token = create_session(&app.db, SessionFor::Participant(participant), app.config.session_ttl).await?;
     let actor = lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
     tracing::info!(%meeting, %participant, remote, "participant signed in");
@@ -321,6 +322,105 @@ pub async fn check_staff(db: &Db, username: &str, password: &str) -> Result<Staf
 }
 
 /// Checks a participant's PIN for a meeting.
+/// [`check_pin`] within the sign-in limits ([`crate::throttle`]): an
+/// address or a participant that guessed too often is refused before the
+/// PIN is even checked, the right PIN included.
+pub async fn check_pin_limited(
+    app: &AppState,
+    meeting: MeetingId,
+    participant: ParticipantId,
+    pin: &str,
+    from: Option<std::net::IpAddr>,
+) -> Result<()> {
+    let wait = |d: std::time::Duration| Error::TooManyAttempts { wait_secs: d.as_secs().max(1) };
+    if let Some(d) = from.and_then(|ip| app.throttle.address_wait(ip)) {
+        return Err(wait(d));
+    }
+    let row = sqlx::query("SELECT pin_failures, pin_locked FROM participants WHERE id = ? AND meeting_id = ?")
+        .bind(participant.0)
+        .bind(meeting.0)
+        .fetch_optional(&app.db)
+        .await?;
+    let known = row.as_ref().map(|r| (r.get::<i64, _>("pin_failures") as u32, r.get::<bool, _>("pin_locked")));
+    if let Some((_, true)) = known {
+        return Err(Error::SignInLocked);
+    }
+    // A wait counts only while the wrong PINs that caused it still stand (a
+    // new PIN or an unlock sets them back to 0).
+    let counting = known.is_some_and(|(failures, _)| failures >= app.throttle.limits().free_attempts);
+    if let Some(d) = counting.then(|| app.throttle.participant_wait(participant)).flatten() {
+        return Err(wait(d));
+    }
+    match check_pin(&app.db, meeting, participant, pin).await {
+        Ok(()) => {
+            if known.is_some_and(|(failures, _)| failures > 0) {
+                sqlx::query("UPDATE participants SET pin_failures = 0 WHERE id = ?").bind(participant.0).execute(&app.db).await?;
+            }
+            app.throttle.clear(participant);
+            Ok(())
+        }
+        Err(Error::BadCredentials) => {
+            let failures = known.map(|(f, _)| f + 1);
+            if let Some(f) = failures {
+                let lock = f >= app.throttle.limits().lock_after;
+                sqlx::query("UPDATE participants SET pin_failures = ?, pin_locked = ? WHERE id = ?")
+                    .bind(f as i64)
+                    .bind(lock)
+                    .bind(participant.0)
+                    .execute(&app.db)
+                    .await?;
+                if lock {
+                    tracing::warn!(%meeting, %participant, failures = f, "sign-in locked after wrong PINs");
+                }
+            }
+            app.throttle.failed(from, failures.map(|f| (participant, f)));
+            tracing::info!(%meeting, %participant, ?from, "wrong PIN");
+            Err(Error::BadCredentials)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Lifts a participant's sign-in lock and wait.
+pub async fn unlock(app: &AppState, meeting: MeetingId, participant: ParticipantId) -> Result<()> {
+    let done = sqlx::query("UPDATE participants SET pin_failures = 0, pin_locked = FALSE WHERE id = ? AND meeting_id = ?")
+        .bind(participant.0)
+        .bind(meeting.0)
+        .execute(&app.db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("participant"));
+    }
+    app.throttle.clear(participant);
+    Ok(())
+}
+
+/// Ends every session of a participant ("this tablet was lost"); returns
+/// how many. The rows stay, marked, so a tablet learns it was revoked.
+pub async fn revoke(app: &AppState, meeting: MeetingId, participant: ParticipantId) -> Result<u64> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM participants WHERE id = ? AND meeting_id = ?")
+        .bind(participant.0)
+        .bind(meeting.0)
+        .fetch_optional(&app.db)
+        .await?;
+    exists.ok_or(Error::NotFound("participant"))?;
+    let done = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE participant_id = ? AND revoked_at IS NULL")
+        .bind(crate::store::ts(now()))
+        .bind(participant.0)
+        .execute(&app.db)
+        .await?;
+    let _ = app.revoked.send(participant);
+    tracing::warn!(%meeting, %participant, sessions = done.rows_affected(), "sessions revoked");
+    Ok(done.rows_affected())
+}
+
+/// True when this token belonged to a session that was revoked.
+pub async fn is_revoked(db: &Db, token: &str) -> Result<bool> {
+    let at: Option<Option<String>> =
+        sqlx::query_scalar("SELECT revoked_at FROM sessions WHERE token_hash = ?").bind(token_hash(token)).fetch_optional(db).await?;
+    Ok(matches!(at, Some(Some(_))))
+}
+
 pub async fn check_pin(db: &Db, meeting: MeetingId, participant: ParticipantId, pin: &str) -> Result<()> {
     let hash: Option<String> = sqlx::query_scalar("SELECT pin_hash FROM participants WHERE id = ? AND meeting_id = ?")
         .bind(participant.0)

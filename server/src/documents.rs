@@ -200,6 +200,13 @@ pub async fn upload(
         }
     }
     let upload = upload.ok_or_else(|| Error::bad_request("bad_upload", "the form has no 'file' field"))?;
+    if confidentiality == Confidentiality::Secret && !app.config.allow_secret_documents {
+        // Refused here too, so the content never reaches the store.
+        return Err(Error::Forbidden(
+            "this room does not accept state-secret (\"mật\") documents: the rules for state secrets require a room set up for them \
+             (started with --allow-secret-documents)",
+        ));
+    }
     let final_path = app.documents.path(&upload.sha256);
     if final_path.exists() {
         tokio::fs::remove_file(&upload.tmp).await?;

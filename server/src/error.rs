@@ -34,6 +34,12 @@ pub enum Error {
     NotAPdf,
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("too many wrong PINs: try again in {wait_secs} s")]
+    TooManyAttempts { wait_secs: u64 },
+    #[error("too many wrong PINs: sign-in is locked until the chair or the secretary unlocks it")]
+    SignInLocked,
+    #[error("this session was ended by the chair or the secretary")]
+    Revoked,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -69,6 +75,9 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::NotAPdf => "not_a_pdf",
             Error::Unavailable => "unavailable",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::SignInLocked => "sign_in_locked",
+            Error::Revoked => "revoked",
             Error::Internal(_) => "internal",
         }
     }
@@ -76,7 +85,9 @@ impl Error {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::BadCredentials | Error::Revoked => StatusCode::UNAUTHORIZED,
+            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::SignInLocked => StatusCode::LOCKED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Rule(e) => match e {

@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meetings/{id}/minutes/files/{version}/{name}", get(minutes_file))
         .route("/api/signing-key", get(signing_key))
         .route("/api/room", get(room_info))
+        .route("/api/meetings/{id}/participants/{p}/unlock", post(unlock_sign_in))
+        .route("/api/meetings/{id}/participants/{p}/revoke", post(revoke_sessions))
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
@@ -75,6 +77,40 @@ where
 
 async fn api_not_found() -> Error {
     Error::NotFound("API route")
+}
+
+/// The chair, the secretary, or staff: who may lift locks and revoke sessions.
+fn may_manage(actor: &Actor, meeting: MeetingId) -> Result<()> {
+    if actor.is_staff() || matches!(actor.role_in(meeting), Some(Role::Chair | Role::Secretary)) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("only the chair or the secretary may do this"))
+    }
+}
+
+/// `POST /api/meetings/{id}/participants/{p}/unlock`: lifts a sign-in lock
+/// left by wrong PINs.
+async fn unlock_sign_in(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, p)): Path<(i64, i64)>,
+) -> Result<Json<serde_json::Value>> {
+    may_manage(&actor, MeetingId(id))?;
+    auth::unlock(&app, MeetingId(id), ParticipantId(p)).await?;
+    tracing::info!(meeting = id, participant = p, by = ?actor, "sign-in unlocked");
+    Ok(Json(json!({"status": "unlocked"})))
+}
+
+/// `POST /api/meetings/{id}/participants/{p}/revoke`: ends every session of
+/// the participant ("this tablet was lost"); their connections close now.
+async fn revoke_sessions(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, p)): Path<(i64, i64)>,
+) -> Result<Json<serde_json::Value>> {
+    may_manage(&actor, MeetingId(id))?;
+    let n = auth::revoke(&app, MeetingId(id), ParticipantId(p)).await?;
+    Ok(Json(json!({"status": "revoked", "sessions": n})))
 }
 
 /// `GET /api/room`: how a tablet joins (for the QR code on the secretary's
@@ -310,8 +346,19 @@ fn session_cookie(token: String, ttl: time::Duration) -> Cookie<'static> {
     Cookie::build((auth::COOKIE, token)).http_only(true).same_site(SameSite::Lax).path("/").max_age(ttl).build()
 }
 
-async fn sign_in(State(app): State<AppState>, jar: CookieJar, ApiJson(body): ApiJson<SignIn>) -> Result<(CookieJar, Json<SessionInfo>)> {
-    let (actor, token, name) = auth::participant_sign_in(&app, body.meeting, body.participant, &body.pin, body.remote).await?;
+/// The client's address, when the transport knows it.
+pub fn peer_of(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
+}
+
+async fn sign_in(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    parts: axum::http::request::Parts,
+    ApiJson(body): ApiJson<SignIn>,
+) -> Result<(CookieJar, Json<SessionInfo>)> {
+    let from = peer_of(&parts.extensions).map(|a| a.ip());
+    let (actor, token, name) = auth::participant_sign_in(&app, body.meeting, body.participant, &body.pin, body.remote, from).await?;
     let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
     Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
 }

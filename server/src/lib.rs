@@ -30,6 +30,7 @@ pub mod quic;
 pub mod session;
 pub mod signing;
 pub mod store;
+pub mod throttle;
 pub mod web;
 pub mod ws;
 
@@ -66,6 +67,10 @@ pub struct Config {
     pub session_ttl: time::Duration,
     /// The organisation's Ed25519 key for the minutes (default: generated in the data directory).
     pub signing_key: Option<PathBuf>,
+    /// Accept state-secret ("mật") documents (refused by default).
+    pub allow_secret_documents: bool,
+    /// Limits on guessing PINs.
+    pub sign_in_limits: throttle::Limits,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +88,8 @@ impl std::fmt::Debug for Config {
             .field("max_upload", &self.max_upload)
             .field("session_ttl", &self.session_ttl)
             .field("signing_key", &self.signing_key)
+            .field("allow_secret_documents", &self.allow_secret_documents)
+            .field("sign_in_limits", &self.sign_in_limits)
             .finish()
     }
 }
@@ -103,6 +110,8 @@ impl Config {
             max_upload: DEFAULT_MAX_UPLOAD,
             session_ttl: time::Duration::hours(18),
             signing_key: None,
+            allow_secret_documents: false,
+            sign_in_limits: throttle::Limits::default(),
         }
     }
 }
@@ -124,6 +133,10 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// How tablets reach this room (set once the ports are bound).
     pub room: std::sync::OnceLock<RoomInfo>,
+    /// Sign-in limits and what they remember.
+    pub throttle: throttle::Throttle,
+    /// Participants whose sessions were just revoked: open connections close.
+    pub revoked: tokio::sync::broadcast::Sender<gavel_shared::model::ParticipantId>,
 }
 
 /// How a tablet joins this room: what mDNS announces, and the QR code on
@@ -203,7 +216,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let documents = documents::Store::open(&config.data_dir).await?;
     let (stop, shutdown) = watch::channel(false);
     let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
-    let services = Arc::new(meeting::Services { data_dir: config.data_dir.clone(), signer });
+    let services = Arc::new(meeting::Services { data_dir: config.data_dir.clone(), signer, allow_secret: config.allow_secret_documents });
     let state = AppState(Arc::new(Inner {
         meetings: meeting::Meetings::new(db.clone(), services),
         db,
@@ -211,6 +224,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         documents,
         shutdown: shutdown.clone(),
         room: std::sync::OnceLock::new(),
+        throttle: throttle::Throttle::new(config.sign_in_limits),
+        revoked: tokio::sync::broadcast::channel(64).0,
     }));
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;

@@ -40,6 +40,19 @@ struct Cli {
     /// The largest document upload, in bytes.
     #[arg(long, env = "GAVEL_MAX_UPLOAD", default_value_t = gavel_server::DEFAULT_MAX_UPLOAD)]
     max_upload: u64,
+    /// Accept state-secret ("mật") documents. Off by default: the rules for
+    /// state secrets require a room set up for them.
+    #[arg(long, env = "GAVEL_ALLOW_SECRET_DOCUMENTS")]
+    allow_secret_documents: bool,
+    /// Wrong PINs in a row before each further attempt must wait (1 s, 2 s, 4 s, …).
+    #[arg(long, env = "GAVEL_PIN_FREE_ATTEMPTS", default_value_t = 3)]
+    pin_free_attempts: u32,
+    /// Wrong PINs in a row that lock a participant's sign-in until the chair or secretary unlocks it.
+    #[arg(long, env = "GAVEL_PIN_LOCK_AFTER", default_value_t = 10)]
+    pin_lock_after: u32,
+    /// Wrong PINs from one address in 10 minutes before it is refused for the rest of them.
+    #[arg(long, env = "GAVEL_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 30)]
+    sign_in_failures_per_address: u32,
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
     session_hours: u32,
@@ -172,6 +185,12 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         max_upload: cli.max_upload,
         session_ttl: time::Duration::hours(cli.session_hours.into()),
         signing_key: cli.signing_key,
+        allow_secret_documents: cli.allow_secret_documents,
+        sign_in_limits: gavel_server::throttle::Limits {
+            free_attempts: cli.pin_free_attempts,
+            lock_after: cli.pin_lock_after,
+            per_address: cli.sign_in_failures_per_address,
+        },
     };
     let server = gavel_server::start(config).await?;
     {

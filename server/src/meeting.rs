@@ -34,6 +34,19 @@ pub const MAX_KEY: usize = 128;
 pub struct Services {
     pub data_dir: std::path::PathBuf,
     pub signer: crate::signing::Signer,
+    /// `--allow-secret-documents`: the room may hold state-secret ("mật") documents.
+    pub allow_secret: bool,
+}
+
+/// Refuses the `secret` level unless the room was started to allow it.
+fn check_secret_allowed(services: &Services, level: Confidentiality) -> Result<()> {
+    if level == Confidentiality::Secret && !services.allow_secret {
+        return Err(Error::Forbidden(
+            "this room does not accept state-secret (\"mật\") documents: the rules for state secrets require a room set up for them \
+             (started with --allow-secret-documents)",
+        ));
+    }
+    Ok(())
 }
 
 /// All meetings that have been touched since start-up.
@@ -356,8 +369,14 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
         return Ok((previous, vec![]));
     }
     match &job.op {
-        Op::Command(cmd) => rules::check(working, &job.actor, cmd)?,
+        Op::Command(cmd) => {
+            rules::check(working, &job.actor, cmd)?;
+            if let gavel_shared::protocol::Command::UpdateDocument { confidentiality, .. } = cmd {
+                check_secret_allowed(services, *confidentiality)?;
+            }
+        }
         Op::AttachDocument(d) => {
+            check_secret_allowed(services, d.confidentiality)?;
             rules::allowed(working, &job.actor, CommandKind::UploadDocument)?;
             working.item(d.item).ok_or(Error::NotFound("agenda item"))?;
             rules::check_readers(working, d.confidentiality, &d.readers)?;
@@ -673,7 +692,12 @@ async fn write(
             let mut changes = Vec::new();
             let mut issued = Vec::new();
             for (id, (pin, hash)) in participants.iter().zip(pins) {
-                sqlx::query("UPDATE participants SET pin_hash = ? WHERE id = ?").bind(hash).bind(id.0).execute(&mut **tx).await?;
+                // A new PIN also lifts a sign-in lock left by wrong PINs.
+                sqlx::query("UPDATE participants SET pin_hash = ?, pin_failures = 0, pin_locked = FALSE WHERE id = ?")
+                    .bind(hash)
+                    .bind(id.0)
+                    .execute(&mut **tx)
+                    .await?;
                 let name = state.participant(*id).map(|p| p.name.clone()).unwrap_or_default();
                 issued.push(IssuedPin { participant: *id, name, pin: Some(pin) });
                 changes.push(Change::PinReset { participant: *id });

@@ -126,6 +126,7 @@ pub async fn serve(app: AppState, router: axum::Router, endpoint: quinn::Endpoin
 async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection) {
     let Ok((mut send, recv)) = conn.accept_bi().await else { return };
     let _ = send.set_priority(CONTROL_PRIORITY);
+    let closer_addr = conn.remote_address();
     let requests = tokio::spawn(request_streams(app.clone(), router, conn.clone()));
     let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let closer = conn.clone();
@@ -160,7 +161,7 @@ async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection
         recv.read_exact(&mut buf).await.ok()?;
         Some((String::from_utf8(buf).map(Inbound::Text).unwrap_or(Inbound::Binary), recv))
     });
-    session::run(app, None, Box::pin(inbound), out).await;
+    session::run(app, None, Some(closer_addr), Box::pin(inbound), out).await;
     let _ = writer.await;
     requests.abort();
     conn.close(quinn::VarInt::from_u32(0), b"bye");
@@ -169,7 +170,7 @@ async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection
 /// Serves the request streams a client opens after its control stream.
 async fn request_streams(app: AppState, router: axum::Router, conn: quinn::Connection) {
     while let Ok((send, recv)) = conn.accept_bi().await {
-        tokio::spawn(request_stream(app.clone(), router.clone(), send, recv));
+        tokio::spawn(request_stream(app.clone(), router.clone(), conn.remote_address(), send, recv));
     }
 }
 
@@ -211,7 +212,7 @@ async fn readable(app: &AppState, token: &str, meeting: MeetingId, doc: Document
 }
 
 #[tracing::instrument(skip_all)]
-async fn request_stream(app: AppState, router: axum::Router, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
     let result: anyhow::Result<()> = async {
         let frame = read_frame(&mut recv, MAX_REQUEST_FRAME).await?;
         let request = match serde_json::from_slice::<StreamRequest>(&frame) {
@@ -250,7 +251,7 @@ async fn request_stream(app: AppState, router: axum::Router, mut send: quinn::Se
                 send_chunks(&app, &m, &indices, &mut send).await
             }
             StreamRequest::Http { token, method, path, headers } => {
-                relay_http(router, token, &method, &path, headers, &mut send, recv).await
+                relay_http(router, peer, token, &method, &path, headers, &mut send, recv).await
             }
         }?;
         let _ = send.finish();
@@ -286,8 +287,10 @@ async fn send_chunks(
 
 /// Runs a relayed HTTP request through the same router as the HTTP port,
 /// acting for the stream's token (never a cookie).
+#[allow(clippy::too_many_arguments)]
 async fn relay_http(
     router: axum::Router,
+    peer: SocketAddr,
     token: Option<String>,
     method: &str,
     path: &str,
@@ -312,7 +315,11 @@ async fn relay_http(
         builder = builder.header("authorization", format!("Bearer {t}"));
     }
     let request = match builder.body(Body::from_stream(body)) {
-        Ok(r) => r,
+        Ok(mut r) => {
+            // As if it came to the HTTP port from the tablet's address.
+            r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            r
+        }
         Err(e) => return reply(send, &StreamReply::Error { code: "malformed_message".into(), message: e.to_string() }).await,
     };
     let response = router.oneshot(request).await.map_err(|e| anyhow::anyhow!("router: {e}"))?;

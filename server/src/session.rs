@@ -54,12 +54,20 @@ async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Runs a session until the client goes or the server stops. `actor` is
-/// who the transport already knows (a cookie, a bearer token), or `None`
-/// for a client that signs in with a message.
+/// Runs a session until the client goes, the server stops or the session
+/// is revoked. `actor` is who the transport already knows (a cookie, a
+/// bearer token), or `None` for a client that signs in with a message;
+/// `peer` is the client's address (for the sign-in limits).
 #[tracing::instrument(skip_all, fields(actor = ?actor))]
-pub async fn run(app: AppState, mut actor: Option<Actor>, mut inbound: impl Stream<Item = Inbound> + Unpin, out: mpsc::Sender<Outbound>) {
+pub async fn run(
+    app: AppState,
+    mut actor: Option<Actor>,
+    peer: Option<std::net::SocketAddr>,
+    mut inbound: impl Stream<Item = Inbound> + Unpin,
+    out: mpsc::Sender<Outbound>,
+) {
     let mut shutdown = app.shutdown.clone();
+    let mut revoked = app.revoked.subscribe();
     let mut following: Option<(Arc<MeetingHandle>, JoinHandle<()>)> = None;
     tracing::debug!("connected");
     loop {
@@ -69,6 +77,19 @@ pub async fn run(app: AppState, mut actor: Option<Actor>, mut inbound: impl Stre
                 break;
             }
             msg = inbound.next() => msg,
+            r = revoked.recv() => {
+                let gone = match r {
+                    Ok(p) => actor.and_then(|a| a.participant()) == Some(p),
+                    Err(broadcast::error::RecvError::Lagged(_)) => false,
+                    Err(broadcast::error::RecvError::Closed) => false,
+                };
+                if gone {
+                    let _ = out.send(error(None, "revoked", Error::Revoked.public_message())).await;
+                    let _ = out.send(Outbound::Close(4001, "session revoked")).await;
+                    break;
+                }
+                continue;
+            }
         };
         let text_in = match msg {
             None => break,
@@ -82,7 +103,7 @@ pub async fn run(app: AppState, mut actor: Option<Actor>, mut inbound: impl Stre
             Err(e) => Some(error(None, e.code(), e.to_string())),
             Ok(ClientMessage::Ping { nonce }) => Some(text(&ServerMessage::Pong { nonce, server_time: store::now() })),
             Ok(ClientMessage::SignIn { meeting, participant, pin, remote }) => {
-                match auth::participant_sign_in(&app, meeting, participant, &pin, remote).await {
+                match auth::participant_sign_in(&app, meeting, participant, &pin, remote, peer.map(|a| a.ip())).await {
                     Ok((who, token, name)) => {
                         actor = Some(who);
                         Some(text(&ServerMessage::SignedIn { actor: who, name, token: Some(token) }))
@@ -95,6 +116,9 @@ pub async fn run(app: AppState, mut actor: Option<Actor>, mut inbound: impl Stre
                     actor = Some(who);
                     let name = auth::name_of(&app, &who).await.unwrap_or_default();
                     Some(text(&ServerMessage::SignedIn { actor: who, name, token: None }))
+                }
+                Ok(None) if auth::is_revoked(&app.db, &token).await.unwrap_or(false) => {
+                    Some(error(None, "revoked", Error::Revoked.public_message()))
                 }
                 Ok(None) => Some(error(None, "unauthorized", "the session has ended: sign in again")),
                 Err(e) => Some(error(None, e.code(), e.public_message())),

@@ -17,8 +17,14 @@ use tokio::sync::mpsc;
 const MAX_FRAME: usize = 4 * 1024 * 1024;
 
 /// Upgrades to a WebSocket; the session (cookie or bearer) is checked first.
-pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, ws: WebSocketUpgrade) -> Result<Response, Error> {
+pub async fn handler(
+    State(app): State<AppState>,
+    auth: Result<Auth, Error>,
+    parts: axum::http::request::Parts,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
     let Auth(actor) = auth?;
+    let peer = crate::http::peer_of(&parts.extensions);
     // Small buffers: most clients sit idle between events, and tungstenite's
     // defaults (128 KiB each way) would cost far more memory per tablet than
     // the rest of its session. They grow for the rare large message.
@@ -27,10 +33,10 @@ pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, ws:
         .max_frame_size(MAX_FRAME)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| connection(app, actor, socket)))
+        .on_upgrade(move |socket| connection(app, actor, peer, socket)))
 }
 
-async fn connection(app: AppState, actor: Actor, socket: WebSocket) {
+async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAddr>, socket: WebSocket) {
     let (mut sink, stream) = socket.split();
     let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -70,6 +76,6 @@ async fn connection(app: AppState, actor: Actor, socket: WebSocket) {
                 _ => None,
             })
         });
-    session::run(app, Some(actor), Box::pin(inbound), out).await;
+    session::run(app, Some(actor), peer, Box::pin(inbound), out).await;
     let _ = writer.await;
 }

@@ -234,6 +234,23 @@ impl Shared {
         }
     }
 
+    /// The room revoked this tablet's session (it was reported lost): delete
+    /// the meeting pack, the state and the session, and say so.
+    fn forget_everything(&self) -> String {
+        let wiped = self.cache.wipe();
+        for f in [STATE_FILE, SESSION_FILE, SESSION_INFO_FILE] {
+            let _ = std::fs::remove_file(self.opts.cache_dir.join(f));
+        }
+        let _ = std::fs::remove_dir_all(self.opts.cache_dir.join("web"));
+        *self.session.lock().expect("session") = None;
+        self.state.send_replace(None);
+        tracing::warn!(wiped = wiped.is_ok(), "session revoked by the room: cached documents deleted");
+        match wiped {
+            Ok(()) => "the chair or the secretary ended this tablet's session: its documents were deleted from it".into(),
+            Err(e) => format!("the chair or the secretary ended this tablet's session, but deleting its documents failed: {e:#}"),
+        }
+    }
+
     fn server_time(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc() + *self.clock_offset.lock().expect("clock")
     }
@@ -324,6 +341,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         }
         match link::recv_msg(&mut recv).await {
             Ok(ServerMessage::SignedIn { .. }) => token = Some(s.token),
+            Ok(ServerMessage::Error { code, .. }) if code == "revoked" => return Ended::Fatal(shared.forget_everything()),
             Ok(ServerMessage::Error { code, .. }) if code == "unauthorized" => shared.save_session(None),
             Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
             Err(e) => return e.into(),
@@ -418,6 +436,9 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                         }
                     }
                     ServerMessage::Error { code, message, .. } => {
+                        if code == "revoked" {
+                            return Ended::Fatal(shared.forget_everything());
+                        }
                         if code == "unauthorized" {
                             shared.save_session(None);
                             return Ended::Retry(anyhow::anyhow!("the room ended the session: {message}"));

@@ -1,0 +1,178 @@
+//! The room's defences: PIN guessing slowed then locked, a lost tablet's
+//! sessions revoked (and its meeting pack deleted by its agent), state
+//! secrets refused unless the room is set up for them.
+
+use gavel_shared::model::*;
+use gavel_shared::protocol::ServerMessage;
+use gavel_tests::*;
+use serde_json::json;
+use std::time::Duration;
+
+async fn try_pin(http: &Http, meeting: MeetingId, who: ParticipantId, pin: &str) -> anyhow::Result<Answer> {
+    http.post("/api/session", &json!({"meeting": meeting, "participant": who, "pin": pin})).await
+}
+
+#[tokio::test]
+async fn guessing_a_pin_is_slowed_then_locked_until_the_secretary_unlocks_it() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 2, lock_after: 4, per_address: 100 };
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (who, pin) = s.voters[0].clone();
+    let http = Http::for_base(&server.url(""));
+    for _ in 0..2 {
+        assert_eq!(try_pin(&http, s.meeting, who, "000000").await?.code(), "bad_credentials");
+    }
+    // Two wrong PINs: the next attempt must wait a second, even with the right PIN.
+    let a = try_pin(&http, s.meeting, who, &pin).await?;
+    assert_eq!((a.status, a.code()), (429, "too_many_attempts"), "{a:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(try_pin(&http, s.meeting, who, "111111").await?.code(), "bad_credentials");
+    assert_eq!(try_pin(&http, s.meeting, who, &pin).await?.code(), "too_many_attempts", "the wait doubled");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(try_pin(&http, s.meeting, who, "222222").await?.code(), "bad_credentials");
+    // Four wrong PINs in a row: locked, whatever the wait.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    let a = try_pin(&http, s.meeting, who, &pin).await?;
+    assert_eq!((a.status, a.code()), (423, "sign_in_locked"), "{a:?}");
+    // The lock survives a restart.
+    server.stop().await?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 2, lock_after: 4, per_address: 100 };
+    })
+    .await?;
+    let http = Http::for_base(&server.url(""));
+    assert_eq!(try_pin(&http, s.meeting, who, &pin).await?.code(), "sign_in_locked");
+    // Nobody signed in may lift it; the secretary may.
+    let secretary = {
+        let mut c = Http::for_base(&server.url(""));
+        c.sign_in(s.meeting, s.secretary.0, &s.secretary.1).await?;
+        c
+    };
+    let anonymous = Http::for_base(&server.url(""));
+    let refused = anonymous.post(&format!("/api/meetings/{}/participants/{}/unlock", s.meeting, who), &json!({})).await?;
+    assert_eq!(refused.status, 401);
+    let a = secretary.post(&format!("/api/meetings/{}/participants/{}/unlock", s.meeting, who), &json!({})).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = try_pin(&http, s.meeting, who, &pin).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_participants_is_refused_for_a_while() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 10, lock_after: 50, per_address: 3 };
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let http = Http::for_base(&server.url(""));
+    for v in &s.voters[..3] {
+        assert_eq!(try_pin(&http, s.meeting, v.0, "999999").await?.code(), "bad_credentials");
+    }
+    let a = try_pin(&http, s.meeting, s.voters[3].0, &s.voters[3].1).await?;
+    assert_eq!((a.status, a.code()), (429, "too_many_attempts"), "{a:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let a = s.admin.upload(s.meeting, s.item, "Tờ trình.pdf", pack_pdf(4, 64 * 1024, 3, None), &[]).await?;
+    assert_eq!(a.status, 201);
+    let doc: Document = serde_json::from_value(a.body["document"].clone())?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", WAIT, || agent.shared.cache.has(&doc.sha256) && agent.shared.progress.borrow().complete()).await?;
+    // The same person's browser, and another delegate's.
+    let mut browser = Http::for_base(&server.url(""));
+    let signed = browser
+        .post("/api/session", &json!({"meeting": s.meeting, "participant": s.voters[0].0, "pin": s.voters[0].1, "bearer": true}))
+        .await?;
+    let token = signed.body["token"].as_str().unwrap().to_string();
+    browser = browser.with_token(&token);
+    let mut ws = Ws::connect(server.addr, Some(&token)).await?;
+    ws.hello(s.meeting, None).await?;
+    let other = s.sign_in(&s.voters[1]).await?;
+
+    let secretary = s.sign_in(&s.secretary).await?;
+    let a = secretary.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[0].0), &json!({})).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body["sessions"].as_u64().unwrap() >= 2, "{a:?}");
+
+    // Open connections close at once, with the reason.
+    loop {
+        match ws.recv().await {
+            Ok(ServerMessage::Error { code, .. }) => {
+                assert_eq!(code, "revoked");
+                break;
+            }
+            Ok(_) => continue,
+            Err(e) => anyhow::bail!("closed without saying why: {e}"),
+        }
+    }
+    assert_eq!(browser.get("/api/session").await?.status, 401, "the next request is refused");
+    assert_eq!(other.get("/api/session").await?.status, 200, "others keep their sessions");
+    // The agent deletes what it held, and says why.
+    until("the agent gives up", WAIT, || agent.shared.fatal.borrow().is_some()).await?;
+    let why = agent.shared.fatal.borrow().clone().unwrap();
+    assert!(why.contains("deleted"), "{why}");
+    assert!(!agent.shared.cache.has(&doc.sha256));
+    let left: Vec<_> = walk(cache.path());
+    assert!(left.iter().all(|p| !p.ends_with(&doc.sha256) && !p.ends_with("state.json") && !p.ends_with("session.json")), "{left:?}");
+    Ok(())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn state_secrets_are_refused_unless_the_room_is_set_up_for_them() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let readers = s.voters[0].0.to_string();
+    let fields = [("confidentiality", "secret"), ("readers", readers.as_str())];
+    let a = s.admin.upload(s.meeting, s.item, "Mật.pdf", tiny_pdf("mat"), &fields).await?;
+    assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
+    assert!(a.body["message"].as_str().unwrap().contains("mật"), "{a:?}");
+    let stored: Vec<_> = std::fs::read_dir(server.data_dir.join("documents"))?.collect();
+    assert!(stored.is_empty(), "nothing was kept");
+    // Nor may a document be moved to that level.
+    let a = s.admin.upload(s.meeting, s.item, "Thường.pdf", tiny_pdf("thuong"), &[]).await?;
+    let id = DocumentId(a.body["id"].as_i64().unwrap());
+    let cmd = gavel_shared::protocol::Command::UpdateDocument {
+        document: id,
+        title: "Thường".into(),
+        confidentiality: Confidentiality::Secret,
+        readers: vec![s.voters[0].0],
+    };
+    let a = s.admin.command(s.meeting, "to-secret", &cmd).await?;
+    assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
+
+    let data = tempfile::tempdir()?;
+    let allowed = TestServer::start_in(data.path(), |c| c.allow_secret_documents = true).await?;
+    let s = Assembly::build(&allowed.url(""), 1).await?;
+    let readers = s.voters[0].0.to_string();
+    let a = s
+        .admin
+        .upload(s.meeting, s.item, "Mật.pdf", tiny_pdf("mat"), &[("confidentiality", "secret"), ("readers", readers.as_str())])
+        .await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    Ok(())
+}
