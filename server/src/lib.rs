@@ -257,6 +257,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let mut wait_stop = shutdown.clone();
     let task = tokio::spawn(async move {
+        // No Nagle delay: an event is a small write that must leave at once
+        // (with Nagle and delayed ACKs, some waited 40 ms).
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = wait_stop.wait_for(|s| *s).await;

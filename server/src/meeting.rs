@@ -26,6 +26,15 @@ use tracing::Instrument;
 /// missed events from the log instead.
 const FANOUT_CAPACITY: usize = 1024;
 
+/// What the writer publishes: an event, and the meeting's state after the
+/// batch that made it, shared by every follower (each decides from it what
+/// its client may see), so no connection keeps its own copy of the state.
+#[derive(Debug)]
+pub struct Published {
+    pub event: Event,
+    pub state: Arc<MeetingState>,
+}
+
 /// The longest idempotency key accepted.
 pub const MAX_KEY: usize = 128;
 
@@ -214,7 +223,9 @@ const MAX_BATCH: usize = 512;
 pub struct MeetingHandle {
     pub id: MeetingId,
     state: Arc<tokio::sync::Mutex<MeetingState>>,
-    events: broadcast::Sender<Arc<Event>>,
+    /// The state after the last batch, shared (see [`Published`]).
+    latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
+    events: broadcast::Sender<Arc<Published>>,
     jobs: mpsc::Sender<Job>,
 }
 
@@ -223,9 +234,11 @@ impl MeetingHandle {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let id = state.meeting.id;
+        let latest = Arc::new(std::sync::RwLock::new(Arc::new(state.clone())));
         let state = Arc::new(tokio::sync::Mutex::new(state));
-        tokio::spawn(writer(db, services, state.clone(), events.clone(), rx).instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, state, events, jobs }
+        let w = writer(db, services, state.clone(), latest.clone(), events.clone(), rx);
+        tokio::spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
+        MeetingHandle { id, state, latest, events, jobs }
     }
 
     /// A copy of the current state.
@@ -236,9 +249,14 @@ impl MeetingHandle {
     /// Subscribes to this meeting's events, and returns the state at the
     /// moment of subscribing: every event after `state.seq` will arrive on
     /// the receiver.
-    pub async fn subscribe(&self) -> (MeetingState, broadcast::Receiver<Arc<Event>>) {
-        let state = self.state.lock().await;
-        (state.clone(), self.events.subscribe())
+    pub async fn subscribe(&self) -> (Arc<MeetingState>, broadcast::Receiver<Arc<Published>>) {
+        let _writer_waits = self.state.lock().await;
+        (self.latest(), self.events.subscribe())
+    }
+
+    /// The state after the last batch, shared.
+    pub fn latest(&self) -> Arc<MeetingState> {
+        self.latest.read().expect("latest state").clone()
     }
 
     /// How many connections follow this meeting.
@@ -279,7 +297,8 @@ async fn writer(
     db: Db,
     services: Arc<Services>,
     state: Arc<tokio::sync::Mutex<MeetingState>>,
-    events: broadcast::Sender<Arc<Event>>,
+    latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
+    events: broadcast::Sender<Arc<Published>>,
     mut rx: mpsc::Receiver<Job>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -290,7 +309,7 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        write_batch(&db, &services, &state, &events, batch).await;
+        write_batch(&db, &services, &state, &latest, &events, batch).await;
     }
 }
 
@@ -298,7 +317,8 @@ async fn write_batch(
     db: &Db,
     services: &Services,
     state: &tokio::sync::Mutex<MeetingState>,
-    events: &broadcast::Sender<Arc<Event>>,
+    latest: &std::sync::RwLock<Arc<MeetingState>>,
+    events: &broadcast::Sender<Arc<Published>>,
     batch: Vec<Job>,
 ) {
     let mut guard = state.lock().await;
@@ -348,15 +368,19 @@ async fn write_batch(
         // answer cannot leave that order behind.
         store::truncate_wal(db).await;
     }
+    let after = Arc::new(working.clone());
     *guard = working;
-    drop(guard);
+    *latest.write().expect("latest state") = after.clone();
     if size > 1 {
         tracing::debug!(commands = size, events = published.len(), "batch committed");
     }
     for e in published {
         // No subscriber is not an error: nobody is following the meeting.
-        let _ = events.send(Arc::new(e));
+        let _ = events.send(Arc::new(Published { event: e, state: after.clone() }));
     }
+    // Published before the lock is released: a subscriber that took the
+    // lock after this batch starts from `after` and has none of its events.
+    drop(guard);
     for (reply, outcome) in answered {
         let _ = reply.send(Ok(outcome));
     }

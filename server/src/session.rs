@@ -167,30 +167,39 @@ pub async fn run(
     tracing::debug!("disconnected");
 }
 
-/// Sends a client what it missed, then every new event, in `seq` order.
+/// Sends a client what it missed, then every new event, in `seq` order,
+/// each as the client may see it. The follower keeps no state of its own:
+/// each published event comes with the meeting's shared state after it.
 async fn follow(app: AppState, handle: Arc<MeetingHandle>, actor: Actor, last_seq: Option<u64>, out: mpsc::Sender<Outbound>) {
-    let (mut copy, mut rx) = handle.subscribe().await;
+    let (start, mut rx) = handle.subscribe().await;
     let result: anyhow::Result<()> = async {
+        let mut seq = start.seq;
         match last_seq {
-            Some(n) if n <= copy.seq && copy.seq - n <= REPLAY_LIMIT => {
-                // `copy` is the state at `copy.seq`; the replayed events are
-                // filtered against it (reader lists only ever matter as of now).
+            Some(n) if n <= start.seq && start.seq - n <= REPLAY_LIMIT => {
+                // Replayed events are filtered against the state now (reader
+                // lists only ever matter as of now).
                 let events = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;
-                for e in events.iter().filter(|e| e.seq <= copy.seq) {
-                    send_event(&out, &copy, &actor, e).await?;
+                for e in events.iter().filter(|e| e.seq <= start.seq) {
+                    send_event(&out, &start, &actor, e).await?;
                 }
             }
             _ => {
-                let snapshot = ServerMessage::Snapshot { state: copy.visible_to(&actor) };
+                let snapshot = ServerMessage::Snapshot { state: start.visible_to(&actor) };
                 out.send(text(&snapshot)).await?;
             }
         }
+        drop(start);
         loop {
             match rx.recv().await {
-                Ok(e) => forward(&out, &mut copy, &actor, &e).await?,
+                Ok(p) => {
+                    if p.event.seq > seq {
+                        send_event(&out, &p.state, &actor, &p.event).await?;
+                        seq = p.event.seq;
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "slow client: catching up from the log");
-                    catch_up(&app, &handle, &out, &mut copy, &actor).await?;
+                    seq = catch_up(&app, &handle, &out, seq, &actor).await?;
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             }
@@ -207,28 +216,23 @@ async fn send_event(out: &mpsc::Sender<Outbound>, state: &MeetingState, actor: &
     Ok(())
 }
 
-async fn forward(out: &mpsc::Sender<Outbound>, copy: &mut MeetingState, actor: &Actor, e: &Event) -> anyhow::Result<()> {
-    if e.seq <= copy.seq {
-        return Ok(());
-    }
-    copy.apply(e)?;
-    send_event(out, copy, actor, e).await
-}
-
+/// Sends the events after `seq` from the log; returns the last one sent.
 async fn catch_up(
     app: &AppState,
     handle: &MeetingHandle,
     out: &mpsc::Sender<Outbound>,
-    copy: &mut MeetingState,
+    mut seq: u64,
     actor: &Actor,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     loop {
-        let events = store::events_after(&app.db, handle.id, copy.seq, 500).await?;
+        let events = store::events_after(&app.db, handle.id, seq, 500).await?;
         if events.is_empty() {
-            return Ok(());
+            return Ok(seq);
         }
+        let state = handle.latest();
         for e in &events {
-            forward(out, copy, actor, e).await?;
+            send_event(out, &state, actor, e).await?;
+            seq = e.seq;
         }
     }
 }

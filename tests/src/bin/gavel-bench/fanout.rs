@@ -54,7 +54,8 @@ pub type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeT
 pub async fn ws_delegate(room: &Room, token: &str, meeting: MeetingId) -> anyhow::Result<WsStream> {
     let mut req = format!("ws://{}/ws", room.http).into_client_request()?;
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    // Like a browser: no Nagle delay on the socket.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     ws.send(Message::Text(protocol::encode(&ClientMessage::Hello { meeting, last_seq: None, version: PROTOCOL_VERSION }).into())).await?;
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no snapshot")? {
