@@ -319,6 +319,18 @@ async fn the_secretary_sees_a_qr_code_for_tablets_and_cards_carry_a_join_code() 
     let link = c.wait().at_most(WAIT).for_element(Locator::Css(".tablet-join .join-link")).await?.text().await?;
     assert!(link.contains(&format!("gavel://127.0.0.1:{}/?fp={}", server.quic_addr.port(), server.fingerprint)), "{link}");
     assert!(c.find(Locator::Css(".tablet-join .qr svg")).await.is_ok(), "a QR code");
+
+    // A lost tablet: the secretary revokes the delegate's sessions from the same screen.
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    assert_eq!(delegate.get("/api/session").await?.status, 200);
+    let revoke = format!("tr[data-participant='{}'] button.revoke", s.voters[0].0);
+    c.find(Locator::Css(&revoke)).await?.click().await?;
+    c.accept_alert().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while delegate.get("/api/session").await?.status != 401 {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the revoke button did not end the session");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.close().await?;
     Ok(())
 }

@@ -368,6 +368,16 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             }
         });
     };
+    // Lifting a sign-in lock, revoking a lost tablet's sessions.
+    let manage = move |id: ParticipantId, what: &'static str, done: &'static str| {
+        spawn_local(async move {
+            let url = format!("/api/meetings/{meeting}/participants/{id}/{what}");
+            match api::post::<_, serde_json::Value>(&url, &serde_json::json!({})).await {
+                Ok(_) => ctx.notice.set(Some((false, i.t(done).to_string()))),
+                Err(e) => ctx.api_fail(i, &e),
+            }
+        });
+    };
     let print_cards = move |_| {
         let mut ids = chosen.get_untracked();
         if ids.is_empty() {
@@ -427,6 +437,12 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 </td>
                                 <td class="row-actions">
                                     <button class="secondary" on:click=move |_| crate::live::send(Command::ResetPins { participants: vec![id] }, show_pins)>{move || i.t("prep.reset_pin")}</button>
+                                    <button class="secondary unlock" on:click=move |_| manage(id, "unlock", "prep.unlocked")>{move || i.t("prep.unlock")}</button>
+                                    <button class="danger revoke" on:click=move |_| {
+                                        if window().confirm_with_message(i.t("prep.revoke_confirm")).unwrap_or(false) {
+                                            manage(id, "revoke", "prep.revoked");
+                                        }
+                                    }>{move || i.t("prep.revoke")}</button>
                                     <button class="danger" on:click=move |_| run(Command::RemoveParticipant { participant: id }, false)>{move || i.t("prep.remove")}</button>
                                 </td>
                             </tr>
