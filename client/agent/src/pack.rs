@@ -244,16 +244,34 @@ impl Cache {
                 StreamReply::Error { code, message } => bail!("{code}: {message}"),
                 other => bail!("unexpected reply {other:?}"),
             }
+            // Checking and writing a chunk is CPU and disk work: off the
+            // runtime, so the control link and the browser's requests do not
+            // wait behind it. One chunk is checked while the next arrives.
+            let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<usize>>> = None;
             for &i in batch {
-                let c = &m.chunks[i as usize];
+                let c = m.chunks[i as usize].clone();
                 let bytes = link::read_frame(&mut recv, pack::MAX_CHUNK).await?;
-                if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
-                    bail!("chunk {i} of {} arrived damaged", doc.title);
+                if let Some(p) = pending.take() {
+                    let n = p.await??;
+                    stats.fetched += 1;
+                    stats.bytes_fetched += n as u64;
+                    have += n as u64;
+                    progress(have);
                 }
-                self.put(&self.chunk_path(&c.hash), &bytes)?;
+                let (this, title) = (self.clone(), doc.title.clone());
+                pending = Some(tokio::task::spawn_blocking(move || {
+                    if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
+                        bail!("chunk {i} of {title} arrived damaged");
+                    }
+                    this.put(&this.chunk_path(&c.hash), &bytes)?;
+                    Ok(bytes.len())
+                }));
+            }
+            if let Some(p) = pending.take() {
+                let n = p.await??;
                 stats.fetched += 1;
-                stats.bytes_fetched += bytes.len() as u64;
-                have += bytes.len() as u64;
+                stats.bytes_fetched += n as u64;
+                have += n as u64;
                 progress(have);
             }
         }

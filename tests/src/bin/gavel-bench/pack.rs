@@ -71,8 +71,17 @@ async fn quic_fetch(conn: &quinn::Connection, token: &str, meeting: MeetingId, d
         let StreamReply::Chunks { .. } = link::read_reply(&mut recv).await? else { bail!("chunks refused") };
         for &i in batch {
             let bytes = link::read_frame(&mut recv, pack::MAX_CHUNK).await?;
-            anyhow::ensure!(pack::hash_chunk(&bytes) == manifest.chunks[i as usize].hash, "chunk {i} damaged");
-            sha.update(&bytes);
+            // Hashing off the runtime, as the agent does, so the control
+            // stream's reader is not kept waiting by this client's own CPU work.
+            let want = manifest.chunks[i as usize].hash.clone();
+            let (h, ok) = tokio::task::spawn_blocking(move || {
+                let ok = pack::hash_chunk(&bytes) == want;
+                sha.update(&bytes);
+                (sha, ok)
+            })
+            .await?;
+            sha = h;
+            anyhow::ensure!(ok, "chunk {i} damaged");
         }
     }
     anyhow::ensure!(hex::encode(sha.finalize()) == doc.sha256, "{} arrived damaged", doc.title);
