@@ -342,8 +342,11 @@ struct SessionInfo {
     token: Option<String>,
 }
 
-fn session_cookie(token: String, ttl: time::Duration) -> Cookie<'static> {
-    Cookie::build((auth::COOKIE, token)).http_only(true).same_site(SameSite::Lax).path("/").max_age(ttl).build()
+/// The session cookie: HttpOnly, SameSite=Lax, and Secure when the request
+/// came over HTTPS (so the browser never sends it over plain HTTP again).
+fn session_cookie(token: String, ttl: time::Duration, parts: &axum::http::request::Parts) -> Cookie<'static> {
+    let secure = parts.extensions.get::<crate::https::Https>().is_some();
+    Cookie::build((auth::COOKIE, token)).http_only(true).secure(secure).same_site(SameSite::Lax).path("/").max_age(ttl).build()
 }
 
 /// The client's address, when the transport knows it.
@@ -359,7 +362,7 @@ async fn sign_in(
 ) -> Result<(CookieJar, Json<SessionInfo>)> {
     let from = peer_of(&parts.extensions).map(|a| a.ip());
     let (actor, token, name) = auth::participant_sign_in(&app, body.meeting, body.participant, &body.pin, body.remote, from).await?;
-    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
+    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl, &parts));
     Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
 }
 
@@ -374,13 +377,14 @@ struct StaffSignIn {
 async fn staff_sign_in(
     State(app): State<AppState>,
     jar: CookieJar,
+    parts: axum::http::request::Parts,
     ApiJson(body): ApiJson<StaffSignIn>,
 ) -> Result<(CookieJar, Json<SessionInfo>)> {
     let staff = auth::check_staff(&app.db, &body.username, &body.password).await?;
     let token = auth::create_session(&app.db, SessionFor::Staff(staff), app.config.session_ttl).await?;
     let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
     let name = name_of(&app, &actor).await?;
-    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl));
+    let jar = jar.add(session_cookie(token.clone(), app.config.session_ttl, &parts));
     Ok((jar, Json(SessionInfo { actor, name, token: body.bearer.then_some(token) })))
 }
 
@@ -423,11 +427,12 @@ struct DisplaySignIn {
 async fn display_sign_in(
     State(app): State<AppState>,
     jar: CookieJar,
+    parts: axum::http::request::Parts,
     ApiJson(body): ApiJson<DisplaySignIn>,
 ) -> Result<(CookieJar, Json<SessionInfo>)> {
     let (meeting, token) = auth::redeem_display_code(&app.db, &body.code).await?;
     let actor = Actor::Display { meeting };
-    let jar = jar.add(session_cookie(token, auth::DISPLAY_SESSION_TTL));
+    let jar = jar.add(session_cookie(token, auth::DISPLAY_SESSION_TTL, &parts));
     Ok((jar, Json(SessionInfo { actor, name: name_of(&app, &actor).await?, token: None })))
 }
 

@@ -23,6 +23,7 @@ pub mod discovery;
 pub mod documents;
 pub mod error;
 pub mod http;
+pub mod https;
 pub mod meeting;
 pub mod minutes;
 pub mod pdf;
@@ -51,6 +52,12 @@ pub struct Config {
     pub http: SocketAddr,
     /// Address for QUIC (the tablet agent).
     pub quic: SocketAddr,
+    /// Address for HTTPS (the web UI and API over TLS), if wanted.
+    pub https: Option<SocketAddr>,
+    /// An organisation's certificate chain and key (PEM) for HTTPS, instead
+    /// of the room's self-signed certificate.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// The room's display name (mDNS, the certificate's host name).
     pub room: String,
     /// Create (once) and print the PINs of the demo meeting.
@@ -80,6 +87,8 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("http", &self.http)
             .field("quic", &self.quic)
+            .field("https", &self.https)
+            .field("tls_cert", &self.tls_cert)
             .field("room", &self.room)
             .field("demo", &self.demo)
             .field("mdns", &self.mdns)
@@ -102,6 +111,9 @@ impl Config {
             database_url: None,
             http: "127.0.0.1:0".parse().expect("valid address"),
             quic: "127.0.0.1:0".parse().expect("valid address"),
+            https: None,
+            tls_cert: None,
+            tls_key: None,
             room: "Phòng họp thử".into(),
             demo: false,
             mdns: false,
@@ -174,6 +186,8 @@ pub struct Server {
     pub http_addr: SocketAddr,
     /// The bound QUIC address.
     pub quic_addr: SocketAddr,
+    /// The bound HTTPS address, when serving HTTPS.
+    pub https_addr: Option<SocketAddr>,
     /// The fingerprint clients pin (lowercase hex SHA-256 of the certificate).
     pub fingerprint: String,
     pub report: StartReport,
@@ -243,6 +257,24 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         versions: vec![gavel_shared::protocol::PROTOCOL_VERSION],
     });
     let app = http::router(state.clone());
+    let (https_addr, https_task) = match config.https {
+        Some(addr) => {
+            let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
+            let listener = https::bind(addr, tls_config).await?;
+            let bound = axum::serve::Listener::local_addr(&listener)?;
+            let secure = https::router(app.clone());
+            let mut wait_stop = shutdown.clone();
+            let task = tokio::spawn(async move {
+                axum::serve(listener, secure.into_make_service_with_connect_info::<https::Peer>())
+                    .with_graceful_shutdown(async move {
+                        let _ = wait_stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            });
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
     let quic_task = tokio::spawn(quic::serve(state.clone(), app.clone(), endpoint));
     let advertisement = if config.mdns {
         Some(discovery::advertise(discovery::Announce {
@@ -273,10 +305,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         if let Some(a) = advertisement {
             let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
         }
-        // The QUIC port is free again once this returns.
+        // The QUIC and HTTPS ports are free again once this returns.
         let _ = quic_task.await;
+        if let Some(t) = https_task {
+            let _ = t.await;
+        }
         served
     });
     tracing::info!(%http_addr, %quic_addr, "serving");
-    Ok(Server { http_addr, quic_addr, fingerprint: tls.fingerprint, report, state, stop, task })
+    Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task })
 }

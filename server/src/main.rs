@@ -22,6 +22,15 @@ struct Cli {
     /// Address for QUIC, which the tablet agent uses (port 0 picks a free port).
     #[arg(long, env = "GAVEL_QUIC", default_value = "0.0.0.0:4433")]
     quic: SocketAddr,
+    /// Also serve the web UI and API over HTTPS on this address (off by default).
+    #[arg(long, env = "GAVEL_HTTPS")]
+    https: Option<SocketAddr>,
+    /// The organisation's certificate chain for HTTPS (PEM); default: the room's own certificate.
+    #[arg(long, env = "GAVEL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "GAVEL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The room's name, shown to tablets (default: the host name).
     #[arg(long, env = "GAVEL_ROOM")]
     room: Option<String>,
@@ -177,6 +186,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         database_url: cli.database_url,
         http: cli.http,
         quic: cli.quic,
+        https: cli.https,
+        tls_cert: cli.tls_cert,
+        tls_key: cli.tls_key,
         room: cli.room.unwrap_or_else(host_name),
         demo: cli.demo,
         mdns: !cli.no_mdns,
@@ -201,7 +213,12 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         for pin in &server.report.demo_pins {
             writeln!(out, "{}", pin.line())?;
         }
-        writeln!(out, "listening http={} quic={} fp={}", server.http_addr, server.quic_addr, server.fingerprint)?;
+        match server.https_addr {
+            Some(https) => {
+                writeln!(out, "listening http={} quic={} fp={} https={https}", server.http_addr, server.quic_addr, server.fingerprint)?
+            }
+            None => writeln!(out, "listening http={} quic={} fp={}", server.http_addr, server.quic_addr, server.fingerprint)?,
+        }
         out.flush()?;
     }
     if !gavel_server::web::has_ui() {

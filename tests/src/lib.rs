@@ -25,6 +25,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub quic_addr: SocketAddr,
+    /// The HTTPS address, when the config asked for HTTPS.
+    pub https_addr: Option<SocketAddr>,
     pub fingerprint: String,
     server: Option<gavel_server::Server>,
     dir: Option<tempfile::TempDir>,
@@ -49,6 +51,7 @@ impl TestServer {
         Ok(TestServer {
             addr: server.http_addr,
             quic_addr: server.quic_addr,
+            https_addr: server.https_addr,
             fingerprint: server.fingerprint.clone(),
             server: Some(server),
             dir: None,

@@ -176,3 +176,57 @@ async fn state_secrets_are_refused_unless_the_room_is_set_up_for_them() -> anyho
     assert_eq!(a.status, 201, "{a:?}");
     Ok(())
 }
+
+fn cookie_of(r: &reqwest::Response) -> String {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(" | ")
+}
+
+#[tokio::test]
+async fn https_serves_the_room_with_its_certificate_or_the_organisations_and_cookies_are_secure() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| c.https = Some("127.0.0.1:0".parse().unwrap())).await?;
+    let https = server.https_addr.expect("an HTTPS address");
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let room_cert = reqwest::Certificate::from_der(&std::fs::read(data.path().join("tls").join("cert.der"))?)?;
+    let client = reqwest::Client::builder().add_root_certificate(room_cert.clone()).resolve("gavel.local", https).build()?;
+    let base = format!("https://gavel.local:{}", https.port());
+    assert_eq!(client.get(format!("{base}/health")).send().await?.status(), 200);
+    assert!(client.get(format!("{base}/")).send().await?.text().await?.contains("<html"), "the web UI over HTTPS");
+    let sign_in = json!({"meeting": s.meeting, "participant": s.voters[0].0, "pin": s.voters[0].1});
+    let r = client.post(format!("{base}/api/session")).json(&sign_in).send().await?;
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_of(&r);
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let r = reqwest::Client::new().post(server.url("/api/session")).json(&sign_in).send().await?;
+    let plain = cookie_of(&r);
+    assert!(plain.contains("HttpOnly") && !plain.contains("Secure"), "{plain}");
+    server.stop().await?;
+
+    // An organisation's certificate instead of the room's.
+    let org = rcgen::generate_simple_self_signed(vec!["phonghop.ubnd.example.vn".into()])?;
+    let dir = tempfile::tempdir()?;
+    let (cert, key) = (dir.path().join("org.pem"), dir.path().join("org.key"));
+    std::fs::write(&cert, org.cert.pem())?;
+    std::fs::write(&key, org.signing_key.serialize_pem())?;
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.https = Some("127.0.0.1:0".parse().unwrap());
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await?;
+    let https = server.https_addr.unwrap();
+    let trusting_org = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(org.cert.pem().as_bytes())?)
+        .resolve("phonghop.ubnd.example.vn", https)
+        .build()?;
+    let url = format!("https://phonghop.ubnd.example.vn:{}/health", https.port());
+    assert_eq!(trusting_org.get(&url).send().await?.status(), 200);
+
+    // The binary says where HTTPS listens.
+    let dir = tempfile::tempdir()?;
+    let p = ServerProcess::start(dir.path(), &["--https", "127.0.0.1:0"]).await?;
+    let line = p.lines.last().unwrap();
+    assert!(line.contains(" https=127.0.0.1:") && line.starts_with("listening http="), "{line}");
+    Ok(())
+}
