@@ -40,6 +40,8 @@ pub enum Error {
     SignInLocked,
     #[error("this session was ended by the chair or the secretary")]
     Revoked,
+    #[error("too many connections from this address")]
+    TooManyConnections,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -78,6 +80,7 @@ impl Error {
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::SignInLocked => "sign_in_locked",
             Error::Revoked => "revoked",
+            Error::TooManyConnections => "too_many_connections",
             Error::Internal(_) => "internal",
         }
     }
@@ -86,7 +89,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthorized | Error::BadCredentials | Error::Revoked => StatusCode::UNAUTHORIZED,
-            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyAttempts { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Error::SignInLocked => StatusCode::LOCKED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,

@@ -24,6 +24,7 @@ pub mod documents;
 pub mod error;
 pub mod http;
 pub mod https;
+pub mod limits;
 pub mod meeting;
 pub mod minutes;
 pub mod pdf;
@@ -78,6 +79,10 @@ pub struct Config {
     pub allow_secret_documents: bool,
     /// Limits on guessing PINs.
     pub sign_in_limits: throttle::Limits,
+    /// Open WebSocket and QUIC connections allowed per client address.
+    pub max_connections_per_address: usize,
+    /// Messages per second allowed per connection (twice that in a burst).
+    pub max_messages_per_second: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -99,6 +104,8 @@ impl std::fmt::Debug for Config {
             .field("signing_key", &self.signing_key)
             .field("allow_secret_documents", &self.allow_secret_documents)
             .field("sign_in_limits", &self.sign_in_limits)
+            .field("max_connections_per_address", &self.max_connections_per_address)
+            .field("max_messages_per_second", &self.max_messages_per_second)
             .finish()
     }
 }
@@ -124,6 +131,9 @@ impl Config {
             signing_key: None,
             allow_secret_documents: false,
             sign_in_limits: throttle::Limits::default(),
+            // Tests run many clients from one address and send quickly.
+            max_connections_per_address: 100_000,
+            max_messages_per_second: 100_000,
         }
     }
 }
@@ -147,6 +157,8 @@ pub struct Inner {
     pub room: std::sync::OnceLock<RoomInfo>,
     /// Sign-in limits and what they remember.
     pub throttle: throttle::Throttle,
+    /// Open connections per address.
+    pub connections: Arc<limits::Connections>,
     /// Participants whose sessions were just revoked: open connections close.
     pub revoked: tokio::sync::broadcast::Sender<gavel_shared::model::ParticipantId>,
 }
@@ -239,6 +251,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         shutdown: shutdown.clone(),
         room: std::sync::OnceLock::new(),
         throttle: throttle::Throttle::new(config.sign_in_limits),
+        connections: limits::Connections::new(config.max_connections_per_address),
         revoked: tokio::sync::broadcast::channel(64).0,
     }));
     if config.demo {

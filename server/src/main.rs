@@ -62,6 +62,12 @@ struct Cli {
     /// Wrong PINs from one address in 10 minutes before it is refused for the rest of them.
     #[arg(long, env = "GAVEL_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 30)]
     sign_in_failures_per_address: u32,
+    /// Open WebSocket and QUIC connections allowed from one address.
+    #[arg(long, env = "GAVEL_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = gavel_server::limits::DEFAULT_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+    /// Messages per second allowed on one connection (twice that in a burst); a flood closes it.
+    #[arg(long, env = "GAVEL_MAX_MESSAGES_PER_SECOND", default_value_t = gavel_server::limits::DEFAULT_MESSAGES_PER_SECOND)]
+    max_messages_per_second: u32,
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
     session_hours: u32,
@@ -198,6 +204,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         session_ttl: time::Duration::hours(cli.session_hours.into()),
         signing_key: cli.signing_key,
         allow_secret_documents: cli.allow_secret_documents,
+        max_connections_per_address: cli.max_connections_per_address,
+        max_messages_per_second: cli.max_messages_per_second,
         sign_in_limits: gavel_server::throttle::Limits {
             free_attempts: cli.pin_free_attempts,
             lock_after: cli.pin_lock_after,

@@ -124,6 +124,10 @@ pub async fn serve(app: AppState, router: axum::Router, endpoint: quinn::Endpoin
 
 #[tracing::instrument(skip_all, fields(remote = %conn.remote_address()))]
 async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection) {
+    let Some(_slot) = app.connections.open(conn.remote_address().ip()) else {
+        conn.close(quinn::VarInt::from_u32(429), b"too many connections from this address");
+        return;
+    };
     let Ok((mut send, recv)) = conn.accept_bi().await else { return };
     let _ = send.set_priority(CONTROL_PRIORITY);
     let closer_addr = conn.remote_address();

@@ -69,6 +69,7 @@ pub async fn run(
     let mut shutdown = app.shutdown.clone();
     let mut revoked = app.revoked.subscribe();
     let mut following: Option<(Arc<MeetingHandle>, JoinHandle<()>)> = None;
+    let mut rate = crate::limits::Rate::new(app.config.max_messages_per_second);
     tracing::debug!("connected");
     loop {
         let msg = tokio::select! {
@@ -91,6 +92,19 @@ pub async fn run(
                 continue;
             }
         };
+        if msg.is_some() && !rate.allow() {
+            if rate.flooding() {
+                tracing::warn!(?peer, "closing a connection that floods the server");
+                let _ = out.send(Outbound::Close(1008, "too many messages")).await;
+                break;
+            }
+            // Dropped unparsed, with one error per run of refusals: the
+            // server's work for a flooding client stays small.
+            if rate.refused_in_a_row == 1 {
+                let _ = out.send(error(None, "rate_limited", "too many messages: slow down")).await;
+            }
+            continue;
+        }
         let text_in = match msg {
             None => break,
             Some(Inbound::Text(t)) => t,

@@ -25,15 +25,19 @@ pub async fn handler(
 ) -> Result<Response, Error> {
     let Auth(actor) = auth?;
     let peer = crate::http::peer_of(&parts.extensions);
+    let slot = match peer {
+        Some(p) => Some(app.connections.open(p.ip()).ok_or(Error::TooManyConnections)?),
+        None => None,
+    };
     // Small buffers: most clients sit idle between events, and tungstenite's
     // defaults (128 KiB each way) would cost far more memory per tablet than
     // the rest of its session. They grow for the rare large message.
-    Ok(ws
-        .max_message_size(MAX_FRAME)
-        .max_frame_size(MAX_FRAME)
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| connection(app, actor, peer, socket)))
+    Ok(ws.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).on_upgrade(
+        move |socket| async move {
+            connection(app, actor, peer, socket).await;
+            drop(slot);
+        },
+    ))
 }
 
 async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAddr>, socket: WebSocket) {

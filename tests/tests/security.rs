@@ -3,7 +3,7 @@
 //! secrets refused unless the room is set up for them.
 
 use gavel_shared::model::*;
-use gavel_shared::protocol::ServerMessage;
+use gavel_shared::protocol::{ClientMessage, ServerMessage};
 use gavel_tests::*;
 use serde_json::json;
 use std::time::Duration;
@@ -228,5 +228,71 @@ async fn https_serves_the_room_with_its_certificate_or_the_organisations_and_coo
     let p = ServerProcess::start(dir.path(), &["--https", "127.0.0.1:0"]).await?;
     let line = p.lines.last().unwrap();
     assert!(line.contains(" https=127.0.0.1:") && line.starts_with("listening http="), "{line}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_too_many_connections_and_a_flood_is_dropped_not_served() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.max_connections_per_address = 3;
+        c.max_messages_per_second = 20;
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let token = |i: usize| {
+        let (who, pin) = s.voters[i].clone();
+        let base = server.url("");
+        let meeting = s.meeting;
+        async move {
+            let a = Http::for_base(&base)
+                .post("/api/session", &json!({"meeting": meeting, "participant": who, "pin": pin, "bearer": true}))
+                .await?;
+            anyhow::Ok(a.body["token"].as_str().unwrap().to_string())
+        }
+    };
+    let (t0, t1) = (token(0).await?, token(1).await?);
+    // Three connections from 127.0.0.1; a fourth is refused, over WebSocket and QUIC.
+    let mut flooder = Ws::connect(server.addr, Some(&t0)).await?;
+    let mut other = Ws::connect(server.addr, Some(&t1)).await?;
+    let third = Ws::connect(server.addr, Some(&t1)).await?;
+    let err = Ws::connect(server.addr, Some(&t1)).await.err().expect("a fourth WebSocket is refused");
+    assert!(format!("{err:#}").contains("429"), "{err:#}");
+    let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    let refused = async {
+        q.send(&ClientMessage::Ping { nonce: 1 }).await?;
+        q.recv().await
+    }
+    .await;
+    assert!(refused.is_err(), "a fourth connection over QUIC is closed: {refused:?}");
+    third.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _fourth = Ws::connect(server.addr, Some(&t1)).await?;
+
+    // A flood from one client: most of it is dropped, the others are served.
+    flooder.hello(s.meeting, None).await?;
+    other.hello(s.meeting, None).await?;
+    for n in 0..300 {
+        flooder.send(&ClientMessage::Ping { nonce: n }).await?;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), flooder.recv()).await {
+            Ok(Ok(ServerMessage::Pong { .. })) => pongs += 1,
+            Ok(Ok(ServerMessage::Error { code, .. })) if code == "rate_limited" => limited += 1,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => anyhow::bail!("the flooder was cut off early: {e}"),
+            Err(_) => break,
+        }
+    }
+    assert!(limited >= 1 && pongs <= 60, "pongs {pongs}, rate_limited {limited}");
+    match other.command(gavel_shared::protocol::Command::RequestToSpeak).await? {
+        ServerMessage::Ack { .. } => {}
+        m => anyhow::bail!("the other client was not served: {m:?}"),
+    }
+    // Once it slows down, the flooder is served again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    flooder.send(&ClientMessage::Ping { nonce: 999 }).await?;
+    assert!(matches!(flooder.reply().await?, ServerMessage::Pong { nonce: 999, .. }));
     Ok(())
 }

@@ -74,7 +74,10 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let t = Instant::now();
-    let room = Room::start(&["--max-upload", "300000000"]).await?;
+    // One address carries every client here, and the chair moves as fast as it can.
+    let room =
+        Room::start(&["--max-upload", "300000000", "--max-connections-per-address", "100000", "--max-messages-per-second", "100000"])
+            .await?;
     let need = z.fanout.iter().copied().chain([z.stalled, z.voters, z.control_clients]).max().unwrap_or(1);
     let d = Delegates::build(&room, need).await?;
     phase("setup", t);
