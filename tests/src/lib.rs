@@ -453,10 +453,16 @@ impl Assembly {
                 voting: true,
             });
         }
-        let a = admin.command(meeting, "people", &Command::AddParticipants { participants: people }).await?;
-        let CommandResult::Pins { pins } = serde_json::from_value(a.body["result"].clone()).with_context(|| format!("{a:?}"))? else {
-            bail!("no pins")
-        };
+        // In slices, so no single command waits on thousands of argon2 hashes.
+        let mut pins = vec![];
+        for (k, slice) in people.chunks(250).enumerate() {
+            let a = admin.command(meeting, &format!("people-{k}"), &Command::AddParticipants { participants: slice.to_vec() }).await?;
+            let CommandResult::Pins { pins: got } = serde_json::from_value(a.body["result"].clone()).with_context(|| format!("{a:?}"))?
+            else {
+                bail!("no pins")
+            };
+            pins.extend(got);
+        }
         let mut pins = pins.into_iter().map(|p| (p.participant, p.pin.unwrap_or_default()));
         let chair = pins.next().context("chair")?;
         let secretary = pins.next().context("secretary")?;
@@ -514,18 +520,33 @@ impl Assembly {
 /// A small but complete PDF (one page, Helvetica), for uploads.
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-    ];
+    write_pdf(vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        stream_object(content.as_bytes()),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ])
+}
+
+/// A stream object's body: its length, then its bytes.
+fn stream_object(content: &[u8]) -> Vec<u8> {
+    let mut o = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    o.extend_from_slice(content);
+    o.extend_from_slice(b"\nendstream");
+    o
+}
+
+/// A PDF of these objects (numbered from 1; the first is the catalog), with
+/// its cross-reference table.
+fn write_pdf(objects: Vec<Vec<u8>>) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = vec![];
     for (i, o) in objects.iter().enumerate() {
         offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
     out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
@@ -706,16 +727,11 @@ pub fn in_private_network(test_name: &str) -> anyhow::Result<bool> {
 /// differs from page to page (as scanned pages do), drawn from `seed`.
 /// `altered` gives one page other content (a document revised on one page).
 pub fn pack_pdf(pages: usize, page_bytes: usize, seed: u64, altered: Option<usize>) -> Vec<u8> {
-    let mut objects = vec![
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        format!(
-            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
-            (0..pages).map(|p| format!("{} 0 R", 3 + 2 * p)).collect::<Vec<_>>().join(" ")
-        ),
-    ];
-    let mut bodies: Vec<Vec<u8>> = vec![];
+    let kids = (0..pages).map(|p| format!("{} 0 R", 3 + 2 * p)).collect::<Vec<_>>().join(" ");
+    let mut objects =
+        vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), format!("<< /Type /Pages /Kids [{kids}] /Count {pages} >>").into_bytes()];
     for p in 0..pages {
-        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R >>", 4 + 2 * p));
+        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R >>", 4 + 2 * p).into_bytes());
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (p as u64 + 1) ^ if altered == Some(p) { 0xDEAD_BEEF } else { 0 };
         let mut content = Vec::with_capacity(page_bytes + 80);
         content.extend_from_slice(format!("% page {p}\n").as_bytes());
@@ -729,30 +745,9 @@ pub fn pack_pdf(pages: usize, page_bytes: usize, seed: u64, altered: Option<usiz
             }
             content.push(b'\n');
         }
-        objects.push(String::new());
-        bodies.push(content);
+        objects.push(stream_object(&content));
     }
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = vec![];
-    let mut body = bodies.into_iter();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        if o.is_empty() {
-            let content = body.next().expect("a body per content object");
-            out.extend_from_slice(format!("{} 0 obj\n<< /Length {} >>\nstream\n", i + 1, content.len()).as_bytes());
-            out.extend_from_slice(&content);
-            out.extend_from_slice(b"\nendstream\nendobj\n");
-        } else {
-            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-        }
-    }
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for off in offsets {
-        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
-    out
+    write_pdf(objects)
 }
 
 /// Lowercase hex SHA-256.

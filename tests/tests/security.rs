@@ -89,12 +89,8 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is cached", WAIT, || agent.shared.cache.has(&doc.sha256) && agent.shared.progress.borrow().complete()).await?;
     // The same person's browser, and another delegate's.
-    let mut browser = Http::for_base(&server.url(""));
-    let signed = browser
-        .post("/api/session", &json!({"meeting": s.meeting, "participant": s.voters[0].0, "pin": s.voters[0].1, "bearer": true}))
-        .await?;
-    let token = signed.body["token"].as_str().unwrap().to_string();
-    browser = browser.with_token(&token);
+    let browser = s.sign_in(&s.voters[0]).await?;
+    let token = browser.token.clone().unwrap();
     let mut ws = Ws::connect(server.addr, Some(&token)).await?;
     ws.hello(s.meeting, None).await?;
     let other = s.sign_in(&s.voters[1]).await?;

@@ -61,6 +61,16 @@ pub struct FetchStats {
     pub was_cached: bool,
 }
 
+impl FetchStats {
+    /// Counts a chunk of `n` bytes fetched and kept, and says so.
+    fn kept(&mut self, n: usize, have: &mut u64, progress: &(dyn Fn(u64) + Send + Sync)) {
+        self.fetched += 1;
+        self.bytes_fetched += n as u64;
+        *have += n as u64;
+        progress(*have);
+    }
+}
+
 fn valid_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
@@ -252,11 +262,7 @@ impl Cache {
                 let c = m.chunks[i as usize].clone();
                 let bytes = link::read_frame(&mut recv, pack::MAX_CHUNK).await?;
                 if let Some(p) = pending.take() {
-                    let n = p.await??;
-                    stats.fetched += 1;
-                    stats.bytes_fetched += n as u64;
-                    have += n as u64;
-                    progress(have);
+                    stats.kept(p.await??, &mut have, progress);
                 }
                 let (this, title) = (self.clone(), doc.title.clone());
                 pending = Some(tokio::task::spawn_blocking(move || {
@@ -268,11 +274,7 @@ impl Cache {
                 }));
             }
             if let Some(p) = pending.take() {
-                let n = p.await??;
-                stats.fetched += 1;
-                stats.bytes_fetched += n as u64;
-                have += n as u64;
-                progress(have);
+                stats.kept(p.await??, &mut have, progress);
             }
         }
         // Assembly reads and writes the whole file: keep it off the runtime.

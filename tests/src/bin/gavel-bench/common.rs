@@ -3,9 +3,8 @@
 
 use anyhow::{Context, bail};
 use gavel_shared::model::*;
-use gavel_shared::protocol::{Command, CommandResult, NewParticipant};
+use gavel_shared::protocol::Command;
 use gavel_tests::*;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,80 +101,37 @@ impl Room {
     }
 }
 
-/// A meeting with a chair and `n` delegates, each signed in once with a
-/// bearer token (sign-in is argon2: done once, reused by every transport).
+/// A meeting (an [`Assembly`]) with a chair and `n` delegates, each signed
+/// in once with a bearer token (sign-in is argon2: done once, reused by
+/// every transport), and two agenda items for the chair to move between.
 pub struct Delegates {
     pub meeting: MeetingId,
     pub admin: Http,
     pub chair_token: String,
     pub tokens: Vec<(ParticipantId, String)>,
-    /// Two agenda items the chair moves between.
     pub items: [ItemId; 2],
-}
-
-async fn bearer(base: &str, meeting: MeetingId, who: ParticipantId, pin: &str) -> anyhow::Result<String> {
-    let c = reqwest::Client::new();
-    let r = c
-        .post(format!("{base}/api/session"))
-        .json(&json!({"meeting": meeting, "participant": who, "pin": pin, "bearer": true}))
-        .send()
-        .await?;
-    let body: serde_json::Value = r.json().await?;
-    body["token"].as_str().map(String::from).with_context(|| format!("no token: {body}"))
 }
 
 impl Delegates {
     pub async fn build(room: &Room, n: usize) -> anyhow::Result<Arc<Delegates>> {
-        let base = room.base();
-        let mut admin = Http::for_base(&base);
-        admin.sign_in_admin().await?;
-        let a = admin.post("/api/meetings", &json!({"title": "Đo hiệu năng", "starts_at": "2026-11-23T08:00:00+07:00"})).await?;
-        let meeting = MeetingId(a.body["id"].as_i64().with_context(|| format!("{a:?}"))?);
-        let mut people =
-            vec![NewParticipant { name: "Chủ Tọa".into(), position: String::new(), role: Role::Chair, member: true, voting: true }];
-        for i in 0..n {
-            people.push(NewParticipant {
-                name: format!("Đại biểu {i:04}"),
-                position: String::new(),
-                role: Role::Delegate,
-                member: true,
-                voting: true,
-            });
-        }
-        // In slices, so no single command waits on thousands of argon2 hashes.
-        let mut pins = vec![];
-        for (k, slice) in people.chunks(250).enumerate() {
-            let a = admin.command(meeting, &format!("people-{k}"), &Command::AddParticipants { participants: slice.to_vec() }).await?;
-            let CommandResult::Pins { pins: got } = serde_json::from_value(a.body["result"].clone()).with_context(|| format!("{a:?}"))?
-            else {
-                bail!("no pins")
-            };
-            pins.extend(got.into_iter().map(|p| (p.participant, p.pin.unwrap_or_default())));
-        }
-        let mut items = vec![];
-        for t in ["Mục một", "Mục hai"] {
-            let cmd = Command::AddItem { title: t.into(), presenter: String::new(), summary: String::new(), position: None };
-            let a = admin.command(meeting, &format!("item-{t}"), &cmd).await?;
-            items.push(ItemId(a.body["result"]["id"].as_i64().context("item")?));
-        }
-        let chair_token = bearer(&base, meeting, pins[0].0, &pins[0].1).await?;
+        let s = Arc::new(Assembly::build(&room.base(), n).await?);
+        let second = Command::AddItem { title: "Mục hai".into(), presenter: String::new(), summary: String::new(), position: None };
+        let a = s.admin.command(s.meeting, "second-item", &second).await?;
+        let second = ItemId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?);
+        let token = |http: Http| http.token.context("no bearer token");
+        let chair_token = token(s.sign_in(&s.chair).await?)?;
         let limit = Arc::new(tokio::sync::Semaphore::new(8));
-        let tokens = futures_util::future::join_all(pins[1..].iter().cloned().map(|(who, pin)| {
-            let (base, limit) = (base.clone(), limit.clone());
+        let tokens = futures_util::future::join_all(s.voters.iter().cloned().map(|who| {
+            let (s, limit) = (s.clone(), limit.clone());
             async move {
                 let _p = limit.acquire().await?;
-                anyhow::Ok((who, bearer(&base, meeting, who, &pin).await?))
+                anyhow::Ok((who.0, token(s.sign_in(&who).await?)?))
             }
         }))
         .await
         .into_iter()
         .collect::<anyhow::Result<Vec<_>>>()?;
-        let d = Delegates { meeting, admin, chair_token, tokens, items: [items[0], items[1]] };
-        for (k, cmd) in [("open", Command::OpenMeeting), ("first", Command::GoToItem { item: d.items[0] })] {
-            let a = d.chair_http(&base).command(meeting, k, &cmd).await?;
-            anyhow::ensure!(a.status == 200, "{k}: {a:?}");
-        }
-        Ok(Arc::new(d))
+        Ok(Arc::new(Delegates { meeting: s.meeting, admin: s.admin.clone(), chair_token, tokens, items: [s.item, second] }))
     }
 
     pub fn chair_http(&self, base: &str) -> Http {
@@ -193,4 +149,67 @@ pub async fn wait_count(n: &std::sync::atomic::AtomicUsize, want: usize, limit: 
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
     true
+}
+
+/// A baseline server (Mosquitto, nginx) on a loopback port, started from
+/// Debian's package, for as long as this lives.
+pub struct Baseline {
+    child: std::process::Child,
+    pub port: u16,
+    /// Its configuration and files, removed after it stops.
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        // SIGTERM, so a master process (nginx) stops its workers too;
+        // SIGKILL alone would leave them running.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: signalling our own child process.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Baseline {
+    /// A free loopback port and a directory for the baseline's files.
+    pub fn prepare() -> anyhow::Result<(u16, tempfile::TempDir)> {
+        Ok((std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(), tempfile::tempdir()?))
+    }
+
+    /// Starts `program` (from `/usr/sbin` if there, else the `PATH`) with
+    /// `args`, and waits until it accepts connections on `port`.
+    pub async fn start(program: &str, args: &[&std::ffi::OsStr], port: u16, dir: tempfile::TempDir) -> anyhow::Result<Baseline> {
+        let sbin = std::path::Path::new("/usr/sbin").join(program);
+        let bin = if sbin.exists() { sbin.into_os_string() } else { program.into() };
+        let child = std::process::Command::new(bin)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {program} ({e}): install Debian's {program} (scripts/setup --tests does)"))?;
+        let baseline = Baseline { child, port, dir };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(baseline);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let logs: Vec<String> = std::fs::read_dir(baseline.dir.path())?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect();
+        bail!("{program} did not start on port {port}: {}", logs.join(" "))
+    }
 }

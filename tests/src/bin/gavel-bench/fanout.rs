@@ -175,22 +175,23 @@ impl Audience {
 /// The chair on its own WebSocket, moving the agenda and waiting for each ack.
 pub struct Chair {
     ws: WsStream,
-    n: u64,
 }
 
 impl Chair {
     pub async fn connect(room: &Room, d: &Delegates) -> anyhow::Result<Chair> {
-        Ok(Chair { ws: ws_delegate(room, &d.chair_token, d.meeting).await?, n: 0 })
+        Ok(Chair { ws: ws_delegate(room, &d.chair_token, d.meeting).await? })
     }
 
     /// Sends one move; returns its `seq` and when it was sent.
     pub async fn move_agenda(&mut self, d: &Delegates) -> anyhow::Result<(u64, Instant)> {
         // Command keys are per meeting and a repeated key replays the first
-        // answer: number them across every chair of the run.
+        // answer: number the moves across every chair of the run. The
+        // meeting starts on the first item, so move n goes to the other one
+        // when n is even.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        self.n += 1;
-        let key = format!("mv-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        let cmd = Command::GoToItem { item: d.items[(self.n % 2) as usize] };
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let key = format!("mv-{n}");
+        let cmd = Command::GoToItem { item: d.items[(n + 1) % 2] };
         let sent = Instant::now();
         self.ws.send(Message::Text(protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd }).into())).await?;
         loop {
@@ -198,7 +199,7 @@ impl Chair {
                 Some(Ok(Message::Text(t))) => {
                     if let Ok(ServerMessage::Ack { key: k, seq, .. }) = protocol::decode_server(t.as_str(), usize::MAX) {
                         if k == key {
-                            return Ok((seq.context("a move without an event")?, sent));
+                            return Ok((seq.with_context(|| format!("a move without an event: {t}"))?, sent));
                         }
                     } else if t.contains("\"type\":\"error\"") && t.contains(&key) {
                         bail!("move refused: {t}");
@@ -238,48 +239,24 @@ pub async fn run_moves(room: &Room, d: &Delegates, audience: Audience, moves: us
     Ok((lat, missing))
 }
 
-/// Mosquitto on a loopback port, for as long as this lives.
-pub struct Mosquitto {
-    child: std::process::Child,
-    pub port: u16,
-    _dir: tempfile::TempDir,
+/// Mosquitto on a loopback port.
+async fn mosquitto() -> anyhow::Result<Baseline> {
+    let (port, dir) = Baseline::prepare()?;
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest none\nset_tcp_nodelay true\n"
+        ),
+    )?;
+    Baseline::start("mosquitto", &["-c".as_ref(), conf.as_os_str()], port, dir).await
 }
 
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Mosquitto {
-    pub async fn start() -> anyhow::Result<Mosquitto> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let dir = tempfile::tempdir()?;
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest none\n"),
-        )?;
-        let child = std::process::Command::new(if std::path::Path::new("/usr/sbin/mosquitto").exists() {
-            "/usr/sbin/mosquitto"
-        } else {
-            "mosquitto"
-        })
-        .arg("-c")
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start mosquitto ({e}): install Debian's mosquitto (scripts/setup --tests does)"))?;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(Mosquitto { child, port, _dir: dir });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("mosquitto did not start")
-    }
+/// No Nagle delay on an MQTT client's socket, as on Gavel's clients and server.
+fn no_nagle(events: &mut rumqttc::EventLoop) {
+    let mut net = events.network_options();
+    net.set_tcp_nodelay(true);
+    events.set_network_options(net);
 }
 
 /// The same fan-out through Mosquitto: `n` subscribers, one publisher,
@@ -287,7 +264,7 @@ impl Mosquitto {
 /// per-message acknowledgement).
 pub async fn mqtt_fanout(n: usize, moves: usize, size: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let broker = Mosquitto::start().await?;
+    let broker = mosquitto().await?;
     let counter = Arc::new(AtomicUsize::new(0));
     let subscribed = Arc::new(AtomicUsize::new(0));
     let (stop, stop_rx) = watch::channel(false);
@@ -296,6 +273,7 @@ pub async fn mqtt_fanout(n: usize, moves: usize, size: usize) -> anyhow::Result<
         let mut opts = MqttOptions::new(format!("delegate-{i}"), "127.0.0.1", broker.port);
         opts.set_keep_alive(Duration::from_secs(60));
         let (client, mut events) = AsyncClient::new(opts, 16);
+        no_nagle(&mut events);
         client.subscribe("gavel/agenda", QoS::AtMostOnce).await?;
         let (counter, acked, mut stop_rx) = (counter.clone(), subscribed.clone(), stop_rx.clone());
         readers.push(tokio::spawn(async move {
@@ -324,6 +302,7 @@ pub async fn mqtt_fanout(n: usize, moves: usize, size: usize) -> anyhow::Result<
     }
     anyhow::ensure!(wait_count(&subscribed, n, Duration::from_secs(60)).await, "not every MQTT subscriber was subscribed");
     let (publisher, mut pub_events) = AsyncClient::new(MqttOptions::new("chair", "127.0.0.1", broker.port), 16);
+    no_nagle(&mut pub_events);
     let pump = tokio::spawn(async move { while pub_events.poll().await.is_ok() {} });
     let mut sent_at = std::collections::HashMap::new();
     for k in 0..moves {
@@ -347,18 +326,27 @@ pub async fn mqtt_fanout(n: usize, moves: usize, size: usize) -> anyhow::Result<
     Ok((lat.clone(), n * moves - lat.len()))
 }
 
-/// The size of one agenda-move event on the wire, for the MQTT baseline.
-pub fn event_size() -> usize {
-    // {"type":"event","event":{"seq":…,"meeting":…,"at":"…","actor":{…},"type":"current_item_changed","item":…,…}}
-    260
+/// The size of one agenda-move event as a delegate receives it, measured,
+/// so the MQTT baseline carries messages of the same size.
+async fn event_size(room: &Room, d: &Delegates) -> anyhow::Result<usize> {
+    let mut ws = ws_delegate(room, &d.tokens[0].1, d.meeting).await?;
+    let (seq, _) = Chair::connect(room, d).await?.move_agenda(d).await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no event")? {
+            Some(Ok(Message::Text(t))) if t.contains("current_item_changed") && t.contains(&format!("\"seq\":{seq}")) => return Ok(t.len()),
+            Some(Ok(_)) => {}
+            other => bail!("closed before the event: {other:?}"),
+        }
+    }
 }
 
 /// Fan-out for each transport and size, with memory per idle client, and
 /// Mosquitto beside it.
 pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = vec![];
+    let size = event_size(room, d).await?;
     for &n in sizes {
-        let (mut mqtt, mqtt_missing) = mqtt_fanout(n, moves, event_size()).await?;
+        let (mut mqtt, mqtt_missing) = mqtt_fanout(n, moves, size).await?;
         let mqtt_p99 = {
             mqtt.sort();
             percentile(&mqtt, 0.99)
@@ -376,7 +364,7 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
             rows.push(Row::new(
                 format!("fan-out, {n} delegates over {}, {moves} agenda moves: p50 / p99 / max (dropped)", transport.name()),
                 format!("{} (dropped {missing})", spread(&mut lat)),
-                format!("Mosquitto: {mqtt_text}"),
+                format!("Mosquitto, {size}-byte messages: {mqtt_text}"),
                 format!("p99 {}", ratio(ms(p99), ms(mqtt_p99))),
             ));
             rows.push(Row::new(

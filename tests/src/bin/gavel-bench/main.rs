@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if run("pack") || run("control") {
         let t = Instant::now();
-        let pack = pack::upload_pack(&room, &d, z.pack_docs, z.doc_bytes).await?;
+        let pack = pack::upload_pack(&d, z.pack_docs, z.doc_bytes).await?;
         if run("pack") {
             rows.extend(pack::distribution(&room, &d, &pack, &z.plans).await?);
         }

@@ -28,7 +28,7 @@ pub struct Pack {
 }
 
 /// Makes `count` PDFs of about `each` bytes and uploads them to the meeting.
-pub async fn upload_pack(room: &Room, d: &Delegates, count: usize, each: usize) -> anyhow::Result<Pack> {
+pub async fn upload_pack(d: &Delegates, count: usize, each: usize) -> anyhow::Result<Pack> {
     let dir = tempfile::tempdir()?;
     let a = d
         .admin
@@ -41,7 +41,6 @@ pub async fn upload_pack(room: &Room, d: &Delegates, count: usize, each: usize) 
     let item = ItemId(a.body["result"]["id"].as_i64().context("item")?);
     let mut files = vec![];
     let mut docs = vec![];
-    let _ = room;
     for k in 0..count {
         let pdf = gavel_tests::pack_pdf(each / (256 * 1024) + 1, 256 * 1024, 1000 + k as u64, None);
         let name = format!("tai-lieu-{k}.pdf");
@@ -106,64 +105,33 @@ async fn http_fetch(client: &reqwest::Client, url: &str, token: Option<&str>, sh
     Ok(n)
 }
 
-/// nginx over HTTPS (self-signed) on a loopback port, serving the pack's directory.
-pub struct Nginx {
-    child: std::process::Child,
-    pub port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// nginx over HTTPS (self-signed) on a loopback port, serving `root`.
+async fn nginx(root: &std::path::Path) -> anyhow::Result<Baseline> {
+    use std::os::unix::fs::PermissionsExt;
+    let (port, dir) = Baseline::prepare()?;
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    std::fs::write(dir.path().join("cert.pem"), made.cert.pem())?;
+    std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem())?;
+    // Workers run as `nobody`: let them read the files.
+    for p in [root.to_path_buf(), dir.path().to_path_buf()] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
     }
-}
-
-impl Nginx {
-    pub async fn start(root: &std::path::Path) -> anyhow::Result<Nginx> {
-        use std::os::unix::fs::PermissionsExt;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let dir = tempfile::tempdir()?;
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
-        std::fs::write(dir.path().join("cert.pem"), made.cert.pem())?;
-        std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem())?;
-        // Workers run as `nobody`: let them read the files.
-        for p in [root.to_path_buf(), dir.path().to_path_buf()] {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
-        }
-        for entry in std::fs::read_dir(root)? {
-            std::fs::set_permissions(entry?.path(), std::fs::Permissions::from_mode(0o644))?;
-        }
-        let d = dir.path().display();
-        let conf = format!(
-            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 4096; }}\n\
-             http {{\n access_log off;\n sendfile on;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n\
-             uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n types {{ application/pdf pdf; }}\n\
-             server {{\n  listen 127.0.0.1:{port} ssl http2;\n  ssl_certificate {d}/cert.pem;\n  ssl_certificate_key {d}/key.pem;\n  root {};\n }}\n}}\n",
-            root.display()
-        );
-        std::fs::write(dir.path().join("nginx.conf"), conf)?;
-        let bin = if std::path::Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" };
-        let child = std::process::Command::new(bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start nginx ({e}): install Debian's nginx (scripts/setup --tests does)"))?;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(Nginx { child, port, _dir: dir });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("nginx did not start: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default())
+    for entry in std::fs::read_dir(root)? {
+        std::fs::set_permissions(entry?.path(), std::fs::Permissions::from_mode(0o644))?;
     }
+    let d = dir.path().display();
+    let conf = format!(
+        "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 4096; }}\n\
+         http {{\n access_log off;\n sendfile on;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n\
+         uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n types {{ application/pdf pdf; }}\n\
+         server {{\n  listen 127.0.0.1:{port} ssl http2;\n  ssl_certificate {d}/cert.pem;\n  ssl_certificate_key {d}/key.pem;\n  root {};\n }}\n}}\n",
+        root.display()
+    );
+    let (conf_path, log) = (dir.path().join("nginx.conf"), dir.path().join("error.log"));
+    std::fs::write(&conf_path, conf)?;
+    let prefix = dir.path().to_path_buf();
+    let args = ["-p".as_ref(), prefix.as_os_str(), "-c".as_ref(), conf_path.as_os_str(), "-e".as_ref(), log.as_os_str()];
+    Baseline::start("nginx", &args, port, dir).await
 }
 
 /// A TCP server on loopback that sends the pack's bytes to each connection.
@@ -228,7 +196,7 @@ async fn distribute(
     room: &Room,
     d: &Delegates,
     pack: &Pack,
-    nginx: &Nginx,
+    nginx: &Baseline,
     way: Way,
     clients: usize,
     docs: usize,
@@ -299,7 +267,7 @@ fn mbps(bytes: u64, t: Duration) -> f64 {
 
 /// Case 2: pack distribution. `plans`: (clients, documents of the pack).
 pub async fn distribution(room: &Room, d: &Delegates, pack: &Pack, plans: &[(usize, usize)]) -> anyhow::Result<Vec<Row>> {
-    let nginx = Nginx::start(pack.dir.path()).await?;
+    let nginx = nginx(pack.dir.path()).await?;
     let mut rows = vec![];
     for &(clients, docs) in plans {
         let bytes: u64 = pack.files[..docs].iter().map(|f| f.2).sum();
