@@ -17,7 +17,6 @@ fn main() {
         "client/web/index.html",
         "client/web/style.css",
         "client/web/Cargo.toml",
-        "client/web/boot.js",
         "shared/src",
         "Trunk.toml",
     ] {

@@ -78,13 +78,20 @@ async fn main() -> anyhow::Result<()> {
     let room =
         Room::start(&["--max-upload", "300000000", "--max-connections-per-address", "100000", "--max-messages-per-second", "100000"])
             .await?;
-    let need = z.fanout.iter().copied().chain([z.stalled, z.voters, z.control_clients]).max().unwrap_or(1);
-    let d = Delegates::build(&room, need).await?;
-    phase("setup", t);
-
-    // `GAVEL_BENCH_ONLY=fanout,pack,…` runs some cases (while working on one).
+    // `GAVEL_BENCH_ONLY=fanout,pack,…` runs some cases (while working on one),
+    // and signs in only as many delegates as they need.
     let only = std::env::var("GAVEL_BENCH_ONLY").ok();
     let run = |case: &str| only.as_deref().is_none_or(|o| o.split(',').any(|c| c == case));
+    let sizes = [
+        (run("fanout"), z.fanout.iter().copied().max().unwrap_or(1)),
+        (run("stalled"), z.stalled),
+        (run("votes"), z.voters),
+        (run("pack"), z.plans.iter().map(|p| p.0).max().unwrap_or(1)),
+        (run("control"), z.control_clients),
+    ];
+    let need = sizes.iter().filter(|s| s.0).map(|s| s.1).max().unwrap_or(1);
+    let d = Delegates::build(&room, need).await?;
+    phase("setup", t);
     let t = Instant::now();
     if run("fanout") {
         rows.extend(fanout::fanout(&room, &d, &z.fanout, z.moves).await?);
