@@ -253,10 +253,13 @@ async fn distribute(
             anyhow::Ok(n)
         }
     });
+    // Each client its own task, as each tablet is its own device: polled
+    // together in one task, every client shared one thread.
+    let tasks: Vec<_> = tasks.map(tokio::spawn).collect();
     let results = futures_util::future::join_all(tasks).await;
     let t = start.elapsed();
     for r in results {
-        r?;
+        r??;
     }
     Ok(t)
 }
