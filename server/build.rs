@@ -12,14 +12,7 @@ fn main() {
     let dist = out.join("dist");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
-    for p in [
-        "client/web/src",
-        "client/web/index.html",
-        "client/web/style.css",
-        "client/web/Cargo.toml",
-        "shared/src",
-        "Trunk.toml",
-    ] {
+    for p in ["client/web/src", "client/web/index.html", "client/web/style.css", "client/web/Cargo.toml", "shared/src", "Trunk.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=GAVEL_WEB_DIST");

@@ -51,7 +51,7 @@ pub fn server_config(room: &Tls, cert: Option<&Path>, key: Option<&Path>) -> any
     Ok(Arc::new(config))
 }
 
-/// A listener of finished TLS handshakes, for `axum::serve`.
+/// A listener of finished TLS handshakes, for [`crate::serve::serve`].
 pub struct TlsListener {
     ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
@@ -112,24 +112,7 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// The client's address on an HTTPS connection (axum's `ConnectInfo` for
-/// this listener); [`with_peer`] turns it into the `ConnectInfo<SocketAddr>`
-/// the handlers read.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-/// The router as served over HTTPS: marked [`Https`], with the peer's address.
+/// The router as served over HTTPS: marked [`Https`].
 pub fn router(app: axum::Router) -> axum::Router {
-    app.layer(axum::Extension(Https)).layer(axum::middleware::map_request(|mut req: axum::extract::Request| async move {
-        if let Some(axum::extract::ConnectInfo(Peer(addr))) = req.extensions().get::<axum::extract::ConnectInfo<Peer>>().copied() {
-            req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
-        }
-        req
-    }))
+    app.layer(axum::Extension(Https))
 }

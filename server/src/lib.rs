@@ -29,6 +29,7 @@ pub mod meeting;
 pub mod minutes;
 pub mod pdf;
 pub mod quic;
+pub mod serve;
 pub mod session;
 pub mod signing;
 pub mod store;
@@ -83,6 +84,8 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Messages per second allowed per connection (twice that in a burst).
     pub max_messages_per_second: u32,
+    /// Time limits for slow HTTP clients.
+    pub http_timeouts: serve::Timeouts,
 }
 
 impl std::fmt::Debug for Config {
@@ -106,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("sign_in_limits", &self.sign_in_limits)
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("max_messages_per_second", &self.max_messages_per_second)
+            .field("http_timeouts", &self.http_timeouts)
             .finish()
     }
 }
@@ -134,6 +138,7 @@ impl Config {
             // Tests run many clients from one address and send quickly.
             max_connections_per_address: 100_000,
             max_messages_per_second: 100_000,
+            http_timeouts: serve::Timeouts::default(),
         }
     }
 }
@@ -205,7 +210,7 @@ pub struct Server {
     pub report: StartReport,
     pub state: AppState,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -213,14 +218,14 @@ impl Server {
     /// the database closed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.context("server task")?.context("server")?;
+        self.task.await.context("server task")?;
         self.state.db.close().await;
         Ok(())
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task")?.context("server")?;
+        self.task.await.context("server task")?;
         Ok(())
     }
 
@@ -275,15 +280,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
             let listener = https::bind(addr, tls_config).await?;
             let bound = axum::serve::Listener::local_addr(&listener)?;
-            let secure = https::router(app.clone());
-            let mut wait_stop = shutdown.clone();
-            let task = tokio::spawn(async move {
-                axum::serve(listener, secure.into_make_service_with_connect_info::<https::Peer>())
-                    .with_graceful_shutdown(async move {
-                        let _ = wait_stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            });
+            let task = tokio::spawn(serve::serve(listener, https::router(app.clone()), config.http_timeouts, shutdown.clone()));
             (Some(bound), Some(task))
         }
         None => (None, None),
@@ -300,7 +297,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     } else {
         None
     };
-    let mut wait_stop = shutdown.clone();
+    let wait_stop = shutdown.clone();
     let task = tokio::spawn(async move {
         // No Nagle delay: an event is a small write that must leave at once
         // (with Nagle and delayed ACKs, some waited 40 ms).
@@ -310,11 +307,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = wait_stop.wait_for(|s| *s).await;
-            })
-            .await;
+        serve::serve(listener, app, config.http_timeouts, wait_stop).await;
         if let Some(a) = advertisement {
             let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
         }
@@ -323,7 +316,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         if let Some(t) = https_task {
             let _ = t.await;
         }
-        served
     });
     tracing::info!(%http_addr, %quic_addr, "serving");
     Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task })

@@ -68,6 +68,12 @@ struct Cli {
     /// Messages per second allowed on one connection (twice that in a burst); a flood closes it.
     #[arg(long, env = "GAVEL_MAX_MESSAGES_PER_SECOND", default_value_t = gavel_server::limits::DEFAULT_MESSAGES_PER_SECOND)]
     max_messages_per_second: u32,
+    /// Seconds an HTTP client has to send a request's line and headers (also how long an idle keep-alive connection stays open).
+    #[arg(long, env = "GAVEL_HTTP_HEADER_TIMEOUT", default_value_t = 10)]
+    http_header_timeout: u64,
+    /// Seconds an upload may go without sending a byte before it is dropped.
+    #[arg(long, env = "GAVEL_HTTP_BODY_TIMEOUT", default_value_t = 30)]
+    http_body_timeout: u64,
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
     session_hours: u32,
@@ -206,6 +212,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         allow_secret_documents: cli.allow_secret_documents,
         max_connections_per_address: cli.max_connections_per_address,
         max_messages_per_second: cli.max_messages_per_second,
+        http_timeouts: gavel_server::serve::Timeouts {
+            header: std::time::Duration::from_secs(cli.http_header_timeout.max(1)),
+            body_idle: std::time::Duration::from_secs(cli.http_body_timeout.max(1)),
+        },
         sign_in_limits: gavel_server::throttle::Limits {
             free_attempts: cli.pin_free_attempts,
             lock_after: cli.pin_lock_after,

@@ -2,6 +2,7 @@
 //! sessions revoked (and its meeting pack deleted by its agent), state
 //! secrets refused unless the room is set up for them.
 
+use anyhow::Context;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{ClientMessage, ServerMessage};
 use gavel_tests::*;
@@ -290,5 +291,79 @@ async fn one_address_cannot_hold_too_many_connections_and_a_flood_is_dropped_not
     tokio::time::sleep(Duration::from_millis(1100)).await;
     flooder.send(&ClientMessage::Ping { nonce: 999 }).await?;
     assert!(matches!(flooder.reply().await?, ServerMessage::Pong { nonce: 999, .. }));
+    Ok(())
+}
+
+/// Reads what the server sends until it closes the connection (or `limit` passes).
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream, limit: Duration) -> anyhow::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = vec![];
+    tokio::time::timeout(limit, tcp.read_to_end(&mut got)).await.map_err(|_| anyhow::anyhow!("the server kept the connection open"))??;
+    Ok(String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn slow_http_clients_are_cut_off_and_lose_nothing_while_others_are_served() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.http_timeouts = gavel_server::serve::Timeouts { header: Duration::from_secs(1), body_idle: Duration::from_secs(1) }
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let token = s.admin.token.clone().expect("the administrator's bearer token");
+
+    // Half a request line, then nothing; and a connection that says nothing at all.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await?;
+    slow.write_all(b"GET /api/room HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await?;
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await?;
+    // Meanwhile everyone else is served.
+    let a = s.admin.get(&format!("/api/meetings/{}/state", s.meeting)).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await.context("a half-sent request")?;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    read_until_closed(&mut silent, Duration::from_secs(10)).await.context("a silent connection")?;
+
+    // An upload that stops halfway: dropped, nothing stored or listed.
+    let boundary = "gavel-slow-upload";
+    let pdf = tiny_pdf("slow");
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"Chậm.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    );
+    let length = head.len() + pdf.len() + 64 * 1024 + boundary.len() + 8;
+    let mut upload = tokio::net::TcpStream::connect(server.addr).await?;
+    let request = format!(
+        "POST /api/meetings/{}/items/{}/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n{head}",
+        s.meeting, s.item
+    );
+    upload.write_all(request.as_bytes()).await?;
+    upload.write_all(&pdf).await?;
+    let answer = read_until_closed(&mut upload, Duration::from_secs(10)).await.context("a stalled upload")?;
+    assert!(!answer.contains("201 Created"), "{answer}");
+    let a = s.admin.get(&format!("/api/meetings/{}/state", s.meeting)).await?;
+    assert_eq!(a.body["documents"].as_array().map(Vec::len), Some(0), "{a:?}");
+    for dir in ["documents", "tmp"] {
+        let kept: Vec<_> = std::fs::read_dir(data.path().join(dir))?.collect::<Result<_, _>>()?;
+        assert!(kept.is_empty(), "nothing of the upload is kept in {dir}: {kept:?}");
+    }
+
+    // A slow but steady upload (a piece every half second) arrives whole.
+    let mut steady = tokio::net::TcpStream::connect(server.addr).await?;
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + pdf.len() + tail.len();
+    let request = format!(
+        "POST /api/meetings/{}/items/{}/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n",
+        s.meeting, s.item
+    );
+    steady.write_all(request.as_bytes()).await?;
+    let body = [head.as_bytes(), &pdf, tail.as_bytes()].concat();
+    for piece in body.chunks(body.len() / 4 + 1) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        steady.write_all(piece).await?;
+    }
+    let answer = read_until_closed(&mut steady, Duration::from_secs(10)).await.context("a slow upload")?;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     Ok(())
 }
