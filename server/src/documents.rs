@@ -30,6 +30,8 @@ pub struct Store {
     pub(crate) tmp: PathBuf,
     /// Manifests already computed, by content hash (content never changes).
     manifests: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Manifest>>>,
+    /// Held while a reader's stamped copy is made ([`crate::watermark`]).
+    pub(crate) copying: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -42,7 +44,7 @@ impl Store {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
-        Ok(Store { dir, tmp, manifests: Default::default() })
+        Ok(Store { dir, tmp, manifests: Default::default(), copying: Default::default() })
     }
 
     /// Where the content with this hash lives.
@@ -66,7 +68,7 @@ impl Store {
                 let m = tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
                     let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
                     let chunks = gavel_shared::pack::chunk_reader(file)?;
-                    let m = Manifest { sha256: sha, size, chunks };
+                    let m = Manifest { sha256: sha, size, chunks, copy_of: None };
                     anyhow::ensure!(m.is_consistent(), "the content of {} is not {size} bytes long", path.display());
                     std::fs::write(&tmp, serde_json::to_vec(&m)?)?;
                     std::fs::rename(&tmp, &side)?;
@@ -207,6 +209,19 @@ pub async fn upload(
              (started with --allow-secret-documents)",
         ));
     }
+    if confidentiality != Confidentiality::Public {
+        // Its readers get stamped copies: a PDF that cannot be stamped
+        // would be unreadable to them, so it is refused now.
+        let tmp = upload.tmp.clone();
+        let checked = tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(tmp)?))
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        if let Err(e) = checked {
+            return Err(Error::Unstampable(format!(
+                "a restricted document is stamped with each reader's name, and this PDF cannot be read to do so: {e:#}"
+            )));
+        }
+    }
     let final_path = app.documents.path(&upload.sha256);
     if final_path.exists() {
         tokio::fs::remove_file(&upload.tmp).await?;
@@ -255,7 +270,9 @@ pub async fn download(
     let state = handle.state().await;
     let document = state.document(DocumentId(doc)).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;
     drop(state);
-    let etag = format!("\"{}\"", document.sha256);
+    // A restricted document: the reader's own stamped copy, with its own ETag.
+    let served = crate::watermark::served(&app, &actor, MeetingId(meeting), &document).await?;
+    let etag = format!("\"{}\"", served.sha256);
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?;
     let matches = req
         .headers()
@@ -265,7 +282,7 @@ pub async fn download(
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let path = app.documents.path(&document.sha256);
+        let path = app.documents.path(&served.sha256);
         let served = tower_http::services::ServeFile::new_with_mime(&path, &mime_guess::mime::APPLICATION_PDF)
             .oneshot(req)
             .await

@@ -42,6 +42,8 @@ pub enum Error {
     Revoked,
     #[error("too many connections from this address")]
     TooManyConnections,
+    #[error("{0}")]
+    Unstampable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -81,6 +83,7 @@ impl Error {
             Error::SignInLocked => "sign_in_locked",
             Error::Revoked => "revoked",
             Error::TooManyConnections => "too_many_connections",
+            Error::Unstampable(_) => "unstampable",
             Error::Internal(_) => "internal",
         }
     }
@@ -104,6 +107,7 @@ impl Error {
             Error::Protocol(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::NotAPdf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unstampable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -34,6 +34,7 @@ pub mod session;
 pub mod signing;
 pub mod store;
 pub mod throttle;
+pub mod watermark;
 pub mod web;
 pub mod ws;
 

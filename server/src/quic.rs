@@ -21,7 +21,7 @@ use anyhow::Context;
 use axum::body::Body;
 use futures_util::StreamExt;
 use gavel_shared::model::*;
-use gavel_shared::pack::{MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_FRAME, StreamReply, StreamRequest};
+use gavel_shared::pack::{MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_FRAME, Manifest, StreamReply, StreamRequest};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -206,13 +206,23 @@ fn refusal(e: &Error) -> StreamReply {
     StreamReply::Error { code: e.code().into(), message: e.public_message() }
 }
 
-/// The document `doc` of `meeting`, if the session behind `token` may read it.
-/// Others get `not_found`, as over HTTP.
-async fn readable(app: &AppState, token: &str, meeting: MeetingId, doc: DocumentId) -> Result<Document, Error> {
+/// The document `doc` of `meeting`, if the session behind `token` may read it
+/// (others get `not_found`, as over HTTP); what this reader is served for it
+/// (their stamped copy of a restricted document); and that content's chunks.
+async fn served(
+    app: &AppState,
+    token: &str,
+    meeting: MeetingId,
+    doc: DocumentId,
+) -> Result<(Document, crate::watermark::Served, Arc<Manifest>), Error> {
     let actor = crate::auth::lookup(&app.db, token).await?.ok_or(Error::Unauthorized)?;
     let handle = app.meetings.get(meeting).await?;
     let state = handle.state().await;
-    state.document(doc).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))
+    let doc = state.document(doc).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;
+    drop(state);
+    let content = crate::watermark::served(app, &actor, meeting, &doc).await?;
+    let manifest = app.documents.manifest(&content.sha256, content.size).await?;
+    Ok((doc, content, manifest))
 }
 
 #[tracing::instrument(skip_all)]
@@ -227,26 +237,22 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
             }
         };
         match request {
-            StreamRequest::Manifest { token, meeting, document } => match readable(&app, &token, meeting, document).await {
+            StreamRequest::Manifest { token, meeting, document } => match served(&app, &token, meeting, document).await {
                 Err(e) => reply(&mut send, &refusal(&e)).await,
-                Ok(doc) => match app.documents.manifest(&doc.sha256, doc.size).await {
-                    Ok(m) => reply(&mut send, &StreamReply::Manifest { manifest: (*m).clone() }).await,
-                    Err(e) => reply(&mut send, &refusal(&e)).await,
-                },
+                Ok((_, content, m)) => {
+                    let manifest = Manifest { copy_of: content.copy_of, ..(*m).clone() };
+                    reply(&mut send, &StreamReply::Manifest { manifest }).await
+                }
             },
             StreamRequest::Chunks { token, meeting, document, sha256, indices } => {
-                let doc = match readable(&app, &token, meeting, document).await {
-                    Ok(d) => d,
+                let (doc, _, m) = match served(&app, &token, meeting, document).await {
+                    Ok(x) => x,
                     Err(e) => return reply(&mut send, &refusal(&e)).await,
                 };
                 if doc.sha256 != sha256 {
                     let message = "the document has a newer version: fetch its manifest again".to_string();
                     return reply(&mut send, &StreamReply::Error { code: "stale_version".into(), message }).await;
                 }
-                let m = match app.documents.manifest(&doc.sha256, doc.size).await {
-                    Ok(m) => m,
-                    Err(e) => return reply(&mut send, &refusal(&e)).await,
-                };
                 if indices.len() > MAX_CHUNKS_PER_REQUEST || indices.iter().any(|&i| i as usize >= m.chunks.len()) {
                     let message = format!("ask for at most {MAX_CHUNKS_PER_REQUEST} chunks, each below {}", m.chunks.len());
                     return reply(&mut send, &StreamReply::Error { code: "invalid".into(), message }).await;

@@ -44,6 +44,11 @@ pub struct Manifest {
     pub sha256: String,
     pub size: u64,
     pub chunks: Vec<ChunkRef>,
+    /// Set on a reader's stamped copy of a restricted document: the `sha256`
+    /// of the version it was made from (the document's `sha256` in the
+    /// meeting state). `sha256` and `size` are then the copy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
 }
 
 impl Manifest {
@@ -150,7 +155,7 @@ mod tests {
     fn chunks_cover_the_file_within_their_limits() {
         let data = noise(3 * 1024 * 1024 + 17, 1);
         let chunks = chunk_reader(&data[..]).unwrap();
-        let m = Manifest { sha256: String::new(), size: data.len() as u64, chunks: chunks.clone() };
+        let m = Manifest { sha256: String::new(), size: data.len() as u64, chunks: chunks.clone(), copy_of: None };
         assert!(m.is_consistent());
         assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len as usize >= MIN_CHUNK && c.len as usize <= MAX_CHUNK));
         let offsets = m.offsets();

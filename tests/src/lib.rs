@@ -517,6 +517,18 @@ impl Assembly {
     }
 }
 
+/// The text of a PDF, as `pdftotext -layout` reads it (poppler-utils).
+pub fn pdftotext(pdf: &Path) -> anyhow::Result<String> {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
+    anyhow::ensure!(out.status.success(), "pdftotext failed on {}", pdf.display());
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 /// A small but complete PDF (one page, Helvetica), for uploads.
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");

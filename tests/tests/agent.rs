@@ -276,3 +276,72 @@ async fn the_link_survives_a_change_of_the_tablets_address() -> anyhow::Result<(
     assert!(agent.shared.link.borrow().as_ref().is_some_and(|o| o.connection.stable_id() == online.connection.stable_id()));
     Ok(())
 }
+
+/// The name of participant `who`, as the room knows it.
+async fn name_of(s: &Assembly, who: ParticipantId) -> anyhow::Result<String> {
+    let a = s.admin.get(&format!("/api/meetings/{}/state", s.meeting)).await?;
+    let p = a.body["participants"].as_array().into_iter().flatten().find(|p| p["id"] == who.0);
+    Ok(p.and_then(|p| p["name"].as_str()).ok_or_else(|| anyhow::anyhow!("no participant {who:?}"))?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let (reader, other, outsider) = (s.voters[0].0, s.voters[1].0, s.voters[2].0);
+    let readers = format!("{},{}", reader.0, other.0);
+    let doc = upload(&s, "Dự thảo.pdf", tiny_pdf("Du thao nghi quyet"), &[("confidentiality", "named"), ("readers", &readers)]).await?;
+    let public = upload(&s, "Công khai.pdf", tiny_pdf("Cong khai"), &[]).await?;
+    let (reader_name, other_name) = (name_of(&s, reader).await?, name_of(&s, other).await?);
+    let dir = tempfile::tempdir()?;
+    let path = format!("/api/meetings/{}/documents/{}", s.meeting, doc.id);
+
+    // Over HTTP: the reader's own copy, named, the same on every fetch.
+    let http = s.sign_in(&s.voters[0]).await?;
+    let first = http.raw_get(&path).send().await?;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str()?.to_string();
+    assert_ne!(etag, format!("\"{}\"", doc.sha256), "a copy has its own ETag");
+    let copy = first.bytes().await?;
+    assert_eq!(etag, format!("\"{}\"", sha256_hex(&copy)), "the ETag names the copy's content");
+    std::fs::write(dir.path().join("copy.pdf"), &copy)?;
+    let text = pdftotext(&dir.path().join("copy.pdf"))?;
+    assert!(text.contains(&format!("Bản của {reader_name}")), "the reader's name on the page: {text}");
+    assert!(text.contains("Du thao nghi quyet"), "the original's text is kept: {text}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = http.raw_get(&path).send().await?.bytes().await?;
+    assert_eq!(again, copy, "made once: the same bytes (and time) on every fetch");
+    let r = http.raw_get(&path).header("if-none-match", &etag).send().await?;
+    assert_eq!(r.status(), 304);
+    let r = http.raw_get(&path).header("range", "bytes=10-19").send().await?;
+    assert_eq!((r.status().as_u16(), r.bytes().await?), (206, copy.slice(10..20)));
+    // A public document is served as uploaded.
+    let plain = http.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, public.id)).send().await?.bytes().await?;
+    assert_eq!(sha256_hex(&plain), public.sha256);
+
+    // Another reader gets a copy of their own; someone not named, nothing.
+    let theirs = s.sign_in(&s.voters[1]).await?.raw_get(&path).send().await?.bytes().await?;
+    assert_ne!(theirs, copy);
+    std::fs::write(dir.path().join("theirs.pdf"), &theirs)?;
+    let text = pdftotext(&dir.path().join("theirs.pdf"))?;
+    assert!(text.contains(&format!("Bản của {other_name}")) && !text.contains(&reader_name), "{text}");
+    let r = s.sign_in(&s.voters[2]).await?.raw_get(&path).send().await?;
+    assert_eq!(r.status(), 404, "{outsider:?} may not read it");
+
+    // Over QUIC, through the reader's tablet agent: the same copy, kept in
+    // its cache under the version's name, and served to the tablet's browser.
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    let cached = std::fs::read(agent.shared.cache.doc_path(&doc.sha256))?;
+    assert_eq!(cached, copy, "the agent holds the reader's copy");
+    let local = agent.local_addr.unwrap();
+    let served = reqwest::get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;
+    assert_eq!(served.bytes().await?, copy);
+
+    // A restricted PDF that cannot be read (so cannot be stamped) is refused at upload.
+    let broken = b"%PDF-1.4\nthis is not a PDF body\n%%EOF\n".to_vec();
+    let a = s.admin.upload(s.meeting, s.item, "Hỏng.pdf", broken, &[("confidentiality", "members")]).await?;
+    assert_eq!((a.status, a.code()), (422, "unstampable"), "{a:?}");
+    Ok(())
+}

@@ -93,17 +93,6 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
     Ok((chair, secretary, named, secret))
 }
 
-fn pdftotext(pdf: &std::path::Path) -> anyhow::Result<String> {
-    let out = Process::new("pdftotext")
-        .arg("-layout")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
-    anyhow::ensure!(out.status.success(), "pdftotext failed");
-    Ok(String::from_utf8(out.stdout)?)
-}
-
 #[tokio::test]
 async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

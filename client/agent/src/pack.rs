@@ -4,6 +4,9 @@
 //! - `docs/<sha256>`: a complete document, checked against its SHA-256;
 //!   `docs/<sha256>.chunks.json` is its manifest, so later versions can take
 //!   the chunks they share from it;
+//! - `docs/<sha256>.copy`: for a restricted document, the SHA-256 of this
+//!   reader's stamped copy (kept as `docs/<that hash>`), which the room sends
+//!   in place of the version named `<sha256>`;
 //! - `chunks/<blake3>`: chunks of documents still arriving, each checked
 //!   against its hash before it is kept, so an interrupted download resumes
 //!   from the chunks it is missing.
@@ -101,12 +104,21 @@ impl Cache {
         &self.dir
     }
 
-    /// Where a complete document lives.
+    /// Where the document version `sha256` lives: the content itself, or
+    /// this reader's stamped copy of it.
     pub fn doc_path(&self, sha256: &str) -> PathBuf {
-        self.dir.join("docs").join(sha256)
+        let docs = self.dir.join("docs");
+        let own = docs.join(sha256);
+        if own.is_file() {
+            return own;
+        }
+        match std::fs::read_to_string(docs.join(format!("{sha256}.copy"))) {
+            Ok(copy) if valid_hex(copy.trim()) => docs.join(copy.trim()),
+            _ => own,
+        }
     }
 
-    /// True when the document with this hash is complete in the cache.
+    /// True when the document version with this hash is complete in the cache.
     pub fn has(&self, sha256: &str) -> bool {
         valid_hex(sha256) && self.doc_path(sha256).is_file()
     }
@@ -143,7 +155,7 @@ impl Cache {
     fn chunk_from_docs(&self, hash: &str) -> Option<Vec<u8>> {
         use std::io::{Read, Seek};
         let held = self.index.lock().expect("cache index").get(hash).cloned()?;
-        let mut f = std::fs::File::open(self.doc_path(&held.sha256)).ok()?;
+        let mut f = std::fs::File::open(self.dir.join("docs").join(&held.sha256)).ok()?;
         f.seek(std::io::SeekFrom::Start(held.offset)).ok()?;
         let mut buf = vec![0u8; held.len as usize];
         f.read_exact(&mut buf).ok()?;
@@ -190,7 +202,7 @@ impl Cache {
             bail!("the assembled document has SHA-256 {got}, not {}", m.sha256);
         }
         self.put(&self.dir.join("docs").join(format!("{}.chunks.json", m.sha256)), &serde_json::to_vec(m)?)?;
-        std::fs::rename(&tmp, self.doc_path(&m.sha256))?;
+        std::fs::rename(&tmp, self.dir.join("docs").join(&m.sha256))?;
         self.index_manifest(m);
         for c in &m.chunks {
             let _ = std::fs::remove_file(self.chunk_path(&c.hash));
@@ -221,8 +233,13 @@ impl Cache {
             StreamReply::Error { code, message } => bail!("{code}: {message}"),
             other => bail!("unexpected reply {other:?}"),
         };
+        // The version itself, or this reader's stamped copy of it.
+        let names_it = match &m.copy_of {
+            None => m.sha256 == doc.sha256 && m.size == doc.size,
+            Some(of) => *of == doc.sha256 && valid_hex(&m.sha256),
+        };
         anyhow::ensure!(
-            m.sha256 == doc.sha256 && m.size == doc.size && m.is_consistent() && m.chunks.iter().all(|c| valid_hex(&c.hash)),
+            names_it && m.is_consistent() && m.chunks.iter().all(|c| valid_hex(&c.hash)),
             "the room sent a manifest that does not match the document"
         );
         let mut stats = FetchStats { chunks: m.chunks.len(), ..Default::default() };
@@ -279,7 +296,15 @@ impl Cache {
         }
         // Assembly reads and writes the whole file: keep it off the runtime.
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.assemble(&m)).await??;
+        let original = doc.sha256.clone();
+        tokio::task::spawn_blocking(move || {
+            this.assemble(&m)?;
+            if m.copy_of.is_some() {
+                this.put(&this.dir.join("docs").join(format!("{original}.copy")), m.sha256.as_bytes())?;
+            }
+            anyhow::Ok(())
+        })
+        .await??;
         Ok(stats)
     }
 }

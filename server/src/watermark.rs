@@ -1,0 +1,179 @@
+//! Each reader's own copy of a restricted document, stamped with their name.
+//!
+//! A document above `public` (`members`, `named`, `secret`) never reaches a
+//! participant as uploaded: they get a copy that carries, on every page, the
+//! reader's name and the time their copy was first made, across the page
+//! and again in small type along its foot. A photocopy or a screenshot that
+//! leaves the room names whose copy it was.
+//!
+//! The copy is made once per reader and version (its time is fixed then,
+//! kept in `reader_copies`) and stored like any content, by its SHA-256: so
+//! it has its own chunk manifest and ETag, and chunked transfer, resume and
+//! `If-None-Match` work on it as on the original. The document's `sha256` in
+//! the meeting state stays the version's name; the manifest of a reader's
+//! copy says which version it is a copy of (`copy_of`).
+//!
+//! The pages are the original's, embedded whole (krilla, with hayro reading
+//! the original): text stays text, searchable and sharp.
+
+use crate::AppState;
+use crate::error::{Error, Result};
+use crate::pdf::{SERIF_REGULAR, mm, text_width};
+use gavel_shared::model::*;
+use krilla::Document as Pdf;
+use krilla::color::rgb;
+use krilla::geom::{Point, Size, Transform};
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::Fill;
+use krilla::text::{Font, TextDirection};
+use sqlx::Row;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Whether `actor` reads `doc` through a copy of their own.
+pub fn applies(actor: &Actor, doc: &Document) -> Option<ParticipantId> {
+    match actor {
+        Actor::Participant { participant, .. } if doc.confidentiality != Confidentiality::Public => Some(*participant),
+        _ => None,
+    }
+}
+
+/// The text stamped on a reader's copy.
+pub fn stamp_text(name: &str, made: OffsetDateTime) -> String {
+    let t = made.to_offset(time::macros::offset!(+7));
+    format!("Bản của {name} · {:02}:{:02} {:02}/{:02}/{} · không sao chép", t.hour(), t.minute(), t.day(), u8::from(t.month()), t.year())
+}
+
+/// Checks that a PDF can be stamped (at upload, for a restricted document).
+pub fn check(original: &[u8]) -> anyhow::Result<()> {
+    let pdf = krilla::pdf::Pdf::new(original.to_vec()).map_err(|e| anyhow::anyhow!("cannot read the PDF: {e:?}"))?;
+    anyhow::ensure!(pdf.pages().len() > 0, "the PDF has no pages");
+    Ok(())
+}
+
+/// `original` with `line` on every page.
+pub fn stamp(original: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
+    let pdf = Arc::new(krilla::pdf::Pdf::new(original.to_vec()).map_err(|e| anyhow::anyhow!("cannot read the PDF: {e:?}"))?);
+    let sizes: Vec<(f32, f32)> = pdf.pages().iter().map(|p| p.render_dimensions()).collect();
+    anyhow::ensure!(!sizes.is_empty(), "the PDF has no pages");
+    let source = krilla::pdf::PdfDocument::new(pdf);
+    let font = Font::new(SERIF_REGULAR.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad font"))?;
+    let mut out = Pdf::new();
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let settings = PageSettings::from_wh(w, h).ok_or_else(|| anyhow::anyhow!("page {} has no size", i + 1))?;
+        let mut page = out.start_page_with(settings);
+        let mut s = page.surface();
+        s.draw_pdf_page(&source, Size::from_wh(w, h).expect("a positive size"), i);
+        // Across the middle, along the diagonal, faint.
+        let size = (w.min(h) / 24.0).clamp(9.0, 26.0);
+        let across = text_width(line, size, false);
+        s.set_fill(Some(Fill {
+            paint: rgb::Color::new(190, 30, 30).into(),
+            opacity: NormalizedF32::new(0.22).expect("in range"),
+            rule: Default::default(),
+        }));
+        s.push_transform(&Transform::from_rotate_at(-h.atan2(w).to_degrees(), w / 2.0, h / 2.0));
+        s.draw_text(Point::from_xy((w - across) / 2.0, h / 2.0 + size / 3.0), font.clone(), size, line, false, TextDirection::Auto);
+        s.pop();
+        // Along the foot, small and plain, for a printout.
+        s.set_fill(Some(Fill { paint: rgb::Color::new(90, 90, 90).into(), opacity: NormalizedF32::ONE, rule: Default::default() }));
+        s.draw_text(Point::from_xy(mm(8.0), h - mm(4.0)), font.clone(), 7.0, line, false, TextDirection::Auto);
+        s.finish();
+        page.finish();
+    }
+    out.finish().map_err(|e| anyhow::anyhow!("cannot write the stamped PDF: {e:?}"))
+}
+
+/// What a reader is served for a document: the content's hash and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub sha256: String,
+    pub size: u64,
+    /// Set when this is a reader's copy: the version it was made from.
+    pub copy_of: Option<String>,
+}
+
+/// The content `actor` is to receive for `doc`: the original, or their own
+/// stamped copy (made now if this is their first read of this version).
+pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Document) -> Result<Served> {
+    let Some(reader) = applies(actor, doc) else {
+        return Ok(Served { sha256: doc.sha256.clone(), size: doc.size, copy_of: None });
+    };
+    let key = (doc.sha256.as_str(), reader.0);
+    let find = || {
+        sqlx::query("SELECT sha256, size FROM reader_copies WHERE original = ? AND participant = ?")
+            .bind(key.0)
+            .bind(key.1)
+            .fetch_optional(&app.db)
+    };
+    if let Some(row) = find().await? {
+        let sha: String = row.get("sha256");
+        if app.documents.path(&sha).is_file() {
+            return Ok(Served { sha256: sha, size: row.get::<i64, _>("size") as u64, copy_of: Some(doc.sha256.clone()) });
+        }
+    }
+    // One copy made at a time: the first reader's request makes it, the
+    // others wait and find it.
+    let _one = app.documents.copying.lock().await;
+    let handle = app.meetings.get(meeting).await?;
+    let name = handle.state().await.participant(reader).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?;
+    let made: OffsetDateTime = match sqlx::query("SELECT made_at FROM reader_copies WHERE original = ? AND participant = ?")
+        .bind(key.0)
+        .bind(key.1)
+        .fetch_optional(&app.db)
+        .await?
+    {
+        Some(row) => OffsetDateTime::parse(&row.get::<String, _>("made_at"), &time::format_description::well_known::Rfc3339)
+            .map_err(|e| Error::Internal(e.into()))?,
+        None => OffsetDateTime::now_utc().replace_nanosecond(0).expect("zero is a valid nanosecond"),
+    };
+    let original = tokio::fs::read(app.documents.path(&doc.sha256)).await?;
+    let line = stamp_text(&name, made);
+    let copy = tokio::task::spawn_blocking(move || stamp(&original, &line))
+        .await
+        .map_err(|e| Error::Internal(e.into()))?
+        .map_err(|e| Error::Unstampable(format!("this document cannot be stamped with its reader's name, so it is not served: {e:#}")))?;
+    let sha = app.documents.put(&copy).await?;
+    let made_text = made.format(&time::format_description::well_known::Rfc3339).map_err(|e| Error::Internal(e.into()))?;
+    sqlx::query(
+        "INSERT INTO reader_copies (original, participant, made_at, sha256, size) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (original, participant) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
+    )
+    .bind(key.0)
+    .bind(key.1)
+    .bind(made_text)
+    .bind(&sha)
+    .bind(copy.len() as i64)
+    .execute(&app.db)
+    .await?;
+    tracing::info!(document = doc.id.0, reader = reader.0, "made a reader's stamped copy");
+    Ok(Served { sha256: sha, size: copy.len() as u64, copy_of: Some(doc.sha256.clone()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_names_the_reader_and_the_time_in_vietnam() {
+        let t = time::macros::datetime!(2026-11-23 01:05 UTC);
+        assert_eq!(stamp_text("Nguyễn Văn An", t), "Bản của Nguyễn Văn An · 08:05 23/11/2026 · không sao chép");
+    }
+
+    #[test]
+    fn every_page_keeps_its_size_and_gains_the_stamp() {
+        let mut l = crate::pdf::Layout::new();
+        l.paragraph("Trang một", 13.0, false, crate::pdf::Align::Left, 0.0);
+        l.page_break();
+        l.paragraph("Trang hai", 13.0, false, crate::pdf::Align::Left, 0.0);
+        let original = l.render("Tài liệu", "vi").unwrap();
+        let copy = stamp(&original, "Bản của Trần Thị Bình").unwrap();
+        let read = krilla::pdf::Pdf::new(copy.clone()).unwrap();
+        let sizes: Vec<_> = read.pages().iter().map(|p| p.render_dimensions()).collect();
+        assert_eq!(sizes.len(), 2);
+        let before: Vec<_> = krilla::pdf::Pdf::new(original).unwrap().pages().iter().map(|p| p.render_dimensions()).collect();
+        assert_eq!(sizes, before);
+        assert!(stamp(b"%PDF-1.7\nnot really\n%%EOF\n", "x").is_err(), "a broken PDF is refused, not served unstamped");
+    }
+}
