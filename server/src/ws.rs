@@ -5,42 +5,112 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::Error;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use gavel_shared::model::Actor;
+use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 /// Frames larger than this close the connection (the protocol limit, far
 /// lower, is answered with an error and the connection stays).
 const MAX_FRAME: usize = 4 * 1024 * 1024;
 
+/// Larger messages go out in fragments of this size.
+///
+/// tungstenite formats each frame whole into its write buffer, which keeps
+/// the size of the largest frame it ever sent: a meeting of 2,000 people
+/// has a 250 KB snapshot, and every idle browser held a 250 KB buffer for
+/// the life of its connection. In fragments (which browsers and WebSocket
+/// libraries join back into one message), no buffer outgrows this.
+pub const FRAGMENT: usize = 16 * 1024;
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
 /// Upgrades to a WebSocket; the session (cookie or bearer) is checked first.
-pub async fn handler(
-    State(app): State<AppState>,
-    auth: Result<Auth, Error>,
-    parts: axum::http::request::Parts,
-    ws: WebSocketUpgrade,
-) -> Result<Response, Error> {
+pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, mut req: Request) -> Result<Response, Error> {
     let Auth(actor) = auth?;
-    let peer = crate::http::peer_of(&parts.extensions);
+    let headers = req.headers();
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let upgrade = has_token(headers, header::CONNECTION, "upgrade") && has_token(headers, header::UPGRADE, "websocket");
+    let (Some(key), true) = (key, upgrade) else {
+        return Err(Error::bad_request("not_websocket", "this address takes a WebSocket connection"));
+    };
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
+        let mut r = (StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only").into_response();
+        r.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return Ok(r);
+    }
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return Err(Error::bad_request("not_websocket", "this connection cannot be upgraded"));
+    };
+    let peer = crate::http::peer_of(req.extensions());
     let slot = match peer {
         Some(p) => Some(app.connections.open(p.ip()).ok_or(Error::TooManyConnections)?),
         None => None,
     };
-    // Small buffers: most clients sit idle between events, and tungstenite's
-    // defaults (128 KiB each way) would cost far more memory per tablet than
-    // the rest of its session. They grow for the rare large message.
-    Ok(ws.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).on_upgrade(
-        move |socket| async move {
-            connection(app, actor, peer, socket).await;
-            drop(slot);
-        },
-    ))
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => return tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        };
+        // Small buffers: most clients sit idle between events, and
+        // tungstenite's defaults (128 KiB each way) would cost far more
+        // memory per tablet than the rest of its session.
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME))
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(4 * 1024);
+        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        connection(app, actor, peer, socket).await;
+        drop(slot);
+    });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).map_err(|e| Error::Internal(e.into()))?);
+    Ok(r)
 }
 
-async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAddr>, socket: WebSocket) {
+/// The frames of one text message: one frame, or fragments of at most
+/// [`FRAGMENT`] bytes cut at character boundaries.
+pub fn text_frames(text: String) -> Vec<Message> {
+    if text.len() <= FRAGMENT {
+        return vec![Message::text(text)];
+    }
+    let mut frames = vec![];
+    let mut rest = text.as_str();
+    let mut first = true;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(FRAGMENT);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, after) = rest.split_at(cut);
+        let opcode = OpCode::Data(if first { Data::Text } else { Data::Continue });
+        frames.push(Message::Frame(Frame::message(piece.as_bytes().to_vec(), opcode, after.is_empty())));
+        (rest, first) = (after, false);
+    }
+    frames
+}
+
+async fn connection(
+    app: AppState,
+    actor: Actor,
+    peer: Option<std::net::SocketAddr>,
+    socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
+) {
     let (mut sink, stream) = socket.split();
     let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -50,13 +120,18 @@ async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAd
             let mut next = Some(first);
             let mut queued = 0;
             while let Some(m) = next.take() {
-                let (frame, closing) = match m {
-                    Outbound::Text(t) => (Message::Text(Utf8Bytes::from(t)), false),
+                let (frames, closing) = match m {
+                    Outbound::Text(t) => (text_frames(t), false),
                     Outbound::Close(code, reason) => {
-                        (Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })), true)
+                        (vec![Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))], true)
                     }
                 };
-                if sink.feed(frame).await.is_err() || closing {
+                for frame in frames {
+                    if sink.feed(frame).await.is_err() {
+                        break 'out;
+                    }
+                }
+                if closing {
                     let _ = sink.flush().await;
                     break 'out;
                 }
@@ -71,7 +146,7 @@ async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAd
         }
         let _ = sink.close().await;
     });
-    // Text frames go to the session; pings are answered by the library.
+    // Text messages go to the session; pings are answered by the library.
     let inbound =
         stream.take_while(|m| futures_util::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_))))).filter_map(|m| {
             futures_util::future::ready(match m {
@@ -82,4 +157,28 @@ async fn connection(app: AppState, actor: Actor, peer: Option<std::net::SocketAd
         });
     session::run(app, Some(actor), peer, Box::pin(inbound), out).await;
     let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_message_goes_in_fragments_cut_between_characters() {
+        assert!(matches!(&text_frames("nhỏ".into())[..], [Message::Text(t)] if t.as_str() == "nhỏ"));
+        let big = "Nguyễn Thị Ánh, Đại biểu; ".repeat(3000);
+        let frames = text_frames(big.clone());
+        assert!(frames.len() > 4);
+        let mut joined = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let Message::Frame(f) = f else { panic!("frame {i} is not a fragment") };
+            assert!(f.payload().len() <= FRAGMENT);
+            assert_eq!(f.header().is_final, i == frames.len() - 1);
+            let want = if i == 0 { Data::Text } else { Data::Continue };
+            assert_eq!(f.header().opcode, OpCode::Data(want));
+            assert!(std::str::from_utf8(f.payload()).is_ok(), "each piece ends on a character boundary");
+            joined.extend_from_slice(f.payload());
+        }
+        assert_eq!(joined, big.as_bytes());
+    }
 }

@@ -377,3 +377,21 @@ async fn the_web_ui_is_served_compressed_and_unknown_paths_get_the_app() -> anyh
     assert_eq!(health["status"], "ok");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_snapshot_larger_than_a_fragment_arrives_whole_over_websocket() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    // About 130 bytes of JSON per participant: the snapshot is several of
+    // the server's 16 KiB fragments, and the client gets it as one message.
+    let s = Assembly::build(&server.url(""), 300).await?;
+    let mut ws = s.sign_in(&s.voters[299]).await?.follow(s.meeting, None).await?;
+    while ws.snapshot.is_none() {
+        ws.recv().await?;
+    }
+    let state = ws.snapshot.as_ref().unwrap();
+    let size = serde_json::to_vec(state)?.len();
+    assert!(size > 2 * 16 * 1024, "the snapshot is {size} bytes");
+    assert_eq!(state.participants.len(), 302, "every participant, the chair and the secretary");
+    assert!(state.participants.iter().any(|p| p.id == s.voters[0].0));
+    Ok(())
+}
