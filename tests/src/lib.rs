@@ -517,6 +517,20 @@ impl Assembly {
     }
 }
 
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// The text of a PDF, as `pdftotext -layout` reads it (poppler-utils).
 pub fn pdftotext(pdf: &Path) -> anyhow::Result<String> {
     let out = std::process::Command::new("pdftotext")

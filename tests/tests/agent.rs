@@ -41,7 +41,7 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
     for d in &docs {
-        let bytes = std::fs::read(agent.shared.cache.doc_path(&d.sha256))?;
+        let bytes = agent.shared.cache.read_doc(&d.sha256)?;
         assert_eq!(sha256_hex(&bytes), d.sha256, "{}", d.title);
     }
     assert!(!agent.shared.cache.has(&hidden.sha256), "a document the delegate may not read reached the tablet");
@@ -142,7 +142,7 @@ async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_ch
     })
     .await?;
     until("the pack is complete after the restart", LONG, || complete(&agent)).await?;
-    assert_eq!(sha256_hex(&std::fs::read(agent.shared.cache.doc_path(&doc.sha256))?), doc.sha256);
+    assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&doc.sha256)?), doc.sha256);
     let t = *agent.shared.totals.lock().unwrap();
     let manifest_chunks = t.chunks_fetched + t.chunks_resumed;
     assert!(t.chunks_resumed > 0, "{t:?}");
@@ -184,7 +184,7 @@ async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks(
     let share = fetched as f64 / (fetched + reused) as f64;
     eprintln!("changed on one page of 80: fetched {fetched} of {} chunks ({:.1} %)", fetched + reused, share * 100.0);
     assert!(share < 0.10, "fetched {fetched}, reused {reused}");
-    assert_eq!(sha256_hex(&std::fs::read(agent.shared.cache.doc_path(&v2.sha256))?), v2.sha256);
+    assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&v2.sha256)?), v2.sha256);
     Ok(())
 }
 
@@ -192,7 +192,8 @@ async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks(
 async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agenda() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let doc = upload(&s, "Tài liệu.pdf", pack_pdf(4, 64 * 1024, 5, None), &[]).await?;
+    let pdf = pack_pdf(4, 64 * 1024, 5, None);
+    let doc = upload(&s, "Tài liệu.pdf", pdf.clone(), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
@@ -204,11 +205,18 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     until("the agent notices the room is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
 
     let check = |local: std::net::SocketAddr| {
-        let (http, doc, index, state, meeting) = (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting);
+        let (http, doc, index, state, meeting, pdf) = (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting, pdf.clone());
         async move {
-            let r = http.get(format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id)).send().await?;
+            let url = format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id);
+            let r = http.get(&url).send().await?;
             assert_eq!(r.status(), 200);
             assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+            // Ranges, decrypted from the chunks that hold them (one spans two).
+            for (a, b) in [(100u64, 199u64), (60_000, 140_000), (doc.size - 10, doc.size - 1)] {
+                let r = http.get(&url).header("range", format!("bytes={a}-{b}")).send().await?;
+                assert_eq!(r.status(), 206);
+                assert_eq!(r.bytes().await?.as_ref(), &pdf[a as usize..=b as usize]);
+            }
             assert_eq!(http.get(format!("http://{local}/#/live")).send().await?.text().await?, index, "the UI loads offline");
             let mut ws = Ws::connect(local, None).await?;
             ws.hello(meeting, None).await?;
@@ -228,9 +236,42 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
         }
     };
     check(local).await?;
-    // A restarted agent (the tablet rebooted) shows the same, before it reaches the room.
+    // Nothing on the tablet's disk is readable without the PIN: no byte of
+    // the document, no name from the meeting, no file named by a hash the
+    // room publishes.
     drop(agent);
-    let again = start_agent("127.0.0.1:9".parse()?, &"00".repeat(32), &s, 0, cache.path()).await?;
+    let manifest_hashes: Vec<String> = state.documents.iter().map(|d| d.sha256.clone()).collect();
+    let names: Vec<&str> = state.participants.iter().map(|p| p.name.as_str()).chain([state.meeting.title.as_str()]).collect();
+    let sample = &pdf[pdf.len() / 2..pdf.len() / 2 + 48];
+    for file in files_under(cache.path()) {
+        let rel = file.strip_prefix(cache.path())?.to_string_lossy().to_string();
+        if rel.starts_with("web/") {
+            continue; // the web UI's public files
+        }
+        let bytes = std::fs::read(&file)?;
+        assert!(!bytes.windows(sample.len()).any(|w| w == sample), "{rel} holds the document in clear");
+        for n in &names {
+            assert!(!bytes.windows(n.len()).any(|w| w == n.as_bytes()), "{rel} holds {n:?} in clear");
+        }
+        assert!(!manifest_hashes.iter().any(|h| rel.contains(h.as_str())), "{rel} is named by the document's hash");
+    }
+    // A restarted agent (the tablet rebooted) needs the PIN, and then shows
+    // the same, before it reaches the room.
+    let options = |pin: Option<&str>| gavel_agent::agent::Options {
+        server: "127.0.0.1:9".parse().unwrap(),
+        fingerprint: "00".repeat(32),
+        meeting: s.meeting,
+        participant: s.voters[0].0,
+        pin: pin.map(str::to_string),
+        cache_dir: cache.path().to_path_buf(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+    };
+    let no_pin = gavel_agent::agent::Agent::start(options(None)).await.err().expect("no PIN, no documents");
+    assert!(format!("{no_pin:#}").contains("PIN"), "{no_pin:#}");
+    let wrong = if s.voters[0].1 == "000000" { "111111" } else { "000000" };
+    let wrong = gavel_agent::agent::Agent::start(options(Some(wrong))).await.err().expect("a wrong PIN opens nothing");
+    assert!(format!("{wrong:#}").contains("does not unlock"), "{wrong:#}");
+    let again = gavel_agent::agent::Agent::start(options(Some(&s.voters[0].1))).await?;
     check(again.local_addr.unwrap()).await?;
     Ok(())
 }
@@ -252,7 +293,22 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("signed-in name=\"Đại biểu 0000\""), "{stdout}");
     assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}");
-    assert_eq!(sha256_hex(&std::fs::read(cache.path().join("docs").join(&doc.sha256))?), doc.sha256);
+    // The pack is kept encrypted: the PIN opens it.
+    let vault = gavel_agent::vault::Vault::open_or_create(cache.path(), &s.voters[0].1)?;
+    let kept = gavel_agent::pack::Cache::open(cache.path(), std::sync::Arc::new(vault))?.read_doc(&doc.sha256)?;
+    assert_eq!(sha256_hex(&kept), doc.sha256);
+    // Started again without a PIN (and no terminal to ask on), it says what it needs.
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .args(["--meeting", &s.meeting.0.to_string(), "--participant", &s.voters[0].0.0.to_string()])
+        .arg("--cache")
+        .arg(cache.path())
+        .env_remove("GAVEL_PIN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("the PIN is needed"), "{stderr}");
     Ok(())
 }
 
@@ -333,7 +389,7 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
-    let cached = std::fs::read(agent.shared.cache.doc_path(&doc.sha256))?;
+    let cached = agent.shared.cache.read_doc(&doc.sha256)?;
     assert_eq!(cached, copy, "the agent holds the reader's copy");
     let local = agent.local_addr.unwrap();
     let served = reqwest::get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;

@@ -119,24 +119,10 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     let why = agent.shared.fatal.borrow().clone().unwrap();
     assert!(why.contains("deleted"), "{why}");
     assert!(!agent.shared.cache.has(&doc.sha256));
-    let left: Vec<_> = walk(cache.path());
-    assert!(left.iter().all(|p| !p.ends_with(&doc.sha256) && !p.ends_with("state.json") && !p.ends_with("session.json")), "{left:?}");
+    let left: Vec<String> = files_under(cache.path()).iter().map(|p| p.display().to_string()).collect();
+    let kept = |p: &String| p.contains("/docs/") || p.contains("/chunks/") || p.ends_with("state.json") || p.ends_with("session.json");
+    assert!(!left.iter().any(kept), "no chunk, manifest, state or session is left: {left:?}");
     Ok(())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = vec![];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@
 
 use crate::link::{self, Link};
 use crate::pack::Cache;
+use crate::vault::Vault;
 use anyhow::{Context, bail};
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -39,7 +40,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, mpsc, watch};
-use tower::ServiceExt;
 
 /// How to reach the room and whom to sign in as.
 #[derive(Debug, Clone)]
@@ -158,13 +158,25 @@ impl Agent {
     /// Opens the cache, loads what a previous run kept, binds the local
     /// server and starts following the room.
     pub async fn start(opts: Options) -> anyhow::Result<Agent> {
-        let cache = Cache::open(&opts.cache_dir)?;
-        let saved_state = std::fs::read(opts.cache_dir.join(STATE_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<MeetingState>(&b).ok())
-            .filter(|s| s.meeting.id == opts.meeting);
-        let saved_session = std::fs::read(opts.cache_dir.join(SESSION_FILE))
-            .ok()
+        // Everything kept on the tablet is sealed with a key that only the
+        // PIN unwraps: it is needed at every start, offline too.
+        let pin = opts.pin.clone().context("the PIN is needed to open the meeting documents kept on this tablet")?;
+        std::fs::create_dir_all(&opts.cache_dir).with_context(|| format!("cannot create the cache in {}", opts.cache_dir.display()))?;
+        let fresh = !Vault::exists(&opts.cache_dir);
+        let dir = opts.cache_dir.clone();
+        let vault = tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &pin)).await??;
+        let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
+        if fresh {
+            // A cache from before encryption (or half made): nothing of it is kept.
+            cache.wipe()?;
+            for f in [STATE_FILE, SESSION_FILE, SESSION_INFO_FILE] {
+                let _ = std::fs::remove_file(opts.cache_dir.join(f));
+            }
+        }
+        let saved_state =
+            cache.kept(STATE_FILE).and_then(|b| serde_json::from_slice::<MeetingState>(&b).ok()).filter(|s| s.meeting.id == opts.meeting);
+        let saved_session = cache
+            .kept(SESSION_FILE)
             .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
             .filter(|s| s.meeting == opts.meeting && s.participant == opts.participant);
         let (outbox, outbox_rx) = mpsc::channel(256);
@@ -210,16 +222,14 @@ impl Shared {
     }
 
     fn save_session(&self, s: Option<Saved>) {
-        let path = self.opts.cache_dir.join(SESSION_FILE);
         match &s {
             Some(s) => {
-                if let Ok(bytes) = serde_json::to_vec(s) {
-                    let tmp = path.with_extension("tmp");
-                    let _ = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path));
+                if let Err(e) = serde_json::to_vec(s).map_err(anyhow::Error::from).and_then(|b| self.cache.keep(SESSION_FILE, &b)) {
+                    tracing::warn!(error = %e, "cannot keep the session");
                 }
             }
             None => {
-                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(self.opts.cache_dir.join(SESSION_FILE));
             }
         }
         *self.session.lock().expect("session") = s;
@@ -227,9 +237,7 @@ impl Shared {
 
     fn save_state(&self) {
         let Some(bytes) = self.state.borrow().as_ref().and_then(|s| serde_json::to_vec(s).ok()) else { return };
-        let path = self.opts.cache_dir.join(STATE_FILE);
-        let tmp = path.with_extension("tmp");
-        if let Err(e) = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path)) {
+        if let Err(e) = self.cache.keep(STATE_FILE, &bytes) {
             tracing::warn!(error = %e, "cannot keep the meeting state");
         }
     }
@@ -623,20 +631,77 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
 async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlPath<(i64, i64)>, req: Request) -> Response {
     let doc = shared.state.borrow().as_ref().filter(|s| s.meeting.id.0 == m).and_then(|s| s.document(DocumentId(d)).cloned());
     if let Some(doc) = doc.filter(|doc| shared.cache.has(&doc.sha256)) {
-        let path = shared.cache.doc_path(&doc.sha256);
-        return match tower_http::services::ServeFile::new_with_mime(&path, &mime_guess::mime::APPLICATION_PDF).oneshot(req).await {
-            Ok(r) => {
-                let mut r = r.map(Body::new);
-                if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.sha256)) {
-                    r.headers_mut().insert(header::ETAG, v);
-                }
-                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-                r
-            }
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        return match serve_cached(&shared, &doc.sha256, req.headers()).await {
+            Ok(r) => r,
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
         };
     }
     relay(State(shared), req).await
+}
+
+/// A cached document, decrypted chunk by chunk as it is sent: whole, or one
+/// byte range (`Range: bytes=A-B`, `A-`, `-N`), with the room's ETag.
+async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::HeaderMap) -> anyhow::Result<Response> {
+    let (cache, v) = (shared.cache.clone(), version.to_string());
+    let m = tokio::task::spawn_blocking(move || cache.manifest(&v)).await??;
+    let etag = format!("\"{version}\"");
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let size = m.size;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| parse_range(r, size));
+    let (status, start, end) = match range {
+        None | Some(Err(RangeError::Ignored)) => (StatusCode::OK, 0, size),
+        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
+        Some(Err(RangeError::Unsatisfiable)) => {
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))]).into_response());
+        }
+    };
+    // Reading and decrypting a chunk is disk and CPU work: off the runtime.
+    let pieces = shared.cache.read_range(&m, start, end);
+    let body = futures_util::stream::unfold(pieces, |mut pieces| async move {
+        let (next, pieces) = tokio::task::spawn_blocking(move || (pieces.next(), pieces)).await.ok()?;
+        next.map(|r| (r.map(bytes::Bytes::from).map_err(std::io::Error::other), pieces))
+    });
+    let mut r = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(header::CONTENT_LENGTH, end - start)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, etag)
+        .header(header::CACHE_CONTROL, "private, no-cache");
+    if status == StatusCode::PARTIAL_CONTENT {
+        r = r.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", end - 1));
+    }
+    Ok(r.body(Body::from_stream(body))?)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeError {
+    /// Not a single byte range we serve (the whole file is sent instead).
+    Ignored,
+    Unsatisfiable,
+}
+
+/// One byte range of a file of `size` bytes, as `start..end`.
+fn parse_range(header: &str, size: u64) -> Result<(u64, u64), RangeError> {
+    let spec = header.trim().strip_prefix("bytes=").ok_or(RangeError::Ignored)?;
+    if spec.contains(',') {
+        return Err(RangeError::Ignored);
+    }
+    let (a, b) = spec.split_once('-').ok_or(RangeError::Ignored)?;
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| s.parse::<u64>().map_err(|_| RangeError::Ignored);
+    let (start, end) = match (a.is_empty(), b.is_empty()) {
+        (true, false) => (size.saturating_sub(num(b)?), size),
+        (false, true) => (num(a)?, size),
+        (false, false) => (num(a)?, num(b)?.saturating_add(1).min(size)),
+        (true, true) => return Err(RangeError::Ignored),
+    };
+    if start >= size || start >= end {
+        return Err(RangeError::Unsatisfiable);
+    }
+    Ok((start, end))
 }
 
 /// Where a web UI file fetched from the room is kept for offline use.
@@ -691,8 +756,10 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let keep = if is_get && status == StatusCode::OK && path == "/api/session" {
-        // Who is signed in: the UI asks first, offline too.
+    // Who is signed in (the UI asks first, offline too), sealed; the UI's
+    // own files, public, as they are.
+    let session_info = is_get && status == StatusCode::OK && path == "/api/session";
+    let keep = if session_info {
         Some(shared.opts.cache_dir.join(SESSION_INFO_FILE))
     } else {
         (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten()
@@ -707,12 +774,16 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Ok(b) => b,
             Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         };
-        if let Some(dir) = keep.parent() {
-            let _ = tokio::fs::create_dir_all(dir).await;
-        }
-        let tmp = keep.with_extension("part");
-        if tokio::fs::write(&tmp, &bytes).await.is_ok() {
-            let _ = tokio::fs::rename(&tmp, &keep).await;
+        if session_info {
+            let _ = shared.cache.keep(SESSION_INFO_FILE, &bytes);
+        } else {
+            if let Some(dir) = keep.parent() {
+                let _ = tokio::fs::create_dir_all(dir).await;
+            }
+            let tmp = keep.with_extension("part");
+            if tokio::fs::write(&tmp, &bytes).await.is_ok() {
+                let _ = tokio::fs::rename(&tmp, &keep).await;
+            }
         }
         return builder.body(Body::from(bytes)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response());
     }
@@ -727,11 +798,13 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 async fn offline_fallback(shared: &Shared, path: &str, is_api: bool, is_get: bool) -> Response {
-    let file = match (is_get, is_api) {
-        (true, true) if path == "/api/session" => Some(shared.opts.cache_dir.join(SESSION_INFO_FILE)),
-        (true, false) => web_cache_path(shared, path),
-        _ => None,
-    };
+    if is_get && is_api && path == "/api/session" {
+        return match shared.cache.kept(SESSION_INFO_FILE) {
+            Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+            None => offline_response(),
+        };
+    }
+    let file = if is_get && !is_api { web_cache_path(shared, path) } else { None };
     let Some(file) = file else { return offline_response() };
     match tokio::fs::read(&file).await {
         Ok(bytes) => {

@@ -9,3 +9,4 @@ pub mod agent;
 pub mod discover;
 pub mod link;
 pub mod pack;
+pub mod vault;

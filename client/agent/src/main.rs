@@ -58,6 +58,8 @@ struct JoinArgs {
     meeting: Option<i64>,
     #[arg(long)]
     participant: Option<i64>,
+    /// The participant's PIN. It also unlocks the documents kept on the
+    /// tablet, so it is asked for at every start when not given.
     #[arg(long, env = "GAVEL_PIN", hide_env_values = true)]
     pin: Option<String>,
     /// Where the meeting pack is kept (default: the user's cache directory).
@@ -180,6 +182,15 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             a.pin.clone(),
         ),
     };
+    // The documents on the tablet are encrypted with a key the PIN unwraps.
+    let pin = match pin {
+        Some(p) => p,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            rpassword::prompt_password("Mã PIN (PIN): ").context("cannot read the PIN")?.trim().to_string()
+        }
+        None => bail!("the PIN is needed to open the meeting documents kept on this tablet: give --pin, GAVEL_PIN or --code"),
+    };
+    let pin = Some(pin);
     let (server, fingerprint) = match (&a.link, a.server, &a.fingerprint) {
         (Some(link), _, _) => parse_link(link)?,
         (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase()),

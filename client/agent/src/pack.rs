@@ -1,34 +1,29 @@
-//! The meeting pack on the tablet: a cache of documents fetched in chunks.
+//! The meeting pack on the tablet: a cache of documents fetched in chunks,
+//! encrypted at rest ([`Vault`]).
 //!
-//! Layout of the cache directory:
-//! - `docs/<sha256>`: a complete document, checked against its SHA-256;
-//!   `docs/<sha256>.chunks.json` is its manifest, so later versions can take
-//!   the chunks they share from it;
-//! - `docs/<sha256>.copy`: for a restricted document, the SHA-256 of this
-//!   reader's stamped copy (kept as `docs/<that hash>`), which the room sends
-//!   in place of the version named `<sha256>`;
-//! - `chunks/<blake3>`: chunks of documents still arriving, each checked
-//!   against its hash before it is kept, so an interrupted download resumes
-//!   from the chunks it is missing.
+//! Layout of the cache directory (every name a keyed hash, see
+//! [`Vault::name`]; every file sealed with the cache key):
+//! - `chunks/<name of blake3>`: one chunk, checked against its hash before it
+//!   is kept. A download that is cut resumes from the chunks it lacks, and a
+//!   new version takes the chunks it shares with the old one from here;
+//! - `docs/<name of sha256>`: the manifest of a complete version, written
+//!   once every chunk is in and the whole checks against its SHA-256. For a
+//!   restricted document it is the manifest of this reader's stamped copy
+//!   (`copy_of` names the version).
 //!
+//! A document is read back by decrypting the chunks that cover the bytes
+//! asked for: nothing is kept in clear, and a range costs only its chunks.
 //! Every file is written under a temporary name and renamed once complete.
 
 use crate::link;
+use crate::vault::Vault;
 use anyhow::{Context, bail};
 use gavel_shared::model::{Document, MeetingId};
 use gavel_shared::pack::{self, MAX_CHUNKS_PER_REQUEST, Manifest, StreamReply, StreamRequest};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// Where a chunk can be read from a complete document.
-#[derive(Debug, Clone)]
-struct Held {
-    sha256: String,
-    offset: u64,
-    len: u32,
-}
 
 /// The local document cache (cheap to clone: clones share it).
 #[derive(Clone)]
@@ -36,8 +31,9 @@ pub struct Cache(Arc<Inner>);
 
 pub struct Inner {
     dir: PathBuf,
-    /// Chunks held inside complete documents, by BLAKE3 hash.
-    index: Mutex<HashMap<String, Held>>,
+    vault: Arc<Vault>,
+    /// Chunks (BLAKE3 hashes) of complete documents.
+    complete: Mutex<HashSet<String>>,
 }
 
 impl std::ops::Deref for Cache {
@@ -79,20 +75,27 @@ fn valid_hex(s: &str) -> bool {
 }
 
 impl Cache {
-    /// Opens (creating) a cache directory and indexes what it holds.
-    pub fn open(dir: impl Into<PathBuf>) -> anyhow::Result<Cache> {
+    /// Opens (creating) a cache directory with its unlocked key and indexes
+    /// what it holds.
+    pub fn open(dir: impl Into<PathBuf>, vault: Arc<Vault>) -> anyhow::Result<Cache> {
         let dir = dir.into();
         for sub in ["docs", "chunks", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
         }
-        let cache = Cache(Arc::new(Inner { dir, index: Mutex::new(HashMap::new()) }));
+        let cache = Cache(Arc::new(Inner { dir, vault, complete: Mutex::new(HashSet::new()) }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
-            let name = entry?.file_name().to_string_lossy().to_string();
-            if let Some(sha) = name.strip_suffix(".chunks.json").filter(|s| valid_hex(s)) {
-                if cache.has(sha) {
-                    if let Ok(m) = cache.read_manifest(sha) {
-                        cache.index_manifest(&m);
-                    }
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            match cache
+                .vault
+                .read(&format!("manifest {name}"), &entry.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+            {
+                Some(m) => cache.complete.lock().expect("cache index").extend(m.chunks.iter().map(|c| c.hash.clone())),
+                None => {
+                    tracing::warn!(file = %entry.path().display(), "dropping a cache entry that does not decrypt");
+                    let _ = std::fs::remove_file(entry.path());
                 }
             }
         }
@@ -104,65 +107,85 @@ impl Cache {
         &self.dir
     }
 
-    /// Where the document version `sha256` lives: the content itself, or
-    /// this reader's stamped copy of it.
-    pub fn doc_path(&self, sha256: &str) -> PathBuf {
-        let docs = self.dir.join("docs");
-        let own = docs.join(sha256);
-        if own.is_file() {
-            return own;
-        }
-        match std::fs::read_to_string(docs.join(format!("{sha256}.copy"))) {
-            Ok(copy) if valid_hex(copy.trim()) => docs.join(copy.trim()),
-            _ => own,
-        }
+    /// The cache key (the agent seals its state and session with it too).
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    fn manifest_path(&self, sha256: &str) -> (PathBuf, String) {
+        let name = self.vault.name(sha256);
+        (self.dir.join("docs").join(&name), format!("manifest {name}"))
+    }
+
+    fn chunk_path(&self, hash: &str) -> (PathBuf, String) {
+        let name = self.vault.name(hash);
+        (self.dir.join("chunks").join(&name), format!("chunk {name}"))
     }
 
     /// True when the document version with this hash is complete in the cache.
     pub fn has(&self, sha256: &str) -> bool {
-        valid_hex(sha256) && self.doc_path(sha256).is_file()
+        valid_hex(sha256) && self.manifest_path(sha256).0.is_file()
     }
 
-    fn chunk_path(&self, hash: &str) -> PathBuf {
-        self.dir.join("chunks").join(hash)
+    /// The manifest of a complete version (of this reader's copy of it).
+    pub fn manifest(&self, sha256: &str) -> anyhow::Result<Manifest> {
+        let (path, label) = self.manifest_path(sha256);
+        Ok(serde_json::from_slice(&self.vault.read(&label, &path)?)?)
+    }
+
+    /// One chunk, decrypted and checked.
+    pub fn chunk(&self, hash: &str) -> anyhow::Result<Vec<u8>> {
+        let (path, label) = self.chunk_path(hash);
+        let bytes = self.vault.read(&label, &path)?;
+        anyhow::ensure!(pack::hash_chunk(&bytes) == hash, "chunk {hash} is damaged in the cache");
+        Ok(bytes)
+    }
+
+    /// Bytes `start..end` of a complete document, chunk by chunk (each
+    /// decrypted as it is needed).
+    pub fn read_range(&self, m: &Manifest, start: u64, end: u64) -> impl Iterator<Item = anyhow::Result<Vec<u8>>> + Send + 'static {
+        let this = self.clone();
+        let pieces: Vec<(String, u64, u64)> = m
+            .chunks
+            .iter()
+            .zip(m.offsets())
+            .filter(|(c, at)| *at < end && at + u64::from(c.len) > start)
+            .map(|(c, at)| (c.hash.clone(), start.saturating_sub(at), (end - at).min(u64::from(c.len))))
+            .collect();
+        pieces.into_iter().map(move |(hash, from, to)| this.chunk(&hash).map(|b| b[from as usize..to as usize].to_vec()))
+    }
+
+    /// A whole complete document, in memory (tests, small documents).
+    pub fn read_doc(&self, sha256: &str) -> anyhow::Result<Vec<u8>> {
+        let m = self.manifest(sha256)?;
+        self.read_range(&m, 0, m.size).collect::<anyhow::Result<Vec<_>>>().map(|v| v.concat())
     }
 
     fn tmp_path(&self, what: &str) -> PathBuf {
         self.dir.join("tmp").join(format!("{what}-{:016x}", rand::random::<u64>()))
     }
 
-    fn read_manifest(&self, sha256: &str) -> anyhow::Result<Manifest> {
-        Ok(serde_json::from_slice(&std::fs::read(self.dir.join("docs").join(format!("{sha256}.chunks.json")))?)?)
-    }
-
-    fn index_manifest(&self, m: &Manifest) {
-        let mut index = self.index.lock().expect("cache index");
-        for (c, offset) in m.chunks.iter().zip(m.offsets()) {
-            index.entry(c.hash.clone()).or_insert(Held { sha256: m.sha256.clone(), offset, len: c.len });
-        }
-    }
-
-    /// Writes `bytes` under `path` atomically.
-    fn put(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    /// Seals `bytes` and writes them under `path` atomically.
+    fn put(&self, path: &Path, label: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let tmp = self.tmp_path("put");
-        std::fs::write(&tmp, bytes)?;
+        std::fs::write(&tmp, self.vault.seal(label, bytes))?;
         std::fs::rename(&tmp, path)?;
         Ok(())
     }
 
-    /// Copies a chunk out of a complete document, if one holds it and it
-    /// still checks out.
-    fn chunk_from_docs(&self, hash: &str) -> Option<Vec<u8>> {
-        use std::io::{Read, Seek};
-        let held = self.index.lock().expect("cache index").get(hash).cloned()?;
-        let mut f = std::fs::File::open(self.dir.join("docs").join(&held.sha256)).ok()?;
-        f.seek(std::io::SeekFrom::Start(held.offset)).ok()?;
-        let mut buf = vec![0u8; held.len as usize];
-        f.read_exact(&mut buf).ok()?;
-        (pack::hash_chunk(&buf) == hash).then_some(buf)
+    /// Seals and keeps a file of the agent's own (its state, its session).
+    pub fn keep(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        self.put(&self.dir.join(file), &format!("file {file}"), bytes)
     }
 
-    /// Removes every cached document and chunk (a revoked tablet).
+    /// Reads back a file kept with [`Cache::keep`].
+    pub fn kept(&self, file: &str) -> Option<Vec<u8>> {
+        let path = self.dir.join(file);
+        path.is_file().then(|| self.vault.read(&format!("file {file}"), &path).ok()).flatten()
+    }
+
+    /// Removes every cached document and chunk, and the agent's own files
+    /// (a revoked tablet). The web UI's public files stay.
     pub fn wipe(&self) -> anyhow::Result<()> {
         for sub in ["docs", "chunks", "tmp"] {
             let d = self.dir.join(sub);
@@ -171,47 +194,34 @@ impl Cache {
             }
             std::fs::create_dir_all(&d)?;
         }
-        self.index.lock().expect("cache index").clear();
+        self.complete.lock().expect("cache index").clear();
         Ok(())
     }
 
-    /// Assembles a document from its chunks, checks its SHA-256 and keeps it.
-    fn assemble(&self, m: &Manifest) -> anyhow::Result<()> {
-        use std::io::Write;
-        let tmp = self.tmp_path("doc");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    /// Checks a version's SHA-256 across its chunks, then records it complete.
+    fn finish(&self, m: &Manifest, version: &str) -> anyhow::Result<()> {
         let mut sha = Sha256::new();
         for c in &m.chunks {
-            let path = self.chunk_path(&c.hash);
-            let bytes = match std::fs::read(&path) {
+            let bytes = match self.chunk(&c.hash) {
                 Ok(b) => b,
-                Err(_) => self.chunk_from_docs(&c.hash).with_context(|| format!("chunk {} went missing", c.hash))?,
+                Err(e) => {
+                    let _ = std::fs::remove_file(self.chunk_path(&c.hash).0);
+                    bail!("{e:#}; it will be fetched again");
+                }
             };
-            if pack::hash_chunk(&bytes) != c.hash {
-                let _ = std::fs::remove_file(&path);
-                let _ = std::fs::remove_file(&tmp);
-                bail!("chunk {} was damaged on disk; it will be fetched again", c.hash);
-            }
             sha.update(&bytes);
-            out.write_all(&bytes)?;
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         let got = hex::encode(sha.finalize());
         if got != m.sha256 {
-            let _ = std::fs::remove_file(&tmp);
-            bail!("the assembled document has SHA-256 {got}, not {}", m.sha256);
+            bail!("the document has SHA-256 {got}, not {}", m.sha256);
         }
-        self.put(&self.dir.join("docs").join(format!("{}.chunks.json", m.sha256)), &serde_json::to_vec(m)?)?;
-        std::fs::rename(&tmp, self.dir.join("docs").join(&m.sha256))?;
-        self.index_manifest(m);
-        for c in &m.chunks {
-            let _ = std::fs::remove_file(self.chunk_path(&c.hash));
-        }
+        let (path, label) = self.manifest_path(version);
+        self.put(&path, &label, &serde_json::to_vec(m)?)?;
+        self.complete.lock().expect("cache index").extend(m.chunks.iter().map(|c| c.hash.clone()));
         Ok(())
     }
-
     /// Fetches one document over `conn` into the cache: the chunks it does
-    /// not hold yet, each checked, then the whole file. `progress` is told
+    /// not hold yet, each checked, then the whole. `progress` is told
     /// how many bytes of the document are in hand, as they arrive.
     pub async fn fetch(
         &self,
@@ -246,13 +256,13 @@ impl Cache {
         let mut have = 0u64;
         let mut missing = Vec::new();
         for (i, c) in m.chunks.iter().enumerate() {
-            if self.chunk_path(&c.hash).is_file() {
-                stats.resumed += 1;
-            } else if self.index.lock().expect("cache index").contains_key(&c.hash) {
-                stats.reused += 1;
-            } else {
+            if !self.chunk_path(&c.hash).0.is_file() {
                 missing.push(i as u32);
                 continue;
+            } else if self.complete.lock().expect("cache index").contains(&c.hash) {
+                stats.reused += 1;
+            } else {
+                stats.resumed += 1;
             }
             have += u64::from(c.len);
         }
@@ -286,7 +296,8 @@ impl Cache {
                     if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
                         bail!("chunk {i} of {title} arrived damaged");
                     }
-                    this.put(&this.chunk_path(&c.hash), &bytes)?;
+                    let (path, label) = this.chunk_path(&c.hash);
+                    this.put(&path, &label, &bytes)?;
                     Ok(bytes.len())
                 }));
             }
@@ -294,17 +305,9 @@ impl Cache {
                 stats.kept(p.await??, &mut have, progress);
             }
         }
-        // Assembly reads and writes the whole file: keep it off the runtime.
-        let this = self.clone();
-        let original = doc.sha256.clone();
-        tokio::task::spawn_blocking(move || {
-            this.assemble(&m)?;
-            if m.copy_of.is_some() {
-                this.put(&this.dir.join("docs").join(format!("{original}.copy")), m.sha256.as_bytes())?;
-            }
-            anyhow::Ok(())
-        })
-        .await??;
+        // Checking the whole reads every chunk: keep it off the runtime.
+        let (this, version) = (self.clone(), doc.sha256.clone());
+        tokio::task::spawn_blocking(move || this.finish(&m, &version)).await??;
         Ok(stats)
     }
 }
