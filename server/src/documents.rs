@@ -111,6 +111,32 @@ pub fn looks_like_pdf(head: &[u8], tail: &[u8]) -> bool {
     contains(head, b"%PDF-") && contains(tail, b"%%EOF")
 }
 
+/// The head and tail of an upload as it streams in, for [`looks_like_pdf`].
+#[derive(Default)]
+pub struct Markers {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Markers {
+    /// Takes the next piece of the upload.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.head.len() < MARKER_WINDOW {
+            let take = (MARKER_WINDOW - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.tail.extend_from_slice(&chunk[chunk.len().saturating_sub(MARKER_WINDOW)..]);
+        if self.tail.len() > MARKER_WINDOW {
+            self.tail.drain(..self.tail.len() - MARKER_WINDOW);
+        }
+    }
+
+    /// Whether what arrived looks like a whole PDF.
+    pub fn look_like_pdf(&self) -> bool {
+        looks_like_pdf(&self.head, &self.tail)
+    }
+}
+
 struct Upload {
     tmp: PathBuf,
     sha256: String,
@@ -162,24 +188,17 @@ pub async fn upload(
                 guard.0 = Some(tmp.clone());
                 let mut out = tokio::fs::File::create(&tmp).await?;
                 let (mut hasher, mut size) = (Sha256::new(), 0u64);
-                let (mut head, mut tail) = (Vec::with_capacity(MARKER_WINDOW), Vec::with_capacity(2 * MARKER_WINDOW));
+                let mut markers = Markers::default();
                 while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
                     size += chunk.len() as u64;
                     if size > limit {
                         return Err(Error::TooLarge { limit });
                     }
                     hasher.update(&chunk);
-                    if head.len() < MARKER_WINDOW {
-                        let take = (MARKER_WINDOW - head.len()).min(chunk.len());
-                        head.extend_from_slice(&chunk[..take]);
-                    }
-                    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(MARKER_WINDOW)..]);
-                    if tail.len() > MARKER_WINDOW {
-                        tail.drain(..tail.len() - MARKER_WINDOW);
-                    }
+                    markers.feed(&chunk);
                     out.write_all(&chunk).await?;
                 }
-                if !looks_like_pdf(&head, &tail) {
+                if !markers.look_like_pdf() {
                     return Err(Error::NotAPdf);
                 }
                 out.sync_all().await?;
@@ -325,5 +344,81 @@ mod tests {
     #[test]
     fn file_names_are_percent_encoded() {
         assert_eq!(percent_encode("Tờ trình 1.pdf"), "T%E1%BB%9D%20tr%C3%ACnh%201.pdf");
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn feed_in_pieces(bytes: &[u8], cuts: &[usize]) -> Markers {
+            let mut m = Markers::default();
+            let mut at = 0;
+            for &c in cuts {
+                let next = (at + c).min(bytes.len());
+                m.feed(&bytes[at..next]);
+                at = next;
+            }
+            m.feed(&bytes[at..]);
+            m
+        }
+
+        fn verdict_on_whole(bytes: &[u8]) -> bool {
+            looks_like_pdf(&bytes[..bytes.len().min(MARKER_WINDOW)], &bytes[bytes.len().saturating_sub(MARKER_WINDOW)..])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// However the network cuts an upload, the verdict is the one on
+            /// the whole file: its first and last KiB.
+            #[test]
+            fn the_verdict_does_not_depend_on_how_the_upload_arrives(
+                body in prop::collection::vec(any::<u8>(), 0..4096),
+                pdf_head in any::<bool>(),
+                pdf_tail in any::<bool>(),
+                cuts in prop::collection::vec(0usize..1500, 0..12),
+            ) {
+                let mut bytes = if pdf_head { b"%PDF-1.7\n".to_vec() } else { vec![] };
+                bytes.extend_from_slice(&body);
+                if pdf_tail { bytes.extend_from_slice(b"\n%%EOF\n") }
+                let m = feed_in_pieces(&bytes, &cuts);
+                prop_assert_eq!(m.look_like_pdf(), verdict_on_whole(&bytes));
+                prop_assert!(m.head.len() <= MARKER_WINDOW && m.tail.len() <= MARKER_WINDOW, "bounded memory");
+            }
+
+            /// A PDF cut short (its end marker lost), or hidden behind more
+            /// than a KiB of something else, is refused.
+            #[test]
+            fn truncated_or_disguised_pdfs_are_refused(
+                body in prop::collection::vec(any::<u8>().prop_filter("no %", |b| *b != b'%'), 0..3000),
+                prefix in prop::collection::vec(any::<u8>().prop_filter("no %", |b| *b != b'%'), MARKER_WINDOW..2 * MARKER_WINDOW),
+            ) {
+                let mut whole = b"%PDF-1.7\n".to_vec();
+                whole.extend_from_slice(&body);
+                prop_assert!(!feed_in_pieces(&whole, &[7, 100]).look_like_pdf(), "no end marker");
+                let mut disguised = prefix.clone();
+                disguised.extend_from_slice(&whole);
+                disguised.extend_from_slice(b"\n%%EOF\n");
+                prop_assert!(!feed_in_pieces(&disguised, &[]).look_like_pdf(), "the PDF starts after the first KiB");
+            }
+
+            /// Whatever bytes a restricted upload holds, checking whether it
+            /// can be stamped answers (yes or no) and never panics.
+            #[test]
+            fn checking_a_restricted_upload_never_panics(
+                body in prop::collection::vec(any::<u8>(), 0..2048),
+                flips in prop::collection::vec((0usize..2048, any::<u8>()), 0..16),
+            ) {
+                let _ = crate::watermark::check(&body);
+                let mut pdf = crate::pdf::Layout::new();
+                pdf.paragraph("Tờ trình", 12.0, false, crate::pdf::Align::Left, 0.0);
+                let mut pdf = pdf.render("T", "vi").expect("a PDF");
+                for (at, b) in flips {
+                    let n = pdf.len();
+                    pdf[at % n] = b;
+                }
+                let _ = crate::watermark::check(&pdf);
+            }
+        }
     }
 }
