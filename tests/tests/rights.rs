@@ -1,0 +1,487 @@
+//! The rights table (`gavel_shared::rules::RIGHTS`) walked whole, over every
+//! transport: for each kind of command, in each state of a meeting (draft,
+//! open, closed), sent by each kind of sender (chair, secretary, delegate,
+//! observer, a participant of another meeting, no sign-in) over HTTP,
+//! WebSocket and QUIC.
+//!
+//! - Everything the table does not allow is refused with the code that says
+//!   why (`unauthorized`, `forbidden`, `wrong_status`) and changes nothing:
+//!   the meeting's `seq` stays where it was.
+//! - Everything it allows gets past the rights check: it is acknowledged,
+//!   or refused only for what it asked (an item that does not exist, a poll
+//!   in the wrong state), never for who sent it or when. What each command
+//!   then does is tested where the feature is (decisions, minutes, …).
+//!
+//! Documents too: each level (public, members, named, secret) is listed and
+//! served to exactly those the level names, over each transport.
+
+use gavel_shared::decision::*;
+use gavel_shared::minutes::SectionKey;
+use gavel_shared::model::*;
+use gavel_shared::protocol::{ClientMessage, Command, CommandKind, CommandResult, NewParticipant, PROTOCOL_VERSION, ServerMessage};
+use gavel_shared::rules::{RIGHTS, right};
+use gavel_tests::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Via {
+    Http,
+    Ws,
+    Quic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Sender {
+    Chair,
+    Secretary,
+    Delegate,
+    Observer,
+    /// A delegate of another meeting.
+    Outsider,
+    /// No sign-in at all.
+    Nobody,
+}
+
+const SENDERS: [Sender; 6] = [Sender::Chair, Sender::Secretary, Sender::Delegate, Sender::Observer, Sender::Outsider, Sender::Nobody];
+
+impl Sender {
+    fn role(self) -> Option<Role> {
+        match self {
+            Sender::Chair => Some(Role::Chair),
+            Sender::Secretary => Some(Role::Secretary),
+            Sender::Delegate => Some(Role::Delegate),
+            Sender::Observer => Some(Role::Observer),
+            Sender::Outsider | Sender::Nobody => None,
+        }
+    }
+}
+
+/// What the table says about a command of `kind` from `sender` to a meeting in `status`.
+fn expected(kind: CommandKind, status: MeetingStatus, sender: Sender) -> Result<(), &'static [&'static str]> {
+    let row = right(kind).expect("every kind has a row");
+    match sender.role() {
+        None if sender == Sender::Nobody => Err(&["unauthorized"]),
+        None => Err(&["forbidden", "not_found"]),
+        Some(role) if !row.roles.contains(&role) => Err(&["forbidden"]),
+        Some(_) if !row.statuses.contains(&status) => Err(&["wrong_status"]),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A meeting in one state, its people signed in, and a way to talk to it.
+struct Room {
+    meeting: MeetingId,
+    status: MeetingStatus,
+    items: Vec<ItemId>,
+    people: BTreeMap<Sender, (ParticipantId, String)>,
+    admin: Http,
+}
+
+/// Builds a meeting with a chair, a secretary, two delegates and an
+/// observer, three items, brought to `status`; `outsider` is the token of a
+/// delegate of another meeting.
+async fn room(server: &TestServer, status: MeetingStatus) -> anyhow::Result<Room> {
+    let s = Scenario::build(server).await?; // open
+    if status == MeetingStatus::Closed {
+        let chair = s.http_as(server, Role::Chair, 0).await?;
+        let a = chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
+        anyhow::ensure!(a.status == 200, "{a:?}");
+    }
+    let meeting = if status == MeetingStatus::Draft {
+        // A second meeting, never opened, with the same people.
+        let a = s.admin.post("/api/meetings", &json!({"title": "Dự thảo", "starts_at": "2026-12-01T08:00:00+07:00"})).await?;
+        MeetingId(a.body["id"].as_i64().unwrap())
+    } else {
+        s.meeting
+    };
+    let mut people = BTreeMap::new();
+    let mut items = s.items.clone();
+    if status == MeetingStatus::Draft {
+        let new = |name: &str, role: Role, member: bool| NewParticipant {
+            name: name.into(),
+            position: String::new(),
+            role,
+            member,
+            voting: member,
+        };
+        let participants = vec![
+            new("Nguyễn Văn Chủ", Role::Chair, true),
+            new("Trần Thị Thư", Role::Secretary, false),
+            new("Lê Văn Một", Role::Delegate, true),
+            new("Hoàng Khách", Role::Observer, false),
+        ];
+        let a = s.admin.command(meeting, "people", &Command::AddParticipants { participants }).await?;
+        let result: CommandResult = serde_json::from_value(a.body["result"].clone())?;
+        let CommandResult::Pins { pins } = result else { anyhow::bail!("{a:?}") };
+        for (p, who) in pins.iter().zip([Sender::Chair, Sender::Secretary, Sender::Delegate, Sender::Observer]) {
+            let mut c = server.client();
+            let a = c.sign_in(meeting, p.participant, p.pin.as_deref().unwrap()).await?;
+            anyhow::ensure!(a.status == 200, "{a:?}");
+            people.insert(who, (p.participant, c.token.unwrap()));
+        }
+        items.clear();
+        for n in 0..3 {
+            let cmd = Command::AddItem { title: format!("Mục {n}"), presenter: String::new(), summary: String::new(), position: None };
+            let a = s.admin.command(meeting, &format!("draft-item-{n}"), &cmd).await?;
+            items.push(ItemId(a.body["result"]["id"].as_i64().unwrap()));
+        }
+        // Someone of the open meeting is the outsider here.
+        let (id, _) = s.person(Role::Delegate, 1);
+        people.insert(Sender::Outsider, (id, s.http_as(server, Role::Delegate, 1).await?.token.unwrap()));
+    } else {
+        for (who, role) in [
+            (Sender::Chair, Role::Chair),
+            (Sender::Secretary, Role::Secretary),
+            (Sender::Delegate, Role::Delegate),
+            (Sender::Observer, Role::Observer),
+        ] {
+            let (id, _) = s.person(role, 0);
+            people.insert(who, (id, s.http_as(server, role, 0).await?.token.unwrap()));
+        }
+        // A delegate of another meeting.
+        let other = Assembly::build(&server.url(""), 1).await?;
+        let token = other.sign_in(&other.voters[0]).await?.token.unwrap();
+        people.insert(Sender::Outsider, (other.voters[0].0, token));
+    }
+    Ok(Room { meeting, status, items, people, admin: s.admin })
+}
+
+/// A command of each kind, aimed at this meeting. Destructive ones name
+/// things that do not exist, so the walk can go on after them.
+fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
+    let missing_poll = PollId(9_999_999);
+    let me = r.people[&Sender::Delegate].0;
+    Some(match kind {
+        CommandKind::UpdateMeeting => Command::UpdateMeeting {
+            title: "Họp giao ban tuần".into(),
+            organisation: "UBND phường".into(),
+            place: "Phòng 201".into(),
+            starts_at: OffsetDateTime::now_utc(),
+        },
+        CommandKind::OpenMeeting => Command::OpenMeeting,
+        CommandKind::CloseMeeting => Command::CloseMeeting,
+        CommandKind::AddItem => {
+            Command::AddItem { title: "Mục thêm".into(), presenter: String::new(), summary: String::new(), position: None }
+        }
+        CommandKind::UpdateItem => {
+            Command::UpdateItem { item: r.items[0], title: "Khai mạc".into(), presenter: String::new(), summary: String::new() }
+        }
+        CommandKind::RemoveItem => Command::RemoveItem { item: ItemId(9_999_999) },
+        CommandKind::MoveItem => Command::MoveItem { item: r.items[2], position: 2 },
+        CommandKind::GoToItem => Command::GoToItem { item: r.items[1] },
+        CommandKind::NextItem => Command::NextItem,
+        CommandKind::PreviousItem => Command::PreviousItem,
+        CommandKind::AddParticipants => Command::AddParticipants {
+            participants: vec![NewParticipant {
+                name: "Khách mời".into(),
+                position: String::new(),
+                role: Role::Observer,
+                member: false,
+                voting: false,
+            }],
+        },
+        CommandKind::UpdateParticipant => Command::UpdateParticipant {
+            participant: ParticipantId(9_999_999),
+            name: "Không có".into(),
+            position: String::new(),
+            role: Role::Delegate,
+            member: true,
+            voting: true,
+        },
+        CommandKind::RemoveParticipant => Command::RemoveParticipant { participant: ParticipantId(9_999_999) },
+        CommandKind::ResetPins => Command::ResetPins { participants: vec![ParticipantId(9_999_999)] },
+        CommandKind::UploadDocument | CommandKind::Unknown => return None,
+        CommandKind::UpdateDocument => Command::UpdateDocument {
+            document: DocumentId(9_999_999),
+            title: "Không có".into(),
+            confidentiality: Confidentiality::Public,
+            readers: vec![],
+        },
+        CommandKind::RemoveDocument => Command::RemoveDocument { document: DocumentId(9_999_999) },
+        CommandKind::SetAttendance => Command::SetAttendance { participant: me, attendance: Attendance::Present, reason: String::new() },
+        CommandKind::SetQuorumRule => Command::SetQuorumRule { share: Share::MORE_THAN_HALF },
+        CommandKind::SetSpeechLimit => Command::SetSpeechLimit { seconds: 300 },
+        CommandKind::CreatePoll => Command::CreatePoll {
+            item: r.items[0],
+            question: "Thông qua?".into(),
+            kind: PollKind::YesNo,
+            options: vec![],
+            max_choices: 1,
+            secret: false,
+            allow_change: false,
+            rule: Default::default(),
+        },
+        CommandKind::OpenPoll => Command::OpenPoll { poll: missing_poll },
+        CommandKind::ClosePoll => Command::ClosePoll { poll: missing_poll },
+        CommandKind::CancelPoll => Command::CancelPoll { poll: missing_poll, reason: "thử".into() },
+        CommandKind::CastBallot => Command::CastBallot { poll: missing_poll, choices: vec![0] },
+        CommandKind::CastBallotFor => Command::CastBallotFor { poll: missing_poll, voter: me, choices: vec![0] },
+        CommandKind::RecordHands => Command::RecordHands { poll: missing_poll, counts: vec![1, 0, 0] },
+        CommandKind::RequestToSpeak => Command::RequestToSpeak,
+        CommandKind::WithdrawRequest => Command::WithdrawRequest,
+        CommandKind::GiveFloor => Command::GiveFloor { participant: Some(ParticipantId(9_999_999)) },
+        CommandKind::EndSpeech => Command::EndSpeech,
+        CommandKind::AddOpinion => {
+            Command::AddOpinion { item: r.items[0], document: None, stance: Stance::Agree, text: "Đồng ý.".into() }
+        }
+        CommandKind::RequestOpinions => {
+            Command::RequestOpinions { item: r.items[0], deadline: OffsetDateTime::now_utc() + time::Duration::days(2) }
+        }
+        CommandKind::EditMinutes => Command::EditMinutes { section: SectionKey::Opening, text: "Khai mạc lúc 8 giờ.".into() },
+        CommandKind::SetMinutesNumber => Command::SetMinutesNumber { number: "12/BB-UBND".into() },
+        CommandKind::SendMinutesForComments => Command::SendMinutesForComments,
+        CommandKind::CommentMinutes => Command::CommentMinutes { section: SectionKey::Opening, text: "Sửa giờ.".into() },
+        CommandKind::ApproveMinutes => Command::ApproveMinutes,
+        CommandKind::SignMinutes => Command::SignMinutes,
+        CommandKind::ReviseMinutes => Command::ReviseMinutes,
+    })
+}
+
+/// One sender's connection to the meeting over one transport.
+enum Conn {
+    Http(Http),
+    Ws(Ws),
+    Quic(QuicClient),
+    /// The connection itself was refused, with this code.
+    Refused(String),
+}
+
+async fn connect(server: &TestServer, r: &Room, sender: Sender, via: Via) -> anyhow::Result<Conn> {
+    let token = r.people.get(&sender).map(|p| p.1.clone());
+    Ok(match via {
+        Via::Http => Conn::Http(match &token {
+            Some(t) => Http::for_base(&server.url("")).with_token(t),
+            None => Http::for_base(&server.url("")),
+        }),
+        Via::Ws => match Ws::connect(server.addr, token.as_deref()).await {
+            Err(e) => {
+                anyhow::ensure!(format!("{e:#}").contains("401"), "{sender:?}: {e:#}");
+                Conn::Refused("unauthorized".into())
+            }
+            Ok(mut ws) => {
+                ws.send(&ClientMessage::Hello { meeting: r.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+                match ws.recv().await? {
+                    ServerMessage::Welcome { .. } => Conn::Ws(ws),
+                    ServerMessage::Error { code, .. } => Conn::Refused(code),
+                    other => anyhow::bail!("{other:?}"),
+                }
+            }
+        },
+        Via::Quic => {
+            let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+            if let Some(t) = &token {
+                q.send(&ClientMessage::Resume { token: t.clone() }).await?;
+                anyhow::ensure!(matches!(q.recv().await?, ServerMessage::SignedIn { .. }), "resume");
+            }
+            q.send(&ClientMessage::Hello { meeting: r.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+            match q.recv().await? {
+                ServerMessage::Welcome { .. } => Conn::Quic(q),
+                ServerMessage::Error { code, .. } => Conn::Refused(code),
+                other => anyhow::bail!("{other:?}"),
+            }
+        }
+    })
+}
+
+/// Sends `cmd`; `Ok(())` if acknowledged, else the error code.
+async fn send(conn: &mut Conn, meeting: MeetingId, key: &str, cmd: &Command) -> anyhow::Result<Result<(), String>> {
+    Ok(match conn {
+        Conn::Refused(code) => Err(code.clone()),
+        Conn::Http(h) => {
+            let a = h.command(meeting, key, cmd).await?;
+            if a.status == 200 { Ok(()) } else { Err(a.code().to_string()) }
+        }
+        Conn::Ws(ws) => match ws.command_with_key(key, cmd.clone()).await? {
+            ServerMessage::Ack { .. } => Ok(()),
+            ServerMessage::Error { code, .. } => Err(code),
+            other => anyhow::bail!("{other:?}"),
+        },
+        Conn::Quic(q) => {
+            q.send(&ClientMessage::Command { key: key.into(), command: cmd.clone() }).await?;
+            loop {
+                match q.recv().await? {
+                    ServerMessage::Ack { key: k, .. } if k == key => break Ok(()),
+                    ServerMessage::Error { key: Some(k), code, .. } if k == key => break Err(code),
+                    _ => continue,
+                }
+            }
+        }
+    })
+}
+
+async fn seq(r: &Room) -> anyhow::Result<u64> {
+    Ok(r.admin.get(&format!("/api/meetings/{}/state", r.meeting)).await?.body["seq"].as_u64().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_of_the_rights_table_from_every_sender_in_every_state_over_every_transport() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let mut checked = 0;
+    let mut refused = 0;
+    for via in [Via::Http, Via::Ws, Via::Quic] {
+        for status in [MeetingStatus::Draft, MeetingStatus::Open, MeetingStatus::Closed] {
+            // A meeting of its own for each transport and state: allowed
+            // commands change it.
+            let r = room(&server, status).await?;
+            let mut conns = BTreeMap::new();
+            for sender in SENDERS {
+                conns.insert(sender, connect(&server, &r, sender, via).await?);
+            }
+            // The table's order, with the two that change the meeting's
+            // state last: closing (which the table allows only in an open
+            // meeting), then opening (only in a draft), so neither meets a
+            // meeting the other has just moved.
+            let mut kinds: Vec<CommandKind> = RIGHTS.iter().map(|row| row.kind).collect();
+            kinds.sort_by_key(|k| match k {
+                CommandKind::CloseMeeting => 1,
+                CommandKind::OpenMeeting => 2,
+                _ => 0,
+            });
+            for kind in kinds {
+                let Some(cmd) = sample(kind, &r) else { continue };
+                assert_eq!(cmd.kind(), kind);
+                // Refusals first, and they change nothing.
+                let before = seq(&r).await?;
+                for sender in SENDERS {
+                    let Err(codes) = expected(kind, r.status, sender) else { continue };
+                    let key = format!("{via:?}-{status:?}-{kind:?}-{sender:?}");
+                    let got = send(conns.get_mut(&sender).unwrap(), r.meeting, &key, &cmd).await?;
+                    match got {
+                        Err(code) if codes.contains(&code.as_str()) => refused += 1,
+                        other => {
+                            panic!("{kind:?} from {sender:?} to a {status:?} meeting over {via:?}: {other:?}, expected one of {codes:?}")
+                        }
+                    }
+                    checked += 1;
+                }
+                assert_eq!(seq(&r).await?, before, "{kind:?} in a {status:?} meeting over {via:?}: a refusal changed the meeting");
+                for sender in SENDERS {
+                    if expected(kind, r.status, sender).is_err() {
+                        continue;
+                    }
+                    let key = format!("{via:?}-{status:?}-{kind:?}-{sender:?}");
+                    let got = send(conns.get_mut(&sender).unwrap(), r.meeting, &key, &cmd).await?;
+                    if let Err(code) = &got {
+                        assert!(
+                            !["forbidden", "wrong_status", "unauthorized"].contains(&code.as_str()),
+                            "{kind:?} from {sender:?} to a {status:?} meeting over {via:?} is allowed by the table, yet refused: {code}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // 40 kinds less the upload (HTTP only, below) × 3 states × 6 senders × 3 transports.
+    assert_eq!(checked, (RIGHTS.len() - 1) * 3 * 6 * 3);
+    assert!(refused > checked / 2, "most of the table is refusals: {refused} of {checked}");
+
+    // The upload, HTTP only (multipart), from every sender in every state.
+    for status in [MeetingStatus::Draft, MeetingStatus::Open, MeetingStatus::Closed] {
+        let r = room(&server, status).await?;
+        for sender in SENDERS {
+            let http = match r.people.get(&sender) {
+                Some(p) => Http::for_base(&server.url("")).with_token(&p.1),
+                None => Http::for_base(&server.url("")),
+            };
+            let before = seq(&r).await?;
+            let a = http.upload(r.meeting, r.items[0], "Tờ trình.pdf", tiny_pdf("to trinh"), &[]).await?;
+            match expected(CommandKind::UploadDocument, status, sender) {
+                Ok(()) => assert_eq!(a.status, 201, "upload from {sender:?} to a {status:?} meeting: {a:?}"),
+                Err(codes) => {
+                    assert!(codes.contains(&a.code()), "upload from {sender:?} to a {status:?} meeting: {a:?}");
+                    assert_eq!(seq(&r).await?, before);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_document_level_reaches_exactly_its_readers_over_every_transport() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |c| c.allow_secret_documents = true).await?;
+    let r = room(&server, MeetingStatus::Open).await?;
+    let delegate = r.people[&Sender::Delegate].0.to_string();
+    let mut docs = vec![];
+    for (level, readers) in [("public", ""), ("members", ""), ("named", delegate.as_str()), ("secret", delegate.as_str())] {
+        let fields: Vec<(&str, &str)> =
+            [("confidentiality", level)].into_iter().chain((!readers.is_empty()).then_some(("readers", readers))).collect();
+        let a = r.admin.upload(r.meeting, r.items[0], &format!("{level}.pdf"), tiny_pdf(level), &fields).await?;
+        assert_eq!(a.status, 201, "{a:?}");
+        docs.push((level, DocumentId(a.body["id"].as_i64().unwrap())));
+    }
+    // Who the model says may read each level (the delegate is a member and named; the observer is neither).
+    let may_read = |sender: Sender, level: &str| match sender {
+        Sender::Chair | Sender::Secretary => true,
+        Sender::Delegate => true,
+        Sender::Observer => level == "public",
+        Sender::Outsider | Sender::Nobody => false,
+    };
+    for sender in SENDERS {
+        let token = r.people.get(&sender).map(|p| p.1.clone());
+        for via in [Via::Http, Via::Ws, Via::Quic] {
+            // Listed: in the state the sender is given.
+            let listed: Option<Vec<DocumentId>> = match connect(&server, &r, sender, via).await? {
+                Conn::Refused(_) => None,
+                Conn::Http(h) => {
+                    let a = h.get(&format!("/api/meetings/{}/state", r.meeting)).await?;
+                    (a.status == 200)
+                        .then(|| a.body["documents"].as_array().unwrap().iter().map(|d| DocumentId(d["id"].as_i64().unwrap())).collect())
+                }
+                Conn::Ws(mut ws) => {
+                    while ws.snapshot.is_none() {
+                        ws.recv().await?;
+                    }
+                    Some(ws.snapshot.unwrap().documents.iter().map(|d| d.id).collect())
+                }
+                Conn::Quic(mut q) => loop {
+                    if let ServerMessage::Snapshot { state } = q.recv().await? {
+                        break Some(state.documents.iter().map(|d| d.id).collect());
+                    }
+                },
+            };
+            for (level, id) in &docs {
+                let want = may_read(sender, level);
+                assert_eq!(listed.as_ref().is_some_and(|l| l.contains(id)), want, "{level} listed to {sender:?} over {via:?}");
+                // Fetched: over HTTP (the browser and the agent's relay) and as a QUIC manifest.
+                let fetched = match via {
+                    Via::Http | Via::Ws => {
+                        let h = match &token {
+                            Some(t) => Http::for_base(&server.url("")).with_token(t),
+                            None => Http::for_base(&server.url("")),
+                        };
+                        h.raw_get(&format!("/api/meetings/{}/documents/{}", r.meeting, id.0)).send().await?.status().as_u16()
+                    }
+                    Via::Quic => {
+                        let link = gavel_agent::link::Link::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+                        let req = gavel_shared::pack::StreamRequest::Manifest {
+                            token: token.clone().unwrap_or_default(),
+                            meeting: r.meeting,
+                            document: *id,
+                        };
+                        let (_s, mut recv) = gavel_agent::link::open_request(&link.connection, &req).await?;
+                        match gavel_agent::link::read_reply(&mut recv).await? {
+                            gavel_shared::pack::StreamReply::Manifest { .. } => 200,
+                            gavel_shared::pack::StreamReply::Error { code, .. } if code == "not_found" => 404,
+                            gavel_shared::pack::StreamReply::Error { code, .. } if code == "unauthorized" => 401,
+                            other => anyhow::bail!("{other:?}"),
+                        }
+                    }
+                };
+                let expected = if want {
+                    200
+                } else if sender == Sender::Nobody {
+                    401
+                } else {
+                    404
+                };
+                assert_eq!(fetched, expected, "{level} fetched by {sender:?} over {via:?}");
+            }
+        }
+    }
+    Ok(())
+}
