@@ -14,11 +14,16 @@ pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 64;
 /// The default of `--max-messages-per-second` (the burst allowed is twice it).
 pub const DEFAULT_MESSAGES_PER_SECOND: u32 = 20;
 
-/// Open connections, counted per address.
+/// How long an address whose connection was cut off for flooding may not
+/// open another: reconnecting to flood again costs it nothing otherwise.
+pub const FLOOD_COOL_DOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Open connections, counted per address, and addresses cooling down after a flood.
 #[derive(Default)]
 pub struct Connections {
     per_address: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
+    cooling: Mutex<HashMap<IpAddr, Instant>>,
 }
 
 /// One counted connection; uncounted when dropped.
@@ -41,11 +46,23 @@ impl Drop for Slot {
 
 impl Connections {
     pub fn new(per_address: usize) -> Arc<Self> {
-        Arc::new(Connections { per_address, open: Mutex::new(HashMap::new()) })
+        Arc::new(Connections { per_address, open: Mutex::new(HashMap::new()), cooling: Mutex::new(HashMap::new()) })
     }
 
-    /// Counts a new connection from `ip`, unless it already has the most allowed.
+    /// Refuses new connections from `ip` for [`FLOOD_COOL_DOWN`].
+    pub fn cool_down(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut cooling = self.cooling.lock().expect("cooling");
+        cooling.retain(|_, until| *until > now);
+        cooling.insert(ip, now + FLOOD_COOL_DOWN);
+    }
+
+    /// Counts a new connection from `ip`, unless it already has the most
+    /// allowed or is cooling down after a flood.
     pub fn open(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        if self.cooling.lock().expect("cooling").get(&ip).is_some_and(|until| *until > Instant::now()) {
+            return None;
+        }
         let mut open = self.open.lock().expect("connections");
         let n = open.entry(ip).or_insert(0);
         if *n >= self.per_address {
@@ -64,12 +81,24 @@ pub struct Rate {
     last: Instant,
     /// Messages refused since the last one let through.
     pub refused_in_a_row: u32,
+    /// Messages refused in the current second, from `window`.
+    refused_in_window: u32,
+    window: Instant,
 }
 
 impl Rate {
     pub fn new(per_second: u32) -> Self {
         let per_second = f64::from(per_second.max(1));
-        Rate { per_second, burst: 2.0 * per_second, tokens: 2.0 * per_second, last: Instant::now(), refused_in_a_row: 0 }
+        let now = Instant::now();
+        Rate {
+            per_second,
+            burst: 2.0 * per_second,
+            tokens: 2.0 * per_second,
+            last: now,
+            refused_in_a_row: 0,
+            refused_in_window: 0,
+            window: now,
+        }
     }
 
     /// True when one more message may go through now.
@@ -83,13 +112,20 @@ impl Rate {
             true
         } else {
             self.refused_in_a_row += 1;
+            if now.duration_since(self.window) >= std::time::Duration::from_secs(1) {
+                (self.window, self.refused_in_window) = (now, 0);
+            }
+            self.refused_in_window += 1;
             false
         }
     }
 
-    /// A client refused this many times in a row is flooding: close it.
+    /// A client that had ten bursts' worth of messages refused within a
+    /// second is flooding: close it. (Counted over the second, not in a
+    /// row: a flood only somewhat over the rate gets a message through
+    /// whenever the bucket refills, and must still be cut off.)
     pub fn flooding(&self) -> bool {
-        f64::from(self.refused_in_a_row) > 10.0 * self.burst
+        f64::from(self.refused_in_window) > 10.0 * self.burst
     }
 }
 
@@ -109,10 +145,37 @@ mod tests {
     }
 
     #[test]
+    fn an_address_that_flooded_waits_before_it_connects_again() {
+        let c = Connections::new(5);
+        let (ip, other): (IpAddr, IpAddr) = ("10.0.0.7".parse().unwrap(), "10.0.0.8".parse().unwrap());
+        c.cool_down(ip);
+        assert!(c.open(ip).is_none());
+        assert!(c.open(other).is_some());
+        c.cooling.lock().unwrap().insert(ip, Instant::now());
+        assert!(c.open(ip).is_some(), "after the cool-down");
+    }
+
+    #[test]
     fn a_burst_passes_then_the_rate_holds() {
         let mut r = Rate::new(10);
         let passed = (0..100).filter(|_| r.allow()).count();
         assert!((20..=21).contains(&passed), "{passed}");
         assert!(r.refused_in_a_row >= 79);
+        assert!(!r.flooding(), "a burst is not a flood");
+    }
+
+    #[test]
+    fn a_flood_just_over_the_rate_is_still_a_flood() {
+        let mut r = Rate::new(10);
+        // Ten times the rate, with time passing: a message gets through now
+        // and then, so the refusals are never 200 in a row.
+        let mut flooding = false;
+        for _ in 0..2_000 {
+            r.allow();
+            r.tokens += 0.05;
+            assert!(r.refused_in_a_row < 200);
+            flooding |= r.flooding();
+        }
+        assert!(flooding);
     }
 }

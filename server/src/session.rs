@@ -94,7 +94,10 @@ pub async fn run(
         };
         if msg.is_some() && !rate.allow() {
             if rate.flooding() {
-                tracing::warn!(?peer, "closing a connection that floods the server");
+                tracing::warn!(?peer, "closing a connection that floods the server; its address waits before it connects again");
+                if let Some(p) = peer {
+                    app.connections.cool_down(p.ip());
+                }
                 let _ = out.send(Outbound::Close(1008, "too many messages")).await;
                 break;
             }

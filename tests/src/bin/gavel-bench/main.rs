@@ -14,6 +14,7 @@
 
 mod common;
 mod fanout;
+mod flood;
 mod footprint;
 mod pack;
 mod votes;
@@ -27,6 +28,7 @@ struct Sizes {
     stalled: usize,
     missed: usize,
     voters: usize,
+    flood: usize,
     pack_docs: usize,
     doc_bytes: usize,
     plans: Vec<(usize, usize)>,
@@ -44,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             stalled: 10,
             missed: 300,
             voters: 20,
+            flood: 10,
             pack_docs: 2,
             doc_bytes: 1 << 20,
             plans: vec![(2, 2)],
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
             stalled: 500,
             missed: 10_000,
             voters: 500,
+            flood: 100,
             pack_docs: 8,
             doc_bytes: 25 << 20,
             plans: vec![(10, 8), (50, 2)],
@@ -101,6 +105,11 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         rows.extend(fanout::stalled(&room, &d, z.stalled, z.moves, z.missed).await?);
         phase("stalled client", t);
+    }
+    if run("flood") {
+        let t = Instant::now();
+        rows.extend(flood::flood_case(z.flood, z.moves).await?);
+        phase("flood from one address", t);
     }
     if run("votes") {
         let t = Instant::now();
