@@ -353,3 +353,56 @@ async fn slow_http_clients_are_cut_off_and_lose_nothing_while_others_are_served(
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     Ok(())
 }
+
+#[tokio::test]
+async fn no_session_token_or_pin_reaches_the_servers_log_even_at_debug_level() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("server.log");
+    let server = ServerProcess::start_logging(&dir.path().join("data"), &[], Some(&log)).await?;
+    let base = format!("http://{}", server.addr);
+    let s = Assembly::build(&base, 1).await?;
+    let pin = s.voters[0].1.clone();
+    let mut secrets = vec![s.admin.token.clone().expect("admin token")];
+    // A browser's cookie session, a bearer token over HTTP, WebSocket and QUIC.
+    let browser = reqwest::Client::builder().cookie_store(true).build()?;
+    let r = browser
+        .post(format!("{base}/api/session"))
+        .json(&json!({"meeting": s.meeting, "participant": s.voters[0].0, "pin": s.voters[0].1}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_of(&r);
+    let session = cookie.split(';').next().and_then(|c| c.split_once('=')).map(|(_, v)| v.to_string()).expect("a session cookie");
+    secrets.push(session);
+    assert_eq!(browser.get(format!("{base}/api/session")).send().await?.status(), 200);
+    let http = s.sign_in(&s.voters[0]).await?;
+    let token = http.token.clone().unwrap();
+    secrets.push(token.clone());
+    assert_eq!(http.get("/api/session").await?.status, 200);
+    let doc = s.admin.upload(s.meeting, s.item, "Tờ trình.pdf", tiny_pdf("to trinh"), &[("confidentiality", "members")]).await?;
+    let doc = DocumentId(doc.body["id"].as_i64().unwrap());
+    assert_eq!(http.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.0)).send().await?.status(), 200);
+    let mut ws = Ws::connect(server.addr, Some(&token)).await?;
+    ws.hello(s.meeting, None).await?;
+    let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    q.send(&ClientMessage::Resume { token: token.clone() }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::SignedIn { .. }));
+    let req = gavel_shared::pack::StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc };
+    let (_s, mut recv) = gavel_agent::link::open_request(&q.link.connection, &req).await?;
+    assert!(matches!(gavel_agent::link::read_reply(&mut recv).await?, gavel_shared::pack::StreamReply::Manifest { .. }));
+    // And a refused one: a wrong token is not logged either.
+    let wrong = "w".repeat(43);
+    secrets.push(wrong.clone());
+    assert_eq!(Http::for_base(&base).with_token(&wrong).get("/api/session").await?.status, 401);
+    drop(server);
+    let text = std::fs::read_to_string(&log)?;
+    assert!(text.lines().count() > 20, "the debug log was written: {text}");
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "the log holds a secret ({} characters)", secret.len());
+    }
+    // Six digits may turn up in a timestamp: look for the PIN as a value.
+    for shape in [format!("\"{pin}\""), format!("={pin}"), format!(": {pin}")] {
+        assert!(!text.contains(&shape), "the log holds the PIN");
+    }
+    Ok(())
+}
