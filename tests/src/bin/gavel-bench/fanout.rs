@@ -185,28 +185,34 @@ impl Chair {
     /// Sends one move; returns its `seq` and when it was sent.
     pub async fn move_agenda(&mut self, d: &Delegates) -> anyhow::Result<(u64, Instant)> {
         // Command keys are per meeting and a repeated key replays the first
-        // answer: number the moves across every chair of the run. The
-        // meeting starts on the first item, so move n goes to the other one
-        // when n is even.
+        // answer: number the moves across every chair of the run. Move n
+        // goes to item n % 2; if the meeting is already there (another
+        // meeting, or an odd number of moves before), the next number goes
+        // to the other item.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let key = format!("mv-{n}");
-        let cmd = Command::GoToItem { item: d.items[(n + 1) % 2] };
-        let sent = Instant::now();
-        self.ws.send(Message::Text(protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd }).into())).await?;
         loop {
-            match tokio::time::timeout(Duration::from_secs(60), self.ws.next()).await.context("no ack")? {
-                Some(Ok(Message::Text(t))) => {
-                    if let Ok(ServerMessage::Ack { key: k, seq, .. }) = protocol::decode_server(t.as_str(), usize::MAX) {
-                        if k == key {
-                            return Ok((seq.with_context(|| format!("a move without an event: {t}"))?, sent));
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let key = format!("mv-{n}");
+            let cmd = Command::GoToItem { item: d.items[(n + 1) % 2] };
+            let sent = Instant::now();
+            self.ws.send(Message::Text(protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd }).into())).await?;
+            let seq = loop {
+                match tokio::time::timeout(Duration::from_secs(60), self.ws.next()).await.context("no ack")? {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(ServerMessage::Ack { key: k, seq, .. }) = protocol::decode_server(t.as_str(), usize::MAX) {
+                            if k == key {
+                                break seq;
+                            }
+                        } else if t.contains("\"type\":\"error\"") && t.contains(&key) {
+                            bail!("move refused: {t}");
                         }
-                    } else if t.contains("\"type\":\"error\"") && t.contains(&key) {
-                        bail!("move refused: {t}");
                     }
+                    Some(Ok(_)) => {}
+                    other => bail!("chair's socket closed: {other:?}"),
                 }
-                Some(Ok(_)) => {}
-                other => bail!("chair's socket closed: {other:?}"),
+            };
+            if let Some(seq) = seq {
+                return Ok((seq, sent));
             }
         }
     }
