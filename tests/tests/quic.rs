@@ -107,10 +107,13 @@ async fn the_agent_joins_with_a_pinned_fingerprint_and_refuses_another() -> anyh
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let agent = workspace_binary("gavel-agent")?;
+    let cache = tempfile::tempdir()?;
     let join = |fp: &str| {
         tokio::process::Command::new(&agent)
             .args(["join", "--server", &server.quic_addr.to_string(), "--fingerprint", fp, "--meeting", &s.meeting.to_string()])
             .args(["--participant", &s.voters[0].0.to_string(), "--once"])
+            .arg("--cache")
+            .arg(cache.path())
             .env("GAVEL_PIN", &s.voters[0].1)
             .output()
     };

@@ -166,8 +166,12 @@ async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAd
     Ok((SocketAddr::new(ip, room.quic), room.fingerprint.clone()))
 }
 
-fn default_cache(meeting: i64, participant: i64) -> PathBuf {
-    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent").join(format!("m{meeting}-p{participant}"))
+/// The cache of one participant of one meeting of one room: meeting and
+/// participant numbers repeat from room to room, so the room's fingerprint
+/// is part of the name.
+fn default_cache(fingerprint: &str, meeting: i64, participant: i64) -> PathBuf {
+    let room = fingerprint.get(..16).unwrap_or(fingerprint);
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent").join(format!("{room}-m{meeting}-p{participant}"))
 }
 
 async fn join(a: JoinArgs) -> anyhow::Result<()> {
@@ -196,7 +200,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase()),
         _ => find_room(a.room.as_deref(), a.discover_timeout).await?,
     };
-    let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(meeting, participant));
+    let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(&fingerprint, meeting, participant));
     let agent = Agent::start(Options {
         server,
         fingerprint,
