@@ -401,3 +401,42 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     assert_eq!((a.status, a.code()), (422, "unstampable"), "{a:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_pin_from_the_secretary_starts_the_cache_afresh_and_a_wrong_one_opens_nothing() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = upload(&s, "Tờ trình.pdf", pack_pdf(4, 64 * 1024, 9, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    drop(agent);
+    let options = |pin: &str| gavel_agent::agent::Options {
+        server: server.quic_addr,
+        fingerprint: server.fingerprint.clone(),
+        meeting: s.meeting,
+        participant: s.voters[0].0,
+        pin: Some(pin.to_string()),
+        cache_dir: cache.path().to_path_buf(),
+        listen: None,
+    };
+    // A wrong PIN, the room reachable: refused, and the cache is left as it was.
+    let wrong = if s.voters[0].1 == "000000" { "111111" } else { "000000" };
+    let err = gavel_agent::agent::Agent::start(options(wrong)).await.err().expect("a wrong PIN opens nothing");
+    assert!(format!("{err:#}").contains("does not unlock"), "{err:#}");
+    let key_before = std::fs::read(cache.path().join("key.json"))?;
+    // The secretary gives a new PIN (the card was lost): the agent starts
+    // with it, drops what the old PIN sealed, and fetches the pack again.
+    let a = s.admin.command(s.meeting, "new-pin", &Command::ResetPins { participants: vec![s.voters[0].0] }).await?;
+    let new_pin = a.body["result"]["pins"][0]["pin"].as_str().expect("a new PIN").to_string();
+    let agent = gavel_agent::agent::Agent::start(options(&new_pin)).await?;
+    until("the pack is in the cache again", LONG, || complete(&agent)).await?;
+    assert_ne!(std::fs::read(cache.path().join("key.json"))?, key_before, "a new key, wrapped by the new PIN");
+    assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&doc.sha256)?), doc.sha256);
+    assert!(agent.shared.totals.lock().unwrap().chunks_fetched > 0, "fetched again, not read from the old cache");
+    drop(agent);
+    // The old PIN no longer opens it, and the room no longer takes it.
+    let err = gavel_agent::agent::Agent::start(options(&s.voters[0].1)).await.err().expect("the old PIN opens nothing");
+    assert!(format!("{err:#}").contains("does not unlock"), "{err:#}");
+    Ok(())
+}

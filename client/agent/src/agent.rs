@@ -20,7 +20,7 @@
 
 use crate::link::{self, Link};
 use crate::pack::Cache;
-use crate::vault::Vault;
+use crate::vault::{UnlockError, Vault};
 use anyhow::{Context, bail};
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -162,9 +162,28 @@ impl Agent {
         // PIN unwraps: it is needed at every start, offline too.
         let pin = opts.pin.clone().context("the PIN is needed to open the meeting documents kept on this tablet")?;
         std::fs::create_dir_all(&opts.cache_dir).with_context(|| format!("cannot create the cache in {}", opts.cache_dir.display()))?;
-        let fresh = !Vault::exists(&opts.cache_dir);
-        let dir = opts.cache_dir.clone();
-        let vault = tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &pin)).await??;
+        let mut fresh = !Vault::exists(&opts.cache_dir);
+        let (dir, key) = (opts.cache_dir.clone(), pin.clone());
+        let vault = match tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &key)).await? {
+            Ok(v) => v,
+            Err(UnlockError::WrongPin) => {
+                // The secretary may have given a new PIN: the cache sealed
+                // with the old one is then of no use. Only if the room
+                // accepts this PIN is it deleted and the pack fetched again.
+                match room_accepts_pin(&opts, &pin).await {
+                    Ok(true) => {
+                        tracing::warn!("the room accepts a new PIN: the documents kept with the old one are deleted");
+                        std::fs::remove_file(opts.cache_dir.join(crate::vault::KEY_FILE))?;
+                        fresh = true;
+                        let (dir, key) = (opts.cache_dir.clone(), pin.clone());
+                        tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &key)).await??
+                    }
+                    Ok(false) => bail!("{}", UnlockError::WrongPin),
+                    Err(e) => bail!("{}; the room could not be reached to check whether the PIN was changed: {e:#}", UnlockError::WrongPin),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
         if fresh {
             // A cache from before encryption (or half made): nothing of it is kept.
@@ -213,6 +232,23 @@ impl Agent {
         };
         Ok(Agent { shared, local_addr, tasks })
     }
+}
+
+/// Whether the room signs this participant in with `pin` (asked when the
+/// PIN does not open the cache: it may have been changed).
+async fn room_accepts_pin(opts: &Options, pin: &str) -> anyhow::Result<bool> {
+    let check = async {
+        let mut l = Link::connect(opts.server, &opts.fingerprint, link::ALPN).await?;
+        l.send(&ClientMessage::SignIn { meeting: opts.meeting, participant: opts.participant, pin: pin.to_string(), remote: false })
+            .await?;
+        match l.recv().await? {
+            ServerMessage::SignedIn { .. } => Ok(true),
+            ServerMessage::Error { code, .. } if code == "bad_credentials" => Ok(false),
+            ServerMessage::Error { code, message, .. } => bail!("{code}: {message}"),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), check).await.context("no answer")?
 }
 
 impl Shared {
