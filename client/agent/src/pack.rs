@@ -43,6 +43,19 @@ impl std::ops::Deref for Cache {
     }
 }
 
+/// A document's SHA-256 taken over its first `next` chunks.
+struct Hashed {
+    sha: Sha256,
+    next: usize,
+}
+
+impl Hashed {
+    /// Moves the state out, leaving a fresh one (it is handed from chunk to chunk).
+    fn take(&mut self) -> Hashed {
+        std::mem::replace(self, Hashed { sha: Sha256::new(), next: 0 })
+    }
+}
+
 /// What fetching one document did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FetchStats {
@@ -198,19 +211,25 @@ impl Cache {
         Ok(())
     }
 
-    /// Checks a version's SHA-256 across its chunks, then records it complete.
-    fn finish(&self, m: &Manifest, version: &str) -> anyhow::Result<()> {
-        let mut sha = Sha256::new();
-        for c in &m.chunks {
-            let bytes = match self.chunk(&c.hash) {
-                Ok(b) => b,
+    /// Hashes the held chunks from `h.next` up to (not including) `upto`.
+    fn hash_held(&self, m: &Manifest, h: &mut Hashed, upto: usize) -> anyhow::Result<()> {
+        while h.next < upto {
+            let c = &m.chunks[h.next];
+            match self.chunk(&c.hash) {
+                Ok(bytes) => h.sha.update(&bytes),
                 Err(e) => {
                     let _ = std::fs::remove_file(self.chunk_path(&c.hash).0);
                     bail!("{e:#}; it will be fetched again");
                 }
-            };
-            sha.update(&bytes);
+            }
+            h.next += 1;
         }
+        Ok(())
+    }
+
+    /// Checks a version's SHA-256 (of all its chunks, in order), then
+    /// records it complete.
+    fn finish(&self, m: &Manifest, version: &str, sha: Sha256) -> anyhow::Result<()> {
         let got = hex::encode(sha.finalize());
         if got != m.sha256 {
             bail!("the document has SHA-256 {got}, not {}", m.sha256);
@@ -220,6 +239,7 @@ impl Cache {
         self.complete.lock().expect("cache index").extend(m.chunks.iter().map(|c| c.hash.clone()));
         Ok(())
     }
+
     /// Fetches one document over `conn` into the cache: the chunks it does
     /// not hold yet, each checked, then the whole. `progress` is told
     /// how many bytes of the document are in hand, as they arrive.
@@ -267,6 +287,11 @@ impl Cache {
             have += u64::from(c.len);
         }
         progress(have);
+        // The whole file's SHA-256 is taken in order as the chunks come in:
+        // each held chunk before the next fetched one is read back into it
+        // then, so no pass over the file is needed at the end.
+        let m = Arc::new(m);
+        let mut hashed = Hashed { sha: Sha256::new(), next: 0 };
         for batch in missing.chunks(MAX_CHUNKS_PER_REQUEST) {
             let request = StreamRequest::Chunks {
                 token: token.into(),
@@ -281,33 +306,45 @@ impl Cache {
                 StreamReply::Error { code, message } => bail!("{code}: {message}"),
                 other => bail!("unexpected reply {other:?}"),
             }
-            // Checking and writing a chunk is CPU and disk work: off the
-            // runtime, so the control link and the browser's requests do not
-            // wait behind it. One chunk is checked while the next arrives.
-            let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<usize>>> = None;
+            // Checking, sealing and writing a chunk is CPU and disk work: off
+            // the runtime, so the control link and the browser's requests do
+            // not wait behind it. One chunk is handled while the next arrives.
+            let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<(Hashed, usize)>>> = None;
             for &i in batch {
-                let c = m.chunks[i as usize].clone();
                 let bytes = link::read_frame(&mut recv, pack::MAX_CHUNK).await?;
                 if let Some(p) = pending.take() {
-                    stats.kept(p.await??, &mut have, progress);
+                    let (h, n) = p.await??;
+                    hashed = h;
+                    stats.kept(n, &mut have, progress);
                 }
-                let (this, title) = (self.clone(), doc.title.clone());
+                let (this, title, m, mut h) = (self.clone(), doc.title.clone(), m.clone(), hashed.take());
                 pending = Some(tokio::task::spawn_blocking(move || {
+                    let c = &m.chunks[i as usize];
                     if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
                         bail!("chunk {i} of {title} arrived damaged");
                     }
+                    this.hash_held(&m, &mut h, i as usize)?;
                     let (path, label) = this.chunk_path(&c.hash);
                     this.put(&path, &label, &bytes)?;
-                    Ok(bytes.len())
+                    h.sha.update(&bytes);
+                    h.next = i as usize + 1;
+                    Ok((h, bytes.len()))
                 }));
             }
             if let Some(p) = pending.take() {
-                stats.kept(p.await??, &mut have, progress);
+                let (h, n) = p.await??;
+                hashed = h;
+                stats.kept(n, &mut have, progress);
             }
         }
-        // Checking the whole reads every chunk: keep it off the runtime.
+        // The chunks held after the last one fetched, then the check.
         let (this, version) = (self.clone(), doc.sha256.clone());
-        tokio::task::spawn_blocking(move || this.finish(&m, &version)).await??;
+        tokio::task::spawn_blocking(move || {
+            let mut h = hashed;
+            this.hash_held(&m, &mut h, m.chunks.len())?;
+            this.finish(&m, &version, h.sha)
+        })
+        .await??;
         Ok(stats)
     }
 }
