@@ -694,7 +694,7 @@ async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::Head
         }
     };
     // Reading and decrypting a chunk is disk and CPU work: off the runtime.
-    let pieces = shared.cache.read_range(&m, start, end);
+    let pieces = shared.cache.read_range(version, &m, start, end);
     let body = futures_util::stream::unfold(pieces, |mut pieces| async move {
         let (next, pieces) = tokio::task::spawn_blocking(move || (pieces.next(), pieces)).await.ok()?;
         next.map(|r| (r.map(bytes::Bytes::from).map_err(std::io::Error::other), pieces))

@@ -2,26 +2,31 @@
 //! encrypted at rest ([`Vault`]).
 //!
 //! Layout of the cache directory (every name a keyed hash, see
-//! [`Vault::name`]; every file sealed with the cache key):
-//! - `chunks/<name of blake3>`: one chunk, checked against its hash before it
-//!   is kept. A download that is cut resumes from the chunks it lacks, and a
-//!   new version takes the chunks it shares with the old one from here;
+//! [`Vault::name`]; everything sealed with the cache key):
+//! - `docs/<name of sha256>.data`: a document version's chunks, each sealed
+//!   on its own in a slot of its own (its length plus the seal's
+//!   [`SEAL_OVERHEAD`]), in order. A chunk is checked against its hash
+//!   before it is written to its slot; an unwritten slot does not decrypt,
+//!   so a download that is cut resumes from the slots it lacks. A new
+//!   version copies the sealed chunks it shares with a complete one.
 //! - `docs/<name of sha256>`: the manifest of a complete version, written
 //!   once every chunk is in and the whole checks against its SHA-256. For a
 //!   restricted document it is the manifest of this reader's stamped copy
 //!   (`copy_of` names the version).
 //!
-//! A document is read back by decrypting the chunks that cover the bytes
-//! asked for: nothing is kept in clear, and a range costs only its chunks.
-//! Every file is written under a temporary name and renamed once complete.
+//! One file per document, not per chunk: thousands of small files made a
+//! 200 MB pack spend most of its time in the file system (see
+//! docs/benchmarks.md). A document is read back by decrypting the slots
+//! that cover the bytes asked for: nothing is kept in clear.
 
 use crate::link;
-use crate::vault::Vault;
+use crate::vault::{SEAL_OVERHEAD, Vault};
 use anyhow::{Context, bail};
 use gavel_shared::model::{Document, MeetingId};
 use gavel_shared::pack::{self, MAX_CHUNKS_PER_REQUEST, Manifest, StreamReply, StreamRequest};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -32,8 +37,37 @@ pub struct Cache(Arc<Inner>);
 pub struct Inner {
     dir: PathBuf,
     vault: Arc<Vault>,
-    /// Chunks (BLAKE3 hashes) of complete documents.
-    complete: Mutex<HashSet<String>>,
+    /// Where each chunk (by BLAKE3 hash) of a complete document is kept.
+    held: Mutex<HashMap<String, Slot>>,
+}
+
+/// A sealed chunk's place: its document's data file, where, how long.
+#[derive(Debug, Clone)]
+struct Slot {
+    file: PathBuf,
+    offset: u64,
+    len: usize,
+}
+
+/// The slots of a version's chunks, in order: (offset, sealed length).
+fn slots(m: &Manifest) -> Vec<(u64, usize)> {
+    let mut at = 0u64;
+    m.chunks
+        .iter()
+        .map(|c| {
+            let len = c.len as usize + SEAL_OVERHEAD;
+            let slot = (at, len);
+            at += len as u64;
+            slot
+        })
+        .collect()
+}
+
+fn read_at(file: &mut std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(&mut buf)?;
+    Ok(buf)
 }
 
 impl std::ops::Deref for Cache {
@@ -92,20 +126,23 @@ impl Cache {
     /// what it holds.
     pub fn open(dir: impl Into<PathBuf>, vault: Arc<Vault>) -> anyhow::Result<Cache> {
         let dir = dir.into();
-        for sub in ["docs", "chunks", "tmp"] {
+        for sub in ["docs", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
         }
-        let cache = Cache(Arc::new(Inner { dir, vault, complete: Mutex::new(HashSet::new()) }));
+        let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()) }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".data") {
+                continue;
+            }
             match cache
                 .vault
                 .read(&format!("manifest {name}"), &entry.path())
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
             {
-                Some(m) => cache.complete.lock().expect("cache index").extend(m.chunks.iter().map(|c| c.hash.clone())),
+                Some(m) => cache.index(&m, &cache.dir.join("docs").join(format!("{name}.data"))),
                 None => {
                     tracing::warn!(file = %entry.path().display(), "dropping a cache entry that does not decrypt");
                     let _ = std::fs::remove_file(entry.path());
@@ -113,6 +150,13 @@ impl Cache {
             }
         }
         Ok(cache)
+    }
+
+    fn index(&self, m: &Manifest, file: &Path) {
+        let mut held = self.held.lock().expect("cache index");
+        for (c, (offset, len)) in m.chunks.iter().zip(slots(m)) {
+            held.entry(c.hash.clone()).or_insert(Slot { file: file.to_path_buf(), offset, len });
+        }
     }
 
     /// The cache's directory.
@@ -130,9 +174,12 @@ impl Cache {
         (self.dir.join("docs").join(&name), format!("manifest {name}"))
     }
 
-    fn chunk_path(&self, hash: &str) -> (PathBuf, String) {
-        let name = self.vault.name(hash);
-        (self.dir.join("chunks").join(&name), format!("chunk {name}"))
+    fn data_path(&self, version: &str) -> PathBuf {
+        self.dir.join("docs").join(format!("{}.data", self.vault.name(version)))
+    }
+
+    fn chunk_label(&self, hash: &str) -> String {
+        format!("chunk {}", self.vault.name(hash))
     }
 
     /// True when the document version with this hash is complete in the cache.
@@ -146,32 +193,49 @@ impl Cache {
         Ok(serde_json::from_slice(&self.vault.read(&label, &path)?)?)
     }
 
-    /// One chunk, decrypted. Its hash was checked when it arrived; the
-    /// seal (bound to the chunk's name) now proves it is that same chunk,
-    /// unchanged, so it is not hashed again.
-    pub fn chunk(&self, hash: &str) -> anyhow::Result<Vec<u8>> {
-        let (path, label) = self.chunk_path(hash);
-        self.vault.read(&label, &path).with_context(|| format!("chunk {hash} is damaged in the cache"))
+    /// Chunk `i` of a version, from its slot, decrypted. Its hash was
+    /// checked when it arrived; the seal, bound to the chunk's hash, now
+    /// proves it is that same chunk, unchanged.
+    fn slot_chunk(&self, file: &mut std::fs::File, m: &Manifest, slot: (u64, usize), i: usize) -> anyhow::Result<Vec<u8>> {
+        let sealed = read_at(file, slot.0, slot.1)?;
+        self.vault.open(&self.chunk_label(&m.chunks[i].hash), &sealed)
     }
 
-    /// Bytes `start..end` of a complete document, chunk by chunk (each
-    /// decrypted as it is needed).
-    pub fn read_range(&self, m: &Manifest, start: u64, end: u64) -> impl Iterator<Item = anyhow::Result<Vec<u8>>> + Send + 'static {
+    /// Bytes `start..end` of the complete version `version` (described by
+    /// `m`), chunk by chunk, each decrypted as it is needed.
+    pub fn read_range(
+        &self,
+        version: &str,
+        m: &Manifest,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = anyhow::Result<Vec<u8>>> + Send + 'static {
         let this = self.clone();
-        let pieces: Vec<(String, u64, u64)> = m
+        let m = Arc::new(m.clone());
+        let path = self.data_path(version);
+        let mut file: Option<std::fs::File> = None;
+        let pieces: Vec<(usize, u64, u64)> = m
             .chunks
             .iter()
             .zip(m.offsets())
-            .filter(|(c, at)| *at < end && at + u64::from(c.len) > start)
-            .map(|(c, at)| (c.hash.clone(), start.saturating_sub(at), (end - at).min(u64::from(c.len))))
+            .enumerate()
+            .filter(|(_, (c, at))| *at < end && at + u64::from(c.len) > start)
+            .map(|(i, (c, at))| (i, start.saturating_sub(at), (end - at).min(u64::from(c.len))))
             .collect();
-        pieces.into_iter().map(move |(hash, from, to)| this.chunk(&hash).map(|b| b[from as usize..to as usize].to_vec()))
+        let all = slots(&m);
+        pieces.into_iter().map(move |(i, from, to)| {
+            if file.is_none() {
+                file = Some(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?);
+            }
+            let bytes = this.slot_chunk(file.as_mut().expect("opened"), &m, all[i], i)?;
+            Ok(bytes[from as usize..to as usize].to_vec())
+        })
     }
 
     /// A whole complete document, in memory (tests, small documents).
     pub fn read_doc(&self, sha256: &str) -> anyhow::Result<Vec<u8>> {
         let m = self.manifest(sha256)?;
-        self.read_range(&m, 0, m.size).collect::<anyhow::Result<Vec<_>>>().map(|v| v.concat())
+        self.read_range(sha256, &m, 0, m.size).collect::<anyhow::Result<Vec<_>>>().map(|v| v.concat())
     }
 
     fn tmp_path(&self, what: &str) -> PathBuf {
@@ -200,28 +264,26 @@ impl Cache {
     /// Removes every cached document and chunk, and the agent's own files
     /// (a revoked tablet). The web UI's public files stay.
     pub fn wipe(&self) -> anyhow::Result<()> {
+        // (`chunks/` held one file per chunk before documents had one file each.)
         for sub in ["docs", "chunks", "tmp"] {
             let d = self.dir.join(sub);
             if d.exists() {
                 std::fs::remove_dir_all(&d)?;
             }
-            std::fs::create_dir_all(&d)?;
         }
-        self.complete.lock().expect("cache index").clear();
+        for sub in ["docs", "tmp"] {
+            std::fs::create_dir_all(self.dir.join(sub))?;
+        }
+        self.held.lock().expect("cache index").clear();
         Ok(())
     }
 
-    /// Hashes the held chunks from `h.next` up to (not including) `upto`.
-    fn hash_held(&self, m: &Manifest, h: &mut Hashed, upto: usize) -> anyhow::Result<()> {
+    /// Hashes the chunks already in their slots, from `h.next` up to (not
+    /// including) `upto`.
+    fn hash_held(&self, file: &mut std::fs::File, m: &Manifest, all: &[(u64, usize)], h: &mut Hashed, upto: usize) -> anyhow::Result<()> {
         while h.next < upto {
-            let c = &m.chunks[h.next];
-            match self.chunk(&c.hash) {
-                Ok(bytes) => h.sha.update(&bytes),
-                Err(e) => {
-                    let _ = std::fs::remove_file(self.chunk_path(&c.hash).0);
-                    bail!("{e:#}; it will be fetched again");
-                }
-            }
+            let bytes = self.slot_chunk(file, m, all[h.next], h.next).with_context(|| format!("chunk {} went bad in the cache", h.next))?;
+            h.sha.update(&bytes);
             h.next += 1;
         }
         Ok(())
@@ -236,8 +298,45 @@ impl Cache {
         }
         let (path, label) = self.manifest_path(version);
         self.put(&path, &label, &serde_json::to_vec(m)?)?;
-        self.complete.lock().expect("cache index").extend(m.chunks.iter().map(|c| c.hash.clone()));
+        self.index(m, &self.data_path(version));
         Ok(())
+    }
+
+    /// Prepares the data file of `version`: keeps the slots that already
+    /// hold their chunk, copies in the chunks a complete version holds, and
+    /// returns the indices still missing, with how many were resumed and
+    /// reused and their bytes.
+    fn scan(&self, m: &Manifest, version: &str) -> anyhow::Result<(Vec<u32>, usize, usize, u64)> {
+        let all = slots(m);
+        let total: u64 = all.last().map(|(o, l)| o + *l as u64).unwrap_or(0);
+        let path = self.data_path(version);
+        let existed = path.is_file();
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        if file.metadata()?.len() < total {
+            file.set_len(total)?;
+        }
+        let (mut missing, mut resumed, mut reused, mut have) = (vec![], 0, 0, 0u64);
+        for (i, c) in m.chunks.iter().enumerate() {
+            if existed && self.slot_chunk(&mut file, m, all[i], i).is_ok() {
+                resumed += 1;
+                have += u64::from(c.len);
+                continue;
+            }
+            let elsewhere = self.held.lock().expect("cache index").get(&c.hash).cloned().filter(|s| s.file != path);
+            let copied = elsewhere.and_then(|s| {
+                let sealed = std::fs::File::open(&s.file).and_then(|mut f| read_at(&mut f, s.offset, s.len)).ok()?;
+                self.vault.open(&self.chunk_label(&c.hash), &sealed).ok()?;
+                file.seek(SeekFrom::Start(all[i].0)).ok()?;
+                file.write_all(&sealed).ok()
+            });
+            if copied.is_some() {
+                reused += 1;
+                have += u64::from(c.len);
+            } else {
+                missing.push(i as u32);
+            }
+        }
+        Ok((missing, resumed, reused, have))
     }
 
     /// Fetches one document over `conn` into the cache: the chunks it does
@@ -273,24 +372,19 @@ impl Cache {
             "the room sent a manifest that does not match the document"
         );
         let mut stats = FetchStats { chunks: m.chunks.len(), ..Default::default() };
-        let mut have = 0u64;
-        let mut missing = Vec::new();
-        for (i, c) in m.chunks.iter().enumerate() {
-            if !self.chunk_path(&c.hash).0.is_file() {
-                missing.push(i as u32);
-                continue;
-            } else if self.complete.lock().expect("cache index").contains(&c.hash) {
-                stats.reused += 1;
-            } else {
-                stats.resumed += 1;
-            }
-            have += u64::from(c.len);
-        }
+        // Which slots already hold their chunk (a download cut short), and
+        // which chunks a complete version holds (copied over, still sealed).
+        let (this, m, version) = (self.clone(), Arc::new(m), doc.sha256.clone());
+        let (m2, v2) = (m.clone(), version.clone());
+        let (missing, resumed, reused, have) = tokio::task::spawn_blocking(move || this.scan(&m2, &v2)).await??;
+        (stats.resumed, stats.reused) = (resumed, reused);
+        let mut have = have;
         progress(have);
         // The whole file's SHA-256 is taken in order as the chunks come in:
-        // each held chunk before the next fetched one is read back into it
-        // then, so no pass over the file is needed at the end.
-        let m = Arc::new(m);
+        // each chunk already in its slot before the next fetched one is read
+        // back into it then, so no pass over the file is needed at the end.
+        let all = Arc::new(slots(&m));
+        let data = self.data_path(&version);
         let mut hashed = Hashed { sha: Sha256::new(), next: 0 };
         for batch in missing.chunks(MAX_CHUNKS_PER_REQUEST) {
             let request = StreamRequest::Chunks {
@@ -317,17 +411,20 @@ impl Cache {
                     hashed = h;
                     stats.kept(n, &mut have, progress);
                 }
-                let (this, title, m, mut h) = (self.clone(), doc.title.clone(), m.clone(), hashed.take());
+                let (this, title, m, all, data, mut h) =
+                    (self.clone(), doc.title.clone(), m.clone(), all.clone(), data.clone(), hashed.take());
                 pending = Some(tokio::task::spawn_blocking(move || {
-                    let c = &m.chunks[i as usize];
+                    let i = i as usize;
+                    let c = &m.chunks[i];
                     if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
                         bail!("chunk {i} of {title} arrived damaged");
                     }
-                    this.hash_held(&m, &mut h, i as usize)?;
-                    let (path, label) = this.chunk_path(&c.hash);
-                    this.put(&path, &label, &bytes)?;
+                    let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
+                    this.hash_held(&mut file, &m, &all, &mut h, i)?;
+                    file.seek(SeekFrom::Start(all[i].0))?;
+                    file.write_all(&this.vault.seal(&this.chunk_label(&c.hash), &bytes))?;
                     h.sha.update(&bytes);
-                    h.next = i as usize + 1;
+                    h.next = i + 1;
                     Ok((h, bytes.len()))
                 }));
             }
@@ -337,11 +434,13 @@ impl Cache {
                 stats.kept(n, &mut have, progress);
             }
         }
-        // The chunks held after the last one fetched, then the check.
-        let (this, version) = (self.clone(), doc.sha256.clone());
+        // The chunks in their slots after the last one fetched, then the check.
+        let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut h = hashed;
-            this.hash_held(&m, &mut h, m.chunks.len())?;
+            let mut file = std::fs::File::open(&data)?;
+            this.hash_held(&mut file, &m, &all, &mut h, m.chunks.len())?;
+            file.sync_data()?;
             this.finish(&m, &version, h.sha)
         })
         .await??;

@@ -21,6 +21,9 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundK
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// How many bytes sealing adds (the nonce before, the tag after).
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
+
 /// The name of the wrapped key in the cache directory.
 pub const KEY_FILE: &str = "key.json";
 
