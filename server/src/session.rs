@@ -210,7 +210,10 @@ async fn follow(app: AppState, handle: Arc<MeetingHandle>, actor: Actor, last_se
             match rx.recv().await {
                 Ok(p) => {
                     if p.event.seq > seq {
-                        send_event(&out, &p.state, &actor, &p.event).await?;
+                        match &p.encoded {
+                            Some(text) => out.send(Outbound::Text(text.to_string())).await?,
+                            None => send_event(&out, &p.state, &actor, &p.event).await?,
+                        }
                         seq = p.event.seq;
                     }
                 }

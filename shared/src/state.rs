@@ -341,6 +341,9 @@ impl MeetingState {
     /// document they may not read becomes `DocumentRemoved` (so a copy that
     /// had it drops it), and reader lists are trimmed as in [`Self::visible_to`].
     pub fn event_for(&self, viewer: &Actor, event: &Event) -> Event {
+        if same_for_everyone(&event.change) {
+            return event.clone();
+        }
         let privileged = self.privileged(viewer);
         let me = viewer.participant();
         let change = match &event.change {
@@ -443,6 +446,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_event_encoded_once_for_everyone_is_what_every_viewer_would_get() {
+        let s = sample();
+        let ev = |change| Event { meeting: MeetingId(1), seq: 9, at: time::OffsetDateTime::UNIX_EPOCH, by: Actor::System, change };
+        let viewers = [actor(&s, 1), actor(&s, 2), actor(&s, 3), actor(&s, 5), Actor::Display { meeting: MeetingId(1) }];
+        let moved = ev(Change::CurrentItemChanged { item: Some(ItemId(2)), previous: None });
+        assert!(same_for_everyone(&moved.change));
+        for v in &viewers {
+            assert_eq!(s.event_for(v, &moved), moved);
+        }
+        // A ballot with its choice is not: others see that a vote was cast, not how.
+        let ballot = ev(Change::BallotCast { poll: PollId(1), voter: ParticipantId(3), choices: Some(vec![0]), by_secretary: false });
+        assert!(!same_for_everyone(&ballot.change));
+        assert_ne!(s.event_for(&actor(&s, 5), &ballot), ballot);
+    }
+
+    #[test]
     fn events_apply_in_order_only() {
         let mut s = sample();
         let e = ev(&s, Change::MeetingOpened);
@@ -519,4 +538,17 @@ pub(crate) mod tests {
         let names: Vec<&str> = s.participants_sorted().iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thu Dung", "Hoàng Minh Em"]);
     }
+}
+/// True when [`MeetingState::event_for`] sends this change to every viewer
+/// as it is: the server may then encode the event once for all of them.
+pub fn same_for_everyone(change: &Change) -> bool {
+    !matches!(
+        change,
+        Change::BallotCast { choices: Some(_), .. }
+            | Change::HandsRecorded { .. }
+            | Change::MinutesEdited { .. }
+            | Change::OpinionAdded { .. }
+            | Change::DocumentAdded { .. }
+            | Change::DocumentUpdated { .. }
+    )
 }
