@@ -102,32 +102,38 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
     };
     let key = (doc.sha256.as_str(), reader.0);
     let find = || {
-        sqlx::query("SELECT sha256, size FROM reader_copies WHERE original = ? AND participant = ?")
+        sqlx::query("SELECT sha256, size, made_at FROM reader_copies WHERE original = ? AND participant = ?")
             .bind(key.0)
             .bind(key.1)
             .fetch_optional(&app.db)
     };
-    if let Some(row) = find().await? {
+    // The copy already made, if its content is still in the store.
+    let ready = |row: &sqlx::sqlite::SqliteRow| {
         let sha: String = row.get("sha256");
-        if app.documents.path(&sha).is_file() {
-            return Ok(Served { sha256: sha, size: row.get::<i64, _>("size") as u64, copy_of: Some(doc.sha256.clone()) });
-        }
+        app.documents.path(&sha).is_file().then(|| Served {
+            sha256: sha,
+            size: row.get::<i64, _>("size") as u64,
+            copy_of: Some(doc.sha256.clone()),
+        })
+    };
+    if let Some(served) = find().await?.as_ref().and_then(ready) {
+        return Ok(served);
     }
     // One copy made at a time: the first reader's request makes it, the
-    // others wait and find it.
+    // others wait for it and then find it.
     let _one = app.documents.copying.lock().await;
-    let handle = app.meetings.get(meeting).await?;
-    let name = handle.state().await.participant(reader).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?;
-    let made: OffsetDateTime = match sqlx::query("SELECT made_at FROM reader_copies WHERE original = ? AND participant = ?")
-        .bind(key.0)
-        .bind(key.1)
-        .fetch_optional(&app.db)
-        .await?
-    {
+    let row = find().await?;
+    if let Some(served) = row.as_ref().and_then(ready) {
+        return Ok(served);
+    }
+    // Made before but lost from the store: made again with its first time.
+    let made = match &row {
         Some(row) => OffsetDateTime::parse(&row.get::<String, _>("made_at"), &time::format_description::well_known::Rfc3339)
             .map_err(|e| Error::Internal(e.into()))?,
         None => OffsetDateTime::now_utc().replace_nanosecond(0).expect("zero is a valid nanosecond"),
     };
+    let handle = app.meetings.get(meeting).await?;
+    let name = handle.state().await.participant(reader).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?;
     let original = tokio::fs::read(app.documents.path(&doc.sha256)).await?;
     let line = stamp_text(&name, made);
     let copy = tokio::task::spawn_blocking(move || stamp(&original, &line))

@@ -6,8 +6,7 @@ use crate::auth::Auth;
 use crate::error::Error;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use gavel_shared::model::Actor;
 use hyper_util::rt::TokioIo;
@@ -31,24 +30,17 @@ const MAX_FRAME: usize = 4 * 1024 * 1024;
 /// libraries join back into one message), no buffer outgrows this.
 pub const FRAGMENT: usize = 16 * 1024;
 
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
 /// Upgrades to a WebSocket; the session (cookie or bearer) is checked first.
 pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, mut req: Request) -> Result<Response, Error> {
     let Auth(actor) = auth?;
-    let headers = req.headers();
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
-    let upgrade = has_token(headers, header::CONNECTION, "upgrade") && has_token(headers, header::UPGRADE, "websocket");
-    let (Some(key), true) = (key, upgrade) else {
-        return Err(Error::bad_request("not_websocket", "this address takes a WebSocket connection"));
-    };
-    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
-        let mut r = (StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only").into_response();
-        r.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        return Ok(r);
-    }
+    // tungstenite checks the handshake (GET, HTTP/1.1, Connection: upgrade,
+    // Upgrade: websocket, version 13, a key) and makes the 101 answer.
+    let mut probe = axum::http::Request::new(());
+    *probe.method_mut() = req.method().clone();
+    *probe.version_mut() = req.version();
+    *probe.headers_mut() = req.headers().clone();
+    let switching = tokio_tungstenite::tungstenite::handshake::server::create_response(&probe)
+        .map_err(|e| Error::bad_request("not_websocket", format!("this address takes a WebSocket connection: {e}")))?;
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return Err(Error::bad_request("not_websocket", "this connection cannot be upgraded"));
     };
@@ -74,13 +66,7 @@ pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, mut
         connection(app, actor, peer, socket).await;
         drop(slot);
     });
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).map_err(|e| Error::Internal(e.into()))?);
-    Ok(r)
+    Ok(switching.map(|()| axum::body::Body::empty()))
 }
 
 /// The frames of one text message: one frame, or fragments of at most

@@ -227,8 +227,21 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Builds the scenario through the HTTP API, as a secretary would.
+    /// Builds the scenario through the HTTP API, as a secretary would, and
+    /// the chair opens the meeting.
     pub async fn build(server: &TestServer) -> anyhow::Result<Scenario> {
+        let s = Self::prepare(server).await?;
+        let mut chair = s.http_as(server, Role::Chair, 0).await?;
+        let a = chair.command(s.meeting, "open", &Command::OpenMeeting).await?;
+        if a.status != 200 {
+            bail!("open: {a:?}");
+        }
+        chair.token = None;
+        Ok(s)
+    }
+
+    /// The same meeting, prepared but not opened (a draft).
+    pub async fn prepare(server: &TestServer) -> anyhow::Result<Scenario> {
         let mut admin = server.client();
         admin.sign_in_admin().await?;
         let a = admin
@@ -264,14 +277,7 @@ impl Scenario {
             let a = admin.command(meeting, &format!("item-{n}"), &cmd).await?;
             items.push(ItemId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?));
         }
-        let s = Scenario { meeting, admin, people, items };
-        let mut chair = s.http_as(server, Role::Chair, 0).await?;
-        let a = chair.command(meeting, "open", &Command::OpenMeeting).await?;
-        if a.status != 200 {
-            bail!("open: {a:?}");
-        }
-        chair.token = None;
-        Ok(s)
+        Ok(Scenario { meeting, admin, people, items })
     }
 
     /// The n-th participant with `role`: (id, PIN).

@@ -19,10 +19,9 @@
 use gavel_shared::decision::*;
 use gavel_shared::minutes::SectionKey;
 use gavel_shared::model::*;
-use gavel_shared::protocol::{ClientMessage, Command, CommandKind, CommandResult, NewParticipant, PROTOCOL_VERSION, ServerMessage};
+use gavel_shared::protocol::{ClientMessage, Command, CommandKind, NewParticipant, PROTOCOL_VERSION, ServerMessage};
 use gavel_shared::rules::{RIGHTS, right};
 use gavel_tests::*;
-use serde_json::json;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -82,76 +81,31 @@ struct Room {
     admin: Http,
 }
 
-/// Builds a meeting with a chair, a secretary, two delegates and an
-/// observer, three items, brought to `status`; `outsider` is the token of a
-/// delegate of another meeting.
+/// The [`Scenario`] meeting (a chair, a secretary, two delegates, an
+/// observer, three items) brought to `status`, its people signed in, and a
+/// delegate of another meeting as the outsider.
 async fn room(server: &TestServer, status: MeetingStatus) -> anyhow::Result<Room> {
-    let s = Scenario::build(server).await?; // open
+    let s = if status == MeetingStatus::Draft { Scenario::prepare(server).await? } else { Scenario::build(server).await? };
     if status == MeetingStatus::Closed {
         let chair = s.http_as(server, Role::Chair, 0).await?;
         let a = chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
         anyhow::ensure!(a.status == 200, "{a:?}");
     }
-    let meeting = if status == MeetingStatus::Draft {
-        // A second meeting, never opened, with the same people.
-        let a = s.admin.post("/api/meetings", &json!({"title": "Dự thảo", "starts_at": "2026-12-01T08:00:00+07:00"})).await?;
-        MeetingId(a.body["id"].as_i64().unwrap())
-    } else {
-        s.meeting
-    };
     let mut people = BTreeMap::new();
-    let mut items = s.items.clone();
-    let mut spare = s.person(Role::Delegate, 1).0;
-    if status == MeetingStatus::Draft {
-        let new = |name: &str, role: Role, member: bool| NewParticipant {
-            name: name.into(),
-            position: String::new(),
-            role,
-            member,
-            voting: member,
-        };
-        let participants = vec![
-            new("Nguyễn Văn Chủ", Role::Chair, true),
-            new("Trần Thị Thư", Role::Secretary, false),
-            new("Lê Văn Một", Role::Delegate, true),
-            new("Hoàng Khách", Role::Observer, false),
-            new("Phạm Thị Hai", Role::Delegate, true),
-        ];
-        let a = s.admin.command(meeting, "people", &Command::AddParticipants { participants }).await?;
-        let result: CommandResult = serde_json::from_value(a.body["result"].clone())?;
-        let CommandResult::Pins { pins } = result else { anyhow::bail!("{a:?}") };
-        spare = pins[4].participant;
-        for (p, who) in pins.iter().zip([Sender::Chair, Sender::Secretary, Sender::Delegate, Sender::Observer]) {
-            let mut c = server.client();
-            let a = c.sign_in(meeting, p.participant, p.pin.as_deref().unwrap()).await?;
-            anyhow::ensure!(a.status == 200, "{a:?}");
-            people.insert(who, (p.participant, c.token.unwrap()));
-        }
-        items.clear();
-        for n in 0..3 {
-            let cmd = Command::AddItem { title: format!("Mục {n}"), presenter: String::new(), summary: String::new(), position: None };
-            let a = s.admin.command(meeting, &format!("draft-item-{n}"), &cmd).await?;
-            items.push(ItemId(a.body["result"]["id"].as_i64().unwrap()));
-        }
-        // Someone of the open meeting is the outsider here.
-        let (id, _) = s.person(Role::Delegate, 1);
-        people.insert(Sender::Outsider, (id, s.http_as(server, Role::Delegate, 1).await?.token.unwrap()));
-    } else {
-        for (who, role) in [
-            (Sender::Chair, Role::Chair),
-            (Sender::Secretary, Role::Secretary),
-            (Sender::Delegate, Role::Delegate),
-            (Sender::Observer, Role::Observer),
-        ] {
-            let (id, _) = s.person(role, 0);
-            people.insert(who, (id, s.http_as(server, role, 0).await?.token.unwrap()));
-        }
-        // A delegate of another meeting.
-        let other = Assembly::build(&server.url(""), 1).await?;
-        let token = other.sign_in(&other.voters[0]).await?.token.unwrap();
-        people.insert(Sender::Outsider, (other.voters[0].0, token));
+    for (who, role) in [
+        (Sender::Chair, Role::Chair),
+        (Sender::Secretary, Role::Secretary),
+        (Sender::Delegate, Role::Delegate),
+        (Sender::Observer, Role::Observer),
+    ] {
+        let (id, _) = s.person(role, 0);
+        people.insert(who, (id, s.http_as(server, role, 0).await?.token.unwrap()));
     }
-    Ok(Room { meeting, status, items, people, spare, admin: s.admin })
+    // A delegate of another meeting.
+    let other = Assembly::build(&server.url(""), 1).await?;
+    let token = other.sign_in(&other.voters[0]).await?.token.unwrap();
+    people.insert(Sender::Outsider, (other.voters[0].0, token));
+    Ok(Room { meeting: s.meeting, status, items: s.items.clone(), people, spare: s.person(Role::Delegate, 1).0, admin: s.admin })
 }
 
 /// A command of each kind, aimed at this meeting. Destructive ones name

@@ -257,6 +257,9 @@ async fn sign_in_is_checked_and_errors_are_json_with_a_code() -> anyhow::Result<
     assert_eq!(browser.get("/api/session").await?.body["actor"]["participant"], json!(id));
     // /ws without a session is refused before the upgrade.
     assert!(Ws::connect(server.addr, None).await.is_err());
+    // With a session but no WebSocket handshake: a clear error, no upgrade.
+    let a = browser.get("/ws").await?;
+    assert_eq!((a.status, a.code()), (400, "not_websocket"), "{a:?}");
     Ok(())
 }
 

@@ -678,18 +678,19 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
 /// A cached document, decrypted chunk by chunk as it is sent: whole, or one
 /// byte range (`Range: bytes=A-B`, `A-`, `-N`), with the room's ETag.
 async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::HeaderMap) -> anyhow::Result<Response> {
-    let (cache, v) = (shared.cache.clone(), version.to_string());
-    let m = tokio::task::spawn_blocking(move || cache.manifest(&v)).await??;
+    let m = shared.cache.manifest(version).context("not in the cache")?;
     let etag = format!("\"{version}\"");
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let size = m.size;
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| parse_range(r, size));
-    let (status, start, end) = match range {
-        None | Some(Err(RangeError::Ignored)) => (StatusCode::OK, 0, size),
-        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
-        Some(Err(RangeError::Unsatisfiable)) => {
+    // One range is served as asked; several, as the whole file; a range
+    // that cannot be served, refused (as tower-http does on the room).
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| http_range_header::parse_range_header(r)?.validate(size));
+    let (status, start, end) = match range.as_ref().map(|r| r.as_deref()) {
+        Some(Ok([one])) => (StatusCode::PARTIAL_CONTENT, *one.start(), one.end() + 1),
+        None | Some(Ok(_)) => (StatusCode::OK, 0, size),
+        Some(Err(_)) => {
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))]).into_response());
         }
     };
@@ -710,34 +711,6 @@ async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::Head
         r = r.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", end - 1));
     }
     Ok(r.body(Body::from_stream(body))?)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeError {
-    /// Not a single byte range we serve (the whole file is sent instead).
-    Ignored,
-    Unsatisfiable,
-}
-
-/// One byte range of a file of `size` bytes, as `start..end`.
-fn parse_range(header: &str, size: u64) -> Result<(u64, u64), RangeError> {
-    let spec = header.trim().strip_prefix("bytes=").ok_or(RangeError::Ignored)?;
-    if spec.contains(',') {
-        return Err(RangeError::Ignored);
-    }
-    let (a, b) = spec.split_once('-').ok_or(RangeError::Ignored)?;
-    let (a, b) = (a.trim(), b.trim());
-    let num = |s: &str| s.parse::<u64>().map_err(|_| RangeError::Ignored);
-    let (start, end) = match (a.is_empty(), b.is_empty()) {
-        (true, false) => (size.saturating_sub(num(b)?), size),
-        (false, true) => (num(a)?, size),
-        (false, false) => (num(a)?, num(b)?.saturating_add(1).min(size)),
-        (true, true) => return Err(RangeError::Ignored),
-    };
-    if start >= size || start >= end {
-        return Err(RangeError::Unsatisfiable);
-    }
-    Ok((start, end))
 }
 
 /// Where a web UI file fetched from the room is kept for offline use.
@@ -792,27 +765,23 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    // Who is signed in (the UI asks first, offline too), sealed; the UI's
-    // own files, public, as they are.
+    // Kept for offline use: who is signed in (the UI asks first), sealed;
+    // the UI's own files, public, as they are.
     let session_info = is_get && status == StatusCode::OK && path == "/api/session";
-    let keep = if session_info {
-        Some(shared.opts.cache_dir.join(SESSION_INFO_FILE))
-    } else {
-        (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten()
-    };
+    let web_file = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten();
     let mut builder = Response::builder().status(status);
     for (k, v) in &headers {
         builder = builder.header(k, v);
     }
-    if let Some(keep) = keep {
-        // A file of the UI: read it whole (they are small), keep it, serve it.
+    if session_info || web_file.is_some() {
+        // Small: read it whole, keep it, serve it.
         let bytes = match recv.read_to_end(64 * 1024 * 1024).await {
             Ok(b) => b,
             Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         };
         if session_info {
             let _ = shared.cache.keep(SESSION_INFO_FILE, &bytes);
-        } else {
+        } else if let Some(keep) = web_file {
             if let Some(dir) = keep.parent() {
                 let _ = tokio::fs::create_dir_all(dir).await;
             }

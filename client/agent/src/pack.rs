@@ -39,6 +39,9 @@ pub struct Inner {
     vault: Arc<Vault>,
     /// Where each chunk (by BLAKE3 hash) of a complete document is kept.
     held: Mutex<HashMap<String, Slot>>,
+    /// The manifests of the complete versions, by version (read once, at
+    /// open or when the version completes).
+    complete: Mutex<HashMap<String, Arc<Manifest>>>,
 }
 
 /// A sealed chunk's place: its document's data file, where, how long.
@@ -129,7 +132,7 @@ impl Cache {
         for sub in ["docs", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
         }
-        let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()) }));
+        let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()), complete: Mutex::new(HashMap::new()) }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
@@ -142,31 +145,30 @@ impl Cache {
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
             {
-                Some(m) => cache.index(&m, &cache.dir.join("docs").join(format!("{name}.data"))),
+                Some(m) => cache.index(&name, m),
                 None => {
                     tracing::warn!(file = %entry.path().display(), "dropping a cache entry that does not decrypt");
                     let _ = std::fs::remove_file(entry.path());
+                    let _ = std::fs::remove_file(cache.dir.join("docs").join(format!("{name}.data")));
                 }
             }
         }
         Ok(cache)
     }
 
-    fn index(&self, m: &Manifest, file: &Path) {
+    /// Records a complete version (`name` is its file name, see [`Vault::name`]).
+    fn index(&self, name: &str, m: Manifest) {
+        let file = self.dir.join("docs").join(format!("{name}.data"));
         let mut held = self.held.lock().expect("cache index");
-        for (c, (offset, len)) in m.chunks.iter().zip(slots(m)) {
-            held.entry(c.hash.clone()).or_insert(Slot { file: file.to_path_buf(), offset, len });
+        for (c, (offset, len)) in m.chunks.iter().zip(slots(&m)) {
+            held.entry(c.hash.clone()).or_insert(Slot { file: file.clone(), offset, len });
         }
+        self.complete.lock().expect("cache index").insert(name.to_string(), Arc::new(m));
     }
 
     /// The cache's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// The cache key (the agent seals its state and session with it too).
-    pub fn vault(&self) -> &Arc<Vault> {
-        &self.vault
     }
 
     fn manifest_path(&self, sha256: &str) -> (PathBuf, String) {
@@ -184,13 +186,12 @@ impl Cache {
 
     /// True when the document version with this hash is complete in the cache.
     pub fn has(&self, sha256: &str) -> bool {
-        valid_hex(sha256) && self.manifest_path(sha256).0.is_file()
+        valid_hex(sha256) && self.manifest(sha256).is_some()
     }
 
     /// The manifest of a complete version (of this reader's copy of it).
-    pub fn manifest(&self, sha256: &str) -> anyhow::Result<Manifest> {
-        let (path, label) = self.manifest_path(sha256);
-        Ok(serde_json::from_slice(&self.vault.read(&label, &path)?)?)
+    pub fn manifest(&self, sha256: &str) -> Option<Arc<Manifest>> {
+        self.complete.lock().expect("cache index").get(&self.vault.name(sha256)).cloned()
     }
 
     /// Chunk `i` of a version, from its slot, decrypted. Its hash was
@@ -206,12 +207,12 @@ impl Cache {
     pub fn read_range(
         &self,
         version: &str,
-        m: &Manifest,
+        m: &Arc<Manifest>,
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = anyhow::Result<Vec<u8>>> + Send + 'static {
         let this = self.clone();
-        let m = Arc::new(m.clone());
+        let m = m.clone();
         let path = self.data_path(version);
         let mut file: Option<std::fs::File> = None;
         let pieces: Vec<(usize, u64, u64)> = m
@@ -234,7 +235,7 @@ impl Cache {
 
     /// A whole complete document, in memory (tests, small documents).
     pub fn read_doc(&self, sha256: &str) -> anyhow::Result<Vec<u8>> {
-        let m = self.manifest(sha256)?;
+        let m = self.manifest(sha256).context("not in the cache")?;
         self.read_range(sha256, &m, 0, m.size).collect::<anyhow::Result<Vec<_>>>().map(|v| v.concat())
     }
 
@@ -261,8 +262,8 @@ impl Cache {
         path.is_file().then(|| self.vault.read(&format!("file {file}"), &path).ok()).flatten()
     }
 
-    /// Removes every cached document and chunk, and the agent's own files
-    /// (a revoked tablet). The web UI's public files stay.
+    /// Removes every cached document (a revoked tablet, a new key); the
+    /// agent removes its own files itself.
     pub fn wipe(&self) -> anyhow::Result<()> {
         // (`chunks/` held one file per chunk before documents had one file each.)
         for sub in ["docs", "chunks", "tmp"] {
@@ -275,6 +276,7 @@ impl Cache {
             std::fs::create_dir_all(self.dir.join(sub))?;
         }
         self.held.lock().expect("cache index").clear();
+        self.complete.lock().expect("cache index").clear();
         Ok(())
     }
 
@@ -298,7 +300,7 @@ impl Cache {
         }
         let (path, label) = self.manifest_path(version);
         self.put(&path, &label, &serde_json::to_vec(m)?)?;
-        self.index(m, &self.data_path(version));
+        self.index(&self.vault.name(version), m.clone());
         Ok(())
     }
 
