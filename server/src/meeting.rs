@@ -34,9 +34,9 @@ pub struct Published {
     pub event: Event,
     pub state: Arc<MeetingState>,
     /// The event as sent, encoded once, when every viewer gets it the same
-    /// ([`gavel_shared::state::same_for_everyone`]): 2,000 followers then
-    /// copy one string instead of each encoding the event again.
-    pub encoded: Option<Arc<str>>,
+    /// ([`gavel_shared::state::same_for_everyone`]): 2,000 connections then
+    /// share one buffer instead of each encoding the event again.
+    pub encoded: Option<bytes::Bytes>,
 }
 
 /// The longest idempotency key accepted.
@@ -226,8 +226,11 @@ const MAX_BATCH: usize = 512;
 /// One meeting, live.
 pub struct MeetingHandle {
     pub id: MeetingId,
-    state: Arc<tokio::sync::Mutex<MeetingState>>,
-    /// The state after the last batch, shared (see [`Published`]).
+    /// Held by the writer from the start of a batch until its events are
+    /// published, so a subscriber starts exactly between two batches.
+    publishing: Arc<tokio::sync::Mutex<()>>,
+    /// The state after the last batch, shared (see [`Published`]); only the
+    /// writer replaces it.
     latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
     events: broadcast::Sender<Arc<Published>>,
     jobs: mpsc::Sender<Job>,
@@ -238,23 +241,24 @@ impl MeetingHandle {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let id = state.meeting.id;
-        let latest = Arc::new(std::sync::RwLock::new(Arc::new(state.clone())));
-        let state = Arc::new(tokio::sync::Mutex::new(state));
-        let w = writer(db, services, state.clone(), latest.clone(), events.clone(), rx);
+        let latest = Arc::new(std::sync::RwLock::new(Arc::new(state)));
+        let publishing = Arc::new(tokio::sync::Mutex::new(()));
+        let w = writer(db, services, publishing.clone(), latest.clone(), events.clone(), rx);
         tokio::spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, state, latest, events, jobs }
+        MeetingHandle { id, publishing, latest, events, jobs }
     }
 
     /// A copy of the current state.
     pub async fn state(&self) -> MeetingState {
-        self.state.lock().await.clone()
+        let _writer_waits = self.publishing.lock().await;
+        (*self.latest()).clone()
     }
 
     /// Subscribes to this meeting's events, and returns the state at the
     /// moment of subscribing: every event after `state.seq` will arrive on
     /// the receiver.
     pub async fn subscribe(&self) -> (Arc<MeetingState>, broadcast::Receiver<Arc<Published>>) {
-        let _writer_waits = self.state.lock().await;
+        let _writer_waits = self.publishing.lock().await;
         (self.latest(), self.events.subscribe())
     }
 
@@ -300,7 +304,7 @@ impl MeetingHandle {
 async fn writer(
     db: Db,
     services: Arc<Services>,
-    state: Arc<tokio::sync::Mutex<MeetingState>>,
+    publishing: Arc<tokio::sync::Mutex<()>>,
     latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
     events: broadcast::Sender<Arc<Published>>,
     mut rx: mpsc::Receiver<Job>,
@@ -313,20 +317,22 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        write_batch(&db, &services, &state, &latest, &events, batch).await;
+        write_batch(&db, &services, &publishing, &latest, &events, batch).await;
     }
 }
 
 async fn write_batch(
     db: &Db,
     services: &Services,
-    state: &tokio::sync::Mutex<MeetingState>,
+    publishing: &tokio::sync::Mutex<()>,
     latest: &std::sync::RwLock<Arc<MeetingState>>,
     events: &broadcast::Sender<Arc<Published>>,
     batch: Vec<Job>,
 ) {
-    let mut guard = state.lock().await;
-    let mut working = guard.clone();
+    let guard = publishing.lock().await;
+    // The one copy of the state a batch makes: what its commands change, kept
+    // only if the batch commits.
+    let mut working = (*latest.read().expect("latest state").clone()).clone();
     let mut tx = match db.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
@@ -372,8 +378,7 @@ async fn write_batch(
         // answer cannot leave that order behind.
         store::truncate_wal(db).await;
     }
-    let after = Arc::new(working.clone());
-    *guard = working;
+    let after = Arc::new(working);
     *latest.write().expect("latest state") = after.clone();
     if size > 1 {
         tracing::debug!(commands = size, events = published.len(), "batch committed");
@@ -381,7 +386,7 @@ async fn write_batch(
     for e in published {
         // No subscriber is not an error: nobody is following the meeting.
         let encoded = gavel_shared::state::same_for_everyone(&e.change)
-            .then(|| Arc::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() })));
+            .then(|| bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() })));
         let _ = events.send(Arc::new(Published { event: e, state: after.clone(), encoded }));
     }
     // Published before the lock is released: a subscriber that took the

@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
 use anyhow::Context;
 use axum::body::Body;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use gavel_shared::model::*;
 use gavel_shared::pack::{MAX_CHUNKS_PER_REQUEST, MAX_REQUEST_FRAME, Manifest, StreamReply, StreamRequest};
@@ -128,32 +129,13 @@ async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection
         conn.close(quinn::VarInt::from_u32(429), b"too many connections from this address");
         return;
     };
-    let Ok((mut send, recv)) = conn.accept_bi().await else { return };
+    let Ok((send, recv)) = conn.accept_bi().await else { return };
     let _ = send.set_priority(CONTROL_PRIORITY);
     let closer_addr = conn.remote_address();
     let requests = tokio::spawn(request_streams(app.clone(), router, conn.clone()));
-    let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
-    let closer = conn.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(m) = outbox.recv().await {
-            match m {
-                Outbound::Text(t) => {
-                    let mut frame = Vec::with_capacity(4 + t.len());
-                    frame.extend_from_slice(&(t.len() as u32).to_be_bytes());
-                    frame.extend_from_slice(t.as_bytes());
-                    if send.write_all(&frame).await.is_err() {
-                        break;
-                    }
-                }
-                Outbound::Close(code, reason) => {
-                    let _ = send.finish();
-                    closer.close(quinn::VarInt::from_u32(u32::from(code)), reason.as_bytes());
-                    break;
-                }
-            }
-        }
-        let _ = send.finish();
-    });
+    let (out, outbox) = mpsc::channel::<Outbound>(OUTBOX);
+    let outlet = Outlet { send, conn: conn.clone(), queued: BytesMut::new() };
+    let delivery = tokio::spawn(session::deliver(app.clone(), outbox, outlet));
     let inbound = futures_util::stream::unfold(recv, |mut recv| async move {
         let mut len = [0u8; 4];
         recv.read_exact(&mut len).await.ok()?;
@@ -166,9 +148,42 @@ async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection
         Some((String::from_utf8(buf).map(Inbound::Text).unwrap_or(Inbound::Binary), recv))
     });
     session::run(app, None, Some(closer_addr), Box::pin(inbound), out).await;
-    let _ = writer.await;
+    let _ = delivery.await;
     requests.abort();
     conn.close(quinn::VarInt::from_u32(0), b"bye");
+}
+
+/// The control stream's sending half, for [`session::deliver`]: messages
+/// are framed into one buffer and handed to quinn at each flush, without a
+/// copy.
+struct Outlet {
+    send: quinn::SendStream,
+    conn: quinn::Connection,
+    queued: BytesMut,
+}
+
+impl session::Outlet for Outlet {
+    async fn queue(&mut self, text: Bytes) -> anyhow::Result<()> {
+        self.queued.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        self.queued.extend_from_slice(&text);
+        if self.queued.len() >= 64 * 1024 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if !self.queued.is_empty() {
+            self.send.write_chunk(self.queued.split().freeze()).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let _ = self.flush().await;
+        let _ = self.send.finish();
+        self.conn.close(quinn::VarInt::from_u32(u32::from(code)), reason.as_bytes());
+    }
 }
 
 /// Serves the request streams a client opens after its control stream.

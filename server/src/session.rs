@@ -2,12 +2,15 @@
 //! stream): sign-in (for native clients), `hello`, then commands in and
 //! acknowledgements and events out, in `seq` order.
 //!
-//! The transport hands in decoded text frames and takes [`Outbound`]
-//! messages from a bounded channel. After `hello`, a follower task sends the
-//! events the client missed (from the log) or a snapshot, then every new
-//! event, each as the client may see it. A client that reads too slowly makes
-//! its follower wait; the broadcast then reports it lagging and the follower
-//! catches up from the log, so no memory grows with a stalled client.
+//! The transport hands in decoded text frames, and gives [`deliver`] its
+//! sending half (an [`Outlet`]). One delivery task per connection sends the
+//! session's replies from a bounded channel and, after `hello`, the events
+//! the client missed (from the log) or a snapshot, then every new event, each
+//! as the client may see it, taken straight from the meeting's broadcast: an
+//! agenda move wakes one task per client, not two. A client that reads too
+//! slowly makes its delivery task wait; the broadcast then reports it lagging
+//! and the task catches up from the log, so no memory grows with a stalled
+//! client.
 
 use crate::error::Error;
 use crate::meeting::{MeetingHandle, Op};
@@ -16,9 +19,9 @@ use futures_util::{Stream, StreamExt};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{self, ClientMessage, Event, PROTOCOL_VERSION, ServerMessage};
 use gavel_shared::state::MeetingState;
+use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
 
 /// A reconnecting client further behind than this gets a snapshot.
 const REPLAY_LIMIT: u64 = 500;
@@ -33,16 +36,19 @@ pub enum Inbound {
     Binary,
 }
 
-/// What a transport sends.
-#[derive(Debug)]
+/// What the session hands its delivery task.
 pub enum Outbound {
-    Text(String),
+    /// One encoded message (valid UTF-8 JSON).
+    Text(Bytes),
     /// Close the connection (code, reason), after what is queued.
     Close(u16, &'static str),
+    /// Start following a meeting (after the welcome): what the client
+    /// missed or a snapshot, then every event.
+    Follow { handle: Arc<MeetingHandle>, actor: Actor, last_seq: Option<u64> },
 }
 
 fn text(msg: &ServerMessage) -> Outbound {
-    Outbound::Text(protocol::encode(msg))
+    Outbound::Text(Bytes::from(protocol::encode(msg)))
 }
 
 fn error(key: Option<String>, code: &str, message: impl Into<String>) -> Outbound {
@@ -68,7 +74,7 @@ pub async fn run(
 ) {
     let mut shutdown = app.shutdown.clone();
     let mut revoked = app.revoked.subscribe();
-    let mut following: Option<(Arc<MeetingHandle>, JoinHandle<()>)> = None;
+    let mut following: Option<Arc<MeetingHandle>> = None;
     let mut rate = crate::limits::Rate::new(app.config.max_messages_per_second);
     tracing::debug!("connected");
     loop {
@@ -152,14 +158,14 @@ pub async fn run(
                     Ok(handle) => {
                         let welcome = ServerMessage::Welcome { version: PROTOCOL_VERSION, actor: who, server_time: store::now() };
                         let _ = out.send(text(&welcome)).await;
-                        let task = tokio::spawn(follow(app.clone(), handle.clone(), who, last_seq, out.clone()));
-                        following = Some((handle, task));
+                        let _ = out.send(Outbound::Follow { handle: handle.clone(), actor: who, last_seq }).await;
+                        following = Some(handle);
                         None
                     }
                 },
             },
             Ok(ClientMessage::Command { key, command }) => match (&following, actor) {
-                (Some((handle, _)), Some(who)) => match handle.execute(who, &key, Op::Command(command)).await {
+                (Some(handle), Some(who)) => match handle.execute(who, &key, Op::Command(command)).await {
                     Ok(o) => Some(text(&ServerMessage::Ack { key, seq: o.seq, result: o.result })),
                     Err(e) => {
                         if let Error::Internal(cause) = &e {
@@ -178,72 +184,153 @@ pub async fn run(
             }
         }
     }
-    if let Some((_, task)) = following {
-        task.abort();
-    }
     tracing::debug!("disconnected");
 }
 
-/// Sends a client what it missed, then every new event, in `seq` order,
-/// each as the client may see it. The follower keeps no state of its own:
-/// each published event comes with the meeting's shared state after it.
-async fn follow(app: AppState, handle: Arc<MeetingHandle>, actor: Actor, last_seq: Option<u64>, out: mpsc::Sender<Outbound>) {
-    let (start, mut rx) = handle.subscribe().await;
+/// The sending half of a transport.
+pub trait Outlet: Send {
+    /// Queues one message (valid UTF-8); it goes out by the next
+    /// [`Outlet::flush`] at the latest.
+    fn queue(&mut self, text: Bytes) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Sends what is queued.
+    fn flush(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Sends what is queued and closes the connection with a code and reason.
+    fn close(&mut self, code: u16, reason: &'static str) -> impl Future<Output = ()> + Send;
+}
+
+/// Messages sent between two flushes at most: a burst of events costs one
+/// write to the socket, not one per event, and a long burst still goes out
+/// as it comes.
+const BATCH: usize = 64;
+
+/// The meeting a delivery task follows.
+struct Following {
+    handle: Arc<MeetingHandle>,
+    actor: Actor,
+    events: broadcast::Receiver<Arc<Published>>,
+    /// The last event sent.
+    seq: u64,
+}
+
+use crate::meeting::Published;
+
+enum Next {
+    Out(Option<Outbound>),
+    Event(Result<Arc<Published>, broadcast::error::RecvError>),
+}
+
+/// Runs a connection's delivery: the session's messages from `outbox`, and
+/// once it follows a meeting, that meeting's events, in `seq` order, each as
+/// the client may see it. Ends when the session ends (the outbox closes), a
+/// close is asked for, or the client stops taking messages.
+pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut outlet: impl Outlet) {
+    let mut following: Option<Following> = None;
     let result: anyhow::Result<()> = async {
-        let mut seq = start.seq;
-        match last_seq {
-            Some(n) if n <= start.seq && start.seq - n <= REPLAY_LIMIT => {
-                // Replayed events are filtered against the state now (reader
-                // lists only ever matter as of now).
-                let events = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;
-                for e in events.iter().filter(|e| e.seq <= start.seq) {
-                    send_event(&out, &start, &actor, e).await?;
-                }
-            }
-            _ => {
-                let snapshot = ServerMessage::Snapshot { state: start.visible_to(&actor) };
-                out.send(text(&snapshot)).await?;
-            }
-        }
-        drop(start);
         loop {
-            match rx.recv().await {
-                Ok(p) => {
-                    if p.event.seq > seq {
-                        match &p.encoded {
-                            Some(text) => out.send(Outbound::Text(text.to_string())).await?,
-                            None => send_event(&out, &p.state, &actor, &p.event).await?,
+            // Replies first: they answer what the client is waiting on.
+            let mut next = tokio::select! {
+                biased;
+                m = outbox.recv() => Next::Out(m),
+                r = async {
+                    match following.as_mut() {
+                        Some(f) => f.events.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => Next::Event(r),
+            };
+            let mut sent = 0;
+            loop {
+                match next {
+                    Next::Out(None) => return Ok(()),
+                    Next::Out(Some(Outbound::Text(t))) => outlet.queue(t).await?,
+                    Next::Out(Some(Outbound::Close(code, reason))) => {
+                        outlet.close(code, reason).await;
+                        return Ok(());
+                    }
+                    Next::Out(Some(Outbound::Follow { handle, actor, last_seq })) => {
+                        following = Some(start_following(&app, &mut outlet, handle, actor, last_seq).await?);
+                    }
+                    Next::Event(r) => {
+                        let f = following.as_mut().expect("events come only while following");
+                        match r {
+                            Ok(p) => {
+                                if p.event.seq > f.seq {
+                                    match &p.encoded {
+                                        Some(text) => outlet.queue(text.clone()).await?,
+                                        None => send_event(&mut outlet, &p.state, &f.actor, &p.event).await?,
+                                    }
+                                    f.seq = p.event.seq;
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                                tracing::debug!(missed, "slow client: catching up from the log");
+                                f.seq = catch_up(&app, &f.handle, &mut outlet, f.seq, &f.actor).await?;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => following = None,
                         }
-                        seq = p.event.seq;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "slow client: catching up from the log");
-                    seq = catch_up(&app, &handle, &out, seq, &actor).await?;
+                sent += 1;
+                if sent == BATCH {
+                    break;
                 }
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                next = match outbox.try_recv() {
+                    Ok(m) => Next::Out(Some(m)),
+                    Err(mpsc::error::TryRecvError::Disconnected) => Next::Out(None),
+                    Err(mpsc::error::TryRecvError::Empty) => match following.as_mut().map(|f| f.events.try_recv()) {
+                        Some(Ok(p)) => Next::Event(Ok(p)),
+                        Some(Err(broadcast::error::TryRecvError::Lagged(n))) => Next::Event(Err(broadcast::error::RecvError::Lagged(n))),
+                        Some(Err(broadcast::error::TryRecvError::Closed)) => Next::Event(Err(broadcast::error::RecvError::Closed)),
+                        Some(Err(broadcast::error::TryRecvError::Empty)) | None => break,
+                    },
+                };
             }
+            outlet.flush().await?;
         }
     }
     .await;
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "follower stopped");
+    match result {
+        Ok(()) => {
+            let _ = outlet.flush().await;
+        }
+        Err(e) => tracing::debug!(error = %e, "delivery stopped"),
     }
 }
 
-async fn send_event(out: &mpsc::Sender<Outbound>, state: &MeetingState, actor: &Actor, e: &Event) -> anyhow::Result<()> {
-    out.send(text(&ServerMessage::Event { event: state.event_for(actor, e) })).await?;
-    Ok(())
+/// Sends a client that starts following what it missed (from the log) or a
+/// snapshot; every event after it will come from the returned receiver.
+async fn start_following(
+    app: &AppState,
+    outlet: &mut impl Outlet,
+    handle: Arc<MeetingHandle>,
+    actor: Actor,
+    last_seq: Option<u64>,
+) -> anyhow::Result<Following> {
+    let (start, events) = handle.subscribe().await;
+    match last_seq {
+        Some(n) if n <= start.seq && start.seq - n <= REPLAY_LIMIT => {
+            // Replayed events are filtered against the state now (reader
+            // lists only ever matter as of now).
+            let log = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;
+            for e in log.iter().filter(|e| e.seq <= start.seq) {
+                send_event(outlet, &start, &actor, e).await?;
+            }
+        }
+        _ => outlet.queue(encoded(&ServerMessage::Snapshot { state: start.visible_to(&actor) })).await?,
+    }
+    Ok(Following { handle, actor, events, seq: start.seq })
+}
+
+fn encoded(msg: &ServerMessage) -> Bytes {
+    Bytes::from(protocol::encode(msg))
+}
+
+async fn send_event(outlet: &mut impl Outlet, state: &MeetingState, actor: &Actor, e: &Event) -> anyhow::Result<()> {
+    outlet.queue(encoded(&ServerMessage::Event { event: state.event_for(actor, e) })).await
 }
 
 /// Sends the events after `seq` from the log; returns the last one sent.
-async fn catch_up(
-    app: &AppState,
-    handle: &MeetingHandle,
-    out: &mpsc::Sender<Outbound>,
-    mut seq: u64,
-    actor: &Actor,
-) -> anyhow::Result<u64> {
+async fn catch_up(app: &AppState, handle: &MeetingHandle, outlet: &mut impl Outlet, mut seq: u64, actor: &Actor) -> anyhow::Result<u64> {
     loop {
         let events = store::events_after(&app.db, handle.id, seq, 500).await?;
         if events.is_empty() {
@@ -251,8 +338,9 @@ async fn catch_up(
         }
         let state = handle.latest();
         for e in &events {
-            send_event(out, &state, actor, e).await?;
+            send_event(outlet, &state, actor, e).await?;
             seq = e.seq;
         }
     }
 }
+

@@ -7,12 +7,14 @@ use crate::error::Error;
 use crate::session::{self, Inbound, OUTBOX, Outbound};
 use axum::extract::{Request, State};
 use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use gavel_shared::model::Actor;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -70,25 +72,48 @@ pub async fn handler(State(app): State<AppState>, auth: Result<Auth, Error>, mut
 }
 
 /// The frames of one text message: one frame, or fragments of at most
-/// [`FRAGMENT`] bytes cut at character boundaries.
-pub fn text_frames(text: String) -> Vec<Message> {
+/// [`FRAGMENT`] bytes cut at character boundaries. The frames share the
+/// message's buffer.
+pub fn text_frames(text: Bytes) -> Result<Vec<Message>, std::str::Utf8Error> {
     if text.len() <= FRAGMENT {
-        return vec![Message::text(text)];
+        return Ok(vec![Message::Text(Utf8Bytes::try_from(text)?)]);
     }
+    std::str::from_utf8(&text)?;
     let mut frames = vec![];
-    let mut rest = text.as_str();
-    let mut first = true;
-    while !rest.is_empty() {
-        let mut cut = rest.len().min(FRAGMENT);
-        while !rest.is_char_boundary(cut) {
+    let mut at = 0;
+    while at < text.len() {
+        let mut cut = (at + FRAGMENT).min(text.len());
+        // A UTF-8 continuation byte is 0b10xx_xxxx: back off to a character's start.
+        while cut < text.len() && text[cut] & 0xC0 == 0x80 {
             cut -= 1;
         }
-        let (piece, after) = rest.split_at(cut);
-        let opcode = OpCode::Data(if first { Data::Text } else { Data::Continue });
-        frames.push(Message::Frame(Frame::message(piece.as_bytes().to_vec(), opcode, after.is_empty())));
-        (rest, first) = (after, false);
+        let opcode = OpCode::Data(if at == 0 { Data::Text } else { Data::Continue });
+        frames.push(Message::Frame(Frame::message(text.slice(at..cut), opcode, cut == text.len())));
+        at = cut;
     }
-    frames
+    Ok(frames)
+}
+
+/// The WebSocket's sending half, for [`session::deliver`].
+struct Outlet(SplitSink<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, Message>);
+
+impl session::Outlet for Outlet {
+    async fn queue(&mut self, text: Bytes) -> anyhow::Result<()> {
+        for frame in text_frames(text)? {
+            self.0.feed(frame).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        Ok(self.0.flush().await?)
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+        let _ = self.0.send(Message::Close(Some(frame))).await;
+        let _ = self.0.close().await;
+    }
 }
 
 async fn connection(
@@ -97,41 +122,9 @@ async fn connection(
     peer: Option<std::net::SocketAddr>,
     socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
 ) {
-    let (mut sink, stream) = socket.split();
-    let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
-    let writer = tokio::spawn(async move {
-        // Queue everything waiting, then flush once: a burst of events costs
-        // one write to the socket, not one per event.
-        'out: while let Some(first) = outbox.recv().await {
-            let mut next = Some(first);
-            let mut queued = 0;
-            while let Some(m) = next.take() {
-                let (frames, closing) = match m {
-                    Outbound::Text(t) => (text_frames(t), false),
-                    Outbound::Close(code, reason) => {
-                        (vec![Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))], true)
-                    }
-                };
-                for frame in frames {
-                    if sink.feed(frame).await.is_err() {
-                        break 'out;
-                    }
-                }
-                if closing {
-                    let _ = sink.flush().await;
-                    break 'out;
-                }
-                queued += 1;
-                if queued < OUTBOX {
-                    next = outbox.try_recv().ok();
-                }
-            }
-            if sink.flush().await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, stream) = socket.split();
+    let (out, outbox) = mpsc::channel::<Outbound>(OUTBOX);
+    let delivery = tokio::spawn(session::deliver(app.clone(), outbox, Outlet(sink)));
     // Text messages go to the session; pings are answered by the library.
     let inbound =
         stream.take_while(|m| futures_util::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_))))).filter_map(|m| {
@@ -142,7 +135,7 @@ async fn connection(
             })
         });
     session::run(app, Some(actor), peer, Box::pin(inbound), out).await;
-    let _ = writer.await;
+    let _ = delivery.await;
 }
 
 #[cfg(test)]
@@ -151,9 +144,9 @@ mod tests {
 
     #[test]
     fn a_large_message_goes_in_fragments_cut_between_characters() {
-        assert!(matches!(&text_frames("nhỏ".into())[..], [Message::Text(t)] if t.as_str() == "nhỏ"));
+        assert!(matches!(&text_frames(Bytes::from("nhỏ")).unwrap()[..], [Message::Text(t)] if t.as_str() == "nhỏ"));
         let big = "Nguyễn Thị Ánh, Đại biểu; ".repeat(3000);
-        let frames = text_frames(big.clone());
+        let frames = text_frames(Bytes::from(big.clone())).unwrap();
         assert!(frames.len() > 4);
         let mut joined = Vec::new();
         for (i, f) in frames.iter().enumerate() {
