@@ -87,6 +87,8 @@ pub struct Config {
     pub max_messages_per_second: u32,
     /// Time limits for slow HTTP clients.
     pub http_timeouts: serve::Timeouts,
+    /// How QUIC paces what the room sends.
+    pub quic_congestion: quic::Congestion,
 }
 
 impl std::fmt::Debug for Config {
@@ -111,6 +113,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("max_messages_per_second", &self.max_messages_per_second)
             .field("http_timeouts", &self.http_timeouts)
+            .field("quic_congestion", &self.quic_congestion)
             .finish()
     }
 }
@@ -140,6 +143,7 @@ impl Config {
             max_connections_per_address: 100_000,
             max_messages_per_second: 100_000,
             http_timeouts: serve::Timeouts::default(),
+            quic_congestion: quic::Congestion::default(),
         }
     }
 }
@@ -266,7 +270,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
-    let endpoint = quic::bind(config.quic, &tls)?;
+    let endpoint = quic::bind(config.quic, &tls, config.quic_congestion)?;
     let quic_addr = endpoint.local_addr()?;
     let _ = state.room.set(RoomInfo {
         room: config.room.clone(),

@@ -74,6 +74,9 @@ struct Cli {
     /// Seconds an upload may go without sending a byte before it is dropped.
     #[arg(long, env = "GAVEL_HTTP_BODY_TIMEOUT", default_value_t = 30)]
     http_body_timeout: u64,
+    /// How QUIC paces what the room sends: bbr keeps the Wi-Fi's queue short, so agenda moves do not wait behind downloads; cubic is quinn's default.
+    #[arg(long, env = "GAVEL_QUIC_CONGESTION", value_enum, default_value_t = gavel_server::quic::Congestion::Bbr)]
+    quic_congestion: gavel_server::quic::Congestion,
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "GAVEL_SESSION_HOURS", default_value_t = 18)]
     session_hours: u32,
@@ -216,6 +219,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             header: std::time::Duration::from_secs(cli.http_header_timeout.max(1)),
             body_idle: std::time::Duration::from_secs(cli.http_body_timeout.max(1)),
         },
+        quic_congestion: cli.quic_congestion,
         sign_in_limits: gavel_server::throttle::Limits {
             free_attempts: cli.pin_free_attempts,
             lock_after: cli.pin_lock_after,

@@ -385,8 +385,9 @@ async fn write_batch(
     }
     for e in published {
         // No subscriber is not an error: nobody is following the meeting.
-        let encoded = gavel_shared::state::same_for_everyone(&e.change)
-            .then(|| bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() })));
+        let encoded = gavel_shared::state::same_for_everyone(&e.change).then(|| {
+            bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }))
+        });
         let _ = events.send(Arc::new(Published { event: e, state: after.clone(), encoded }));
     }
     // Published before the lock is released: a subscriber that took the

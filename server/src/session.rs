@@ -15,11 +15,11 @@
 use crate::error::Error;
 use crate::meeting::{MeetingHandle, Op};
 use crate::{AppState, auth, store};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{self, ClientMessage, Event, PROTOCOL_VERSION, ServerMessage};
 use gavel_shared::state::MeetingState;
-use bytes::Bytes;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -343,4 +343,3 @@ async fn catch_up(app: &AppState, handle: &MeetingHandle, outlet: &mut impl Outl
         }
     }
 }
-

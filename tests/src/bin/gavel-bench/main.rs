@@ -17,6 +17,7 @@ mod fanout;
 mod flood;
 mod footprint;
 mod pack;
+mod shaped;
 mod votes;
 
 use common::*;
@@ -39,6 +40,9 @@ struct Sizes {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == shaped::INSIDE) {
+        return shaped::inside(quick).await;
+    }
     let z = if quick {
         Sizes {
             fanout: vec![20],
@@ -128,6 +132,11 @@ async fn main() -> anyhow::Result<()> {
             rows.extend(pack::control_under_load(&room, &d, &pack, z.control_clients, z.pack_docs).await?);
             phase("control under load", t);
         }
+    }
+    if run("shaped") {
+        let t = Instant::now();
+        rows.extend(tokio::task::block_in_place(|| shaped::shaped_link(quick))?);
+        phase("control on a shaped link", t);
     }
     if run("startup") {
         let t = Instant::now();

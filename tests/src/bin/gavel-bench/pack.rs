@@ -344,13 +344,14 @@ async fn control_phase(
     docs: usize,
     loaded: bool,
     poll: PollId,
-) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>, Option<f64>)> {
     let tokens = &d.tokens[..clients];
     let mut tablets = vec![];
     for (_, t) in tokens {
         tablets.push(tablet(room, t, d.meeting).await?);
     }
     let done = Arc::new(AtomicBool::new(false));
+    let began = Instant::now();
     let downloads: Vec<_> = if loaded {
         tablets
             .iter()
@@ -358,10 +359,11 @@ async fn control_phase(
             .map(|(tb, (_, tok))| {
                 let (conn, tok, list, meeting) = (tb.conn.clone(), tok.clone(), pack.docs[..docs].to_vec(), d.meeting);
                 tokio::spawn(async move {
+                    let mut bytes = 0;
                     for doc in &list {
-                        quic_fetch(&conn, &tok, meeting, doc).await?;
+                        bytes += quic_fetch(&conn, &tok, meeting, doc).await?;
                     }
-                    anyhow::Ok(())
+                    anyhow::Ok((bytes, Instant::now()))
                 })
             })
             .collect()
@@ -404,9 +406,14 @@ async fn control_phase(
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     done.store(true, Ordering::Release);
+    let (mut fetched, mut last) = (0, began);
     for h in downloads {
-        h.await??;
+        let (bytes, at) = h.await??;
+        fetched += bytes;
+        last = last.max(at);
     }
+    // The downloads' throughput, all tablets together (MB/s).
+    let throughput = loaded.then(|| fetched as f64 / 1e6 / last.duration_since(began).as_secs_f64());
     let mut sent_all = std::collections::HashMap::new();
     for s in sends {
         let (sent, mut send) = s.await?;
@@ -430,11 +437,25 @@ async fn control_phase(
         }
     }
     anyhow::ensure!(!move_lat.is_empty() && !ballot_lat.is_empty(), "no control traffic was measured");
-    Ok((move_lat, ballot_lat))
+    Ok((move_lat, ballot_lat, throughput))
 }
 
 /// Case 3: control under load, on the downloading connections.
 pub async fn control_under_load(room: &Room, d: &Delegates, pack: &Pack, clients: usize, docs: usize) -> anyhow::Result<Vec<Row>> {
+    control_beside_downloads(room, d, pack, clients, docs, "control under load").await
+}
+
+/// Agenda moves and ballots on `clients` QUIC tablets, idle and while each
+/// downloads `docs` documents of the pack on the same connection; rows
+/// named after `case`.
+pub async fn control_beside_downloads(
+    room: &Room,
+    d: &Delegates,
+    pack: &Pack,
+    clients: usize,
+    docs: usize,
+    case: &str,
+) -> anyhow::Result<Vec<Row>> {
     let chair = d.chair_http(&room.base());
     let create = Command::CreatePoll {
         item: d.items[0],
@@ -449,8 +470,9 @@ pub async fn control_under_load(room: &Room, d: &Delegates, pack: &Pack, clients
     let a = chair.command(d.meeting, "load-poll", &create).await?;
     let poll = PollId(a.body["result"]["id"].as_i64().context("poll")?);
     chair.command(d.meeting, "load-open", &Command::OpenPoll { poll }).await?;
-    let (mut idle_moves, mut idle_ballots) = control_phase(room, d, pack, clients, docs, false, poll).await?;
-    let (mut busy_moves, mut busy_ballots) = control_phase(room, d, pack, clients, docs, true, poll).await?;
+    let (mut idle_moves, mut idle_ballots, _) = control_phase(room, d, pack, clients, docs, false, poll).await?;
+    let (mut busy_moves, mut busy_ballots, throughput) = control_phase(room, d, pack, clients, docs, true, poll).await?;
+    let throughput = throughput.unwrap_or_default();
     chair.command(d.meeting, "load-close", &Command::ClosePoll { poll }).await?;
     let p = |v: &mut Vec<Duration>, q: f64| {
         v.sort();
@@ -461,15 +483,13 @@ pub async fn control_under_load(room: &Room, d: &Delegates, pack: &Pack, clients
         (p(&mut idle_ballots, 0.5), p(&mut idle_ballots, 0.99), p(&mut busy_ballots, 0.5), p(&mut busy_ballots, 0.99));
     Ok(vec![
         Row::new(
-            format!(
-                "control under load: agenda moves to {clients} QUIC tablets while each downloads the pack on the same connection, p50 / p99"
-            ),
-            format!("{bm50:.2} / {bm99:.2} ms"),
+            format!("{case}: agenda moves to {clients} QUIC tablets while each downloads the pack on the same connection, p50 / p99"),
+            format!("{bm50:.2} / {bm99:.2} ms (downloads at {throughput:.0} MB/s in all)"),
             format!("{im50:.2} / {im99:.2} ms idle"),
             format!("p99 {}", ratio(bm99, im99)),
         ),
         Row::new(
-            format!("control under load: ballot acknowledgements from those {clients} tablets, p50 / p99"),
+            format!("{case}: ballot acknowledgements from those {clients} tablets, p50 / p99"),
             format!("{bb50:.2} / {bb99:.2} ms"),
             format!("{ib50:.2} / {ib99:.2} ms idle"),
             format!("p99 {}", ratio(bb99, ib99)),

@@ -1,0 +1,90 @@
+//! Control beside downloads on a link that is the bottleneck, as a room's
+//! Wi-Fi is: on bare loopback the 2 cores are the limit, and an agenda move
+//! waits for a CPU rather than for the link.
+//!
+//! The case runs this binary again in a private network namespace (as the
+//! discovery tests do) whose loopback is cut to a Wi-Fi's size and speed:
+//! 1,500-byte packets, a token bucket ([`RATE`]) with a queue of at most
+//! [`QUEUE`] in front of it, as an access point has. Server and tablets talk
+//! over it; nothing leaves the namespace. It runs once with each of the
+//! room's ways of pacing QUIC (`--quic-congestion bbr`, the default, and
+//! `cubic`, quinn's own default), as the reason for the choice.
+
+use crate::common::*;
+use crate::pack;
+use anyhow::Context;
+
+/// The shaped link's rate (`tc` notation) and what the table calls it.
+pub const RATE: (&str, &str) = ("100mbit", "100 Mbit/s");
+/// The longest a packet may wait in the link's queue before it is dropped.
+pub const QUEUE: (&str, &str) = ("50ms", "50 ms");
+
+/// The flag that makes this binary run the case's inside half.
+pub const INSIDE: &str = "--shaped-link-inside";
+
+/// Runs the case in its own namespace and returns its rows.
+pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
+    let setup = format!(
+        "set -e
+        ip link set lo up
+        ip link set lo mtu 1500
+        tc qdisc add dev lo root tbf rate {} burst 32kb latency {}
+        exec \"$0\" \"$@\"",
+        RATE.0, QUEUE.0
+    );
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let mut cmd = std::process::Command::new("unshare");
+    if !root {
+        cmd.arg("--map-root-user");
+    }
+    let out = cmd
+        .args(["--net", "--", "sh", "-c", &setup])
+        .arg(std::env::current_exe()?)
+        .arg(INSIDE)
+        .args(quick.then_some("--quick"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run `unshare` for the shaped-link case: install util-linux and iproute2")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the shaped-link case failed, or its namespace could not be made (unshare --net, `ip` and `tc` with tbf need root or user namespaces): {}",
+        out.status
+    );
+    let rows: Vec<Row> = String::from_utf8(out.stdout)?
+        .lines()
+        .filter_map(|l| l.strip_prefix("ROW\t"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Row::new(f[0], f[1], f[2], f[3])
+        })
+        .collect();
+    anyhow::ensure!(rows.len() == 4, "the shaped-link case gave {} rows, not 4", rows.len());
+    Ok(rows)
+}
+
+/// The inside half: a room, tablets and a pack on the shaped loopback,
+/// with each way the room can pace QUIC (`--quic-congestion`); prints its
+/// rows for the outside half.
+pub async fn inside(quick: bool) -> anyhow::Result<()> {
+    let (clients, docs, bytes) = if quick { (2, 1, 1 << 20) } else { (3, 2, 8 << 20) };
+    for (flag, name) in [("bbr", "BBR, the default"), ("cubic", "Cubic")] {
+        let room = Room::start(&[
+            "--max-upload",
+            "300000000",
+            "--max-connections-per-address",
+            "1000",
+            "--max-messages-per-second",
+            "100000",
+            "--quic-congestion",
+            flag,
+        ])
+        .await?;
+        let d = Delegates::build(&room, clients).await?;
+        let pack = pack::upload_pack(&d, docs, bytes).await?;
+        let case = format!("control on a shaped link ({}, at most {} queued), {name}", RATE.1, QUEUE.1);
+        for r in pack::control_beside_downloads(&room, &d, &pack, clients, docs, &case).await? {
+            println!("ROW\t{}\t{}\t{}\t{}", r.case, r.gavel, r.baseline, r.ratio);
+        }
+    }
+    Ok(())
+}
