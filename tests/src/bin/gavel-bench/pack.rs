@@ -334,6 +334,16 @@ async fn tablet(room: &Room, token: &str, meeting: MeetingId) -> anyhow::Result<
     Ok(Tablet { conn, send: Some(send), reader })
 }
 
+/// Where a control phase's tablets download the pack, if at all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Load {
+    Idle,
+    /// On the connection that carries the control stream.
+    SameConnection,
+    /// On a second connection of the same tablet.
+    SecondConnection,
+}
+
 /// Agenda moves and ballots on `clients` QUIC tablets, with or without
 /// every tablet downloading `docs` documents of the pack meanwhile.
 async fn control_phase(
@@ -342,22 +352,35 @@ async fn control_phase(
     pack: &Pack,
     clients: usize,
     docs: usize,
-    loaded: bool,
+    load: Load,
     poll: PollId,
 ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>, Option<f64>)> {
+    let loaded = load != Load::Idle;
     let tokens = &d.tokens[..clients];
     let mut tablets = vec![];
+    let mut bulk = vec![];
+    // A second connection is a session of its own, kept until the phase ends.
+    let mut second_links = vec![];
     for (_, t) in tokens {
-        tablets.push(tablet(room, t, d.meeting).await?);
+        let tb = tablet(room, t, d.meeting).await?;
+        bulk.push(match load {
+            Load::SecondConnection => {
+                let link = crate::fanout::quic_delegate(room, t, d.meeting).await?;
+                let conn = link.connection.clone();
+                second_links.push(link);
+                conn
+            }
+            _ => tb.conn.clone(),
+        });
+        tablets.push(tb);
     }
     let done = Arc::new(AtomicBool::new(false));
     let began = Instant::now();
     let downloads: Vec<_> = if loaded {
-        tablets
-            .iter()
+        bulk.iter()
             .zip(tokens)
-            .map(|(tb, (_, tok))| {
-                let (conn, tok, list, meeting) = (tb.conn.clone(), tok.clone(), pack.docs[..docs].to_vec(), d.meeting);
+            .map(|(conn, (_, tok))| {
+                let (conn, tok, list, meeting) = (conn.clone(), tok.clone(), pack.docs[..docs].to_vec(), d.meeting);
                 tokio::spawn(async move {
                     let mut bytes = 0;
                     for doc in &list {
@@ -436,18 +459,21 @@ async fn control_phase(
             }
         }
     }
+    drop(second_links);
     anyhow::ensure!(!move_lat.is_empty() && !ballot_lat.is_empty(), "no control traffic was measured");
     Ok((move_lat, ballot_lat, throughput))
 }
 
 /// Case 3: control under load, on the downloading connections.
 pub async fn control_under_load(room: &Room, d: &Delegates, pack: &Pack, clients: usize, docs: usize) -> anyhow::Result<Vec<Row>> {
-    control_beside_downloads(room, d, pack, clients, docs, "control under load").await
+    control_beside_downloads(room, d, pack, clients, docs, "control under load", false).await
 }
 
 /// Agenda moves and ballots on `clients` QUIC tablets, idle and while each
 /// downloads `docs` documents of the pack on the same connection; rows
-/// named after `case`.
+/// named after `case`. With `second_connection`, also the agenda moves
+/// while each tablet downloads on a connection of its own: what sharing
+/// the connection adds, if anything.
 pub async fn control_beside_downloads(
     room: &Room,
     d: &Delegates,
@@ -455,6 +481,7 @@ pub async fn control_beside_downloads(
     clients: usize,
     docs: usize,
     case: &str,
+    second_connection: bool,
 ) -> anyhow::Result<Vec<Row>> {
     let chair = d.chair_http(&room.base());
     let create = Command::CreatePoll {
@@ -470,9 +497,13 @@ pub async fn control_beside_downloads(
     let a = chair.command(d.meeting, "load-poll", &create).await?;
     let poll = PollId(a.body["result"]["id"].as_i64().context("poll")?);
     chair.command(d.meeting, "load-open", &Command::OpenPoll { poll }).await?;
-    let (mut idle_moves, mut idle_ballots, _) = control_phase(room, d, pack, clients, docs, false, poll).await?;
-    let (mut busy_moves, mut busy_ballots, throughput) = control_phase(room, d, pack, clients, docs, true, poll).await?;
+    let (mut idle_moves, mut idle_ballots, _) = control_phase(room, d, pack, clients, docs, Load::Idle, poll).await?;
+    let (mut busy_moves, mut busy_ballots, throughput) = control_phase(room, d, pack, clients, docs, Load::SameConnection, poll).await?;
     let throughput = throughput.unwrap_or_default();
+    let apart = match second_connection {
+        true => Some(control_phase(room, d, pack, clients, docs, Load::SecondConnection, poll).await?),
+        false => None,
+    };
     chair.command(d.meeting, "load-close", &Command::ClosePoll { poll }).await?;
     let p = |v: &mut Vec<Duration>, q: f64| {
         v.sort();
@@ -481,7 +512,7 @@ pub async fn control_beside_downloads(
     let (im50, im99, bm50, bm99) = (p(&mut idle_moves, 0.5), p(&mut idle_moves, 0.99), p(&mut busy_moves, 0.5), p(&mut busy_moves, 0.99));
     let (ib50, ib99, bb50, bb99) =
         (p(&mut idle_ballots, 0.5), p(&mut idle_ballots, 0.99), p(&mut busy_ballots, 0.5), p(&mut busy_ballots, 0.99));
-    Ok(vec![
+    let mut rows = vec![
         Row::new(
             format!("{case}: agenda moves to {clients} QUIC tablets while each downloads the pack on the same connection, p50 / p99"),
             format!("{bm50:.2} / {bm99:.2} ms (downloads at {throughput:.0} MB/s in all)"),
@@ -494,5 +525,15 @@ pub async fn control_beside_downloads(
             format!("{ib50:.2} / {ib99:.2} ms idle"),
             format!("p99 {}", ratio(bb99, ib99)),
         ),
-    ])
+    ];
+    if let Some((mut moves, _, throughput)) = apart {
+        let (a50, a99) = (p(&mut moves, 0.5), p(&mut moves, 0.99));
+        rows.push(Row::new(
+            format!("{case}: the same agenda moves while each tablet downloads on a second connection instead, p50 / p99"),
+            format!("{bm50:.2} / {bm99:.2} ms on the same connection"),
+            format!("{a50:.2} / {a99:.2} ms on a second connection (downloads at {:.0} MB/s in all)", throughput.unwrap_or_default()),
+            format!("p99 {}", ratio(bm99, a99)),
+        ));
+    }
+    Ok(rows)
 }

@@ -58,7 +58,7 @@ pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
             Row::new(f[0], f[1], f[2], f[3])
         })
         .collect();
-    anyhow::ensure!(rows.len() == 4, "the shaped-link case gave {} rows, not 4", rows.len());
+    anyhow::ensure!(rows.len() == 5, "the shaped-link case gave {} rows, not 5", rows.len());
     Ok(rows)
 }
 
@@ -82,7 +82,8 @@ pub async fn inside(quick: bool) -> anyhow::Result<()> {
         let d = Delegates::build(&room, clients).await?;
         let pack = pack::upload_pack(&d, docs, bytes).await?;
         let case = format!("control on a shaped link ({}, at most {} queued), {name}", RATE.1, QUEUE.1);
-        for r in pack::control_beside_downloads(&room, &d, &pack, clients, docs, &case).await? {
+        let bbr = flag == "bbr";
+        for r in pack::control_beside_downloads(&room, &d, &pack, clients, docs, &case, bbr).await? {
             println!("ROW\t{}\t{}\t{}\t{}", r.case, r.gavel, r.baseline, r.ratio);
         }
     }
