@@ -715,6 +715,20 @@ impl QuicClient {
     }
 }
 
+/// A command that runs `program` (then the arguments the caller adds) in a
+/// new network namespace, after `setup`: a shell script, run as root inside
+/// the namespace, that ends with `exec "$0" "$@"`. Unprivileged, a user
+/// namespace maps the caller to root inside, for `ip` and `tc`.
+pub fn private_network(setup: &str, program: &Path) -> std::process::Command {
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let mut cmd = std::process::Command::new("unshare");
+    if !root {
+        cmd.arg("--map-root-user");
+    }
+    cmd.args(["--net", "--", "sh", "-c", setup]).arg(program);
+    cmd
+}
+
 /// Runs the calling test again inside a fresh network namespace of its own:
 /// `lo` carrying multicast and a virtual cable `lan0`/`lan1` (10.213.0.1 and
 /// 10.213.0.2), for mDNS, which must never reach a real network during
@@ -735,15 +749,7 @@ pub fn in_private_network(test_name: &str) -> anyhow::Result<bool> {
         ip link set lan0 up
         ip link set lan1 up
         exec \"$0\" \"$@\"";
-    let exe = std::env::current_exe()?;
-    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-    let mut cmd = std::process::Command::new("unshare");
-    if !root {
-        cmd.arg("--map-root-user");
-    }
-    let status = cmd
-        .args(["--net", "--", "sh", "-c", setup])
-        .arg(&exe)
+    let status = private_network(setup, &std::env::current_exe()?)
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env("GAVEL_IN_NETNS", "1")
         .status()

@@ -32,14 +32,11 @@ pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
         exec \"$0\" \"$@\"",
         RATE.0, QUEUE.0
     );
-    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-    let mut cmd = std::process::Command::new("unshare");
-    if !root {
-        cmd.arg("--map-root-user");
-    }
-    let out = cmd
-        .args(["--net", "--", "sh", "-c", &setup])
-        .arg(std::env::current_exe()?)
+    // This very program, through /proc: the file it was started from may
+    // have been replaced since (the benchmark builds the workspace's
+    // binaries when it starts, which can relink this one).
+    let this = std::path::PathBuf::from(format!("/proc/{}/exe", std::process::id()));
+    let out = gavel_tests::private_network(&setup, &this)
         .arg(INSIDE)
         .args(quick.then_some("--quick"))
         .stderr(std::process::Stdio::inherit())
