@@ -611,6 +611,27 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = std::process::Command::new(cargo);
+            // `cargo run` and `cargo test` give this process the variables
+            // they give build scripts (CARGO_MANIFEST_DIR, CARGO_PKG_NAME…).
+            // Build scripts such as ring's watch those, so handed on they
+            // made this build redo ring, rustls, quinn and the binaries,
+            // and the next plain `cargo build` undo it again.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if key.starts_with("CARGO_PKG_")
+                    || [
+                        "CARGO_MANIFEST_DIR",
+                        "CARGO_MANIFEST_PATH",
+                        "CARGO_MANIFEST_LINKS",
+                        "CARGO_CRATE_NAME",
+                        "CARGO_BIN_NAME",
+                        "CARGO_PRIMARY_PACKAGE",
+                    ]
+                    .contains(&key.as_ref())
+                {
+                    cmd.env_remove(key.as_ref());
+                }
+            }
             // The same selection as scripts/test's build phase, so that the
             // features are the same and nothing is built twice.
             if from_tests {
