@@ -185,6 +185,16 @@ async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks(
     eprintln!("changed on one page of 80: fetched {fetched} of {} chunks ({:.1} %)", fetched + reused, share * 100.0);
     assert!(share < 0.10, "fetched {fetched}, reused {reused}");
     assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&v2.sha256)?), v2.sha256);
+
+    // The secretary withdraws version 1: it leaves the tablet, and version 2,
+    // which took most of its chunks from it, still reads whole.
+    let v1 = agent.shared.state.borrow().as_ref().unwrap().documents.iter().find(|d| d.id != v2.id).unwrap().clone();
+    let a = s.admin.command(s.meeting, "withdraw-v1", &Command::RemoveDocument { document: v1.id }).await?;
+    anyhow::ensure!(a.status == 200, "{a:?}");
+    until("version 1 has left the cache", LONG, || !agent.shared.cache.has(&v1.sha256)).await?;
+    let files = files_under(&cache.path().join("docs"));
+    assert_eq!(files.len(), 2, "only version 2's manifest and data file are left: {files:?}");
+    assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&v2.sha256)?), v2.sha256);
     Ok(())
 }
 

@@ -590,6 +590,16 @@ async fn run_downloads(shared: Arc<Shared>) {
                 }
                 shared.progress.send_modify(|p| p.current.clear());
             }
+            // Once every listed document is complete, what the meeting no
+            // longer lists for this reader leaves the tablet.
+            if !failed && docs.iter().all(|d| shared.cache.has(&d.sha256)) {
+                let current: Vec<&str> = docs.iter().map(|d| d.sha256.as_str()).collect();
+                match shared.cache.prune(&current) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(versions = n, "removed documents the meeting no longer lists"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove old documents from the cache"),
+                }
+            }
         }
         if failed {
             tokio::select! {

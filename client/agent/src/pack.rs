@@ -262,6 +262,30 @@ impl Cache {
         path.is_file().then(|| self.vault.read(&format!("file {file}"), &path).ok()).flatten()
     }
 
+    /// Removes every version the meeting no longer lists for this reader:
+    /// replaced or removed documents, documents the reader may no longer
+    /// read, and unfinished downloads of any of them. `current` holds the
+    /// SHA-256 of each document the meeting lists now; call it only once they
+    /// are all complete, since older versions lend their chunks to newer
+    /// ones. Returns how many versions went.
+    pub fn prune(&self, current: &[&str]) -> anyhow::Result<usize> {
+        let keep: std::collections::HashSet<String> = current.iter().map(|sha| self.vault.name(sha)).collect();
+        let kept = |file_name: &str| keep.contains(file_name.strip_suffix(".data").unwrap_or(file_name));
+        let mut gone = 0;
+        for entry in std::fs::read_dir(self.dir.join("docs"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if kept(&name) {
+                continue;
+            }
+            std::fs::remove_file(entry.path())?;
+            gone += usize::from(!name.ends_with(".data"));
+        }
+        self.complete.lock().expect("cache index").retain(|name, _| keep.contains(name));
+        self.held.lock().expect("cache index").retain(|_, slot| slot.file.file_name().is_some_and(|n| kept(&n.to_string_lossy())));
+        Ok(gone)
+    }
+
     /// Removes every cached document (a revoked tablet, a new key); the
     /// agent removes its own files itself.
     pub fn wipe(&self) -> anyhow::Result<()> {
