@@ -79,10 +79,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// window until that queue overflows, so every agenda move and ballot answer
 /// waits behind a full queue while documents download. BBR sends at the
 /// rate it measures the link to carry, and keeps the queue short. On a link
-/// shaped to 100 Mbit/s with a 50 ms queue (`gavel-bench`, case `shaped`),
-/// agenda moves beside downloads had a p99 of 13–16 ms with BBR against
-/// 50–54 ms with Cubic, at the same 12 MB/s. quinn calls its BBR
-/// experimental, so Cubic stays one flag away.
+/// shaped to 100 Mbit/s with a 50 ms queue (`gavel-bench`, case `shaped`,
+/// six runs), agenda moves beside downloads had a p50 of 6–8 ms and a p99 of
+/// 11–31 ms with BBR, against 24–27 ms and 42–49 ms with Cubic, at the same
+/// 12 MB/s. quinn calls its BBR experimental, so Cubic stays one flag away.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Congestion {
     #[default]

@@ -13,7 +13,7 @@
 //! client.
 
 use crate::error::Error;
-use crate::meeting::{MeetingHandle, Op};
+use crate::meeting::{MeetingHandle, Op, Published};
 use crate::{AppState, auth, store};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -48,7 +48,7 @@ pub enum Outbound {
 }
 
 fn text(msg: &ServerMessage) -> Outbound {
-    Outbound::Text(Bytes::from(protocol::encode(msg)))
+    Outbound::Text(encoded(msg))
 }
 
 fn error(key: Option<String>, code: &str, message: impl Into<String>) -> Outbound {
@@ -211,8 +211,6 @@ struct Following {
     /// The last event sent.
     seq: u64,
 }
-
-use crate::meeting::Published;
 
 enum Next {
     Out(Option<Outbound>),

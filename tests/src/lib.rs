@@ -440,6 +440,14 @@ pub struct Assembly {
 }
 
 impl Assembly {
+    /// Uploads a document to the assembly's item as the admin; `fields` as
+    /// for [`Http::upload`]. Fails unless it was accepted.
+    pub async fn upload_document(&self, name: &str, pdf: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Document> {
+        let a = self.admin.upload(self.meeting, self.item, name, pdf, fields).await?;
+        anyhow::ensure!(a.status == 201, "{a:?}");
+        Ok(serde_json::from_value(a.body["document"].clone())?)
+    }
+
     /// Builds it on the server at `base` (`http://ADDR`).
     pub async fn build(base: &str, voters: usize) -> anyhow::Result<Assembly> {
         let mut admin = Http { base: base.to_string(), inner: reqwest::Client::new(), token: None };

@@ -11,12 +11,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const LONG: Duration = Duration::from_secs(120);
 
 /// Uploads `pdf` to the first item as the administrator; returns the document.
-async fn upload(s: &Assembly, name: &str, pdf: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Document> {
-    let a = s.admin.upload(s.meeting, s.item, name, pdf, fields).await?;
-    anyhow::ensure!(a.status == 201, "{a:?}");
-    Ok(serde_json::from_value(a.body["document"].clone())?)
-}
-
 fn complete(agent: &gavel_agent::agent::Agent) -> bool {
     let p = agent.shared.progress.borrow().clone();
     agent.shared.link.borrow().is_some() && p.docs_total > 0 && p.complete()
@@ -28,12 +22,12 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     let s = Assembly::build(&server.url(""), 2).await?;
     let mut docs = vec![];
     for n in 0..5 {
-        docs.push(upload(&s, &format!("Tờ trình {n}.pdf"), pack_pdf(40, 256 * 1024, n, None), &[]).await?);
+        docs.push(s.upload_document(&format!("Tờ trình {n}.pdf"), pack_pdf(40, 256 * 1024, n, None), &[]).await?);
     }
     // One the delegate may not read must never reach the tablet.
-    let hidden =
-        upload(&s, "Mật.pdf", pack_pdf(2, 64 * 1024, 99, None), &[("confidentiality", "named"), ("readers", &s.chair.0.to_string())])
-            .await?;
+    let hidden = s
+        .upload_document("Mật.pdf", pack_pdf(2, 64 * 1024, 99, None), &[("confidentiality", "named"), ("readers", &s.chair.0.to_string())])
+        .await?;
     let total: u64 = docs.iter().map(|d| d.size).sum();
     assert!(total >= 50 * 1024 * 1024, "{total}");
 
@@ -121,7 +115,7 @@ async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_ch
     let data = tempfile::tempdir()?;
     let server = TestServer::start_in(data.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let doc = upload(&s, "Báo cáo.pdf", pack_pdf(100, 400 * 1024, 3, None), &[]).await?;
+    let doc = s.upload_document("Báo cáo.pdf", pack_pdf(100, 400 * 1024, 3, None), &[]).await?;
     let (quic, http_addr) = (server.quic_addr, server.addr);
     let fingerprint = server.fingerprint.clone();
 
@@ -170,13 +164,13 @@ async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_ch
 async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    upload(&s, "Dự thảo v1.pdf", pack_pdf(80, 128 * 1024, 11, None), &[]).await?;
+    s.upload_document("Dự thảo v1.pdf", pack_pdf(80, 128 * 1024, 11, None), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("version 1 is in the cache", LONG, || complete(&agent)).await?;
     let before = *agent.shared.totals.lock().unwrap();
 
-    let v2 = upload(&s, "Dự thảo v2.pdf", pack_pdf(80, 128 * 1024, 11, Some(40)), &[]).await?;
+    let v2 = s.upload_document("Dự thảo v2.pdf", pack_pdf(80, 128 * 1024, 11, Some(40)), &[]).await?;
     until("version 2 is in the cache", LONG, || agent.shared.cache.has(&v2.sha256) && complete(&agent)).await?;
     let after = *agent.shared.totals.lock().unwrap();
     let fetched = after.chunks_fetched - before.chunks_fetched;
@@ -191,8 +185,10 @@ async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks(
     let v1 = agent.shared.state.borrow().as_ref().unwrap().documents.iter().find(|d| d.id != v2.id).unwrap().clone();
     let a = s.admin.command(s.meeting, "withdraw-v1", &Command::RemoveDocument { document: v1.id }).await?;
     anyhow::ensure!(a.status == 200, "{a:?}");
-    until("version 1 has left the cache", LONG, || !agent.shared.cache.has(&v1.sha256)).await?;
-    let files = files_under(&cache.path().join("docs"));
+    // (The cache forgets a version before it deletes its files.)
+    let docs = cache.path().join("docs");
+    until("version 1 has left the cache", LONG, || !agent.shared.cache.has(&v1.sha256) && files_under(&docs).len() == 2).await?;
+    let files = files_under(&docs);
     assert_eq!(files.len(), 2, "only version 2's manifest and data file are left: {files:?}");
     assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&v2.sha256)?), v2.sha256);
     Ok(())
@@ -203,7 +199,7 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let pdf = pack_pdf(4, 64 * 1024, 5, None);
-    let doc = upload(&s, "Tài liệu.pdf", pdf.clone(), &[]).await?;
+    let doc = s.upload_document("Tài liệu.pdf", pdf.clone(), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
@@ -292,7 +288,7 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
 async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let doc = upload(&s, "Tờ trình.pdf", pack_pdf(8, 128 * 1024, 21, None), &[]).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(8, 128 * 1024, 21, None), &[]).await?;
     let cache = tempfile::tempdir()?;
     let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
     let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
@@ -358,8 +354,9 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     let s = Assembly::build(&server.url(""), 3).await?;
     let (reader, other, outsider) = (s.voters[0].0, s.voters[1].0, s.voters[2].0);
     let readers = format!("{},{}", reader.0, other.0);
-    let doc = upload(&s, "Dự thảo.pdf", tiny_pdf("Du thao nghi quyet"), &[("confidentiality", "named"), ("readers", &readers)]).await?;
-    let public = upload(&s, "Công khai.pdf", tiny_pdf("Cong khai"), &[]).await?;
+    let doc =
+        s.upload_document("Dự thảo.pdf", tiny_pdf("Du thao nghi quyet"), &[("confidentiality", "named"), ("readers", &readers)]).await?;
+    let public = s.upload_document("Công khai.pdf", tiny_pdf("Cong khai"), &[]).await?;
     let (reader_name, other_name) = (name_of(&s, reader).await?, name_of(&s, other).await?);
     let dir = tempfile::tempdir()?;
     let path = format!("/api/meetings/{}/documents/{}", s.meeting, doc.id);
@@ -423,7 +420,7 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
 async fn a_new_pin_from_the_secretary_starts_the_cache_afresh_and_a_wrong_one_opens_nothing() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let doc = upload(&s, "Tờ trình.pdf", pack_pdf(4, 64 * 1024, 9, None), &[]).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(4, 64 * 1024, 9, None), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;

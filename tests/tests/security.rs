@@ -83,9 +83,7 @@ async fn one_address_guessing_across_participants_is_refused_for_a_while() -> an
 async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 2).await?;
-    let a = s.admin.upload(s.meeting, s.item, "Tờ trình.pdf", pack_pdf(4, 64 * 1024, 3, None), &[]).await?;
-    assert_eq!(a.status, 201);
-    let doc: Document = serde_json::from_value(a.body["document"].clone())?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(4, 64 * 1024, 3, None), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is cached", WAIT, || agent.shared.cache.has(&doc.sha256) && agent.shared.progress.borrow().complete()).await?;

@@ -271,19 +271,24 @@ impl Cache {
     pub fn prune(&self, current: &[&str]) -> anyhow::Result<usize> {
         let keep: std::collections::HashSet<String> = current.iter().map(|sha| self.vault.name(sha)).collect();
         let kept = |file_name: &str| keep.contains(file_name.strip_suffix(".data").unwrap_or(file_name));
-        let mut gone = 0;
+        // Out of the indexes first, so nothing reads or copies from a file
+        // about to go; a file that cannot be removed now is indexed again
+        // at the next start and removed by the next prune.
+        self.complete.lock().expect("cache index").retain(|name, _| keep.contains(name));
+        self.held.lock().expect("cache index").retain(|_, slot| slot.file.file_name().is_some_and(|n| kept(&n.to_string_lossy())));
+        let (mut gone, mut failed) = (0, None);
         for entry in std::fs::read_dir(self.dir.join("docs"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
             if kept(&name) {
                 continue;
             }
-            std::fs::remove_file(entry.path())?;
-            gone += usize::from(!name.ends_with(".data"));
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => gone += usize::from(!name.ends_with(".data")),
+                Err(e) => failed = Some(anyhow::Error::from(e).context(format!("cannot remove {}", entry.path().display()))),
+            }
         }
-        self.complete.lock().expect("cache index").retain(|name, _| keep.contains(name));
-        self.held.lock().expect("cache index").retain(|_, slot| slot.file.file_name().is_some_and(|n| kept(&n.to_string_lossy())));
-        Ok(gone)
+        failed.map_or(Ok(gone), Err)
     }
 
     /// Removes every cached document (a revoked tablet, a new key); the

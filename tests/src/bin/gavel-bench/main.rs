@@ -82,10 +82,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let t = Instant::now();
-    // One address carries every client here, and the chair moves as fast as it can.
-    let room =
-        Room::start(&["--max-upload", "300000000", "--max-connections-per-address", "100000", "--max-messages-per-second", "100000"])
-            .await?;
+    let room = Room::start(ROOM_FLAGS).await?;
     // `GAVEL_BENCH_ONLY=fanout,pack,…` runs some cases (while working on one),
     // and signs in only as many delegates as they need.
     let only = std::env::var("GAVEL_BENCH_ONLY").ok();

@@ -50,11 +50,11 @@ pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
     let rows: Vec<Row> = String::from_utf8(out.stdout)?
         .lines()
         .filter_map(|l| l.strip_prefix("ROW\t"))
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Row::new(f[0], f[1], f[2], f[3])
+        .map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            [case, gavel, baseline, ratio] => Ok(Row::new(case, gavel, baseline, ratio)),
+            _ => anyhow::bail!("the shaped-link case printed a malformed row: {l:?}"),
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     anyhow::ensure!(rows.len() == 5, "the shaped-link case gave {} rows, not 5", rows.len());
     Ok(rows)
 }
@@ -65,17 +65,7 @@ pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
 pub async fn inside(quick: bool) -> anyhow::Result<()> {
     let (clients, docs, bytes) = if quick { (2, 1, 1 << 20) } else { (3, 2, 8 << 20) };
     for (flag, name) in [("bbr", "BBR, the default"), ("cubic", "Cubic")] {
-        let room = Room::start(&[
-            "--max-upload",
-            "300000000",
-            "--max-connections-per-address",
-            "1000",
-            "--max-messages-per-second",
-            "100000",
-            "--quic-congestion",
-            flag,
-        ])
-        .await?;
+        let room = Room::start(&[ROOM_FLAGS, &["--quic-congestion", flag]].concat()).await?;
         let d = Delegates::build(&room, clients).await?;
         let pack = pack::upload_pack(&d, docs, bytes).await?;
         let case = format!("control on a shaped link ({}, at most {} queued), {name}", RATE.1, QUEUE.1);
