@@ -320,6 +320,32 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     Ok(())
 }
 
+/// Where quinn's own UDP socket cannot open (some Windows stacks, Wine), the
+/// agent runs its link on a plain one; `GAVEL_PLAIN_UDP=1` asks for it here.
+#[tokio::test]
+async fn the_agent_binary_fetches_the_pack_over_a_plain_udp_socket() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Báo cáo.pdf", pack_pdf(24, 256 * 1024, 23, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .arg("--cache")
+        .arg(cache.path())
+        .env("GAVEL_PLAIN_UDP", "1")
+        .output()
+        .await?;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout} {stderr}");
+    assert!(stderr.contains("plain UDP socket"), "the agent says which socket it uses: {stderr}");
+    assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}");
+    let vault = gavel_agent::vault::Vault::open_or_create(cache.path(), &s.voters[0].1)?;
+    let kept = gavel_agent::pack::Cache::open(cache.path(), std::sync::Arc::new(vault))?.read_doc(&doc.sha256)?;
+    assert_eq!(sha256_hex(&kept), doc.sha256);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_survives_a_change_of_the_tablets_address() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

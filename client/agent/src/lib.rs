@@ -9,4 +9,5 @@ pub mod agent;
 pub mod discover;
 pub mod link;
 pub mod pack;
+pub mod plain_udp;
 pub mod vault;

@@ -2,6 +2,7 @@
 //! and the control stream's frames (a 4-byte big-endian length, then one
 //! JSON message).
 
+use crate::plain_udp::PlainUdp;
 use anyhow::Context;
 use gavel_shared::pack::{StreamReply, StreamRequest};
 use gavel_shared::protocol::{self, ClientMessage, ServerMessage};
@@ -108,9 +109,22 @@ pub fn client_config(fingerprint: &str, alpn: &[&[u8]]) -> anyhow::Result<quinn:
 }
 
 /// A client endpoint on an ephemeral port of the address family of `addr`.
+///
+/// Where the system refuses the socket options quinn's own socket needs
+/// (some Windows stacks, Wine), the endpoint runs on a plain UDP socket
+/// instead ([`PlainUdp`]); `GAVEL_PLAIN_UDP=1` asks for that from the start.
 pub fn client_endpoint(addr: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
     let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
-    Ok(quinn::Endpoint::client(bind)?)
+    if std::env::var_os("GAVEL_PLAIN_UDP").is_some_and(|v| v == "1") {
+        tracing::warn!("GAVEL_PLAIN_UDP=1: the link runs on a plain UDP socket");
+    } else {
+        match quinn::Endpoint::client(bind) {
+            Ok(endpoint) => return Ok(endpoint),
+            Err(e) => tracing::warn!(error = %e, "this system refuses the UDP options QUIC uses: the link runs on a plain UDP socket"),
+        }
+    }
+    let socket = PlainUdp::bind(bind).context("cannot open a UDP socket")?;
+    Ok(quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), None, socket, Arc::new(quinn::TokioRuntime))?)
 }
 
 /// Opens a request stream and sends `request`; the caller may then write a
