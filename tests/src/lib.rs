@@ -617,29 +617,7 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
                 profile_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
             }
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = std::process::Command::new(cargo);
-            // `cargo run` and `cargo test` give this process the variables
-            // they give build scripts (CARGO_MANIFEST_DIR, CARGO_PKG_NAME…).
-            // Build scripts such as ring's watch those, so handed on they
-            // made this build redo ring, rustls, quinn and the binaries,
-            // and the next plain `cargo build` undo it again.
-            for (key, _) in std::env::vars_os() {
-                let key = key.to_string_lossy();
-                if key.starts_with("CARGO_PKG_")
-                    || [
-                        "CARGO_MANIFEST_DIR",
-                        "CARGO_MANIFEST_PATH",
-                        "CARGO_MANIFEST_LINKS",
-                        "CARGO_CRATE_NAME",
-                        "CARGO_BIN_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                    ]
-                    .contains(&key.as_ref())
-                {
-                    cmd.env_remove(key.as_ref());
-                }
-            }
+            let mut cmd = cargo_command();
             // The same selection as scripts/test's build phase, so that the
             // features are the same and nothing is built twice.
             if from_tests {
@@ -661,6 +639,64 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
         })
         .clone()
         .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// `cargo`, as the one running these tests, for a build of the workspace's
+/// own from inside a test or the benchmark.
+fn cargo_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // `cargo run` and `cargo test` give this process the variables they give
+    // build scripts (CARGO_MANIFEST_DIR, CARGO_PKG_NAME…). Build scripts
+    // such as ring's watch those, so handed on they made this build redo
+    // ring, rustls, quinn and the binaries, and the next plain `cargo build`
+    // undo it again.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let build_script_only = key.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&key.as_ref());
+        if build_script_only {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
+/// The tablet agent built for Windows (`x86_64-pc-windows-gnu`, the target
+/// `scripts/setup --tests` adds), with the profile of these tests; built on
+/// first use.
+pub fn windows_agent_binary() -> anyhow::Result<PathBuf> {
+    const TARGET: &str = "x86_64-pc-windows-gnu";
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<test>  →  target/x86_64-pc-windows-gnu/<profile>/gavel-agent.exe
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let profile_dir = exe.parent().and_then(|d| d.parent()).ok_or("no target dir")?;
+            let profile = profile_dir.file_name().ok_or("no profile")?.to_owned();
+            let target_dir = profile_dir.parent().ok_or("no target dir")?;
+            let mut cmd = cargo_command();
+            cmd.args(["build", "-p", "gavel-agent", "--bin", "gavel-agent", "--target", TARGET]);
+            if profile == "release" {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!(
+                    "cargo build of gavel-agent for {TARGET} failed ({status}); `scripts/setup --tests` installs its target and MinGW"
+                ));
+            }
+            Ok(target_dir.join(TARGET).join(profile).join("gavel-agent.exe"))
+        })
+        .clone()
         .map_err(|e| anyhow::anyhow!(e))
 }
 

@@ -469,9 +469,11 @@ impl Cache {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut h = hashed;
-            let mut file = std::fs::File::open(&data)?;
+            // Opened for writing too: on Windows, flushing a file to disk
+            // needs a handle that may write it ("Access denied" otherwise).
+            let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
             this.hash_held(&mut file, &m, &all, &mut h, m.chunks.len())?;
-            file.sync_data()?;
+            file.sync_data().with_context(|| format!("cannot flush {} to disk", data.display()))?;
             this.finish(&m, &version, h.sha)
         })
         .await??;
