@@ -794,6 +794,20 @@ pub fn private_network(setup: &str, program: &Path) -> std::process::Command {
     cmd
 }
 
+/// A command that runs `program` (then the arguments the caller adds) with
+/// `dir` replaced, for it alone, by an empty file system of `bytes` (a
+/// tmpfs in a mount namespace of its own): a tablet whose storage is full.
+pub fn on_small_disk(dir: &Path, bytes: u64, program: &Path) -> std::process::Command {
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let mut cmd = std::process::Command::new("unshare");
+    if !root {
+        cmd.arg("--map-root-user");
+    }
+    let setup = format!("mount -t tmpfs -o size={bytes} gavel-small-disk \"$GAVEL_SMALL_DISK\" && exec \"$0\" \"$@\"");
+    cmd.args(["--mount", "--", "sh", "-c", &setup]).arg(program).env("GAVEL_SMALL_DISK", dir);
+    cmd
+}
+
 /// Runs the calling test again inside a fresh network namespace of its own:
 /// `lo` carrying multicast and a virtual cable `lan0`/`lan1` (10.213.0.1 and
 /// 10.213.0.2), for mDNS, which must never reach a real network during

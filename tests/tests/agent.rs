@@ -346,6 +346,31 @@ async fn the_agent_binary_fetches_the_pack_over_a_plain_udp_socket() -> anyhow::
     Ok(())
 }
 
+/// A tablet whose storage is full: preparing it (`--once`) stops with a
+/// message that says so, instead of trying again forever.
+#[tokio::test]
+async fn preparing_a_tablet_whose_disk_is_full_stops_and_says_why() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    s.upload_document("Báo cáo tài chính.pdf", pack_pdf(16, 256 * 1024, 29, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
+    let mut cmd = on_small_disk(cache.path(), 1024 * 1024, &workspace_binary("gavel-agent")?);
+    cmd.args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .arg("--cache")
+        .arg(cache.path())
+        .stdin(std::process::Stdio::null());
+    let out = tokio::time::timeout(LONG, tokio::process::Command::from(cmd).output())
+        .await
+        .map_err(|_| anyhow::anyhow!("the agent kept trying to fill a full disk"))??;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("signed-in"), "the small disk holds the session: {stdout} {stderr}");
+    assert!(!out.status.success(), "{stdout} {stderr}");
+    assert!(stderr.contains("the tablet cannot keep the document") && stderr.contains("No space left on device"), "{stderr}");
+    assert!(!stdout.contains("pack complete"), "{stdout}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_survives_a_change_of_the_tablets_address() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

@@ -78,6 +78,9 @@ pub struct Progress {
     pub current: String,
     /// The `seq` of the state these figures were taken from.
     pub seq: Option<u64>,
+    /// Why documents cannot be kept on this tablet (its storage failed: the
+    /// disk is full, the cache cannot be written), until one is kept again.
+    pub problem: Option<String>,
 }
 
 impl Progress {
@@ -540,16 +543,22 @@ pub fn pack_order(state: &MeetingState) -> Vec<Document> {
 async fn run_downloads(shared: Arc<Shared>) {
     let mut state_rx = shared.state.subscribe();
     let mut link_rx = shared.link.subscribe();
+    // After a failure of the tablet's own storage, the next try waits
+    // longer each time (1 s doubling to a minute): a full disk is not
+    // mended by hammering it.
+    let mut storage_wait = Duration::ZERO;
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
         let mut failed = false;
+        let mut storage_failed = false;
         if let Some(state) = state {
             let docs = pack_order(&state);
             let mut p = Progress {
                 docs_total: docs.len(),
                 bytes_total: docs.iter().map(|d| d.size).sum(),
                 seq: Some(state.seq),
+                problem: shared.progress.borrow().problem.clone(),
                 ..Default::default()
             };
             for d in docs.iter().filter(|d| shared.cache.has(&d.sha256)) {
@@ -576,7 +585,18 @@ async fn run_downloads(shared: Arc<Shared>) {
                             shared.progress.send_modify(|p| {
                                 p.docs_done += 1;
                                 p.bytes_done = base + d.size;
+                                p.problem = None;
                             });
+                            storage_wait = Duration::ZERO;
+                        }
+                        Err(e) if e.downcast_ref::<crate::pack::StorageFailed>().is_some() => {
+                            let problem = format!("{e:#}");
+                            if shared.progress.borrow().problem.as_ref() != Some(&problem) {
+                                tracing::warn!(document = %d.title, error = %problem, "cannot keep a document on this tablet");
+                            }
+                            shared.progress.send_modify(|p| p.problem = Some(problem));
+                            (failed, storage_failed) = (true, true);
+                            break;
                         }
                         Err(e) => {
                             tracing::info!(document = %d.title, error = %format!("{e:#}"), "download interrupted");
@@ -600,6 +620,11 @@ async fn run_downloads(shared: Arc<Shared>) {
                     Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove old documents from the cache"),
                 }
             }
+        }
+        if storage_failed {
+            storage_wait = (storage_wait * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            tokio::time::sleep(storage_wait).await;
+            continue;
         }
         if failed {
             tokio::select! {
@@ -668,6 +693,7 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
         "docs_total": p.docs_total, "docs_done": p.docs_done,
         "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
         "chunks_fetched": t.chunks_fetched, "chunks_reused": t.chunks_reused, "chunks_resumed": t.chunks_resumed,
+        "problem": p.problem,
     }))
     .into_response()
 }

@@ -224,6 +224,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     let mut progress = shared.progress.subscribe();
     let mut link = shared.link.subscribe();
     let (mut announced, mut last_seq, mut said_complete) = (false, None::<u64>, false);
+    let mut problem = None::<String>;
     loop {
         if let Some(why) = fatal.borrow().clone() {
             bar.finish_and_clear();
@@ -245,6 +246,18 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             last_seq = Some(s.seq);
         }
         let p = progress.borrow_and_update().clone();
+        if p.problem != problem {
+            if let Some(why) = &p.problem {
+                // Preparing a tablet (--once) stops here: its storage must be
+                // seen to first. Serving goes on with what it holds, and retries.
+                if a.once {
+                    bar.finish_and_clear();
+                    bail!("{why}");
+                }
+                bar.suspend(|| eprintln!("gavel-agent: {why}; trying again later"));
+            }
+            problem = p.problem.clone();
+        }
         bar.set_length(p.bytes_total);
         bar.set_position(p.bytes_done);
         bar.set_message(p.current.clone());

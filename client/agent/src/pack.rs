@@ -120,6 +120,19 @@ impl FetchStats {
     }
 }
 
+/// What a download error carries when the tablet's own storage failed
+/// (the disk is full, the cache cannot be written), not the link or the
+/// room: trying again at once will not mend it, and the person holding the
+/// tablet has to be told.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageFailed;
+
+impl std::fmt::Display for StorageFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the tablet cannot keep the document")
+    }
+}
+
 fn valid_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
@@ -328,7 +341,7 @@ impl Cache {
             bail!("the document has SHA-256 {got}, not {}", m.sha256);
         }
         let (path, label) = self.manifest_path(version);
-        self.put(&path, &label, &serde_json::to_vec(m)?)?;
+        self.put(&path, &label, &serde_json::to_vec(m)?).context(StorageFailed)?;
         self.index(&self.vault.name(version), m.clone());
         Ok(())
     }
@@ -407,7 +420,7 @@ impl Cache {
         // which chunks a complete version holds (copied over, still sealed).
         let (this, m, version) = (self.clone(), Arc::new(m), doc.sha256.clone());
         let (m2, v2) = (m.clone(), version.clone());
-        let (missing, resumed, reused, have) = tokio::task::spawn_blocking(move || this.scan(&m2, &v2)).await??;
+        let (missing, resumed, reused, have) = tokio::task::spawn_blocking(move || this.scan(&m2, &v2)).await?.context(StorageFailed)?;
         (stats.resumed, stats.reused) = (resumed, reused);
         let mut have = have;
         progress(have);
@@ -450,10 +463,14 @@ impl Cache {
                     if bytes.len() != c.len as usize || pack::hash_chunk(&bytes) != c.hash {
                         bail!("chunk {i} of {title} arrived damaged");
                     }
-                    let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
-                    this.hash_held(&mut file, &m, &all, &mut h, i)?;
-                    file.seek(SeekFrom::Start(all[i].0))?;
-                    file.write_all(&this.vault.seal(&this.chunk_label(&c.hash), &bytes))?;
+                    let mut keep = || -> anyhow::Result<()> {
+                        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
+                        this.hash_held(&mut file, &m, &all, &mut h, i)?;
+                        file.seek(SeekFrom::Start(all[i].0))?;
+                        file.write_all(&this.vault.seal(&this.chunk_label(&c.hash), &bytes))?;
+                        Ok(())
+                    };
+                    keep().context(StorageFailed)?;
                     h.sha.update(&bytes);
                     h.next = i + 1;
                     Ok((h, bytes.len()))
@@ -469,11 +486,14 @@ impl Cache {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut h = hashed;
-            // Opened for writing too: on Windows, flushing a file to disk
-            // needs a handle that may write it ("Access denied" otherwise).
-            let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
-            this.hash_held(&mut file, &m, &all, &mut h, m.chunks.len())?;
-            file.sync_data().with_context(|| format!("cannot flush {} to disk", data.display()))?;
+            let mut flush = || -> anyhow::Result<()> {
+                // Opened for writing too: on Windows, flushing a file to disk
+                // needs a handle that may write it ("Access denied" otherwise).
+                let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&data)?;
+                this.hash_held(&mut file, &m, &all, &mut h, m.chunks.len())?;
+                file.sync_data().with_context(|| format!("cannot flush {} to disk", data.display()))
+            };
+            flush().context(StorageFailed)?;
             this.finish(&m, &version, h.sha)
         })
         .await??;
