@@ -1,6 +1,7 @@
 //! The tablet agent built for Windows, run under Wine: it joins a room on
 //! loopback over QUIC, keeps the pack, serves the meeting to the tablet's
-//! browser and follows it live.
+//! browser and follows it live, reads from its cache while the room is
+//! gone, and links up again when the room comes back.
 //!
 //! Wine is not Windows, but it runs the very `.exe` a Windows tablet gets,
 //! through the Win32 calls that binary makes: file handles and their sharing
@@ -99,7 +100,9 @@ fn windows_path(p: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_wine() -> anyhow::Result<()> {
     let wine = Wine::new()?;
-    let server = TestServer::start().await?;
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let (quic_addr, http_addr) = (server.quic_addr, server.addr);
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình số 12.pdf", pack_pdf(12, 128 * 1024, 31, None), &[]).await?;
     let cache = tempfile::tempdir()?;
@@ -151,6 +154,51 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     let seq = a.body["seq"].as_u64().expect("a seq");
     let added = ws.wait_for(|e| matches!(e.change, Change::ItemAdded { .. })).await?;
     assert_eq!(added.seq, seq);
+
+    // The room goes away: the document still reads from the cache, and the
+    // last known agenda is still served.
+    server.stop().await?;
+    let offline = async {
+        loop {
+            let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
+            if status["online"] == false {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(LONG, offline).await??;
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    let mut ws = Ws::connect(local, None).await?;
+    ws.hello(s.meeting, None).await?;
+    while ws.snapshot.is_none() {
+        ws.recv().await?;
+    }
+    assert_eq!(ws.snapshot.as_ref().map(|st| st.seq), Some(seq), "the last known agenda");
+
+    // It comes back on the same address: the agent links up again by itself
+    // (its UDP socket survived the unreachable port) and catches up.
+    let _server = TestServer::start_in(data.path(), |c| {
+        c.quic = quic_addr;
+        c.http = http_addr;
+    })
+    .await?;
+    let add =
+        Command::AddItem { title: "Sau khi khởi động lại".into(), presenter: String::new(), summary: String::new(), position: None };
+    let a = s.admin.command(s.meeting, "wine-after", &add).await?;
+    let after = a.body["seq"].as_u64().expect("a seq");
+    let caught_up = async {
+        loop {
+            let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
+            if status["online"] == true && status["seq"].as_u64() >= Some(after) {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(LONG, caught_up).await??;
     agent.kill().await?;
     Ok(())
 }
