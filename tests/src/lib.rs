@@ -440,6 +440,21 @@ pub struct Assembly {
 }
 
 impl Assembly {
+    /// `gavel-agent` arguments joining as voter `n` with the code of their
+    /// sign-in card, without mDNS, keeping the pack in `cache` (as the
+    /// agent's system writes the path).
+    pub fn join_args(&self, n: usize, quic: SocketAddr, fingerprint: &str, cache: &str) -> Vec<String> {
+        let code = format!("{}-{}-{}", self.meeting, self.voters[n].0, self.voters[n].1);
+        ["join", "--code", &code, "--server", &quic.to_string(), "--fingerprint", fingerprint, "--cache", cache].map(String::from).to_vec()
+    }
+
+    /// The document `sha256` as the agent of voter `n` keeps it in `cache`,
+    /// opened with the voter's PIN.
+    pub fn kept_document(&self, n: usize, cache: &Path, sha256: &str) -> anyhow::Result<Vec<u8>> {
+        let vault = gavel_agent::vault::Vault::open_or_create(cache, &self.voters[n].1)?;
+        gavel_agent::pack::Cache::open(cache, std::sync::Arc::new(vault))?.read_doc(sha256)
+    }
+
     /// Uploads a document to the assembly's item as the admin; `fields` as
     /// for [`Http::upload`]. Fails unless it was accepted.
     pub async fn upload_document(&self, name: &str, pdf: Vec<u8>, fields: &[(&str, &str)]) -> anyhow::Result<Document> {

@@ -290,11 +290,9 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình.pdf", pack_pdf(8, 128 * 1024, 21, None), &[]).await?;
     let cache = tempfile::tempdir()?;
-    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
     let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
-        .args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
-        .arg("--cache")
-        .arg(cache.path())
+        .args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .arg("--once")
         .output()
         .await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -302,9 +300,7 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     assert!(stdout.contains("signed-in name=\"Đại biểu 0000\""), "{stdout}");
     assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}");
     // The pack is kept encrypted: the PIN opens it.
-    let vault = gavel_agent::vault::Vault::open_or_create(cache.path(), &s.voters[0].1)?;
-    let kept = gavel_agent::pack::Cache::open(cache.path(), std::sync::Arc::new(vault))?.read_doc(&doc.sha256)?;
-    assert_eq!(sha256_hex(&kept), doc.sha256);
+    assert_eq!(sha256_hex(&s.kept_document(0, cache.path(), &doc.sha256)?), doc.sha256);
     // Started again without a PIN (and no terminal to ask on), it says what it needs.
     let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
         .args(["join", "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
@@ -328,11 +324,9 @@ async fn the_agent_binary_fetches_the_pack_over_a_plain_udp_socket() -> anyhow::
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Báo cáo.pdf", pack_pdf(24, 256 * 1024, 23, None), &[]).await?;
     let cache = tempfile::tempdir()?;
-    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
     let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
-        .args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
-        .arg("--cache")
-        .arg(cache.path())
+        .args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .arg("--once")
         .env("GAVEL_PLAIN_UDP", "1")
         .output()
         .await?;
@@ -340,9 +334,7 @@ async fn the_agent_binary_fetches_the_pack_over_a_plain_udp_socket() -> anyhow::
     assert!(out.status.success(), "{stdout} {stderr}");
     assert!(stderr.contains("plain UDP socket"), "the agent says which socket it uses: {stderr}");
     assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}");
-    let vault = gavel_agent::vault::Vault::open_or_create(cache.path(), &s.voters[0].1)?;
-    let kept = gavel_agent::pack::Cache::open(cache.path(), std::sync::Arc::new(vault))?.read_doc(&doc.sha256)?;
-    assert_eq!(sha256_hex(&kept), doc.sha256);
+    assert_eq!(sha256_hex(&s.kept_document(0, cache.path(), &doc.sha256)?), doc.sha256);
     Ok(())
 }
 
@@ -354,11 +346,9 @@ async fn preparing_a_tablet_whose_disk_is_full_stops_and_says_why() -> anyhow::R
     let s = Assembly::build(&server.url(""), 1).await?;
     s.upload_document("Báo cáo tài chính.pdf", pack_pdf(16, 256 * 1024, 29, None), &[]).await?;
     let cache = tempfile::tempdir()?;
-    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
     let mut cmd = on_small_disk(cache.path(), 1024 * 1024, &workspace_binary("gavel-agent")?);
-    cmd.args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
-        .arg("--cache")
-        .arg(cache.path())
+    cmd.args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .arg("--once")
         .stdin(std::process::Stdio::null());
     let out = tokio::time::timeout(LONG, tokio::process::Command::from(cmd).output())
         .await

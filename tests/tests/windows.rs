@@ -97,6 +97,24 @@ fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
+/// Waits until the agent's own status (`/api/agent`) satisfies `done`.
+async fn agent_status_until(
+    http: &reqwest::Client,
+    local: std::net::SocketAddr,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<()> {
+    let wait = async {
+        loop {
+            let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
+            if done(&status) {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(LONG, wait).await.map_err(|_| anyhow::anyhow!("the agent's status never came to that"))?
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_wine() -> anyhow::Result<()> {
     let wine = Wine::new()?;
@@ -106,9 +124,8 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình số 12.pdf", pack_pdf(12, 128 * 1024, 31, None), &[]).await?;
     let cache = tempfile::tempdir()?;
-    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
-    let (quic, cache_arg) = (server.quic_addr.to_string(), windows_path(cache.path()));
-    let join = ["join", "--code", &code, "--server", &quic, "--fingerprint", &server.fingerprint, "--cache", &cache_arg];
+    let join = s.join_args(0, server.quic_addr, &server.fingerprint, &windows_path(cache.path()));
+    let join: Vec<&str> = join.iter().map(String::as_str).collect();
 
     // Fetch once: the pack is kept, sealed, in the cache (the same format on
     // every system: opened here, on Linux, with the PIN).
@@ -118,9 +135,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("signed-in name=\"Đại biểu 0000\""), "{stdout}");
     assert!(stdout.contains(&format!("pack complete documents=1 bytes={}", doc.size)), "{stdout}\n{stderr}");
-    let vault = gavel_agent::vault::Vault::open_or_create(cache.path(), &s.voters[0].1)?;
-    let kept = gavel_agent::pack::Cache::open(cache.path(), std::sync::Arc::new(vault))?.read_doc(&doc.sha256)?;
-    assert_eq!(sha256_hex(&kept), doc.sha256);
+    assert_eq!(sha256_hex(&s.kept_document(0, cache.path(), &doc.sha256)?), doc.sha256);
 
     // Serving: the tablet's browser reads the document from the cache and
     // follows the meeting live, relayed over QUIC.
@@ -158,16 +173,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     // The room goes away: the document still reads from the cache, and the
     // last known agenda is still served.
     server.stop().await?;
-    let offline = async {
-        loop {
-            let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
-            if status["online"] == false {
-                return anyhow::Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::time::timeout(LONG, offline).await??;
+    agent_status_until(&http, local, |status| status["online"] == false).await?;
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
     assert_eq!(r.status(), 200);
     assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
@@ -189,16 +195,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
         Command::AddItem { title: "Sau khi khởi động lại".into(), presenter: String::new(), summary: String::new(), position: None };
     let a = s.admin.command(s.meeting, "wine-after", &add).await?;
     let after = a.body["seq"].as_u64().expect("a seq");
-    let caught_up = async {
-        loop {
-            let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
-            if status["online"] == true && status["seq"].as_u64() >= Some(after) {
-                return anyhow::Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::time::timeout(LONG, caught_up).await??;
+    agent_status_until(&http, local, |status| status["online"] == true && status["seq"].as_u64() >= Some(after)).await?;
     agent.kill().await?;
     Ok(())
 }
