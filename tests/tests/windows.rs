@@ -8,6 +8,7 @@
 //! rules, Winsock, the paths. That is how the agent's flush of a read-only
 //! handle (refused on Windows with "Access denied") was found.
 
+use gavel_shared::model::Document;
 use gavel_shared::protocol::{Change, Command};
 use gavel_tests::*;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,20 @@ fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
+/// Reads `doc` through the agent's local port (checking it whole), and opens
+/// the meeting on its local WebSocket, past the snapshot.
+async fn reads_and_follows(http: &reqwest::Client, local: std::net::SocketAddr, s: &Assembly, doc: &Document) -> anyhow::Result<Ws> {
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    let mut ws = Ws::connect(local, None).await?;
+    ws.hello(s.meeting, None).await?;
+    while ws.snapshot.is_none() {
+        ws.recv().await?;
+    }
+    Ok(ws)
+}
+
 /// Waits until the agent's own status (`/api/agent`) satisfies `done`.
 async fn agent_status_until(
     http: &reqwest::Client,
@@ -155,14 +170,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     .await??;
     let local: std::net::SocketAddr = listen.parse()?;
     let http = reqwest::Client::new();
-    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
-    assert_eq!(r.status(), 200);
-    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
-    let mut ws = Ws::connect(local, None).await?;
-    ws.hello(s.meeting, None).await?;
-    while ws.snapshot.is_none() {
-        ws.recv().await?;
-    }
+    let mut ws = reads_and_follows(&http, local, &s, &doc).await?;
     let add =
         Command::AddItem { title: "Ý kiến đại biểu".into(), presenter: String::new(), summary: String::new(), position: None };
     let a = s.admin.command(s.meeting, "wine-add", &add).await?;
@@ -174,14 +182,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     // last known agenda is still served.
     server.stop().await?;
     agent_status_until(&http, local, |status| status["online"] == false).await?;
-    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
-    assert_eq!(r.status(), 200);
-    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
-    let mut ws = Ws::connect(local, None).await?;
-    ws.hello(s.meeting, None).await?;
-    while ws.snapshot.is_none() {
-        ws.recv().await?;
-    }
+    let ws = reads_and_follows(&http, local, &s, &doc).await?;
     assert_eq!(ws.snapshot.as_ref().map(|st| st.seq), Some(seq), "the last known agenda");
 
     // It comes back on the same address: the agent links up again by itself
