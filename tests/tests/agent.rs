@@ -338,6 +338,36 @@ async fn the_agent_binary_fetches_the_pack_over_a_plain_udp_socket() -> anyhow::
     Ok(())
 }
 
+/// A delegate who mistyped the PIN in a browser makes the next sign-ins
+/// wait (1 s, then 2 s, …). A tablet agent starting in that wait waits it
+/// out and joins, instead of giving up for good as it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_sign_in_must_wait_joins_once_the_wait_is_over() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 2, lock_after: 10, per_address: 100 };
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let http = Http::for_base(&server.url(""));
+    let mut wrong = |pin: &'static str| {
+        let mut http = http.clone();
+        let (meeting, who) = (s.meeting, s.voters[0].0);
+        async move { anyhow::Ok(http.sign_in(meeting, who, pin).await?.code().to_string()) }
+    };
+    assert_eq!(wrong("000000").await?, "bad_credentials");
+    assert_eq!(wrong("000001").await?, "bad_credentials");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(wrong("000002").await?, "bad_credentials", "after the first wait");
+    // Now the next sign-in must wait 2 s, even with the right PIN.
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the agent links up or gives up", LONG, || agent.shared.link.borrow().is_some() || agent.shared.fatal.borrow().is_some()).await?;
+    assert_eq!(agent.shared.fatal.borrow().clone(), None, "the agent gave up on a wait that passes");
+    assert!(agent.shared.link.borrow().is_some());
+    Ok(())
+}
+
 /// A tablet whose storage is full: preparing it (`--once`) stops with a
 /// message that says so, instead of trying again forever.
 #[tokio::test]

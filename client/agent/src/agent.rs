@@ -311,6 +311,21 @@ enum Ended {
     Fatal(String),
 }
 
+/// Whether the room's refusal `code` passes by itself, so that the link is
+/// tried again rather than given up: a sign-in that must wait after
+/// mistyped PINs, a room at its connection limit, busy or stopping.
+/// Anything else (a wrong PIN, a locked sign-in, no such meeting) needs a
+/// person.
+fn passes(code: &str) -> bool {
+    matches!(code, "too_many_attempts" | "too_many_connections" | "unavailable" | "internal")
+}
+
+/// What a refusal from the room ends the link with.
+fn refused(what: &str, code: String, message: String) -> Ended {
+    let why = format!("{what}: {code}: {message}");
+    if passes(&code) { Ended::Retry(anyhow::anyhow!(why)) } else { Ended::Fatal(why) }
+}
+
 impl<E: Into<anyhow::Error>> From<E> for Ended {
     fn from(e: E) -> Self {
         Ended::Retry(e.into())
@@ -415,7 +430,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                     }));
                     token
                 }
-                Ok(ServerMessage::Error { code, message, .. }) => return Ended::Fatal(format!("sign-in refused: {code}: {message}")),
+                Ok(ServerMessage::Error { code, message, .. }) => return refused("sign-in refused", code, message),
                 Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
                 Err(e) => return e.into(),
             }
@@ -430,7 +445,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Ok(ServerMessage::Welcome { server_time, .. }) => {
             *shared.clock_offset.lock().expect("clock") = server_time - OffsetDateTime::now_utc();
         }
-        Ok(ServerMessage::Error { code, message, .. }) => return Ended::Fatal(format!("the room refused to follow: {code}: {message}")),
+        Ok(ServerMessage::Error { code, message, .. }) => return refused("the room refused to follow", code, message),
         Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
         Err(e) => return e.into(),
     }
