@@ -600,6 +600,10 @@ pub enum ServerMessage {
     /// known state and the cached documents, and commands are refused
     /// with `offline`.
     RoomLink { online: bool },
+    /// Sent by a tablet agent to the tablet's browser only: how many of the
+    /// documents the participant may read the tablet holds, and, when it
+    /// cannot keep them (its storage is full or failing), why.
+    TabletPack { docs_done: usize, docs_total: usize, problem: Option<String> },
 }
 
 /// Why a message could not be read.

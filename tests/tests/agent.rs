@@ -350,7 +350,7 @@ async fn an_agent_whose_sign_in_must_wait_joins_once_the_wait_is_over() -> anyho
     .await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let http = Http::for_base(&server.url(""));
-    let mut wrong = |pin: &'static str| {
+    let wrong = |pin: &'static str| {
         let mut http = http.clone();
         let (meeting, who) = (s.meeting, s.voters[0].0);
         async move { anyhow::Ok(http.sign_in(meeting, who, pin).await?.code().to_string()) }
@@ -386,7 +386,7 @@ async fn preparing_a_tablet_whose_disk_is_full_stops_and_says_why() -> anyhow::R
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("signed-in"), "the small disk holds the session: {stdout} {stderr}");
     assert!(!out.status.success(), "{stdout} {stderr}");
-    assert!(stderr.contains("the tablet cannot keep the document") && stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("the tablet cannot keep the documents") && stderr.contains("No space left on device"), "{stderr}");
     assert!(!stdout.contains("pack complete"), "{stdout}");
     Ok(())
 }

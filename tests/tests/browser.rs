@@ -288,6 +288,10 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_text(&c, "#who-name", "Đại biểu 0000").await?;
     wait_text(&c, "#current-title", "Nghị quyết").await?;
+    // The tablet says how much of the pack it holds.
+    wait_text(&c, "#tablet-pack", "Tài liệu trên máy").await?;
+    wait_text(&c, "#tablet-pack .count", "1/1").await?;
+    assert!(c.find(Locator::Css("#tablet-problem")).await.is_err(), "no problem shown while the tablet keeps its documents");
     let add =
         Command::AddItem { title: "Mục qua máy tính bảng".into(), presenter: String::new(), summary: String::new(), position: None };
     s.admin.command(s.meeting, "tablet-add", &add).await?;
@@ -305,6 +309,46 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     wait_text(&c, "#who-name", "Đại biểu 0000").await?;
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-offline.png"), c.screenshot().await?)?;
     c.close().await?;
+    Ok(())
+}
+
+/// A tablet whose storage is full says so where its holder looks: the
+/// browser, not only the agent's terminal. The agent runs on a file system
+/// of 2.5 MiB (a tmpfs in a mount namespace of the test's own), which holds
+/// the web UI and the session but not the 4 MiB document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    s.upload_document("Báo cáo tài chính.pdf", pack_pdf(16, 256 * 1024, 29, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let listen = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    let mut cmd = on_small_disk(cache.path(), 5 * 512 * 1024, &workspace_binary("gavel-agent")?);
+    cmd.args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .args(["--listen", &listen])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped());
+    let mut agent = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await? {
+            if line.starts_with("serving ") {
+                return anyhow::Ok(());
+            }
+        }
+        anyhow::bail!("the agent ended before serving")
+    })
+    .await??;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.goto(&format!("http://{listen}/")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    wait_text(&c, "#tablet-problem", "Máy tính bảng không lưu được tài liệu").await?;
+    wait_text(&c, "#tablet-problem", "No space left on device").await?;
+    wait_text(&c, "#tablet-pack .count", "0/1").await?;
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-storage-full.png"), c.screenshot().await?)?;
+    c.close().await?;
+    agent.kill().await?;
     Ok(())
 }
 

@@ -79,7 +79,8 @@ pub struct Progress {
     /// The `seq` of the state these figures were taken from.
     pub seq: Option<u64>,
     /// Why documents cannot be kept on this tablet (its storage failed: the
-    /// disk is full, the cache cannot be written), until one is kept again.
+    /// disk is full, the cache cannot be written): the system's own words,
+    /// until a document is kept again.
     pub problem: Option<String>,
 }
 
@@ -605,9 +606,11 @@ async fn run_downloads(shared: Arc<Shared>) {
                             storage_wait = Duration::ZERO;
                         }
                         Err(e) if e.downcast_ref::<crate::pack::StorageFailed>().is_some() => {
-                            let problem = format!("{e:#}");
+                            // The cause itself ("No space left on device"): the browser and
+                            // the terminal each say in their own words what failed.
+                            let problem = e.root_cause().to_string();
                             if shared.progress.borrow().problem.as_ref() != Some(&problem) {
-                                tracing::warn!(document = %d.title, error = %problem, "cannot keep a document on this tablet");
+                                tracing::warn!(document = %d.title, error = %format!("{e:#}"), "cannot keep a document on this tablet");
                             }
                             shared.progress.send_modify(|p| p.problem = Some(problem));
                             (failed, storage_failed) = (true, true);
@@ -839,6 +842,8 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             let tmp = keep.with_extension("part");
             if tokio::fs::write(&tmp, &bytes).await.is_ok() {
                 let _ = tokio::fs::rename(&tmp, &keep).await;
+            } else {
+                let _ = tokio::fs::remove_file(&tmp).await; // a full disk stays no fuller
             }
         }
         return builder.body(Body::from(bytes)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response());
@@ -916,6 +921,7 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                             out.send(ServerMessage::Welcome { version: PROTOCOL_VERSION, actor, server_time: shared.server_time() }).await;
                         let mut rx = shared.local.subscribe();
                         let mut link = shared.link.subscribe();
+                        let mut progress = shared.progress.subscribe();
                         let snapshot = shared.state.borrow().clone();
                         let (out, shared2) = (out.clone(), shared.clone());
                         follower = Some(tokio::spawn(async move {
@@ -930,9 +936,28 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                             if out.send(ServerMessage::RoomLink { online }).await.is_err() {
                                 return;
                             }
+                            let mut pack = None;
+                            progress.mark_changed();
                             loop {
                                 let next = tokio::select! {
                                     m = rx.recv() => m,
+                                    changed = progress.changed() => {
+                                        if changed.is_err() {
+                                            return;
+                                        }
+                                        // Documents held, not bytes: told when that count or the problem changes.
+                                        let now = {
+                                            let p = progress.borrow_and_update();
+                                            ServerMessage::TabletPack { docs_done: p.docs_done, docs_total: p.docs_total, problem: p.problem.clone() }
+                                        };
+                                        if pack.as_ref() != Some(&now) {
+                                            pack = Some(now.clone());
+                                            if out.send(now).await.is_err() {
+                                                return;
+                                            }
+                                        }
+                                        continue;
+                                    }
                                     changed = link.changed() => {
                                         if changed.is_err() {
                                             return;

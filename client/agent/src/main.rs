@@ -252,9 +252,9 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
                 // seen to first. Serving goes on with what it holds, and retries.
                 if a.once {
                     bar.finish_and_clear();
-                    bail!("{why}");
+                    bail!("the tablet cannot keep the documents: {why}");
                 }
-                bar.suspend(|| eprintln!("gavel-agent: {why}; trying again later"));
+                bar.suspend(|| eprintln!("gavel-agent: the tablet cannot keep the documents: {why}; trying again later"));
             }
             problem = p.problem.clone();
         }

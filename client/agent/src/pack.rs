@@ -259,9 +259,12 @@ impl Cache {
     /// Seals `bytes` and writes them under `path` atomically.
     fn put(&self, path: &Path, label: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let tmp = self.tmp_path("put");
-        std::fs::write(&tmp, self.vault.seal(label, bytes))?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        let written = std::fs::write(&tmp, self.vault.seal(label, bytes)).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            // A half-written file on a full disk would keep it full.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(written?)
     }
 
     /// Seals and keeps a file of the agent's own (its state, its session).

@@ -235,6 +235,12 @@ fn Header() -> impl IntoView {
             <div class="brand">"Gavel" <span class="tagline">{move || i.t("app.tagline")}</span></div>
             <Show when=in_room>
                 <div class="conn" data-conn=move || conn().0>{move || conn().1}</div>
+                // Only through a tablet agent: how much of the pack the tablet holds.
+                {move || ctx.live.pack.get().map(|p| view! {
+                    <div class="tablet-pack" id="tablet-pack" data-complete=(p.done == p.total).to_string()>
+                        {i.t("pack.held")} ": " <span class="count">{format!("{}/{}", p.done, p.total)}</span>
+                    </div>
+                })}
             </Show>
             <div class="clock" id="server-clock">{clock}</div>
             <div class="lang">
@@ -248,6 +254,11 @@ fn Header() -> impl IntoView {
                 </div>
             </Show>
         </header>
+        {move || ctx.live.pack.get().and_then(|p| p.problem).map(|why| view! {
+            <div class="tablet-problem" id="tablet-problem" role="alert">
+                <strong>{i.t("pack.problem")}</strong> ": " {why}
+            </div>
+        })}
     }
 }
 

@@ -36,6 +36,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("conn.connecting", "Đang kết nối…", "Connecting…"),
     ("conn.offline", "Mất kết nối — đang thử lại", "Offline — retrying"),
     ("conn.cached", "Ngoại tuyến — đang xem bản lưu trên máy", "Offline — showing what this tablet holds"),
+    ("pack.held", "Tài liệu trên máy", "Documents on this tablet"),
+    ("pack.problem", "Máy tính bảng không lưu được tài liệu", "This tablet cannot keep the documents"),
     ("meeting.title", "Tên cuộc họp", "Meeting title"),
     ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
     ("meeting.place", "Địa điểm", "Place"),

@@ -38,6 +38,17 @@ pub struct Live {
     pub offset_ms: RwSignal<f64>,
     /// Who the server says we are.
     pub actor: RwSignal<Option<Actor>>,
+    /// Through a tablet agent: the documents the tablet holds, of those
+    /// listed, and why it cannot keep more, if so.
+    pub pack: RwSignal<Option<TabletPack>>,
+}
+
+/// What a tablet agent says of the meeting pack it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabletPack {
+    pub done: usize,
+    pub total: usize,
+    pub problem: Option<String>,
 }
 
 impl Live {
@@ -48,6 +59,7 @@ impl Live {
             conn: RwSignal::new(Conn::Connecting),
             offset_ms: RwSignal::new(0.0),
             actor: RwSignal::new(None),
+            pack: RwSignal::new(None),
         }
     }
 
@@ -221,6 +233,9 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                     }
                     ServerMessage::RoomLink { online } => {
                         room_reachable = online;
+                    }
+                    ServerMessage::TabletPack { docs_done, docs_total, problem } => {
+                        live.pack.set(Some(TabletPack { done: docs_done, total: docs_total, problem }));
                     }
                 }
                 // Replayed events (no snapshot) also make the link live.
