@@ -115,23 +115,41 @@ async fn revoke_sessions(
 
 /// `GET /api/room`: how a tablet joins (for the QR code on the secretary's
 /// screen): the room's name, ports, certificate fingerprint, protocol
-/// versions, and the addresses of this machine tablets may use.
-async fn room_info(State(app): State<AppState>, Auth(_): Auth) -> Result<Json<serde_json::Value>> {
+/// versions, and the addresses of this machine tablets may use. Only for
+/// who prepares or chairs a meeting: the addresses can include networks
+/// other than the room's (a second card on the office's network), which a
+/// delegate's tablet has no need to learn.
+async fn room_info(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<serde_json::Value>> {
+    let prepares = match actor {
+        Actor::Admin { .. } | Actor::Staff { .. } | Actor::System => true,
+        Actor::Participant { role, .. } => matches!(role, Role::Secretary | Role::Chair),
+        _ => false,
+    };
+    if !prepares {
+        return Err(Error::Forbidden("how tablets join is shown to the secretary and the chair"));
+    }
     let info = app.room.get().cloned().ok_or(Error::Unavailable)?;
     let bound = app.config.http.ip();
-    let addresses: Vec<String> = if bound.is_unspecified() {
-        if_addrs::get_if_addrs()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| !i.is_loopback() && i.ip().is_ipv4())
-            .map(|i| i.ip().to_string())
-            .collect()
-    } else {
-        vec![bound.to_string()]
-    };
+    let interfaces = if bound.is_unspecified() { if_addrs::get_if_addrs().unwrap_or_default() } else { vec![] };
+    let addresses = join_addresses(bound, &interfaces, &app.config.mdns_interfaces);
     let mut v = serde_json::to_value(info).map_err(|e| Error::Internal(e.into()))?;
     v["addresses"] = json!(addresses);
     Ok(Json(v))
+}
+
+/// The addresses a tablet may join at: the one the server is bound to, or,
+/// bound to all, the IPv4 address of each interface that is not loopback,
+/// of those the room is announced on when `--mdns-interface` names them.
+fn join_addresses(bound: std::net::IpAddr, interfaces: &[if_addrs::Interface], announced_on: &[String]) -> Vec<String> {
+    if !bound.is_unspecified() {
+        return vec![bound.to_string()];
+    }
+    interfaces
+        .iter()
+        .filter(|i| !i.is_loopback() && i.ip().is_ipv4())
+        .filter(|i| announced_on.is_empty() || announced_on.iter().any(|n| *n == i.name))
+        .map(|i| i.ip().to_string())
+        .collect()
 }
 
 async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>> {
@@ -564,6 +582,21 @@ async fn create_staff(State(app): State<AppState>, Auth(actor): Auth, ApiJson(bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tablets_join_at_the_bound_address_or_the_announced_interfaces() {
+        let bound: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        assert_eq!(join_addresses(bound, &[], &[]), vec!["10.1.2.3"]);
+        let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
+        let interfaces = if_addrs::get_if_addrs().unwrap();
+        let all = join_addresses(any, &interfaces, &[]);
+        assert!(all.iter().all(|a| a.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| !ip.is_loopback())), "{all:?}");
+        assert_eq!(all.len(), interfaces.iter().filter(|i| !i.is_loopback() && i.ip().is_ipv4()).count());
+        assert!(join_addresses(any, &interfaces, &["no-such-card0".into()]).is_empty(), "only the interfaces the room is announced on");
+        for i in interfaces.iter().filter(|i| !i.is_loopback() && i.ip().is_ipv4()) {
+            assert!(join_addresses(any, &interfaces, std::slice::from_ref(&i.name)).contains(&i.ip().to_string()));
+        }
+    }
 
     #[test]
     fn csv_import_reads_vietnamese_headers_and_defaults() {

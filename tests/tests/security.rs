@@ -404,3 +404,23 @@ async fn no_session_token_or_pin_reaches_the_servers_log_even_at_debug_level() -
     }
     Ok(())
 }
+
+/// How tablets join (the addresses of every network card of the room's
+/// machine, the ports, the fingerprint) is for who prepares or chairs the
+/// meeting, not for every delegate's tablet.
+#[tokio::test]
+async fn how_tablets_join_is_shown_to_the_secretary_and_the_chair_only() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    let a = delegate.get("/api/room").await?;
+    assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
+    for who in [&s.secretary, &s.chair] {
+        let a = s.sign_in(who).await?.get("/api/room").await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.body["fingerprint"], server.fingerprint.as_str());
+        assert_eq!(a.body["addresses"], serde_json::json!(["127.0.0.1"]));
+    }
+    assert_eq!(s.admin.get("/api/room").await?.status, 200);
+    Ok(())
+}
