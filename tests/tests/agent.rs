@@ -368,6 +368,35 @@ async fn an_agent_whose_sign_in_must_wait_joins_once_the_wait_is_over() -> anyho
     Ok(())
 }
 
+/// An upload from the tablet's browser (a secretary preparing the meeting on
+/// a tablet) goes on to the room as it comes, never whole in the tablet's
+/// memory: one larger than the 256 MiB the agent used to hold is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_through_the_agent_streams_on_to_the_room() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| c.max_upload = 300 * 1024 * 1024).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
+        server: server.quic_addr,
+        fingerprint: server.fingerprint.clone(),
+        meeting: s.meeting,
+        participant: s.secretary.0,
+        pin: Some(s.secretary.1.clone()),
+        cache_dir: cache.path().to_path_buf(),
+        listen: Some("127.0.0.1:0".parse()?),
+    })
+    .await?;
+    until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let pdf = pack_pdf(260, 1024 * 1024, 41, None);
+    let sha = sha256_hex(&pdf);
+    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server")));
+    let a = local.upload(s.meeting, s.item, "Hồ sơ trình kỳ họp.pdf", pdf, &[]).await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["document"]["sha256"], sha.as_str());
+    Ok(())
+}
+
 /// A tablet whose storage is full: preparing it (`--once`) stops with a
 /// message that says so, instead of trying again forever.
 #[tokio::test]

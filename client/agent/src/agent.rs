@@ -795,14 +795,16 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         })
         .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let body = match axum::body::to_bytes(body, 256 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
-    };
     let request = StreamRequest::Http { token: Some(online.token.clone()), method: parts.method.to_string(), path: path.clone(), headers };
     let answer = async {
         let (mut send, mut recv) = link::open_request(&online.connection, &request).await?;
-        send.write_all(&body).await?;
+        // The body goes on as it comes, held back by QUIC's flow control: an
+        // upload through an old tablet never sits whole in its memory, and
+        // the room's own limit is the only one.
+        let mut body = body.into_data_stream();
+        while let Some(piece) = body.next().await {
+            send.write_chunk(piece?).await?;
+        }
         let _ = send.finish();
         match link::read_reply(&mut recv).await? {
             StreamReply::Http { status, headers } => Ok::<_, anyhow::Error>((status, headers, recv)),
