@@ -215,8 +215,11 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
         async move {
             let url = format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id);
             let r = http.get(&url).send().await?;
-            assert_eq!(r.status(), 200);
-            assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+            let status = r.status();
+            let body = r.bytes().await?;
+            // (Once in about 25 runs this read was refused: the body says why, should it come back.)
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+            assert_eq!(sha256_hex(&body), doc.sha256);
             // Ranges, decrypted from the chunks that hold them (one spans two).
             for (a, b) in [(100u64, 199u64), (60_000, 140_000), (doc.size - 10, doc.size - 1)] {
                 let r = http.get(&url).header("range", format!("bytes={a}-{b}")).send().await?;
@@ -313,6 +316,57 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
         .await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("the PIN is needed"), "{stderr}");
+    Ok(())
+}
+
+/// A tablet prepared before the meeting (`--once`) and opened where the room
+/// cannot be reached shows its documents: the agent keeps the meeting's
+/// state when it stops, not only every half second while linked.
+#[tokio::test]
+async fn a_tablet_prepared_with_once_reads_its_pack_with_the_room_out_of_reach() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Dự thảo nghị quyết.pdf", pack_pdf(6, 64 * 1024, 37, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let join = s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy());
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?).args(&join).arg("--once").output().await?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server.stop().await?;
+
+    let listen = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    let mut agent = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(&join)
+        .args(["--listen", &listen])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
+    while let Some(line) = tokio::time::timeout(LONG, lines.next_line()).await?? {
+        if line.starts_with("serving ") {
+            break;
+        }
+    }
+    let r = reqwest::get(format!("http://{listen}/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;
+    assert_eq!(r.status(), 200, "the prepared document, with the room out of reach");
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    agent.kill().await?;
+    Ok(())
+}
+
+/// The same, without the race of timing: an agent that stops keeps the
+/// state it holds, whenever it last kept it before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_keeps_the_meeting_state_when_it_stops() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the agent holds the state", LONG, || agent.shared.state.borrow().is_some()).await?;
+    let state = cache.path().join("state.json");
+    let _ = std::fs::remove_file(&state); // as if the half-second save had not come yet
+    drop(agent);
+    assert!(state.is_file(), "the agent kept its state as it stopped");
     Ok(())
 }
 

@@ -77,7 +77,8 @@ impl Wine {
             .env("WINEPREFIX", self.prefix.path())
             .env("WINEDEBUG", "-all")
             .env("WINEDLLOVERRIDES", "mscoree=;mshtml=")
-            .env("RUST_LOG", "warn")
+            // AGENT_LOG=gavel_agent=debug shows the agent's own log.
+            .env("RUST_LOG", std::env::var("AGENT_LOG").unwrap_or_else(|_| "warn".into()))
             .env_remove("GAVEL_PLAIN_UDP")
             .env_remove("DISPLAY")
             .kill_on_drop(true);

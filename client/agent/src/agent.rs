@@ -150,6 +150,11 @@ impl Drop for Agent {
         for t in &self.tasks {
             t.abort();
         }
+        // The state is otherwise kept every half second while linked: an
+        // agent stopped sooner (`--once` on a small pack, Ctrl-C) left the
+        // tablet without the agenda to show offline, and so without its
+        // documents, which are served by what the state lists.
+        self.shared.save_state();
     }
 }
 
