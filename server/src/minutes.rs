@@ -516,7 +516,7 @@ struct PollRow<'a> {
 /// The poll results as CSV (UTF-8 with a BOM, so spreadsheets read the diacritics).
 pub fn polls_csv(s: &MeetingState) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    for p in &s.polls {
+    for p in s.polls.iter() {
         let item = s.item(p.item).map(|i| i.title.as_str()).unwrap_or("");
         let Some(r) = &p.result else { continue };
         for (n, o) in p.options.iter().enumerate() {

@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -158,7 +159,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
     state.speakers = json(m.get("speakers"))?;
     for r in sqlx::query("SELECT * FROM participants WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
         let role: String = r.get("role");
-        state.participants.push(Participant {
+        Arc::make_mut(&mut state.participants).push(Participant {
             id: ParticipantId(r.get("id")),
             name: r.get("name"),
             position: r.get("position"),
@@ -189,7 +190,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
     for r in sqlx::query("SELECT * FROM documents WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
         let doc_id: i64 = r.get("id");
         let c: String = r.get("confidentiality");
-        state.documents.push(Document {
+        Arc::make_mut(&mut state.documents).push(Document {
             id: DocumentId(doc_id),
             item: ItemId(r.get("item_id")),
             title: r.get("title"),
@@ -208,7 +209,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
     load_polls(db, &mut state).await?;
     for r in sqlx::query("SELECT * FROM opinions WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
         let stance: String = r.get("stance");
-        state.opinions.push(Opinion {
+        Arc::make_mut(&mut state.opinions).push(Opinion {
             id: OpinionId(r.get("id")),
             item: ItemId(r.get("item_id")),
             document: r.get::<Option<i64>, _>("document_id").map(DocumentId),
@@ -220,7 +221,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
         });
     }
     for r in sqlx::query("SELECT * FROM opinion_requests WHERE meeting_id = ? ORDER BY id").bind(id.0).fetch_all(db).await? {
-        state.opinion_requests.push(OpinionRequest {
+        Arc::make_mut(&mut state.opinion_requests).push(OpinionRequest {
             id: OpinionRequestId(r.get("id")),
             item: ItemId(r.get("item_id")),
             deadline: parse_ts(r.get("deadline"))?,
@@ -290,7 +291,7 @@ async fn load_polls(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
             });
         }
         let kind: String = r.get("kind");
-        state.polls.push(Poll {
+        Arc::make_mut(&mut state.polls).push(Poll {
             id: poll_id,
             item: ItemId(r.get("item_id")),
             question: r.get("question"),

@@ -575,7 +575,7 @@ mod tests {
 
     fn with_poll(secret: bool, allow_change: bool, status: PollStatus) -> MeetingState {
         let mut s = open(sample());
-        s.polls.push(Poll {
+        std::sync::Arc::make_mut(&mut s.polls).push(Poll {
             id: PollId(1),
             item: ItemId(10),
             question: "Thông qua chương trình?".into(),
@@ -612,7 +612,7 @@ mod tests {
     #[test]
     fn only_present_voters_vote() {
         let mut s = with_poll(false, false, PollStatus::Open);
-        s.participants[2].attendance = Attendance::Absent;
+        std::sync::Arc::make_mut(&mut s.participants)[2].attendance = Attendance::Absent;
         assert_eq!(check(&s, &actor(&s, 3), &vote(0)).unwrap_err().code(), "forbidden");
     }
 
@@ -627,13 +627,13 @@ mod tests {
     #[test]
     fn a_named_vote_changes_only_when_allowed_and_a_secret_one_never() {
         let mut s = with_poll(false, true, PollStatus::Open);
-        s.polls[0].voters.push(ParticipantId(3));
+        std::sync::Arc::make_mut(&mut s.polls)[0].voters.push(ParticipantId(3));
         assert_eq!(check(&s, &actor(&s, 3), &vote(1)), Ok(()), "named, changes allowed");
         let mut s = with_poll(false, false, PollStatus::Open);
-        s.polls[0].voters.push(ParticipantId(3));
+        std::sync::Arc::make_mut(&mut s.polls)[0].voters.push(ParticipantId(3));
         assert_eq!(check(&s, &actor(&s, 3), &vote(1)).unwrap_err().code(), "conflict");
         let mut s = with_poll(true, false, PollStatus::Open);
-        s.polls[0].voters.push(ParticipantId(3));
+        std::sync::Arc::make_mut(&mut s.polls)[0].voters.push(ParticipantId(3));
         assert_eq!(check(&s, &actor(&s, 3), &vote(1)).unwrap_err().code(), "conflict");
         let s = sample();
         let secret_changeable = Command::CreatePoll {
@@ -666,7 +666,7 @@ mod tests {
         let mut other = s.polls[0].clone();
         other.id = PollId(2);
         other.status = PollStatus::Open;
-        s.polls.push(other);
+        std::sync::Arc::make_mut(&mut s.polls).push(other);
         assert_eq!(check(&s, &actor(&s, 1), &Command::OpenPoll { poll: PollId(1) }).unwrap_err().code(), "conflict");
     }
 

@@ -29,7 +29,7 @@ fn state(status: MeetingStatus) -> MeetingState {
         speech_limit_secs: 300,
     });
     for (id, role) in [(1, Role::Chair), (2, Role::Secretary), (3, Role::Delegate), (4, Role::Observer)] {
-        s.participants.push(Participant {
+        std::sync::Arc::make_mut(&mut s.participants).push(Participant {
             id: ParticipantId(id),
             name: format!("Người {id}"),
             position: String::new(),

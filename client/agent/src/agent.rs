@@ -546,7 +546,7 @@ pub fn pack_order(state: &MeetingState) -> Vec<Document> {
     let current = state.meeting.current_item;
     let pos = |item: ItemId| state.agenda.iter().position(|i| i.id == item).unwrap_or(usize::MAX);
     let here = current.map(pos).unwrap_or(0);
-    let mut docs = state.documents.clone();
+    let mut docs = state.documents.to_vec();
     docs.sort_by_key(|d| {
         let p = pos(d.item);
         let rank = if Some(d.item) == current {
@@ -1058,7 +1058,7 @@ mod tests {
             });
         }
         for (id, item) in [(10, 1), (20, 2), (41, 4), (30, 3), (40, 4)] {
-            st.documents.push(Document {
+            std::sync::Arc::make_mut(&mut st.documents).push(Document {
                 id: DocumentId(id),
                 item: ItemId(item),
                 title: format!("{id}"),

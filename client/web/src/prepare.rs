@@ -231,7 +231,7 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
     let busy = RwSignal::new(false);
     let items = move || state().map(|s| s.agenda).unwrap_or_default();
     let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
-    let docs = move || state().map(|s| s.documents).unwrap_or_default();
+    let docs = move || state().map(|s| s.documents.to_vec()).unwrap_or_default();
     let upload = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(item) = item.get_untracked().or_else(|| items().first().map(|i| i.id)) else { return };
