@@ -613,9 +613,13 @@ fn write_pdf(objects: Vec<Vec<u8>>) -> Vec<u8> {
 }
 
 /// The `gavel-server` binary, built on first use with the same profile as
-/// these tests.
+/// these tests; or the one `GAVEL_SERVER_BINARY` names, to measure an older
+/// build against this one in the same session.
 pub fn server_binary() -> anyhow::Result<PathBuf> {
-    workspace_binary("gavel-server")
+    match std::env::var_os("GAVEL_SERVER_BINARY") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => workspace_binary("gavel-server"),
+    }
 }
 
 /// A binary of the workspace (`gavel-server`, `gavel-agent`), built on first

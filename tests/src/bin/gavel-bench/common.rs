@@ -57,6 +57,21 @@ pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
+/// UDP datagrams this network namespace's kernel dropped because a socket's
+/// receive buffer was full (`RcvbufErrors` in `/proc/net/snmp`), counted
+/// over every socket: the benchmark reads it before and after a case.
+pub fn udp_buffer_drops() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else { return 0 };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Raises this process's open-file limit (children inherit it).
 pub fn raise_open_files() {
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.

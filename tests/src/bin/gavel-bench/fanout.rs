@@ -364,12 +364,15 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
             let audience = Audience::connect(room, d, &d.tokens[..n], transport).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             let after = room.rss()?;
+            let drops = udp_buffer_drops();
             let (mut lat, missing) = run_moves(room, d, audience, moves).await?;
+            let drops = udp_buffer_drops() - drops;
             lat.sort();
             let p99 = percentile(&lat, 0.99);
+            let drops = if transport == Transport::Quic { format!("; {drops} UDP datagrams lost to full socket buffers") } else { String::new() };
             rows.push(Row::new(
                 format!("fan-out, {n} delegates over {}, {moves} agenda moves: p50 / p99 / max (dropped)", transport.name()),
-                format!("{} (dropped {missing})", spread(&mut lat)),
+                format!("{} (dropped {missing}{drops})", spread(&mut lat)),
                 format!("Mosquitto, {size}-byte messages: {mqtt_text}"),
                 format!("p99 {}", ratio(ms(p99), ms(mqtt_p99))),
             ));
