@@ -120,7 +120,37 @@ pub fn bind(addr: SocketAddr, tls: &Tls, congestion: Congestion) -> anyhow::Resu
     crypto.alpn_protocols = ALPN.iter().map(|a| a.to_vec()).collect();
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quinn::crypto::rustls::QuicServerConfig::try_from(crypto)?));
     config.transport_config(transport(congestion));
-    quinn::Endpoint::server(config, addr).with_context(|| format!("cannot listen for QUIC on {addr}"))
+    let socket = udp_socket(addr).with_context(|| format!("cannot listen for QUIC on {addr}"))?;
+    let runtime = quinn::default_runtime().context("no async runtime for QUIC")?;
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(config), socket, runtime).with_context(|| format!("cannot listen for QUIC on {addr}"))
+}
+
+/// What the room asks of the system for its UDP socket's buffers, each way.
+/// Every tablet's packets, acknowledgements included, arrive on this one
+/// socket: with the system's usual 208 KiB, the acknowledgements of one
+/// agenda move to 2,000 tablets, or the closing packets of a room that
+/// empties at once, overflow it. A lost close leaves the room sending
+/// events to a tablet that is gone until the idle timeout.
+pub const UDP_BUFFER: usize = 8 << 20;
+
+/// The room's UDP socket, with buffers as large as the system allows up to
+/// [`UDP_BUFFER`] (Linux caps them at `net.core.rmem_max` / `wmem_max`).
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a system that refuses keeps its default.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    if granted < UDP_BUFFER / 2 {
+        tracing::info!(
+            granted_kib = granted / 1024,
+            wanted_kib = UDP_BUFFER / 1024,
+            "the system limits the QUIC socket's receive buffer (net.core.rmem_max); a large room may lose packets in bursts"
+        );
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// Accepts connections until the server stops.
@@ -425,6 +455,17 @@ mod tests {
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
         endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(crypto)?)));
         Ok(endpoint)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_room_asks_for_udp_buffers_as_large_as_the_system_allows() -> anyhow::Result<()> {
+        let socket = socket2::Socket::from(udp_socket("127.0.0.1:0".parse()?)?);
+        // Linux caps the request at net.core.rmem_max and reports twice what it
+        // granted (the other half is its own bookkeeping).
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")?.trim().parse()?;
+        assert_eq!(socket.recv_buffer_size()?, 2 * UDP_BUFFER.min(max));
+        Ok(())
     }
 
     #[tokio::test]
