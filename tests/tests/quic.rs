@@ -127,3 +127,28 @@ async fn the_agent_joins_with_a_pinned_fingerprint_and_refuses_another() -> anyh
     assert!(err.contains("refused") && err.contains("not the one pinned"), "{err}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_tablet_that_closes_its_link_frees_its_place_at_once() -> anyhow::Result<()> {
+    // One connection per address: the next one is served only once the room
+    // has seen the first close. (If it had not, the room would also go on
+    // queueing every event for a tablet that is gone, until the idle timeout.)
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| c.max_connections_per_address = 1).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (who, pin) = s.voters[0].clone();
+    for round in 0..3 {
+        let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+        q.send(&ClientMessage::SignIn { meeting: s.meeting, participant: who, pin: pin.clone(), remote: false }).await?;
+        assert!(matches!(q.recv().await?, ServerMessage::SignedIn { .. }), "round {round}");
+        q.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+        assert!(matches!(q.recv().await?, ServerMessage::Welcome { .. }));
+        assert!(matches!(q.recv().await?, ServerMessage::Snapshot { .. }));
+        // Dropped the way the benchmark's and the agent's readers drop theirs:
+        // the streams, after the connection's own handle.
+        let (send, recv) = q.link.split();
+        drop(send);
+        drop(recv);
+    }
+    Ok(())
+}
