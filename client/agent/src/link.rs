@@ -118,34 +118,13 @@ pub fn client_endpoint(addr: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
     if std::env::var_os("GAVEL_PLAIN_UDP").is_some_and(|v| v == "1") {
         tracing::warn!("GAVEL_PLAIN_UDP=1: the link runs on a plain UDP socket");
     } else {
-        let socket = udp_socket(bind).context("cannot open a UDP socket")?;
-        match quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, Arc::new(quinn::TokioRuntime)) {
+        match quinn::Endpoint::client(bind) {
             Ok(endpoint) => return Ok(endpoint),
             Err(e) => tracing::warn!(error = %e, "this system refuses the UDP options QUIC uses: the link runs on a plain UDP socket"),
         }
     }
     let socket = PlainUdp::bind(bind).context("cannot open a UDP socket")?;
     Ok(quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), None, socket, Arc::new(quinn::TokioRuntime))?)
-}
-
-/// What the tablet asks of the system for its UDP socket's receive buffer:
-/// a meeting's snapshot and the pack's chunks come in bursts, and Windows
-/// gives a UDP socket 64 KiB unless asked. Best effort: a system that
-/// refuses keeps its default (Linux caps it at `net.core.rmem_max`).
-const UDP_RECEIVE_BUFFER: usize = 4 << 20;
-
-/// A UDP socket bound to `addr`, its receive buffer raised where allowed.
-pub(crate) fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // Both families, as quinn's own client socket: a room found by an
-        // IPv4 address is reached from `[::]` too.
-        let _ = socket.set_only_v6(false);
-    }
-    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
 }
 
 /// Opens a request stream and sends `request`; the caller may then write a

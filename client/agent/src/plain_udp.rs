@@ -29,7 +29,7 @@ pub struct PlainUdp {
 impl PlainUdp {
     /// Binds `addr` (call from inside a tokio runtime).
     pub fn bind(addr: SocketAddr) -> io::Result<Arc<PlainUdp>> {
-        let socket = crate::link::udp_socket(addr)?;
+        let socket = std::net::UdpSocket::bind(addr)?;
         socket.set_nonblocking(true)?;
         Ok(Arc::new(PlainUdp { io: tokio::net::UdpSocket::from_std(socket)? }))
     }
