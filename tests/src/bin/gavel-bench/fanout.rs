@@ -133,26 +133,34 @@ impl Audience {
                         })
                     }
                     Transport::Quic => {
-                        let l = quic_delegate(room, token, d.meeting).await?;
-                        let (_send, mut recv) = l.split();
-                        tokio::spawn(async move {
-                            let _send = _send;
-                            let mut arrivals = Arrivals::with_capacity(256);
-                            loop {
-                                // Reading a frame is not cancel-safe, but stopping ends the reader anyway.
-                                tokio::select! {
-                                    _ = stop_rx.changed() => break,
-                                    f = gavel_agent::link::read_frame(&mut recv, 64 << 20) => match f {
-                                        Ok(bytes) => { record(std::str::from_utf8(&bytes).unwrap_or(""), &mut arrivals, &counter); }
-                                        Err(_) => break,
-                                    },
-                                }
-                            }
-                            arrivals
-                        })
+                        let (send, recv) = quic_delegate(room, token, d.meeting).await?.split();
+                        quic_reader(send, recv, stop_rx, counter)
                     }
                 };
                 anyhow::Ok(handle)
+            }
+        }))
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Audience { counter, size: readers.len(), readers, stop })
+    }
+
+    /// `n` QUIC clients, each connected by `connect` (32 at a time).
+    pub async fn with_links<F, Fut>(n: usize, connect: F) -> anyhow::Result<Audience>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<(quinn::SendStream, quinn::RecvStream)>>,
+    {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let (stop, stop_rx) = watch::channel(false);
+        let limit = Arc::new(tokio::sync::Semaphore::new(32));
+        let readers = futures_util::future::join_all((0..n).map(|_| {
+            let (limit, counter, stop_rx, connect) = (limit.clone(), counter.clone(), stop_rx.clone(), &connect);
+            async move {
+                let _p = limit.acquire().await?;
+                let (send, recv) = connect().await?;
+                anyhow::Ok(quic_reader(send, recv, stop_rx, counter))
             }
         }))
         .await
@@ -170,6 +178,30 @@ impl Audience {
         }
         out
     }
+}
+
+/// Reads a QUIC client's control stream, recording agenda moves, until stopped.
+fn quic_reader(
+    send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    mut stop_rx: watch::Receiver<bool>,
+    counter: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<Arrivals> {
+    tokio::spawn(async move {
+        let _send = send;
+        let mut arrivals = Arrivals::with_capacity(256);
+        loop {
+            // Reading a frame is not cancel-safe, but stopping ends the reader anyway.
+            tokio::select! {
+                _ = stop_rx.changed() => break,
+                f = gavel_agent::link::read_frame(&mut recv, 64 << 20) => match f {
+                    Ok(bytes) => { record(std::str::from_utf8(&bytes).unwrap_or(""), &mut arrivals, &counter); }
+                    Err(_) => break,
+                },
+            }
+        }
+        arrivals
+    })
 }
 
 /// The chair on its own WebSocket, moving the agenda and waiting for each ack.
@@ -222,9 +254,33 @@ impl Chair {
 /// (or after a second); returns latencies and how many arrivals went missing.
 pub async fn run_moves(room: &Room, d: &Delegates, audience: Audience, moves: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
     let mut chair = Chair::connect(room, d).await?;
+    time_moves(audience, moves, Publisher::Chair(&mut chair, d)).await
+}
+
+/// Who sends the events a fan-out case times.
+pub enum Publisher<'a> {
+    /// The chair, moving the room's agenda.
+    Chair(&'a mut Chair, &'a Delegates),
+    /// The bare QUIC broadcaster.
+    Bare(&'a mut crate::bare::Bare),
+}
+
+impl Publisher<'_> {
+    /// Sends one event; returns its `seq` and when it was sent.
+    async fn publish(&mut self) -> anyhow::Result<(u64, Instant)> {
+        match self {
+            Publisher::Chair(chair, d) => chair.move_agenda(d).await,
+            Publisher::Bare(bare) => bare.publish().await,
+        }
+    }
+}
+
+/// Publishes `moves` events, each once every reader has the last (or after
+/// a second); returns latencies and how many arrivals went missing.
+pub async fn time_moves(audience: Audience, moves: usize, mut publisher: Publisher<'_>) -> anyhow::Result<(Vec<Duration>, usize)> {
     let mut sent_at = std::collections::HashMap::new();
     for k in 0..moves {
-        let (seq, at) = chair.move_agenda(d).await?;
+        let (seq, at) = publisher.publish().await?;
         sent_at.insert(seq, at);
         wait_count(&audience.counter, audience.size * (k + 1), Duration::from_secs(2)).await;
     }
@@ -351,6 +407,7 @@ async fn event_size(room: &Room, d: &Delegates) -> anyhow::Result<usize> {
 pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = vec![];
     let size = event_size(room, d).await?;
+    let mut bare = crate::bare::Bare::start(size).await?;
     for &n in sizes {
         let (mut mqtt, mqtt_missing) = mqtt_fanout(n, moves, size).await?;
         let mqtt_p99 = {
@@ -376,6 +433,17 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
                 format!("Mosquitto, {size}-byte messages: {mqtt_text}"),
                 format!("p99 {}", ratio(ms(p99), ms(mqtt_p99))),
             ));
+            if transport == Transport::Quic {
+                let audience = bare.audience(n).await?;
+                let (mut bare_lat, _) = time_moves(audience, moves, Publisher::Bare(&mut bare)).await?;
+                bare_lat.sort();
+                rows.push(Row::new(
+                    format!("fan-out, {n} clients over QUIC through a bare broadcaster (the room's QUIC endpoint and settings, no meeting): p50 / p99 / max"),
+                    format!("Gavel: {:.2} ms p99", ms(p99)),
+                    format!("bare: {}", spread(&mut bare_lat)),
+                    format!("p99 {}", ratio(ms(p99), ms(percentile(&bare_lat, 0.99)))),
+                ));
+            }
             rows.push(Row::new(
                 format!("footprint: server memory with {n} idle {} clients", transport.name()),
                 format!("{:.1} MB (+{:.1} KiB per client)", after as f64 / 1e6, (after.saturating_sub(before)) as f64 / 1024.0 / n as f64),
@@ -386,6 +454,7 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+    bare.stop().await;
     Ok(rows)
 }
 

@@ -12,6 +12,7 @@
 //! (start-up). Every case checks what clients received (hashes, counts) and
 //! fails if it cannot run; the quick mode checks only that.
 
+mod bare;
 mod common;
 mod fanout;
 mod flood;
@@ -42,6 +43,9 @@ async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     if std::env::args().any(|a| a == shaped::INSIDE) {
         return shaped::inside(quick).await;
+    }
+    if let Some(size) = std::env::args().skip_while(|a| a != bare::INSIDE).nth(1) {
+        return bare::serve(size.parse()?).await;
     }
     let z = if quick {
         Sizes {
