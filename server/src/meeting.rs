@@ -255,7 +255,7 @@ impl MeetingHandle {
         let latest = Arc::new(std::sync::RwLock::new(Arc::new(state)));
         let publishing = Arc::new(tokio::sync::Mutex::new(()));
         let w = writer(db, services, publishing.clone(), latest.clone(), events.clone(), rx);
-        tokio::spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
+        writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
         MeetingHandle { id, publishing, latest, events, jobs }
     }
 
@@ -306,6 +306,25 @@ impl MeetingHandle {
         self.jobs.send(job).await.map_err(|_| Error::Unavailable)?;
         answer.await.map_err(|_| Error::Unavailable)?
     }
+}
+
+/// Where the meetings' writers run: a thread of their own. A command makes
+/// a dozen trips between its writer and the database's thread (sqlx runs
+/// each SQLite connection on a thread), and on the shared workers each
+/// return waited its turn behind whatever they were busy with, such as
+/// streaming documents to every tablet; a thread that mostly sleeps is
+/// woken at once by the system.
+fn writers() -> &'static tokio::runtime::Handle {
+    static WRITERS: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    WRITERS.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the meetings' writers");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("gavel-writers".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("a thread for the meetings' writers");
+        handle
+    })
 }
 
 /// The meeting's single writer: takes every waiting command, writes them in
