@@ -35,6 +35,21 @@ async fn tampering_with_the_event_log_is_named_event_by_event() -> anyhow::Resul
     let data = tempfile::tempdir()?;
     let server = TestServer::start_in(data.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 2).await?;
+    // A burst of commands at once, which the room writes in batches (the
+    // chain's head is carried from one batch to the next), a third of them
+    // refused: the chain holds across them.
+    let burst = futures_util::future::join_all((0..24).map(|n| {
+        let cmd = if n % 3 == 0 {
+            Command::GoToItem { item: gavel_shared::model::ItemId(999_999) }
+        } else {
+            Command::AddItem { title: format!("Mục {n}"), presenter: String::new(), summary: String::new(), position: None }
+        };
+        let admin = &s.admin;
+        async move { admin.command(s.meeting, &format!("burst-{n}"), &cmd).await }
+    }))
+    .await;
+    let statuses: Vec<u16> = burst.into_iter().map(|a| a.map(|a| a.status)).collect::<anyhow::Result<_>>()?;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 16, "{statuses:?}");
     for n in 0..3 {
         let cmd = Command::AddItem { title: format!("Nội dung {n}"), presenter: String::new(), summary: String::new(), position: None };
         s.admin.command(s.meeting, &format!("audit-{n}"), &cmd).await?;
