@@ -122,7 +122,8 @@ pub fn bind(addr: SocketAddr, tls: &Tls, congestion: Congestion) -> anyhow::Resu
     config.transport_config(transport(congestion));
     let socket = udp_socket(addr).with_context(|| format!("cannot listen for QUIC on {addr}"))?;
     let runtime = quinn::default_runtime().context("no async runtime for QUIC")?;
-    quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(config), socket, runtime).with_context(|| format!("cannot listen for QUIC on {addr}"))
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), Some(config), socket, runtime)
+        .with_context(|| format!("cannot listen for QUIC on {addr}"))
 }
 
 /// What the room asks of the system for its UDP socket's receive buffer.

@@ -107,7 +107,9 @@ impl Bare {
             let mut l = gavel_agent::link::Link::connect(self.quic, &self.fingerprint, gavel_agent::link::ALPN).await?;
             l.send(&ClientMessage::Ping { nonce: 0 }).await?;
             let (send, mut recv) = l.split();
-            tokio::time::timeout(Duration::from_secs(60), gavel_agent::link::read_frame(&mut recv, 1 << 20)).await.context("no hello")??;
+            tokio::time::timeout(Duration::from_secs(60), gavel_agent::link::read_frame(&mut recv, 1 << 20))
+                .await
+                .context("no hello")??;
             Ok((send, recv))
         })
         .await

@@ -426,7 +426,8 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
             let drops = udp_buffer_drops() - drops;
             lat.sort();
             let p99 = percentile(&lat, 0.99);
-            let drops = if transport == Transport::Quic { format!("; {drops} UDP datagrams lost to full socket buffers") } else { String::new() };
+            let drops =
+                if transport == Transport::Quic { format!("; {drops} UDP datagrams lost to full socket buffers") } else { String::new() };
             rows.push(Row::new(
                 format!("fan-out, {n} delegates over {}, {moves} agenda moves: p50 / p99 / max (dropped)", transport.name()),
                 format!("{} (dropped {missing}{drops})", spread(&mut lat)),
