@@ -194,10 +194,10 @@ async fn lookup_display(db: &Db, token: &str) -> Result<Option<Actor>> {
 
 /// The session token a request carries: `Authorization: Bearer`, else the cookie.
 pub fn token_of(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_string());
-        }
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_string());
     }
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers);
     jar.get(COOKIE).map(|c| c.value().to_string())

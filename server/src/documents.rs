@@ -65,7 +65,8 @@ impl Store {
             Some(m) => m,
             None => {
                 let (sha, tmp) = (sha256.to_string(), self.tmp.join(format!("cdc-{}", hex::encode(rand::random::<[u8; 8]>()))));
-                let m = tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
+
+                tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
                     let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
                     let chunks = gavel_shared::pack::chunk_reader(file)?;
                     let m = Manifest { sha256: sha, size, chunks, copy_of: None };
@@ -76,8 +77,7 @@ impl Store {
                 })
                 .await
                 .map_err(|e| Error::Internal(e.into()))?
-                .map_err(Error::Internal)?;
-                m
+                .map_err(Error::Internal)?
             }
         };
         let m = std::sync::Arc::new(manifest);

@@ -147,7 +147,7 @@ fn join_addresses(bound: std::net::IpAddr, interfaces: &[if_addrs::Interface], a
     interfaces
         .iter()
         .filter(|i| !i.is_loopback() && i.ip().is_ipv4())
-        .filter(|i| announced_on.is_empty() || announced_on.iter().any(|n| *n == i.name))
+        .filter(|i| announced_on.is_empty() || announced_on.contains(&i.name))
         .map(|i| i.ip().to_string())
         .collect()
 }

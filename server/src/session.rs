@@ -178,10 +178,10 @@ pub async fn run(
             },
             Ok(ClientMessage::Unknown) => Some(error(None, "unknown_message", "this server does not know that message type")),
         };
-        if let Some(reply) = reply {
-            if out.send(reply).await.is_err() {
-                break;
-            }
+        if let Some(reply) = reply
+            && out.send(reply).await.is_err()
+        {
+            break;
         }
     }
     tracing::debug!("disconnected");

@@ -48,7 +48,7 @@ pub fn stamp_text(name: &str, made: OffsetDateTime) -> String {
 /// Checks that a PDF can be stamped (at upload, for a restricted document).
 pub fn check(original: &[u8]) -> anyhow::Result<()> {
     let pdf = krilla::pdf::Pdf::new(original.to_vec()).map_err(|e| anyhow::anyhow!("cannot read the PDF: {e:?}"))?;
-    anyhow::ensure!(pdf.pages().len() > 0, "the PDF has no pages");
+    anyhow::ensure!(!pdf.pages().is_empty(), "the PDF has no pages");
     Ok(())
 }
 

@@ -344,20 +344,16 @@ impl Speakers {
     pub fn apply(&mut self, change: &crate::protocol::Change) {
         use crate::protocol::Change;
         match change {
-            Change::SpeakRequested { participant } => {
-                if !self.queue.contains(participant) {
-                    self.queue.push(*participant);
-                }
+            Change::SpeakRequested { participant } if !self.queue.contains(participant) => {
+                self.queue.push(*participant);
             }
             Change::SpeakWithdrawn { participant } => self.queue.retain(|p| p != participant),
             Change::FloorGiven { floor } => {
                 self.queue.retain(|p| *p != floor.participant);
                 self.floor = Some(*floor);
             }
-            Change::SpeechEnded { participant } => {
-                if self.floor.is_some_and(|f| f.participant == *participant) {
-                    self.floor = None;
-                }
+            Change::SpeechEnded { participant } if self.floor.is_some_and(|f| f.participant == *participant) => {
+                self.floor = None;
             }
             Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = Speakers::default(),
             _ => {}

@@ -397,6 +397,19 @@ impl MeetingState {
         Event { change, ..event.clone() }
     }
 }
+/// True when [`MeetingState::event_for`] sends this change to every viewer
+/// as it is: the server may then encode the event once for all of them.
+pub fn same_for_everyone(change: &Change) -> bool {
+    !matches!(
+        change,
+        Change::BallotCast { choices: Some(_), .. }
+            | Change::HandsRecorded { .. }
+            | Change::MinutesEdited { .. }
+            | Change::OpinionAdded { .. }
+            | Change::DocumentAdded { .. }
+            | Change::DocumentUpdated { .. }
+    )
+}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -587,17 +600,4 @@ pub(crate) mod tests {
         let names: Vec<&str> = s.participants_sorted().iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thu Dung", "Hoàng Minh Em"]);
     }
-}
-/// True when [`MeetingState::event_for`] sends this change to every viewer
-/// as it is: the server may then encode the event once for all of them.
-pub fn same_for_everyone(change: &Change) -> bool {
-    !matches!(
-        change,
-        Change::BallotCast { choices: Some(_), .. }
-            | Change::HandsRecorded { .. }
-            | Change::MinutesEdited { .. }
-            | Change::OpinionAdded { .. }
-            | Change::DocumentAdded { .. }
-            | Change::DocumentUpdated { .. }
-    )
 }

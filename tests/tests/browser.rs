@@ -65,10 +65,10 @@ async fn text_of(c: &Client, css: &str) -> anyhow::Result<String> {
 async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if let Ok(t) = text_of(c, css).await {
-            if t.contains(want) {
-                return Ok(());
-            }
+        if let Ok(t) = text_of(c, css).await
+            && t.contains(want)
+        {
+            return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
             anyhow::bail!("{css} never showed {want:?} (now {:?})", text_of(c, css).await.ok());

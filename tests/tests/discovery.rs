@@ -64,10 +64,10 @@ fn the_room_is_found_on_the_lan_and_disappears_when_it_stops() -> anyhow::Result
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         anyhow::ensure!(Instant::now() < deadline, "the room did not disappear after the server stopped");
-        if let Ok(ServiceEvent::ServiceRemoved(_, name)) = events.recv_timeout(Duration::from_millis(500)) {
-            if name == fullname {
-                break;
-            }
+        if let Ok(ServiceEvent::ServiceRemoved(_, name)) = events.recv_timeout(Duration::from_millis(500))
+            && name == fullname
+        {
+            break;
         }
     }
     let _ = browser.shutdown();

@@ -159,10 +159,10 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     std::fs::copy(&converted, keep.join("minutes-docx.pdf"))?;
     // The DOCX names Times New Roman.
     let unzip = Process::new("unzip").arg("-p").arg(&docx).arg("word/document.xml").output();
-    if let Ok(u) = unzip {
-        if u.status.success() {
-            assert!(String::from_utf8_lossy(&u.stdout).contains("Times New Roman"));
-        }
+    if let Ok(u) = unzip
+        && u.status.success()
+    {
+        assert!(String::from_utf8_lossy(&u.stdout).contains("Times New Roman"));
     }
 
     // The counts in the exports equal those in the database.

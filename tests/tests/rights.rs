@@ -288,7 +288,9 @@ async fn prepare(kind: CommandKind, sender: Sender, r: &Room, chair: &Http, n: &
     })
 }
 
-/// One sender's connection to the meeting over one transport.
+/// One sender's connection to the meeting over one transport (a handful
+/// per test: their sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Conn {
     Http(Http),
     Ws(Ws),

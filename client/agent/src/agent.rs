@@ -686,10 +686,10 @@ async fn only_this_tablet(req: Request, next: axum::middleware::Next) -> Respons
     if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
         return (StatusCode::FORBIDDEN, "this agent serves only the tablet's own browser (http://127.0.0.1:PORT/)").into_response();
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        if origin != format!("http://{host}") {
-            return (StatusCode::FORBIDDEN, "requests from other web pages are refused").into_response();
-        }
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && origin != format!("http://{host}")
+    {
+        return (StatusCode::FORBIDDEN, "requests from other web pages are refused").into_response();
     }
     next.run(req).await
 }
@@ -1018,10 +1018,10 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                 message: "the tablet agent signs in for this browser".into(),
             }),
         };
-        if let Some(r) = reply {
-            if out.send(r).await.is_err() {
-                break;
-            }
+        if let Some(r) = reply
+            && out.send(r).await.is_err()
+        {
+            break;
         }
     }
     if let Some(f) = follower {

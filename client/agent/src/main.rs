@@ -25,6 +25,8 @@ struct Cli {
     command: Sub,
 }
 
+// Parsed once from the command line: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Sub {
     /// List the rooms announcing themselves on the LAN.
@@ -230,11 +232,9 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             bar.finish_and_clear();
             bail!("{why}");
         }
-        if !announced {
-            if let Some((_, name)) = shared.signed_in_as().filter(|_| link.borrow().is_some()) {
-                println!("signed-in name=\"{name}\"");
-                announced = true;
-            }
+        if !announced && let Some((_, name)) = shared.signed_in_as().filter(|_| link.borrow().is_some()) {
+            println!("signed-in name=\"{name}\"");
+            announced = true;
         }
         if let Some(s) = state.borrow_and_update().clone() {
             let current = s.current_item().map(|i| i.title.clone()).unwrap_or_default();

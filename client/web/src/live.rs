@@ -76,10 +76,12 @@ impl Default for Live {
 }
 
 type Reply = Result<CommandResult, (String, String)>;
+/// What to do with each command's answer, by its key.
+type Pending = HashMap<String, Box<dyn FnOnce(Reply)>>;
 
 thread_local! {
     static OUTBOX: RefCell<Option<mpsc::UnboundedSender<String>>> = const { RefCell::new(None) };
-    static PENDING: RefCell<HashMap<String, Box<dyn FnOnce(Reply)>>> = RefCell::new(HashMap::new());
+    static PENDING: RefCell<Pending> = RefCell::new(HashMap::new());
     static GENERATION: RefCell<u32> = const { RefCell::new(0) };
 }
 

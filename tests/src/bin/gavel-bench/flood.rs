@@ -84,7 +84,7 @@ fn flood(
                             tally.cut_off.fetch_add(1, Ordering::Relaxed);
                             break;
                         }
-                        if n % 64 == 0 {
+                        if n.is_multiple_of(64) {
                             tokio::task::yield_now().await;
                         }
                     }

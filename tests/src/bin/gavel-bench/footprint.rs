@@ -71,10 +71,11 @@ pub async fn bundle(room: &Room) -> anyhow::Result<Vec<Row>> {
     let mut assets = vec![];
     for attr in ["href=\"/", "src=\"/"] {
         for piece in index.split(attr).skip(1) {
-            if let Some(path) = piece.split('"').next() {
-                if [".wasm", ".js", ".css"].iter().any(|e| path.ends_with(e)) && !assets.contains(&path.to_string()) {
-                    assets.push(path.to_string());
-                }
+            if let Some(path) = piece.split('"').next()
+                && [".wasm", ".js", ".css"].iter().any(|e| path.ends_with(e))
+                && !assets.contains(&path.to_string())
+            {
+                assets.push(path.to_string());
             }
         }
     }

@@ -299,11 +299,15 @@ pub async fn distribution(room: &Room, d: &Delegates, pack: &Pack, plans: &[(usi
     Ok(rows)
 }
 
+/// What a tablet's control-stream reader saw: agenda moves (`seq`) and
+/// ballot answers (command key), each with when it arrived.
+type Seen = (Vec<(u64, Instant)>, Vec<(String, Instant)>);
+
 /// A downloading tablet: its QUIC connection, and the control stream's two halves.
 struct Tablet {
     conn: quinn::Connection,
     send: Option<quinn::SendStream>,
-    reader: tokio::task::JoinHandle<(Vec<(u64, Instant)>, Vec<(String, Instant)>)>,
+    reader: tokio::task::JoinHandle<Seen>,
 }
 
 async fn tablet(room: &Room, token: &str, meeting: MeetingId) -> anyhow::Result<Tablet> {
