@@ -503,3 +503,24 @@ impl Cache {
         Ok(stats)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_cannot_be_kept_leaves_no_half_written_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Arc::new(crate::vault::Vault::open_or_create(dir.path(), "123456").unwrap());
+        let cache = Cache::open(dir.path().join("cache"), vault).unwrap();
+        cache.keep("state", b"{\"seq\":1}").unwrap();
+        assert_eq!(cache.kept("state").as_deref(), Some(&b"{\"seq\":1}"[..]));
+        // The sealed copy is written, then cannot take its place: a
+        // directory is in the way. (A full disk fails the same steps.)
+        std::fs::create_dir_all(dir.path().join("cache/session/inside")).unwrap();
+        assert!(cache.keep("session", b"token").is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/tmp")).unwrap().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        assert_eq!(cache.kept("state").as_deref(), Some(&b"{\"seq\":1}"[..]), "the other file is untouched");
+    }
+}
