@@ -451,6 +451,37 @@ async fn an_upload_through_the_agent_streams_on_to_the_room() -> anyhow::Result<
     Ok(())
 }
 
+/// An upload the room refuses part-way (over its size limit) is answered
+/// with the room's refusal, not taken for a room out of reach: the room
+/// stops reading the body, and the agent stops sending it and reads the
+/// answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_room_refuses_part_way_gets_the_rooms_answer_through_the_agent() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| c.max_upload = 2 * 1024 * 1024).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
+        server: server.quic_addr,
+        fingerprint: server.fingerprint.clone(),
+        meeting: s.meeting,
+        participant: s.secretary.0,
+        pin: Some(s.secretary.1.clone()),
+        cache_dir: cache.path().to_path_buf(),
+        listen: Some("127.0.0.1:0".parse()?),
+    })
+    .await?;
+    until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server")));
+    let a = local.upload(s.meeting, s.item, "Quá lớn.pdf", pack_pdf(64, 1024 * 1024, 43, None), &[]).await?;
+    assert_eq!(a.status, 413, "{a:?}");
+    assert_eq!(a.body["code"], "too_large", "{a:?}");
+    // The link is still up, and a document within the limit goes through.
+    let small = local.upload(s.meeting, s.item, "Vừa.pdf", pack_pdf(1, 64 * 1024, 44, None), &[]).await?;
+    assert_eq!(small.status, 201, "{small:?}");
+    Ok(())
+}
+
 /// A tablet whose storage is full: preparing it (`--once`) stops with a
 /// message that says so, instead of trying again forever.
 #[tokio::test]

@@ -781,6 +781,31 @@ fn web_cache_path(shared: &Shared, path: &str) -> Option<PathBuf> {
     safe.then(|| shared.opts.cache_dir.join("web").join(name))
 }
 
+/// A request stream's sending half that ends in a reset unless the whole
+/// body went: quinn finishes a dropped stream, so a body cut off (the
+/// browser went away, its upload broke) would reach the room as complete.
+struct ResetUnlessFinished(Option<quinn::SendStream>);
+
+impl ResetUnlessFinished {
+    fn stream(&mut self) -> &mut quinn::SendStream {
+        self.0.as_mut().expect("not finished yet")
+    }
+
+    fn finish(&mut self) {
+        if let Some(mut send) = self.0.take() {
+            let _ = send.finish();
+        }
+    }
+}
+
+impl Drop for ResetUnlessFinished {
+    fn drop(&mut self) {
+        if let Some(mut send) = self.0.take() {
+            let _ = send.reset(quinn::VarInt::from_u32(0));
+        }
+    }
+}
+
 /// Everything else goes to the room over the link, acting for the agent's
 /// session. The web UI's own files are kept, so it still loads offline.
 async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -802,15 +827,22 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .collect();
     let request = StreamRequest::Http { token: Some(online.token.clone()), method: parts.method.to_string(), path: path.clone(), headers };
     let answer = async {
-        let (mut send, mut recv) = link::open_request(&online.connection, &request).await?;
+        let (send, mut recv) = link::open_request(&online.connection, &request).await?;
         // The body goes on as it comes, held back by QUIC's flow control: an
         // upload through an old tablet never sits whole in its memory, and
         // the room's own limit is the only one.
+        let mut send = ResetUnlessFinished(Some(send));
         let mut body = body.into_data_stream();
         while let Some(piece) = body.next().await {
-            send.write_chunk(piece?).await?;
+            match send.stream().write_chunk(piece?).await {
+                Ok(()) => {}
+                // The room stopped reading: it refused the request (no right
+                // to upload, too large) and its answer follows.
+                Err(quinn::WriteError::Stopped(_)) => break,
+                Err(e) => return Err(e.into()),
+            }
         }
-        let _ = send.finish();
+        send.finish();
         match link::read_reply(&mut recv).await? {
             StreamReply::Http { status, headers } => Ok::<_, anyhow::Error>((status, headers, recv)),
             StreamReply::Error { code, message } => bail!("{code}: {message}"),
