@@ -133,6 +133,14 @@ impl std::fmt::Display for StorageFailed {
     }
 }
 
+/// Marks `r`'s error as [`StorageFailed`] when the system refused a read or
+/// a write (an I/O error at its root), and leaves others as they are: a
+/// chunk that went bad in the cache, for one, is fetched again rather than
+/// reported as a full disk.
+fn storage<T>(r: anyhow::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| if e.root_cause().is::<std::io::Error>() { e.context(StorageFailed) } else { e })
+}
+
 fn valid_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
@@ -344,7 +352,7 @@ impl Cache {
             bail!("the document has SHA-256 {got}, not {}", m.sha256);
         }
         let (path, label) = self.manifest_path(version);
-        self.put(&path, &label, &serde_json::to_vec(m)?).context(StorageFailed)?;
+        storage(self.put(&path, &label, &serde_json::to_vec(m)?))?;
         self.index(&self.vault.name(version), m.clone());
         Ok(())
     }
@@ -423,7 +431,7 @@ impl Cache {
         // which chunks a complete version holds (copied over, still sealed).
         let (this, m, version) = (self.clone(), Arc::new(m), doc.sha256.clone());
         let (m2, v2) = (m.clone(), version.clone());
-        let (missing, resumed, reused, have) = tokio::task::spawn_blocking(move || this.scan(&m2, &v2)).await?.context(StorageFailed)?;
+        let (missing, resumed, reused, have) = storage(tokio::task::spawn_blocking(move || this.scan(&m2, &v2)).await?)?;
         (stats.resumed, stats.reused) = (resumed, reused);
         let mut have = have;
         progress(have);
@@ -473,7 +481,7 @@ impl Cache {
                         file.write_all(&this.vault.seal(&this.chunk_label(&c.hash), &bytes))?;
                         Ok(())
                     };
-                    keep().context(StorageFailed)?;
+                    storage(keep())?;
                     h.sha.update(&bytes);
                     h.next = i + 1;
                     Ok((h, bytes.len()))
@@ -496,7 +504,7 @@ impl Cache {
                 this.hash_held(&mut file, &m, &all, &mut h, m.chunks.len())?;
                 file.sync_data().with_context(|| format!("cannot flush {} to disk", data.display()))
             };
-            flush().context(StorageFailed)?;
+            storage(flush())?;
             this.finish(&m, &version, h.sha)
         })
         .await??;
@@ -507,6 +515,16 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_the_system_refuses_is_a_storage_failure() {
+        let full: anyhow::Result<()> =
+            Err(anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("cannot write chunk 3"));
+        assert!(storage(full).unwrap_err().downcast_ref::<StorageFailed>().is_some());
+        let bad: anyhow::Result<()> = Err(anyhow::anyhow!("aead::Error").context("chunk 3 went bad in the cache"));
+        let bad = storage(bad).unwrap_err();
+        assert!(bad.downcast_ref::<StorageFailed>().is_none(), "{bad:#}");
+    }
 
     #[test]
     fn a_file_that_cannot_be_kept_leaves_no_half_written_copy() {
