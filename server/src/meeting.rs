@@ -1135,9 +1135,9 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
     })
     .await
     .map_err(|e| Error::Internal(e.into()))??;
-    std::fs::create_dir_all(&dir)?;
     let record = kept;
     let mut listed = vec![];
+    let mut to_write = vec![];
     for (name, bytes) in files {
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
@@ -1153,10 +1153,21 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
             signed_at: ts(signed_at),
             public_key: services.signer.public_key_hex(),
         });
-        write_file(&dir.join(&name), &bytes)?;
-        write_file(&dir.join(format!("{name}.sig")), &serde_json::to_vec_pretty(&signature).expect("signatures serialise"))?;
+        to_write.push((dir.join(&name), bytes));
+        to_write.push((dir.join(format!("{name}.sig")), serde_json::to_vec_pretty(&signature).expect("signatures serialise")));
         listed.push(SignedFile { name, sha256 });
     }
+    // Written (and each flushed to disk) off the writers' thread, which every
+    // meeting's commands share.
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        for (path, bytes) in to_write {
+            write_file(&path, &bytes)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))??;
     let signed = SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at };
     sqlx::query("INSERT INTO minutes_versions (meeting_id, version, log_head, log_seq, files, signed_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(m)
