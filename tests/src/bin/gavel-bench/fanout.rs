@@ -436,6 +436,8 @@ pub async fn fanout(room: &Room, d: &Arc<Delegates>, sizes: &[usize], moves: usi
             ));
             if transport == Transport::Quic {
                 let audience = bare.audience(n).await?;
+                // The same settling time as Gavel's audience gets above.
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 let (mut bare_lat, _) = time_moves(audience, moves, Publisher::Bare(&mut bare)).await?;
                 bare_lat.sort();
                 rows.push(Row::new(
