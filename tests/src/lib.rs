@@ -912,12 +912,24 @@ pub async fn start_agent(
     voter: usize,
     cache_dir: &Path,
 ) -> anyhow::Result<gavel_agent::agent::Agent> {
+    start_agent_as(server_quic, fingerprint, s, &s.voters[voter], cache_dir).await
+}
+
+/// A tablet agent running in this process, for `who` (participant, PIN),
+/// serving the tablet's browser on a loopback port.
+pub async fn start_agent_as(
+    server_quic: SocketAddr,
+    fingerprint: &str,
+    s: &Assembly,
+    who: &(ParticipantId, String),
+    cache_dir: &Path,
+) -> anyhow::Result<gavel_agent::agent::Agent> {
     gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
         server: server_quic,
         fingerprint: fingerprint.to_string(),
         meeting: s.meeting,
-        participant: s.voters[voter].0,
-        pin: Some(s.voters[voter].1.clone()),
+        participant: who.0,
+        pin: Some(who.1.clone()),
         cache_dir: cache_dir.to_path_buf(),
         listen: Some("127.0.0.1:0".parse()?),
     })

@@ -431,16 +431,7 @@ async fn an_upload_through_the_agent_streams_on_to_the_room() -> anyhow::Result<
     let server = TestServer::start_in(data.path(), |c| c.max_upload = 300 * 1024 * 1024).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let cache = tempfile::tempdir()?;
-    let agent = gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
-        server: server.quic_addr,
-        fingerprint: server.fingerprint.clone(),
-        meeting: s.meeting,
-        participant: s.secretary.0,
-        pin: Some(s.secretary.1.clone()),
-        cache_dir: cache.path().to_path_buf(),
-        listen: Some("127.0.0.1:0".parse()?),
-    })
-    .await?;
+    let agent = start_agent_as(server.quic_addr, &server.fingerprint, &s, &s.secretary, cache.path()).await?;
     until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
     let pdf = pack_pdf(260, 1024 * 1024, 41, None);
     let sha = sha256_hex(&pdf);
@@ -461,16 +452,7 @@ async fn an_upload_the_room_refuses_part_way_gets_the_rooms_answer_through_the_a
     let server = TestServer::start_in(data.path(), |c| c.max_upload = 2 * 1024 * 1024).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let cache = tempfile::tempdir()?;
-    let agent = gavel_agent::agent::Agent::start(gavel_agent::agent::Options {
-        server: server.quic_addr,
-        fingerprint: server.fingerprint.clone(),
-        meeting: s.meeting,
-        participant: s.secretary.0,
-        pin: Some(s.secretary.1.clone()),
-        cache_dir: cache.path().to_path_buf(),
-        listen: Some("127.0.0.1:0".parse()?),
-    })
-    .await?;
+    let agent = start_agent_as(server.quic_addr, &server.fingerprint, &s, &s.secretary, cache.path()).await?;
     until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
     let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server")));
     let a = local.upload(s.meeting, s.item, "Quá lớn.pdf", pack_pdf(64, 1024 * 1024, 43, None), &[]).await?;
