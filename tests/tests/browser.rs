@@ -320,7 +320,7 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
 async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    s.upload_document("Báo cáo tài chính.pdf", pack_pdf(16, 256 * 1024, 29, None), &[]).await?;
+    let big = s.upload_document("Báo cáo tài chính.pdf", pack_pdf(16, 256 * 1024, 29, None), &[]).await?;
     let cache = tempfile::tempdir()?;
     let listen = format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
     let mut cmd = on_small_disk(cache.path(), 5 * 512 * 1024, &workspace_binary("gavel-agent")?);
@@ -347,6 +347,17 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
     wait_text(&c, "#tablet-problem", "No space left on device").await?;
     wait_text(&c, "#tablet-pack .count", "0/1").await?;
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-storage-full.png"), c.screenshot().await?)?;
+    // The secretary removes the document the tablet cannot keep: the banner
+    // goes at once, not at the end of the agent's wait before trying again.
+    let removed = s.admin.command(s.meeting, "remove-big", &Command::RemoveDocument { document: big.id }).await?;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    let gone = async {
+        while !c.find_all(Locator::Css("#tablet-problem")).await?.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(WAIT, gone).await.map_err(|_| anyhow::anyhow!("the banner stayed after the document was removed"))??;
     c.close().await?;
     agent.kill().await?;
     Ok(())

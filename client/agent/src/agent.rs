@@ -636,6 +636,11 @@ async fn run_downloads(shared: Arc<Shared>) {
             // Once every listed document is complete, what the meeting no
             // longer lists for this reader leaves the tablet.
             if !failed && docs.iter().all(|d| shared.cache.has(&d.sha256)) {
+                // Nothing left that the tablet cannot keep (the document it could
+                // not was removed, or space was made): the problem is over.
+                if shared.progress.borrow().problem.is_some() {
+                    shared.progress.send_modify(|p| p.problem = None);
+                }
                 let current: Vec<&str> = docs.iter().map(|d| d.sha256.as_str()).collect();
                 match shared.cache.prune(&current) {
                     Ok(0) => {}
@@ -646,7 +651,13 @@ async fn run_downloads(shared: Arc<Shared>) {
         }
         if storage_failed {
             storage_wait = (storage_wait * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
-            tokio::time::sleep(storage_wait).await;
+            // A change to the meeting (the document removed or replaced) or to
+            // the link is worth another look at once.
+            tokio::select! {
+                _ = tokio::time::sleep(storage_wait) => {}
+                r = state_rx.changed() => if r.is_err() { return },
+                r = link_rx.changed() => if r.is_err() { return },
+            }
             continue;
         }
         if failed {
