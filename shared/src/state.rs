@@ -87,8 +87,10 @@ impl MeetingState {
         crate::decision::quorum(&self.participants, self.meeting.quorum)
     }
 
+    /// The poll with this id, to change: copied only as [`Self::participant_mut`] is.
     fn poll_mut(&mut self, id: PollId) -> Option<&mut Poll> {
-        Arc::make_mut(&mut self.polls).iter_mut().find(|p| p.id == id)
+        let at = self.polls.iter().position(|p| p.id == id)?;
+        Some(&mut Arc::make_mut(&mut self.polls)[at])
     }
 
     /// The participant with this id.
@@ -212,7 +214,9 @@ impl MeetingState {
                 }
             }
             Change::ParticipantRemoved { participant } => {
-                Arc::make_mut(&mut self.participants).retain(|p| p.id != *participant);
+                if self.participant(*participant).is_some() {
+                    Arc::make_mut(&mut self.participants).retain(|p| p.id != *participant);
+                }
                 if self.documents.iter().any(|d| d.readers.contains(participant)) {
                     for d in Arc::make_mut(&mut self.documents) {
                         d.readers.retain(|r| r != participant);
@@ -543,6 +547,13 @@ pub(crate) mod tests {
         let shared = after.participants.clone();
         let change = Change::AttendanceChanged { participant: ParticipantId(99), attendance: Attendance::Absent, reason: String::new() };
         after.apply(&ev(&after, change)).unwrap();
+        assert!(Arc::ptr_eq(&shared, &after.participants));
+        // Nor does a ballot in an unknown poll, or removing an unknown participant.
+        let polls = after.polls.clone();
+        let ballot = Change::BallotCast { poll: PollId(99), voter: ParticipantId(3), choices: None, by_secretary: false };
+        after.apply(&ev(&after, ballot)).unwrap();
+        assert!(Arc::ptr_eq(&polls, &after.polls));
+        after.apply(&ev(&after, Change::ParticipantRemoved { participant: ParticipantId(99) })).unwrap();
         assert!(Arc::ptr_eq(&shared, &after.participants));
         // The chair sees every document: their view shares the list.
         assert!(Arc::ptr_eq(&after.visible_to(&actor(&after, 1)).documents, &after.documents));
