@@ -362,9 +362,12 @@ async fn an_agent_keeps_the_meeting_state_when_it_stops() -> anyhow::Result<()> 
     let s = Assembly::build(&server.url(""), 1).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
-    until("the agent holds the state", LONG, || agent.shared.state.borrow().is_some()).await?;
     let state = cache.path().join("state.json");
-    let _ = std::fs::remove_file(&state); // as if the half-second save had not come yet
+    // Once the half-second save has kept the state, nothing changes in the
+    // meeting, so nothing saves it again while the agent runs: removed now,
+    // only the agent's stopping can bring it back.
+    until("the agent keeps the state", LONG, || agent.shared.state.borrow().is_some() && state.is_file()).await?;
+    std::fs::remove_file(&state)?;
     drop(agent);
     assert!(state.is_file(), "the agent kept its state as it stopped");
     Ok(())
@@ -412,13 +415,21 @@ async fn an_agent_whose_sign_in_must_wait_joins_once_the_wait_is_over() -> anyho
     assert_eq!(wrong("000000").await?, "bad_credentials");
     assert_eq!(wrong("000001").await?, "bad_credentials");
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = std::time::Instant::now();
     assert_eq!(wrong("000002").await?, "bad_credentials", "after the first wait");
-    // Now the next sign-in must wait 2 s, even with the right PIN.
+    // Now the next sign-in must wait 2 s, even with the right PIN (a refusal
+    // for waiting does not count as a failure, so this check leaves the wait
+    // as it is), and the agent starts inside that wait.
+    let right = s.voters[0].1.clone();
+    assert_eq!(http.clone().sign_in(s.meeting, s.voters[0].0, &right).await?.code(), "too_many_attempts");
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the agent links up or gives up", LONG, || agent.shared.link.borrow().is_some() || agent.shared.fatal.borrow().is_some()).await?;
     assert_eq!(agent.shared.fatal.borrow().clone(), None, "the agent gave up on a wait that passes");
     assert!(agent.shared.link.borrow().is_some());
+    // Not a speed check: the room cannot have let it in before the wait,
+    // which began after `third`, was over.
+    assert!(third.elapsed() >= Duration::from_secs(2), "the agent linked up inside the wait: {:?}", third.elapsed());
     Ok(())
 }
 
