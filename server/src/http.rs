@@ -165,7 +165,7 @@ async fn health(State(app): State<AppState>) -> Result<Json<serde_json::Value>> 
     })))
 }
 
-async fn list_meetings(State(app): State<AppState>) -> Result<Json<Vec<store::MeetingSummary>>> {
+async fn list_meetings(State(app): State<AppState>) -> Result<Json<Vec<MeetingSummary>>> {
     Ok(Json(store::list_meetings(&app.db).await?))
 }
 

@@ -101,17 +101,6 @@ pub fn parse_ts(s: &str) -> anyhow::Result<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("bad stored time {s:?}"))
 }
 
-/// One row of the lobby's meeting list.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MeetingSummary {
-    pub id: MeetingId,
-    pub title: String,
-    pub organisation: String,
-    pub status: MeetingStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub starts_at: OffsetDateTime,
-}
-
 /// All meetings, the most recent first.
 pub async fn list_meetings(db: &Db) -> anyhow::Result<Vec<MeetingSummary>> {
     let rows = sqlx::query("SELECT id, title, organisation, status, starts_at FROM meetings ORDER BY starts_at DESC, id DESC")

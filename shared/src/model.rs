@@ -182,6 +182,17 @@ impl Confidentiality {
     }
 }
 
+/// One row of the lobby's meeting list (`GET /api/meetings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSummary {
+    pub id: MeetingId,
+    pub title: String,
+    pub organisation: String,
+    pub status: MeetingStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+}
+
 /// A meeting's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meeting {

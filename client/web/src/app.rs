@@ -276,17 +276,6 @@ fn Notice() -> impl IntoView {
     }
 }
 
-/// One meeting in the lobby.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MeetingSummary {
-    pub id: MeetingId,
-    pub title: String,
-    pub organisation: String,
-    pub status: MeetingStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub starts_at: time::OffsetDateTime,
-}
-
 /// The status of a meeting, in words.
 pub fn status_key(s: MeetingStatus) -> &'static str {
     match s {
