@@ -13,7 +13,7 @@
 //! client.
 
 use crate::error::Error;
-use crate::meeting::{MeetingHandle, Op, Published, SentAs};
+use crate::meeting::{MeetingHandle, Op, Published};
 use crate::{AppState, auth, store};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -253,10 +253,7 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
                         match r {
                             Ok(p) => {
                                 if p.event.seq > f.seq {
-                                    match &p.sent_as {
-                                        SentAs::Same(text) => outlet.queue(text.clone()).await?,
-                                        SentAs::PerViewer(state) => send_event(&mut outlet, state, &f.actor, &p.event).await?,
-                                    }
+                                    outlet.queue(p.message_for(&f.actor)).await?;
                                     f.seq = p.event.seq;
                                 }
                             }
