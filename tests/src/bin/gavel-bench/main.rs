@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if run("votes") {
         let t = Instant::now();
-        rows.extend(votes::vote_burst(&room, &d, z.voters).await?);
+        rows.extend(votes::vote_bursts(&room, &d, z.voters).await?);
         phase("vote burst", t);
     }
     if run("pack") || run("control") {

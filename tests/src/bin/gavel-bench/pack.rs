@@ -470,7 +470,7 @@ async fn control_phase(
 
 /// Case 3: control under load, on the downloading connections.
 pub async fn control_under_load(room: &Room, d: &Delegates, pack: &Pack, clients: usize, docs: usize) -> anyhow::Result<Vec<Row>> {
-    control_beside_downloads(room, d, pack, clients, docs, "control under load", false).await
+    control_beside_downloads(room, d, pack, clients, docs, "control under load", true).await
 }
 
 /// Agenda moves and ballots on `clients` QUIC tablets, idle and while each

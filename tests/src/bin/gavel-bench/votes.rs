@@ -60,7 +60,17 @@ async fn until(ws: &mut crate::fanout::WsStream, done: impl Fn(&ServerMessage) -
     }
 }
 
-pub async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize) -> anyhow::Result<Vec<Row>> {
+/// Case 4, for a secret poll and a named one: named ballots reach each
+/// viewer in one of two forms (with the choice for the voter and the
+/// officers, without for the others), secret ones the same to everyone.
+pub async fn vote_bursts(room: &Room, d: &Arc<Delegates>, n: usize) -> anyhow::Result<Vec<Row>> {
+    let mut rows = vote_burst(room, d, n, true).await?;
+    rows.extend(vote_burst(room, d, n, false).await?);
+    Ok(rows)
+}
+
+async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize, secret: bool) -> anyhow::Result<Vec<Row>> {
+    let kind = if secret { "secret" } else { "named" };
     let mut clients = vec![];
     for (_, token) in &d.tokens[..n] {
         clients.push(ws_delegate(room, token, d.meeting).await?);
@@ -72,13 +82,13 @@ pub async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize) -> anyhow::Re
         kind: PollKind::YesNo,
         options: vec![],
         max_choices: 1,
-        secret: true,
+        secret,
         allow_change: false,
         rule: MajorityRule::default(),
     };
-    let a = chair.command(d.meeting, "burst-poll", &create).await?;
+    let a = chair.command(d.meeting, &format!("burst-poll-{kind}"), &create).await?;
     let poll = PollId(a.body["result"]["id"].as_i64().context("poll id")?);
-    chair.command(d.meeting, "burst-open", &Command::OpenPoll { poll }).await?;
+    chair.command(d.meeting, &format!("burst-open-{kind}"), &Command::OpenPoll { poll }).await?;
     // Every client sees the poll open before the burst.
     for ws in clients.iter_mut() {
         until(
@@ -88,29 +98,42 @@ pub async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize) -> anyhow::Re
         .await?;
     }
 
+    // Each voter on a task of its own, as each is its own tablet: polled
+    // together in one task, the voters' reading of every ballot's event
+    // (500 × 500 messages) ran on one thread and held back the answers.
     let start = Instant::now();
-    let results = join_all(clients.iter_mut().enumerate().map(|(i, ws)| async move {
-        let key = format!("ballot-{i}");
-        let cmd = ClientMessage::Command { key: key.clone(), command: Command::CastBallot { poll, choices: vec![(i % 3) as u8] } };
-        let t = Instant::now();
-        ws.send(Message::Text(protocol::encode(&cmd).into())).await?;
-        let m =
-            until(ws, |m| matches!(m, ServerMessage::Ack { key: k, .. } | ServerMessage::Error { key: Some(k), .. } if *k == key)).await?;
-        anyhow::ensure!(matches!(m, ServerMessage::Ack { .. }), "ballot refused: {m:?}");
-        anyhow::Ok(t.elapsed())
-    }))
-    .await;
+    let voters = clients.into_iter().enumerate().map(|(i, mut ws)| {
+        tokio::spawn(async move {
+            let key = format!("ballot-{kind}-{i}");
+            let cmd = ClientMessage::Command { key: key.clone(), command: Command::CastBallot { poll, choices: vec![(i % 3) as u8] } };
+            let t = Instant::now();
+            ws.send(Message::Text(protocol::encode(&cmd).into())).await?;
+            let m =
+                until(&mut ws, |m| matches!(m, ServerMessage::Ack { key: k, .. } | ServerMessage::Error { key: Some(k), .. } if *k == key))
+                    .await?;
+            anyhow::ensure!(matches!(m, ServerMessage::Ack { .. }), "ballot refused: {m:?}");
+            anyhow::Ok((t.elapsed(), ws))
+        })
+    });
+    let mut lat = vec![];
+    let mut clients = vec![];
+    for r in join_all(voters).await {
+        let (t, ws) = r??;
+        lat.push(t);
+        clients.push(ws);
+    }
     let burst = start.elapsed();
-    let mut lat = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
 
     let close_start = Instant::now();
-    chair.command(d.meeting, "burst-close", &Command::ClosePoll { poll }).await?;
-    join_all(clients.iter_mut().map(|ws| {
-        until(ws, |m| matches!(m, ServerMessage::Event { event } if matches!(&event.change, gavel_shared::protocol::Change::PollClosed { poll: p, .. } if *p == poll)))
-    }))
-    .await
-    .into_iter()
-    .collect::<anyhow::Result<Vec<_>>>()?;
+    chair.command(d.meeting, &format!("burst-close-{kind}"), &Command::ClosePoll { poll }).await?;
+    let watchers = clients.into_iter().map(|mut ws| {
+        tokio::spawn(async move {
+            until(&mut ws, |m| matches!(m, ServerMessage::Event { event } if matches!(&event.change, gavel_shared::protocol::Change::PollClosed { poll: p, .. } if *p == poll))).await
+        })
+    });
+    for r in join_all(watchers).await {
+        r??;
+    }
     let to_result = close_start.elapsed();
 
     let baseline = baseline_inserts(n).await?;
@@ -118,14 +141,14 @@ pub async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize) -> anyhow::Re
     let base_rate = n as f64 / baseline.as_secs_f64();
     Ok(vec![
         Row::new(
-            format!("vote burst, {n} voters over WebSocket: durable ballots/s (until the last ack)"),
+            format!("vote burst, {kind} poll, {n} voters over WebSocket: durable ballots/s (until the last ack)"),
             format!("{gavel_rate:.0}/s ({:.0} ms)", ms(burst)),
             format!("{base_rate:.0}/s ({:.0} ms), {n} single-row inserts", ms(baseline)),
             ratio(gavel_rate, base_rate),
         ),
-        Row::new(format!("vote burst, {n} voters: ballot acknowledgement p50 / p99 / max"), spread(&mut lat), "—", "—"),
+        Row::new(format!("vote burst, {kind} poll, {n} voters: ballot acknowledgement p50 / p99 / max"), spread(&mut lat), "—", "—"),
         Row::new(
-            format!("vote burst, {n} voters: last ballot → poll closed and result on every client"),
+            format!("vote burst, {kind} poll, {n} voters: last ballot → poll closed and result on every client"),
             format!("{:.0} ms (burst + close → result: {:.0} ms)", ms(to_result), ms(burst + to_result)),
             "—",
             "—",
