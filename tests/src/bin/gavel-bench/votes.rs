@@ -44,15 +44,24 @@ async fn baseline_inserts(n: usize) -> anyhow::Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Reads until a message satisfies `done`; returns it. Only messages whose
-/// text contains `hint` are decoded: the 500 voters share the benchmark's
-/// 2 cores with the room, and decoding all 250,000 ballot events they
-/// receive took more of those cores than the room itself (a tablet decodes
-/// its 500 on a CPU of its own).
-async fn until(ws: &mut crate::fanout::WsStream, hint: &str, done: impl Fn(&ServerMessage) -> bool) -> anyhow::Result<ServerMessage> {
+/// Reads until a message satisfies `done`; returns it, and counts in
+/// `ballots` the ballot events read on the way. Only messages whose text
+/// contains `hint` are decoded: the 500 voters share the benchmark's 2 cores
+/// with the room, and decoding all 250,000 ballot events they receive took
+/// more of those cores than the room itself (a tablet decodes its 500 on a
+/// CPU of its own).
+async fn until(
+    ws: &mut crate::fanout::WsStream,
+    hint: &str,
+    ballots: &mut usize,
+    done: impl Fn(&ServerMessage) -> bool,
+) -> anyhow::Result<ServerMessage> {
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("timed out")? {
             Some(Ok(Message::Text(t))) => {
+                if t.as_str().contains("\"ballot_cast\"") {
+                    *ballots += 1;
+                }
                 if !t.as_str().contains(hint) {
                     continue;
                 }
@@ -101,6 +110,7 @@ async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize, secret: bool) -> 
         until(
             ws,
             "\"poll_opened\"",
+            &mut 0,
             |m| matches!(m, ServerMessage::Event { event } if matches!(event.change, gavel_shared::protocol::Change::PollOpened { .. })),
         )
         .await?;
@@ -116,34 +126,40 @@ async fn vote_burst(room: &Room, d: &Arc<Delegates>, n: usize, secret: bool) -> 
             let cmd = ClientMessage::Command { key: key.clone(), command: Command::CastBallot { poll, choices: vec![(i % 3) as u8] } };
             let t = Instant::now();
             ws.send(Message::Text(protocol::encode(&cmd).into())).await?;
+            let mut ballots = 0;
             let m = until(
                 &mut ws,
                 &format!("\"{key}\""),
+                &mut ballots,
                 |m| matches!(m, ServerMessage::Ack { key: k, .. } | ServerMessage::Error { key: Some(k), .. } if *k == key),
             )
             .await?;
             anyhow::ensure!(matches!(m, ServerMessage::Ack { .. }), "ballot refused: {m:?}");
-            anyhow::Ok((t.elapsed(), ws))
+            anyhow::Ok((t.elapsed(), ws, ballots))
         })
     });
     let mut lat = vec![];
     let mut clients = vec![];
     for r in join_all(voters).await {
-        let (t, ws) = r??;
+        let (t, ws, ballots) = r??;
         lat.push(t);
-        clients.push(ws);
+        clients.push((ws, ballots));
     }
     let burst = start.elapsed();
 
     let close_start = Instant::now();
     chair.command(d.meeting, &format!("burst-close-{kind}"), &Command::ClosePoll { poll }).await?;
-    let watchers = clients.into_iter().map(|mut ws| {
+    // Every voter must have seen every ballot (as a count of voters) before
+    // the result.
+    let watchers = clients.into_iter().map(|(mut ws, mut ballots)| {
         tokio::spawn(async move {
-            until(&mut ws, "\"poll_closed\"", |m| matches!(m, ServerMessage::Event { event } if matches!(&event.change, gavel_shared::protocol::Change::PollClosed { poll: p, .. } if *p == poll))).await
+            until(&mut ws, "\"poll_closed\"", &mut ballots, |m| matches!(m, ServerMessage::Event { event } if matches!(&event.change, gavel_shared::protocol::Change::PollClosed { poll: p, .. } if *p == poll))).await?;
+            anyhow::Ok(ballots)
         })
     });
     for r in join_all(watchers).await {
-        r??;
+        let ballots = r??;
+        anyhow::ensure!(ballots == n, "a voter saw {ballots} of the {n} ballots before the result");
     }
     let to_result = close_start.elapsed();
 
