@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// Marks a request that came over HTTPS.
@@ -66,7 +66,7 @@ impl Drop for TlsListener {
 
 /// Binds `addr` and starts accepting TLS connections.
 pub async fn bind(addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> anyhow::Result<TlsListener> {
-    let tcp = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for HTTPS on {addr}"))?;
+    let tcp = crate::limits::listen(addr).with_context(|| format!("cannot listen for HTTPS on {addr}"))?;
     let local = tcp.local_addr()?;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (done, ready) = mpsc::channel(64);

@@ -267,7 +267,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
+    let listener = limits::listen(config.http).with_context(|| format!("cannot listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
     let endpoint = quic::bind(config.quic, &tls, config.quic_congestion)?;

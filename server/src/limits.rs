@@ -2,7 +2,8 @@
 //! connections per address, and messages per second per connection.
 //! Both are flags with stated defaults (`--max-connections-per-address`,
 //! `--max-messages-per-second`); tests and benchmarks with many clients on
-//! one address raise them.
+//! one address raise them. Also how many connections may wait to be
+//! accepted ([`listen`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +18,24 @@ pub const DEFAULT_MESSAGES_PER_SECOND: u32 = 20;
 /// How long an address whose connection was cut off for flooding may not
 /// open another: reconnecting to flood again costs it nothing otherwise.
 pub const FLOOD_COOL_DOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How many TCP connections may wait for the server to accept them. The
+/// kernel caps it at `net.core.somaxconn` (4,096 since Linux 5.4).
+pub const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with room for a whole room reconnecting at
+/// once. Tokio's `TcpListener::bind` leaves 128 places, as the standard
+/// library does: when the Wi-Fi came back and 500 tablets connected in the
+/// same instant, the kernel dropped the connections past those 128 and each
+/// waited out a SYN retransmission (1 s, then 3 s) before it was let in.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As `TcpListener::bind`: a restarted server gets its port back at once.
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// Open connections, counted per address, and addresses cooling down after a flood.
 #[derive(Default)]
@@ -132,6 +151,19 @@ impl Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_room_reconnecting_at_once_waits_in_the_accept_queue_not_on_retransmissions() {
+        // Nobody accepts: every connection that completes its handshake
+        // waits in the queue. Past a queue of 128 (tokio's default) the
+        // kernel drops the handshake and the connection never completes.
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connecting = (0..300).map(|_| tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(addr)));
+        let done = futures_util::future::join_all(connecting).await;
+        let connected = done.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(connected, 300, "connections completed while none was accepted");
+    }
 
     #[test]
     fn slots_are_counted_per_address_and_freed_when_dropped() {
