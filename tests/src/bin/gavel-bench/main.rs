@@ -8,8 +8,8 @@
 //! one) with a temporary data directory; clients run in this process.
 //! Baselines: Mosquitto (fan-out), nginx over HTTPS (pack distribution), a
 //! plain loopback TCP copy (the machine's ceiling), plain SQLite inserts
-//! (vote burst), an idle server (control under load), an empty database
-//! (start-up). Every case checks what clients received (hashes, counts) and
+//! (vote burst), delegates that are up to date (reconnect storm), an idle
+//! server (control under load), an empty database (start-up). Every case checks what clients received (hashes, counts) and
 //! fails if it cannot run; the quick mode checks only that.
 
 mod bare;
@@ -18,6 +18,7 @@ mod fanout;
 mod flood;
 mod footprint;
 mod pack;
+mod reconnect;
 mod shaped;
 mod votes;
 
@@ -95,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         (run("fanout"), z.fanout.iter().copied().max().unwrap_or(1)),
         (run("stalled"), z.stalled),
         (run("votes"), z.voters),
+        (run("reconnect"), z.voters),
         (run("pack"), z.plans.iter().map(|p| p.0).max().unwrap_or(1)),
         (run("control"), z.control_clients),
     ];
@@ -120,6 +122,11 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         rows.extend(votes::vote_bursts(&room, &d, z.voters).await?);
         phase("vote burst", t);
+    }
+    if run("reconnect") {
+        let t = Instant::now();
+        rows.extend(reconnect::reconnect_storm(&room, &d, z.voters, z.fanout.iter().copied().max().unwrap_or(1)).await?);
+        phase("reconnect storm", t);
     }
     if run("pack") || run("control") {
         let t = Instant::now();
