@@ -94,6 +94,56 @@ impl Published {
     }
 }
 
+/// The snapshots of one state a meeting's followers were sent, each encoded
+/// once for every viewer who may see the same. A room whose Wi-Fi comes
+/// back has hundreds of tablets saying `hello` at once, and a page reload
+/// has no copy to resume from: in a meeting of 2,000 each snapshot is about
+/// 270 KB of JSON, and most delegates see the same one (they differ where
+/// one is among a document's named readers, has a ballot in an open poll or
+/// has written an opinion). A viewer is handed a kept snapshot only when
+/// what it may see is equal to what that snapshot holds, so sharing cannot
+/// show anyone more than [`MeetingState::visible_to`] allows.
+#[derive(Default)]
+pub struct Snapshots {
+    kept: Mutex<KeptSnapshots>,
+}
+
+#[derive(Default)]
+struct KeptSnapshots {
+    /// The `seq` of the state they show; a later state replaces them all.
+    seq: u64,
+    /// Up to [`MAX_FORMS`], each with what it shows.
+    forms: Vec<(MeetingState, bytes::Bytes)>,
+}
+
+impl Snapshots {
+    /// The encoded snapshot of `state` as `viewer` may see it.
+    pub fn encoded_for(&self, state: &MeetingState, viewer: &Actor) -> bytes::Bytes {
+        let visible = state.visible_to(viewer);
+        {
+            let kept = self.kept.lock().expect("snapshots");
+            // The collections a viewer's copy shares with the state compare
+            // by pointer first, so a comparison costs little beside encoding.
+            if kept.seq == state.seq
+                && let Some((_, text)) = kept.forms.iter().find(|(shows, _)| *shows == visible)
+            {
+                return text.clone();
+            }
+        }
+        // Encoded outside the lock, as for events (see [`Published::message_for`]).
+        let text =
+            bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Snapshot { state: visible.clone() }));
+        let mut kept = self.kept.lock().expect("snapshots");
+        if state.seq > kept.seq {
+            *kept = KeptSnapshots { seq: state.seq, forms: Vec::new() };
+        }
+        if kept.seq == state.seq && kept.forms.len() < MAX_FORMS && !kept.forms.iter().any(|(shows, _)| *shows == visible) {
+            kept.forms.push((visible, text.clone()));
+        }
+        text
+    }
+}
+
 /// The longest idempotency key accepted.
 pub const MAX_KEY: usize = 128;
 
@@ -289,6 +339,8 @@ pub struct MeetingHandle {
     latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
     events: broadcast::Sender<Arc<Published>>,
     jobs: mpsc::Sender<Job>,
+    /// Snapshots for followers that start with no copy, shared.
+    pub snapshots: Snapshots,
 }
 
 impl MeetingHandle {
@@ -300,7 +352,7 @@ impl MeetingHandle {
         let publishing = Arc::new(tokio::sync::Mutex::new(()));
         let w = writer(db, services, publishing.clone(), latest.clone(), events.clone(), rx);
         writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, publishing, latest, events, jobs }
+        MeetingHandle { id, publishing, latest, events, jobs, snapshots: Snapshots::default() }
     }
 
     /// A copy of the current state.
@@ -1357,6 +1409,89 @@ mod tests {
         assert_eq!(chair.as_ptr(), own.as_ptr());
         assert_eq!(choices(&p.message_for(&Actor::Staff { staff: StaffId(2) })), Some(vec![1]));
         assert_eq!(p.forms().len(), 2, "two forms in all");
+    }
+
+    /// Delegates who may see the same share one encoded snapshot; whoever
+    /// may see more or less (a named reader, a non-member, the chair) gets
+    /// exactly their own, and a later state is never answered from an
+    /// earlier one.
+    #[test]
+    fn a_snapshot_is_shared_only_by_viewers_who_may_see_the_same() {
+        let id = MeetingId(1);
+        let mut state = MeetingState::new(Meeting {
+            id,
+            title: "Kỳ họp thứ mười hai".into(),
+            organisation: "HĐND phường Láng Hạ".into(),
+            place: "Hội trường".into(),
+            starts_at: OffsetDateTime::UNIX_EPOCH,
+            status: MeetingStatus::Open,
+            current_item: None,
+            quorum: Default::default(),
+            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
+        });
+        let people = [(1, Role::Chair, true), (7, Role::Delegate, true), (30, Role::Observer, false)]
+            .into_iter()
+            .chain((20..25).map(|n| (n, Role::Delegate, true)));
+        for (n, role, member) in people {
+            Arc::make_mut(&mut state.participants).push(Participant {
+                id: ParticipantId(n),
+                name: format!("Đại biểu {n}"),
+                position: String::new(),
+                role,
+                member,
+                voting: member,
+                attendance: Default::default(),
+                excuse: String::new(),
+            });
+        }
+        let doc = |n: i64, confidentiality, readers: Vec<ParticipantId>| Document {
+            id: DocumentId(n),
+            item: ItemId(1),
+            title: format!("Tài liệu {n}"),
+            file_name: format!("{n}.pdf"),
+            size: 1,
+            sha256: "0".repeat(64),
+            confidentiality,
+            readers,
+            uploaded_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        Arc::make_mut(&mut state.documents).extend([
+            doc(1, Confidentiality::Public, vec![]),
+            doc(2, Confidentiality::Members, vec![]),
+            doc(3, Confidentiality::Named, vec![ParticipantId(7)]),
+        ]);
+        state.seq = 5;
+        let who = |n: i64| {
+            let role = state.participant(ParticipantId(n)).expect("participant").role;
+            Actor::Participant { meeting: id, participant: ParticipantId(n), role }
+        };
+        let snapshots = Snapshots::default();
+        let shown = |text: &bytes::Bytes| match gavel_shared::protocol::decode_server(std::str::from_utf8(text).expect("UTF-8"), usize::MAX)
+        {
+            Ok(ServerMessage::Snapshot { state }) => state,
+            other => panic!("not a snapshot: {other:?}"),
+        };
+        let viewers: Vec<Actor> = [20, 1, 7, 21, 30, 22, 23, 24].into_iter().map(who).chain([Actor::Display { meeting: id }]).collect();
+        let texts: Vec<_> = viewers.iter().map(|v| snapshots.encoded_for(&state, v)).collect();
+        for (viewer, text) in viewers.iter().zip(&texts) {
+            assert_eq!(shown(text), state.visible_to(viewer), "{viewer:?} gets what it may see");
+        }
+        let docs = |text: &bytes::Bytes| shown(text).documents.iter().map(|d| d.id.0).collect::<Vec<_>>();
+        assert_eq!(docs(&texts[1]), vec![1, 2, 3], "the chair");
+        assert_eq!(docs(&texts[2]), vec![1, 2, 3], "the named reader");
+        assert_eq!(docs(&texts[0]), vec![1, 2], "a member");
+        assert_eq!(docs(&texts[4]), vec![1], "a non-member");
+        for shared in [3, 5, 6, 7] {
+            assert_eq!(texts[shared].as_ptr(), texts[0].as_ptr(), "delegates who see the same share one encoding");
+        }
+        assert_ne!(texts[2].as_ptr(), texts[0].as_ptr());
+
+        let mut later = state.clone();
+        later.seq = 6;
+        let next = snapshots.encoded_for(&later, &who(20));
+        assert_eq!(shown(&next).seq, 6, "a later state is encoded anew");
+        assert_eq!(snapshots.encoded_for(&later, &who(21)).as_ptr(), next.as_ptr());
+        assert_eq!(shown(&snapshots.encoded_for(&state, &who(22))).seq, 5, "an earlier state still gets its own");
     }
 
     /// Past the forms kept, a viewer still gets its own form.

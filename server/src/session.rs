@@ -311,7 +311,7 @@ async fn start_following(
                 send_event(outlet, &start, &actor, e).await?;
             }
         }
-        _ => outlet.queue(encoded(&ServerMessage::Snapshot { state: start.visible_to(&actor) })).await?,
+        _ => outlet.queue(handle.snapshots.encoded_for(&start, &actor)).await?,
     }
     Ok(Following { handle, actor, events, seq: start.seq })
 }
