@@ -31,36 +31,52 @@ struct Arrival {
 }
 
 const CHECK_EVERY: usize = 25;
+/// Events a delegate that was away missed (agenda moves).
+const MISSED: u64 = 50;
 
-/// Connects, says hello, and reads until the snapshot (`last_seq: None`) or
-/// the welcome (`last_seq: Some`, up to date: nothing follows it).
-async fn arrive(
-    base: std::net::SocketAddr,
-    token: String,
-    meeting: MeetingId,
-    last_seq: Option<u64>,
-    check: bool,
-) -> anyhow::Result<Arrival> {
+/// What a delegate of a storm has, and is owed.
+#[derive(Clone, Copy)]
+enum Copy {
+    /// No copy: a snapshot.
+    None,
+    /// Up to date at this `seq`: the welcome, and nothing after it.
+    UpTo(u64),
+    /// At `from`, the meeting since at `to`: the events in between, in order.
+    Behind { from: u64, to: u64 },
+}
+
+/// Connects, says hello, and reads until it holds what it is owed.
+async fn arrive(base: std::net::SocketAddr, token: String, meeting: MeetingId, copy: Copy, check: bool) -> anyhow::Result<Arrival> {
     let t = Instant::now();
     let mut req = format!("ws://{base}/ws").into_client_request()?;
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    let last_seq = match copy {
+        Copy::None => None,
+        Copy::UpTo(seq) | Copy::Behind { from: seq, .. } => Some(seq),
+    };
     ws.send(Message::Text(protocol::encode(&ClientMessage::Hello { meeting, last_seq, version: PROTOCOL_VERSION }).into())).await?;
-    let want = if last_seq.is_some() { "\"type\":\"welcome\"" } else { "\"type\":\"snapshot\"" };
+    let mut bytes = 0;
     loop {
-        match tokio::time::timeout(Duration::from_secs(120), ws.next()).await.context("nothing after hello")? {
-            Some(Ok(Message::Text(text))) if text.contains(want) => {
-                let took = t.elapsed();
-                let checked = match protocol::decode_server(text.as_str(), usize::MAX)? {
-                    ServerMessage::Snapshot { state } if check => Some(state),
-                    ServerMessage::Snapshot { .. } | ServerMessage::Welcome { .. } => None,
-                    other => bail!("expected {want}, got {other:?}"),
-                };
-                return Ok(Arrival { took, bytes: text.len(), checked, ws });
+        let text = match tokio::time::timeout(Duration::from_secs(120), ws.next()).await.context("nothing after hello")? {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            other => bail!("closed before it was served: {other:?}"),
+        };
+        bytes += text.len();
+        let done = match (copy, protocol::decode_server(text.as_str(), usize::MAX)?) {
+            (_, ServerMessage::Error { code, message, .. }) => bail!("refused: {code}: {message}"),
+            (Copy::None, ServerMessage::Snapshot { state }) => Some(check.then_some(state)),
+            (Copy::UpTo(_), ServerMessage::Welcome { .. }) => Some(None),
+            (Copy::Behind { from, to }, ServerMessage::Event { event }) => {
+                anyhow::ensure!(event.seq > from && event.seq <= to, "event {} replayed to a copy at {from} (head {to})", event.seq);
+                (event.seq == to).then_some(None)
             }
-            Some(Ok(Message::Text(text))) if text.contains("\"type\":\"error\"") => bail!("refused: {}", text.as_str()),
-            Some(Ok(_)) => {}
-            other => bail!("closed before {want}: {other:?}"),
+            (_, ServerMessage::Welcome { .. }) => None,
+            (_, other) => bail!("not what a copy {:?} is owed: {other:?}", last_seq),
+        };
+        if let Some(checked) = done {
+            return Ok(Arrival { took: t.elapsed(), bytes, checked, ws });
         }
     }
 }
@@ -85,23 +101,25 @@ struct Storm {
     bytes: usize,
     seq: u64,
     participants: usize,
+    current: Option<ItemId>,
 }
 
-async fn storm(room: &Room, d: &Delegates, n: usize, last_seq: Option<u64>) -> anyhow::Result<Storm> {
+async fn storm(room: &Room, d: &Delegates, n: usize, copy: Copy) -> anyhow::Result<Storm> {
     let cpu_before = cpu_of(room.pid())?;
     let start = Instant::now();
     let tasks = d.tokens[..n]
         .iter()
         .enumerate()
-        .map(|(i, (_, token))| tokio::spawn(arrive(room.http, token.clone(), d.meeting, last_seq, i % CHECK_EVERY == 0)));
+        .map(|(i, (_, token))| tokio::spawn(arrive(room.http, token.clone(), d.meeting, copy, i % CHECK_EVERY == 0)));
     let mut arrivals = vec![];
     for r in join_all(tasks).await {
         arrivals.push(r??);
     }
     let all = start.elapsed();
     let cpu = cpu_of(room.pid())? - cpu_before;
-    let mut seq = last_seq.unwrap_or(0);
+    let mut seq = 0;
     let mut participants = 0;
+    let mut current = None;
     for (i, a) in arrivals.iter().enumerate() {
         if let Some(state) = &a.checked {
             anyhow::ensure!(state.meeting.id == d.meeting, "snapshot of meeting {:?}", state.meeting.id);
@@ -111,6 +129,7 @@ async fn storm(room: &Room, d: &Delegates, n: usize, last_seq: Option<u64>) -> a
             anyhow::ensure!(seq == 0 || state.seq == seq, "snapshots at seq {} and {seq}", state.seq);
             seq = state.seq;
             participants = state.participants.len();
+            current = state.meeting.current_item;
         }
     }
     let bytes = arrivals.iter().map(|a| a.bytes).sum();
@@ -118,7 +137,7 @@ async fn storm(room: &Room, d: &Delegates, n: usize, last_seq: Option<u64>) -> a
     for mut a in arrivals {
         let _ = a.ws.close(None).await;
     }
-    Ok(Storm { all, lat, cpu, bytes, seq, participants })
+    Ok(Storm { all, lat, cpu, bytes, seq, participants, current })
 }
 
 /// Adds participants (not signed in) until the meeting has `size`: run
@@ -146,25 +165,48 @@ async fn top_up(d: &Delegates, size: usize) -> anyhow::Result<()> {
 pub async fn reconnect_storm(room: &Room, d: &Arc<Delegates>, n: usize, meeting_size: usize) -> anyhow::Result<Vec<Row>> {
     top_up(d, meeting_size).await?;
     // A first storm learns the head (and warms the room as a real one is).
-    let first = storm(room, d, n, None).await?;
+    let first = storm(room, d, n, Copy::None).await?;
     anyhow::ensure!(first.seq > 0, "no snapshot was checked");
-    let resumed = storm(room, d, n, Some(first.seq)).await?;
-    let mut fresh = storm(room, d, n, None).await?;
+    let resumed = storm(room, d, n, Copy::UpTo(first.seq)).await?;
+    let mut fresh = storm(room, d, n, Copy::None).await?;
     anyhow::ensure!(fresh.seq == first.seq, "the meeting moved during the storms");
+    // The Wi-Fi drops for a while, the chair goes on, and everyone comes
+    // back with the copy they had.
+    let chair = d.chair_http(&room.base());
+    let mut head = first.seq;
+    for i in 0..MISSED {
+        // From the item that is not current (the snapshot's) to the other.
+        let item = d.items[(i as usize + usize::from(fresh.current == Some(d.items[0]))) % 2];
+        let a = chair.command(d.meeting, &format!("storm-move-{}-{i}", first.seq), &Command::GoToItem { item }).await?;
+        anyhow::ensure!(a.status == 200, "agenda move: {a:?}");
+        head = a.body["seq"].as_u64().context("no seq")?;
+    }
+    anyhow::ensure!(head > first.seq, "the moves made no event");
+    let mut behind = storm(room, d, n, Copy::Behind { from: first.seq, to: head }).await?;
     let per = fresh.bytes / n.max(1);
-    Ok(vec![Row::new(
-        format!(
-            "reconnect storm: {n} delegates with no copy say hello at once (WebSocket), each owed a snapshot of a meeting of {} participants: last snapshot held / server CPU",
-            fresh.participants
+    Ok(vec![
+        Row::new(
+            format!(
+                "reconnect storm: {n} delegates with no copy say hello at once (WebSocket), each owed a snapshot of a meeting of {} participants: last snapshot held / server CPU",
+                fresh.participants
+            ),
+            format!(
+                "{:.0} ms / {:.0} ms CPU ({:.0} KB each; p50 / p99 / max {})",
+                ms(fresh.all),
+                ms(fresh.cpu),
+                per as f64 / 1000.0,
+                spread(&mut fresh.lat)
+            ),
+            format!("{:.0} ms / {:.0} ms CPU, the same delegates up to date (welcome only)", ms(resumed.all), ms(resumed.cpu)),
+            format!("{} time, {} CPU", ratio(ms(fresh.all), ms(resumed.all)), ratio(ms(fresh.cpu), ms(resumed.cpu))),
         ),
-        format!(
-            "{:.0} ms / {:.0} ms CPU ({:.0} KB each; p50 / p99 / max {})",
-            ms(fresh.all),
-            ms(fresh.cpu),
-            per as f64 / 1000.0,
-            spread(&mut fresh.lat)
+        Row::new(
+            format!(
+                "reconnect storm: the same {n} delegates come back {MISSED} agenda moves behind, each owed the events it missed (replayed from the log): last copy up to date / server CPU"
+            ),
+            format!("{:.0} ms / {:.0} ms CPU (p50 / p99 / max {})", ms(behind.all), ms(behind.cpu), spread(&mut behind.lat)),
+            format!("{:.0} ms / {:.0} ms CPU, welcome only", ms(resumed.all), ms(resumed.cpu)),
+            format!("{} time, {} CPU", ratio(ms(behind.all), ms(resumed.all)), ratio(ms(behind.cpu), ms(resumed.cpu))),
         ),
-        format!("{:.0} ms / {:.0} ms CPU, the same delegates up to date (welcome only)", ms(resumed.all), ms(resumed.cpu)),
-        format!("{} time, {} CPU", ratio(ms(fresh.all), ms(resumed.all)), ratio(ms(fresh.cpu), ms(resumed.cpu))),
-    )])
+    ])
 }
