@@ -213,16 +213,29 @@ async fn connection(app: AppState, router: axum::Router, conn: quinn::Connection
 
 /// The control stream's sending half, for [`session::deliver`]: messages
 /// are framed into one buffer and handed to quinn at each flush, without a
-/// copy.
+/// copy; a large one (a snapshot) goes to quinn as it is.
 struct Outlet {
     send: quinn::SendStream,
     conn: quinn::Connection,
     queued: BytesMut,
 }
 
+/// Messages from this size on are handed to quinn without a copy
+/// ([`Outlet`]); smaller ones are gathered into one buffer per flush.
+const SHARED_FROM: usize = 16 * 1024;
+
 impl session::Outlet for Outlet {
     async fn queue(&mut self, text: Bytes) -> anyhow::Result<()> {
         self.queued.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        if text.len() >= SHARED_FROM {
+            // After what is queued (its length included), the message itself:
+            // quinn keeps it until acknowledged, shared with every follower
+            // sent the same snapshot (`meeting::Snapshots`), where a copy in
+            // each connection's buffer made 500 copies of 270 KB in a storm.
+            let mut chunks = [std::mem::take(&mut self.queued).freeze(), text];
+            self.send.write_all_chunks(&mut chunks).await?;
+            return Ok(());
+        }
         self.queued.extend_from_slice(&text);
         if self.queued.len() >= 64 * 1024 {
             self.flush().await?;

@@ -2,6 +2,7 @@
 //! tablet agent; the certificate is pinned by its fingerprint, and only the
 //! protocol versions the server speaks pass the handshake.
 
+use anyhow::Context;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, ClientMessage, Command, PROTOCOL_VERSION, ServerMessage};
 use gavel_tests::*;
@@ -78,6 +79,53 @@ async fn an_agent_signs_in_over_quic_and_follows_the_agenda_in_order() -> anyhow
     assert!(matches!(again.recv().await?, ServerMessage::Welcome { .. }));
     again.send(&ClientMessage::Ping { nonce: 5 }).await?;
     assert!(matches!(again.recv().await?, ServerMessage::Pong { nonce: 5, .. }), "nothing missed, nothing replayed");
+    Ok(())
+}
+
+/// A snapshot large enough to go to quinn as it is (not copied into the
+/// connection's buffer, and shared between tablets that may see the same)
+/// reaches each tablet whole, framed, with the events after it in order.
+#[tokio::test]
+async fn a_large_snapshot_reaches_each_tablet_whole_and_the_events_follow_it() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 300).await?;
+    let mut tablets = vec![];
+    for (who, pin) in &s.voters[..2] {
+        let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+        q.send(&ClientMessage::SignIn { meeting: s.meeting, participant: *who, pin: pin.clone(), remote: false }).await?;
+        anyhow::ensure!(matches!(q.recv().await?, ServerMessage::SignedIn { .. }), "sign-in refused");
+        q.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+        assert!(matches!(q.recv().await?, ServerMessage::Welcome { .. }));
+        tablets.push((*who, q));
+    }
+    let secretary = s.sign_in(&s.secretary).await?;
+    let a = secretary
+        .command(
+            s.meeting,
+            "after-the-snapshot",
+            &Command::AddItem { title: "Mục sau".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    let last = a.body["seq"].as_u64().with_context(|| format!("{a:?}"))?;
+    let everything = secretary.state(s.meeting).await?;
+    for (who, q) in &mut tablets {
+        let snapshot = q.recv().await?;
+        let size = gavel_shared::protocol::encode(&snapshot).len();
+        assert!(size >= 16 * 1024, "a snapshot of {size} bytes is too small to test the uncopied path");
+        let ServerMessage::Snapshot { state: mut copy } = snapshot else { anyhow::bail!("no snapshot: {snapshot:?}") };
+        assert_eq!(copy.participants.len(), 302);
+        while copy.seq < last {
+            match q.recv().await? {
+                ServerMessage::Event { event } => copy.apply(&event)?,
+                other => anyhow::bail!("{other:?}"),
+            }
+        }
+        assert!(copy.agenda.iter().any(|i| i.title == "Mục sau"), "the event after the snapshot");
+        assert_eq!(copy, everything.visible_to(&Actor::Participant { meeting: s.meeting, participant: *who, role: Role::Delegate }));
+        // The stream goes on framed as before.
+        q.send(&ClientMessage::Ping { nonce: 9 }).await?;
+        assert!(matches!(q.recv().await?, ServerMessage::Pong { nonce: 9, .. }));
+    }
     Ok(())
 }
 
