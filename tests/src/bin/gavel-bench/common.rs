@@ -47,13 +47,19 @@ pub fn ratio(gavel: f64, baseline: f64) -> String {
 
 /// Resident memory of a process, in bytes (Linux `/proc`).
 pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    memory_of(pid, "VmRSS")
+}
+
+/// One of a process's memory figures in `/proc/PID/status` (`VmRSS`,
+/// `VmHWM`…), in bytes.
+pub fn memory_of(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .context("no VmRSS")?;
+        .with_context(|| format!("no {field}"))?;
     Ok(kb * 1024)
 }
 

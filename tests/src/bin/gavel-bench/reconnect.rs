@@ -152,14 +152,7 @@ fn reset_peak_rss(pid: u32) -> anyhow::Result<u64> {
 
 /// A process's peak resident memory (`VmHWM`), in bytes.
 fn peak_rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmHWM")?;
-    Ok(kb * 1024)
+    memory_of(pid, "VmHWM")
 }
 
 /// Server CPU time (user + system) of a process, from `/proc`.
