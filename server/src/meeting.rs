@@ -1368,12 +1368,9 @@ mod tests {
     use super::*;
     use gavel_shared::protocol::ServerMessage;
 
-    /// A named ballot reaches the voter and the officers with its choice and
-    /// everyone else without, each form encoded once and shared.
-    #[test]
-    fn each_form_of_an_event_is_encoded_once_and_every_viewer_gets_its_own() {
-        let id = MeetingId(1);
-        let state = MeetingState::new(Meeting {
+    /// An open meeting with nothing in it yet.
+    fn open_meeting(id: MeetingId) -> MeetingState {
+        MeetingState::new(Meeting {
             id,
             title: "Kỳ họp thứ mười hai".into(),
             organisation: "HĐND phường Láng Hạ".into(),
@@ -1383,7 +1380,15 @@ mod tests {
             current_item: None,
             quorum: Default::default(),
             speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
-        });
+        })
+    }
+
+    /// A named ballot reaches the voter and the officers with its choice and
+    /// everyone else without, each form encoded once and shared.
+    #[test]
+    fn each_form_of_an_event_is_encoded_once_and_every_viewer_gets_its_own() {
+        let id = MeetingId(1);
+        let state = open_meeting(id);
         let voter = ParticipantId(7);
         let who = |participant: i64, role: Role| Actor::Participant { meeting: id, participant: ParticipantId(participant), role };
         let by = who(voter.0, Role::Delegate);
@@ -1418,17 +1423,7 @@ mod tests {
     #[test]
     fn a_snapshot_is_shared_only_by_viewers_who_may_see_the_same() {
         let id = MeetingId(1);
-        let mut state = MeetingState::new(Meeting {
-            id,
-            title: "Kỳ họp thứ mười hai".into(),
-            organisation: "HĐND phường Láng Hạ".into(),
-            place: "Hội trường".into(),
-            starts_at: OffsetDateTime::UNIX_EPOCH,
-            status: MeetingStatus::Open,
-            current_item: None,
-            quorum: Default::default(),
-            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
-        });
+        let mut state = open_meeting(id);
         let people = [(1, Role::Chair, true), (7, Role::Delegate, true), (30, Role::Observer, false)]
             .into_iter()
             .chain((20..25).map(|n| (n, Role::Delegate, true)));
@@ -1498,17 +1493,7 @@ mod tests {
     #[test]
     fn forms_past_the_limit_are_encoded_for_their_viewer_alone() {
         let id = MeetingId(1);
-        let mut state = MeetingState::new(Meeting {
-            id,
-            title: "Họp".into(),
-            organisation: String::new(),
-            place: String::new(),
-            starts_at: OffsetDateTime::UNIX_EPOCH,
-            status: MeetingStatus::Open,
-            current_item: None,
-            quorum: Default::default(),
-            speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
-        });
+        let mut state = open_meeting(id);
         let readers: Vec<ParticipantId> = (1..=20).map(ParticipantId).collect();
         let document = Document {
             id: DocumentId(5),

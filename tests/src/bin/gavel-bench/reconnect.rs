@@ -78,11 +78,11 @@ const CHECK_EVERY: usize = 25;
 /// Events a delegate that was away missed (agenda moves).
 const MISSED: u64 = 50;
 
-/// What a delegate of a storm has, and is owed.
+/// What a delegate of a storm kept of the meeting, and so is owed.
 #[derive(Clone, Copy)]
-enum Copy {
+enum Kept {
     /// No copy: a snapshot.
-    None,
+    Nothing,
     /// Up to date at this `seq`: the welcome, and nothing after it.
     UpTo(u64),
     /// At `from`, the meeting since at `to`: the events in between, in order.
@@ -90,11 +90,11 @@ enum Copy {
 }
 
 /// Connects, says hello, and reads until it holds what it is owed.
-async fn arrive(door: Door, token: String, meeting: MeetingId, copy: Copy, check: bool) -> anyhow::Result<Arrival> {
+async fn arrive(door: Door, token: String, meeting: MeetingId, kept: Kept, check: bool) -> anyhow::Result<Arrival> {
     let t = Instant::now();
-    let last_seq = match copy {
-        Copy::None => None,
-        Copy::UpTo(seq) | Copy::Behind { from: seq, .. } => Some(seq),
+    let last_seq = match kept {
+        Kept::Nothing => None,
+        Kept::UpTo(seq) | Kept::Behind { from: seq, .. } => Some(seq),
     };
     let hello = ClientMessage::Hello { meeting, last_seq, version: PROTOCOL_VERSION };
     let mut held = match door.transport {
@@ -120,17 +120,17 @@ async fn arrive(door: Door, token: String, meeting: MeetingId, copy: Copy, check
         let text = held.next_text().await?;
         bytes += text.len();
         // Only what can end the wait is decoded, and a snapshot only when checked.
-        if let Copy::None = copy
+        if let Kept::Nothing = kept
             && !check
             && text.contains("\"type\":\"snapshot\"")
         {
             return Ok(Arrival { took: t.elapsed(), bytes, checked: None, held });
         }
-        let done = match (copy, protocol::decode_server(&text, usize::MAX)?) {
+        let done = match (kept, protocol::decode_server(&text, usize::MAX)?) {
             (_, ServerMessage::Error { code, message, .. }) => bail!("refused: {code}: {message}"),
-            (Copy::None, ServerMessage::Snapshot { state }) => Some(check.then_some(state)),
-            (Copy::UpTo(_), ServerMessage::Welcome { .. }) => Some(None),
-            (Copy::Behind { from, to }, ServerMessage::Event { event }) => {
+            (Kept::Nothing, ServerMessage::Snapshot { state }) => Some(check.then_some(state)),
+            (Kept::UpTo(_), ServerMessage::Welcome { .. }) => Some(None),
+            (Kept::Behind { from, to }, ServerMessage::Event { event }) => {
                 anyhow::ensure!(event.seq > from && event.seq <= to, "event {} replayed to a copy at {from} (head {to})", event.seq);
                 (event.seq == to).then_some(None)
             }
@@ -180,7 +180,7 @@ struct Storm {
     current: Option<ItemId>,
 }
 
-async fn storm(room: &Room, d: &Delegates, n: usize, transport: Transport, copy: Copy) -> anyhow::Result<Storm> {
+async fn storm(room: &Room, d: &Delegates, n: usize, transport: Transport, kept: Kept) -> anyhow::Result<Storm> {
     let door = Door { http: room.http, quic: room.quic, fingerprint: room.fingerprint.clone(), transport };
     let cpu_before = cpu_of(room.pid())?;
     let rss_before = reset_peak_rss(room.pid())?;
@@ -188,7 +188,7 @@ async fn storm(room: &Room, d: &Delegates, n: usize, transport: Transport, copy:
     let tasks = d.tokens[..n]
         .iter()
         .enumerate()
-        .map(|(i, (_, token))| tokio::spawn(arrive(door.clone(), token.clone(), d.meeting, copy, i % CHECK_EVERY == 0)));
+        .map(|(i, (_, token))| tokio::spawn(arrive(door.clone(), token.clone(), d.meeting, kept, i % CHECK_EVERY == 0)));
     let mut arrivals = vec![];
     for r in join_all(tasks).await {
         arrivals.push(r??);
@@ -222,8 +222,7 @@ async fn storm(room: &Room, d: &Delegates, n: usize, transport: Transport, copy:
 /// Adds participants (not signed in) until the meeting has `size`: run
 /// alone, the case gets the meeting of the largest fan-out, as in a full run.
 async fn top_up(d: &Delegates, size: usize) -> anyhow::Result<()> {
-    let state = d.admin.get(&format!("/api/meetings/{}/state", d.meeting.0)).await?;
-    let have = state.body["participants"].as_array().map_or(0, |p| p.len());
+    let have = d.admin.state(d.meeting).await?.participants.len();
     let missing: Vec<NewParticipant> = (have..size)
         .map(|i| NewParticipant {
             name: format!("Khách mời {i:04}"),
@@ -244,13 +243,13 @@ async fn top_up(d: &Delegates, size: usize) -> anyhow::Result<()> {
 pub async fn reconnect_storm(room: &Room, d: &Arc<Delegates>, n: usize, meeting_size: usize) -> anyhow::Result<Vec<Row>> {
     top_up(d, meeting_size).await?;
     // A first storm learns the head (and warms the room as a real one is).
-    let first = storm(room, d, n, Transport::Ws, Copy::None).await?;
+    let first = storm(room, d, n, Transport::Ws, Kept::Nothing).await?;
     anyhow::ensure!(first.seq > 0, "no snapshot was checked");
     let mut rows = vec![];
     let mut head = first.seq;
     for transport in [Transport::Ws, Transport::Quic] {
-        let resumed = storm(room, d, n, transport, Copy::UpTo(head)).await?;
-        let mut fresh = storm(room, d, n, transport, Copy::None).await?;
+        let resumed = storm(room, d, n, transport, Kept::UpTo(head)).await?;
+        let mut fresh = storm(room, d, n, transport, Kept::Nothing).await?;
         anyhow::ensure!(fresh.seq == head, "the meeting moved during the storms");
         rows.push(Row::new(
             format!(
@@ -289,7 +288,7 @@ pub async fn reconnect_storm(room: &Room, d: &Arc<Delegates>, n: usize, meeting_
             head = a.body["seq"].as_u64().context("no seq")?;
         }
         anyhow::ensure!(head > from, "the moves made no event");
-        let mut behind = storm(room, d, n, transport, Copy::Behind { from, to: head }).await?;
+        let mut behind = storm(room, d, n, transport, Kept::Behind { from, to: head }).await?;
         rows.push(Row::new(
             format!(
                 "reconnect storm: the same {n} delegates come back {MISSED} agenda moves behind, each owed the events it missed (replayed from the log): last copy up to date / room CPU"
