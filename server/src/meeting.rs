@@ -331,16 +331,91 @@ const MAX_BATCH: usize = 512;
 /// One meeting, live.
 pub struct MeetingHandle {
     pub id: MeetingId,
-    /// Held by the writer from the start of a batch until its events are
-    /// published, so a subscriber starts exactly between two batches.
-    publishing: Arc<tokio::sync::Mutex<()>>,
-    /// The state after the last batch, shared (see [`Published`]); only the
-    /// writer replaces it.
-    latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
-    events: broadcast::Sender<Arc<Published>>,
+    live: Arc<Live>,
     jobs: mpsc::Sender<Job>,
     /// Snapshots for followers that start with no copy, shared.
     pub snapshots: Snapshots,
+}
+
+/// What a meeting's writer shares with its handle.
+struct Live {
+    /// Held by the writer from the start of a batch until its events are
+    /// published, so a subscriber starts exactly between two batches.
+    publishing: tokio::sync::Mutex<()>,
+    /// The state after the last batch, shared (see [`Published`]); only the
+    /// writer replaces it.
+    latest: std::sync::RwLock<Arc<MeetingState>>,
+    events: broadcast::Sender<Arc<Published>>,
+    recent: Mutex<Recent>,
+}
+
+/// Where a new follower starts: the state at the moment it subscribed
+/// (every event after `state.seq` arrives on `events`) and, when it said
+/// what it had and the room still keeps every event after that, the events
+/// it missed.
+pub struct Subscription {
+    pub state: Arc<MeetingState>,
+    pub events: broadcast::Receiver<Arc<Published>>,
+    pub missed: Option<Vec<Missed>>,
+}
+
+/// How many of the last events a meeting keeps in memory for followers
+/// that come back behind; further behind, a follower gets a snapshot.
+pub const REPLAY_LIMIT: usize = 500;
+
+/// The last [`REPLAY_LIMIT`] events of a meeting, for followers that come
+/// back a little behind (the Wi-Fi back after a drop, a page reloaded by a
+/// browser that kept its copy). A room's Wi-Fi coming back brings hundreds
+/// of them at once; replayed from here, an event that is the same for
+/// everyone goes out as the bytes its live followers were sent, where the
+/// log cost each of them a query and an encoding per event. An event
+/// filtered per viewer keeps only the event, not the state after it (see
+/// [`SentAs::PerViewer`]); it is filtered against the state at the replay,
+/// as from the log. The log serves what is not kept here: events from
+/// before the room started.
+#[derive(Default)]
+struct Recent {
+    events: std::collections::VecDeque<Missed>,
+}
+
+/// An event kept for replay.
+#[derive(Clone, Debug)]
+pub enum Missed {
+    /// Encoded once, as sent to every live follower.
+    Same { seq: u64, text: bytes::Bytes },
+    /// To be filtered for each viewer.
+    PerViewer(Arc<Event>),
+}
+
+impl Missed {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Missed::Same { seq, .. } => *seq,
+            Missed::PerViewer(e) => e.seq,
+        }
+    }
+}
+
+impl Recent {
+    fn keep(&mut self, event: Missed) {
+        if self.events.len() == REPLAY_LIMIT {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    /// The events after `seq` up to `now` (the last one published), or
+    /// `None` when some of them are no longer (or not yet) kept.
+    fn after(&self, seq: u64, now: u64) -> Option<Vec<Missed>> {
+        if seq >= now {
+            return (seq == now).then(Vec::new);
+        }
+        let first = self.events.front()?.seq();
+        if first > seq + 1 || self.events.back()?.seq() != now {
+            return None;
+        }
+        Some(self.events.iter().skip((seq + 1 - first) as usize).cloned().collect())
+    }
 }
 
 impl MeetingHandle {
@@ -348,35 +423,41 @@ impl MeetingHandle {
         let (events, _) = broadcast::channel(FANOUT_CAPACITY);
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let id = state.meeting.id;
-        let latest = Arc::new(std::sync::RwLock::new(Arc::new(state)));
-        let publishing = Arc::new(tokio::sync::Mutex::new(()));
-        let w = writer(db, services, publishing.clone(), latest.clone(), events.clone(), rx);
+        let live = Arc::new(Live {
+            publishing: tokio::sync::Mutex::new(()),
+            latest: std::sync::RwLock::new(Arc::new(state)),
+            events,
+            recent: Mutex::default(),
+        });
+        let w = writer(db, services, live.clone(), rx);
         writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, publishing, latest, events, jobs, snapshots: Snapshots::default() }
+        MeetingHandle { id, live, jobs, snapshots: Snapshots::default() }
     }
 
     /// A copy of the current state.
     pub async fn state(&self) -> MeetingState {
-        let _writer_waits = self.publishing.lock().await;
+        let _writer_waits = self.live.publishing.lock().await;
         (*self.latest()).clone()
     }
 
-    /// Subscribes to this meeting's events, and returns the state at the
-    /// moment of subscribing: every event after `state.seq` will arrive on
-    /// the receiver.
-    pub async fn subscribe(&self) -> (Arc<MeetingState>, broadcast::Receiver<Arc<Published>>) {
-        let _writer_waits = self.publishing.lock().await;
-        (self.latest(), self.events.subscribe())
+    /// Subscribes to this meeting's events. `since` is the last event the
+    /// follower has, if it has a copy; the events after it come with the
+    /// subscription when they are all still kept in memory.
+    pub async fn subscribe(&self, since: Option<u64>) -> Subscription {
+        let _writer_waits = self.live.publishing.lock().await;
+        let state = self.latest();
+        let missed = since.and_then(|seq| self.live.recent.lock().expect("recent events").after(seq, state.seq));
+        Subscription { state, events: self.live.events.subscribe(), missed }
     }
 
     /// The state after the last batch, shared.
     pub fn latest(&self) -> Arc<MeetingState> {
-        self.latest.read().expect("latest state").clone()
+        self.live.latest.read().expect("latest state").clone()
     }
 
     /// How many connections follow this meeting.
     pub fn subscribers(&self) -> usize {
-        self.events.receiver_count()
+        self.live.events.receiver_count()
     }
 
     /// Checks and applies one change; see the module documentation. The
@@ -427,14 +508,7 @@ fn writers() -> &'static tokio::runtime::Handle {
 /// one transaction (each in its own savepoint, so one refusal does not undo
 /// the others), commits once, then publishes and answers. One fsync for a
 /// burst of ballots instead of one per ballot.
-async fn writer(
-    db: Db,
-    services: Arc<Services>,
-    publishing: Arc<tokio::sync::Mutex<()>>,
-    latest: Arc<std::sync::RwLock<Arc<MeetingState>>>,
-    events: broadcast::Sender<Arc<Published>>,
-    mut rx: mpsc::Receiver<Job>,
-) {
+async fn writer(db: Db, services: Arc<Services>, live: Arc<Live>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -443,22 +517,15 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        write_batch(&db, &services, &publishing, &latest, &events, batch).await;
+        write_batch(&db, &services, &live, batch).await;
     }
 }
 
-async fn write_batch(
-    db: &Db,
-    services: &Services,
-    publishing: &tokio::sync::Mutex<()>,
-    latest: &std::sync::RwLock<Arc<MeetingState>>,
-    events: &broadcast::Sender<Arc<Published>>,
-    batch: Vec<Job>,
-) {
-    let guard = publishing.lock().await;
+async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>) {
+    let guard = live.publishing.lock().await;
     // The one copy of the state a batch makes: what its commands change, kept
     // only if the batch commits.
-    let mut working = (*latest.read().expect("latest state").clone()).clone();
+    let mut working = (*live.latest.read().expect("latest state").clone()).clone();
     let mut tx = match db.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
@@ -505,21 +572,25 @@ async fn write_batch(
         store::truncate_wal(db).await;
     }
     let after = Arc::new(working);
-    *latest.write().expect("latest state") = after.clone();
+    *live.latest.write().expect("latest state") = after.clone();
     if size > 1 {
         tracing::debug!(commands = size, events = published.len(), "batch committed");
     }
+    let mut recent = live.recent.lock().expect("recent events");
     for e in published {
-        // No subscriber is not an error: nobody is following the meeting.
         let sent_as = if gavel_shared::state::same_for_everyone(&e.change) {
-            SentAs::Same(bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event {
-                event: e.clone(),
-            })))
+            let text =
+                bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }));
+            recent.keep(Missed::Same { seq: e.seq, text: text.clone() });
+            SentAs::Same(text)
         } else {
+            recent.keep(Missed::PerViewer(Arc::new(e.clone())));
             SentAs::PerViewer { state: after.clone(), forms: Mutex::new(Vec::new()) }
         };
-        let _ = events.send(Arc::new(Published { event: e, sent_as }));
+        // No subscriber is not an error: nobody is following the meeting.
+        let _ = live.events.send(Arc::new(Published { event: e, sent_as }));
     }
+    drop(recent);
     // Published before the lock is released: a subscriber that took the
     // lock after this batch starts from `after` and has none of its events.
     drop(guard);
@@ -1520,5 +1591,46 @@ mod tests {
             }
         }
         assert_eq!(p.forms().len(), MAX_FORMS);
+    }
+
+    /// A follower that comes back behind is handed exactly the events after
+    /// its copy while they are all kept, and nothing (so the log or a
+    /// snapshot serves it) once the oldest it needs has been dropped, or
+    /// when it claims events the room has not published.
+    #[test]
+    fn recent_events_cover_exactly_what_a_follower_missed_or_nothing() {
+        let id = MeetingId(1);
+        let by = Actor::Participant { meeting: id, participant: ParticipantId(1), role: Role::Chair };
+        let event = |seq: u64| Event { meeting: id, seq, at: OffsetDateTime::UNIX_EPOCH, by, change: Change::MeetingOpened };
+        let seqs = |m: Option<Vec<Missed>>| m.map(|m| m.iter().map(Missed::seq).collect::<Vec<_>>());
+        let mut recent = Recent::default();
+        // Events from before the room started are not kept.
+        assert_eq!(seqs(recent.after(9, 10)), None);
+        assert_eq!(seqs(recent.after(10, 10)), Some(vec![]), "nothing missed");
+        for seq in 11..=20 {
+            let m = if seq % 2 == 0 {
+                Missed::Same { seq, text: bytes::Bytes::from(format!("{seq}")) }
+            } else {
+                Missed::PerViewer(Arc::new(event(seq)))
+            };
+            recent.keep(m);
+        }
+        assert_eq!(seqs(recent.after(10, 20)), Some((11..=20).collect()));
+        assert_eq!(seqs(recent.after(15, 20)), Some((16..=20).collect()));
+        assert_eq!(seqs(recent.after(20, 20)), Some(vec![]));
+        assert_eq!(seqs(recent.after(9, 20)), None, "event 10 is not kept");
+        assert_eq!(seqs(recent.after(21, 20)), None, "a copy ahead of the room");
+        match &recent.after(11, 20).expect("kept")[0] {
+            Missed::Same { seq: 12, text } => assert_eq!(&text[..], b"12", "the bytes live followers were sent"),
+            other => panic!("not event 12 as sent: {other:?}"),
+        }
+        // Past the limit, the oldest go.
+        for seq in 21..=(20 + REPLAY_LIMIT as u64) {
+            recent.keep(Missed::PerViewer(Arc::new(event(seq))));
+        }
+        let now = 20 + REPLAY_LIMIT as u64;
+        assert_eq!(recent.events.len(), REPLAY_LIMIT);
+        assert_eq!(seqs(recent.after(19, now)), None, "event 20 was dropped");
+        assert_eq!(seqs(recent.after(20, now)), Some((21..=now).collect()));
     }
 }

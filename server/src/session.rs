@@ -5,15 +5,15 @@
 //! The transport hands in decoded text frames, and gives [`deliver`] its
 //! sending half (an [`Outlet`]). One delivery task per connection sends the
 //! session's replies from a bounded channel and, after `hello`, the events
-//! the client missed (from the log) or a snapshot, then every new event, each
-//! as the client may see it, taken straight from the meeting's broadcast: an
-//! agenda move wakes one task per client, not two. A client that reads too
-//! slowly makes its delivery task wait; the broadcast then reports it lagging
-//! and the task catches up from the log, so no memory grows with a stalled
-//! client.
+//! the client missed (kept in memory, or from the log) or a snapshot, then
+//! every new event, each as the client may see it, taken straight from the
+//! meeting's broadcast: an agenda move wakes one task per client, not two.
+//! A client that reads too slowly makes its delivery task wait; the
+//! broadcast then reports it lagging and the task catches up from the log,
+//! so no memory grows with a stalled client.
 
 use crate::error::Error;
-use crate::meeting::{MeetingHandle, Op, Published};
+use crate::meeting::{MeetingHandle, Missed, Op, Published, REPLAY_LIMIT, Subscription};
 use crate::{AppState, auth, store};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -23,8 +23,6 @@ use gavel_shared::state::MeetingState;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
-/// A reconnecting client further behind than this gets a snapshot.
-const REPLAY_LIMIT: u64 = 500;
 /// Messages queued for one client.
 pub const OUTBOX: usize = 256;
 
@@ -292,8 +290,9 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
     }
 }
 
-/// Sends a client that starts following what it missed (from the log) or a
-/// snapshot; every event after it will come from the returned receiver.
+/// Sends a client that starts following what it missed (from memory, else
+/// from the log) or a snapshot; every event after it will come from the
+/// returned receiver.
 async fn start_following(
     app: &AppState,
     outlet: &mut impl Outlet,
@@ -301,9 +300,17 @@ async fn start_following(
     actor: Actor,
     last_seq: Option<u64>,
 ) -> anyhow::Result<Following> {
-    let (start, events) = handle.subscribe().await;
-    match last_seq {
-        Some(n) if n <= start.seq && start.seq - n <= REPLAY_LIMIT => {
+    let Subscription { state: start, events, missed } = handle.subscribe(last_seq).await;
+    match (last_seq, missed) {
+        (_, Some(missed)) => {
+            for m in missed {
+                match m {
+                    Missed::Same { text, .. } => outlet.queue(text).await?,
+                    Missed::PerViewer(e) => send_event(outlet, &start, &actor, &e).await?,
+                }
+            }
+        }
+        (Some(n), None) if n <= start.seq && start.seq - n <= REPLAY_LIMIT as u64 => {
             // Replayed events are filtered against the state now (reader
             // lists only ever matter as of now).
             let log = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;

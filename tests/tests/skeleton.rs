@@ -1,6 +1,7 @@
 //! The walking skeleton, end to end: the real server on an ephemeral port
 //! with a temporary data directory, driven over WebSocket and HTTP.
 
+use gavel_shared::decision::Stance;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, ClientMessage, Command, ServerMessage};
 use gavel_tests::*;
@@ -90,6 +91,74 @@ async fn a_delegate_that_reconnects_gets_exactly_what_it_missed() -> anyhow::Res
     match back.recv().await? {
         ServerMessage::Pong { nonce: 7, .. } => {}
         other => anyhow::bail!("expected only the pong, got {other:?}"),
+    }
+    Ok(())
+}
+
+/// The events a delegate missed, as it is replayed them after `seen`, up
+/// to `last`.
+async fn replayed(server: &TestServer, s: &Scenario, n: usize, seen: u64, last: u64) -> anyhow::Result<Vec<gavel_shared::protocol::Event>> {
+    let mut back = s.ws_as(server, Role::Delegate, n, Some(seen)).await?;
+    back.wait_seq(last).await?;
+    anyhow::ensure!(back.snapshot.is_none(), "replayed, not snapshotted");
+    let events = std::mem::take(&mut back.events);
+    back.close().await;
+    Ok(events)
+}
+
+/// Delegates come back behind after a named document (delegate 0 its only
+/// reader) and an opinion of delegate 0's: each is replayed the missed
+/// events as it may see them, the same from the room's memory as from the
+/// log after a restart (when the room keeps nothing from before it).
+#[tokio::test]
+async fn missed_events_are_replayed_as_each_may_see_them_from_memory_as_from_the_log() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    let seen = chair.command(s.meeting, "m1", &Command::NextItem).await?.body["seq"].as_u64().expect("seq");
+    let (reader, _) = s.person(Role::Delegate, 0);
+    let title = "Tờ trình mật số 7";
+    let a = s
+        .admin
+        .upload(
+            s.meeting,
+            s.items[0],
+            "to-trinh.pdf",
+            tiny_pdf("To trinh"),
+            &[("title", title), ("confidentiality", "named"), ("readers", &reader.to_string())],
+        )
+        .await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    let d0 = s.http_as(&server, Role::Delegate, 0).await?;
+    let o = Command::AddOpinion { item: s.items[0], document: None, stance: Stance::Disagree, text: "Ý kiến riêng của tôi".into() };
+    assert_eq!(d0.command(s.meeting, "o1", &o).await?.status, 200);
+    let last = chair.command(s.meeting, "m2", &Command::NextItem).await?.body["seq"].as_u64().expect("seq");
+
+    let check = |n: usize, events: &[gavel_shared::protocol::Event]| -> anyhow::Result<()> {
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), ((seen + 1)..=last).collect::<Vec<_>>(), "exactly the missed events");
+        let text = serde_json::to_string(events)?;
+        if n == 0 {
+            assert!(events.iter().any(|e| matches!(&e.change, Change::DocumentAdded { document } if document.title == title && document.readers == vec![reader])), "the reader is shown the document: {text}");
+            assert!(text.contains("Ý kiến riêng của tôi"), "its author is shown the opinion: {text}");
+        } else {
+            assert!(!text.contains(title) && !text.contains("Ý kiến riêng"), "delegate 1 is shown neither: {text}");
+            assert!(events.iter().any(|e| matches!(e.change, Change::DocumentRemoved { .. })), "{text}");
+        }
+        Ok(())
+    };
+    let mut from_memory = vec![];
+    for n in 0..2 {
+        let events = replayed(&server, &s, n, seen, last).await?;
+        check(n, &events)?;
+        from_memory.push(events);
+    }
+    server.stop().await?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    for (n, memory) in from_memory.iter().enumerate() {
+        let events = replayed(&server, &s, n, seen, last).await?;
+        check(n, &events)?;
+        assert_eq!(&events, memory, "the log replays what memory did");
     }
     Ok(())
 }
