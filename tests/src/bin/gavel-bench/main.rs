@@ -22,6 +22,7 @@ mod reconnect;
 mod shaped;
 mod votes;
 
+use anyhow::Context;
 use common::*;
 use std::time::Instant;
 
@@ -77,6 +78,12 @@ async fn main() -> anyhow::Result<()> {
             meetings: 1000,
         }
     };
+    // `GAVEL_BENCH_FANOUT=500` (or `50,500`) runs the fan-out at those sizes
+    // only (while working on it: 2,000 delegates take minutes to sign in).
+    let mut z = z;
+    if let Ok(sizes) = std::env::var("GAVEL_BENCH_FANOUT") {
+        z.fanout = sizes.split(',').map(|n| n.trim().parse()).collect::<Result<_, _>>().context("GAVEL_BENCH_FANOUT: sizes like 50,500")?;
+    }
     raise_open_files();
     let started = Instant::now();
     let mut rows = vec![];
