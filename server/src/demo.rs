@@ -274,8 +274,9 @@ async fn new_pins(handle: &crate::meeting::MeetingHandle) -> anyhow::Result<Vec<
 async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting::MeetingHandle>> {
     use gavel_shared::decision::*;
     use gavel_shared::minutes::SectionKey;
-    let starts_at =
-        (OffsetDateTime::now_utc() - time::Duration::days(30)).to_offset(time::macros::offset!(+7)).replace_time(time::macros::time!(8:00));
+    let starts_at = (OffsetDateTime::now_utc() - time::Duration::days(30))
+        .to_offset(gavel_shared::clock::ROOM_OFFSET)
+        .replace_time(time::macros::time!(8:00));
     let header = NewMeeting {
         title: "Phiên họp thường kỳ tháng 10 năm 2026".into(),
         organisation: ORGANISATION.into(),
@@ -407,7 +408,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
 }
 
 async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting::MeetingHandle>> {
-    let today = OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7));
+    let today = OffsetDateTime::now_utc().to_offset(gavel_shared::clock::ROOM_OFFSET);
     let starts_at = today.replace_time(time::macros::time!(8:00));
     let header = NewMeeting {
         title: "Phiên họp thường kỳ tháng 11 năm 2026".into(),

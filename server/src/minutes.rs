@@ -6,6 +6,7 @@
 //! signature blocks).
 
 use crate::pdf::{Align, Layout, Piece, Style, mm};
+use gavel_shared::clock::in_room;
 use gavel_shared::decision::*;
 use gavel_shared::minutes::{Block, MinutesStatus, SectionKey, parse_text};
 use gavel_shared::model::*;
@@ -77,13 +78,8 @@ pub fn record_from(events: &[(String, Event)]) -> Record {
     }
 }
 
-/// Vietnam's time (the minutes are dated where the meeting is held).
-fn local(t: OffsetDateTime) -> OffsetDateTime {
-    t.to_offset(time::macros::offset!(+7))
-}
-
 fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
-    let d = local(t);
+    let d = in_room(t);
     match lang {
         Lang::Vi => format!("{}, ngày {:02} tháng {:02} năm {}", place, d.day(), u8::from(d.month()), d.year()),
         Lang::En => format!("{}, {} {} {}", place, d.day(), d.month(), d.year()),
@@ -91,7 +87,7 @@ fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
 }
 
 fn clock(lang: Lang, t: OffsetDateTime) -> String {
-    let d = local(t);
+    let d = in_room(t);
     match lang {
         Lang::Vi => format!("{:02} giờ {:02} phút, ngày {:02}/{:02}/{}", d.hour(), d.minute(), d.day(), u8::from(d.month()), d.year()),
         Lang::En => format!("{:02}:{:02} on {} {} {}", d.hour(), d.minute(), d.day(), d.month(), d.year()),
@@ -310,7 +306,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
     body.push(Element::Heading(t(lang, "IV. KẾT LUẬN", "IV. CONCLUSION").into()));
     typed(parse_text(s.minutes.text(SectionKey::Conclusion)), &mut body);
-    if let Some(end) = record.closed_at.filter(|e| local(*e).date() == local(m.starts_at).date()) {
+    if let Some(end) = record.closed_at.filter(|e| in_room(*e).date() == in_room(m.starts_at).date()) {
         body.push(Element::Paragraph(plain(format!(
             "{} {}.",
             t(lang, "Cuộc họp kết thúc vào lúc", "The meeting closed at"),

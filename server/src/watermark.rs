@@ -41,7 +41,7 @@ pub fn applies(actor: &Actor, doc: &Document) -> Option<ParticipantId> {
 
 /// The text stamped on a reader's copy.
 pub fn stamp_text(name: &str, made: OffsetDateTime) -> String {
-    let t = made.to_offset(time::macros::offset!(+7));
+    let t = gavel_shared::clock::in_room(made);
     format!("Bản của {name} · {:02}:{:02} {:02}/{:02}/{} · không sao chép", t.hour(), t.minute(), t.day(), u8::from(t.month()), t.year())
 }
 

@@ -22,6 +22,7 @@
 //! - [`rules`]: who may do what, when; validation; agenda moves.
 //! - [`state`]: a meeting's state and how events change it.
 
+pub mod clock;
 pub mod decision;
 pub mod minutes;
 pub mod model;

@@ -24,15 +24,21 @@ impl Drop for Driver {
 }
 
 async fn chromedriver() -> anyhow::Result<Driver> {
+    chromedriver_in_zone(None).await
+}
+
+/// A chromedriver whose browsers run in the time zone `zone` (a tz name),
+/// or the machine's.
+async fn chromedriver_in_zone(zone: Option<&str>) -> anyhow::Result<Driver> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = std::process::Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (scripts/test does)")
-        })?;
+    let mut command = std::process::Command::new("chromedriver");
+    if let Some(zone) = zone {
+        command.env("TZ", zone);
+    }
+    let child =
+        command.arg(format!("--port={port}")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().map_err(
+            |e| anyhow::anyhow!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (scripts/test does)"),
+        )?;
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -129,6 +135,38 @@ async fn the_delegates_page_follows_the_chair_without_a_reload() -> anyhow::Resu
 
     delegate.close().await?;
     chair.close().await?;
+    Ok(())
+}
+
+/// A secretary's laptop (or a tablet) left on another zone shows the
+/// meeting's times in the room's, Vietnam's, as the minutes do, and a time
+/// typed there means that time in the room.
+#[tokio::test]
+async fn times_are_shown_and_typed_in_the_rooms_zone_on_a_device_set_to_another() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::prepare(&server).await?;
+    let driver = chromedriver_in_zone(Some("America/New_York")).await?;
+    let c = browser(&driver).await?;
+    sign_in(&c, &server, &s, Role::Secretary).await?;
+    // The browser is in another zone, or this test could not fail.
+    let offset = c.execute("return new Date(Date.UTC(2026, 10, 23)).getTimezoneOffset();", vec![]).await?;
+    assert_eq!(offset, json!(300), "the browser runs in New York's zone");
+    // The meeting was called for 08:00 +07:00: 20:00 the day before in New York.
+    wait_text(&c, ".meeting-header .meta", "08:00 ngày 23/11/2026").await?;
+    c.find(Locator::Css("#tab-prepare")).await?.click().await?;
+    let starts = c.wait().at_most(WAIT).for_element(Locator::Css("#meeting-starts")).await?;
+    assert_eq!(starts.prop("value").await?.as_deref(), Some("2026-11-23T08:00"));
+    c.execute(
+        "const e = document.querySelector('#meeting-starts'); e.value = '2026-11-23T09:30'; \
+         e.dispatchEvent(new Event('input', { bubbles: true })); return 1;",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#save-meeting")).await?.click().await?;
+    wait_text(&c, ".meeting-header .meta", "09:30 ngày 23/11/2026").await?;
+    let state = s.admin.state(s.meeting).await?;
+    assert_eq!(state.meeting.starts_at, time::macros::datetime!(2026-11-23 09:30 +07:00), "09:30 in the room");
+    c.close().await?;
     Ok(())
 }
 

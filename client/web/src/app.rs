@@ -192,12 +192,15 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Formats milliseconds since the epoch as local date and time.
-pub fn format_time(ms: f64, lang: Lang, with_date: bool) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
-    let locale = if lang == Lang::En { "en-GB" } else { "vi-VN" };
-    let s = if with_date { d.to_locale_string(locale, &wasm_bindgen::JsValue::UNDEFINED) } else { d.to_locale_time_string(locale) };
-    s.as_string().unwrap_or_default()
+/// A time of the meeting, to the minute, in the room's zone whatever zone
+/// the device is set to ([`gavel_shared::clock`]).
+pub fn format_time(t: time::OffsetDateTime, lang: Lang) -> String {
+    gavel_shared::clock::date_time(t, lang == Lang::En)
+}
+
+/// A time given in milliseconds since the epoch (the browser's clock).
+pub fn time_of_ms(ms: f64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Milliseconds since the epoch of a time.
@@ -209,10 +212,10 @@ pub fn ms(t: time::OffsetDateTime) -> f64 {
 fn Header() -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
-    // The clock shows the server's time, not the tablet's.
+    // The clock shows the server's time in the room's zone, not the tablet's.
     let clock = move || {
         ctx.tick.get();
-        format_time(ctx.live.server_now_ms(), i.0.get(), false)
+        gavel_shared::clock::clock(time_of_ms(ctx.live.server_now_ms()))
     };
     let in_room = move || matches!(ctx.screen.get(), Screen::Room(_) | Screen::Display(_));
     let conn = move || match ctx.live.conn.get() {
@@ -309,7 +312,7 @@ fn MeetingList(#[prop(into)] on_pick: Callback<MeetingId>, #[prop(into)] button:
                             <button class="meeting-pick" on:click=move |_| on_pick.run(id)>
                                 <span class="meeting-title">{m.title.clone()}</span>
                                 <span class="meeting-org">{m.organisation.clone()}</span>
-                                <span class="meeting-when">{format_time(ms(m.starts_at), i.0.get_untracked(), true)}
+                                <span class="meeting-when">{format_time(m.starts_at, i.0.get_untracked())}
                                     " · " {move || i.t(status_key(m.status))}</span>
                                 <span class="go">{button}</span>
                             </button>
@@ -463,26 +466,15 @@ fn StaffSignIn() -> impl IntoView {
     }
 }
 
-/// A value for `<input type="datetime-local">` now, in the device's zone.
+/// A value for `<input type="datetime-local">` now, in the room's zone.
 fn local_input_now() -> String {
-    let d = js_sys::Date::new_0();
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}", d.get_full_year(), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes())
+    gavel_shared::clock::to_input(time_of_ms(js_sys::Date::now()))
 }
 
-/// Converts `<input type="datetime-local">` (device zone) to RFC 3339.
-pub fn local_input_to_rfc3339(v: &str) -> Option<String> {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(v));
-    let t = d.get_time();
-    if t.is_nan() {
-        return None;
-    }
-    d.to_iso_string().as_string()
-}
-
-/// The `<input type="datetime-local">` value of a time, in the device's zone.
-pub fn rfc3339_to_local_input(t: time::OffsetDateTime) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms(t)));
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}", d.get_full_year(), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes())
+/// Converts `<input type="datetime-local">` (typed in the room's zone) to
+/// RFC 3339.
+fn local_input_to_rfc3339(v: &str) -> Option<String> {
+    gavel_shared::clock::from_input(v)?.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 #[derive(Serialize)]

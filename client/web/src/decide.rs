@@ -3,7 +3,7 @@
 //! opinions, and the room display for the projector.
 
 use crate::api;
-use crate::app::{format_time, local_input_to_rfc3339, ms, use_ctx};
+use crate::app::{format_time, ms, use_ctx};
 use crate::i18n::{I18n, use_i18n};
 use crate::room::run;
 use gavel_shared::decision::*;
@@ -462,8 +462,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
     };
     let ask = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(at) = local_input_to_rfc3339(&deadline.get_untracked()) else { return };
-        if let Ok(deadline) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339) {
+        if let Some(deadline) = gavel_shared::clock::from_input(&deadline.get_untracked()) {
             run(Command::RequestOpinions { item, deadline }, true);
         }
     };
@@ -480,7 +479,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                 let (yes, no): (Vec<Participant>, Vec<Participant>) = s.as_ref().map(|s| s.participants_sorted().into_iter().filter(|p| p.member).cloned().partition(|p| answered.contains(&p.id))).unwrap_or_default();
                 view! {
                     <div class="request">
-                        <p>{i.t("opinion.deadline")}": "<strong>{format_time(ms(r.deadline), i.0.get(), true)}</strong></p>
+                        <p>{i.t("opinion.deadline")}": "<strong>{format_time(r.deadline, i.0.get())}</strong></p>
                         <Show when=move || privileged.get()>
                             <p class="small">{i.t("opinion.answered")}" ("{yes.len()}"): "{yes.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
                             <p class="small" id="not-answered">{i.t("opinion.waiting")}" ("{no.len()}"): "{no.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
@@ -497,7 +496,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                             <li class="opinion">
                                 <strong>{author}</strong>" · "<span class="tag">{i.t(stance_key(o.stance))}</span>
                                 {o.remote.then(|| view! { " · "<span class="tag">{i.t("opinion.remote")}</span> })}
-                                <span class="muted small">" · "{format_time(ms(o.at), i.0.get(), true)}</span>
+                                <span class="muted small">" · "{format_time(o.at, i.0.get())}</span>
                                 {o.document.and_then(|d| s.as_ref().and_then(|s| s.document(d)).map(|d| d.title.clone())).map(|t| view! { <span class="muted small">" · "{t}</span> })}
                                 <p>{o.text.clone()}</p>
                             </li>

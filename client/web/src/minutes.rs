@@ -2,7 +2,7 @@
 //! (every save is a command, so nothing typed is lost), members comment when
 //! asked, the chair approves and signs, everyone downloads the signed files.
 
-use crate::app::{format_time, ms, use_ctx};
+use crate::app::{format_time, use_ctx};
 use crate::i18n::use_i18n;
 use crate::room::run;
 use gavel_shared::minutes::{MinutesStatus, SectionKey};
@@ -96,7 +96,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                         {signed.into_iter().rev().map(|v| view! {
                             <li>
                                 <strong>{format!("{} {}", i.t("min.version"), v.version)}</strong>
-                                <span class="muted small">" · "{format_time(ms(v.signed_at), i.0.get(), true)}" · "{v.log_head[..16].to_string()}</span>
+                                <span class="muted small">" · "{format_time(v.signed_at, i.0.get())}" · "{v.log_head[..16].to_string()}</span>
                                 <div class="downloads">
                                     {v.files.iter().map(|f| {
                                         let base = format!("/api/meetings/{meeting}/minutes/files/{}/{}", v.version, f.name);

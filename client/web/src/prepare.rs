@@ -3,7 +3,7 @@
 //! sign-in cards with new PINs.
 
 use crate::api;
-use crate::app::{local_input_to_rfc3339, rfc3339_to_local_input, use_ctx};
+use crate::app::use_ctx;
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
 use crate::room::{conf_key, role_key, run};
@@ -108,11 +108,10 @@ fn MeetingForm() -> impl IntoView {
     let title = RwSignal::new(m.as_ref().map(|m| m.title.clone()).unwrap_or_default());
     let org = RwSignal::new(m.as_ref().map(|m| m.organisation.clone()).unwrap_or_default());
     let place = RwSignal::new(m.as_ref().map(|m| m.place.clone()).unwrap_or_default());
-    let starts = RwSignal::new(m.as_ref().map(|m| rfc3339_to_local_input(m.starts_at)).unwrap_or_default());
+    let starts = RwSignal::new(m.as_ref().map(|m| gavel_shared::clock::to_input(m.starts_at)).unwrap_or_default());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
-        let Ok(starts_at) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339) else { return };
+        let Some(starts_at) = gavel_shared::clock::from_input(&starts.get_untracked()) else { return };
         run(
             Command::UpdateMeeting {
                 title: title.get_untracked(),
@@ -130,8 +129,8 @@ fn MeetingForm() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}{text_input(title)}</label>
                 <label>{move || i.t("meeting.organisation")}{text_input(org)}</label>
                 <label>{move || i.t("meeting.place")}{text_input(place)}</label>
-                <label>{move || i.t("meeting.starts")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
-                <button type="submit">{move || i.t("prep.save")}</button>
+                <label>{move || i.t("meeting.starts")}<input id="meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <button id="save-meeting" type="submit">{move || i.t("prep.save")}</button>
             </form>
             <div class="grid-form">
                 <label>{move || i.t("prep.quorum_rule")}

@@ -2,7 +2,7 @@
 //! item's documents and a reader, the chair's controls, and (for the
 //! secretary) the preparation tools.
 
-use crate::app::{format_time, ms, status_key, use_ctx};
+use crate::app::{format_time, status_key, use_ctx};
 use crate::i18n::use_i18n;
 use crate::live::{self, Conn};
 use crate::prepare::Prepare;
@@ -141,7 +141,7 @@ fn MeetingHeader() -> impl IntoView {
                 <div class="org">{m.organisation.clone()}</div>
                 <h1 id="meeting-title">{m.title.clone()}</h1>
                 <div class="meta">
-                    <span>{format_time(ms(m.starts_at), i.0.get(), true)}</span>
+                    <span>{format_time(m.starts_at, i.0.get())}</span>
                     {(!m.place.is_empty()).then(|| view! { " · " <span>{m.place.clone()}</span> })}
                     " · " <span class="status" id="meeting-status">{i.t(status_key(m.status))}</span>
                 </div>
