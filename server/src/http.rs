@@ -48,9 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
-        // The web UI, gzip-compressed (the wasm shrinks to about 40%); the
-        // API is left alone, so ranges on documents stay byte-exact.
-        .fallback_service(Router::new().fallback(web::serve).layer(tower_http::compression::CompressionLayer::new()))
+        // The web UI, compressed once when built (the wasm shrinks to about
+        // a third); the API is left alone, so ranges on documents stay
+        // byte-exact.
+        .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

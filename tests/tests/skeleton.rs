@@ -436,11 +436,34 @@ async fn the_web_ui_is_served_compressed_and_unknown_paths_get_the_app() -> anyh
     let html = index.text().await?;
     assert!(html.contains("lang=\"vi\""), "Vietnamese by default");
     let wasm_path = html.split('\'').find(|s| s.ends_with("_bg.wasm")).expect("the wasm is linked");
-    let wasm = http.get(server.url(wasm_path)).header("accept-encoding", "gzip").send().await?;
-    assert_eq!(wasm.status(), 200);
-    assert_eq!(wasm.headers()["content-type"], "application/wasm");
-    assert_eq!(wasm.headers()["content-encoding"], "gzip");
-    assert!(wasm.headers()["cache-control"].to_str()?.contains("immutable"));
+    // As each browser accepts: Chromium asks for brotli only over HTTPS.
+    let get = |coding: &'static str| {
+        let req = http.get(server.url(wasm_path)).header("accept-encoding", coding);
+        async move {
+            let r = req.send().await?;
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "application/wasm");
+            assert!(r.headers()["cache-control"].to_str()?.contains("immutable"));
+            assert_eq!(r.headers()["vary"], "accept-encoding");
+            let sent_as = r.headers().get("content-encoding").map(|v| v.to_str().unwrap_or_default().to_string());
+            anyhow::Ok((sent_as, r.bytes().await?.to_vec()))
+        }
+    };
+    let (none, raw) = get("identity").await?;
+    assert_eq!(none, None);
+    assert!(raw.starts_with(b"\0asm"), "the wasm itself");
+    let (gzip, gz) = get("gzip, deflate").await?;
+    assert_eq!(gzip.as_deref(), Some("gzip"));
+    let mut unzipped = vec![];
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)?;
+    assert_eq!(unzipped, raw);
+    let (brotli, br) = get("gzip, deflate, br, zstd").await?;
+    assert_eq!(brotli.as_deref(), Some("br"));
+    let mut unbrotlied = vec![];
+    brotli::BrotliDecompress(&mut &br[..], &mut unbrotlied)?;
+    assert_eq!(unbrotlied, raw);
+    assert!(br.len() < gz.len() && gz.len() < raw.len() / 2, "brotli {} < gzip {} < half of {}", br.len(), gz.len(), raw.len());
+    assert_eq!(get("br;q=0, gzip").await?.0.as_deref(), Some("gzip"), "a refused coding is not sent");
     // A deep link is the app; a missing asset is a 404.
     let deep = http.get(server.url("/join/1/2")).send().await?;
     assert!(deep.text().await?.contains("<html"));

@@ -6,7 +6,6 @@ use crate::common::*;
 use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Time from starting the binary on `dir` to its start line (it serves then).
@@ -58,42 +57,93 @@ pub async fn startup(meetings: usize) -> anyhow::Result<Vec<Row>> {
     )])
 }
 
-fn gzip_len(bytes: &[u8]) -> anyhow::Result<usize> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(bytes)?;
-    Ok(e.finish()?.len())
+/// What a browser asking for `coding` is sent for `path`: the bytes, and
+/// the coding they are in.
+async fn fetch_as(client: &reqwest::Client, url: &str, coding: &str) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    let r = client.get(url).header("accept-encoding", coding).send().await?;
+    anyhow::ensure!(r.status() == 200, "{url}: {}", r.status());
+    let sent_as = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).map(String::from);
+    Ok((r.bytes().await?.to_vec(), sent_as))
 }
 
-/// The web bundle as the room serves it: index, script, wasm, styles.
-pub async fn bundle(room: &Room) -> anyhow::Result<Vec<Row>> {
-    let client = reqwest::Client::new();
+/// The bytes a coded body stands for.
+fn decoded(bytes: &[u8], coding: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![];
+    match coding {
+        None => out.extend_from_slice(bytes),
+        Some("gzip") => {
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)?;
+        }
+        Some("br") => {
+            brotli::BrotliDecompress(&mut &bytes[..], &mut out)?;
+        }
+        Some(other) => anyhow::bail!("an unexpected coding: {other}"),
+    }
+    Ok(out)
+}
+
+/// What a browser over plain HTTP asks for (Chromium, Firefox), and one on
+/// HTTPS.
+const OVER_HTTP: &str = "gzip, deflate";
+const OVER_HTTPS: &str = "gzip, deflate, br, zstd";
+
+/// The web bundle as the room sends it (index, script, wasm, styles) to a
+/// browser that takes nothing compressed, one over plain HTTP (gzip) and
+/// one over HTTPS (brotli), each checked against the plain bytes; and the
+/// room's CPU for `loads` page loads, compressed against plain.
+pub async fn bundle(room: &Room, loads: usize) -> anyhow::Result<Vec<Row>> {
+    let client = reqwest::Client::new(); // no decoding: bodies arrive as sent
     let index = client.get(format!("{}/", room.base())).send().await?.text().await?;
-    let mut assets = vec![];
+    let mut paths = vec![String::new()];
     for attr in ["href=\"/", "src=\"/"] {
         for piece in index.split(attr).skip(1) {
             if let Some(path) = piece.split('"').next()
                 && [".wasm", ".js", ".css"].iter().any(|e| path.ends_with(e))
-                && !assets.contains(&path.to_string())
+                && !paths.contains(&path.to_string())
             {
-                assets.push(path.to_string());
+                paths.push(path.to_string());
             }
         }
     }
-    anyhow::ensure!(assets.iter().any(|a| a.ends_with(".wasm")), "no wasm in the index: {index}");
-    let (mut raw, mut gz) = (index.len(), gzip_len(index.as_bytes())?);
-    let mut parts = vec![];
-    for a in &assets {
-        let bytes = client.get(format!("{}/{a}", room.base())).send().await?.bytes().await?;
-        let g = gzip_len(&bytes)?;
-        raw += bytes.len();
-        gz += g;
-        let kind = a.rsplit('.').next().unwrap_or("");
-        parts.push(format!("{kind} {:.0}/{:.0} KB", bytes.len() as f64 / 1e3, g as f64 / 1e3));
+    anyhow::ensure!(paths.iter().any(|a| a.ends_with(".wasm")), "no wasm in the index: {index}");
+    let (mut totals, mut parts) = ([0usize; 3], vec![]);
+    for path in &paths {
+        let url = format!("{}/{path}", room.base());
+        let mut sizes = [0usize; 3];
+        let (plain, _) = fetch_as(&client, &url, "identity").await?;
+        for (n, coding) in ["identity", OVER_HTTP, OVER_HTTPS].into_iter().enumerate() {
+            let (bytes, sent_as) = fetch_as(&client, &url, coding).await?;
+            anyhow::ensure!(decoded(&bytes, sent_as.as_deref())? == plain, "{url} as {coding:?} does not decode to the file");
+            sizes[n] = bytes.len();
+            totals[n] += bytes.len();
+        }
+        let kind = if path.is_empty() { "html" } else { path.rsplit('.').next().unwrap_or("") };
+        parts.push(format!("{kind} {:.0}/{:.0}/{:.0} KB", sizes[0] as f64 / 1e3, sizes[1] as f64 / 1e3, sizes[2] as f64 / 1e3));
     }
-    Ok(vec![Row::new(
-        "web bundle a tablet downloads once (raw / gzip)",
-        format!("{:.0} KB / {:.0} KB", raw as f64 / 1e3, gz as f64 / 1e3),
-        parts.join(", "),
-        "—",
-    )])
+    // The room's CPU for page loads, each fetching the whole bundle.
+    let pid = room.pid();
+    let mut cpu = vec![];
+    for coding in [OVER_HTTP, OVER_HTTPS, "identity"] {
+        let before = cpu_of(pid)?;
+        for _ in 0..loads {
+            for path in &paths {
+                fetch_as(&client, &format!("{}/{path}", room.base()), coding).await?;
+            }
+        }
+        cpu.push((cpu_of(pid)? - before).as_secs_f64() * 1e3 / loads as f64);
+    }
+    Ok(vec![
+        Row::new(
+            "web bundle a tablet downloads once, as the room sends it (plain / gzip over HTTP / brotli over HTTPS)",
+            format!("{:.0} KB / {:.0} KB / {:.0} KB", totals[0] as f64 / 1e3, totals[1] as f64 / 1e3, totals[2] as f64 / 1e3),
+            parts.join(", "),
+            "—",
+        ),
+        Row::new(
+            format!("room CPU per page load of the whole bundle, {loads} loads: gzip / brotli"),
+            format!("{:.2} ms / {:.2} ms", cpu[0], cpu[1]),
+            format!("{:.2} ms sent plain", cpu[2]),
+            format!("gzip {}", ratio(cpu[0], cpu[2])),
+        ),
+    ])
 }

@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if run("startup") {
         let t = Instant::now();
-        rows.extend(footprint::bundle(&room).await?);
+        rows.extend(footprint::bundle(&room, if quick { 3 } else { 50 }).await?);
         rows.extend(footprint::startup(z.meetings).await?);
         phase("start-up and bundle", t);
     }

@@ -155,19 +155,6 @@ fn peak_rss(pid: u32) -> anyhow::Result<u64> {
     memory_of(pid, "VmHWM")
 }
 
-/// Server CPU time (user + system) of a process, from `/proc`.
-fn cpu_of(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command's closing parenthesis; utime and stime are
-    // the 14th and 15th of the line, the 12th and 13th after it.
-    let rest = stat.rsplit_once(')').context("stat")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(Duration::from_millis(ticks * 1000 / hz))
-}
-
 struct Storm {
     all: Duration,
     lat: Vec<Duration>,
