@@ -372,11 +372,19 @@ pub const REPLAY_LIMIT: usize = 500;
 /// filtered per viewer keeps only the event, not the state after it (see
 /// [`SentAs::PerViewer`]); it is filtered against the state at the replay,
 /// as from the log. The log serves what is not kept here: events from
-/// before the room started.
+/// before the room started, and those past [`REPLAY_BYTES`].
 #[derive(Default)]
 struct Recent {
-    events: std::collections::VecDeque<Missed>,
+    /// Each with its size, encoded.
+    events: std::collections::VecDeque<(Missed, usize)>,
+    bytes: usize,
 }
+
+/// The most a meeting's [`Recent`] events hold, encoded. Agenda moves and
+/// ballots are a few hundred bytes (500 of them about 150 KB), but a
+/// minutes section may hold 100,000 characters and is saved as the
+/// secretary types: 500 such saves would be over 100 MB.
+const REPLAY_BYTES: usize = 4 << 20;
 
 /// An event kept for replay.
 #[derive(Clone, Debug)]
@@ -397,11 +405,16 @@ impl Missed {
 }
 
 impl Recent {
-    fn keep(&mut self, event: Missed) {
-        if self.events.len() == REPLAY_LIMIT {
-            self.events.pop_front();
+    /// Keeps `event` (`size` bytes encoded), dropping the oldest past
+    /// [`REPLAY_LIMIT`] events or [`REPLAY_BYTES`].
+    fn keep(&mut self, event: Missed, size: usize) {
+        self.events.push_back((event, size));
+        self.bytes += size;
+        while self.events.len() > REPLAY_LIMIT || (self.bytes > REPLAY_BYTES && self.events.len() > 1) {
+            if let Some((_, dropped)) = self.events.pop_front() {
+                self.bytes -= dropped;
+            }
         }
-        self.events.push_back(event);
     }
 
     /// The events after `seq` up to `now` (the last one published), or
@@ -410,11 +423,11 @@ impl Recent {
         if seq >= now {
             return (seq == now).then(Vec::new);
         }
-        let first = self.events.front()?.seq();
-        if first > seq + 1 || self.events.back()?.seq() != now {
+        let first = self.events.front()?.0.seq();
+        if first > seq + 1 || self.events.back()?.0.seq() != now {
             return None;
         }
-        Some(self.events.iter().skip((seq + 1 - first) as usize).cloned().collect())
+        Some(self.events.iter().skip((seq + 1 - first) as usize).map(|(m, _)| m.clone()).collect())
     }
 }
 
@@ -581,10 +594,12 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         let sent_as = if gavel_shared::state::same_for_everyone(&e.change) {
             let text =
                 bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }));
-            recent.keep(Missed::Same { seq: e.seq, text: text.clone() });
+            recent.keep(Missed::Same { seq: e.seq, text: text.clone() }, text.len());
             SentAs::Same(text)
         } else {
-            recent.keep(Missed::PerViewer(Arc::new(e.clone())));
+            // Its size as everyone's forms are bounded by: the whole event.
+            let size = serde_json::to_vec(&e).map_or(0, |v| v.len());
+            recent.keep(Missed::PerViewer(Arc::new(e.clone())), size);
             SentAs::PerViewer { state: after.clone(), forms: Mutex::new(Vec::new()) }
         };
         // No subscriber is not an error: nobody is following the meeting.
@@ -1613,7 +1628,7 @@ mod tests {
             } else {
                 Missed::PerViewer(Arc::new(event(seq)))
             };
-            recent.keep(m);
+            recent.keep(m, 100);
         }
         assert_eq!(seqs(recent.after(10, 20)), Some((11..=20).collect()));
         assert_eq!(seqs(recent.after(15, 20)), Some((16..=20).collect()));
@@ -1626,11 +1641,23 @@ mod tests {
         }
         // Past the limit, the oldest go.
         for seq in 21..=(20 + REPLAY_LIMIT as u64) {
-            recent.keep(Missed::PerViewer(Arc::new(event(seq))));
+            recent.keep(Missed::PerViewer(Arc::new(event(seq))), 100);
         }
         let now = 20 + REPLAY_LIMIT as u64;
         assert_eq!(recent.events.len(), REPLAY_LIMIT);
         assert_eq!(seqs(recent.after(19, now)), None, "event 20 was dropped");
         assert_eq!(seqs(recent.after(20, now)), Some((21..=now).collect()));
+        // And past the bytes: large minutes saves push the oldest out.
+        let big = REPLAY_BYTES / 4;
+        for seq in (now + 1)..=(now + 5) {
+            recent.keep(Missed::PerViewer(Arc::new(event(seq))), big);
+        }
+        let now = now + 5;
+        assert!(recent.bytes <= REPLAY_BYTES, "{} bytes kept", recent.bytes);
+        assert_eq!(seqs(recent.after(now - 4, now)), Some(((now - 3)..=now).collect()), "the last four fit");
+        assert_eq!(seqs(recent.after(now - 5, now)), None, "the first was dropped");
+        // One event larger than the budget is still kept alone.
+        recent.keep(Missed::PerViewer(Arc::new(event(now + 1))), REPLAY_BYTES * 2);
+        assert_eq!(seqs(recent.after(now, now + 1)), Some(vec![now + 1]));
     }
 }
