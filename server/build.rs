@@ -104,7 +104,7 @@ fn check_tools(root: &Path, path: &std::ffi::OsStr) {
 /// (`NAME.br`, for browsers on HTTPS, the only ones that ask for it; see
 /// [`brotli_quality`]) and gzip at its best (`NAME.gz`). The room then sends a tablet the 1.4
 /// MB wasm without compressing it for each one (gzip's default level on
-/// the fly cost about 30 ms of the room's CPU per page load).
+/// the fly cost 37-39 ms of the room's CPU per page load).
 fn compress_dir(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

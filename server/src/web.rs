@@ -14,6 +14,10 @@ static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 const CODINGS: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
 
 fn file_response(path: &str, accept: Option<&str>) -> Option<Response> {
+    // The compressed copies are sent only as what they stand for.
+    if CODINGS.iter().any(|(_, suffix)| path.ends_with(suffix)) {
+        return None;
+    }
     let raw = DIST.get_file(path)?;
     let coded = CODINGS
         .iter()
@@ -59,7 +63,10 @@ fn accepts(accept: &str, coding: &str) -> bool {
 
 /// Serves the embedded web UI.
 pub async fn serve(headers: HeaderMap, uri: Uri) -> Response {
-    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    // A request may say it over several lines.
+    let accept: Vec<&str> = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).collect();
+    let accept = (!accept.is_empty()).then(|| accept.join(","));
+    let accept = accept.as_deref();
     let path = uri.path().trim_start_matches('/');
     if let Some(r) = (!path.is_empty()).then(|| file_response(path, accept)).flatten() {
         return r;

@@ -886,6 +886,23 @@ pub fn pack_pdf(pages: usize, page_bytes: usize, seed: u64, altered: Option<usiz
     write_pdf(objects)
 }
 
+/// The bytes an HTTP body sent in `coding` (its `Content-Encoding`, none,
+/// `gzip` or `br`) stands for.
+pub fn decode_body(bytes: &[u8], coding: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let mut out = vec![];
+    match coding {
+        None => out.extend_from_slice(bytes),
+        Some("gzip") => {
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)?;
+        }
+        Some("br") => {
+            brotli::BrotliDecompress(&mut &bytes[..], &mut out)?;
+        }
+        Some(other) => bail!("an unexpected coding: {other}"),
+    }
+    Ok(out)
+}
+
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -66,22 +66,6 @@ async fn fetch_as(client: &reqwest::Client, url: &str, coding: &str) -> anyhow::
     Ok((r.bytes().await?.to_vec(), sent_as))
 }
 
-/// The bytes a coded body stands for.
-fn decoded(bytes: &[u8], coding: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    let mut out = vec![];
-    match coding {
-        None => out.extend_from_slice(bytes),
-        Some("gzip") => {
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)?;
-        }
-        Some("br") => {
-            brotli::BrotliDecompress(&mut &bytes[..], &mut out)?;
-        }
-        Some(other) => anyhow::bail!("an unexpected coding: {other}"),
-    }
-    Ok(out)
-}
-
 /// What a browser over plain HTTP asks for (Chromium, Firefox), and one on
 /// HTTPS.
 const OVER_HTTP: &str = "gzip, deflate";
@@ -113,7 +97,7 @@ pub async fn bundle(room: &Room, loads: usize) -> anyhow::Result<Vec<Row>> {
         let (plain, _) = fetch_as(&client, &url, "identity").await?;
         for (n, coding) in ["identity", OVER_HTTP, OVER_HTTPS].into_iter().enumerate() {
             let (bytes, sent_as) = fetch_as(&client, &url, coding).await?;
-            anyhow::ensure!(decoded(&bytes, sent_as.as_deref())? == plain, "{url} as {coding:?} does not decode to the file");
+            anyhow::ensure!(decode_body(&bytes, sent_as.as_deref())? == plain, "{url} as {coding:?} does not decode to the file");
             sizes[n] = bytes.len();
             totals[n] += bytes.len();
         }
@@ -124,13 +108,13 @@ pub async fn bundle(room: &Room, loads: usize) -> anyhow::Result<Vec<Row>> {
     let pid = room.pid();
     let mut cpu = vec![];
     for coding in [OVER_HTTP, OVER_HTTPS, "identity"] {
-        let before = cpu_of(pid)?;
+        let before = thread_cpu_of(pid)?;
         for _ in 0..loads {
             for path in &paths {
                 fetch_as(&client, &format!("{}/{path}", room.base()), coding).await?;
             }
         }
-        cpu.push((cpu_of(pid)? - before).as_secs_f64() * 1e3 / loads as f64);
+        cpu.push(thread_cpu_of(pid)?.saturating_sub(before).as_secs_f64() * 1e3 / loads as f64);
     }
     Ok(vec![
         Row::new(

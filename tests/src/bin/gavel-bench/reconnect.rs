@@ -278,8 +278,7 @@ pub async fn reconnect_storm(room: &Room, d: &Arc<Delegates>, n: usize, meeting_
         let mut behind = storm(room, d, n, transport, Kept::Behind { from, to: head }).await?;
         rows.push(Row::new(
             format!(
-                "reconnect storm: the same {n} delegates come back {MISSED} agenda moves behind, each owed the events it missed (replayed from the room's memory of its last {} events): last copy up to date / room CPU",
-                gavel_server::meeting::REPLAY_LIMIT
+                "reconnect storm: the same {n} delegates come back {MISSED} agenda moves behind, each owed the events it missed: last copy up to date / room CPU"
             ),
             format!("{:.0} ms / {:.0} ms (p50 / p99 / max {})", ms(behind.all), ms(behind.cpu), spread(&mut behind.lat)),
             format!("{:.0} ms / {:.0} ms, welcome only", ms(resumed.all), ms(resumed.cpu)),
