@@ -548,7 +548,7 @@ fn StaffHome() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}<input id="new-meeting-title" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.organisation")}<input prop:value=move || organisation.get() on:input=move |ev| organisation.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.place")}<input prop:value=move || place.get() on:input=move |ev| place.set(event_target_value(&ev))/></label>
-                <label>{move || i.t("meeting.starts")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
                 <button type="submit">{move || i.t("staff.create")}</button>
             </form>
         </section>

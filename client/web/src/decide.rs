@@ -527,7 +527,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
             </Show>
             <Show when=move || privileged.get()>
                 <form class="grid-form" on:submit=ask>
-                    <label>{move || i.t("opinion.deadline")}<input type="datetime-local" required prop:value=move || deadline.get() on:input=move |ev| deadline.set(event_target_value(&ev))/></label>
+                    <label>{move || i.t("opinion.deadline")}{move || i.t("time.room_zone")}<input type="datetime-local" required prop:value=move || deadline.get() on:input=move |ev| deadline.set(event_target_value(&ev))/></label>
                     <button type="submit">{move || i.t("opinion.request")}</button>
                 </form>
             </Show>

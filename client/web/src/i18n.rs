@@ -42,6 +42,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
     ("meeting.place", "Địa điểm", "Place"),
     ("meeting.starts", "Thời gian bắt đầu", "Starts at"),
+    ("time.room_zone", " (giờ Việt Nam)", " (Vietnam time)"),
     ("status.draft", "Đang chuẩn bị", "In preparation"),
     ("status.open", "Đang họp", "In session"),
     ("status.closed", "Đã kết thúc", "Closed"),

@@ -129,7 +129,7 @@ fn MeetingForm() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}{text_input(title)}</label>
                 <label>{move || i.t("meeting.organisation")}{text_input(org)}</label>
                 <label>{move || i.t("meeting.place")}{text_input(place)}</label>
-                <label>{move || i.t("meeting.starts")}<input id="meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input id="meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
                 <button id="save-meeting" type="submit">{move || i.t("prep.save")}</button>
             </form>
             <div class="grid-form">
