@@ -36,7 +36,12 @@ pub fn shaped_link(quick: bool) -> anyhow::Result<Vec<Row>> {
     // have been replaced since (the benchmark builds the workspace's
     // binaries when it starts, which can relink this one).
     let this = std::path::PathBuf::from(format!("/proc/{}/exe", std::process::id()));
+    // The room this run already built: the inside half is a process of its
+    // own, and would otherwise build it again, and with whatever sources
+    // were edited since the run began (a 447 s rebuild inside one case).
+    let server = gavel_tests::server_binary()?;
     let out = gavel_tests::private_network(&setup, &this)
+        .env("GAVEL_SERVER_BINARY", &server)
         .arg(INSIDE)
         .args(quick.then_some("--quick"))
         .stderr(std::process::Stdio::inherit())
