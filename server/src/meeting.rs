@@ -591,16 +591,16 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     }
     let mut recent = live.recent.lock().expect("recent events");
     for e in published {
+        // The whole event: what everyone is sent, or for an event filtered per
+        // viewer the form of those who may see all of it (the officers, a
+        // ballot's voter), and the largest of its forms.
+        let text = bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }));
         let sent_as = if gavel_shared::state::same_for_everyone(&e.change) {
-            let text =
-                bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }));
             recent.keep(Missed::Same { seq: e.seq, text: text.clone() }, text.len());
             SentAs::Same(text)
         } else {
-            // Its size as everyone's forms are bounded by: the whole event.
-            let size = serde_json::to_vec(&e).map_or(0, |v| v.len());
-            recent.keep(Missed::PerViewer(Arc::new(e.clone())), size);
-            SentAs::PerViewer { state: after.clone(), forms: Mutex::new(Vec::new()) }
+            recent.keep(Missed::PerViewer(Arc::new(e.clone())), text.len());
+            SentAs::PerViewer { state: after.clone(), forms: Mutex::new(vec![(e.change.clone(), text)]) }
         };
         // No subscriber is not an error: nobody is following the meeting.
         let _ = live.events.send(Arc::new(Published { event: e, sent_as }));

@@ -19,21 +19,19 @@ fn file_response(path: &str, accept: Option<&str>) -> Option<Response> {
         return None;
     }
     let raw = DIST.get_file(path)?;
-    let coded = CODINGS
-        .iter()
-        .filter(|(coding, _)| accept.is_some_and(|a| accepts(a, coding)))
-        .find_map(|(coding, suffix)| Some((*coding, DIST.get_file(format!("{path}{suffix}"))?)));
+    let copies: Vec<_> = CODINGS.iter().filter_map(|(coding, suffix)| Some((*coding, DIST.get_file(format!("{path}{suffix}"))?))).collect();
+    let coded = copies.iter().find(|(coding, _)| accept.is_some_and(|a| accepts(a, coding)));
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let cache = if path == "index.html" { "no-cache" } else { "public, max-age=31536000, immutable" };
-    let mut r = coded.map_or(raw, |(_, f)| f).contents().into_response();
+    let mut r = coded.map_or(raw, |(_, f)| *f).contents().into_response();
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    if let Some((coding, _)) = coded {
+    if let Some(&(coding, _)) = coded {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
-    if CODINGS.iter().any(|(_, suffix)| DIST.get_file(format!("{path}{suffix}")).is_some()) {
+    if !copies.is_empty() {
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));

@@ -167,6 +167,29 @@ async fn times_are_shown_and_typed_in_the_rooms_zone_on_a_device_set_to_another(
     let state = s.admin.state(s.meeting).await?;
     assert_eq!(state.meeting.starts_at, time::macros::datetime!(2026-11-23 09:30 +07:00), "09:30 in the room");
     c.close().await?;
+
+    // A new meeting called from the same zone, by the administrator.
+    let c = browser(&driver).await?;
+    c.goto(&server.url("/#/staff")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#staff-user")).await?.send_keys("admin").await?;
+    c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
+    c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
+    let title = c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    title.send_keys("Họp tổ công tác").await?;
+    c.execute(
+        "const e = document.querySelector('#new-meeting-starts'); e.value = '2026-12-01T14:00'; \
+         e.dispatchEvent(new Event('input', { bubbles: true })); return 1;",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#create-meeting")).await?.click().await?;
+    wait_text(&c, ".meeting-header .meta", "14:00 ngày 01/12/2026").await?;
+    let list = s.admin.get("/api/meetings").await?;
+    let created = list.body.as_array().into_iter().flatten().find(|m| m["title"] == "Họp tổ công tác").expect("the new meeting is listed");
+    let starts_at =
+        time::OffsetDateTime::parse(created["starts_at"].as_str().unwrap_or_default(), &time::format_description::well_known::Rfc3339)?;
+    assert_eq!(starts_at, time::macros::datetime!(2026-12-01 14:00 +07:00), "14:00 in the room");
+    c.close().await?;
     Ok(())
 }
 

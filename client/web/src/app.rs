@@ -471,18 +471,13 @@ fn local_input_now() -> String {
     gavel_shared::clock::to_input(time_of_ms(js_sys::Date::now()))
 }
 
-/// Converts `<input type="datetime-local">` (typed in the room's zone) to
-/// RFC 3339.
-fn local_input_to_rfc3339(v: &str) -> Option<String> {
-    gavel_shared::clock::from_input(v)?.format(&time::format_description::well_known::Rfc3339).ok()
-}
-
 #[derive(Serialize)]
 struct NewMeeting {
     title: String,
     organisation: String,
     place: String,
-    starts_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    starts_at: time::OffsetDateTime,
 }
 
 #[derive(Serialize)]
@@ -502,7 +497,7 @@ fn StaffHome() -> impl IntoView {
     let starts = RwSignal::new(local_input_now());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(starts_at) = local_input_to_rfc3339(&starts.get_untracked()) else { return };
+        let Some(starts_at) = gavel_shared::clock::from_input(&starts.get_untracked()) else { return };
         let body = NewMeeting {
             title: title.get_untracked(),
             organisation: organisation.get_untracked(),
@@ -548,8 +543,8 @@ fn StaffHome() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}<input id="new-meeting-title" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.organisation")}<input prop:value=move || organisation.get() on:input=move |ev| organisation.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.place")}<input prop:value=move || place.get() on:input=move |ev| place.set(event_target_value(&ev))/></label>
-                <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
-                <button type="submit">{move || i.t("staff.create")}</button>
+                <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input id="new-meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
+                <button id="create-meeting" type="submit">{move || i.t("staff.create")}</button>
             </form>
         </section>
         <Show when=is_admin>
