@@ -1,6 +1,7 @@
 //! The web UI, built by Trunk in `build.rs` and embedded in the binary, so
 //! one file is the whole room server. Hashed assets are cached for good;
-//! `index.html` is revalidated; unknown paths without an extension get
+//! `index.html` is revalidated by its ETag (a tablet on weak Wi-Fi that
+//! reloads gets a 304, not the page again); unknown paths without an extension get
 //! `index.html` (the app routes itself). Files are sent compressed as the
 //! browser accepts, from the copies `build.rs` made once (brotli, gzip).
 
@@ -13,12 +14,35 @@ static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 /// The codings kept beside each file, best first: (name, file suffix).
 const CODINGS: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
 
-fn file_response(path: &str, accept: Option<&str>) -> Option<Response> {
+/// The ETag of `index.html`: weak, since one ETag stands for the page in
+/// every coding, and the page changes only with the binary.
+fn index_etag() -> &'static str {
+    static ETAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ETAG.get_or_init(|| {
+        use sha2::Digest;
+        let page = DIST.get_file("index.html").map(|f| f.contents()).unwrap_or_default();
+        format!("W/\"{}\"", &hex::encode(sha2::Sha256::digest(page))[..32])
+    })
+}
+
+/// Whether an `If-None-Match` value names `etag` (weakly, as the header is
+/// compared), or is `*`.
+fn matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag))
+}
+
+fn file_response(path: &str, accept: Option<&str>, if_none_match: Option<&str>) -> Option<Response> {
     // The compressed copies are sent only as what they stand for.
     if CODINGS.iter().any(|(_, suffix)| path.ends_with(suffix)) {
         return None;
     }
     let raw = DIST.get_file(path)?;
+    let etag = (path == "index.html").then(index_etag);
+    if let Some(etag) = etag.filter(|e| if_none_match.is_some_and(|v| matches(v, e))) {
+        let headers = [(header::ETAG, etag), (header::CACHE_CONTROL, "no-cache"), (header::VARY, "accept-encoding")];
+        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
     let copies: Vec<_> = CODINGS.iter().filter_map(|(coding, suffix)| Some((*coding, DIST.get_file(format!("{path}{suffix}"))?))).collect();
     let coded = copies.iter().find(|(coding, _)| accept.is_some_and(|a| accepts(a, coding)));
     let mime = mime_guess::from_path(path).first_or_octet_stream();
@@ -35,6 +59,9 @@ fn file_response(path: &str, accept: Option<&str>) -> Option<Response> {
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Some(etag) = etag {
+        h.insert(header::ETAG, HeaderValue::from_static(etag));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Some(r)
 }
@@ -65,12 +92,15 @@ pub async fn serve(headers: HeaderMap, uri: Uri) -> Response {
     let accept: Vec<&str> = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).collect();
     let accept = (!accept.is_empty()).then(|| accept.join(","));
     let accept = accept.as_deref();
+    let if_none_match: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).collect();
+    let if_none_match = (!if_none_match.is_empty()).then(|| if_none_match.join(","));
+    let if_none_match = if_none_match.as_deref();
     let path = uri.path().trim_start_matches('/');
-    if let Some(r) = (!path.is_empty()).then(|| file_response(path, accept)).flatten() {
+    if let Some(r) = (!path.is_empty()).then(|| file_response(path, accept, if_none_match)).flatten() {
         return r;
     }
     let looks_like_file = path.rsplit('/').next().is_some_and(|last| last.contains('.'));
-    match file_response("index.html", accept) {
+    match file_response("index.html", accept, if_none_match) {
         Some(index) if !looks_like_file => index,
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
@@ -83,7 +113,18 @@ pub fn has_ui() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts;
+    use super::{accepts, matches};
+
+    #[test]
+    fn if_none_match_is_compared_weakly() {
+        let etag = "W/\"abc\"";
+        assert!(matches("W/\"abc\"", etag));
+        assert!(matches("\"abc\"", etag), "weak comparison ignores W/");
+        assert!(matches("\"x\", W/\"abc\"", etag));
+        assert!(matches("*", etag));
+        assert!(!matches("W/\"abd\"", etag));
+        assert!(!matches("", etag));
+    }
 
     #[test]
     fn accept_encoding_is_read_with_its_weights() {

@@ -433,7 +433,19 @@ async fn the_web_ui_is_served_compressed_and_unknown_paths_get_the_app() -> anyh
     let index = http.get(server.url("/")).send().await?;
     assert_eq!(index.status(), 200);
     assert_eq!(index.headers()["cache-control"], "no-cache");
+    let etag = index.headers()["etag"].to_str()?.to_string();
     let html = index.text().await?;
+    // A reload revalidates the page by its ETag and gets nothing back, on any
+    // of the app's paths; a page from another build is sent again.
+    for path in ["/", "/join/1/2"] {
+        let again = http.get(server.url(path)).header("if-none-match", &etag).send().await?;
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        assert!(again.bytes().await?.is_empty());
+    }
+    let other = http.get(server.url("/")).header("if-none-match", "W/\"another-build\"").send().await?;
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.text().await?, html);
     assert!(html.contains("lang=\"vi\""), "Vietnamese by default");
     let wasm_path = html.split('\'').find(|s| s.ends_with("_bg.wasm")).expect("the wasm is linked");
     // As each browser accepts: Chromium asks for brotli only over HTTPS.
