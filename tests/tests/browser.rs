@@ -253,15 +253,31 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
     sign_in_as(&voter, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
     let yes = voter.wait().at_most(WAIT).for_element(Locator::Css(".vote-option[data-option='0']")).await?;
     assert!(yes.text().await?.contains("Tán thành"));
+    // A ballot that cannot be changed is confirmed first; declined, nothing is sent.
     yes.click().await?;
+    assert!(voter.get_alert_text().await?.contains("Tán thành"));
+    voter.dismiss_alert().await?;
+    yes.click().await?;
+    voter.accept_alert().await?;
     wait_text(&voter, "#vote-confirmation", "Tán thành").await?;
+    assert!(voter.find(Locator::Css(".notice.error")).await.is_err(), "one ballot went, not two");
 
     wait_text(&chair, "#live-counts .bar-row[data-option='0'] .count", "1").await?;
     wait_text(&chair, "#poll-progress", "1 / ").await?;
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(tmp.join("chair-vote.png"), chair.screenshot().await?)?;
     std::fs::write(tmp.join("voter-vote.png"), voter.screenshot().await?)?;
-    chair.find(Locator::Css(&format!("#close-poll-{}", poll.0))).await?.click().await?;
+    // The room's yes/no options in the chair's language.
+    chair.find(Locator::Css("#lang-en")).await?.click().await?;
+    wait_text(&chair, "#live-counts .bar-row[data-option='0']", "In favour").await?;
+    chair.find(Locator::Css("#lang-vi")).await?.click().await?;
+    wait_text(&chair, "#live-counts .bar-row[data-option='0']", "Tán thành").await?;
+    // Closing is asked first: declined, the vote stays open.
+    let close = format!("#close-poll-{}", poll.0);
+    chair.find(Locator::Css(&close)).await?.click().await?;
+    chair.dismiss_alert().await?;
+    chair.find(Locator::Css(&close)).await?.click().await?;
+    chair.accept_alert().await?;
     wait_text(&voter, &format!("#verdict-{}", poll.0), "KHÔNG THÔNG QUA").await?; // 1 of 4 members
     voter.close().await?;
     chair.close().await?;
@@ -330,6 +346,66 @@ async fn the_secretary_writes_the_minutes_in_the_browser() -> anyhow::Result<()>
     }
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secretary-minutes.png"), c.screenshot().await?)?;
     c.close().await?;
+    Ok(())
+}
+
+/// The value of a form field.
+async fn value_of(c: &Client, css: &str) -> anyhow::Result<String> {
+    Ok(c.find(Locator::Css(css)).await?.prop("value").await?.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn what_is_being_typed_survives_everything_else_the_room_does() -> anyhow::Result<()> {
+    use gavel_shared::minutes::SectionKey;
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let driver = chromedriver().await?;
+    let secretary = browser(&driver).await?;
+    let chair = browser(&driver).await?;
+    let delegate = browser(&driver).await?;
+    sign_in_as(&secretary, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    sign_in_as(&chair, &server, s.meeting, s.chair.0, &s.chair.1).await?;
+    sign_in_as(&delegate, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+
+    // The secretary writes the minutes, the chair drafts a vote and a
+    // delegate an opinion, none of them sent yet…
+    secretary.wait().at_most(WAIT).for_element(Locator::Css("#tab-minutes")).await?.click().await?;
+    let minutes = format!(".minutes-section[data-section='item-{}'] textarea", s.item);
+    secretary.wait().at_most(WAIT).for_element(Locator::Css(&minutes)).await?.send_keys("Đại biểu thảo luận sôi nổi").await?;
+    chair.wait().at_most(WAIT).for_element(Locator::Css(".new-poll summary")).await?.click().await?;
+    chair.find(Locator::Css("#poll-question")).await?.send_keys("Thông qua dự thảo nghị quyết?").await?;
+    let opinion = "#opinion-form textarea";
+    delegate.wait().at_most(WAIT).for_element(Locator::Css(opinion)).await?.send_keys("Đề nghị bổ sung số liệu").await?;
+
+    // …while the room goes on: another delegate arrives and asks to speak.
+    let other = s.sign_in(&s.voters[1]).await?;
+    assert_eq!(other.command(s.meeting, "ask", &Command::RequestToSpeak).await?.status, 200);
+    wait_text(&chair, "#speaker-queue", "Đại biểu 0001").await?;
+    wait_text(&delegate, "#speaker-queue", "Đại biểu 0001").await?;
+
+    assert_eq!(value_of(&secretary, &minutes).await?, "Đại biểu thảo luận sôi nổi");
+    assert_eq!(value_of(&chair, "#poll-question").await?, "Thông qua dự thảo nghị quyết?");
+    assert_eq!(value_of(&delegate, opinion).await?, "Đề nghị bổ sung số liệu");
+
+    // The minutes are saved by themselves after the pause, and the
+    // secretary's page still answers.
+    let reader = s.sign_in(&s.secretary).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while reader.state(s.meeting).await?.minutes.text(SectionKey::Item(s.item)) != "Đại biểu thảo luận sôi nổi" {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the typed minutes were not saved");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(other.command(s.meeting, "withdraw", &Command::WithdrawRequest).await?.status, 200);
+    secretary.find(Locator::Css("#tab-room")).await?.click().await?;
+    wait_text(&secretary, "#current-title", "Nghị quyết").await?;
+    // The chair's draft and the delegate's opinion go through as typed.
+    chair.find(Locator::Css("#create-poll")).await?.click().await?;
+    wait_text(&delegate, "#polls", "Thông qua dự thảo nghị quyết?").await?;
+    delegate.find(Locator::Css("#opinion-form button[type='submit']")).await?.click().await?;
+    wait_text(&chair, ".opinion-list", "Đề nghị bổ sung số liệu").await?;
+    for c in [secretary, chair, delegate] {
+        c.close().await?;
+    }
     Ok(())
 }
 

@@ -247,8 +247,8 @@ fn Header() -> impl IntoView {
             </Show>
             <div class="clock" id="server-clock">{clock}</div>
             <div class="lang">
-                <button class:active=move || i.0.get() == Lang::Vi on:click=move |_| i.0.set(Lang::Vi)>"VI"</button>
-                <button class:active=move || i.0.get() == Lang::En on:click=move |_| i.0.set(Lang::En)>"EN"</button>
+                <button id="lang-vi" class:active=move || i.0.get() == Lang::Vi on:click=move |_| i.0.set(Lang::Vi)>"VI"</button>
+                <button id="lang-en" class:active=move || i.0.get() == Lang::En on:click=move |_| i.0.set(Lang::En)>"EN"</button>
             </div>
             <Show when=move || ctx.session.get().is_some()>
                 <div class="who">

@@ -5,7 +5,7 @@
 use crate::api;
 use crate::app::{format_time, ms, use_ctx};
 use crate::i18n::{I18n, use_i18n};
-use crate::room::run;
+use crate::room::{run, run_then};
 use gavel_shared::decision::*;
 use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
@@ -15,6 +15,21 @@ use leptos::task::spawn_local;
 
 fn state() -> Option<MeetingState> {
     use_ctx().live.state.get()
+}
+
+/// `f` of the meeting's state, tracked, without copying the state.
+fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
+    use_ctx().live.state.with(|s| s.as_ref().map(f))
+}
+
+/// An option of a poll in the viewer's language: a yes/no poll's options are
+/// the room's fixed three, kept in Vietnamese.
+fn option_label(i: I18n, poll: &Poll, n: usize) -> String {
+    let key = ["vote.yes", "vote.no", "vote.abstain"];
+    match (poll.kind, key.get(n)) {
+        (PollKind::YesNo, Some(key)) if poll.options.get(n).map(String::as_str) == YES_NO_OPTIONS.get(n).copied() => i.t(key).to_string(),
+        _ => poll.options.get(n).cloned().unwrap_or_default(),
+    }
 }
 
 fn name_in(s: &MeetingState, id: ParticipantId) -> String {
@@ -145,7 +160,8 @@ fn ResultChart(poll: Poll) -> impl IntoView {
         <div class="result" data-poll=poll.id.0 class:adopted=r.adopted>
             <div class="verdict" id=format!("verdict-{}", poll.id.0)>{verdict}</div>
             <ul class="bars">
-                {poll.options.iter().enumerate().map(|(n, o)| {
+                {(0..poll.options.len()).map(|n| {
+                    let o = option_label(i, &poll, n);
                     let count = r.counts.get(n).copied().unwrap_or(0);
                     let pct = if r.base > 0 { f64::from(count) * 100.0 / f64::from(r.base) } else { 0.0 };
                     let width = f64::from(count) * 100.0 / f64::from(max);
@@ -169,60 +185,89 @@ fn ResultChart(poll: Poll) -> impl IntoView {
     .into_any()
 }
 
-/// The live counts of an open named poll, for the chair and secretary.
+/// The live counts of an open named poll, for the chair and secretary,
+/// following each ballot.
 #[component]
-fn LiveCounts(poll: Poll) -> impl IntoView {
-    let counts = poll.live_counts();
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+fn LiveCounts(poll: Memo<Option<Poll>>) -> impl IntoView {
+    let i = use_i18n();
     view! {
         <ul class="bars live" id="live-counts">
-            {poll.options.iter().enumerate().map(|(n, o)| {
-                let c = counts.get(n).copied().unwrap_or(0);
-                view! {
-                    <li class="bar-row" data-option=n>
-                        <span class="bar-label">{o.clone()}</span>
-                        <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{:.1}%", f64::from(c) * 100.0 / f64::from(max))></span></span>
-                        <span class="bar-count count">{c}</span>
-                    </li>
-                }
-            }).collect_view()}
+            {move || poll.with(|p| p.as_ref().map(|poll| {
+                let counts = poll.live_counts();
+                let max = counts.iter().copied().max().unwrap_or(0).max(1);
+                (0..poll.options.len()).map(|n| {
+                    let c = counts.get(n).copied().unwrap_or(0);
+                    view! {
+                        <li class="bar-row" data-option=n>
+                            <span class="bar-label">{option_label(i, poll, n)}</span>
+                            <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{:.1}%", f64::from(c) * 100.0 / f64::from(max))></span></span>
+                            <span class="bar-count count">{c}</span>
+                        </li>
+                    }
+                }).collect_view()
+            }))}
         </ul>
     }
 }
 
 /// The voting buttons of an open poll, and the confirmation once voted.
+/// Drawn again when this viewer's own ballot changes, not on others'.
 #[component]
 fn Ballot(poll: Poll) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
     let me = ctx.live.actor.get_untracked().and_then(|a| a.participant());
-    let eligible =
-        state().zip(me).and_then(|(s, me)| s.participant(me).cloned()).is_some_and(|p| p.voting && p.attendance == Attendance::Present);
+    let eligible = Memo::new(move |_| {
+        with_state(|s| me.and_then(|me| s.participant(me)).is_some_and(|p| p.voting && p.attendance == Attendance::Present))
+            .unwrap_or(false)
+    });
     let voted = me.is_some_and(|m| poll.voters.contains(&m));
     let mine = me.and_then(|m| poll.ballots.iter().find(|b| b.voter == m).cloned());
     let can_change = voted && !poll.secret && poll.allow_change;
     let picked = RwSignal::new(Vec::<u8>::new());
+    // A ballot on its way: the buttons wait for the room's answer, so a
+    // second tap on a slow link is not a second ballot.
+    let sending = RwSignal::new(false);
     let id = poll.id;
     let multi = poll.kind == PollKind::Choice && poll.max_choices > 1;
     let max = poll.max_choices;
-    if !eligible {
-        return view! { <p class="muted">{i.t("poll.not_voting")}</p> }.into_any();
-    }
+    let labels: Vec<String> = (0..poll.options.len()).map(|n| option_label(i, &poll, n)).collect();
+    // A ballot that cannot be taken back is confirmed first.
+    let final_ballot = !poll.allow_change || poll.secret;
+    let secret = poll.secret;
+    let cast = move |choices: Vec<u8>, names: String| {
+        if sending.get_untracked() {
+            return;
+        }
+        if final_ballot {
+            let key = if secret { "poll.confirm_secret" } else { "poll.confirm" };
+            if !window().confirm_with_message(&format!("{}\n\n{names}", i.t(key))).unwrap_or(false) {
+                return;
+            }
+        }
+        sending.set(true);
+        crate::live::send(Command::CastBallot { poll: id, choices }, move |r| {
+            let _ = sending.try_set(false);
+            if let Err((code, message)) = r {
+                ctx.fail(i, &code, &message);
+            }
+        });
+    };
     let confirmation = voted.then(|| {
-        let text = if poll.secret {
+        if poll.secret {
             i.t("poll.secret_recorded").to_string()
         } else {
-            let chosen: Vec<String> =
-                mine.iter().flat_map(|b| b.choices.iter()).filter_map(|c| poll.options.get(usize::from(*c)).cloned()).collect();
+            let chosen: Vec<String> = mine.iter().flat_map(|b| b.choices.iter()).map(|c| option_label(i, &poll, usize::from(*c))).collect();
             format!("{}: {}", i.t("poll.recorded"), chosen.join(", "))
-        };
-        view! { <div class="confirm" id="vote-confirmation">"✔ "{text}</div> }
+        }
     });
-    let buttons = (!voted || can_change).then(|| {
-        let options = poll.options.clone();
+    let show_buttons = !voted || can_change;
+    let buttons = move || {
+        let labels = labels.clone();
+        let names = labels.clone();
         view! {
-            <div class="vote-buttons" class:multi=multi>
-                {options.into_iter().enumerate().map(|(n, o)| {
+            <div class="vote-buttons" class:multi=multi aria-busy=move || sending.get().to_string()>
+                {labels.into_iter().enumerate().map(|(n, o)| {
                     let n = n as u8;
                     if multi {
                         view! {
@@ -234,19 +279,34 @@ fn Ballot(poll: Poll) -> impl IntoView {
                             </label>
                         }.into_any()
                     } else {
+                        let name = o.clone();
                         view! {
-                            <button class=format!("vote-option opt-{n}") data-option=n
-                                on:click=move |_| run(Command::CastBallot { poll: id, choices: vec![n] }, false)>{o}</button>
+                            <button class=format!("vote-option opt-{n}") data-option=n disabled=move || sending.get()
+                                on:click=move |_| cast(vec![n], name.clone())>{o}</button>
                         }.into_any()
                     }
                 }).collect_view()}
                 {multi.then(|| view! {
-                    <button class="primary" on:click=move |_| run(Command::CastBallot { poll: id, choices: picked.get_untracked() }, false)>{i.t("poll")}</button>
+                    <button class="primary" id="cast-ballot" disabled=move || sending.get() on:click=move |_| {
+                        let choices = picked.get_untracked();
+                        let chosen: Vec<String> = choices.iter().filter_map(|c| names.get(usize::from(*c)).cloned()).collect();
+                        cast(choices, chosen.join(", "))
+                    }>{i.t("poll")}</button>
                 })}
+                {move || sending.get().then(|| view! { <span class="muted small" id="ballot-sending">{i.t("poll.sending")}</span> })}
             </div>
         }
-    });
-    view! { <div class="ballot">{confirmation}{buttons}</div> }.into_any()
+    };
+    view! {
+        <div class="ballot">
+            {move || if eligible.get() {
+                let confirmation = confirmation.clone().map(|text| view! { <div class="confirm" id="vote-confirmation">"✔ "{text}</div> });
+                view! { {confirmation}{show_buttons.then(buttons.clone())} }.into_any()
+            } else {
+                view! { <p class="muted">{i.t("poll.not_voting")}</p> }.into_any()
+            }}
+        </div>
+    }
 }
 
 /// The chair's controls and the secretary's manual entries for one poll.
@@ -258,24 +318,33 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let voter = RwSignal::new(None::<ParticipantId>);
     let choice = RwSignal::new(0u8);
     let hands = RwSignal::new(vec![0u32; poll.options.len()]);
-    let eligible: Vec<Participant> = state()
-        .map(|s| {
+    // Who may still have a ballot entered for them, as ballots come in.
+    let eligible = move || {
+        with_state(|s| {
+            let voted = s.poll(id).map(|p| p.voters.clone()).unwrap_or_default();
             s.participants_sorted()
                 .into_iter()
-                .filter(|p| p.voting && p.attendance == Attendance::Present && !poll.voters.contains(&p.id))
-                .cloned()
-                .collect()
+                .filter(|p| p.voting && p.attendance == Attendance::Present && !voted.contains(&p.id))
+                .map(|p| (p.id, p.name.clone()))
+                .collect::<Vec<_>>()
         })
-        .unwrap_or_default();
-    let options = poll.options.clone();
-    let options2 = poll.options.clone();
+        .unwrap_or_default()
+    };
+    let options: Vec<String> = (0..poll.options.len()).map(|n| option_label(i, &poll, n)).collect();
+    let options2 = options.clone();
     view! {
         <div class="console">
             {(chair && status == PollStatus::Draft).then(|| view! {
                 <button class="primary" id=format!("open-poll-{}", id.0) on:click=move |_| run(Command::OpenPoll { poll: id }, false)>{i.t("poll.open")}</button>
             })}
             {(chair && status == PollStatus::Open).then(|| view! {
-                <button class="primary" id=format!("close-poll-{}", id.0) on:click=move |_| run(Command::ClosePoll { poll: id }, false)>{i.t("poll.close")}</button>
+                // Asked first: the button takes the place of "open" under the
+                // chair's finger, and a vote closed is closed for good.
+                <button class="primary" id=format!("close-poll-{}", id.0) on:click=move |_| {
+                    if window().confirm_with_message(i.t("poll.close_confirm")).unwrap_or(false) {
+                        run(Command::ClosePoll { poll: id }, false)
+                    }
+                }>{i.t("poll.close")}</button>
             })}
             {(chair && matches!(status, PollStatus::Draft | PollStatus::Open)).then(|| view! {
                 <button class="danger" on:click=move |_| {
@@ -288,13 +357,17 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                 <details class="manual">
                     <summary>{i.t("poll.enter_for")}</summary>
                     <div class="grid-form">
-                        <select on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
-                            <option value="">"—"</option>
-                            {eligible.into_iter().map(|p| view! { <option value=p.id.0>{p.name}</option> }).collect_view()}
-                        </select>
-                        <select on:change=move |ev| choice.set(event_target_value(&ev).parse().unwrap_or(0))>
-                            {options.into_iter().enumerate().map(|(n, o)| view! { <option value=n>{o}</option> }).collect_view()}
-                        </select>
+                        <label>{i.t("poll.voter")}
+                            <select on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
+                                <option value="">"—"</option>
+                                {move || eligible().into_iter().map(|(id, name)| view! { <option value=id.0 selected=voter.get_untracked() == Some(id)>{name}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>{i.t("poll.choice")}
+                            <select on:change=move |ev| choice.set(event_target_value(&ev).parse().unwrap_or(0))>
+                                {options.into_iter().enumerate().map(|(n, o)| view! { <option value=n>{o}</option> }).collect_view()}
+                            </select>
+                        </label>
                         <button on:click=move |_| if let Some(v) = voter.get_untracked() {
                             run(Command::CastBallotFor { poll: id, voter: v, choices: vec![choice.get_untracked()] }, true)
                         }>{i.t("prep.save")}</button>
@@ -315,59 +388,95 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     }
 }
 
+/// What a poll is drawn anew for: its status, the viewer's own ballot and
+/// language. Anyone else's ballot only moves its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PollKey {
+    id: PollId,
+    lang: crate::i18n::Lang,
+    status: PollStatus,
+    mine: Option<Vec<u8>>,
+    voted: bool,
+}
+
 /// The polls of an item: voting, live counts, results, and (for the chair
 /// and secretary) the console and a form for a new poll.
 #[component]
 pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)] secretary: Signal<bool>) -> impl IntoView {
     let i = use_i18n();
-    let polls = move || {
-        state()
-            .map(|s| s.polls.iter().filter(|p| p.item == item || p.status == PollStatus::Open).cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
-    let voters_present =
-        move || state().map(|s| s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()).unwrap_or(0);
+    let ctx = use_ctx();
+    let polls = Memo::new(move |_| {
+        let me = ctx.live.actor.get().and_then(|a| a.participant());
+        let lang = i.0.get();
+        with_state(|s| {
+            s.polls
+                .iter()
+                .filter(|p| p.item == item || p.status == PollStatus::Open)
+                .map(|p| PollKey {
+                    id: p.id,
+                    lang,
+                    status: p.status,
+                    mine: me.and_then(|me| p.ballots.iter().find(|b| b.voter == me).map(|b| b.choices.clone())),
+                    voted: me.is_some_and(|me| p.voters.contains(&me)),
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    });
     let privileged = move || chair.get() || secretary.get();
-    let shown = move || privileged() || !polls().is_empty();
+    let shown = move || privileged() || !polls.with(Vec::is_empty);
     view! {
         <Show when=shown>
         <section class="polls card" id="polls">
             <h2>{move || i.t("poll")}</h2>
-            {move || polls().into_iter().map(|p| {
-                let status_text = match p.status {
-                    PollStatus::Draft => i.t("poll.draft"),
-                    PollStatus::Open => "",
-                    PollStatus::Closed => "",
-                    PollStatus::Cancelled => i.t("poll.cancelled"),
-                };
-                let open = p.status == PollStatus::Open;
-                let kind = if p.secret { i.t("poll.secret") } else { i.t("poll.named") };
-                let p2 = p.clone();
-                let p3 = p.clone();
-                let p4 = p.clone();
-                let show_live = open && privileged() && !p.secret;
-                let (is_chair, is_sec) = (chair.get(), secretary.get());
-                view! {
-                    <div class="poll" class:open=open data-poll=p.id.0 data-status=p.status.as_str()>
-                        <div class="poll-head"><span class="tag">{kind}</span>" "{(!status_text.is_empty()).then(|| view! { <span class="tag">{status_text}</span> })}</div>
-                        <p class="question">{p.question.clone()}</p>
-                        {p.cancel_reason.clone().map(|r| view! { <p class="muted">{i.t("poll.cancel_reason")}": "{r}</p> })}
-                        {open.then(|| view! {
-                            <p class="progress" id="poll-progress"><strong>{p.voters.len()}</strong>" / "{voters_present()}" "{i.t("poll.voted")}</p>
-                        })}
-                        {open.then(|| view! { <Ballot poll=p2/> })}
-                        {show_live.then(|| view! { <LiveCounts poll=p3/> })}
-                        {(p.status == PollStatus::Closed).then(|| view! { <ResultChart poll=p4/> })}
-                        {(is_chair || is_sec).then(|| view! { <PollConsole poll=p.clone() chair=is_chair secretary=is_sec/> })}
-                    </div>
-                }
-            }).collect_view()}
+            <For each=move || polls.get() key=|k| k.clone() let(k)>
+                <PollView id=k.id chair secretary/>
+            </For>
             <Show when=privileged>
                 <NewPoll item/>
             </Show>
         </section>
         </Show>
     }
+}
+
+/// One poll, drawn for its status; its progress and live counts follow the
+/// ballots.
+#[component]
+fn PollView(id: PollId, chair: Signal<bool>, secretary: Signal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let current = Memo::new(move |_| with_state(|s| s.poll(id).cloned()).flatten());
+    let Some(p) = current.get_untracked() else { return ().into_any() };
+    let status_text = match p.status {
+        PollStatus::Draft => i.t("poll.draft"),
+        PollStatus::Open | PollStatus::Closed => "",
+        PollStatus::Cancelled => i.t("poll.cancelled"),
+    };
+    let open = p.status == PollStatus::Open;
+    let kind = if p.secret { i.t("poll.secret") } else { i.t("poll.named") };
+    let secret = p.secret;
+    let voters_present =
+        move || with_state(|s| s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()).unwrap_or(0);
+    let voted = move || current.with(|p| p.as_ref().map_or(0, |p| p.voters.len()));
+    let (p2, p3, p4) = (p.clone(), p.clone(), p.clone());
+    view! {
+        <div class="poll" class:open=open data-poll=p.id.0 data-status=p.status.as_str()>
+            <div class="poll-head"><span class="tag">{kind}</span>" "{(!status_text.is_empty()).then(|| view! { <span class="tag">{status_text}</span> })}</div>
+            <p class="question">{p.question.clone()}</p>
+            {p.cancel_reason.clone().map(|r| view! { <p class="muted">{i.t("poll.cancel_reason")}": "{r}</p> })}
+            {open.then(|| view! {
+                <p class="progress" id="poll-progress"><strong>{voted}</strong>" / "{voters_present}" "{i.t("poll.voted")}</p>
+            })}
+            {open.then(|| view! { <Ballot poll=p2/> })}
+            {move || (open && !secret && (chair.get() || secretary.get())).then(|| view! { <LiveCounts poll=current/> })}
+            {(p.status == PollStatus::Closed).then(|| view! { <ResultChart poll=p3/> })}
+            {move || {
+                let (is_chair, is_sec) = (chair.get(), secretary.get());
+                (is_chair || is_sec).then(|| view! { <PollConsole poll=p4.clone() chair=is_chair secretary=is_sec/> })
+            }}
+        </div>
+    }
+    .into_any()
 }
 
 #[component]
@@ -390,7 +499,7 @@ fn NewPoll(item: ItemId) -> impl IntoView {
         };
         let kind = if election.get_untracked() { PollKind::Choice } else { PollKind::YesNo };
         let options: Vec<String> = options.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-        run(
+        run_then(
             Command::CreatePoll {
                 item,
                 question: question.get_untracked(),
@@ -402,8 +511,10 @@ fn NewPoll(item: ItemId) -> impl IntoView {
                 rule,
             },
             false,
+            move || {
+                let _ = question.try_set(String::new());
+            },
         );
-        question.set(String::new());
     };
     view! {
         <details class="new-poll">
@@ -450,15 +561,18 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
     let text = RwSignal::new(String::new());
     let document = RwSignal::new(None::<DocumentId>);
     let deadline = RwSignal::new(String::new());
-    let docs = move || state().map(|s| s.documents_of(item).cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let docs =
+        Memo::new(move |_| with_state(|s| s.documents_of(item).map(|d| (d.id, d.title.clone())).collect::<Vec<_>>()).unwrap_or_default());
     let is_participant = move || ctx.live.actor.get().and_then(|a| a.participant()).is_some();
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run(
+        run_then(
             Command::AddOpinion { item, document: document.get_untracked(), stance: stance.get_untracked(), text: text.get_untracked() },
             true,
+            move || {
+                let _ = text.try_set(String::new());
+            },
         );
-        text.set(String::new());
     };
     let ask = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -518,7 +632,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                     <label>{move || i.t("opinion.document")}
                         <select on:change=move |ev| document.set(event_target_value(&ev).parse().ok().map(DocumentId))>
                             <option value="">"—"</option>
-                            {move || docs().into_iter().map(|d| view! { <option value=d.id.0>{d.title}</option> }).collect_view()}
+                            {move || docs.get().into_iter().map(|(id, title)| view! { <option value=id.0 selected=document.get_untracked() == Some(id)>{title}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea></label>

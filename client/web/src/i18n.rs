@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 /// The languages of the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     Vi,
     En,
@@ -171,6 +171,23 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("poll.cancel", "Hủy biểu quyết", "Cancel the vote"),
     ("poll.cancel_reason", "Lý do hủy", "Reason for cancelling"),
     ("poll.voted", "đã biểu quyết", "have voted"),
+    ("vote.yes", "Tán thành", "In favour"),
+    ("vote.no", "Không tán thành", "Against"),
+    ("vote.abstain", "Không biểu quyết", "Abstain"),
+    ("poll.confirm", "Xác nhận biểu quyết? Phiếu đã gửi không thể thay đổi.", "Cast this vote? It cannot be changed once sent."),
+    (
+        "poll.confirm_secret",
+        "Xác nhận bỏ phiếu kín? Phiếu đã gửi không thể thay đổi.",
+        "Cast this secret ballot? It cannot be changed once sent.",
+    ),
+    ("poll.sending", "Đang gửi phiếu…", "Sending your vote…"),
+    (
+        "poll.close_confirm",
+        "Kết thúc biểu quyết và công bố kết quả? Không thể mở lại.",
+        "Close the vote and announce the result? It cannot be reopened.",
+    ),
+    ("poll.voter", "Đại biểu", "Delegate"),
+    ("poll.choice", "Lựa chọn", "Choice"),
     ("poll.your_vote", "Bạn đã chọn", "You voted"),
     ("poll.recorded", "Đã ghi nhận biểu quyết của bạn", "Your vote is recorded"),
     (

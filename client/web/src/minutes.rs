@@ -15,6 +15,11 @@ fn state() -> Option<MeetingState> {
     use_ctx().live.state.get()
 }
 
+/// `f` of the meeting's state, tracked, without copying the state.
+fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
+    use_ctx().live.state.with(|s| s.as_ref().map(f))
+}
+
 fn status_key(s: MinutesStatus) -> &'static str {
     match s {
         MinutesStatus::Draft => "min.status.draft",
@@ -34,16 +39,18 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
     let is_chair = move || role() == Some(Role::Chair);
     let status = move || state().map(|s| s.minutes.status).unwrap_or_default();
     let closed = move || state().is_some_and(|s| s.meeting.status == MeetingStatus::Closed);
-    let sections = move || {
-        state()
-            .map(|s| {
-                let mut v = vec![(SectionKey::Opening, i.t("min.opening").to_string())];
-                v.extend(s.agenda.iter().enumerate().map(|(n, it)| (SectionKey::Item(it.id), format!("{}. {}", n + 1, it.title))));
-                v.push((SectionKey::Conclusion, i.t("min.conclusion").to_string()));
-                v
-            })
-            .unwrap_or_default()
-    };
+    // The sections change only with the agenda (or the language): kept in a
+    // memo and drawn by key, so a section being typed in is never rebuilt
+    // by whatever else the room does.
+    let sections = Memo::new(move |_| {
+        with_state(|s| {
+            let mut v = vec![(SectionKey::Opening, i.t("min.opening").to_string())];
+            v.extend(s.agenda.iter().enumerate().map(|(n, it)| (SectionKey::Item(it.id), format!("{}. {}", n + 1, it.title))));
+            v.push((SectionKey::Conclusion, i.t("min.conclusion").to_string()));
+            v
+        })
+        .unwrap_or_default()
+    });
     let number = RwSignal::new(state().map(|s| s.minutes.number).unwrap_or_default());
     view! {
         <section class="minutes card" id="minutes">
@@ -61,7 +68,9 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                 </div>
                 <p class="muted small">{move || i.t("min.help")}</p>
             </Show>
-            {move || sections().into_iter().map(|(key, label)| view! { <MinutesSection key label/> }).collect_view()}
+            <For each=move || sections.get() key=|(key, _)| *key let((key, _))>
+                <MinutesSection key label=Signal::derive(move || sections.with(|v| v.iter().find(|(k, _)| *k == key).map(|(_, l)| l.clone()).unwrap_or_default()))/>
+            </For>
             <div class="console">
                 <Show when=move || is_secretary() && status() == MinutesStatus::Draft && closed()>
                     <button id="minutes-send" on:click=move |_| run(Command::SendMinutesForComments, true)>{move || i.t("min.send")}</button>
@@ -113,16 +122,25 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
 }
 
 #[component]
-fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
+fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
-    let meeting = move || state().map(|s| s.meeting.id);
+    let meeting = move || with_state(|s| s.meeting.id);
     let is_secretary = move || meeting().is_some_and(|m| ctx.live.actor.get().and_then(|a| a.role_in(m)) == Some(Role::Secretary));
-    let status = move || state().map(|s| s.minutes.status).unwrap_or_default();
-    let text = RwSignal::new(state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default());
-    let saved = move || state().map(|s| s.minutes.text(key).to_string()).unwrap_or_default();
-    let saved_untracked =
-        move || ctx.live.state.with_untracked(|s| s.as_ref().map(|s| s.minutes.text(key).to_string())).unwrap_or_default();
+    let status = move || with_state(|s| s.minutes.status).unwrap_or_default();
+    let saved = Memo::new(move |_| with_state(|s| s.minutes.text(key).to_string()).unwrap_or_default());
+    let text = RwSignal::new(saved.get_untracked());
+    // What the room holds changed (this secretary's own save coming back, or
+    // a revision): taken into the field unless something typed since the
+    // last save would be overwritten.
+    let known = StoredValue::new(saved.get_untracked());
+    Effect::new(move |_| {
+        let now = saved.get();
+        if text.get_untracked() == known.get_value() {
+            text.set(now.clone());
+        }
+        known.set_value(now);
+    });
     let typed = RwSignal::new(0u32);
     let comment = RwSignal::new(String::new());
     let comments = move || {
@@ -137,7 +155,20 @@ fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
             })
             .unwrap_or_default()
     };
-    let editing = move || is_secretary() && status() == MinutesStatus::Draft;
+    // Leaving the section with something typed and not yet saved (the tab
+    // changed before the pause that saves it) saves it.
+    on_cleanup(move || {
+        if let (Some(now), Some(before)) = (text.try_get_untracked(), saved.try_get_untracked())
+            && now != before
+        {
+            crate::live::send(Command::EditMinutes { section: key, text: now }, move |r| {
+                if let Err((code, message)) = r {
+                    ctx.fail(i, &code, &message);
+                }
+            });
+        }
+    });
+    let editing = Memo::new(move |_| is_secretary() && status() == MinutesStatus::Draft);
     let slug = match key {
         SectionKey::Opening => "opening".to_string(),
         SectionKey::Item(id) => format!("item-{id}"),
@@ -145,8 +176,8 @@ fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
     };
     view! {
         <div class="minutes-section" data-section=slug.clone()>
-            <h3>{label}</h3>
-            {move || if editing() {
+            <h3>{move || label.get()}</h3>
+            {move || if editing.get() {
                 view! {
                     <textarea class="minutes-text" rows="5" prop:value=move || text.get() on:input=move |ev| {
                         text.set(event_target_value(&ev));
@@ -156,16 +187,23 @@ fn MinutesSection(key: SectionKey, label: String) -> impl IntoView {
                         let mine = typed.get_untracked();
                         leptos::task::spawn_local(async move {
                             gloo_timers::future::sleep(std::time::Duration::from_millis(1500)).await;
-                            if typed.get_untracked() == mine && text.get_untracked() != saved_untracked() {
-                                run(Command::EditMinutes { section: key, text: text.get_untracked() }, false);
+                            // The section may be gone by then (the secretary
+                            // left the tab, the item was removed): its
+                            // signals with it, and then there is nothing to save.
+                            let (Some(last), Some(now), Some(before)) = (typed.try_get_untracked(), text.try_get_untracked(), saved.try_get_untracked())
+                            else {
+                                return;
+                            };
+                            if last == mine && now != before {
+                                run(Command::EditMinutes { section: key, text: now }, false);
                             }
                         });
                     }></textarea>
-                    <button class="secondary save" disabled=move || text.get() == saved()
+                    <button class="secondary save" disabled=move || text.get() == saved.get()
                         on:click=move |_| run(Command::EditMinutes { section: key, text: text.get_untracked() }, false)>{i.t("prep.save")}</button>
                 }.into_any()
             } else {
-                view! { <div class="minutes-view">{saved()}</div> }.into_any()
+                view! { <div class="minutes-view">{move || saved.get()}</div> }.into_any()
             }}
             {move || {
                 let c = comments();

@@ -22,6 +22,23 @@ pub fn run(cmd: Command, confirm: bool) {
     });
 }
 
+/// Sends a command and, once the room has taken it, runs `done` (a form
+/// is emptied only then: on a dropped link what was typed stays to send
+/// again). A refusal is reported in the banner.
+pub fn run_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static) {
+    let ctx = use_ctx();
+    let i = use_i18n();
+    live::send(cmd, move |r| match r {
+        Ok(_) => {
+            if confirm {
+                ctx.notice.set(Some((false, i.t("done").to_string())));
+            }
+            done();
+        }
+        Err((code, message)) => ctx.fail(i, &code, &message),
+    });
+}
+
 /// The confidentiality level, in words.
 pub fn conf_key(c: Confidentiality) -> &'static str {
     match c {
@@ -63,6 +80,10 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     let selected = RwSignal::new(None::<ItemId>);
     let viewing = RwSignal::new(None::<DocumentId>);
     let loaded = move || state.with(|s| s.is_some());
+    // The item shown changes with the chair's moves, not with every event:
+    // the panels under it (a vote being drafted, an opinion being written)
+    // are built again only when it does.
+    let shown = Memo::new(move |_| shown_item(selected));
     view! {
         <Show when=loaded fallback=move || view! { <p class="loading">{move || i.t("conn.connecting")}</p> }>
             <div class="room">
@@ -92,11 +113,11 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
                                 </Show>
                             </div>
                             <div class="right">
-                                {move || shown_item(selected).map(|item| view! {
+                                {move || shown.get().map(|item| view! {
                                     <crate::decide::PollsPanel item chair=Signal::derive(is_chair) secretary=Signal::derive(is_secretary)/>
                                 })}
                                 <ItemPanel meeting selected viewing/>
-                                {move || shown_item(selected).map(|item| view! {
+                                {move || shown.get().map(|item| view! {
                                     <crate::decide::OpinionsPanel item privileged=Signal::derive(move || is_chair() || is_secretary())/>
                                 })}
                             </div>
