@@ -82,6 +82,12 @@ pub enum SessionFor {
 
 /// Opens a session and returns its token (shown once, never stored).
 pub async fn create_session(db: &Db, who: SessionFor, ttl: Duration) -> Result<String> {
+    create_session_from(db, who, ttl, false).await
+}
+
+/// Starts a session; `remote` for a participant signing in from outside
+/// the room (see [`participant_sign_in`]).
+pub async fn create_session_from(db: &Db, who: SessionFor, ttl: Duration, remote: bool) -> Result<String> {
     let bytes: [u8; 32] = rand::rng().random();
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let (staff, participant) = match who {
@@ -89,12 +95,13 @@ pub async fn create_session(db: &Db, who: SessionFor, ttl: Duration) -> Result<S
         SessionFor::Participant(p) => (None, Some(p.0)),
     };
     let created = now();
-    sqlx::query("INSERT INTO sessions (token_hash, staff_id, participant_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO sessions (token_hash, staff_id, participant_id, created_at, expires_at, remote) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(token_hash(&token))
         .bind(staff)
         .bind(participant)
         .bind(ts(created))
         .bind(ts(created + ttl))
+        .bind(remote)
         .execute(db)
         .await?;
     Ok(token)
@@ -217,8 +224,9 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 /// Signs a participant in: checks the PIN, opens a session, and (unless
-/// `remote`) marks them present. Returns who they are, the session token and
-/// their name.
+/// `remote`, and while the meeting is open) marks them present; a sign-in
+/// of the meeting's day before it opens counts when it opens. Returns who
+/// they are, the session token and their name.
 pub async fn participant_sign_in(
     app: &AppState,
     meeting: MeetingId,
@@ -228,7 +236,7 @@ pub async fn participant_sign_in(
     from: Option<std::net::IpAddr>,
 ) -> Result<(Actor, String, String)> {
     check_pin_limited(app, meeting, participant, pin, from).await?;
-    let token = create_session(&app.db, SessionFor::Participant(participant), app.config.session_ttl).await?;
+    let token = create_session_from(&app.db, SessionFor::Participant(participant), app.config.session_ttl, remote).await?;
     let actor = lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
     tracing::info!(%meeting, %participant, remote, "participant signed in");
     if !remote {

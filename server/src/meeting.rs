@@ -8,7 +8,7 @@
 
 use crate::auth;
 use crate::error::{Error, Result};
-use crate::store::{self, Db, now, ts};
+use crate::store::{self, Db, now, parse_ts, ts};
 use gavel_shared::decision::*;
 use gavel_shared::minutes::{MinutesComment, SignedFile, SignedVersion};
 use gavel_shared::model::*;
@@ -485,7 +485,15 @@ impl MeetingHandle {
             Op::Command(c) => Op::Command(c.normalized()),
             other => other,
         };
-        // Slow work (PIN hashing) happens here, not in the writer.
+        // Slow work (PIN hashing) happens here, not in the writer, and only
+        // for a command that would be taken as things stand: a list of PINs
+        // to make from someone who may not, or ids repeated thousands of
+        // times, would hold every sign-in up behind its hashing.
+        if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. })) = &op {
+            let state = self.latest();
+            let now = state.current(&actor).ok_or(Error::Forbidden("you are no longer a participant of this meeting"))?;
+            rules::check(&state, &now, cmd)?;
+        }
         let pins = match &op {
             Op::Command(Command::AddParticipants { participants }) => Some(new_pins(participants.len()).await?),
             Op::Command(Command::ResetPins { participants }) => Some(new_pins(participants.len()).await?),
@@ -620,25 +628,29 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
     if let Some(previous) = recorded(tx, meeting, &job.key).await? {
         return Ok((previous, vec![]));
     }
+    // Who sends it as the meeting has them now: a participant whose role was
+    // changed since their connection opened acts in the new role, and one
+    // removed no longer acts at all.
+    let actor = working.current(&job.actor).ok_or(Error::Forbidden("you are no longer a participant of this meeting"))?;
     match &job.op {
         Op::Command(cmd) => {
-            rules::check(working, &job.actor, cmd)?;
+            rules::check(working, &actor, cmd)?;
             if let gavel_shared::protocol::Command::UpdateDocument { confidentiality, .. } = cmd {
                 check_secret_allowed(services, *confidentiality)?;
             }
         }
         Op::AttachDocument(d) => {
             check_secret_allowed(services, d.confidentiality)?;
-            rules::allowed(working, &job.actor, CommandKind::UploadDocument)?;
+            rules::allowed(working, &actor, CommandKind::UploadDocument)?;
             working.item(d.item).ok_or(Error::NotFound("agenda item"))?;
             rules::check_readers(working, d.confidentiality, &d.readers)?;
         }
         Op::MarkPresent => {
-            job.actor.participant().ok_or(Error::Forbidden("only participants are present"))?;
+            actor.participant().ok_or(Error::Forbidden("only participants are present"))?;
         }
     }
     let mut sp = sqlx::Connection::begin(&mut **tx).await?;
-    let written = write(&mut sp, services, working, &job.actor, &job.op, job.pins.clone()).await;
+    let written = write(&mut sp, services, working, &actor, &job.op, job.pins.clone()).await;
     let (changes, result) = match written {
         Ok(w) => w,
         Err(e) => {
@@ -650,7 +662,7 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
     let events: Vec<Event> = changes
         .into_iter()
         .enumerate()
-        .map(|(i, change)| Event { meeting, seq: working.seq + 1 + i as u64, at, by: job.actor, change })
+        .map(|(i, change)| Event { meeting, seq: working.seq + 1 + i as u64, at, by: actor, change })
         .collect();
     for e in &events {
         append(&mut sp, e).await?;
@@ -765,7 +777,11 @@ async fn write(
     let cmd = match op {
         Op::MarkPresent => {
             let Some(me) = actor.participant().and_then(|p| state.participant(p)) else { return Ok((vec![], done)) };
-            if me.attendance == Attendance::Present || state.meeting.status == MeetingStatus::Closed {
+            // Only an open meeting has anyone present: a tablet made ready
+            // the day before, or the pack read from the office, is not
+            // attendance (whoever is signed in when it opens is; see
+            // `OpenMeeting`).
+            if me.attendance == Attendance::Present || state.meeting.status != MeetingStatus::Open {
                 return Ok((vec![], done));
             }
             let change = set_attendance(tx, me.id, Attendance::Present, "").await?;
@@ -823,7 +839,11 @@ async fn write(
         }
         Command::OpenMeeting => {
             sqlx::query("UPDATE meetings SET status = 'open' WHERE id = ?").bind(m).execute(&mut **tx).await?;
-            (vec![Change::MeetingOpened], done)
+            let mut changes = vec![Change::MeetingOpened];
+            for p in signed_in_today(tx, state, now()).await? {
+                changes.push(set_attendance(tx, p, Attendance::Present, "").await?);
+            }
+            (changes, done)
         }
         Command::CloseMeeting => {
             if let Some(cur) = state.meeting.current_item {
@@ -1252,6 +1272,34 @@ async fn insert_participant(tx: &mut Tx<'_>, meeting: MeetingId, p: &NewParticip
     })
 }
 
+/// The absent participants of a meeting who signed in from the room (not
+/// `remote`) on the day it opens, in the room's zone, and are still signed
+/// in: they are present when it opens. A sign-in of the day before (a
+/// tablet made ready, the pack read from the office) is not.
+async fn signed_in_today(tx: &mut Tx<'_>, state: &MeetingState, now: OffsetDateTime) -> Result<Vec<ParticipantId>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT s.participant_id, s.created_at, s.expires_at FROM sessions s JOIN participants p ON p.id = s.participant_id \
+         WHERE p.meeting_id = ? AND s.remote = 0 AND s.revoked_at IS NULL",
+    )
+    .bind(state.meeting.id.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let day = gavel_shared::clock::day_start(now);
+    let mut present = Vec::new();
+    for (p, created, expires) in rows {
+        let p = ParticipantId(p);
+        if parse_ts(&created)? >= day
+            && parse_ts(&expires)? > now
+            && state.participant(p).is_some_and(|x| x.attendance == Attendance::Absent)
+            && !present.contains(&p)
+        {
+            present.push(p);
+        }
+    }
+    present.sort();
+    Ok(present)
+}
+
 async fn set_attendance(tx: &mut Tx<'_>, participant: ParticipantId, attendance: Attendance, reason: &str) -> Result<Change> {
     sqlx::query("UPDATE participants SET attendance = ?, excuse = ? WHERE id = ?")
         .bind(attendance.as_str())
@@ -1469,12 +1517,32 @@ mod tests {
         })
     }
 
+    /// `state` with these participants in it (rights follow the state's
+    /// roles, so a viewer must be one of them).
+    fn with_people(mut state: MeetingState, people: impl IntoIterator<Item = (i64, Role)>) -> MeetingState {
+        for (n, role) in people {
+            let member = role != Role::Observer;
+            Arc::make_mut(&mut state.participants).push(Participant {
+                id: ParticipantId(n),
+                name: format!("Đại biểu {n}"),
+                position: String::new(),
+                role,
+                member,
+                voting: member,
+                attendance: Default::default(),
+                excuse: String::new(),
+            });
+        }
+        state
+    }
+
     /// A named ballot reaches the voter and the officers with its choice and
     /// everyone else without, each form encoded once and shared.
     #[test]
     fn each_form_of_an_event_is_encoded_once_and_every_viewer_gets_its_own() {
         let id = MeetingId(1);
-        let state = open_meeting(id);
+        let people = [(1, Role::Chair), (7, Role::Delegate), (30, Role::Observer)].into_iter().chain((20..25).map(|n| (n, Role::Delegate)));
+        let state = with_people(open_meeting(id), people);
         let voter = ParticipantId(7);
         let who = |participant: i64, role: Role| Actor::Participant { meeting: id, participant: ParticipantId(participant), role };
         let by = who(voter.0, Role::Delegate);
@@ -1579,7 +1647,7 @@ mod tests {
     #[test]
     fn forms_past_the_limit_are_encoded_for_their_viewer_alone() {
         let id = MeetingId(1);
-        let mut state = open_meeting(id);
+        let mut state = with_people(open_meeting(id), (1..=20).map(|n| (n, Role::Delegate)));
         let readers: Vec<ParticipantId> = (1..=20).map(ParticipantId).collect();
         let document = Document {
             id: DocumentId(5),

@@ -253,6 +253,38 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
                                 if p.event.seq > f.seq {
                                     outlet.queue(p.message_for(&f.actor)).await?;
                                     f.seq = p.event.seq;
+                                    match own_change(f, &p.event.change) {
+                                        // Removed: told as a revoked session (a tablet
+                                        // forgets what it kept), and the connection ends.
+                                        Some(Own::Removed) => {
+                                            let m = ServerMessage::Error {
+                                                key: None,
+                                                code: "revoked".into(),
+                                                message: Error::Revoked.public_message(),
+                                            };
+                                            outlet.queue(encoded(&m)).await?;
+                                            outlet.close(4001, "removed from the meeting").await;
+                                            return Ok(());
+                                        }
+                                        // A new role: a welcome saying it, and the
+                                        // meeting as that role sees it (what the old
+                                        // role was not shown never reached this copy).
+                                        Some(Own::NewRole(actor)) => {
+                                            f.actor = actor;
+                                            let now = store::now();
+                                            outlet
+                                                .queue(encoded(&ServerMessage::Welcome {
+                                                    version: PROTOCOL_VERSION,
+                                                    actor,
+                                                    server_time: now,
+                                                }))
+                                                .await?;
+                                            let state = f.handle.latest();
+                                            outlet.queue(f.handle.snapshots.encoded_for(&state, &actor)).await?;
+                                            f.seq = state.seq;
+                                        }
+                                        None => {}
+                                    }
                                 }
                             }
                             Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -287,6 +319,26 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
             let _ = outlet.flush().await;
         }
         Err(e) => tracing::debug!(error = %e, "delivery stopped"),
+    }
+}
+
+/// What an event did to the follower's own place in the meeting.
+enum Own {
+    /// Removed from it.
+    Removed,
+    /// Given another role.
+    NewRole(Actor),
+}
+
+fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> Option<Own> {
+    use gavel_shared::protocol::Change;
+    let Actor::Participant { meeting, participant: me, role } = f.actor else { return None };
+    match change {
+        Change::ParticipantRemoved { participant } if *participant == me => Some(Own::Removed),
+        Change::ParticipantUpdated { participant } if participant.id == me && participant.role != role => {
+            Some(Own::NewRole(Actor::Participant { meeting, participant: me, role: participant.role }))
+        }
+        _ => None,
     }
 }
 

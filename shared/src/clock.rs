@@ -15,6 +15,11 @@ pub fn in_room(t: OffsetDateTime) -> OffsetDateTime {
     t.to_offset(ROOM_OFFSET)
 }
 
+/// Midnight of `t`'s day in the room's zone.
+pub fn day_start(t: OffsetDateTime) -> OffsetDateTime {
+    in_room(t).replace_time(time::Time::MIDNIGHT)
+}
+
 /// A time of the meeting (its start, a deadline, when an opinion was
 /// given), to the minute: "08:00 ngày 30/11/2026", or in English
 /// "08:00, 30/11/2026".

@@ -129,7 +129,7 @@ pub fn right(kind: CommandKind) -> Option<&'static Right> {
 /// meeting status only)?
 pub fn allowed(state: &MeetingState, actor: &Actor, kind: CommandKind) -> Result<(), RuleError> {
     let Some(right) = right(kind) else { return Err(RuleError::UnknownCommand) };
-    let role = actor.role_in(state.meeting.id).ok_or(RuleError::Forbidden("not a participant of this meeting"))?;
+    let role = state.role_of(actor).ok_or(RuleError::Forbidden("not a participant of this meeting"))?;
     if !right.roles.contains(&role) {
         return Err(RuleError::Forbidden(match right.roles {
             [Chair] => "only the chair may do this",
@@ -189,6 +189,10 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if state.meeting.current_item == Some(*item) {
                 return Err(RuleError::Conflict("the current item cannot be removed"));
             }
+            // What was decided or said on it stays on record.
+            if state.polls.iter().any(|p| p.item == *item) || state.opinions.iter().any(|o| o.item == *item) {
+                return Err(RuleError::Conflict("an item with votes or written opinions stays on the agenda"));
+            }
             Ok(())
         }
         Command::MoveItem { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
@@ -206,10 +210,27 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
             check_new_participant(name, position)
         }
-        Command::RemoveParticipant { participant } => state.participant(*participant).map(|_| ()).ok_or(RuleError::NotFound("participant")),
+        Command::RemoveParticipant { participant } => {
+            state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
+            // Someone who voted, wrote an opinion or commented on the minutes
+            // is part of the record: marked absent, not removed.
+            let took_part = state.polls.iter().any(|p| p.voters.contains(participant))
+                || state.opinions.iter().any(|o| o.author == *participant)
+                || state.minutes.comments.iter().any(|c| c.author == *participant);
+            if took_part {
+                return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
+            }
+            Ok(())
+        }
         Command::ResetPins { participants } => {
             if participants.is_empty() {
                 return Err(RuleError::Invalid("no participants given".into()));
+            }
+            // Each is a PIN hashed: a list no longer than the meeting, each once.
+            if participants.len() > state.participants.len()
+                || participants.iter().collect::<std::collections::HashSet<_>>().len() != participants.len()
+            {
+                return Err(RuleError::Invalid("name each participant once".into()));
             }
             participants.iter().try_for_each(|p| state.participant(*p).map(|_| ()).ok_or(RuleError::NotFound("participant")))
         }

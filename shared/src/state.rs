@@ -309,9 +309,30 @@ impl MeetingState {
         }
     }
 
+    /// The role `actor` holds in this meeting as this state has it: a
+    /// participant's role changed (or the participant removed) since they
+    /// signed in counts at once, on connections already open too.
+    pub fn role_of(&self, actor: &Actor) -> Option<Role> {
+        match *actor {
+            Actor::Participant { meeting, participant, .. } if meeting == self.meeting.id => self.participant(participant).map(|p| p.role),
+            _ => actor.role_in(self.meeting.id),
+        }
+    }
+
+    /// `actor` with the role this state gives them; `None` for a participant
+    /// no longer in the meeting.
+    pub fn current(&self, actor: &Actor) -> Option<Actor> {
+        match *actor {
+            Actor::Participant { meeting, participant, .. } if meeting == self.meeting.id => {
+                self.participant(participant).map(|p| Actor::Participant { meeting, participant, role: p.role })
+            }
+            other => Some(other),
+        }
+    }
+
     /// Does `viewer` see everything (the chair, the secretary, staff)?
     pub fn privileged(&self, viewer: &Actor) -> bool {
-        matches!(viewer.role_in(self.meeting.id), Some(Role::Chair | Role::Secretary))
+        matches!(self.role_of(viewer), Some(Role::Chair | Role::Secretary))
     }
 
     /// May `viewer` read (and so list, fetch and cache) this document?
@@ -319,7 +340,7 @@ impl MeetingState {
         if let Actor::Display { meeting } = viewer {
             return *meeting == self.meeting.id && doc.confidentiality == Confidentiality::Public;
         }
-        match viewer.role_in(self.meeting.id) {
+        match self.role_of(viewer) {
             None => false,
             Some(_) if viewer.is_staff() => true,
             Some(Role::Chair | Role::Secretary) => true,

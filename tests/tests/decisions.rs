@@ -440,3 +440,76 @@ async fn a_room_display_signs_in_with_a_one_time_code_and_only_watches() -> anyh
     assert_eq!(display.command(s.meeting, "y", &Command::RequestToSpeak).await?.code(), "forbidden");
     Ok(())
 }
+
+#[tokio::test]
+async fn only_an_open_meeting_has_anyone_present() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::prepare(&server).await?;
+    let present = |st: &gavel_shared::MeetingState, p: ParticipantId| st.participant(p).map(|p| p.attendance);
+    // A delegate makes a tablet ready before the meeting, another signs in
+    // from outside the room.
+    let (early, _) = s.person(Role::Delegate, 0);
+    let _early = s.http_as(&server, Role::Delegate, 0).await?;
+    let (away, pin) = s.person(Role::Delegate, 1);
+    let remote = server.client();
+    let a = remote
+        .post("/api/session", &json!({"meeting": s.meeting, "participant": away, "pin": pin, "bearer": true, "remote": true}))
+        .await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let st = s.admin.state(s.meeting).await?;
+    assert_eq!(present(&st, early), Some(Attendance::Absent), "a draft has nobody present");
+    assert_eq!(st.quorum().present, 0);
+
+    // The meeting opens: who signed in from the room today is present, the
+    // remote member is not, nor is anyone who did not sign in.
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    assert_eq!(chair.command(s.meeting, "open", &Command::OpenMeeting).await?.status, 200);
+    let st = s.admin.state(s.meeting).await?;
+    assert_eq!(present(&st, early), Some(Attendance::Present));
+    assert_eq!(present(&st, s.person(Role::Chair, 0).0), Some(Attendance::Present));
+    assert_eq!(present(&st, away), Some(Attendance::Absent), "remote");
+    assert_eq!(present(&st, s.person(Role::Observer, 0).0), Some(Attendance::Absent), "never signed in");
+    assert_eq!(st.quorum().present, 2);
+
+    // Once open, signing in is being present.
+    let _observer = s.http_as(&server, Role::Observer, 0).await?;
+    let st = s.admin.state(s.meeting).await?;
+    assert_eq!(present(&st, s.person(Role::Observer, 0).0), Some(Attendance::Present));
+    Ok(())
+}
+
+#[tokio::test]
+async fn what_is_on_record_is_not_removed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    let delegate = s.http_as(&server, Role::Delegate, 0).await?;
+    let (d, _) = s.person(Role::Delegate, 0);
+    let a = chair.command(s.meeting, "poll", &poll_cmd(s.items[1], false, false)).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().unwrap());
+    assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
+    let cast = delegate.command(s.meeting, "cast", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(cast.status, 200, "{cast:?}");
+    // An item with a vote, a participant who voted: refused with a reason,
+    // where the database used to answer a bare internal error.
+    let item = s.admin.command(s.meeting, "rm-item", &Command::RemoveItem { item: s.items[1] }).await?;
+    assert_eq!((item.status, item.code()), (409, "conflict"), "{item:?}");
+    let person = s.admin.command(s.meeting, "rm-person", &Command::RemoveParticipant { participant: d }).await?;
+    assert_eq!((person.status, person.code()), (409, "conflict"), "{person:?}");
+    assert!(person.body["message"].as_str().unwrap_or_default().contains("absent"), "{person:?}");
+    // An opinion is on record too; one who took no part may go.
+    let (other, _) = s.person(Role::Delegate, 1);
+    let writer = s.http_as(&server, Role::Delegate, 1).await?;
+    let opinion = Command::AddOpinion { item: s.items[2], document: None, stance: Stance::Agree, text: "Nhất trí.".into() };
+    assert_eq!(writer.command(s.meeting, "op", &opinion).await?.status, 200);
+    let a = s.admin.command(s.meeting, "rm-writer", &Command::RemoveParticipant { participant: other }).await?;
+    assert_eq!(a.code(), "conflict");
+    let a = s.admin.command(s.meeting, "rm-item-2", &Command::RemoveItem { item: s.items[2] }).await?;
+    assert_eq!(a.code(), "conflict");
+    let (observer, _) = s.person(Role::Observer, 0);
+    assert_eq!(s.admin.command(s.meeting, "rm-observer", &Command::RemoveParticipant { participant: observer }).await?.status, 200);
+    let st = s.admin.state(s.meeting).await?;
+    assert!(st.participant(d).is_some() && st.participant(other).is_some() && st.participant(observer).is_none());
+    assert_eq!(st.opinions.len(), 1);
+    Ok(())
+}

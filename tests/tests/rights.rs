@@ -537,3 +537,96 @@ async fn each_document_level_reaches_exactly_its_readers_over_every_transport() 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let (chair_id, _) = s.person(Role::Chair, 0);
+    let mut chair = s.ws_as(&server, Role::Chair, 0, None).await?;
+    while chair.snapshot.is_none() {
+        chair.recv().await?;
+    }
+    let mut delegate = s.ws_as(&server, Role::Delegate, 0, None).await?;
+    while delegate.snapshot.is_none() {
+        delegate.recv().await?;
+    }
+    // The secretary makes the chair a delegate while the chair's tablet is
+    // connected: the tablet is told its new role, with the meeting as that
+    // role sees it, and its next chair's command is refused.
+    let demote = Command::UpdateParticipant {
+        participant: chair_id,
+        name: "Nguyễn Văn Chủ".into(),
+        position: String::new(),
+        role: Role::Delegate,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(s.admin.command(s.meeting, "demote", &demote).await?.status, 200);
+    loop {
+        if let ServerMessage::Welcome { actor, .. } = chair.recv().await? {
+            assert_eq!(actor.role_in(s.meeting), Some(Role::Delegate));
+            break;
+        }
+    }
+    chair.snapshot = None;
+    while chair.snapshot.is_none() {
+        chair.recv().await?;
+    }
+    let refused = chair.command(Command::NextItem).await?;
+    assert!(matches!(&refused, ServerMessage::Error { code, .. } if code == "forbidden"), "{refused:?}");
+    // And the other way: the delegate made chair may act as chair at once.
+    let (d, _) = s.person(Role::Delegate, 0);
+    let promote = Command::UpdateParticipant {
+        participant: d,
+        name: "Lê Văn Một".into(),
+        position: String::new(),
+        role: Role::Chair,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(s.admin.command(s.meeting, "promote", &promote).await?.status, 200);
+    let moved = delegate.command(Command::NextItem).await?;
+    assert!(matches!(moved, ServerMessage::Ack { .. }), "{moved:?}");
+
+    // A participant removed is told their session ended, and the connection closes.
+    let (observer, _) = s.person(Role::Observer, 0);
+    let mut watching = s.ws_as(&server, Role::Observer, 0, None).await?;
+    while watching.snapshot.is_none() {
+        watching.recv().await?;
+    }
+    assert_eq!(s.admin.command(s.meeting, "remove", &Command::RemoveParticipant { participant: observer }).await?.status, 200);
+    loop {
+        match watching.recv().await {
+            Ok(ServerMessage::Error { code, .. }) => {
+                assert_eq!(code, "revoked");
+                break;
+            }
+            Ok(_) => continue,
+            Err(e) => anyhow::bail!("closed before saying why: {e}"),
+        }
+    }
+    assert!(watching.recv().await.is_err(), "the connection closes");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_list_of_pins_to_make_is_checked_before_any_is_hashed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let (d, _) = s.person(Role::Delegate, 0);
+    // An observer asks for 30,000 PINs: refused at once, not after minutes of
+    // argon2 that every sign-in would wait behind.
+    let mut observer = s.ws_as(&server, Role::Observer, 0, None).await?;
+    let started = std::time::Instant::now();
+    let a = observer.command(Command::ResetPins { participants: vec![d; 30_000] }).await?;
+    assert!(matches!(&a, ServerMessage::Error { code, .. } if code == "forbidden"), "{a:?}");
+    // The secretary repeating an id is refused too, before hashing.
+    let secretary = s.http_as(&server, Role::Secretary, 0).await?;
+    let a = secretary.command(s.meeting, "many", &Command::ResetPins { participants: vec![d; 30_000] }).await?;
+    assert_eq!((a.status, a.code()), (422, "invalid"), "{a:?}");
+    // Sign-ins still answer (a generous bound: the refused lists cost no hashing).
+    let _ = s.http_as(&server, Role::Delegate, 1).await?;
+    eprintln!("refusals and a sign-in took {:?}", started.elapsed());
+    Ok(())
+}

@@ -503,6 +503,14 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                             let _ = w.try_send(m);
                         }
                     }
+                    ServerMessage::Welcome { actor, .. } => {
+                        // The room changed this participant's role: its
+                        // snapshot for the new role follows. Kept, and told to
+                        // the tablet's browser, which shows the new role's tools.
+                        let saved = shared.session.lock().expect("session").clone().map(|s| Saved { actor, ..s });
+                        shared.save_session(saved);
+                        let _ = shared.local.send(m);
+                    }
                     ServerMessage::Error { code, message, .. } => {
                         if code == "revoked" {
                             return Ended::Fatal(shared.forget_everything());
