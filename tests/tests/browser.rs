@@ -409,6 +409,131 @@ async fn what_is_being_typed_survives_everything_else_the_room_does() -> anyhow:
     Ok(())
 }
 
+/// A TCP relay to the room on loopback that can stop passing the room's
+/// answers (`mute`) and cut every connection it carries: a Wi-Fi link
+/// that dies after a command went out and before its answer came back.
+struct Relay {
+    addr: std::net::SocketAddr,
+    mute: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u32>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> anyhow::Result<Relay> {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        let muted = mute.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(room) = tokio::net::TcpStream::connect(to).await else { continue };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut rr, mut rw) = room.into_split();
+                let (mut cuts, muted) = (cuts.clone(), muted.clone());
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let up = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                            if rw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let down = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = rr.read(&mut buf).await {
+                            if !muted.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Ok(Relay { addr, mute, cut })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Drops every connection it carries, and passes answers again.
+    fn cut_all(&self) {
+        self.mute.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_whose_answer_was_lost_is_sent_again_and_taken_once() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let relay = Relay::start(server.addr).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.goto(&relay.url(&format!("/#/join/{}/{}", s.meeting, s.voters[0].0))).await?;
+    let chosen =
+        c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".participant-option[data-participant='{}']", s.voters[0].0.0))).await?;
+    chosen.click().await?;
+    c.find(Locator::Css("#pin")).await?.send_keys(&s.voters[0].1).await?;
+    c.find(Locator::Css("#sign-in")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+
+    // The opinion reaches the room, its answer is lost, and the link drops.
+    let area = c.wait().at_most(WAIT).for_element(Locator::Css("#opinion-form textarea")).await?;
+    area.send_keys("Đề nghị làm rõ nguồn kinh phí").await?;
+    relay.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    c.find(Locator::Css("#opinion-form button[type='submit']")).await?.click().await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while secretary.state(s.meeting).await?.opinions.is_empty() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the opinion never reached the room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    relay.cut_all();
+
+    // Back on line, the page sends it again with the same key: the room
+    // answers with what it did the first time, and the form empties.
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !value_of(&c, "#opinion-form textarea").await?.is_empty() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the lost answer never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(secretary.state(s.meeting).await?.opinions.len(), 1, "taken once");
+    assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "no error shown");
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_session_goes_back_to_the_start_and_says_why() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    // The secretary revokes the delegate's sessions (a lost tablet).
+    let secretary = s.sign_in(&s.secretary).await?;
+    let a = secretary.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[0].0), &json!({})).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // Not "reconnecting" for ever: the start, with the reason.
+    wait_text(&c, ".notice.error", "thu hồi").await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".lobby")).await?;
+    assert!(c.find(Locator::Css(".conn")).await.is_err(), "no link shown");
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_offline() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

@@ -16,7 +16,6 @@ use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The state of the link.
@@ -76,12 +75,29 @@ impl Default for Live {
 }
 
 type Reply = Result<CommandResult, (String, String)>;
-/// What to do with each command's answer, by its key.
-type Pending = HashMap<String, Box<dyn FnOnce(Reply)>>;
+/// A command sent and not answered yet: its key, the message as sent, and
+/// what to do with the answer.
+struct Waiting {
+    key: String,
+    message: String,
+    done: Box<dyn FnOnce(Reply)>,
+}
+/// Commands waiting for their answer, in the order sent. A link that drops
+/// keeps them: they go again, with the same keys, when it is back, so the
+/// room applies each once, whether or not it had taken it before the drop.
+type Pending = Vec<Waiting>;
+
+fn take_pending(key: &str) -> Option<Box<dyn FnOnce(Reply)>> {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let at = p.iter().position(|w| w.key == key)?;
+        Some(p.remove(at).done)
+    })
+}
 
 thread_local! {
     static OUTBOX: RefCell<Option<mpsc::UnboundedSender<String>>> = const { RefCell::new(None) };
-    static PENDING: RefCell<Pending> = RefCell::new(HashMap::new());
+    static PENDING: RefCell<Pending> = const { RefCell::new(Vec::new()) };
     static GENERATION: RefCell<u32> = const { RefCell::new(0) };
 }
 
@@ -99,9 +115,9 @@ fn ws_url() -> String {
 pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     let key = crate::api::new_key();
     let msg = protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd });
-    let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg).is_ok()));
+    let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg.clone()).is_ok()));
     if sent {
-        PENDING.with(|p| p.borrow_mut().insert(key, Box::new(done)));
+        PENDING.with(|p| p.borrow_mut().push(Waiting { key, message: msg, done: Box::new(done) }));
     } else {
         done(Err(("offline".into(), "not connected".into())));
     }
@@ -111,7 +127,28 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
 pub fn disconnect(live: Live) {
     GENERATION.with(|g| *g.borrow_mut() += 1);
     OUTBOX.with(|o| o.borrow_mut().take());
+    PENDING.with(|p| p.borrow_mut().clear());
     live.state.set(None);
+}
+
+/// How a connection ended.
+enum Ended {
+    /// Dropped; `true` if it had been live.
+    Dropped(bool),
+    /// The room ended this session (revoked, expired, or the participant
+    /// removed): retrying cannot help.
+    SessionOver(String, String),
+}
+
+/// Back to the start, saying why: the session is over, and a browser left
+/// retrying would show "reconnecting" for ever.
+fn session_over(live: Live, code: &str, message: &str) {
+    disconnect(live);
+    let ctx = crate::app::use_ctx();
+    ctx.session.set(None);
+    ctx.screen.set(crate::app::Screen::Lobby);
+    let _ = window().location().set_hash("/");
+    ctx.fail(crate::i18n::use_i18n(), code, message);
 }
 
 /// Follows a meeting until [`disconnect`], reconnecting by itself.
@@ -125,15 +162,24 @@ pub fn follow(live: Live, meeting: MeetingId) {
         let mut backoff = 500u64;
         while current() {
             live.conn.set(Conn::Connecting);
-            let ok = run_once(live, meeting, &current).await;
+            let ended = run_once(live, meeting, &current).await;
             if !current() {
                 break;
             }
             live.conn.set(Conn::Offline);
             OUTBOX.with(|o| o.borrow_mut().take());
-            let pending: Vec<_> = PENDING.with(|p| p.borrow_mut().drain().collect());
-            for (_, done) in pending {
-                done(Err(("offline".into(), "connection lost".into())));
+            let ok = match ended {
+                Ended::SessionOver(code, message) => return session_over(live, &code, &message),
+                Ended::Dropped(ok) => ok,
+            };
+            // A connection refused before it was live may be a session that
+            // ended (the WebSocket cannot say why): asked once over HTTP.
+            if !ok
+                && let Err(e) = crate::api::get::<serde_json::Value>("/api/session").await
+                && e.code == "unauthorized"
+                && current()
+            {
+                return session_over(live, &e.code, &e.message);
             }
             backoff = if ok { 500 } else { (backoff * 2).min(8000) };
             gloo_timers::future::sleep(Duration::from_millis(backoff)).await;
@@ -141,16 +187,23 @@ pub fn follow(live: Live, meeting: MeetingId) {
     });
 }
 
-/// One connection; returns true if it got as far as being live.
-async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -> bool {
-    let Ok(ws) = WebSocket::open(&ws_url()) else { return false };
+/// One connection, until it ends.
+async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -> Ended {
+    let Ok(ws) = WebSocket::open(&ws_url()) else { return Ended::Dropped(false) };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded::<String>();
     OUTBOX.with(|o| *o.borrow_mut() = Some(tx.clone()));
     let last_seq = live.state.get_untracked().map(|s| s.seq);
     let hello = protocol::encode(&ClientMessage::Hello { meeting, last_seq, version: PROTOCOL_VERSION });
     if sink.send(Message::Text(hello)).await.is_err() {
-        return false;
+        return Ended::Dropped(false);
+    }
+    // What was sent before a drop and never answered goes again, as it was.
+    let again: Vec<String> = PENDING.with(|p| p.borrow().iter().map(|w| w.message.clone()).collect());
+    for message in again {
+        if sink.send(Message::Text(message)).await.is_err() {
+            return Ended::Dropped(false);
+        }
     }
     // A ping every 15 s: keeps the clock right and notices a dead link.
     let pinger = tx.clone();
@@ -179,15 +232,15 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
     loop {
         if !current() {
             let _ = sink.close().await;
-            return was_live;
+            return Ended::Dropped(was_live);
         }
         match select(rx.next(), stream.next()).await {
             Either::Left((Some(out), _)) => {
                 if sink.send(Message::Text(out)).await.is_err() {
-                    return was_live;
+                    return Ended::Dropped(was_live);
                 }
             }
-            Either::Left((None, _)) => return was_live,
+            Either::Left((None, _)) => return Ended::Dropped(was_live),
             Either::Right((Some(Ok(Message::Text(text))), _)) => {
                 let Ok(msg) = protocol::decode_server(&text, 64 * 1024 * 1024) else { continue };
                 match msg {
@@ -210,20 +263,24 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                             // Out of step: drop the copy and reconnect for a snapshot.
                             live.state.set(None);
                             let _ = sink.close().await;
-                            return was_live;
+                            return Ended::Dropped(was_live);
                         }
                         live.conn.set(Conn::Live);
                         was_live = true;
                     }
                     ServerMessage::Ack { key, result, .. } => {
-                        if let Some(done) = PENDING.with(|p| p.borrow_mut().remove(&key)) {
+                        if let Some(done) = take_pending(&key) {
                             done(Ok(result));
                         }
                     }
                     ServerMessage::Error { key, code, message } => {
-                        let done = key.and_then(|k| PENDING.with(|p| p.borrow_mut().remove(&k)));
+                        let done = key.and_then(|k| take_pending(&k));
                         match done {
                             Some(done) => done(Err((code, message))),
+                            None if matches!(code.as_str(), "revoked" | "unauthorized" | "forbidden") => {
+                                let _ = sink.close().await;
+                                return Ended::SessionOver(code, message);
+                            }
                             None => leptos::logging::warn!("server: {code}: {message}"),
                         }
                     }
@@ -253,7 +310,7 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                 }
             }
             Either::Right((Some(Ok(_)), _)) => {}
-            Either::Right((Some(Err(_)), _)) | Either::Right((None, _)) => return was_live,
+            Either::Right((Some(Err(_)), _)) | Either::Right((None, _)) => return Ended::Dropped(was_live),
         }
     }
 }
