@@ -6,7 +6,9 @@
 //! - A command that decodes encodes back to itself.
 //! - The rules never panic, never let anyone act on a meeting they are not
 //!   part of, and never accept a command the rights table does not allow to
-//!   that role in that state of the meeting.
+//!   that role in that state of the meeting. The role is the one the
+//!   meeting gives the participant now, whatever role the sender's session
+//!   was opened with.
 
 use gavel_shared::decision::Attendance;
 use gavel_shared::model::*;
@@ -140,8 +142,9 @@ proptest! {
             let right = rules::right(command.kind());
             prop_assert!(right.is_some(), "accepted a command outside the table: {:?}", command);
             let right = right.unwrap();
-            let role = who.role_in(s.meeting.id);
-            prop_assert!(role.is_some(), "{:?} acted on a meeting it is not part of: {:?}", who, command);
+            prop_assert!(who.role_in(s.meeting.id).is_some(), "{:?} acted on a meeting it is not part of: {:?}", who, command);
+            let role = s.role_of(&who);
+            prop_assert!(role.is_some(), "{:?} is no longer in the meeting: {:?}", who, command);
             prop_assert!(right.roles.contains(&role.unwrap()), "{:?} may not send {:?}", who, command);
             prop_assert!(right.statuses.contains(&status), "{:?} is not allowed while {:?}", command, status);
         }
@@ -167,5 +170,7 @@ fn the_generated_commands_are_both_accepted_and_refused() {
             }
         }
     }
-    assert!(decoded > 1500 && accepted > 50 && refused > 50, "decoded {decoded}, accepted {accepted}, refused {refused}");
+    // Fewer are accepted since the meeting's roles count rather than the
+    // session's (a sender claiming a role it no longer holds is refused).
+    assert!(decoded > 1500 && accepted > 25 && refused > 50, "decoded {decoded}, accepted {accepted}, refused {refused}");
 }
