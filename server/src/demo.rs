@@ -317,6 +317,8 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
         let h = h.clone();
         async move { h.execute(actor, &key, op).await }
     };
+    // Present once the meeting is open, as the room counts them.
+    run(chair, "f-open".into(), Op::Command(Command::OpenMeeting)).await?;
     for (n, a) in [chair, secretary, delegates[0], delegates[1], delegates[2]].into_iter().enumerate() {
         run(a, format!("f-present-{n}"), Op::MarkPresent).await?;
     }
@@ -331,7 +333,6 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
         }),
     )
     .await?;
-    run(chair, "f-open".into(), Op::Command(Command::OpenMeeting)).await?;
     run(chair, "f-next-1".into(), Op::Command(Command::NextItem)).await?;
     run(chair, "f-next-2".into(), Op::Command(Command::NextItem)).await?;
     run(
