@@ -511,7 +511,10 @@ async fn minutes_export(
 }
 
 /// `GET /api/meetings/{id}/minutes/files/{version}/{name}`: a signed export
-/// or its `.sig`, for every participant of the meeting.
+/// or its `.sig`, for every participant of the meeting; the whole record
+/// (`.json`: the unfiltered state and event log, with every written opinion
+/// and every restricted document's title and readers) for the chair, the
+/// secretary and staff only.
 async fn minutes_file(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -524,6 +527,9 @@ async fn minutes_file(
     let base = name.strip_suffix(".sig").unwrap_or(&name);
     if !signed.files.iter().any(|f| f.name == base) {
         return Err(Error::NotFound("signed file"));
+    }
+    if base.ends_with(".json") {
+        may_manage(&actor, id)?;
     }
     let path = app.meetings.services().data_dir.join("minutes").join(id.to_string()).join(format!("v{version}")).join(&name);
     let bytes = tokio::fs::read(&path).await?;

@@ -241,6 +241,14 @@ async fn signed_minutes_verify_offline_and_fail_when_anything_differs() -> anyho
             .await?;
         std::fs::write(out.path().join(&name), bytes)?;
     }
+    // The whole record (every opinion, every restricted document's title and
+    // readers) is the officers': a member gets the minutes, not the record.
+    let record = v.files.iter().find(|f| f.name.ends_with(".json")).unwrap().name.clone();
+    for name in [record.clone(), format!("{record}.sig")] {
+        let url = format!("/api/meetings/{}/minutes/files/{}/{name}", s.meeting, v.version);
+        assert_eq!(member.raw_get(&url).send().await?.status(), 403, "{name}");
+        assert!(secretary.raw_get(&url).send().await?.status().is_success(), "{name}");
+    }
     let key = server.client().get("/api/signing-key").await?.body["public_key"].as_str().unwrap().to_string();
     std::fs::write(out.path().join("org.pub"), format!("# Ed25519\n{key}\n"))?;
     let verify = |file: &std::path::Path, extra: &[&str]| -> anyhow::Result<(bool, String)> {

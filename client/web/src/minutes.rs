@@ -99,6 +99,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
             </Show>
             {move || {
                 let signed = state().map(|s| s.minutes.signed).unwrap_or_default();
+                let officer = is_secretary() || is_chair() || ctx.live.actor.get().is_some_and(|a| a.is_staff());
                 (!signed.is_empty()).then(|| view! {
                     <h3>{i.t("min.signed_files")}</h3>
                     <ul class="signed">
@@ -107,7 +108,8 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                                 <strong>{format!("{} {}", i.t("min.version"), v.version)}</strong>
                                 <span class="muted small">" · "{format_time(v.signed_at, i.0.get())}" · "{v.log_head[..16].to_string()}</span>
                                 <div class="downloads">
-                                    {v.files.iter().map(|f| {
+                                    // The whole record (JSON) is the officers' alone.
+                                    {v.files.iter().filter(|f| officer || !f.name.ends_with(".json")).map(|f| {
                                         let base = format!("/api/meetings/{meeting}/minutes/files/{}/{}", v.version, f.name);
                                         view! { <a class="download" href=base.clone()>{f.name.clone()}</a>" "<a class="small" href=format!("{base}.sig")>".sig"</a> }
                                     }).collect_view()}
