@@ -344,6 +344,12 @@ pub async fn check_pin_limited(
     if let Some(d) = from.and_then(|ip| app.throttle.address_wait(ip)) {
         return Err(wait(d));
     }
+    // Read, check and count as one step per participant: parallel guesses
+    // all passed the checks before any was counted, and were counted as one.
+    let _turn = app.throttle.one_at_a_time(participant).await;
+    if let Some(d) = from.and_then(|ip| app.throttle.address_wait(ip)) {
+        return Err(wait(d));
+    }
     let row = sqlx::query("SELECT pin_failures, pin_locked FROM participants WHERE id = ? AND meeting_id = ?")
         .bind(participant.0)
         .bind(meeting.0)

@@ -31,16 +31,38 @@ pub const ADDRESS_WINDOW: Duration = Duration::from_secs(600);
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
 /// What is remembered between attempts (in memory; the lock is in the database).
-#[derive(Default)]
 pub struct Throttle {
     limits: Limits,
     next_attempt: Mutex<HashMap<ParticipantId, Instant>>,
     addresses: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// One PIN check at a time per participant (by stripe, so the set stays
+    /// bounded whatever ids a guesser tries): guesses sent in parallel are
+    /// each counted before the next is checked.
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// How many stripes the per-participant order uses.
+const STRIPES: usize = 256;
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            limits: Limits::default(),
+            next_attempt: Mutex::default(),
+            addresses: Mutex::default(),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
 }
 
 impl Throttle {
     pub fn new(limits: Limits) -> Self {
         Throttle { limits, ..Default::default() }
+    }
+
+    /// Held while one of `p`'s PINs is checked and its outcome counted.
+    pub async fn one_at_a_time(&self, p: ParticipantId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripes[p.0.rem_euclid(STRIPES as i64) as usize].lock().await
     }
 
     pub fn limits(&self) -> Limits {

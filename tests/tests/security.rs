@@ -424,3 +424,26 @@ async fn how_tablets_join_is_shown_to_the_secretary_and_the_chair_only() -> anyh
     assert_eq!(s.admin.get("/api/room").await?.status, 200);
     Ok(())
 }
+
+#[tokio::test]
+async fn wrong_pins_sent_all_at_once_are_each_counted() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 3, lock_after: 10, per_address: 1000 };
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (who, _) = s.voters[0].clone();
+    let http = Http::for_base(&server.url(""));
+    // Fifty guesses in parallel: each is counted before the next is checked,
+    // so only the free attempts are checked at all and the rest wait.
+    let answers =
+        futures_util::future::join_all((0..50).map(|n| try_pin(&http, s.meeting, who, if n % 2 == 0 { "000000" } else { "999999" })))
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()?;
+    let checked = answers.iter().filter(|a| a.code() == "bad_credentials").count();
+    let waited = answers.iter().filter(|a| a.code() == "too_many_attempts").count();
+    assert_eq!((checked, waited), (3, 47), "{:?}", answers.iter().map(Answer::code).collect::<Vec<_>>());
+    Ok(())
+}
