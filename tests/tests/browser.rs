@@ -528,6 +528,8 @@ async fn a_revoked_session_goes_back_to_the_start_and_says_why() -> anyhow::Resu
     assert_eq!(a.status, 200, "{a:?}");
     // Not "reconnecting" for ever: the start, with the reason.
     wait_text(&c, ".notice.error", "thu hồi").await?;
+    let said = text_of(&c, ".notice.error").await?;
+    assert!(!said.contains("revoked"), "in Vietnamese, without the server's English: {said:?}");
     c.wait().at_most(WAIT).for_element(Locator::Css(".lobby")).await?;
     assert!(c.find(Locator::Css(".conn")).await.is_err(), "no link shown");
     c.close().await?;

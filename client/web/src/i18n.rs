@@ -278,8 +278,71 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("err.not_a_pdf", "Tệp không phải là PDF.", "The file is not a PDF."),
     ("err.too_large", "Tệp quá lớn.", "The file is too large."),
     ("err.bad_csv", "Tệp CSV có lỗi.", "The CSV file has an error."),
-    ("err.offline", "Chưa kết nối được tới phòng họp.", "Not connected to the room."),
     ("err.network", "Lỗi mạng.", "Network error."),
+    (
+        "err.internal",
+        "Máy chủ phòng họp gặp lỗi; việc vừa làm chưa được ghi. Hãy thử lại.",
+        "The room's server failed; nothing was saved. Try again.",
+    ),
+    (
+        "err.unavailable",
+        "Máy chủ phòng họp đang khởi động lại hoặc tạm dừng: hãy thử lại sau giây lát.",
+        "The room's server is restarting or busy: try again in a moment.",
+    ),
+    (
+        "err.too_many_connections",
+        "Thiết bị này đang mở quá nhiều kết nối tới phòng họp.",
+        "This device holds too many connections to the room.",
+    ),
+    ("err.rate_limited", "Thao tác quá nhanh: hãy chậm lại.", "Too many actions at once: slow down."),
+    (
+        "err.unstampable",
+        "Không thể đóng dấu bản sao cho tài liệu này (tệp PDF bị hỏng hoặc được bảo vệ).",
+        "This document cannot be stamped (the PDF is damaged or protected).",
+    ),
+    ("err.weak_password", "Mật khẩu quá yếu: dùng ít nhất 8 ký tự.", "The password is too weak: use at least 8 characters."),
+    ("err.bad_upload", "Tệp tải lên không đọc được: hãy chọn lại tệp.", "The upload could not be read: pick the file again."),
+    ("err.stale_version", "Tài liệu vừa có phiên bản mới: hãy mở lại.", "The document has a newer version: open it again."),
+    (
+        "err.malformed_message",
+        "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.",
+        "The app sent a malformed message: reload the page.",
+    ),
+    ("err.malformed_json", "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.", "The app sent a malformed message: reload the page."),
+    (
+        "err.unknown_command",
+        "Máy chủ phòng họp không biết thao tác này: hãy tải lại trang.",
+        "The room's server does not know this action: reload the page.",
+    ),
+];
+
+/// Codes whose words say it all: the server's detail (in English) is left
+/// out in Vietnamese. For the others (what was invalid, what it conflicts
+/// with) the detail is the substance, and stays.
+const WHOLE: &[&str] = &[
+    "unauthorized",
+    "bad_credentials",
+    "forbidden",
+    "wrong_status",
+    "not_found",
+    "too_many_attempts",
+    "sign_in_locked",
+    "revoked",
+    "offline",
+    "not_a_pdf",
+    "too_large",
+    "network",
+    "internal",
+    "unavailable",
+    "too_many_connections",
+    "rate_limited",
+    "unstampable",
+    "weak_password",
+    "bad_upload",
+    "stale_version",
+    "malformed_message",
+    "malformed_json",
+    "unknown_command",
 ];
 
 /// The UI language, in context.
@@ -298,8 +361,14 @@ impl I18n {
         let key = format!("err.{code}");
         let lang = self.0.get();
         match TABLE.iter().find(|(k, _, _)| *k == key) {
+            Some(_) if lang == Lang::Vi && WHOLE.contains(&code) => lookup(lang, &key).to_string(),
+            Some(_) if message.is_empty() => lookup(lang, &key).to_string(),
             Some(_) => format!("{} ({message})", lookup(lang, &key)),
-            None => message.to_string(),
+            // A code this page does not know: said generally, in the user's language.
+            None => match lang {
+                Lang::Vi => format!("Không thực hiện được ({code})."),
+                Lang::En => format!("{message} ({code})"),
+            },
         }
     }
 }
