@@ -5,7 +5,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use gavel_shared::decision::*;
-use gavel_shared::model::{MeetingId, ParticipantId, PollId, Role};
+use gavel_shared::model::{Confidentiality, ItemId, MeetingId, ParticipantId, PollId, Role};
 use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
@@ -532,6 +532,54 @@ async fn a_revoked_session_goes_back_to_the_start_and_says_why() -> anyhow::Resu
     assert!(!said.contains("revoked"), "in Vietnamese, without the server's English: {said:?}");
     c.wait().at_most(WAIT).for_element(Locator::Css(".lobby")).await?;
     assert!(c.find(Locator::Css(".conn")).await.is_err(), "no link shown");
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_secretary_is_asked_before_anything_is_removed_or_opened_up() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let add = Command::AddItem { title: "Phụ lục".into(), presenter: String::new(), summary: String::new(), position: None };
+    let extra = ItemId(s.admin.command(s.meeting, "extra", &add).await?.body["result"]["id"].as_i64().unwrap());
+    let doc = s
+        .upload_document("Tờ trình mật.pdf", tiny_pdf("mật"), &[("confidentiality", "named"), ("readers", &s.chair.0.to_string())])
+        .await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.find(Locator::Css("#tab-prepare")).await?.click().await?;
+    let state = || async { s.sign_in(&s.secretary).await?.state(s.meeting).await };
+
+    // Each is asked first, with what it concerns; declined, nothing changes.
+    let item_remove = format!(".agenda-row[data-item='{}'] button.remove", extra.0);
+    let person_remove = format!("tr[data-participant='{}'] button.remove", s.voters[1].0);
+    let doc_remove = format!("li[data-document='{}'] button.remove", doc.id.0);
+    for (css, named) in [(&item_remove, "Phụ lục"), (&person_remove, "Đại biểu 0001"), (&doc_remove, "Tờ trình mật")] {
+        c.wait().at_most(WAIT).for_element(Locator::Css(css)).await?.click().await?;
+        let asked = c.get_alert_text().await?;
+        assert!(asked.contains(named), "{asked:?}");
+        c.dismiss_alert().await?;
+    }
+    // Opening the restricted document to every participant is asked too;
+    // declined, the list still shows what it is.
+    let access = format!("li[data-document='{}'] select.access", doc.id.0);
+    c.find(Locator::Css(&access)).await?.select_by_value("public").await?;
+    assert!(c.get_alert_text().await?.contains("Tờ trình mật"));
+    c.dismiss_alert().await?;
+    assert_eq!(value_of(&c, &access).await?, "named");
+    let st = state().await?;
+    assert!(st.item(extra).is_some() && st.participant(s.voters[1].0).is_some());
+    assert_eq!(st.document(doc.id).map(|d| d.confidentiality), Some(Confidentiality::Named));
+
+    // Accepted, it is done.
+    c.find(Locator::Css(&item_remove)).await?.click().await?;
+    c.accept_alert().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while state().await?.item(extra).is_some() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the item was not removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.close().await?;
     Ok(())
 }

@@ -16,6 +16,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
+/// Asks before something that cannot be undone; `text` says what.
+fn confirmed(text: &str) -> bool {
+    window().confirm_with_message(text).unwrap_or(false)
+}
+
 fn state() -> Option<MeetingState> {
     use_ctx().live.state.get()
 }
@@ -212,7 +217,11 @@ fn AgendaRow(item: AgendaItem) -> impl IntoView {
                 <button on:click=move |_| run(Command::UpdateItem { item: id, title: title.get_untracked(), presenter: presenter.get_untracked(), summary: summary.get_untracked() }, true)>{move || i.t("prep.save")}</button>
                 <button class="secondary" on:click=move |_| { if index() > 0 { run(Command::MoveItem { item: id, position: index() - 1 }, false) } }>{move || i.t("prep.up")}</button>
                 <button class="secondary" on:click=move |_| run(Command::MoveItem { item: id, position: index() + 1 }, false)>{move || i.t("prep.down")}</button>
-                <button class="danger" on:click=move |_| run(Command::RemoveItem { item: id }, false)>{move || i.t("prep.remove")}</button>
+                <button class="danger remove" on:click=move |_| {
+                    if confirmed(&format!("{} «{}»", i.t("prep.remove_item_confirm"), title.get_untracked())) {
+                        run(Command::RemoveItem { item: id }, false)
+                    }
+                }>{move || i.t("prep.remove")}</button>
             </div>
         </li>
     }
@@ -267,21 +276,39 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
                     let id = d.id;
                     let item_title = state().and_then(|s| s.item(d.item).map(|i| i.title.clone())).unwrap_or_default();
                     let d2 = d.clone();
+                    let d3 = d.clone();
                     view! {
                         <li data-document=id.0>
                             <span class="doc-title">{d.title.clone()}</span>
                             <span class="muted">{item_title}</span>
-                            <select on:change=move |ev| {
-                                if let Some(c) = Confidentiality::parse(&event_target_value(&ev)) {
-                                    let readers = if matches!(c, Confidentiality::Named | Confidentiality::Secret) { d2.readers.clone() } else { vec![] };
-                                    run(Command::UpdateDocument { document: id, title: d2.title.clone(), confidentiality: c, readers }, true);
+                            <select class="access" on:change=move |ev| {
+                                let Some(c) = Confidentiality::parse(&event_target_value(&ev)) else { return };
+                                // Opening a restricted document to more people is asked first.
+                                let wider = |c: Confidentiality| match c {
+                                    Confidentiality::Public => 3,
+                                    Confidentiality::Members => 2,
+                                    Confidentiality::Named | Confidentiality::Secret => 1,
+                                };
+                                if wider(c) > wider(d2.confidentiality)
+                                    && !confirmed(&format!("{} «{}»: {}?", i.t("prep.widen_confirm"), d2.title, i.t(conf_key(c))))
+                                {
+                                    if let Some(select) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
+                                        select.set_value(d2.confidentiality.as_str());
+                                    }
+                                    return;
                                 }
+                                let readers = if matches!(c, Confidentiality::Named | Confidentiality::Secret) { d2.readers.clone() } else { vec![] };
+                                run(Command::UpdateDocument { document: id, title: d2.title.clone(), confidentiality: c, readers }, true);
                             }>
                                 {conf_options.into_iter().map(|c| view! {
                                     <option value=c.as_str() selected=c == d.confidentiality>{move || i.t(conf_key(c))}</option>
                                 }).collect_view()}
                             </select>
-                            <button class="danger" on:click=move |_| run(Command::RemoveDocument { document: id }, false)>{move || i.t("prep.remove")}</button>
+                            <button class="danger remove" on:click=move |_| {
+                                if confirmed(&format!("{} «{}»", i.t("prep.remove_doc_confirm"), d3.title)) {
+                                    run(Command::RemoveDocument { document: id }, false)
+                                }
+                            }>{move || i.t("prep.remove")}</button>
                         </li>
                     }
                 }).collect_view()}
@@ -400,6 +427,8 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                         let p1 = p.clone();
                         let p2 = p.clone();
                         let p3 = p.clone();
+                        let p4 = p.clone();
+                        let p5 = p.name.clone();
                         let update = move |p: Participant| run(Command::UpdateParticipant { participant: p.id, name: p.name, position: p.position, role: p.role, member: p.member, voting: p.voting }, false);
                         view! {
                             <tr data-participant=id.0>
@@ -435,14 +464,22 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                     <span class="muted small">{p.excuse.clone()}</span>
                                 </td>
                                 <td class="row-actions">
-                                    <button class="secondary" on:click=move |_| crate::live::send(Command::ResetPins { participants: vec![id] }, show_pins)>{move || i.t("prep.reset_pin")}</button>
+                                    <button class="secondary" on:click=move |_| {
+                                        if confirmed(&format!("{} «{}»", i.t("prep.reset_pin_confirm"), p5)) {
+                                            crate::live::send(Command::ResetPins { participants: vec![id] }, show_pins)
+                                        }
+                                    }>{move || i.t("prep.reset_pin")}</button>
                                     <button class="secondary unlock" on:click=move |_| manage(id, "unlock", "prep.unlocked")>{move || i.t("prep.unlock")}</button>
                                     <button class="danger revoke" on:click=move |_| {
                                         if window().confirm_with_message(i.t("prep.revoke_confirm")).unwrap_or(false) {
                                             manage(id, "revoke", "prep.revoked");
                                         }
                                     }>{move || i.t("prep.revoke")}</button>
-                                    <button class="danger" on:click=move |_| run(Command::RemoveParticipant { participant: id }, false)>{move || i.t("prep.remove")}</button>
+                                    <button class="danger remove" on:click=move |_| {
+                                        if confirmed(&format!("{} «{}»", i.t("prep.remove_person_confirm"), p4.name)) {
+                                            run(Command::RemoveParticipant { participant: id }, false)
+                                        }
+                                    }>{move || i.t("prep.remove")}</button>
                                 </td>
                             </tr>
                         }
