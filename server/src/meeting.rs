@@ -564,9 +564,12 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     for job in batch {
         match run_one(&mut tx, services, &mut working, &job).await {
             Ok((outcome, new_events)) => {
-                checkpoint |= new_events
-                    .iter()
-                    .any(|e| matches!(&e.change, Change::PollClosed { poll, .. } if working.poll(*poll).is_some_and(|p| p.secret)));
+                // A secret poll that ends (closed, or cancelled with its
+                // ballots cast) leaves no order of writes behind.
+                checkpoint |= new_events.iter().any(|e| match &e.change {
+                    Change::PollClosed { poll, .. } | Change::PollCancelled { poll, .. } => working.poll(*poll).is_some_and(|p| p.secret),
+                    _ => false,
+                });
                 published.extend(new_events);
                 answered.push((job.reply, outcome));
             }
@@ -1121,6 +1124,8 @@ async fn write(
                 .bind(poll.0)
                 .execute(&mut **tx)
                 .await?;
+            // A cancelled vote counts for nothing: its secret choices go.
+            sqlx::query("DELETE FROM secret_ballots WHERE poll_id = ?").bind(poll.0).execute(&mut **tx).await?;
             (vec![Change::PollCancelled { poll: *poll, reason: reason.clone() }], done)
         }
         Command::RequestToSpeak => {

@@ -513,3 +513,26 @@ async fn what_is_on_record_is_not_removed() -> anyhow::Result<()> {
     assert_eq!(st.opinions.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let p = ServerProcess::start(dir.path(), &[]).await?;
+    let s = Assembly::build(&format!("http://{}", p.addr), 3).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    for (i, v) in s.voters.iter().enumerate() {
+        let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    let a = chair.command(s.meeting, "cancel", &Command::CancelPoll { poll, reason: "Sai nội dung".into() }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    drop(p); // killed: no checkpoint on the way out
+    let wal = dir.path().join("gavel.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0, "WAL left with {} bytes", std::fs::metadata(&wal)?.len());
+    let db = open_db(dir.path()).await?;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
+    assert_eq!(left, 0, "a cancelled vote's choices are gone");
+    Ok(())
+}
