@@ -312,9 +312,18 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if counts.len() != p.options.len() {
                 return Err(RuleError::Invalid("one count per option".into()));
             }
+            // Hands are the voters present who have not voted otherwise:
+            // each count, and all of them together (a person raises a hand
+            // for at most as many options as a ballot may choose), stay
+            // within them, so nobody is counted twice.
             let eligible = state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present).count() as u32;
-            if counts.iter().any(|c| *c > eligible) {
-                return Err(RuleError::Invalid(format!("a count cannot exceed the {eligible} voters present")));
+            let left = eligible.saturating_sub(p.voters.len() as u32);
+            let per_person = if p.kind == PollKind::YesNo { 1 } else { u32::from(p.max_choices.max(1)) };
+            if counts.iter().any(|c| *c > left) || counts.iter().map(|c| u64::from(*c)).sum::<u64>() > u64::from(left * per_person) {
+                return Err(RuleError::Invalid(format!(
+                    "the hands count the {left} voters present who have not voted otherwise ({eligible} present, {} ballots)",
+                    p.voters.len()
+                )));
             }
             Ok(())
         }
@@ -418,6 +427,15 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     }
     if p.voters.contains(&voter) && (p.secret || !p.allow_change) {
         return Err(RuleError::Conflict(if p.secret { "already voted: a secret ballot cannot be changed" } else { "already voted" }));
+    }
+    // Once hands are counted, a new ballot must not count someone twice.
+    if !p.voters.contains(&voter) && !p.hands.is_empty() {
+        let eligible = state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present).count();
+        let per_person = if p.kind == PollKind::YesNo { 1 } else { usize::from(p.max_choices.max(1)) };
+        let by_hand = p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(per_person);
+        if p.voters.len() + by_hand >= eligible {
+            return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
+        }
     }
     Ok(())
 }

@@ -536,3 +536,32 @@ async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() ->
     assert_eq!(left, 0, "a cancelled vote's choices are gone");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_show_of_hands_counts_only_those_who_have_not_voted_otherwise() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let voter = s.sign_in(&s.voters[0]).await?;
+    let _present = s.sign_in(&s.voters[1]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    // Three voters present (the chair and two delegates); one votes by tablet.
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    assert_eq!(voter.command(s.meeting, "tablet", &Command::CastBallot { poll, choices: vec![0] }).await?.status, 200);
+    // The hands may count the two left, not the one who voted again.
+    for counts in [vec![3, 0, 0], vec![2, 1, 0]] {
+        let a = secretary.command(s.meeting, &format!("hands-{counts:?}"), &Command::RecordHands { poll, counts }).await?;
+        assert_eq!((a.status, a.code()), (422, "invalid"), "{a:?}");
+    }
+    let a = secretary.command(s.meeting, "hands", &Command::RecordHands { poll, counts: vec![1, 1, 0] }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // Everyone present is now counted: a late ballot would count someone twice.
+    let late = chair.command(s.meeting, "late", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(late.code(), "conflict", "{late:?}");
+    let closed = chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    assert_eq!(closed.status, 200, "{closed:?}");
+    let result = chair.state(s.meeting).await?.poll(poll).unwrap().result.clone().unwrap();
+    assert_eq!(result.counts, vec![2, 1, 0], "one ballot and two hands, three people present");
+    Ok(())
+}
