@@ -268,7 +268,7 @@ pub async fn ensure_admin(db: &Db, given: Option<&str>) -> Result<Option<String>
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM staff WHERE is_admin ORDER BY id LIMIT 1").fetch_optional(db).await?;
     match (existing, given) {
         (Some(id), Some(pw)) => {
-            let hash = hash_secret_blocking(pw.to_string()).await?;
+            let hash = hash_secret_blocking(gavel_shared::text::nfc(pw)).await?;
             sqlx::query("UPDATE staff SET password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(db).await?;
             Ok(None)
         }
@@ -276,7 +276,7 @@ pub async fn ensure_admin(db: &Db, given: Option<&str>) -> Result<Option<String>
         (None, given) => {
             let generated = given.is_none();
             let pw = given.map(String::from).unwrap_or_else(generate_password);
-            let hash = hash_secret_blocking(pw.clone()).await?;
+            let hash = hash_secret_blocking(gavel_shared::text::nfc(&pw)).await?;
             sqlx::query("INSERT INTO staff (username, display_name, is_admin, password_hash, created_at) VALUES ('admin', 'Quản trị viên', TRUE, ?, ?)")
                 .bind(hash)
                 .bind(ts(now()))
@@ -296,7 +296,7 @@ pub async fn create_staff(db: &Db, username: &str, display_name: &str, password:
     if password.chars().count() < 8 {
         return Err(Error::bad_request("weak_password", "the password must have at least 8 characters"));
     }
-    let hash = hash_secret_blocking(password.to_string()).await?;
+    let hash = hash_secret_blocking(gavel_shared::text::nfc(password)).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO staff (username, display_name, is_admin, password_hash, created_at) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (username) DO NOTHING RETURNING id",
@@ -322,7 +322,10 @@ pub async fn check_staff(db: &Db, username: &str, password: &str) -> Result<Staf
         Some(r) => (Some(r.get::<i64, _>("id")), r.get::<String, _>("password_hash")),
         None => (None, DUMMY_HASH.to_string()),
     };
-    let ok = verify_secret(password.to_string(), hash).await;
+    // Kept in NFC; a password stored before that, typed with combining
+    // marks, is still checked as it was typed.
+    let nfc = gavel_shared::text::nfc(password);
+    let ok = verify_secret(nfc.clone(), hash.clone()).await || (nfc != password && verify_secret(password.to_string(), hash).await);
     match (ok, id) {
         (true, Some(id)) => Ok(StaffId(id)),
         _ => Err(Error::BadCredentials),

@@ -270,11 +270,11 @@ async fn import_participants(
     Auth(actor): Auth,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Json<Outcome>> {
     let id = MeetingId(id);
     require_member(&actor, id)?;
-    let participants = parse_participants_csv(&body)?;
+    let participants = parse_participants_csv(&csv_text(&body))?;
     let handle = app.meetings.get(id).await?;
     Ok(Json(handle.execute(actor, &idempotency_key(&headers), Op::Command(Command::AddParticipants { participants })).await?))
 }
@@ -284,6 +284,16 @@ fn parse_bool(s: &str) -> Option<bool> {
         "" | "0" | "no" | "n" | "false" | "khong" | "k" => Some(false),
         "1" | "yes" | "y" | "true" | "co" | "x" => Some(true),
         _ => None,
+    }
+}
+
+/// A CSV file's text: UTF-8 (with or without a byte-order mark), or else
+/// Windows-1258, the code page Excel uses for "CSV" on a Vietnamese Windows
+/// (its combining tone marks are composed by the command's NFC).
+pub fn csv_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1258.decode_without_bom_handling(bytes).0.into_owned(),
     }
 }
 

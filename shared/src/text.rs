@@ -17,6 +17,12 @@ pub fn clean(s: &str) -> String {
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `s` in NFC and nothing else changed: a password typed with combining
+/// marks (some Vietnamese keyboards) and one typed precomposed are the same.
+pub fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
 /// Multi-line text (summaries, notes): NFC, trailing spaces removed, lines kept.
 pub fn clean_multiline(s: &str) -> String {
     let nfc: String = s.nfc().collect();

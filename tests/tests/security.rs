@@ -447,3 +447,29 @@ async fn wrong_pins_sent_all_at_once_are_each_counted() -> anyhow::Result<()> {
     assert_eq!((checked, waited), (3, 47), "{:?}", answers.iter().map(Answer::code).collect::<Vec<_>>());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_password_with_vietnamese_marks_is_the_same_however_the_keyboard_typed_it() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let mut admin = Http::for_base(&server.url(""));
+    admin.sign_in_admin().await?;
+    // Made precomposed (NFC), typed later with combining marks (NFD), and the other way.
+    for (n, (made, typed)) in [
+        ("Mật khẩu họp 2026", "Ma\u{0323}\u{0302}t kha\u{0302}\u{0309}u ho\u{0323}p 2026"),
+        ("Phòng họp số 2", "Pho\u{0300}ng ho\u{0323}p so\u{0302}\u{0301} 2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (made, typed) = if n == 1 { (typed, made) } else { (made, typed) };
+        let user = format!("thuky{n}");
+        let a = admin.post("/api/staff", &json!({"username": user, "display_name": "Thư ký", "password": made, "is_admin": false})).await?;
+        assert_eq!(a.status, 201, "{a:?}");
+        let c = Http::for_base(&server.url(""));
+        let a = c.post("/api/staff/session", &json!({"username": user, "password": typed})).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        let wrong = c.post("/api/staff/session", &json!({"username": user, "password": "Mat khau hop 2026"})).await?;
+        assert_eq!(wrong.code(), "bad_credentials");
+    }
+    Ok(())
+}

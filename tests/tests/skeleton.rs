@@ -396,6 +396,15 @@ async fn participants_import_from_csv_with_pins_and_vietnamese_order() -> anyhow
     let anh = names.iter().position(|n| *n == "Vũ Văn Anh").unwrap();
     let anh_acute = names.iter().position(|n| *n == "Đỗ Thị Ánh").unwrap();
     assert!(anh < anh_acute, "Anh before Ánh: {names:?}");
+    // Saved by Excel as "CSV" on a Vietnamese Windows: Windows-1258, whose
+    // tone marks are combining characters (ễ is ê, 0xEA, then a tilde, 0xDE),
+    // and semicolons.
+    let cp1258 = b"Ho\xf2 v\xe0 t\xean;Vai tro\xcc\nNguy\xea\xden Th\xe0nh \xd0a\xf2t;\xf0a\xf2i bi\xea\xd2u\n".to_vec();
+    let a = s.admin.post_raw(&format!("/api/meetings/{}/participants/import", s.meeting), "text/csv", cp1258).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let picker = server.client().get(&format!("/api/meetings/{}/participants", s.meeting)).await?;
+    let names: Vec<&str> = picker.body.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Nguyễn Thành Đạt"), "{names:?}");
     // The new participant signs in with the printed PIN.
     let id = ParticipantId(pins[0]["participant"].as_i64().unwrap());
     let mut c = server.client();
