@@ -225,6 +225,25 @@ async fn an_old_browser_gets_a_message_not_a_blank_page() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
+async fn the_page_says_it_is_loading_then_starts_and_says_so_if_it_ever_fails() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.goto(&server.url("/")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("body[data-app]")).await?;
+    // Started: no loading line left, no "too old", nothing failed.
+    for gone in ["#loading-app", ".too-old", "#app-failed"] {
+        assert!(c.find(Locator::Css(gone)).await.is_err(), "{gone} is shown");
+    }
+    // Something fails while the page is in use (a bug, a panic): the page
+    // says so and offers a reload, instead of going dead in silence.
+    c.execute("setTimeout(() => { throw new Error('hỏng'); }, 0); return 1;", vec![]).await?;
+    wait_text(&c, "#app-failed", "Tải lại trang").await?;
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 3).await?;

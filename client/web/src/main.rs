@@ -15,8 +15,12 @@ mod room;
 
 fn main() {
     console_error_panic_hook::set_once();
+    let document = leptos::prelude::document();
+    if let Some(loading) = document.get_element_by_id("loading-app") {
+        loading.remove();
+    }
     leptos::mount::mount_to_body(app::App);
-    if let Some(body) = leptos::prelude::document().body() {
+    if let Some(body) = document.body() {
         let _ = body.set_attribute("data-app", "ready");
     }
 }
