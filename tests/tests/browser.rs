@@ -235,6 +235,17 @@ async fn the_page_says_it_is_loading_then_starts_and_says_so_if_it_ever_fails() 
     for gone in ["#loading-app", ".too-old", "#app-failed"] {
         assert!(c.find(Locator::Css(gone)).await.is_err(), "{gone} is shown");
     }
+    // Every button a finger may need is at least 44 px high (link-like ones
+    // and the language switch were 25 and 32).
+    let small: Vec<String> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('button')].filter(b => b.offsetParent && b.getBoundingClientRect().height < 44)
+                 .map(b => b.outerHTML.slice(0, 80));",
+            vec![],
+        )
+        .await?,
+    )?;
+    assert!(small.is_empty(), "too small to tap: {small:?}");
     // Something fails while the page is in use (a bug, a panic): the page
     // says so and offers a reload, instead of going dead in silence.
     c.execute("setTimeout(() => { throw new Error('hỏng'); }, 0); return 1;", vec![]).await?;
