@@ -116,7 +116,8 @@ async fn revoke_sessions(
 
 /// `GET /api/room`: how a tablet joins (for the QR code on the secretary's
 /// screen): the room's name, ports, certificate fingerprint, protocol
-/// versions, and the addresses of this machine tablets may use. Only for
+/// versions, and the addresses of this machine tablets may use; and
+/// whether it takes state-secret documents. Only for
 /// who prepares or chairs a meeting: the addresses can include networks
 /// other than the room's (a second card on the office's network), which a
 /// delegate's tablet has no need to learn.
@@ -135,6 +136,7 @@ async fn room_info(State(app): State<AppState>, Auth(actor): Auth) -> Result<Jso
     let addresses = join_addresses(bound, &interfaces, &app.config.mdns_interfaces);
     let mut v = serde_json::to_value(info).map_err(|e| Error::Internal(e.into()))?;
     v["addresses"] = json!(addresses);
+    v["secret_documents"] = json!(app.config.allow_secret_documents);
     Ok(Json(v))
 }
 

@@ -602,6 +602,11 @@ async fn the_secretary_is_asked_before_anything_is_removed_or_opened_up() -> any
     assert!(st.item(extra).is_some() && st.participant(s.voters[1].0).is_some());
     assert_eq!(st.document(doc.id).map(|d| d.confidentiality), Some(Confidentiality::Named));
 
+    // A room not set up for state secrets does not offer "Mật" for upload.
+    let offered: Vec<String> = serde_json::from_value(
+        c.execute("return [...document.querySelectorAll('#upload-form select option')].map(o => o.value);", vec![]).await?,
+    )?;
+    assert!(offered.contains(&"named".to_string()) && !offered.contains(&"secret".to_string()), "{offered:?}");
     // Accepted, it is done.
     c.find(Locator::Css(&item_remove)).await?.click().await?;
     c.accept_alert().await?;

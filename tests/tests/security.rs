@@ -145,6 +145,8 @@ async fn state_secrets_are_refused_unless_the_room_is_set_up_for_them() -> anyho
     };
     let a = s.admin.command(s.meeting, "to-secret", &cmd).await?;
     assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
+    // The room says so, for the secretary's upload form not to offer it.
+    assert_eq!(s.admin.get("/api/room").await?.body["secret_documents"], false);
 
     let data = tempfile::tempdir()?;
     let allowed = TestServer::start_in(data.path(), |c| c.allow_secret_documents = true).await?;
@@ -155,6 +157,7 @@ async fn state_secrets_are_refused_unless_the_room_is_set_up_for_them() -> anyho
         .upload(s.meeting, s.item, "Mật.pdf", tiny_pdf("mat"), &[("confidentiality", "secret"), ("readers", readers.as_str())])
         .await?;
     assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(s.admin.get("/api/room").await?.body["secret_documents"], true);
     Ok(())
 }
 

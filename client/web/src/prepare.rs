@@ -6,7 +6,7 @@ use crate::api;
 use crate::app::use_ctx;
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
-use crate::room::{conf_key, role_key, run};
+use crate::room::{conf_key, role_key, run, run_then};
 use gavel_shared::decision::{Attendance, Share};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
@@ -49,6 +49,9 @@ struct RoomInfo {
     quic_port: u16,
     fingerprint: String,
     addresses: Vec<String>,
+    /// Whether the room is set up for state-secret ("mật") documents.
+    #[serde(default)]
+    secret_documents: bool,
 }
 
 /// The link a tablet agent joins with: `gavel://ADDR:QUIC/?fp=…&http=…&room=…`.
@@ -103,6 +106,16 @@ fn TabletJoin() -> impl IntoView {
 
 fn text_input(value: RwSignal<String>) -> impl IntoView {
     view! { <input prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/> }
+}
+
+/// A text field that says what it holds (as placeholder and label), for a
+/// row of fields with no label above them.
+fn named_input(value: RwSignal<String>, name: &'static str) -> impl IntoView {
+    let i = use_i18n();
+    view! {
+        <input prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
+            placeholder=move || i.t(name) aria-label=move || i.t(name)/>
+    }
 }
 
 #[component]
@@ -169,7 +182,7 @@ fn AgendaEditor() -> impl IntoView {
     let (title, presenter, summary) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run(
+        run_then(
             Command::AddItem {
                 title: title.get_untracked(),
                 presenter: presenter.get_untracked(),
@@ -177,10 +190,12 @@ fn AgendaEditor() -> impl IntoView {
                 position: None,
             },
             false,
+            move || {
+                let _ = title.try_set(String::new());
+                let _ = presenter.try_set(String::new());
+                let _ = summary.try_set(String::new());
+            },
         );
-        title.set(String::new());
-        presenter.set(String::new());
-        summary.set(String::new());
     };
     view! {
         <section class="card">
@@ -210,9 +225,10 @@ fn AgendaRow(item: AgendaItem) -> impl IntoView {
     let index = move || state().and_then(|s| s.item_index(id)).unwrap_or(0);
     view! {
         <li class="agenda-row" data-item=id.0>
-            {text_input(title)}
-            {text_input(presenter)}
-            <textarea prop:value=move || summary.get() on:input=move |ev| summary.set(event_target_value(&ev))></textarea>
+            {named_input(title, "prep.item_title")}
+            {named_input(presenter, "prep.presenter")}
+            <textarea prop:value=move || summary.get() on:input=move |ev| summary.set(event_target_value(&ev))
+                placeholder=move || i.t("prep.summary") aria-label=move || i.t("prep.summary")></textarea>
             <div class="row-actions">
                 <button on:click=move |_| run(Command::UpdateItem { item: id, title: title.get_untracked(), presenter: presenter.get_untracked(), summary: summary.get_untracked() }, true)>{move || i.t("prep.save")}</button>
                 <button class="secondary" on:click=move |_| { if index() > 0 { run(Command::MoveItem { item: id, position: index() - 1 }, false) } }>{move || i.t("prep.up")}</button>
@@ -268,6 +284,13 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
         });
     };
     let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
+    // "Mật" is offered for upload only in a room set up for state secrets.
+    let secrets = RwSignal::new(false);
+    spawn_local(async move {
+        if let Ok(r) = api::get::<RoomInfo>("/api/room").await {
+            let _ = secrets.try_set(r.secret_documents);
+        }
+    });
     view! {
         <section class="card">
             <h2>{move || i.t("docs")}</h2>
@@ -324,7 +347,7 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
                 <label>{move || i.t("prep.doc_title")}{text_input(title)}</label>
                 <label>{move || i.t("prep.confidentiality")}
                     <select on:change=move |ev| conf.set(Confidentiality::parse(&event_target_value(&ev)).unwrap_or(Confidentiality::Public))>
-                        {conf_options.into_iter().map(|c| view! { <option value=c.as_str()>{move || i.t(conf_key(c))}</option> }).collect_view()}
+                        {move || conf_options.into_iter().filter(|c| *c != Confidentiality::Secret || secrets.get()).map(|c| view! { <option value=c.as_str()>{move || i.t(conf_key(c))}</option> }).collect_view()}
                     </select>
                 </label>
                 <Show when=move || matches!(conf.get(), Confidentiality::Named | Confidentiality::Secret)>
@@ -371,9 +394,14 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             member: voting,
             voting,
         };
-        crate::live::send(Command::AddParticipants { participants: vec![p] }, show_pins);
-        name.set(String::new());
-        position.set(String::new());
+        // Emptied once the room took it: on a dropped link what was typed stays.
+        crate::live::send(Command::AddParticipants { participants: vec![p] }, move |r| {
+            if r.is_ok() {
+                let _ = name.try_set(String::new());
+                let _ = position.try_set(String::new());
+            }
+            show_pins(r)
+        });
     };
     let csv: NodeRef<Input> = NodeRef::new();
     let import = move |_| {
