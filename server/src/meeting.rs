@@ -1582,22 +1582,8 @@ mod tests {
     #[test]
     fn a_snapshot_is_shared_only_by_viewers_who_may_see_the_same() {
         let id = MeetingId(1);
-        let mut state = open_meeting(id);
-        let people = [(1, Role::Chair, true), (7, Role::Delegate, true), (30, Role::Observer, false)]
-            .into_iter()
-            .chain((20..25).map(|n| (n, Role::Delegate, true)));
-        for (n, role, member) in people {
-            Arc::make_mut(&mut state.participants).push(Participant {
-                id: ParticipantId(n),
-                name: format!("Đại biểu {n}"),
-                position: String::new(),
-                role,
-                member,
-                voting: member,
-                attendance: Default::default(),
-                excuse: String::new(),
-            });
-        }
+        let people = [(1, Role::Chair), (7, Role::Delegate), (30, Role::Observer)].into_iter().chain((20..25).map(|n| (n, Role::Delegate)));
+        let mut state = with_people(open_meeting(id), people);
         let doc = |n: i64, confidentiality, readers: Vec<ParticipantId>| Document {
             id: DocumentId(n),
             item: ItemId(1),

@@ -89,7 +89,12 @@ async fn sign_in(c: &Client, server: &TestServer, s: &Scenario, role: Role) -> a
 }
 
 async fn sign_in_as(c: &Client, server: &TestServer, meeting: MeetingId, id: ParticipantId, pin: &str) -> anyhow::Result<()> {
-    c.goto(&server.url(&format!("/#/join/{}/{}", meeting, id))).await?;
+    sign_in_at(c, &server.url(""), meeting, id, pin).await
+}
+
+/// Signs in through the room at `base` (`http://ADDR`), which may be a relay.
+async fn sign_in_at(c: &Client, base: &str, meeting: MeetingId, id: ParticipantId, pin: &str) -> anyhow::Result<()> {
+    c.goto(&format!("{base}/#/join/{}/{}", meeting, id)).await?;
     let chosen = c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".participant-option[data-participant='{}']", id.0))).await?;
     chosen.click().await?;
     c.find(Locator::Css("#pin")).await?.send_keys(pin).await?;
@@ -510,13 +515,7 @@ async fn a_command_whose_answer_was_lost_is_sent_again_and_taken_once() -> anyho
     let relay = Relay::start(server.addr).await?;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
-    c.goto(&relay.url(&format!("/#/join/{}/{}", s.meeting, s.voters[0].0))).await?;
-    let chosen =
-        c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".participant-option[data-participant='{}']", s.voters[0].0.0))).await?;
-    chosen.click().await?;
-    c.find(Locator::Css("#pin")).await?.send_keys(&s.voters[0].1).await?;
-    c.find(Locator::Css("#sign-in")).await?.click().await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
 
     // The opinion reaches the room, its answer is lost, and the link drops.
     let area = c.wait().at_most(WAIT).for_element(Locator::Css("#opinion-form textarea")).await?;
