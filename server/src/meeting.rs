@@ -491,8 +491,7 @@ impl MeetingHandle {
         // times, would hold every sign-in up behind its hashing.
         if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. })) = &op {
             let state = self.latest();
-            let now = state.current(&actor).ok_or(Error::Forbidden("you are no longer a participant of this meeting"))?;
-            rules::check(&state, &now, cmd)?;
+            rules::check(&state, &acting(&state, &actor)?, cmd)?;
         }
         let pins = match &op {
             Op::Command(Command::AddParticipants { participants }) => Some(new_pins(participants.len()).await?),
@@ -625,6 +624,11 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     }
 }
 
+/// `actor` with the role the meeting gives them now; refused once removed.
+fn acting(state: &MeetingState, actor: &Actor) -> Result<Actor> {
+    state.current(actor).ok_or(Error::Forbidden("you are no longer a participant of this meeting"))
+}
+
 /// Checks and writes one command inside the batch's transaction.
 async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
     let meeting = working.meeting.id;
@@ -634,7 +638,7 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
     // Who sends it as the meeting has them now: a participant whose role was
     // changed since their connection opened acts in the new role, and one
     // removed no longer acts at all.
-    let actor = working.current(&job.actor).ok_or(Error::Forbidden("you are no longer a participant of this meeting"))?;
+    let actor = acting(working, &job.actor)?;
     match &job.op {
         Op::Command(cmd) => {
             rules::check(working, &actor, cmd)?;
@@ -1296,12 +1300,13 @@ async fn signed_in_today(tx: &mut Tx<'_>, state: &MeetingState, now: OffsetDateT
         if parse_ts(&created)? >= day
             && parse_ts(&expires)? > now
             && state.participant(p).is_some_and(|x| x.attendance == Attendance::Absent)
-            && !present.contains(&p)
         {
             present.push(p);
         }
     }
+    // One each, however many sessions (a tablet and a laptop).
     present.sort();
+    present.dedup();
     Ok(present)
 }
 

@@ -28,7 +28,9 @@ fn index_etag() -> &'static str {
 /// Whether an `If-None-Match` value names `etag` (weakly, as the header is
 /// compared), or is `*`.
 fn matches(if_none_match: &str, etag: &str) -> bool {
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    fn bare(t: &str) -> &str {
+        t.trim().trim_start_matches("W/")
+    }
     if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag))
 }
 
@@ -86,15 +88,16 @@ fn accepts(accept: &str, coding: &str) -> bool {
     any
 }
 
+/// A list header's values, which a request may give over several lines, as one.
+fn joined(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
 /// Serves the embedded web UI.
 pub async fn serve(headers: HeaderMap, uri: Uri) -> Response {
-    // A request may say it over several lines.
-    let accept: Vec<&str> = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).collect();
-    let accept = (!accept.is_empty()).then(|| accept.join(","));
-    let accept = accept.as_deref();
-    let if_none_match: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).collect();
-    let if_none_match = (!if_none_match.is_empty()).then(|| if_none_match.join(","));
-    let if_none_match = if_none_match.as_deref();
+    let (accept, if_none_match) = (joined(&headers, header::ACCEPT_ENCODING), joined(&headers, header::IF_NONE_MATCH));
+    let (accept, if_none_match) = (accept.as_deref(), if_none_match.as_deref());
     let path = uri.path().trim_start_matches('/');
     if let Some(r) = (!path.is_empty()).then(|| file_response(path, accept, if_none_match)).flatten() {
         return r;

@@ -214,6 +214,11 @@ pub struct Poll {
 }
 
 impl Poll {
+    /// How many options one ballot (or one raised hand's worth) may choose.
+    pub fn choices_per_ballot(&self) -> usize {
+        if self.kind == PollKind::YesNo { 1 } else { usize::from(self.max_choices.max(1)) }
+    }
+
     /// Counts per option of a named poll's ballots plus the show of hands.
     pub fn live_counts(&self) -> Vec<u32> {
         let mut counts = vec![0u32; self.options.len()];

@@ -316,10 +316,10 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             // each count, and all of them together (a person raises a hand
             // for at most as many options as a ballot may choose), stay
             // within them, so nobody is counted twice.
-            let eligible = state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present).count() as u32;
-            let left = eligible.saturating_sub(p.voters.len() as u32);
-            let per_person = if p.kind == PollKind::YesNo { 1 } else { u32::from(p.max_choices.max(1)) };
-            if counts.iter().any(|c| *c > left) || counts.iter().map(|c| u64::from(*c)).sum::<u64>() > u64::from(left * per_person) {
+            let eligible = state.voters_present();
+            let left = eligible.saturating_sub(p.voters.len()) as u64;
+            let per_person = p.choices_per_ballot() as u64;
+            if counts.iter().any(|c| u64::from(*c) > left) || counts.iter().map(|c| u64::from(*c)).sum::<u64>() > left * per_person {
                 return Err(RuleError::Invalid(format!(
                     "the hands count the {left} voters present who have not voted otherwise ({eligible} present, {} ballots)",
                     p.voters.len()
@@ -415,7 +415,7 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     if who.attendance != Attendance::Present {
         return Err(RuleError::Forbidden("only participants present vote"));
     }
-    let max = if p.kind == PollKind::YesNo { 1 } else { usize::from(p.max_choices) };
+    let max = p.choices_per_ballot();
     if choices.is_empty() || choices.len() > max {
         return Err(RuleError::Invalid(format!("choose between 1 and {max} options")));
     }
@@ -430,10 +430,8 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     }
     // Once hands are counted, a new ballot must not count someone twice.
     if !p.voters.contains(&voter) && !p.hands.is_empty() {
-        let eligible = state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present).count();
-        let per_person = if p.kind == PollKind::YesNo { 1 } else { usize::from(p.max_choices.max(1)) };
-        let by_hand = p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(per_person);
-        if p.voters.len() + by_hand >= eligible {
+        let by_hand = p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(p.choices_per_ballot());
+        if p.voters.len() + by_hand >= state.voters_present() {
             return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
         }
     }

@@ -87,6 +87,11 @@ impl MeetingState {
         crate::decision::quorum(&self.participants, self.meeting.quorum)
     }
 
+    /// The participants present who vote.
+    pub fn voters_present(&self) -> usize {
+        self.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()
+    }
+
     /// The poll with this id, to change: copied only as [`Self::participant_mut`] is.
     fn poll_mut(&mut self, id: PollId) -> Option<&mut Poll> {
         let at = self.polls.iter().position(|p| p.id == id)?;
@@ -319,10 +324,7 @@ impl MeetingState {
     /// participant's role changed (or the participant removed) since they
     /// signed in counts at once, on connections already open too.
     pub fn role_of(&self, actor: &Actor) -> Option<Role> {
-        match *actor {
-            Actor::Participant { meeting, participant, .. } if meeting == self.meeting.id => self.participant(participant).map(|p| p.role),
-            _ => actor.role_in(self.meeting.id),
-        }
+        self.current(actor)?.role_in(self.meeting.id)
     }
 
     /// `actor` with the role this state gives them; `None` for a participant

@@ -79,6 +79,16 @@ pub fn use_ctx() -> Ctx {
     CTX.with(|c| c.get()).expect("the app is mounted")
 }
 
+/// The meeting's state (a copy), tracked.
+pub fn state() -> Option<gavel_shared::state::MeetingState> {
+    use_ctx().live.state.get()
+}
+
+/// `f` of the meeting's state, tracked, without copying the state.
+pub fn with_state<T>(f: impl FnOnce(&gavel_shared::state::MeetingState) -> T) -> Option<T> {
+    use_ctx().live.state.with(|s| s.as_ref().map(f))
+}
+
 fn initial_lang() -> Lang {
     let stored = window().local_storage().ok().flatten().and_then(|s| s.get_item("gavel.lang").ok().flatten());
     match stored.as_deref() {

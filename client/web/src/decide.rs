@@ -3,7 +3,7 @@
 //! opinions, and the room display for the projector.
 
 use crate::api;
-use crate::app::{format_time, ms, use_ctx};
+use crate::app::{format_time, ms, state, use_ctx, with_state};
 use crate::i18n::{I18n, use_i18n};
 use crate::room::{run, run_then};
 use gavel_shared::decision::*;
@@ -12,15 +12,6 @@ use gavel_shared::protocol::Command;
 use gavel_shared::state::MeetingState;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-
-fn state() -> Option<MeetingState> {
-    use_ctx().live.state.get()
-}
-
-/// `f` of the meeting's state, tracked, without copying the state.
-fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
-    use_ctx().live.state.with(|s| s.as_ref().map(f))
-}
 
 /// An option of a poll in the viewer's language: a yes/no poll's options are
 /// the room's fixed three, kept in Vietnamese.
@@ -455,8 +446,7 @@ fn PollView(id: PollId, chair: Signal<bool>, secretary: Signal<bool>) -> impl In
     let open = p.status == PollStatus::Open;
     let kind = if p.secret { i.t("poll.secret") } else { i.t("poll.named") };
     let secret = p.secret;
-    let voters_present =
-        move || with_state(|s| s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()).unwrap_or(0);
+    let voters_present = move || with_state(|s| s.voters_present()).unwrap_or(0);
     let voted = move || current.with(|p| p.as_ref().map_or(0, |p| p.voters.len()));
     let (p2, p3, p4) = (p.clone(), p.clone(), p.clone());
     view! {
@@ -691,7 +681,7 @@ pub fn RoomDisplay() -> impl IntoView {
                 let q = s.quorum();
                 let open = s.open_poll().cloned();
                 let last_closed = s.polls.iter().rev().find(|p| p.status == PollStatus::Closed).cloned();
-                let voters_present = s.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count();
+                let voters_present = s.voters_present();
                 view! {
                     <div class="d-org">{s.meeting.organisation.clone()}</div>
                     <h1 class="d-title">{s.meeting.title.clone()}</h1>

@@ -2,23 +2,13 @@
 //! (every save is a command, so nothing typed is lost), members comment when
 //! asked, the chair approves and signs, everyone downloads the signed files.
 
-use crate::app::{format_time, use_ctx};
+use crate::app::{format_time, state, use_ctx, with_state};
 use crate::i18n::use_i18n;
 use crate::room::run;
 use gavel_shared::minutes::{MinutesStatus, SectionKey};
 use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
-use gavel_shared::state::MeetingState;
 use leptos::prelude::*;
-
-fn state() -> Option<MeetingState> {
-    use_ctx().live.state.get()
-}
-
-/// `f` of the meeting's state, tracked, without copying the state.
-fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
-    use_ctx().live.state.with(|s| s.as_ref().map(f))
-}
 
 fn status_key(s: MinutesStatus) -> &'static str {
     match s {
@@ -163,11 +153,7 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
         if let (Some(now), Some(before)) = (text.try_get_untracked(), saved.try_get_untracked())
             && now != before
         {
-            crate::live::send(Command::EditMinutes { section: key, text: now }, move |r| {
-                if let Err((code, message)) = r {
-                    ctx.fail(i, &code, &message);
-                }
-            });
+            run(Command::EditMinutes { section: key, text: now }, false);
         }
     });
     let editing = Memo::new(move |_| is_secretary() && status() == MinutesStatus::Draft);

@@ -3,14 +3,13 @@
 //! sign-in cards with new PINs.
 
 use crate::api;
-use crate::app::use_ctx;
+use crate::app::{state, use_ctx};
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
 use crate::room::{conf_key, role_key, run, run_then};
 use gavel_shared::decision::{Attendance, Share};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
-use gavel_shared::state::MeetingState;
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,10 +18,6 @@ use wasm_bindgen::JsCast;
 /// Asks before something that cannot be undone; `text` says what.
 fn confirmed(text: &str) -> bool {
     window().confirm_with_message(text).unwrap_or(false)
-}
-
-fn state() -> Option<MeetingState> {
-    use_ctx().live.state.get()
 }
 
 /// The secretary's tools for one meeting.

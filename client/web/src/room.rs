@@ -2,24 +2,17 @@
 //! item's documents and a reader, the chair's controls, and (for the
 //! secretary) the preparation tools.
 
-use crate::app::{format_time, status_key, use_ctx};
+use crate::app::{format_time, status_key, use_ctx, with_state};
 use crate::i18n::use_i18n;
 use crate::live::{self, Conn};
 use crate::prepare::Prepare;
 use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
-use gavel_shared::state::MeetingState;
 use leptos::prelude::*;
 
 /// Sends a command and reports failure (or, with `confirm`, success) in the banner.
 pub fn run(cmd: Command, confirm: bool) {
-    let ctx = use_ctx();
-    let i = use_i18n();
-    live::send(cmd, move |r| match r {
-        Ok(_) if confirm => ctx.notice.set(Some((false, i.t("done").to_string()))),
-        Ok(_) => {}
-        Err((code, message)) => ctx.fail(i, &code, &message),
-    });
+    run_then(cmd, confirm, || {});
 }
 
 /// Sends a command and, once the room has taken it, runs `done` (a form
@@ -144,10 +137,6 @@ fn minutes_shared() -> bool {
 fn shown_item(selected: RwSignal<Option<ItemId>>) -> Option<ItemId> {
     with_state(|s| selected.get().filter(|id| s.item(*id).is_some()).or(s.meeting.current_item).or(s.agenda.first().map(|i| i.id)))
         .flatten()
-}
-
-fn with_state<T>(f: impl FnOnce(&MeetingState) -> T) -> Option<T> {
-    use_ctx().live.state.with(|s| s.as_ref().map(f))
 }
 
 #[component]
