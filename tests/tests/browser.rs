@@ -3,9 +3,10 @@
 //! sees the current item; the chair moves the agenda in a second browser;
 //! the delegate's page follows without a reload.
 
+use anyhow::Context;
 use fantoccini::{Client, ClientBuilder, Locator};
 use gavel_shared::decision::*;
-use gavel_shared::model::{Confidentiality, ItemId, MeetingId, ParticipantId, PollId, Role};
+use gavel_shared::model::{Confidentiality, DocumentId, ItemId, MeetingId, ParticipantId, PollId, Role};
 use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
@@ -614,6 +615,78 @@ async fn the_secretary_is_asked_before_anything_is_removed_or_opened_up() -> any
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "the item was not removed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_restricted_to_named_readers_has_them_chosen_first() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let report = s.upload_document("Báo cáo nhân sự.pdf", tiny_pdf("nhân sự"), &[]).await?;
+    let other = s.upload_document("Phụ lục.pdf", tiny_pdf("phụ lục"), &[]).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.find(Locator::Css("#tab-prepare")).await?.click().await?;
+    let doc = |id: DocumentId| {
+        let s = &s;
+        async move { anyhow::Ok(s.sign_in(&s.secretary).await?.state(s.meeting).await?.document(id).cloned().context("no document")?) }
+    };
+    let row = |id: DocumentId, css: &str| format!("li[data-document='{}'] {css}", id.0);
+    let tick = |id: DocumentId, name: &str| {
+        format!("//li[@data-document='{}']//fieldset[contains(@class,'readers')]//label[contains(., '{name}')]/input", id.0)
+    };
+
+    // Choosing "named" opens the list of readers; nothing changes until it is saved.
+    c.find(Locator::Css(&row(report.id, "select.access"))).await?.select_by_value("named").await?;
+    c.wait().at_most(WAIT).for_element(Locator::XPath(&tick(report.id, "Đại biểu 0000"))).await?.click().await?;
+    assert_eq!(doc(report.id).await?.confidentiality, Confidentiality::Public);
+    // A delegate arriving redraws the room's state; the open list and its ticks stay.
+    s.sign_in(&s.voters[1]).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(c.find(Locator::XPath(&tick(report.id, "Đại biểu 0000"))).await?.is_selected().await?);
+    c.find(Locator::Css(&row(report.id, ".save-readers"))).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let d = loop {
+        let d = doc(report.id).await?;
+        if d.confidentiality == Confidentiality::Named {
+            break d;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the access was not saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(d.readers, vec![s.voters[0].0]);
+    wait_text(&c, &row(report.id, ".doc-readers"), "Đại biểu 0000").await?;
+    let reads = |n: usize| {
+        let s = &s;
+        async move { anyhow::Ok(s.sign_in(&s.voters[n]).await?.state(s.meeting).await?.document(report.id).is_some()) }
+    };
+    assert!(reads(0).await? && !reads(1).await?);
+
+    // The list is changed later the same way: a second reader is added.
+    c.find(Locator::Css(&row(report.id, ".edit-readers"))).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::XPath(&tick(report.id, "Đại biểu 0001"))).await?.click().await?;
+    c.find(Locator::Css(&row(report.id, ".save-readers"))).await?.click().await?;
+    wait_text(&c, &row(report.id, ".doc-readers"), "Đại biểu 0001").await?;
+    assert_eq!(doc(report.id).await?.readers, vec![s.voters[0].0, s.voters[1].0]);
+    assert!(reads(1).await?);
+
+    // A room not set up for state secrets does not offer "Mật" here either.
+    let offered: Vec<String> = serde_json::from_value(
+        c.execute(
+            &format!("return [...document.querySelectorAll(\"{}\")].map(o => o.value);", row(other.id, "select.access option")),
+            vec![],
+        )
+        .await?,
+    )?;
+    assert_eq!(offered, ["public", "members", "named"]);
+    // Cancelled, the other document stays public and says so.
+    c.find(Locator::Css(&row(other.id, "select.access"))).await?.select_by_value("named").await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&row(other.id, ".cancel-readers"))).await?.click().await?;
+    assert_eq!(value_of(&c, &row(other.id, "select.access")).await?, "public");
+    assert!(c.find(Locator::Css(&row(other.id, ".reader-list"))).await.is_err());
+    assert_eq!(doc(other.id).await?.confidentiality, Confidentiality::Public);
     c.close().await?;
     Ok(())
 }

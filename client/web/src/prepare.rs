@@ -249,8 +249,14 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
     let readers = RwSignal::new(Vec::<ParticipantId>::new());
     let busy = RwSignal::new(false);
     let items = move || state().map(|s| s.agenda).unwrap_or_default();
-    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
-    let docs = move || state().map(|s| s.documents.to_vec()).unwrap_or_default();
+    let docs = move || {
+        state()
+            .map(|s| {
+                let item = |d: &Document| s.item(d.item).map(|i| i.title.clone()).unwrap_or_default();
+                s.documents.iter().map(|d| (d.clone(), item(d))).collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
     let upload = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(item) = item.get_untracked().or_else(|| items().first().map(|i| i.id)) else { return };
@@ -290,46 +296,9 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
         <section class="card">
             <h2>{move || i.t("docs")}</h2>
             <ul class="documents-editor">
-                {move || docs().into_iter().map(|d| {
-                    let id = d.id;
-                    let item_title = state().and_then(|s| s.item(d.item).map(|i| i.title.clone())).unwrap_or_default();
-                    let d2 = d.clone();
-                    let d3 = d.clone();
-                    view! {
-                        <li data-document=id.0>
-                            <span class="doc-title">{d.title.clone()}</span>
-                            <span class="muted">{item_title}</span>
-                            <select class="access" on:change=move |ev| {
-                                let Some(c) = Confidentiality::parse(&event_target_value(&ev)) else { return };
-                                // Opening a restricted document to more people is asked first.
-                                let wider = |c: Confidentiality| match c {
-                                    Confidentiality::Public => 3,
-                                    Confidentiality::Members => 2,
-                                    Confidentiality::Named | Confidentiality::Secret => 1,
-                                };
-                                if wider(c) > wider(d2.confidentiality)
-                                    && !confirmed(&format!("{} «{}»: {}?", i.t("prep.widen_confirm"), d2.title, i.t(conf_key(c))))
-                                {
-                                    if let Some(select) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
-                                        select.set_value(d2.confidentiality.as_str());
-                                    }
-                                    return;
-                                }
-                                let readers = if matches!(c, Confidentiality::Named | Confidentiality::Secret) { d2.readers.clone() } else { vec![] };
-                                run(Command::UpdateDocument { document: id, title: d2.title.clone(), confidentiality: c, readers }, true);
-                            }>
-                                {conf_options.into_iter().map(|c| view! {
-                                    <option value=c.as_str() selected=c == d.confidentiality>{move || i.t(conf_key(c))}</option>
-                                }).collect_view()}
-                            </select>
-                            <button class="danger remove" on:click=move |_| {
-                                if confirmed(&format!("{} «{}»", i.t("prep.remove_doc_confirm"), d3.title)) {
-                                    run(Command::RemoveDocument { document: id }, false)
-                                }
-                            }>{move || i.t("prep.remove")}</button>
-                        </li>
-                    }
-                }).collect_view()}
+                <For each=docs key=|(d, item)| (d.id, d.title.clone(), d.confidentiality, d.readers.clone(), item.clone()) let((d, item))>
+                    <DocumentRow d item_title=item secrets/>
+                </For>
             </ul>
             <h3>{move || i.t("prep.upload")}</h3>
             <form class="grid-form" id="upload-form" on:submit=upload>
@@ -346,23 +315,133 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
                     </select>
                 </label>
                 <Show when=move || matches!(conf.get(), Confidentiality::Named | Confidentiality::Secret)>
-                    <fieldset class="wide readers">
-                        <legend>{move || i.t("prep.readers")}</legend>
-                        {move || people().into_iter().map(|p| {
-                            let id = p.id;
-                            view! {
-                                <label class="check"><input type="checkbox" prop:checked=move || readers.get().contains(&id)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        readers.update(|r| { r.retain(|x| *x != id); if on { r.push(id) } });
-                                    }/>{p.name}</label>
-                            }
-                        }).collect_view()}
-                    </fieldset>
+                    <ReadersPicker readers/>
                 </Show>
                 <button type="submit" disabled=move || busy.get()>{move || if busy.get() { i.t("prep.uploading") } else { i.t("prep.upload") }}</button>
             </form>
         </section>
+    }
+}
+
+/// One uploaded document: its access, who may read it when that is a list
+/// of names, and its removal. Choosing "named" or "secret" for a document
+/// that had no list opens the list first; nothing is sent until it is saved.
+#[component]
+fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl IntoView {
+    let i = use_i18n();
+    let id = d.id;
+    let listed = |c: Confidentiality| matches!(c, Confidentiality::Named | Confidentiality::Secret);
+    // The access being given a list of readers, while the list is open.
+    let editing = RwSignal::new(None::<Confidentiality>);
+    let readers = RwSignal::new(d.readers.clone());
+    let select: NodeRef<leptos::html::Select> = NodeRef::new();
+    let (was, shown) = (StoredValue::new(d.readers.clone()), d.confidentiality);
+    let names = move || {
+        let s = state()?;
+        let names: Vec<String> = was.with_value(|w| w.iter().filter_map(|r| s.participant(*r).map(|p| p.name.clone())).collect());
+        Some(names)
+    };
+    let reset = move || {
+        editing.set(None);
+        readers.set(was.get_value());
+        if let Some(s) = select.get_untracked() {
+            s.set_value(shown.as_str());
+        }
+    };
+    let title = d.title.clone();
+    let save = move |_| {
+        let Some(c) = editing.get_untracked() else { return };
+        let mut chosen = readers.get_untracked();
+        chosen.sort();
+        run_then(Command::UpdateDocument { document: id, title: title.clone(), confidentiality: c, readers: chosen }, false, move || {
+            let _ = editing.try_set(None);
+        });
+    };
+    let d5 = d.clone();
+    let change = move |ev: leptos::ev::Event| {
+        let Some(c) = Confidentiality::parse(&event_target_value(&ev)) else { return };
+        if listed(c) && !listed(d5.confidentiality) {
+            // Narrowing to a list of names: the list is chosen first.
+            readers.set(vec![]);
+            editing.set(Some(c));
+            return;
+        }
+        // Opening a restricted document to more people is asked first.
+        let wider = |c: Confidentiality| match c {
+            Confidentiality::Public => 3,
+            Confidentiality::Members => 2,
+            Confidentiality::Named | Confidentiality::Secret => 1,
+        };
+        if wider(c) > wider(d5.confidentiality)
+            && !confirmed(&format!("{} «{}»: {}?", i.t("prep.widen_confirm"), d5.title, i.t(conf_key(c))))
+        {
+            reset();
+            return;
+        }
+        editing.set(None);
+        let readers = if listed(c) { d5.readers.clone() } else { vec![] };
+        run(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, true);
+    };
+    let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
+    let has_list = listed(d.confidentiality);
+    view! {
+        <li data-document=id.0>
+            <span class="doc-title">{d.title.clone()}</span>
+            <span class="muted">{item_title}</span>
+            <select class="access" node_ref=select on:change=change>
+                {move || conf_options.into_iter().filter(|c| *c != Confidentiality::Secret || shown == *c || secrets.get()).map(|c| view! {
+                    <option value=c.as_str() selected=c == shown>{move || i.t(conf_key(c))}</option>
+                }).collect_view()}
+            </select>
+            <Show when=move || has_list && editing.get().is_none()>
+                <span class="doc-readers">
+                    {move || match names() {
+                        Some(n) if !n.is_empty() => format!("{}: {}", i.t("prep.readers"), n.join(", ")),
+                        _ => i.t("prep.no_readers").to_string(),
+                    }}
+                </span>
+                <button class="edit-readers" on:click=move |_| {
+                    readers.set(was.get_value());
+                    editing.set(Some(shown));
+                }>{move || i.t("prep.edit_readers")}</button>
+            </Show>
+            <button class="danger remove" on:click=move |_| {
+                if confirmed(&format!("{} «{}»", i.t("prep.remove_doc_confirm"), d.title)) {
+                    run(Command::RemoveDocument { document: id }, false)
+                }
+            }>{move || i.t("prep.remove")}</button>
+            <Show when=move || editing.get().is_some()>
+                <div class="wide reader-list">
+                    <ReadersPicker readers/>
+                    <button class="save-readers" on:click=save.clone()>{move || i.t("prep.save_readers")}</button>
+                    <button class="cancel-readers" on:click=move |_| reset()>{move || i.t("cancel")}</button>
+                </div>
+            </Show>
+        </li>
+    }
+}
+
+/// A tick box per participant, for a named or secret document's readers.
+#[component]
+fn ReadersPicker(readers: RwSignal<Vec<ParticipantId>>) -> impl IntoView {
+    let i = use_i18n();
+    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    view! {
+        <fieldset class="wide readers">
+            <legend>{move || i.t("prep.readers")}</legend>
+            <For each=people key=|p| (p.id, p.name.clone()) let(p)>
+                {
+                    let id = p.id;
+                    view! {
+                        <label class="check"><input type="checkbox" prop:checked=move || readers.get().contains(&id)
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                readers.update(|r| { r.retain(|x| *x != id); if on { r.push(id) } });
+                            }/>{p.name}</label>
+                    }
+                }
+            </For>
+        </fieldset>
     }
 }
 
