@@ -301,6 +301,19 @@ pub async fn download(
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        // Only our ETag decides what the reader already holds. Dates would
+        // not: readers' stamped copies are different files, and one made
+        // earlier than the copy a shared tablet's browser holds would be
+        // answered "not modified", leaving the next reader with the last
+        // one's copy, their name stamped on it.
+        let mut req = req;
+        let h = req.headers_mut();
+        h.remove(header::IF_MODIFIED_SINCE);
+        h.remove(header::IF_UNMODIFIED_SINCE);
+        if h.get(header::IF_RANGE).is_some_and(|v| v.as_bytes() != etag.as_bytes()) {
+            h.remove(header::IF_RANGE);
+            h.remove(header::RANGE);
+        }
         let path = app.documents.path(&served.sha256);
         let served = tower_http::services::ServeFile::new_with_mime(&path, &mime_guess::mime::APPLICATION_PDF)
             .oneshot(req)
@@ -313,7 +326,11 @@ pub async fn download(
     };
     let h = response.headers_mut();
     h.insert(header::ETAG, etag_value);
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.remove(header::LAST_MODIFIED);
+    // A restricted document is not kept in the browser's cache, where it
+    // would outlive the reader's right to it (and the tablet's vault).
+    let cache = if document.confidentiality == Confidentiality::Public { "private, no-cache" } else { "no-store" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     let disposition = format!("inline; filename*=UTF-8''{}", percent_encode(&document.file_name));
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);

@@ -476,3 +476,43 @@ async fn a_password_with_vietnamese_marks_is_the_same_however_the_keyboard_typed
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reader_never_gets_another_readers_copy_and_restricted_copies_are_not_kept_by_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let readers = format!("{},{}", s.voters[0].0.0, s.voters[1].0.0);
+    let named = s.upload_document("Hồ sơ nhân sự.pdf", tiny_pdf("ho so"), &[("confidentiality", "named"), ("readers", &readers)]).await?;
+    let public = s.upload_document("Công khai.pdf", tiny_pdf("cong khai"), &[]).await?;
+    let path = |d: &Document| format!("/api/meetings/{}/documents/{}", s.meeting, d.id.0);
+    let (a, b) = (s.sign_in(&s.voters[0]).await?, s.sign_in(&s.voters[1]).await?);
+
+    // B's stamped copy is made first, then A's, on a tablet both use.
+    let b_copy = b.raw_get(&path(&named)).send().await?.bytes().await?;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let a_first = a.raw_get(&path(&named)).send().await?;
+    assert_eq!(a_first.status(), 200);
+    let h = a_first.headers().clone();
+    assert_eq!(h["cache-control"], "no-store", "a restricted copy is not kept by the browser");
+    assert!(h.get("last-modified").is_none(), "{h:?}");
+    // The browser then asks for B's with what it holds of A's: B gets B's.
+    let held = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"))?;
+    let again = b
+        .raw_get(&path(&named))
+        .header("if-none-match", h["etag"].to_str()?)
+        .header("if-modified-since", &held)
+        .header("if-range", &held)
+        .header("range", "bytes=0-")
+        .send()
+        .await?;
+    assert_eq!(again.status(), 200, "{again:?}");
+    assert_eq!(again.bytes().await?, b_copy, "B's own copy, not A's");
+    // The same copy asked for again with its own ETag is not sent twice.
+    let b_etag = b.raw_get(&path(&named)).send().await?.headers()["etag"].to_str()?.to_string();
+    assert_eq!(b.raw_get(&path(&named)).header("if-none-match", &b_etag).send().await?.status(), 304);
+    // A public document may stay in the browser's cache, revalidated.
+    let p = a.raw_get(&path(&public)).send().await?;
+    assert_eq!(p.headers()["cache-control"], "private, no-cache");
+    Ok(())
+}

@@ -784,7 +784,8 @@ async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::Head
         .header(header::CONTENT_LENGTH, end - start)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::ETAG, etag)
-        .header(header::CACHE_CONTROL, "private, no-cache");
+        // The vault is the only copy on the tablet: none in the browser.
+        .header(header::CACHE_CONTROL, "no-store");
     if status == StatusCode::PARTIAL_CONTENT {
         r = r.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", end - 1));
     }
