@@ -81,7 +81,12 @@ pub fn record_from(events: &[(String, Event)]) -> Record {
 fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
     let d = in_room(t);
     match lang {
-        Lang::Vi => format!("{}, ngày {:02} tháng {:02} năm {}", place, d.day(), u8::from(d.month()), d.year()),
+        // Decree 30: a zero before days below 10 and the months 1 and 2 only.
+        Lang::Vi => {
+            let month = u8::from(d.month());
+            let month = if month <= 2 { format!("{month:02}") } else { month.to_string() };
+            format!("{}, ngày {:02} tháng {month} năm {}", place, d.day(), d.year())
+        }
         Lang::En => format!("{}, {} {} {}", place, d.day(), d.month(), d.year()),
     }
 }
@@ -152,44 +157,66 @@ fn stance(lang: Lang, st: Stance) -> &'static str {
     }
 }
 
-fn rule_text(lang: Lang, r: &MajorityRule) -> String {
+fn rule_text(lang: Lang, kind: PollKind, r: &MajorityRule) -> String {
     let share = match (r.share.num, r.share.den, r.share.strict) {
         (1, 2, true) => t(lang, "quá nửa", "more than half").to_string(),
         (2, 3, false) => t(lang, "ít nhất hai phần ba", "at least two thirds").to_string(),
         (n, d, true) => format!("{} {n}/{d}", t(lang, "trên", "more than")),
         (n, d, false) => format!("{} {n}/{d}", t(lang, "ít nhất", "at least")),
     };
-    let basis = match r.basis {
-        Basis::VotesCast => t(lang, "số phiếu tán thành và không tán thành", "the votes for and against"),
-        Basis::MembersPresent => t(lang, "số thành viên có mặt", "the members present"),
-        Basis::AllMembers => t(lang, "tổng số thành viên", "all members"),
-    };
-    format!("{share} {basis}")
+    format!("{share} {}", basis_text(lang, kind, r.basis))
+}
+
+/// What a poll's shares are counted against, in words.
+fn basis_text(lang: Lang, kind: PollKind, basis: Basis) -> &'static str {
+    match (basis, kind) {
+        (Basis::VotesCast, PollKind::YesNo) => t(lang, "số phiếu tán thành và không tán thành", "the votes for and against"),
+        (Basis::VotesCast, PollKind::Choice) => t(lang, "số phiếu bầu", "the ballots cast"),
+        (Basis::MembersPresent, _) => t(lang, "số thành viên có mặt", "the members present"),
+        (Basis::AllMembers, _) => t(lang, "tổng số thành viên", "all members"),
+    }
+}
+
+/// A share in percent with two decimals, with the decimal comma in Vietnamese.
+fn percent(lang: Lang, count: u32, base: u32) -> String {
+    let pct = if base > 0 { f64::from(count) * 100.0 / f64::from(base) } else { 0.0 };
+    let text = format!("{pct:.2}%");
+    if lang == Lang::Vi { text.replace('.', ",") } else { text }
 }
 
 /// The poll paragraphs of the minutes.
 fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
-    let kind = if p.secret { t(lang, "bỏ phiếu kín", "secret ballot") } else { t(lang, "biểu quyết công khai", "named vote") };
+    let kind = if p.secret { t(lang, "bỏ phiếu kín", "secret ballot") } else { t(lang, "biểu quyết công khai", "open vote") };
     out.push(Element::Paragraph(vec![
         (format!("{}: ", t(lang, "Biểu quyết", "Vote")), true),
-        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), rule_text(lang, &p.rule)), false),
+        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), rule_text(lang, p.kind, &p.rule)), false),
     ]));
     match (&p.status, &p.result) {
         (PollStatus::Closed, Some(r)) => {
+            // Each share says what it is of; an abstention counted against
+            // the votes for and against is outside that base, and says so.
+            let of = basis_text(lang, p.kind, r.basis);
             for (n, o) in p.options.iter().enumerate() {
                 let c = r.counts.get(n).copied().unwrap_or(0);
-                let pct = if r.base > 0 { f64::from(c) * 100.0 / f64::from(r.base) } else { 0.0 };
                 let elected = if p.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false) {
                     t(lang, " — trúng cử", " — elected")
                 } else {
                     ""
                 };
-                out.push(Element::Bullet(plain(format!("{o}: {c} ({pct:.2}%){elected}"))));
+                let line = if p.kind == PollKind::YesNo && r.basis == Basis::VotesCast && n >= 2 {
+                    format!("{o}: {c} ({})", t(lang, "không tính vào tỷ lệ", "not counted in the shares"))
+                } else {
+                    format!("{o}: {c}/{} ({} {of}){elected}", r.base, percent(lang, c, r.base))
+                };
+                out.push(Element::Bullet(plain(line)));
             }
+            let no_quorum = t(lang, " (không đủ túc số)", " (no quorum)");
             let verdict = match (p.kind, r.adopted) {
-                (PollKind::YesNo, true) => t(lang, "THÔNG QUA", "ADOPTED"),
-                (PollKind::YesNo, false) => t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED"),
-                (PollKind::Choice, _) => t(lang, "đã kiểm phiếu", "counted"),
+                (PollKind::YesNo, true) => t(lang, "THÔNG QUA", "ADOPTED").to_string(),
+                (PollKind::YesNo, false) if !r.quorum.holds => format!("{}{no_quorum}", t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED")),
+                (PollKind::YesNo, false) => t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED").to_string(),
+                (PollKind::Choice, _) if !r.quorum.holds => format!("{}{no_quorum}", t(lang, "không ai trúng cử", "no one elected")),
+                (PollKind::Choice, _) => t(lang, "đã kiểm phiếu", "counted").to_string(),
             };
             let mut line = format!(
                 "{} {}; {} {} {} {}; {} {}/{}.",
@@ -226,8 +253,8 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     let mut body = vec![];
 
     body.push(Element::Heading(t(lang, "I. THỜI GIAN, ĐỊA ĐIỂM", "I. TIME AND PLACE").into()));
-    // The minutes state when the meeting was called for; the log says when it ended.
-    let start = m.starts_at;
+    // When it was opened (from the log); the time it was called for until then.
+    let start = record.opened_at.unwrap_or(m.starts_at);
     body.push(Element::Bullet(labelled(
         t(lang, "Thời gian", "Time"),
         format!("{} {}.", t(lang, "bắt đầu lúc", "began at"), clock(lang, start)),
@@ -278,12 +305,10 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         }
         let docs: Vec<String> = s
             .documents_of(item.id)
-            .map(|d| {
-                if d.confidentiality == Confidentiality::Secret {
-                    t(lang, "(tài liệu mật)", "(secret document)").to_string()
-                } else {
-                    d.title.clone()
-                }
+            .map(|d| match d.confidentiality {
+                Confidentiality::Public | Confidentiality::Members => d.title.clone(),
+                Confidentiality::Named => t(lang, "(tài liệu hạn chế)", "(restricted document)").to_string(),
+                Confidentiality::Secret => t(lang, "(tài liệu mật)", "(secret document)").to_string(),
             })
             .collect();
         if !docs.is_empty() {
@@ -296,7 +321,19 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
             for o in opinions {
                 let who = s.participant(o.author).map(|p| p.name.clone()).unwrap_or_default();
                 let remote = if o.remote { t(lang, " (gửi từ xa)", " (sent from outside the room)") } else { "" };
-                let text = if o.text.is_empty() { String::new() } else { format!(": {}", o.text.replace('\n', " ")) };
+                // An opinion on a document with named readers is theirs: the
+                // minutes, which every participant receives, say only that it was given.
+                let restricted = o
+                    .document
+                    .and_then(|d| s.document(d))
+                    .is_some_and(|d| matches!(d.confidentiality, Confidentiality::Named | Confidentiality::Secret));
+                let text = if restricted {
+                    format!(" {}", t(lang, "(về tài liệu hạn chế; nội dung không ghi)", "(on a restricted document; not reproduced)"))
+                } else if o.text.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", o.text.replace('\n', " "))
+                };
                 body.push(Element::Bullet(vec![(format!("{who}{remote}"), true), (format!(" — {}{text}", stance(lang, o.stance)), false)]));
             }
         }
@@ -306,7 +343,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
     body.push(Element::Heading(t(lang, "IV. KẾT LUẬN", "IV. CONCLUSION").into()));
     typed(parse_text(s.minutes.text(SectionKey::Conclusion)), &mut body);
-    if let Some(end) = record.closed_at.filter(|e| in_room(*e).date() == in_room(m.starts_at).date()) {
+    if let Some(end) = record.closed_at {
         body.push(Element::Paragraph(plain(format!(
             "{} {}.",
             t(lang, "Cuộc họp kết thúc vào lúc", "The meeting closed at"),
@@ -314,7 +351,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         ))));
     }
 
-    let date = m.starts_at;
+    let date = start;
     let town = m.place.split(',').next().unwrap_or("").trim().to_string();
     let number = if s.minutes.number.is_empty() { "…/BB-…".to_string() } else { s.minutes.number.clone() };
     let draft = (s.minutes.status != MinutesStatus::Signed && s.minutes.status != MinutesStatus::Approved)
@@ -345,6 +382,13 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
 }
 
+/// Decree 30's sizes for the heading, in half-points: the national name and
+/// the organisation's 12.5 (12–13), the motto, the place and date and the
+/// number 13 (13–14, 13).
+fn heading_size(first: bool) -> usize {
+    if first { 25 } else { 26 }
+}
+
 fn main_title(lang: Lang) -> &'static str {
     t(lang, "BIÊN BẢN", "MINUTES")
 }
@@ -353,16 +397,19 @@ fn main_title(lang: Lang) -> &'static str {
 pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let mut l = Layout::new();
     l.footer(doc.footer.clone());
-    let left: Vec<(Piece, f32)> =
-        doc.heading_left.iter().map(|(t, b)| (Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular }), 12.0)).collect();
+    let left: Vec<(Piece, f32)> = doc
+        .heading_left
+        .iter()
+        .map(|(t, b)| (Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular }), heading_size(*b) as f32 / 2.0))
+        .collect();
     let right: Vec<(Piece, f32)> =
-        doc.heading_right.iter().map(|(t, s)| (Piece::new(t.clone(), *s), if *s == Style::Italic { 13.0 } else { 12.5 })).collect();
+        doc.heading_right.iter().enumerate().map(|(n, (t, s))| (Piece::new(t.clone(), *s), heading_size(n == 0) as f32 / 2.0)).collect();
     l.columns(&left, &right, 0.42);
     l.space(18.0);
     if let Some(d) = &doc.draft {
         l.paragraph(d, 12.0, true, Align::Right, 0.0);
     }
-    l.paragraph(main_title(doc.lang), 15.0, true, Align::Center, 0.0);
+    l.paragraph(main_title(doc.lang), 14.0, true, Align::Center, 0.0);
     l.paragraph(&doc.title, 14.0, true, Align::Center, 0.0);
     l.space(10.0);
     let size = 13.0;
@@ -420,11 +467,11 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let no_borders = |t: Table| t.clear_all_border();
     let mut left_cell = TableCell::new().width(3800, WidthType::Dxa);
     for (text, bold) in &doc.heading_left {
-        left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, 24)]));
+        left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, heading_size(*bold))]));
     }
     let mut right_cell = TableCell::new().width(5500, WidthType::Dxa);
-    for (text, style) in &doc.heading_right {
-        let r = run(text, *style == crate::pdf::Style::Bold, if *style == crate::pdf::Style::Italic { 26 } else { 25 });
+    for (n, (text, style)) in doc.heading_right.iter().enumerate() {
+        let r = run(text, *style == crate::pdf::Style::Bold, heading_size(n == 0));
         let r = if *style == crate::pdf::Style::Italic { r.italic() } else { r };
         // Decree 30: the motto is underlined.
         let r = if text.starts_with("Độc lập") || text.starts_with("Independence") { r.underline("single") } else { r };
@@ -441,7 +488,7 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     if let Some(draft) = &doc.draft {
         d = d.add_paragraph(Paragraph::new().align(AlignmentType::Right).add_run(run(draft, true, 24)));
     }
-    d = d.add_paragraph(centered(vec![run(main_title(doc.lang), true, 30)])).add_paragraph(centered(vec![run(&doc.title, true, 28)]));
+    d = d.add_paragraph(centered(vec![run(main_title(doc.lang), true, 28)])).add_paragraph(centered(vec![run(&doc.title, true, 28)]));
     let spacing = LineSpacing::new().before(60).after(60);
     for e in &doc.body {
         let p = match e {
@@ -568,5 +615,76 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         assert_eq!(log_head([]), "0".repeat(64));
+    }
+
+    #[test]
+    fn the_date_line_pads_days_below_ten_and_only_the_first_two_months() {
+        let at = |m: time::Month, d: u8| time::Date::from_calendar_date(2026, m, d).unwrap().with_hms(9, 0, 0).unwrap().assume_utc();
+        assert_eq!(date_line(Lang::Vi, "Hà Nội", at(time::Month::March, 5)), "Hà Nội, ngày 05 tháng 3 năm 2026");
+        assert_eq!(date_line(Lang::Vi, "Hà Nội", at(time::Month::February, 15)), "Hà Nội, ngày 15 tháng 02 năm 2026");
+        assert_eq!(date_line(Lang::Vi, "Huế", at(time::Month::November, 30)), "Huế, ngày 30 tháng 11 năm 2026");
+    }
+
+    fn closed(kind: PollKind, options: &[&str], basis: Basis, counts: Vec<u32>, ballots: u32, quorum: Quorum) -> Poll {
+        let mut p = Poll {
+            id: PollId(1),
+            item: ItemId(1),
+            question: "Thông qua".into(),
+            kind,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            max_choices: 1,
+            secret: false,
+            allow_change: false,
+            rule: MajorityRule { basis, share: Share::MORE_THAN_HALF },
+            status: PollStatus::Closed,
+            voters: vec![],
+            ballots: vec![],
+            hands: vec![],
+            result: None,
+            cancel_reason: None,
+        };
+        p.result = Some(tally(&p, counts, ballots, 0, quorum, OffsetDateTime::UNIX_EPOCH));
+        p
+    }
+
+    fn text_of(lang: Lang, p: &Poll) -> String {
+        let mut out = vec![];
+        poll_elements(lang, p, &mut out);
+        out.iter()
+            .map(|e| match e {
+                Element::Paragraph(s) | Element::Bullet(s) => s.iter().map(|(t, _)| t.as_str()).collect::<String>(),
+                Element::Heading(s) | Element::Subheading(s) => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn vote_shares_say_what_they_are_of_and_never_put_abstentions_over_the_votes_for_and_against() {
+        let holds = Quorum { present: 17, members: 20, needed: 11, holds: true };
+        let p = closed(PollKind::YesNo, &["Tán thành", "Không tán thành", "Không biểu quyết"], Basis::VotesCast, vec![4, 3, 10], 17, holds);
+        let text = text_of(Lang::Vi, &p);
+        assert!(text.contains("Tán thành: 4/7 (57,14% số phiếu tán thành và không tán thành)"), "{text}");
+        assert!(text.contains("Không biểu quyết: 10 (không tính vào tỷ lệ)"), "{text}");
+        assert!(!text.contains("142"), "an abstention is not a share of the votes for and against: {text}");
+        assert!(text.contains("THÔNG QUA") && !text.contains("KHÔNG THÔNG QUA"), "{text}");
+        let en = text_of(Lang::En, &p);
+        assert!(en.contains("57.14% the votes for and against"), "{en}");
+
+        // Counted against the members present, the share says so.
+        let p =
+            closed(PollKind::YesNo, &["Tán thành", "Không tán thành", "Không biểu quyết"], Basis::MembersPresent, vec![9, 3, 5], 17, holds);
+        assert!(text_of(Lang::Vi, &p).contains("Tán thành: 9/17 (52,94% số thành viên có mặt)"));
+
+        // Enough votes without a quorum: not adopted, and the minutes say why.
+        let none = Quorum { present: 9, members: 20, needed: 11, holds: false };
+        let p = closed(PollKind::YesNo, &["Tán thành", "Không tán thành", "Không biểu quyết"], Basis::VotesCast, vec![8, 1, 0], 9, none);
+        assert!(text_of(Lang::Vi, &p).contains("KHÔNG THÔNG QUA (không đủ túc số)"), "{}", text_of(Lang::Vi, &p));
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B"], Basis::VotesCast, vec![8, 1], 9, none);
+        assert!(text_of(Lang::Vi, &e).contains("không ai trúng cử (không đủ túc số)"));
+        // An election's shares are of the ballots cast.
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B"], Basis::VotesCast, vec![12, 5], 17, holds);
+        let text = text_of(Lang::Vi, &e);
+        assert!(text.contains("Ông A: 12/17 (70,59% số phiếu bầu) — trúng cử"), "{text}");
     }
 }

@@ -266,15 +266,16 @@ impl Layout {
     /// Two columns of centred lines side by side (the heading of an
     /// administrative document, the signature blocks). `split` is the share
     /// of the width the left column takes.
+    /// A block that does not fit in what is left of the page starts on the
+    /// next one: a signature block is never split or pushed into the margin.
     pub fn columns(&mut self, left: &[(Piece, f32)], right: &[(Piece, f32)], split: f32) {
         let width = self.right - self.left;
         let mid = self.left + width * split;
-        let top = self.y;
-        let place = |lines: &[(Piece, f32)], from: f32, to: f32, layout: &mut Layout| -> f32 {
-            let mut y = top;
+        // Wrap within the column: a long organisation name takes two lines.
+        let wrap = |lines: &[(Piece, f32)], from: f32, to: f32| -> Vec<(String, Style, f32)> {
             let room = to - from - 6.0;
+            let mut out = vec![];
             for (p, size) in lines {
-                // Wrap within the column: a long organisation name takes two lines.
                 let mut rows: Vec<String> = vec![];
                 for w in p.text.split(' ') {
                     match rows.last_mut() {
@@ -285,18 +286,29 @@ impl Layout {
                         _ => rows.push(w.to_string()),
                     }
                 }
-                for row in rows {
-                    y += size * 1.3;
-                    let w = styled_width(&row, *size, p.style);
-                    let x = from + ((to - from) - w).max(0.0) / 2.0;
-                    let page = layout.pages.last_mut().expect("there is always a page");
-                    page.push(Line { x, baseline: y, size: *size, style: p.style, text: row });
-                }
+                out.extend(rows.into_iter().map(|r| (r, p.style, *size)));
+            }
+            out
+        };
+        let (l, r) = (wrap(left, self.left, mid), wrap(right, mid, self.right));
+        let height = |rows: &[(String, Style, f32)]| rows.iter().map(|(_, _, size)| size * 1.3).sum::<f32>();
+        if self.y + height(&l).max(height(&r)) > self.bottom {
+            self.page_break();
+        }
+        let top = self.y;
+        let place = |rows: Vec<(String, Style, f32)>, from: f32, to: f32, layout: &mut Layout| -> f32 {
+            let mut y = top;
+            for (row, style, size) in rows {
+                y += size * 1.3;
+                let w = styled_width(&row, size, style);
+                let x = from + ((to - from) - w).max(0.0) / 2.0;
+                let page = layout.pages.last_mut().expect("there is always a page");
+                page.push(Line { x, baseline: y, size, style, text: row });
             }
             y
         };
-        let l = place(left, self.left, mid, self);
-        let r = place(right, mid, self.right, self);
+        let l = place(l, self.left, mid, self);
+        let r = place(r, mid, self.right, self);
         self.y = l.max(r);
     }
 

@@ -320,3 +320,82 @@ async fn nothing_typed_is_lost_when_the_server_restarts() -> anyhow::Result<()> 
     assert_eq!(st.minutes.text(SectionKey::Item(s.item)), acked, "the last acknowledged text survived");
     Ok(())
 }
+
+/// Words of a PDF with their page and box: (page, yMax, page height, word).
+fn words(pdf: &std::path::Path) -> anyhow::Result<Vec<(usize, f32, f32, String)>> {
+    let out = Process::new("pdftotext").arg("-bbox").arg(pdf).arg("-").output()?;
+    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed");
+    let html = String::from_utf8(out.stdout)?;
+    let attr = |tag: &str, name: &str| -> f32 {
+        let at = tag.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).unwrap_or(0);
+        tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    };
+    let (mut page, mut height, mut out) = (0, 0.0, vec![]);
+    for part in html.split('<').skip(1) {
+        let (tag, text) = part.split_once('>').unwrap_or((part, ""));
+        if tag.starts_with("page ") {
+            page += 1;
+            height = attr(tag, "height");
+        } else if tag.starts_with("word ") {
+            out.push((page, attr(tag, "yMax"), height, text.trim().to_string()));
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_readers() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let (chair, secretary) = (s.sign_in(&s.chair).await?, s.sign_in(&s.secretary).await?);
+    let reader = s.sign_in(&s.voters[0]).await?;
+    let doc = s
+        .upload_document(
+            "Hồ sơ kỷ luật đồng chí Xuân.pdf",
+            tiny_pdf("ky luat"),
+            &[("confidentiality", "named"), ("readers", &s.voters[0].0.0.to_string())],
+        )
+        .await?;
+    let opinion = Command::AddOpinion {
+        item: s.item,
+        document: Some(doc.id),
+        stance: Stance::Disagree,
+        text: "Ý kiến riêng về hồ sơ kỷ luật".into(),
+    };
+    assert_eq!(reader.command(s.meeting, "op", &opinion).await?.status, 200);
+    chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
+
+    // However long the minutes, the signatures stand whole on a page, above
+    // its bottom margin (20 mm), under their titles.
+    let out = tempfile::tempdir()?;
+    let pdf = out.path().join("draft.pdf");
+    for k in 0..48 {
+        let text = (0..k).map(|n| format!("Dòng kết luận số {n}.")).collect::<Vec<_>>().join("\n\n");
+        let a = secretary.command(s.meeting, &format!("c{k}"), &Command::EditMinutes { section: SectionKey::Conclusion, text }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        let bytes =
+            secretary.raw_get(&format!("/api/meetings/{}/minutes/export?format=pdf&lang=vi", s.meeting)).send().await?.bytes().await?;
+        std::fs::write(&pdf, bytes)?;
+        let w = words(&pdf)?;
+        let title = w.iter().rposition(|w| w.3 == "TRÌ").expect("the chair's signature title");
+        let name = w.iter().rposition(|w| w.3 == "Tọa").expect("the chair's name");
+        let (tp, name) = (w[title].0, &w[name]);
+        assert!(name.0 == tp && name.1 <= name.2 - 56.0, "{k} lines: the chair's name at {name:?}, its title on page {tp}");
+    }
+
+    // The signed minutes every participant receives name neither the
+    // restricted document nor what its reader wrote about it.
+    chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?;
+    assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
+    let other = s.sign_in(&s.voters[1]).await?;
+    let v = other.state(s.meeting).await?.minutes.signed.last().cloned().expect("signed");
+    let name = v.files.iter().find(|f| f.name.ends_with("-vi.pdf")).expect("a PDF").name.clone();
+    let bytes = other.raw_get(&format!("/api/meetings/{}/minutes/files/{}/{name}", s.meeting, v.version)).send().await?;
+    std::fs::write(&pdf, bytes.error_for_status()?.bytes().await?)?;
+    let text = pdftotext(&pdf)?;
+    assert!(text.contains("(tài liệu hạn chế)") && text.contains("Đại biểu 0000"), "{text}");
+    assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
+    // They say when the meeting began, not when it was called for.
+    assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");
+    Ok(())
+}
