@@ -430,9 +430,15 @@ pub async fn revoke(app: &AppState, meeting: MeetingId, participant: Participant
 
 /// True when this token belonged to a session that was revoked.
 pub async fn is_revoked(db: &Db, token: &str) -> Result<bool> {
+    let hash = token_hash(token);
     let at: Option<Option<String>> =
-        sqlx::query_scalar("SELECT revoked_at FROM sessions WHERE token_hash = ?").bind(token_hash(token)).fetch_optional(db).await?;
-    Ok(matches!(at, Some(Some(_))))
+        sqlx::query_scalar("SELECT revoked_at FROM sessions WHERE token_hash = ?").bind(&hash).fetch_optional(db).await?;
+    if matches!(at, Some(Some(_))) {
+        return Ok(true);
+    }
+    // The session of a participant since removed from the meeting.
+    let ended: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ended_sessions WHERE token_hash = ?").bind(&hash).fetch_optional(db).await?;
+    Ok(ended.is_some())
 }
 
 pub async fn check_pin(db: &Db, meeting: MeetingId, participant: ParticipantId, pin: &str) -> Result<()> {

@@ -963,6 +963,14 @@ async fn write(
             (vec![Change::ParticipantUpdated { participant }], done)
         }
         Command::RemoveParticipant { participant } => {
+            // Their tablets are told, when they come back, that the session was revoked.
+            sqlx::query(
+                "INSERT OR IGNORE INTO ended_sessions (token_hash, ended_at) SELECT token_hash, ? FROM sessions WHERE participant_id = ?",
+            )
+            .bind(store::ts(store::now()))
+            .bind(participant.0)
+            .execute(&mut **tx)
+            .await?;
             sqlx::query("DELETE FROM participants WHERE id = ?").bind(participant.0).execute(&mut **tx).await?;
             (vec![Change::ParticipantRemoved { participant: *participant }], done)
         }

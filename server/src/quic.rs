@@ -257,6 +257,10 @@ impl session::Outlet for Outlet {
     async fn close(&mut self, code: u16, reason: &'static str) {
         let _ = self.flush().await;
         let _ = self.send.finish();
+        // Closing the connection discards what the peer has not yet
+        // received: the last message (a `revoked` that tells the tablet to
+        // delete its documents) is given a moment to arrive first.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.send.stopped()).await;
         self.conn.close(quinn::VarInt::from_u32(u32::from(code)), reason.as_bytes());
     }
 }

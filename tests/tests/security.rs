@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use gavel_shared::model::*;
-use gavel_shared::protocol::{ClientMessage, ServerMessage};
+use gavel_shared::protocol::{ClientMessage, Command, ServerMessage};
 use gavel_tests::*;
 use serde_json::json;
 use std::time::Duration;
@@ -514,5 +514,61 @@ async fn a_reader_never_gets_another_readers_copy_and_restricted_copies_are_not_
     // A public document may stay in the browser's cache, revalidated.
     let p = a.raw_get(&path(&public)).send().await?;
     assert_eq!(p.headers()["cache-control"], "private, no-cache");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_of_someone_removed_from_the_meeting_deletes_the_pack_now_or_when_it_comes_back() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(4, 64 * 1024, 3, None), &[]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let caches = [tempfile::tempdir()?, tempfile::tempdir()?, tempfile::tempdir()?];
+    let mut agents = vec![];
+    for (n, cache) in caches.iter().enumerate() {
+        let agent = start_agent(server.quic_addr, &server.fingerprint, &s, n, cache.path()).await?;
+        until("the pack is cached", WAIT, || agent.shared.cache.has(&doc.sha256) && agent.shared.progress.borrow().complete()).await?;
+        agents.push(agent);
+    }
+    let remove = |n: usize| {
+        let (s, secretary) = (&s, &secretary);
+        async move {
+            let a =
+                secretary.command(s.meeting, &format!("remove-{n}"), &Command::RemoveParticipant { participant: s.voters[n].0 }).await?;
+            anyhow::ensure!(a.status == 200, "{a:?}");
+            anyhow::Ok(())
+        }
+    };
+    let wiped = |agent: &gavel_agent::agent::Agent, cache: &std::path::Path| -> anyhow::Result<()> {
+        let why = agent.shared.fatal.borrow().clone().context("the agent goes on")?;
+        anyhow::ensure!(why.contains("deleted"), "{why}");
+        let left: Vec<String> = files_under(cache).iter().map(|p| p.display().to_string()).collect();
+        let kept = |p: &String| p.contains("/docs/") || p.contains("/chunks/") || p.ends_with("state.json") || p.ends_with("session.json");
+        anyhow::ensure!(!left.iter().any(kept), "no chunk, manifest, state or session is left: {left:?}");
+        Ok(())
+    };
+
+    // Connected: told at once.
+    remove(0).await?;
+    until("the first agent gives up", WAIT, || agents[0].shared.fatal.borrow().is_some()).await?;
+    wiped(&agents[0], caches[0].path())?;
+
+    // Off the network when removed: told when it comes back with its session…
+    let second = agents.remove(1);
+    drop(second);
+    remove(1).await?;
+    let second = start_agent(server.quic_addr, &server.fingerprint, &s, 1, caches[1].path()).await?;
+    until("the second agent gives up", WAIT, || second.shared.fatal.borrow().is_some()).await?;
+    wiped(&second, caches[1].path())?;
+
+    // …or with its PIN, its session gone: the PIN that opened its vault is
+    // no longer anyone's in the meeting.
+    let third = agents.remove(1);
+    drop(third);
+    std::fs::remove_file(caches[2].path().join("session.json"))?;
+    remove(2).await?;
+    let third = start_agent(server.quic_addr, &server.fingerprint, &s, 2, caches[2].path()).await?;
+    until("the third agent gives up", WAIT, || third.shared.fatal.borrow().is_some()).await?;
+    wiped(&third, caches[2].path())?;
     Ok(())
 }

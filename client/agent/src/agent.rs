@@ -436,6 +436,12 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                     }));
                     token
                 }
+                // The PIN that opened the vault is no longer this
+                // participant's (removed from the meeting, or given a new
+                // PIN): what it kept is not theirs to read any more.
+                Ok(ServerMessage::Error { code, .. }) if code == "bad_credentials" || code == "revoked" => {
+                    return Ended::Fatal(shared.forget_everything());
+                }
                 Ok(ServerMessage::Error { code, message, .. }) => return refused("sign-in refused", code, message),
                 Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
                 Err(e) => return e.into(),
