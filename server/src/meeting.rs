@@ -389,8 +389,9 @@ const REPLAY_BYTES: usize = 4 << 20;
 /// An event kept for replay.
 #[derive(Clone, Debug)]
 pub enum Missed {
-    /// Encoded once, as sent to every live follower.
-    Same { seq: u64, text: bytes::Bytes },
+    /// Encoded once, as sent to every live follower; `about`: the
+    /// participant whose view it changes ([`Change::view_of`]).
+    Same { seq: u64, text: bytes::Bytes, about: Option<ParticipantId> },
     /// To be filtered for each viewer.
     PerViewer(Arc<Event>),
 }
@@ -400,6 +401,14 @@ impl Missed {
         match self {
             Missed::Same { seq, .. } => *seq,
             Missed::PerViewer(e) => e.seq,
+        }
+    }
+
+    /// The participant whose view this event changes.
+    pub fn view_of(&self) -> Option<ParticipantId> {
+        match self {
+            Missed::Same { about, .. } => *about,
+            Missed::PerViewer(e) => e.change.view_of(),
         }
     }
 }
@@ -606,7 +615,7 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         // ballot's voter), and the largest of its forms.
         let text = bytes::Bytes::from(gavel_shared::protocol::encode(&gavel_shared::protocol::ServerMessage::Event { event: e.clone() }));
         let sent_as = if gavel_shared::state::same_for_everyone(&e.change) {
-            recent.keep(Missed::Same { seq: e.seq, text: text.clone() }, text.len());
+            recent.keep(Missed::Same { seq: e.seq, text: text.clone(), about: e.change.view_of() }, text.len());
             SentAs::Same(text)
         } else {
             recent.keep(Missed::PerViewer(Arc::new(e.clone())), text.len());
@@ -1696,7 +1705,7 @@ mod tests {
         assert_eq!(seqs(recent.after(10, 10)), Some(vec![]), "nothing missed");
         for seq in 11..=20 {
             let m = if seq % 2 == 0 {
-                Missed::Same { seq, text: bytes::Bytes::from(format!("{seq}")) }
+                Missed::Same { seq, text: bytes::Bytes::from(format!("{seq}")), about: None }
             } else {
                 Missed::PerViewer(Arc::new(event(seq)))
             };
@@ -1708,7 +1717,7 @@ mod tests {
         assert_eq!(seqs(recent.after(9, 20)), None, "event 10 is not kept");
         assert_eq!(seqs(recent.after(21, 20)), None, "a copy ahead of the room");
         match &recent.after(11, 20).expect("kept")[0] {
-            Missed::Same { seq: 12, text } => assert_eq!(&text[..], b"12", "the bytes live followers were sent"),
+            Missed::Same { seq: 12, text, .. } => assert_eq!(&text[..], b"12", "the bytes live followers were sent"),
             other => panic!("not event 12 as sent: {other:?}"),
         }
         // Past the limit, the oldest go.

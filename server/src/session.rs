@@ -253,43 +253,16 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
                                 if p.event.seq > f.seq {
                                     outlet.queue(p.message_for(&f.actor)).await?;
                                     f.seq = p.event.seq;
-                                    match own_change(f, &p.event.change) {
-                                        // Removed: told as a revoked session (a tablet
-                                        // forgets what it kept), and the connection ends.
-                                        Some(Own::Removed) => {
-                                            let m = ServerMessage::Error {
-                                                key: None,
-                                                code: "revoked".into(),
-                                                message: Error::Revoked.public_message(),
-                                            };
-                                            outlet.queue(encoded(&m)).await?;
-                                            outlet.close(4001, "removed from the meeting").await;
-                                            return Ok(());
-                                        }
-                                        // A new role: a welcome saying it, and the
-                                        // meeting as that role sees it (what the old
-                                        // role was not shown never reached this copy).
-                                        Some(Own::NewRole(actor)) => {
-                                            f.actor = actor;
-                                            let now = store::now();
-                                            outlet
-                                                .queue(encoded(&ServerMessage::Welcome {
-                                                    version: PROTOCOL_VERSION,
-                                                    actor,
-                                                    server_time: now,
-                                                }))
-                                                .await?;
-                                            let state = f.handle.latest();
-                                            outlet.queue(f.handle.snapshots.encoded_for(&state, &actor)).await?;
-                                            f.seq = state.seq;
-                                        }
-                                        None => {}
+                                    if own_change(f, &p.event.change) && !renew_view(&mut outlet, f).await? {
+                                        return Ok(());
                                     }
                                 }
                             }
                             Err(broadcast::error::RecvError::Lagged(missed)) => {
                                 tracing::debug!(missed, "slow client: catching up from the log");
-                                f.seq = catch_up(&app, &f.handle, &mut outlet, f.seq, &f.actor).await?;
+                                if catch_up(&app, &mut outlet, f).await? && !renew_view(&mut outlet, f).await? {
+                                    return Ok(());
+                                }
                             }
                             Err(broadcast::error::RecvError::Closed) => following = None,
                         }
@@ -322,24 +295,38 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
     }
 }
 
-/// What an event did to the follower's own place in the meeting.
-enum Own {
-    /// Removed from it.
-    Removed,
-    /// Given another role.
-    NewRole(Actor),
+/// Whether an event may change the follower's own place in the meeting
+/// (their role, membership, or being in it at all).
+fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> bool {
+    f.actor.participant().is_some_and(|me| change.view_of() == Some(me))
 }
 
-fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> Option<Own> {
-    use gavel_shared::protocol::Change;
-    let Actor::Participant { meeting, participant: me, role } = f.actor else { return None };
-    match change {
-        Change::ParticipantRemoved { participant } if *participant == me => Some(Own::Removed),
-        Change::ParticipantUpdated { participant } if participant.id == me && participant.role != role => {
-            Some(Own::NewRole(Actor::Participant { meeting, participant: me, role: participant.role }))
-        }
-        _ => None,
+/// The follower's place in the meeting changed. Removed: told as a revoked
+/// session (a tablet forgets what it kept), and the connection ends
+/// (`false`). Otherwise the meeting as they now may see it, as a snapshot
+/// (what the old view was not shown never reached their copy, and what it
+/// was shown and the new one is not must leave it), after a welcome naming
+/// their new role if it is one.
+async fn renew_view(outlet: &mut impl Outlet, f: &mut Following) -> anyhow::Result<bool> {
+    let state = f.handle.latest();
+    if let Actor::Participant { participant, .. } = f.actor
+        && state.participant(participant).is_none()
+    {
+        let m = ServerMessage::Error { key: None, code: "revoked".into(), message: Error::Revoked.public_message() };
+        outlet.queue(encoded(&m)).await?;
+        outlet.close(4001, "removed from the meeting").await;
+        return Ok(false);
     }
+    if let Actor::Participant { meeting, participant, role } = f.actor
+        && let Some(now) = state.participant(participant).map(|p| p.role).filter(|r| *r != role)
+    {
+        f.actor = Actor::Participant { meeting, participant, role: now };
+        let welcome = ServerMessage::Welcome { version: PROTOCOL_VERSION, actor: f.actor, server_time: store::now() };
+        outlet.queue(encoded(&welcome)).await?;
+    }
+    outlet.queue(f.handle.snapshots.encoded_for(&state, &f.actor)).await?;
+    f.seq = state.seq;
+    Ok(true)
 }
 
 /// Sends a client that starts following what it missed (from memory, else
@@ -353,6 +340,10 @@ async fn start_following(
     last_seq: Option<u64>,
 ) -> anyhow::Result<Following> {
     let Subscription { state: start, events, missed } = handle.subscribe(last_seq).await;
+    // A copy made before the follower's own role or membership changed is
+    // not brought up to date event by event: it gets a snapshot.
+    let me = actor.participant();
+    let missed = missed.filter(|m| me.is_none() || !m.iter().any(|m| m.view_of() == me));
     match (last_seq, missed) {
         (_, Some(missed)) => {
             for m in missed {
@@ -366,8 +357,13 @@ async fn start_following(
             // Replayed events are filtered against the state now (reader
             // lists only ever matter as of now).
             let log = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;
-            for e in log.iter().filter(|e| e.seq <= start.seq) {
-                send_event(outlet, &start, &actor, e).await?;
+            let log: Vec<&Event> = log.iter().filter(|e| e.seq <= start.seq).collect();
+            if me.is_some() && log.iter().any(|e| e.change.view_of() == me) {
+                outlet.queue(handle.snapshots.encoded_for(&start, &actor)).await?;
+            } else {
+                for e in log {
+                    send_event(outlet, &start, &actor, e).await?;
+                }
             }
         }
         _ => outlet.queue(handle.snapshots.encoded_for(&start, &actor)).await?,
@@ -383,17 +379,21 @@ async fn send_event(outlet: &mut impl Outlet, state: &MeetingState, actor: &Acto
     outlet.queue(encoded(&ServerMessage::Event { event: state.event_for(actor, e) })).await
 }
 
-/// Sends the events after `seq` from the log; returns the last one sent.
-async fn catch_up(app: &AppState, handle: &MeetingHandle, outlet: &mut impl Outlet, mut seq: u64, actor: &Actor) -> anyhow::Result<u64> {
+/// Sends the events after the last one sent from the log; says whether
+/// one of them changed the follower's own view (see [`renew_view`]).
+async fn catch_up(app: &AppState, outlet: &mut impl Outlet, f: &mut Following) -> anyhow::Result<bool> {
+    let me = f.actor.participant();
+    let mut own = false;
     loop {
-        let events = store::events_after(&app.db, handle.id, seq, 500).await?;
+        let events = store::events_after(&app.db, f.handle.id, f.seq, 500).await?;
         if events.is_empty() {
-            return Ok(seq);
+            return Ok(own);
         }
-        let state = handle.latest();
+        let state = f.handle.latest();
         for e in &events {
-            send_event(outlet, &state, actor, e).await?;
-            seq = e.seq;
+            send_event(outlet, &state, &f.actor, e).await?;
+            f.seq = e.seq;
+            own |= me.is_some() && e.change.view_of() == me;
         }
     }
 }

@@ -472,6 +472,19 @@ pub enum Change {
     Unknown,
 }
 
+impl Change {
+    /// The participant whose own view of the meeting this may change (their
+    /// role, membership or place in it): they are sent a fresh snapshot
+    /// rather than this event applied to a copy made for the old view.
+    pub fn view_of(&self) -> Option<ParticipantId> {
+        match self {
+            Change::ParticipantUpdated { participant } => Some(participant.id),
+            Change::ParticipantRemoved { participant } => Some(*participant),
+            _ => None,
+        }
+    }
+}
+
 /// One entry of a meeting's event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

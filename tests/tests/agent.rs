@@ -632,3 +632,70 @@ async fn a_new_pin_from_the_secretary_starts_the_cache_afresh_and_a_wrong_one_op
     assert!(format!("{err:#}").contains("does not unlock"), "{err:#}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer_read_online_or_when_it_comes_back() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let public = s.upload_document("Công khai.pdf", pack_pdf(2, 16 * 1024, 1, None), &[]).await?;
+    let members = s.upload_document("Dự thảo nghị quyết.pdf", pack_pdf(2, 16 * 1024, 2, None), &[("confidentiality", "members")]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let demote = |n: usize, role: Role| {
+        let (s, secretary) = (&s, &secretary);
+        async move {
+            let name = format!("Đại biểu {n:04}");
+            let cmd = Command::UpdateParticipant {
+                participant: s.voters[n].0,
+                name,
+                position: String::new(),
+                role,
+                member: false,
+                voting: false,
+            };
+            let a = secretary.command(s.meeting, &format!("demote-{n}"), &cmd).await?;
+            anyhow::ensure!(a.status == 200, "{a:?}");
+            anyhow::Ok(())
+        }
+    };
+    let held = |agent: &gavel_agent::agent::Agent| {
+        agent.shared.state.borrow().as_ref().and_then(|st| st.document(members.id).map(|d| d.sha256.clone()))
+    };
+    let caches = [tempfile::tempdir()?, tempfile::tempdir()?];
+    let mut agents = vec![];
+    for (n, cache) in caches.iter().enumerate() {
+        let agent = start_agent(server.quic_addr, &server.fingerprint, &s, n, cache.path()).await?;
+        until("the pack is cached", LONG, || complete(&agent) && held(&agent).is_some_and(|v| agent.shared.cache.has(&v))).await?;
+        agents.push(agent);
+    }
+    let http = reqwest::Client::new();
+    let fetch = |agent: &gavel_agent::agent::Agent, d: &Document| {
+        let url = format!("http://{}/api/meetings/{}/documents/{}", agent.local_addr.unwrap(), s.meeting, d.id);
+        let http = http.clone();
+        async move { anyhow::Ok(http.get(url).send().await?.status().as_u16()) }
+    };
+
+    // Connected: no longer a member, the members' document leaves the tablet.
+    let version = held(&agents[0]).unwrap();
+    demote(0, Role::Delegate).await?;
+    until("the first tablet drops the members' document", LONG, || held(&agents[0]).is_none() && !agents[0].shared.cache.has(&version))
+        .await?;
+    assert_eq!(fetch(&agents[0], &members).await?, 404);
+    assert_eq!(fetch(&agents[0], &public).await?, 200, "what they may still read stays");
+
+    // Away when it happened (and made an observer): the same when it comes back.
+    let second = agents.remove(1);
+    let version = held(&second).unwrap();
+    drop(second);
+    demote(1, Role::Observer).await?;
+    let second = start_agent(server.quic_addr, &server.fingerprint, &s, 1, caches[1].path()).await?;
+    until("the second tablet drops the members' document", LONG, || {
+        second.shared.link.borrow().is_some() && held(&second).is_none() && !second.shared.cache.has(&version)
+    })
+    .await?;
+    assert_eq!(fetch(&second, &members).await?, 404);
+    until("the tablet knows its new role", LONG, || {
+        second.shared.signed_in_as().is_some_and(|(a, _)| matches!(a, Actor::Participant { role: Role::Observer, .. }))
+    })
+    .await?;
+    Ok(())
+}

@@ -454,8 +454,14 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         return e.into();
     }
     match link::recv_msg(&mut recv).await {
-        Ok(ServerMessage::Welcome { server_time, .. }) => {
+        Ok(ServerMessage::Welcome { server_time, actor, .. }) => {
             *shared.clock_offset.lock().expect("clock") = server_time - OffsetDateTime::now_utc();
+            // The role may have changed while the tablet was away.
+            let saved = shared.session.lock().expect("session").clone();
+            if let Some(s) = saved.filter(|s| s.actor != actor) {
+                shared.save_session(Some(Saved { actor, ..s }));
+                let _ = shared.local.send(ServerMessage::Welcome { version: PROTOCOL_VERSION, actor, server_time });
+            }
         }
         Ok(ServerMessage::Error { code, message, .. }) => return refused("the room refused to follow", code, message),
         Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
