@@ -699,3 +699,55 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
     .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is_back() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (quic, http_addr) = (server.quic_addr, server.addr);
+    let fingerprint = server.fingerprint.clone();
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
+    until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let mut ws = Ws::connect(agent.local_addr.unwrap(), None).await?;
+    ws.hello(s.meeting, None).await?;
+    while ws.snapshot.is_none() {
+        ws.recv().await?;
+    }
+
+    // The room goes away; the delegate sends an opinion meanwhile.
+    server.stop().await?;
+    let key = "opinion-while-away".to_string();
+    let opinion = Command::AddOpinion {
+        item: s.item,
+        document: None,
+        stance: gavel_shared::decision::Stance::Agree,
+        text: "Đồng ý với tờ trình.".into(),
+    };
+    ws.send(&ClientMessage::Command { key: key.clone(), command: opinion }).await?;
+    until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Back: the same socket gets the room's answer to that key, and the room
+    // holds the opinion once.
+    let _server = TestServer::start_in(data.path(), |c| {
+        c.quic = quic;
+        c.http = http_addr;
+    })
+    .await?;
+    let answer = tokio::time::timeout(LONG, async {
+        loop {
+            match ws.recv().await? {
+                m @ (ServerMessage::Ack { .. } | ServerMessage::Error { .. }) => return anyhow::Ok(m),
+                _ => continue,
+            }
+        }
+    })
+    .await??;
+    assert!(matches!(&answer, ServerMessage::Ack { key: k, .. } if *k == key), "{answer:?}");
+    let chair = s.sign_in(&s.chair).await?;
+    let opinions = chair.state(s.meeting).await?.opinions;
+    assert_eq!(opinions.iter().filter(|o| o.text == "Đồng ý với tờ trình.").count(), 1, "{opinions:?}");
+    Ok(())
+}

@@ -131,11 +131,22 @@ pub struct Shared {
     /// Commands from the browser, to the room.
     outbox: mpsc::Sender<ClientMessage>,
     outbox_rx: tokio::sync::Mutex<mpsc::Receiver<ClientMessage>>,
-    /// Which browser socket waits for the ack of which command key.
-    pending: Mutex<HashMap<String, mpsc::Sender<ServerMessage>>>,
+    /// Commands from the browser not yet answered by the room, by key: the
+    /// socket waiting for the answer and the command, sent again on the
+    /// next link if this one drops (the room applies a key once).
+    pending: Mutex<HashMap<String, Waiting>>,
     /// The room's clock minus ours.
     clock_offset: Mutex<time::Duration>,
 }
+
+/// A browser's command waiting for the room's answer.
+struct Waiting {
+    answer_to: mpsc::Sender<ServerMessage>,
+    command: ClientMessage,
+}
+
+/// How many commands may wait for the room at once.
+const MAX_PENDING: usize = 256;
 
 /// A running agent.
 pub struct Agent {
@@ -351,16 +362,18 @@ async fn run_link(shared: Arc<Shared>) {
         let began = Instant::now();
         let ended = one_link(&shared, &endpoint).await;
         shared.link.send_replace(None);
-        for (_, waiting) in shared.pending.lock().expect("pending").drain() {
-            let _ = waiting.try_send(ServerMessage::Error {
-                key: None,
-                code: "offline".into(),
-                message: "the link to the room dropped; send again".into(),
-            });
-        }
+        // Commands in flight wait for the next link, which sends them again:
+        // the room may have applied them, so they are not failed here.
         match ended {
             Ended::Fatal(why) => {
                 tracing::error!(%why, "giving up on the room");
+                for (key, waiting) in shared.pending.lock().expect("pending").drain() {
+                    let _ = waiting.answer_to.try_send(ServerMessage::Error {
+                        key: Some(key),
+                        code: "offline".into(),
+                        message: format!("the tablet no longer follows the room: {why}"),
+                    });
+                }
                 shared.fatal.send_replace(Some(why));
                 return;
             }
@@ -469,6 +482,15 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     }
     shared.links_made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     shared.link.send_replace(Some(Online { connection, token, endpoint: endpoint.clone() }));
+    // What waited for a link (unanswered on the last one, or given while
+    // there was none), with the same keys. Marked online first: a command
+    // given meanwhile may go twice, and the room answers its key once.
+    let unanswered: Vec<ClientMessage> = shared.pending.lock().expect("pending").values().map(|w| w.command.clone()).collect();
+    for command in unanswered {
+        if let Err(e) = link::send_msg(&mut send, &command).await {
+            return e.into();
+        }
+    }
 
     // Reading is not cancel-safe: one task reads, the loop below selects.
     let (incoming_tx, mut incoming) = mpsc::channel::<anyhow::Result<ServerMessage>>(256);
@@ -512,7 +534,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                     ServerMessage::Ack { ref key, .. } | ServerMessage::Error { key: Some(ref key), .. } => {
                         let waiting = shared.pending.lock().expect("pending").remove(key);
                         if let Some(w) = waiting {
-                            let _ = w.try_send(m);
+                            let _ = w.answer_to.try_send(m);
                         }
                     }
                     ServerMessage::Welcome { actor, .. } => {
@@ -1063,16 +1085,28 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                     }
                 }
             }
+            // Sent now, or when the link to the room is back: the browser
+            // waits for the room's answer either way.
             Ok(ClientMessage::Command { key, command }) => {
-                if shared.link.borrow().is_none() {
+                let message = ClientMessage::Command { key: key.clone(), command };
+                let taken = {
+                    let mut pending = shared.pending.lock().expect("pending");
+                    let room = pending.len() < MAX_PENDING || pending.contains_key(&key);
+                    if room {
+                        pending.insert(key.clone(), Waiting { answer_to: out.clone(), command: message.clone() });
+                    }
+                    room
+                };
+                if !taken {
                     Some(ServerMessage::Error {
                         key: Some(key),
-                        code: "offline".into(),
-                        message: "the room cannot be reached just now; try again when the link is back".into(),
+                        code: "unavailable".into(),
+                        message: "too many commands wait for the room; try again when the link is back".into(),
                     })
                 } else {
-                    shared.pending.lock().expect("pending").insert(key.clone(), out.clone());
-                    let _ = shared.outbox.send(ClientMessage::Command { key, command }).await;
+                    if shared.link.borrow().is_some() {
+                        let _ = shared.outbox.send(message).await;
+                    }
                     None
                 }
             }
