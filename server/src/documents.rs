@@ -37,7 +37,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating) `DATA_DIR/documents` and clears unfinished uploads.
     pub async fn open(data_dir: &FsPath) -> anyhow::Result<Store> {
-        let dir = data_dir.join("documents");
+        let dir = content_dir(data_dir);
         let tmp = data_dir.join("tmp");
         tokio::fs::create_dir_all(&dir).await?;
         if tmp.exists() {
@@ -221,6 +221,10 @@ pub async fn upload(
         }
     }
     let upload = upload.ok_or_else(|| Error::bad_request("bad_upload", "the form has no 'file' field"))?;
+    let title = gavel_shared::text::clean(&title.unwrap_or_default());
+    let title = if title.is_empty() { upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string() } else { title };
+    // Checked before the content is kept, and again by the meeting's writer.
+    rules::check_document_title(&title)?;
     if confidentiality == Confidentiality::Secret && !app.config.allow_secret_documents {
         // Refused here too, so the content never reaches the store.
         return Err(Error::Forbidden(
@@ -235,11 +239,7 @@ pub async fn upload(
         let checked = tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(tmp)?))
             .await
             .map_err(|e| Error::Internal(e.into()))?;
-        if let Err(e) = checked {
-            return Err(Error::Unstampable(format!(
-                "a restricted document is stamped with each reader's name, and this PDF cannot be read to do so: {e:#}"
-            )));
-        }
+        checked.map_err(unstampable)?;
     }
     let final_path = app.documents.path(&upload.sha256);
     if final_path.exists() {
@@ -255,8 +255,6 @@ pub async fn upload(
             tracing::warn!(error = %e, "cannot cut the upload into chunks");
         }
     });
-    let title = gavel_shared::text::clean(&title.unwrap_or_default());
-    let title = if title.is_empty() { upload.file_name.trim_end_matches(".pdf").trim_end_matches(".PDF").to_string() } else { title };
     readers.sort();
     readers.dedup();
     let doc = NewDocument {
@@ -275,6 +273,16 @@ pub async fn upload(
     let state = handle.state().await;
     let document = state.document(DocumentId(id)).cloned();
     Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id, "seq": outcome.seq, "document": document }))).into_response())
+}
+
+/// Where documents' contents are kept in the data directory, each under its hash.
+pub fn content_dir(data_dir: &FsPath) -> PathBuf {
+    data_dir.join("documents")
+}
+
+/// The refusal of a restricted document whose PDF cannot be stamped.
+pub fn unstampable(e: anyhow::Error) -> Error {
+    Error::Unstampable(format!("a restricted document is stamped with each reader's name, and this PDF cannot be read to do so: {e:#}"))
 }
 
 /// `GET /api/meetings/{id}/documents/{doc}`: the PDF, for those who may read

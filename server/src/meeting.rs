@@ -333,6 +333,7 @@ pub struct MeetingHandle {
     pub id: MeetingId,
     live: Arc<Live>,
     jobs: mpsc::Sender<Job>,
+    services: Arc<Services>,
     /// Snapshots for followers that start with no copy, shared.
     pub snapshots: Snapshots,
 }
@@ -451,9 +452,9 @@ impl MeetingHandle {
             events,
             recent: Mutex::default(),
         });
-        let w = writer(db, services, live.clone(), rx);
+        let w = writer(db, services.clone(), live.clone(), rx);
         writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, live, jobs, snapshots: Snapshots::default() }
+        MeetingHandle { id, live, jobs, services, snapshots: Snapshots::default() }
     }
 
     /// A copy of the current state.
@@ -501,6 +502,19 @@ impl MeetingHandle {
         if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. })) = &op {
             let state = self.latest();
             rules::check(&state, &acting(&state, &actor)?, cmd)?;
+        }
+        // A public document made restricted is stamped for each reader from
+        // then on: one whose PDF cannot be stamped is refused now, as at
+        // upload, rather than every reader being refused it later.
+        if let Op::Command(Command::UpdateDocument { document, confidentiality, .. }) = &op
+            && *confidentiality != Confidentiality::Public
+            && let Some(d) = self.latest().document(*document).filter(|d| d.confidentiality == Confidentiality::Public)
+        {
+            let path = crate::documents::content_dir(&self.services.data_dir).join(&d.sha256);
+            tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(path)?))
+                .await
+                .map_err(|e| Error::Internal(e.into()))?
+                .map_err(crate::documents::unstampable)?;
         }
         let pins = match &op {
             Op::Command(Command::AddParticipants { participants }) => Some(new_pins(participants.len()).await?),
@@ -659,6 +673,7 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
             check_secret_allowed(services, d.confidentiality)?;
             rules::allowed(working, &actor, CommandKind::UploadDocument)?;
             working.item(d.item).ok_or(Error::NotFound("agenda item"))?;
+            rules::check_document_title(&d.title)?;
             rules::check_readers(working, d.confidentiality, &d.readers)?;
         }
         Op::MarkPresent => {

@@ -156,6 +156,11 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
     Ok(())
 }
 
+/// A document's title, as given with its upload.
+pub fn check_document_title(title: &str) -> Result<(), RuleError> {
+    text("title", title, MAX_TITLE, true)
+}
+
 fn check_new_participant(name: &str, position: &str) -> Result<(), RuleError> {
     text("name", name, MAX_NAME, true)?;
     text("position", position, MAX_TITLE, false)

@@ -572,3 +572,32 @@ async fn a_tablet_of_someone_removed_from_the_meeting_deletes_the_pack_now_or_wh
     wiped(&third, caches[2].path())?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refused_at_upload() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    // Its markers pass, its body cannot be read: public, it is served as it came.
+    let broken = b"%PDF-1.4\nthis is not a PDF body\n%%EOF\n".to_vec();
+    let doc = s.upload_document("Hỏng.pdf", broken.clone(), &[]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let narrow =
+        Command::UpdateDocument { document: doc.id, title: doc.title.clone(), confidentiality: Confidentiality::Members, readers: vec![] };
+    let a = secretary.command(s.meeting, "narrow", &narrow).await?;
+    assert_eq!((a.status, a.code()), (422, "unstampable"), "{a:?}");
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!(st.document(doc.id).map(|d| d.confidentiality), Some(Confidentiality::Public));
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    let got = delegate.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0)).send().await?;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await?.to_vec(), broken);
+
+    // A title with a control character (it would make the minutes' DOCX
+    // unreadable to Word) or too long is refused, with nothing kept.
+    for title in ["Tờ trình\u{7}số 1".to_string(), "T".repeat(501)] {
+        let a = s.admin.upload(s.meeting, s.item, "to-trinh.pdf", tiny_pdf("x"), &[("title", &title)]).await?;
+        assert_eq!((a.status, a.code()), (422, "invalid"), "{a:?}");
+    }
+    assert_eq!(secretary.state(s.meeting).await?.documents.len(), 1);
+    Ok(())
+}
