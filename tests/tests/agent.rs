@@ -751,3 +751,28 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
     assert_eq!(opinions.iter().filter(|o| o.text == "Đồng ý với tờ trình.").count(), 1, "{opinions:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_asked_for_with_any_query_string_are_kept_once() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let local = agent.local_addr.unwrap();
+    let http = reqwest::Client::new();
+    let r = http.get(format!("http://{local}/")).send().await?;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await?.contains("<html"));
+    let web = cache.path().join("web");
+    let before = files_under(&web).len();
+    assert!(before >= 1, "the UI's page is kept for offline use");
+    // Another page the tablet opens may ask for these (an <img> carries no Origin).
+    for n in 0..30 {
+        for path in [format!("/?n={n}"), format!("/index.html?v={n}"), format!("/meeting/1?x={n}")] {
+            assert_eq!(http.get(format!("http://{local}{path}")).send().await?.status(), 200, "{path}");
+        }
+    }
+    assert_eq!(files_under(&web).len(), before, "{:?}", files_under(&web));
+    Ok(())
+}

@@ -864,11 +864,14 @@ impl Drop for ResetUnlessFinished {
 /// session. The web UI's own files are kept, so it still loads offline.
 async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    let is_api = path.starts_with("/api/") || path == "/ws";
+    // What is kept and served offline goes by the path alone: a query
+    // string (which any page may add) makes no new file.
+    let route = req.uri().path().to_string();
+    let is_api = route.starts_with("/api/") || route == "/ws";
     let is_get = req.method() == axum::http::Method::GET;
     let online = shared.link.borrow().clone();
     let Some(online) = online else {
-        return offline_fallback(&shared, &path, is_api, is_get).await;
+        return offline_fallback(&shared, &route, is_api, is_get).await;
     };
     let (parts, body) = req.into_parts();
     let headers: Vec<(String, String)> = parts
@@ -908,14 +911,14 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Ok(a) => a,
         Err(e) => {
             tracing::info!(error = %format!("{e:#}"), %path, "relay failed");
-            return offline_fallback(&shared, &path, is_api, is_get).await;
+            return offline_fallback(&shared, &route, is_api, is_get).await;
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     // Kept for offline use: who is signed in (the UI asks first), sealed;
     // the UI's own files, public, as they are.
-    let session_info = is_get && status == StatusCode::OK && path == "/api/session";
-    let web_file = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &path)).flatten();
+    let session_info = is_get && status == StatusCode::OK && route == "/api/session";
+    let web_file = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &route)).flatten();
     let mut builder = Response::builder().status(status);
     for (k, v) in &headers {
         builder = builder.header(k, v);
