@@ -776,3 +776,28 @@ async fn web_pages_asked_for_with_any_query_string_are_kept_once() -> anyhow::Re
     assert_eq!(files_under(&web).len(), before, "{:?}", files_under(&web));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_the_room_cannot_give_does_not_hold_up_the_rest_of_the_pack() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    // The current item's document comes first; its content is lost on the room.
+    let lost = s.upload_document("Mất nội dung.pdf", pack_pdf(3, 32 * 1024, 7, None), &[]).await?;
+    let add = Command::AddItem { title: "Mục hai".into(), presenter: String::new(), summary: String::new(), position: None };
+    let item2 = ItemId(s.admin.command(s.meeting, "item2", &add).await?.body["result"]["id"].as_i64().unwrap());
+    let a = s.admin.upload(s.meeting, item2, "Tờ trình.pdf", pack_pdf(3, 32 * 1024, 8, None), &[]).await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    let good: Document = serde_json::from_value(a.body["document"].clone())?;
+    std::fs::remove_file(data.path().join("documents").join(&lost.sha256))?;
+    let _ = std::fs::remove_file(data.path().join("documents").join(format!("{}.chunks.json", lost.sha256)));
+
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the other document is kept", LONG, || agent.shared.cache.has(&good.sha256)).await?;
+    assert!(!agent.shared.cache.has(&lost.sha256));
+    let p = agent.shared.progress.borrow().clone();
+    assert_eq!((p.docs_done, p.docs_total), (1, 2), "{p:?}");
+    assert!(agent.shared.link.borrow().is_some() && agent.shared.fatal.borrow().is_none());
+    Ok(())
+}

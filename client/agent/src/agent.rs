@@ -610,6 +610,10 @@ async fn run_downloads(shared: Arc<Shared>) {
     // longer each time (1 s doubling to a minute): a full disk is not
     // mended by hammering it.
     let mut storage_wait = Duration::ZERO;
+    // A document the room would not give (an error of its own, not of the
+    // link): tried again after a wait that grows (2 s doubling to five
+    // minutes), while the others are fetched. By version.
+    let mut refused: HashMap<String, (u32, Instant)> = HashMap::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -629,8 +633,12 @@ async fn run_downloads(shared: Arc<Shared>) {
                 p.bytes_done += d.size;
             }
             shared.progress.send_replace(p.clone());
+            refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
                 for d in docs.iter().filter(|d| !shared.cache.has(&d.sha256)) {
+                    if refused.get(&d.sha256).is_some_and(|(_, next)| *next > Instant::now()) {
+                        continue;
+                    }
                     shared.progress.send_modify(|p| p.current = d.title.clone());
                     let base = shared.progress.borrow().bytes_done;
                     let tell = {
@@ -663,6 +671,14 @@ async fn run_downloads(shared: Arc<Shared>) {
                             (failed, storage_failed) = (true, true);
                             break;
                         }
+                        Err(e) if online.connection.close_reason().is_none() => {
+                            // The link is up: the room would not give this one.
+                            let (tries, _) = refused.get(&d.sha256).copied().unwrap_or((0, Instant::now()));
+                            let wait = Duration::from_secs(2u64 << tries.min(8)).min(Duration::from_secs(300));
+                            tracing::warn!(document = %d.title, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
+                            refused.insert(d.sha256.clone(), (tries + 1, Instant::now() + wait));
+                            failed = true;
+                        }
                         Err(e) => {
                             tracing::info!(document = %d.title, error = %format!("{e:#}"), "download interrupted");
                             failed = true;
@@ -675,9 +691,12 @@ async fn run_downloads(shared: Arc<Shared>) {
                 }
                 shared.progress.send_modify(|p| p.current.clear());
             }
-            // Once every listed document is complete, what the meeting no
-            // longer lists for this reader leaves the tablet.
-            if !failed && docs.iter().all(|d| shared.cache.has(&d.sha256)) {
+            // Once every listed document is complete (or refused by the room
+            // for now), what the meeting no longer lists for this reader
+            // leaves the tablet. (Not before: an old version lends its
+            // chunks to the new one being fetched.)
+            let settled = docs.iter().all(|d| shared.cache.has(&d.sha256) || refused.contains_key(&d.sha256));
+            if settled {
                 // Nothing left that the tablet cannot keep (the document it could
                 // not was removed, or space was made): the problem is over.
                 if shared.progress.borrow().problem.is_some() {
@@ -703,9 +722,16 @@ async fn run_downloads(shared: Arc<Shared>) {
             continue;
         }
         if failed {
+            // The next document refused becomes due, or the link or the meeting changes.
+            let due = refused
+                .values()
+                .map(|(_, next)| *next)
+                .min()
+                .map_or(Duration::from_secs(1), |next| next.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(due) => {}
                 _ = link_rx.changed() => {}
+                r = state_rx.changed() => if r.is_err() { return },
             }
             continue;
         }
