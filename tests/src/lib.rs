@@ -932,6 +932,24 @@ pub async fn start_agent(
     start_agent_as(server_quic, fingerprint, s, &s.voters[voter], cache_dir).await
 }
 
+/// An HTTP client for an agent's local server, showing the browser's key
+/// (as the tablet's launcher would).
+pub fn tablet_client(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {key}").parse().expect("a header value"));
+    reqwest::Client::builder().default_headers(headers).build().expect("a client")
+}
+
+/// The agent's local address and the browser's key, from the line the
+/// agent binary prints when it serves (`serving http://ADDR/?tablet=KEY …`).
+pub fn served_at(line: &str) -> anyhow::Result<(SocketAddr, String)> {
+    let url = line.strip_prefix("serving ").and_then(|l| l.split_whitespace().next()).context("not a serving line")?;
+    let rest = url.strip_prefix("http://").context("not an http link")?;
+    let (addr, query) = rest.split_once("/?").context("no key in the link")?;
+    let key = query.strip_prefix("tablet=").context("no key in the link")?;
+    Ok((addr.parse()?, key.to_string()))
+}
+
 /// A tablet agent running in this process, for `who` (participant, PIN),
 /// serving the tablet's browser on a loopback port.
 pub async fn start_agent_as(

@@ -2,6 +2,7 @@
 //! web UI and the meeting served on loopback, a link that comes back, and
 //! reading with the room out of reach.
 
+use anyhow::Context;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Change, ClientMessage, Command, ServerMessage};
 use gavel_tests::*;
@@ -44,7 +45,7 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
 
     // The tablet's browser: documents from the cache, with ranges.
     let local = agent.local_addr.expect("a local server");
-    let http = reqwest::Client::new();
+    let http = tablet_client(&agent.shared.local_key);
     let doc = &docs[2];
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
     assert_eq!(r.status(), 200);
@@ -73,7 +74,7 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     assert!(tokio_tungstenite::connect_async(evil).await.is_err(), "a WebSocket from another page is refused");
 
     // The meeting live on the local socket, and commands carried to the room.
-    let mut ws = Ws::connect(local, None).await?;
+    let mut ws = Ws::connect(local, Some(&agent.shared.local_key)).await?;
     ws.hello(s.meeting, None).await?;
     while ws.snapshot.is_none() {
         ws.recv().await?;
@@ -204,14 +205,17 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
     let local = agent.local_addr.unwrap();
-    let http = reqwest::Client::new();
+    // The same key after a restart: it is kept with the cache.
+    let key = agent.shared.local_key.clone();
+    let http = tablet_client(&key);
     let index = http.get(format!("http://{local}/")).send().await?.text().await?;
     let state = agent.shared.state.borrow().clone().unwrap();
     server.stop().await?;
     until("the agent notices the room is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
 
     let check = |local: std::net::SocketAddr| {
-        let (http, doc, index, state, meeting, pdf) = (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting, pdf.clone());
+        let (http, doc, index, state, meeting, pdf, key) =
+            (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting, pdf.clone(), key.clone());
         async move {
             let url = format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id);
             let r = http.get(&url).send().await?;
@@ -229,7 +233,7 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
             let r = http.get(&url).header("range", format!("bytes={}-", doc.size + 10)).send().await?;
             assert_eq!(r.status(), 416, "a range past the end");
             assert_eq!(http.get(format!("http://{local}/#/live")).send().await?.text().await?, index, "the UI loads offline");
-            let mut ws = Ws::connect(local, None).await?;
+            let mut ws = Ws::connect(local, Some(&key)).await?;
             ws.hello(meeting, None).await?;
             while ws.snapshot.is_none() {
                 ws.recv().await?;
@@ -348,12 +352,15 @@ async fn a_tablet_prepared_with_once_reads_its_pack_with_the_room_out_of_reach()
         .kill_on_drop(true)
         .spawn()?;
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
+    let mut key = None;
     while let Some(line) = tokio::time::timeout(LONG, lines.next_line()).await?? {
         if line.starts_with("serving ") {
+            key = Some(served_at(&line)?.1);
             break;
         }
     }
-    let r = reqwest::get(format!("http://{listen}/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;
+    let http = tablet_client(&key.context("the agent ended before serving")?);
+    let r = http.get(format!("http://{listen}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
     assert_eq!(r.status(), 200, "the prepared document, with the room out of reach");
     assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
     agent.kill().await?;
@@ -452,7 +459,7 @@ async fn an_upload_through_the_agent_streams_on_to_the_room() -> anyhow::Result<
     until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
     let pdf = pack_pdf(260, 1024 * 1024, 41, None);
     let sha = sha256_hex(&pdf);
-    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server")));
+    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server"))).with_token(&agent.shared.local_key);
     let a = local.upload(s.meeting, s.item, "Hồ sơ trình kỳ họp.pdf", pdf, &[]).await?;
     assert_eq!(a.status, 201, "{a:?}");
     assert_eq!(a.body["document"]["sha256"], sha.as_str());
@@ -471,7 +478,7 @@ async fn an_upload_the_room_refuses_part_way_gets_the_rooms_answer_through_the_a
     let cache = tempfile::tempdir()?;
     let agent = start_agent_as(server.quic_addr, &server.fingerprint, &s, &s.secretary, cache.path()).await?;
     until("the agent is online", LONG, || agent.shared.link.borrow().is_some()).await?;
-    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server")));
+    let local = Http::for_base(&format!("http://{}", agent.local_addr.expect("a local server"))).with_token(&agent.shared.local_key);
     let a = local.upload(s.meeting, s.item, "Quá lớn.pdf", pack_pdf(64, 1024 * 1024, 43, None), &[]).await?;
     assert_eq!(a.status, 413, "{a:?}");
     assert_eq!(a.body["code"], "too_large", "{a:?}");
@@ -590,7 +597,10 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     let cached = agent.shared.cache.read_doc(&doc.sha256)?;
     assert_eq!(cached, copy, "the agent holds the reader's copy");
     let local = agent.local_addr.unwrap();
-    let served = reqwest::get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;
+    let served = tablet_client(&agent.shared.local_key)
+        .get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id))
+        .send()
+        .await?;
     assert_eq!(served.bytes().await?, copy);
 
     // A restricted PDF that cannot be read (so cannot be stamped) is refused at upload.
@@ -673,10 +683,9 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
         until("the pack is cached", LONG, || complete(&agent) && held(&agent).is_some_and(|v| agent.shared.cache.has(&v))).await?;
         agents.push(agent);
     }
-    let http = reqwest::Client::new();
     let fetch = |agent: &gavel_agent::agent::Agent, d: &Document| {
         let url = format!("http://{}/api/meetings/{}/documents/{}", agent.local_addr.unwrap(), s.meeting, d.id);
-        let http = http.clone();
+        let http = tablet_client(&agent.shared.local_key);
         async move { anyhow::Ok(http.get(url).send().await?.status().as_u16()) }
     };
 
@@ -716,7 +725,7 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
     let cache = tempfile::tempdir()?;
     let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
     until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
-    let mut ws = Ws::connect(agent.local_addr.unwrap(), None).await?;
+    let mut ws = Ws::connect(agent.local_addr.unwrap(), Some(&agent.shared.local_key)).await?;
     ws.hello(s.meeting, None).await?;
     while ws.snapshot.is_none() {
         ws.recv().await?;
@@ -766,7 +775,7 @@ async fn web_pages_asked_for_with_any_query_string_are_kept_once() -> anyhow::Re
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
     let local = agent.local_addr.unwrap();
-    let http = reqwest::Client::new();
+    let http = tablet_client(&agent.shared.local_key);
     let r = http.get(format!("http://{local}/")).send().await?;
     assert_eq!(r.status(), 200);
     assert!(r.text().await?.contains("<html"));
@@ -805,5 +814,50 @@ async fn a_document_the_room_cannot_give_does_not_hold_up_the_rest_of_the_pack()
     let p = agent.shared.progress.borrow().clone();
     assert_eq!((p.docs_done, p.docs_total), (1, 2), "{p:?}");
     assert!(agent.shared.link.borrow().is_some() && agent.shared.fatal.borrow().is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_server_answers_only_a_browser_opened_with_the_agents_link() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    let local = agent.local_addr.unwrap();
+    let paths = ["/".to_string(), "/api/session".into(), format!("/api/meetings/{}/documents/{}", s.meeting, doc.id), "/api/agent".into()];
+
+    // Another app on the tablet, or one with a made-up key, reads nothing…
+    let other_app = reqwest::Client::new();
+    for path in &paths {
+        assert_eq!(other_app.get(format!("http://{local}{path}")).send().await?.status(), 401, "{path}");
+    }
+    let forged = format!("http://{local}/?tablet={}", "0".repeat(64));
+    assert_eq!(other_app.get(&forged).send().await?.status(), 401);
+    assert!(Ws::connect(local, None).await.is_err(), "the meeting's socket is refused too");
+    assert!(Ws::connect(local, Some(&"0".repeat(64))).await.is_err());
+
+    // …while the browser opened with the agent's link keeps its key as a
+    // cookie, and the address it shows no longer carries it.
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
+    let url = agent.local_url().unwrap();
+    let first = browser.get(&url).send().await?;
+    assert_eq!(first.status(), 303);
+    assert_eq!(first.headers()["location"], "/");
+    let cookie = first.headers()["set-cookie"].to_str()?.to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    for path in &paths {
+        assert_eq!(browser.get(format!("http://{local}{path}")).send().await?.status(), 200, "{path}");
+    }
+    // The same link, and the same cookie, after the agent restarts.
+    drop(agent);
+    let again = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    assert_eq!(
+        again.local_url().map(|u| u.split_once("?").map(|(_, k)| k.to_string())),
+        Some(url.split_once("?").map(|(_, k)| k.to_string()))
+    );
+    let local = again.local_addr.unwrap();
+    assert_eq!(browser.get(format!("http://{local}/api/session")).send().await?.status(), 200);
     Ok(())
 }

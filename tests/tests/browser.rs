@@ -699,11 +699,11 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     assert_eq!(a.status, 201, "{a:?}");
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
-    let local = agent.local_addr.unwrap();
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
-    // No sign-in page: the agent signed in for the tablet.
-    c.goto(&format!("http://{local}/")).await?;
+    // No sign-in page: the agent signed in for the tablet (the link it gives
+    // carries the browser's key).
+    c.goto(&agent.local_url().unwrap()).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_text(&c, "#who-name", "Đại biểu 0000").await?;
     wait_text(&c, "#current-title", "Nghị quyết").await?;
@@ -749,10 +749,10 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
         .stdout(std::process::Stdio::piped());
     let mut agent = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
-    tokio::time::timeout(WAIT, async {
+    let (_, key) = tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await? {
             if line.starts_with("serving ") {
-                return anyhow::Ok(());
+                return served_at(&line);
             }
         }
         anyhow::bail!("the agent ended before serving")
@@ -760,7 +760,7 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
     .await??;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
-    c.goto(&format!("http://{listen}/")).await?;
+    c.goto(&format!("http://{listen}/?tablet={key}")).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_text(&c, "#tablet-problem", "Máy tính bảng không lưu được tài liệu").await?;
     wait_text(&c, "#tablet-problem", "No space left on device").await?;

@@ -101,11 +101,16 @@ fn windows_path(p: &Path) -> String {
 
 /// Reads `doc` through the agent's local port (checking it whole), and opens
 /// the meeting on its local WebSocket, past the snapshot.
-async fn reads_and_follows(http: &reqwest::Client, local: std::net::SocketAddr, s: &Assembly, doc: &Document) -> anyhow::Result<Ws> {
+async fn reads_and_follows(
+    http: &reqwest::Client,
+    (local, key): (std::net::SocketAddr, &str),
+    s: &Assembly,
+    doc: &Document,
+) -> anyhow::Result<Ws> {
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
     assert_eq!(r.status(), 200);
     assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
-    let mut ws = Ws::connect(local, None).await?;
+    let mut ws = Ws::connect(local, Some(key)).await?;
     ws.hello(s.meeting, None).await?;
     while ws.snapshot.is_none() {
         ws.recv().await?;
@@ -164,18 +169,18 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     let serve = [&join[..], &["--listen", &listen]].concat();
     let mut agent = wine.agent(&serve).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
     let mut lines = tokio::io::BufReader::new(agent.stdout.take().expect("stdout")).lines();
-    tokio::time::timeout(LONG, async {
+    let (local, key) = tokio::time::timeout(LONG, async {
         while let Some(line) = lines.next_line().await? {
             if line.starts_with("serving ") {
-                return anyhow::Ok(());
+                return served_at(&line);
             }
         }
         anyhow::bail!("the agent ended before serving")
     })
     .await??;
-    let local: std::net::SocketAddr = listen.parse()?;
-    let http = reqwest::Client::new();
-    let mut ws = reads_and_follows(&http, local, &s, &doc).await?;
+    assert_eq!(local, listen.parse()?);
+    let http = tablet_client(&key);
+    let mut ws = reads_and_follows(&http, (local, &key), &s, &doc).await?;
     let add =
         Command::AddItem { title: "Ý kiến đại biểu".into(), presenter: String::new(), summary: String::new(), position: None };
     let a = s.admin.command(s.meeting, "wine-add", &add).await?;
@@ -187,7 +192,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     // last known agenda is still served.
     server.stop().await?;
     agent_status_until(&http, local, |status| status["online"] == false).await?;
-    let ws = reads_and_follows(&http, local, &s, &doc).await?;
+    let ws = reads_and_follows(&http, (local, &key), &s, &doc).await?;
     assert_eq!(ws.snapshot.as_ref().map(|st| st.seq), Some(seq), "the last known agenda");
 
     // It comes back on the same address: the agent links up again by itself

@@ -13,7 +13,8 @@
 //! - the **local server** (`127.0.0.1:PORT`): the room's web UI, relayed
 //!   over the link and kept for offline use; `/ws` answered from the agent's
 //!   own state (so the agenda shows with the room out of reach); documents
-//!   from the cache.
+//!   from the cache. Only for the browser opened with the agent's link,
+//!   which leaves the browser's key as a cookie.
 //!
 //! The last known state and the session are kept in the cache directory,
 //! so a restarted agent shows the meeting before it reaches the room.
@@ -113,6 +114,10 @@ struct Saved {
 /// What the agent's tasks share.
 pub struct Shared {
     pub opts: Options,
+    /// The key the tablet's browser shows the local server (as a cookie,
+    /// set from the link the agent prints): other apps on the tablet, and
+    /// other pages in its browser, are refused.
+    pub local_key: String,
     pub cache: Cache,
     /// The last known state of the meeting (as this participant sees it).
     pub state: watch::Sender<Option<MeetingState>>,
@@ -154,6 +159,14 @@ pub struct Agent {
     /// Where the web UI is served.
     pub local_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Agent {
+    /// The link that opens the meeting in the tablet's browser: it gives the
+    /// browser its key, kept as a cookie (the link works again after a restart).
+    pub fn local_url(&self) -> Option<String> {
+        self.local_addr.map(|a| format!("http://{a}/?{KEY_PARAM}={}", self.shared.local_key))
+    }
 }
 
 impl Drop for Agent {
@@ -205,6 +218,7 @@ impl Agent {
             Err(e) => return Err(e.into()),
         };
         let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
+        let local_key = browser_key(&opts.cache_dir)?;
         if fresh {
             // A cache from before encryption (or half made): nothing of it is kept.
             cache.wipe()?;
@@ -220,6 +234,7 @@ impl Agent {
             .filter(|s| s.meeting == opts.meeting && s.participant == opts.participant);
         let (outbox, outbox_rx) = mpsc::channel(256);
         let shared = Arc::new(Shared {
+            local_key,
             cache,
             state: watch::channel(saved_state).0,
             link: watch::channel(None).0,
@@ -751,7 +766,7 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/agent", axum::routing::get(agent_status))
         .route("/api/session", axum::routing::get(relay).post(relay).delete(keep_session))
         .fallback(relay)
-        .layer(axum::middleware::from_fn(only_this_tablet))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), only_this_tablet))
         .with_state(shared)
 }
 
@@ -759,7 +774,7 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
 /// the tablet's own browser: the `Host` must be a loopback name (no DNS
 /// rebinding), and a request a web page sends from elsewhere (its `Origin`
 /// is not this server; WebSockets ignore CORS) is refused.
-async fn only_this_tablet(req: Request, next: axum::middleware::Next) -> Response {
+async fn only_this_tablet(State(shared): State<Arc<Shared>>, req: Request, next: axum::middleware::Next) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let name = host.rsplit_once(':').map(|(n, port)| if port.bytes().all(|b| b.is_ascii_digit()) { n } else { host }).unwrap_or(host);
     if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
@@ -770,7 +785,81 @@ async fn only_this_tablet(req: Request, next: axum::middleware::Next) -> Respons
     {
         return (StatusCode::FORBIDDEN, "requests from other web pages are refused").into_response();
     }
+    let key = shared.local_key.as_str();
+    // The link the agent gave: its key becomes the browser's cookie, and the
+    // address bar loses it.
+    if let Some(query) = req.uri().query()
+        && let Some(given) = query.split('&').find_map(|p| p.strip_prefix(&format!("{KEY_PARAM}=")))
+    {
+        if !same_key(given, key) {
+            return not_this_browser();
+        }
+        let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with(&format!("{KEY_PARAM}="))).collect();
+        let path = req.uri().path();
+        let to = if rest.is_empty() { path.to_string() } else { format!("{path}?{}", rest.join("&")) };
+        let cookie = format!("{KEY_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000");
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, to), (header::SET_COOKIE, cookie)]).into_response();
+    }
+    let by_cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim().strip_prefix(&format!("{KEY_COOKIE}=")).is_some_and(|v| same_key(v, key)));
+    // A program of the tablet's own (the launcher, tests) may give it as a bearer.
+    let by_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|v| same_key(v, key));
+    if !(by_cookie || by_header) {
+        return not_this_browser();
+    }
     next.run(req).await
+}
+
+/// The query parameter and the cookie that carry the browser's key.
+const KEY_PARAM: &str = "tablet";
+const KEY_COOKIE: &str = "gavel_tablet";
+/// Where the browser's key is kept, in the cache directory.
+const BROWSER_KEY_FILE: &str = "browser.key";
+
+/// Compares keys through their hashes: no timing tells how much of one matched.
+fn same_key(given: &str, key: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(given.as_bytes()) == Sha256::digest(key.as_bytes())
+}
+
+fn not_this_browser() -> Response {
+    let page = "<!doctype html><meta charset=\"utf-8\"><title>Gavel</title>\
+        <p lang=\"vi\">Trang này chỉ mở được bằng đường dẫn mà ứng dụng Gavel trên máy tính bảng đưa ra.</p>\
+        <p lang=\"en\">Open this page with the link the Gavel agent on this tablet gives.</p>";
+    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+/// The browser's key: made once per cache directory (so the browser's
+/// cookie still works after the agent restarts), readable by its owner only.
+fn browser_key(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join(BROWSER_KEY_FILE);
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        let k = k.trim();
+        if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(k.to_string());
+        }
+    }
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let tmp = path.with_extension("tmp");
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut f = open.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::io::Write::write_all(&mut f, key.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(key)
 }
 
 fn offline_response() -> Response {

@@ -214,8 +214,9 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     })
     .await?;
     let shared = agent.shared.clone();
-    if let Some(addr) = agent.local_addr {
-        println!("serving http://{addr}/ cache={}", cache_dir.display());
+    // The link to open in the tablet's browser (it carries the browser's key).
+    if let Some(url) = agent.local_url() {
+        println!("serving {url} cache={}", cache_dir.display());
     }
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
