@@ -39,6 +39,8 @@ impl DemoPin {
 }
 
 const ORGANISATION: &str = "Ủy ban nhân dân phường Hòa Bình";
+/// The minutes' place name: for a ward's body, the ward (Decree 30).
+const LOCALITY: &str = "Hòa Bình";
 
 struct DemoDoc {
     item: usize,
@@ -280,7 +282,8 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
     let header = NewMeeting {
         title: "Phiên họp thường kỳ tháng 10 năm 2026".into(),
         organisation: ORGANISATION.into(),
-        place: "Hòa Bình, phòng họp tầng 2, trụ sở UBND phường".into(),
+        place: "Phòng họp tầng 2, trụ sở UBND phường".into(),
+        locality: LOCALITY.into(),
         starts_at,
         demo: true,
     };
@@ -415,6 +418,7 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
         title: "Phiên họp thường kỳ tháng 11 năm 2026".into(),
         organisation: ORGANISATION.into(),
         place: "Phòng họp tầng 2, trụ sở UBND phường".into(),
+        locality: LOCALITY.into(),
         starts_at,
         demo: true,
     };

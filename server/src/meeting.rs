@@ -202,12 +202,13 @@ impl Meetings {
         rules_for_header(&header)?;
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO meetings (title, organisation, place, starts_at, status, is_demo, created_at) \
-             VALUES (?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
+            "INSERT INTO meetings (title, organisation, place, locality, starts_at, status, is_demo, created_at) \
+             VALUES (?, ?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
         )
         .bind(&header.title)
         .bind(&header.organisation)
         .bind(&header.place)
+        .bind(&header.locality)
         .bind(ts(header.starts_at))
         .bind(header.demo)
         .bind(ts(now()))
@@ -218,6 +219,7 @@ impl Meetings {
             title: header.title,
             organisation: header.organisation,
             place: header.place,
+            locality: header.locality,
             starts_at: header.starts_at,
             status: MeetingStatus::Draft,
             current_item: None,
@@ -248,6 +250,9 @@ pub struct NewMeeting {
     pub organisation: String,
     #[serde(default)]
     pub place: String,
+    /// The minutes' place name (địa danh).
+    #[serde(default)]
+    pub locality: String,
     #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,
     #[serde(skip)]
@@ -260,6 +265,7 @@ impl NewMeeting {
         self.title = clean(&self.title);
         self.organisation = clean(&self.organisation);
         self.place = clean(&self.place);
+        self.locality = clean(&self.locality);
         self
     }
 }
@@ -268,8 +274,8 @@ fn rules_for_header(h: &NewMeeting) -> Result<()> {
     if h.title.is_empty() {
         return Err(gavel_shared::RuleError::Invalid("title must not be empty".into()).into());
     }
-    if h.title.chars().count() > rules::MAX_TITLE || h.organisation.chars().count() > rules::MAX_TITLE {
-        return Err(gavel_shared::RuleError::Invalid("title or organisation is too long".into()).into());
+    if [&h.title, &h.organisation, &h.place, &h.locality].iter().any(|t| t.chars().count() > rules::MAX_TITLE) {
+        return Err(gavel_shared::RuleError::Invalid("a title, organisation, place or locality is too long".into()).into());
     }
     Ok(())
 }
@@ -851,11 +857,12 @@ async fn write(
         Op::Command(c) => c,
     };
     Ok(match cmd {
-        Command::UpdateMeeting { title, organisation, place, starts_at } => {
-            sqlx::query("UPDATE meetings SET title = ?, organisation = ?, place = ?, starts_at = ? WHERE id = ?")
+        Command::UpdateMeeting { title, organisation, place, locality, starts_at } => {
+            sqlx::query("UPDATE meetings SET title = ?, organisation = ?, place = ?, locality = ?, starts_at = ? WHERE id = ?")
                 .bind(title)
                 .bind(organisation)
                 .bind(place)
+                .bind(locality)
                 .bind(ts(*starts_at))
                 .bind(m)
                 .execute(&mut **tx)
@@ -864,6 +871,7 @@ async fn write(
                 title: title.clone(),
                 organisation: organisation.clone(),
                 place: place.clone(),
+                locality: locality.clone(),
                 starts_at: *starts_at,
             };
             (vec![change], done)
@@ -1551,6 +1559,7 @@ mod tests {
             title: "Kỳ họp thứ mười hai".into(),
             organisation: "HĐND phường Láng Hạ".into(),
             place: "Hội trường".into(),
+            locality: "Hà Nội".into(),
             starts_at: OffsetDateTime::UNIX_EPOCH,
             status: MeetingStatus::Open,
             current_item: None,

@@ -352,7 +352,8 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
 
     let date = start;
-    let town = m.place.split(',').next().unwrap_or("").trim().to_string();
+    // Decree 30's place name; left as dots to fill in when the meeting has none.
+    let town = m.locality.clone();
     let number = if s.minutes.number.is_empty() { "…/BB-…".to_string() } else { s.minutes.number.clone() };
     let draft = (s.minutes.status != MinutesStatus::Signed && s.minutes.status != MinutesStatus::Approved)
         .then(|| t(lang, "DỰ THẢO", "DRAFT").to_string());

@@ -134,6 +134,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
         title: m.get("title"),
         organisation: m.get("organisation"),
         place: m.get("place"),
+        locality: m.get("locality"),
         starts_at: parse_ts(m.get("starts_at"))?,
         status: parse_status(m.get("status"))?,
         current_item: m.get::<Option<i64>, _>("current_item").map(ItemId),

@@ -201,6 +201,10 @@ pub struct Meeting {
     /// The organisation holding the meeting (for the minutes' heading).
     pub organisation: String,
     pub place: String,
+    /// The place name of the minutes' date line ("Hà Nội, ngày …"): the
+    /// locality (địa danh) of Decree 30, not the room.
+    #[serde(default)]
+    pub locality: String,
     #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,
     pub status: MeetingStatus,

@@ -30,6 +30,9 @@ pub enum Command {
         title: String,
         organisation: String,
         place: String,
+        /// The minutes' place name (địa danh); see [`Meeting::locality`].
+        #[serde(default)]
+        locality: String,
         #[serde(with = "time::serde::rfc3339")]
         starts_at: OffsetDateTime,
     },
@@ -286,10 +289,11 @@ impl Command {
     pub fn normalized(mut self) -> Self {
         use crate::text::{clean, clean_multiline};
         match &mut self {
-            Command::UpdateMeeting { title, organisation, place, .. } => {
+            Command::UpdateMeeting { title, organisation, place, locality, .. } => {
                 *title = clean(title);
                 *organisation = clean(organisation);
                 *place = clean(place);
+                *locality = clean(locality);
             }
             Command::AddItem { title, presenter, summary, .. } | Command::UpdateItem { title, presenter, summary, .. } => {
                 *title = clean(title);
@@ -342,6 +346,8 @@ pub enum Change {
         title: String,
         organisation: String,
         place: String,
+        #[serde(default)]
+        locality: String,
         #[serde(with = "time::serde::rfc3339")]
         starts_at: OffsetDateTime,
     },
@@ -742,6 +748,7 @@ mod roundtrip {
             title: "Họp".into(),
             organisation: String::new(),
             place: String::new(),
+            locality: String::new(),
             starts_at: at,
             status: MeetingStatus::Draft,
             current_item: None,
@@ -750,7 +757,13 @@ mod roundtrip {
         };
         let changes = vec![
             Change::MeetingCreated { header },
-            Change::MeetingUpdated { title: "Họp".into(), organisation: "UBND".into(), place: "P1".into(), starts_at: at },
+            Change::MeetingUpdated {
+                title: "Họp".into(),
+                organisation: "UBND".into(),
+                place: "P1".into(),
+                locality: "Hà Nội".into(),
+                starts_at: at,
+            },
             Change::MeetingOpened,
             Change::ItemMoved { item: ItemId(1), position: 2 },
             Change::PinReset { participant: ParticipantId(3) },

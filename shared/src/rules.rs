@@ -172,10 +172,11 @@ fn check_new_participant(name: &str, position: &str) -> Result<(), RuleError> {
 pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), RuleError> {
     allowed(state, actor, cmd.kind())?;
     match cmd {
-        Command::UpdateMeeting { title, organisation, place, .. } => {
+        Command::UpdateMeeting { title, organisation, place, locality, .. } => {
             text("title", title, MAX_TITLE, true)?;
             text("organisation", organisation, MAX_TITLE, false)?;
-            text("place", place, MAX_TITLE, false)
+            text("place", place, MAX_TITLE, false)?;
+            text("locality", locality, MAX_NAME, false)
         }
         Command::OpenMeeting | Command::CloseMeeting => Ok(()),
         Command::AddItem { title, presenter, summary, .. } => {

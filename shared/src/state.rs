@@ -164,10 +164,11 @@ impl MeetingState {
     fn apply_change(&mut self, change: &Change) {
         match change {
             Change::MeetingCreated { header } => self.meeting = header.clone(),
-            Change::MeetingUpdated { title, organisation, place, starts_at } => {
+            Change::MeetingUpdated { title, organisation, place, locality, starts_at } => {
                 self.meeting.title = title.clone();
                 self.meeting.organisation = organisation.clone();
                 self.meeting.place = place.clone();
+                self.meeting.locality = locality.clone();
                 self.meeting.starts_at = *starts_at;
             }
             Change::MeetingOpened => self.meeting.status = MeetingStatus::Open,
@@ -455,6 +456,7 @@ pub(crate) mod tests {
             title: "Họp thường kỳ".into(),
             organisation: "UBND phường Láng Hạ".into(),
             place: "Phòng họp tầng 3".into(),
+            locality: "Hà Nội".into(),
             starts_at: datetime!(2026-11-23 08:00 +07:00),
             status: MeetingStatus::Draft,
             current_item: None,

@@ -24,6 +24,7 @@ fn state(status: MeetingStatus) -> MeetingState {
         title: "Kỳ họp".into(),
         organisation: String::new(),
         place: String::new(),
+        locality: String::new(),
         starts_at: OffsetDateTime::UNIX_EPOCH,
         status,
         current_item: (status == MeetingStatus::Open).then_some(ItemId(10)),

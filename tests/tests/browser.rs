@@ -168,10 +168,13 @@ async fn times_are_shown_and_typed_in_the_rooms_zone_on_a_device_set_to_another(
         vec![],
     )
     .await?;
+    // The locality for the minutes' date line is typed with the rest.
+    c.find(Locator::Css("#meeting-locality")).await?.send_keys("Hòa Bình").await?;
     c.find(Locator::Css("#save-meeting")).await?.click().await?;
     wait_text(&c, ".meeting-header .meta", "09:30 ngày 23/11/2026").await?;
     let state = s.admin.state(s.meeting).await?;
     assert_eq!(state.meeting.starts_at, time::macros::datetime!(2026-11-23 09:30 +07:00), "09:30 in the room");
+    assert_eq!(state.meeting.locality, "Hòa Bình");
     c.close().await?;
 
     // A new meeting called from the same zone, by the administrator.

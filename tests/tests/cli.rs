@@ -156,6 +156,7 @@ async fn nothing_acknowledged_is_lost_when_the_server_is_killed_mid_write() -> a
                     title: format!("Lần sửa {w}-{n}"),
                     organisation: String::new(),
                     place: String::new(),
+                    locality: String::new(),
                     starts_at: time::macros::datetime!(2026-11-23 08:00 +7),
                 };
                 match admin.command(meeting, &format!("w{w}-{n}"), &cmd).await {

@@ -363,6 +363,15 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         text: "Ý kiến riêng về hồ sơ kỷ luật".into(),
     };
     assert_eq!(reader.command(s.meeting, "op", &opinion).await?.status, 200);
+    // The date line names the locality (Decree 30's địa danh), not the room.
+    let header = Command::UpdateMeeting {
+        title: "Kỳ họp Hội đồng".into(),
+        organisation: "Ủy ban nhân dân phường Hòa Bình".into(),
+        place: "Phòng họp tầng 2".into(),
+        locality: "Hòa Bình".into(),
+        starts_at: time::macros::datetime!(2026-11-23 08:00 +7),
+    };
+    assert_eq!(secretary.command(s.meeting, "header", &header).await?.status, 200);
     chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
 
     // However long the minutes, the signatures stand whole on a page, above
@@ -394,6 +403,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     std::fs::write(&pdf, bytes.error_for_status()?.bytes().await?)?;
     let text = pdftotext(&pdf)?;
     assert!(text.contains("(tài liệu hạn chế)") && text.contains("Đại biểu 0000"), "{text}");
+    assert!(text.contains("Hòa Bình, ngày") && !text.contains("Phòng họp tầng 2, ngày"), "{text}");
     assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
     // They say when the meeting began, not when it was called for.
     assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");

@@ -118,6 +118,7 @@ fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
             title: "Họp giao ban tuần".into(),
             organisation: "UBND phường".into(),
             place: "Phòng 201".into(),
+            locality: "Hà Nội".into(),
             starts_at: OffsetDateTime::now_utc(),
         },
         CommandKind::OpenMeeting => Command::OpenMeeting,

@@ -1258,6 +1258,7 @@ mod tests {
             title: "Họp".into(),
             organisation: String::new(),
             place: String::new(),
+            locality: String::new(),
             starts_at: OffsetDateTime::UNIX_EPOCH,
             status: MeetingStatus::Open,
             current_item: Some(ItemId(3)),

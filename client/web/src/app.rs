@@ -486,6 +486,7 @@ struct NewMeeting {
     title: String,
     organisation: String,
     place: String,
+    locality: String,
     #[serde(with = "time::serde::rfc3339")]
     starts_at: time::OffsetDateTime,
 }
@@ -504,6 +505,7 @@ fn StaffHome() -> impl IntoView {
     let title = RwSignal::new(String::new());
     let organisation = RwSignal::new(String::new());
     let place = RwSignal::new(String::new());
+    let locality = RwSignal::new(String::new());
     let starts = RwSignal::new(local_input_now());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -512,6 +514,7 @@ fn StaffHome() -> impl IntoView {
             title: title.get_untracked(),
             organisation: organisation.get_untracked(),
             place: place.get_untracked(),
+            locality: locality.get_untracked(),
             starts_at,
         };
         spawn_local(async move {
@@ -553,6 +556,7 @@ fn StaffHome() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}<input id="new-meeting-title" required prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.organisation")}<input prop:value=move || organisation.get() on:input=move |ev| organisation.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.place")}<input prop:value=move || place.get() on:input=move |ev| place.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("meeting.locality")}<input placeholder=move || i.t("meeting.locality_hint") prop:value=move || locality.get() on:input=move |ev| locality.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input id="new-meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
                 <button id="create-meeting" type="submit">{move || i.t("staff.create")}</button>
             </form>

@@ -40,6 +40,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("pack.problem", "Máy tính bảng không lưu được tài liệu", "This tablet cannot keep the documents"),
     ("meeting.title", "Tên cuộc họp", "Meeting title"),
     ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
+    ("meeting.locality", "Địa danh (dòng ngày tháng của biên bản)", "Place name (the minutes' date line)"),
+    ("meeting.locality_hint", "Ví dụ: Hòa Bình", "e.g. Hòa Bình"),
     ("meeting.place", "Địa điểm", "Place"),
     ("meeting.starts", "Thời gian bắt đầu", "Starts at"),
     ("time.room_zone", " (giờ Việt Nam)", " (Vietnam time)"),

@@ -121,6 +121,7 @@ fn MeetingForm() -> impl IntoView {
     let title = RwSignal::new(m.as_ref().map(|m| m.title.clone()).unwrap_or_default());
     let org = RwSignal::new(m.as_ref().map(|m| m.organisation.clone()).unwrap_or_default());
     let place = RwSignal::new(m.as_ref().map(|m| m.place.clone()).unwrap_or_default());
+    let locality = RwSignal::new(m.as_ref().map(|m| m.locality.clone()).unwrap_or_default());
     let starts = RwSignal::new(m.as_ref().map(|m| gavel_shared::clock::to_input(m.starts_at)).unwrap_or_default());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -130,6 +131,7 @@ fn MeetingForm() -> impl IntoView {
                 title: title.get_untracked(),
                 organisation: org.get_untracked(),
                 place: place.get_untracked(),
+                locality: locality.get_untracked(),
                 starts_at,
             },
             true,
@@ -142,6 +144,8 @@ fn MeetingForm() -> impl IntoView {
                 <label>{move || i.t("meeting.title")}{text_input(title)}</label>
                 <label>{move || i.t("meeting.organisation")}{text_input(org)}</label>
                 <label>{move || i.t("meeting.place")}{text_input(place)}</label>
+                <label>{move || i.t("meeting.locality")}<input id="meeting-locality" placeholder=move || i.t("meeting.locality_hint")
+                    prop:value=move || locality.get() on:input=move |ev| locality.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("meeting.starts")}{move || i.t("time.room_zone")}<input id="meeting-starts" type="datetime-local" prop:value=move || starts.get() on:input=move |ev| starts.set(event_target_value(&ev))/></label>
                 <button id="save-meeting" type="submit">{move || i.t("prep.save")}</button>
             </form>
