@@ -401,10 +401,22 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let left: Vec<(Piece, f32)> = doc
         .heading_left
         .iter()
-        .map(|(t, b)| (Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular }), heading_size(*b) as f32 / 2.0))
+        // The organisation's name is ruled under, a third of its width.
+        .map(|(t, b)| {
+            let piece = Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular });
+            (if *b { piece.ruled(0.35) } else { piece }, heading_size(*b) as f32 / 2.0)
+        })
         .collect();
-    let right: Vec<(Piece, f32)> =
-        doc.heading_right.iter().enumerate().map(|(n, (t, s))| (Piece::new(t.clone(), *s), heading_size(n == 0) as f32 / 2.0)).collect();
+    // The motto is ruled under, its whole width.
+    let right: Vec<(Piece, f32)> = doc
+        .heading_right
+        .iter()
+        .enumerate()
+        .map(|(n, (t, s))| {
+            let piece = Piece::new(t.clone(), *s);
+            (if n == 1 { piece.ruled(1.0) } else { piece }, heading_size(n == 0) as f32 / 2.0)
+        })
+        .collect();
     l.columns(&left, &right, 0.42);
     l.space(18.0);
     if let Some(d) = &doc.draft {
@@ -484,6 +496,9 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         .page_margin(PageMargin::new().top(1134).bottom(1134).left(1701).right(850))
         .default_fonts(fonts())
         .default_size(26)
+        // Decree 30: page numbers centred at the top, from the second page.
+        .header(Header::new().add_paragraph(Paragraph::new().align(AlignmentType::Center).add_page_num(PageNum::new())))
+        .first_header(Header::new())
         .add_table(heading)
         .add_paragraph(Paragraph::new());
     if let Some(draft) = &doc.draft {

@@ -7,9 +7,10 @@
 //! can be searched and copied); rustybuzz, which krilla shapes with, measures.
 
 use krilla::Document;
-use krilla::geom::Point;
+use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
+use krilla::paint::Fill;
 use krilla::text::{Font, TextDirection};
 use std::sync::OnceLock;
 
@@ -85,6 +86,8 @@ struct Line {
     size: f32,
     style: Style,
     text: String,
+    /// A rule this wide instead of text (under the motto of a heading).
+    rule: Option<f32>,
 }
 
 /// A piece of a line in one style, for [`Layout::rich`] and [`Layout::columns`].
@@ -92,12 +95,21 @@ struct Line {
 pub struct Piece {
     pub text: String,
     pub style: Style,
+    /// In [`Layout::columns`]: a rule under the piece, this share of its
+    /// last line's width (Decree 30 rules the motto and the organisation).
+    pub rule: Option<f32>,
 }
 
 impl Piece {
     /// A piece of text in a style.
     pub fn new(text: impl Into<String>, style: Style) -> Piece {
-        Piece { text: text.into(), style }
+        Piece { text: text.into(), style, rule: None }
+    }
+
+    /// The same, ruled under with a line `share` of its width.
+    pub fn ruled(mut self, share: f32) -> Piece {
+        self.rule = Some(share);
+        self
     }
 }
 
@@ -182,7 +194,7 @@ impl Layout {
                     Align::Right => self.right - w,
                 };
                 let page = self.pages.last_mut().expect("there is always a page");
-                page.push(Line { x, baseline: self.y, size, style: Style::of(bold), text: l });
+                page.push(Line { x, baseline: self.y, size, style: Style::of(bold), text: l, rule: None });
             }
         }
     }
@@ -219,7 +231,7 @@ impl Layout {
             layout.y += leading;
             if bullet && first {
                 let page = layout.pages.last_mut().expect("there is always a page");
-                page.push(Line { x: start - 12.0, baseline: layout.y, size, style: Style::Regular, text: "-".into() });
+                page.push(Line { x: start - 12.0, baseline: layout.y, size, style: Style::Regular, text: "-".into(), rule: None });
             }
             // Consecutive words of one style are drawn as one run.
             let mut runs: Vec<(String, Style, bool)> = vec![];
@@ -242,7 +254,7 @@ impl Layout {
                 }
                 let w = styled_width(&text, size, style);
                 let page = layout.pages.last_mut().expect("there is always a page");
-                page.push(Line { x, baseline: layout.y, size, style, text });
+                page.push(Line { x, baseline: layout.y, size, style, text, rule: None });
                 x += w;
             }
         };
@@ -272,7 +284,8 @@ impl Layout {
         let width = self.right - self.left;
         let mid = self.left + width * split;
         // Wrap within the column: a long organisation name takes two lines.
-        let wrap = |lines: &[(Piece, f32)], from: f32, to: f32| -> Vec<(String, Style, f32)> {
+        type Row = (String, Style, f32, Option<f32>);
+        let wrap = |lines: &[(Piece, f32)], from: f32, to: f32| -> Vec<Row> {
             let room = to - from - 6.0;
             let mut out = vec![];
             for (p, size) in lines {
@@ -286,24 +299,30 @@ impl Layout {
                         _ => rows.push(w.to_string()),
                     }
                 }
-                out.extend(rows.into_iter().map(|r| (r, p.style, *size)));
+                let last = rows.len().saturating_sub(1);
+                out.extend(rows.into_iter().enumerate().map(|(n, r)| (r, p.style, *size, p.rule.filter(|_| n == last))));
             }
             out
         };
         let (l, r) = (wrap(left, self.left, mid), wrap(right, mid, self.right));
-        let height = |rows: &[(String, Style, f32)]| rows.iter().map(|(_, _, size)| size * 1.3).sum::<f32>();
+        let height = |rows: &[Row]| rows.iter().map(|(_, _, size, _)| size * 1.3).sum::<f32>();
         if self.y + height(&l).max(height(&r)) > self.bottom {
             self.page_break();
         }
         let top = self.y;
-        let place = |rows: Vec<(String, Style, f32)>, from: f32, to: f32, layout: &mut Layout| -> f32 {
+        let place = |rows: Vec<Row>, from: f32, to: f32, layout: &mut Layout| -> f32 {
             let mut y = top;
-            for (row, style, size) in rows {
+            for (row, style, size, rule) in rows {
                 y += size * 1.3;
                 let w = styled_width(&row, size, style);
                 let x = from + ((to - from) - w).max(0.0) / 2.0;
                 let page = layout.pages.last_mut().expect("there is always a page");
-                page.push(Line { x, baseline: y, size, style, text: row });
+                page.push(Line { x, baseline: y, size, style, text: row, rule: None });
+                if let Some(share) = rule {
+                    let rw = w * share;
+                    let rx = from + ((to - from) - rw).max(0.0) / 2.0;
+                    page.push(Line { x: rx, baseline: y + size * 0.3, size, style, text: String::new(), rule: Some(rw) });
+                }
             }
             y
         };
@@ -330,6 +349,17 @@ impl Layout {
             let mut page = doc.start_page_with(settings.clone());
             let mut surface = page.surface();
             for l in lines {
+                if let Some(w) = l.rule {
+                    let mut path = PathBuilder::new();
+                    if let Some(r) = Rect::from_xywh(l.x, l.baseline, w, 0.6) {
+                        path.push_rect(r);
+                    }
+                    if let Some(path) = path.finish() {
+                        surface.set_fill(Some(Fill::default()));
+                        surface.draw_path(&path);
+                    }
+                    continue;
+                }
                 let font = match l.style {
                     Style::Regular => regular.clone(),
                     Style::Bold => bold.clone(),
@@ -343,6 +373,12 @@ impl Layout {
             };
             let w = text_width(&foot, 9.0, false);
             surface.draw_text(Point::from_xy((A4_W - w) / 2.0, A4_H - mm(10.0)), regular.clone(), 9.0, &foot, false, TextDirection::Auto);
+            // Decree 30: from the second page, its number centred in the top margin.
+            if i > 0 {
+                let n = (i + 1).to_string();
+                let w = text_width(&n, 13.0, false);
+                surface.draw_text(Point::from_xy((A4_W - w) / 2.0, mm(13.0)), regular.clone(), 13.0, &n, false, TextDirection::Auto);
+            }
             surface.finish();
             page.finish();
         }
@@ -365,6 +401,25 @@ mod tests {
                 assert!(line.x + styled_width(&line.text, line.size, line.style) <= l.right + 0.5);
             }
         }
+        let pdf = l.render("Thử", "vi").unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn a_ruled_piece_gets_a_rule_under_it_of_its_share_of_the_width() {
+        let mut l = Layout::new();
+        let motto = "Độc lập - Tự do - Hạnh phúc";
+        l.columns(
+            &[(Piece::new("ỦY BAN NHÂN DÂN", Style::Bold).ruled(0.35), 12.5)],
+            &[(Piece::new(motto, Style::Bold).ruled(1.0), 13.0)],
+            0.42,
+        );
+        let rules: Vec<&Line> = l.pages[0].iter().filter(|line| line.rule.is_some()).collect();
+        assert_eq!(rules.len(), 2);
+        let motto_w = styled_width(motto, 13.0, Style::Bold);
+        let org_w = styled_width("ỦY BAN NHÂN DÂN", 12.5, Style::Bold) * 0.35;
+        assert!(rules.iter().any(|r| (r.rule.unwrap() - motto_w).abs() < 0.01));
+        assert!(rules.iter().any(|r| (r.rule.unwrap() - org_w).abs() < 0.01));
         let pdf = l.render("Thử", "vi").unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
     }

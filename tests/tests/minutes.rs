@@ -162,7 +162,12 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     if let Ok(u) = unzip
         && u.status.success()
     {
-        assert!(String::from_utf8_lossy(&u.stdout).contains("Times New Roman"));
+        let xml = String::from_utf8_lossy(&u.stdout).to_string();
+        assert!(xml.contains("Times New Roman"));
+        // Page numbers from the second page (Decree 30): a numbered header, none on the first.
+        assert!(xml.contains("w:titlePg"), "the first page has a header of its own");
+        let headers = Process::new("unzip").arg("-p").arg(&docx).arg("word/header*.xml").output()?;
+        assert!(String::from_utf8_lossy(&headers.stdout).contains("PAGE"), "a PAGE field in a header");
     }
 
     // The counts in the exports equal those in the database.
@@ -390,6 +395,12 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         let name = w.iter().rposition(|w| w.3 == "Tọa").expect("the chair's name");
         let (tp, name) = (w[title].0, &w[name]);
         assert!(name.0 == tp && name.1 <= name.2 - 56.0, "{k} lines: the chair's name at {name:?}, its title on page {tp}");
+        // Pages after the first carry their number centred in the top margin; the first none.
+        for page in 1..=w.last().map_or(1, |w| w.0) {
+            let top: Vec<&String> = w.iter().filter(|w| w.0 == page && w.1 < 56.0).map(|w| &w.3).collect();
+            let want: Vec<String> = if page == 1 { vec![] } else { vec![page.to_string()] };
+            assert_eq!(top.into_iter().cloned().collect::<Vec<_>>(), want, "{k} lines, page {page}");
+        }
     }
 
     // The signed minutes every participant receives name neither the
