@@ -271,13 +271,7 @@ impl NewMeeting {
 }
 
 fn rules_for_header(h: &NewMeeting) -> Result<()> {
-    if h.title.is_empty() {
-        return Err(gavel_shared::RuleError::Invalid("title must not be empty".into()).into());
-    }
-    if [&h.title, &h.organisation, &h.place, &h.locality].iter().any(|t| t.chars().count() > rules::MAX_TITLE) {
-        return Err(gavel_shared::RuleError::Invalid("a title, organisation, place or locality is too long".into()).into());
-    }
-    Ok(())
+    Ok(rules::check_meeting_header(&h.title, &h.organisation, &h.place, &h.locality)?)
 }
 
 /// A document whose content is already stored, to attach to an item.
@@ -512,10 +506,14 @@ impl MeetingHandle {
         // A public document made restricted is stamped for each reader from
         // then on: one whose PDF cannot be stamped is refused now, as at
         // upload, rather than every reader being refused it later.
-        if let Op::Command(Command::UpdateDocument { document, confidentiality, .. }) = &op
+        if let Op::Command(cmd @ Command::UpdateDocument { document, confidentiality, .. }) = &op
             && *confidentiality != Confidentiality::Public
             && let Some(d) = self.latest().document(*document).filter(|d| d.confidentiality == Confidentiality::Public)
         {
+            // Only for the secretary's command as things stand: reading a
+            // whole PDF is not given away to anyone who asks.
+            let state = self.latest();
+            rules::check(&state, &acting(&state, &actor)?, cmd)?;
             let path = crate::documents::content_dir(&self.services.data_dir).join(&d.sha256);
             tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(path)?))
                 .await

@@ -323,10 +323,11 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
                 let remote = if o.remote { t(lang, " (gửi từ xa)", " (sent from outside the room)") } else { "" };
                 // An opinion on a document with named readers is theirs: the
                 // minutes, which every participant receives, say only that it was given.
-                let restricted = o
-                    .document
-                    .and_then(|d| s.document(d))
-                    .is_some_and(|d| matches!(d.confidentiality, Confidentiality::Named | Confidentiality::Secret));
+                // One on a document since removed is kept to itself too: what it
+                // was about cannot be known any more.
+                let restricted = o.document.is_some_and(|d| {
+                    s.document(d).is_none_or(|d| matches!(d.confidentiality, Confidentiality::Named | Confidentiality::Secret))
+                });
                 let text = if restricted {
                     format!(" {}", t(lang, "(về tài liệu hạn chế; nội dung không ghi)", "(on a restricted document; not reproduced)"))
                 } else if o.text.is_empty() {

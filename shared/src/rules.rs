@@ -156,6 +156,14 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
     Ok(())
 }
 
+/// A meeting's header, as created or changed.
+pub fn check_meeting_header(title: &str, organisation: &str, place: &str, locality: &str) -> Result<(), RuleError> {
+    text("title", title, MAX_TITLE, true)?;
+    text("organisation", organisation, MAX_TITLE, false)?;
+    text("place", place, MAX_TITLE, false)?;
+    text("locality", locality, MAX_NAME, false)
+}
+
 /// A document's title, as given with its upload.
 pub fn check_document_title(title: &str) -> Result<(), RuleError> {
     text("title", title, MAX_TITLE, true)
@@ -172,12 +180,7 @@ fn check_new_participant(name: &str, position: &str) -> Result<(), RuleError> {
 pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), RuleError> {
     allowed(state, actor, cmd.kind())?;
     match cmd {
-        Command::UpdateMeeting { title, organisation, place, locality, .. } => {
-            text("title", title, MAX_TITLE, true)?;
-            text("organisation", organisation, MAX_TITLE, false)?;
-            text("place", place, MAX_TITLE, false)?;
-            text("locality", locality, MAX_NAME, false)
-        }
+        Command::UpdateMeeting { title, organisation, place, locality, .. } => check_meeting_header(title, organisation, place, locality),
         Command::OpenMeeting | Command::CloseMeeting => Ok(()),
         Command::AddItem { title, presenter, summary, .. } => {
             text("title", title, MAX_TITLE, true)?;

@@ -368,6 +368,21 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         text: "Ý kiến riêng về hồ sơ kỷ luật".into(),
     };
     assert_eq!(reader.command(s.meeting, "op", &opinion).await?.status, 200);
+    // An opinion on a restricted document removed since stays its reader's too.
+    let withdrawn = s
+        .upload_document(
+            "Hồ sơ rút lại.pdf",
+            tiny_pdf("rut lai"),
+            &[("confidentiality", "named"), ("readers", &s.voters[0].0.0.to_string())],
+        )
+        .await?;
+    let on_withdrawn =
+        Command::AddOpinion {
+            item: s.item, document: Some(withdrawn.id), stance: Stance::Comment, text: "Ý kiến về hồ sơ đã rút".into()
+        };
+    assert_eq!(reader.command(s.meeting, "op2", &on_withdrawn).await?.status, 200);
+    let a = secretary.command(s.meeting, "withdraw", &Command::RemoveDocument { document: withdrawn.id }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
     // The date line names the locality (Decree 30's địa danh), not the room.
     let header = Command::UpdateMeeting {
         title: "Kỳ họp Hội đồng".into(),
@@ -416,6 +431,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(text.contains("(tài liệu hạn chế)") && text.contains("Đại biểu 0000"), "{text}");
     assert!(text.contains("Hòa Bình, ngày") && !text.contains("Phòng họp tầng 2, ngày"), "{text}");
     assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
+    assert!(!text.contains("đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
     // They say when the meeting began, not when it was called for.
     assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");
     Ok(())

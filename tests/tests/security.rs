@@ -583,11 +583,13 @@ async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refus
     let secretary = s.sign_in(&s.secretary).await?;
     let narrow =
         Command::UpdateDocument { document: doc.id, title: doc.title.clone(), confidentiality: Confidentiality::Members, readers: vec![] };
+    // Asked by someone who may not, it is refused before the PDF is read.
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    assert_eq!(delegate.command(s.meeting, "narrow-by-delegate", &narrow).await?.code(), "forbidden");
     let a = secretary.command(s.meeting, "narrow", &narrow).await?;
     assert_eq!((a.status, a.code()), (422, "unstampable"), "{a:?}");
     let st = secretary.state(s.meeting).await?;
     assert_eq!(st.document(doc.id).map(|d| d.confidentiality), Some(Confidentiality::Public));
-    let delegate = s.sign_in(&s.voters[0]).await?;
     let got = delegate.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0)).send().await?;
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await?.to_vec(), broken);
@@ -599,5 +601,12 @@ async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refus
         assert_eq!((a.status, a.code()), (422, "invalid"), "{a:?}");
     }
     assert_eq!(secretary.state(s.meeting).await?.documents.len(), 1);
+    // A meeting's header is checked the same way when it is made.
+    for (field, value) in [("title", "Họp\u{7}tuần".to_string()), ("locality", "H".repeat(201))] {
+        let mut body = json!({"title": "Họp giao ban", "starts_at": "2026-11-23T08:00:00+07:00"});
+        body[field] = json!(value);
+        let a = s.admin.post("/api/meetings", &body).await?;
+        assert_eq!((a.status, a.code()), (422, "invalid"), "{field}: {a:?}");
+    }
     Ok(())
 }
