@@ -940,14 +940,12 @@ pub fn tablet_client(key: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().expect("a client")
 }
 
-/// The agent's local address and the browser's key, from the line the
-/// agent binary prints when it serves (`serving http://ADDR/?tablet=KEY …`).
-pub fn served_at(line: &str) -> anyhow::Result<(SocketAddr, String)> {
+/// The link the agent binary prints when it serves (`serving
+/// http://HOST:PORT/?tablet=KEY …`), and the browser's key in it.
+pub fn served_at(line: &str) -> anyhow::Result<(String, String)> {
     let url = line.strip_prefix("serving ").and_then(|l| l.split_whitespace().next()).context("not a serving line")?;
-    let rest = url.strip_prefix("http://").context("not an http link")?;
-    let (addr, query) = rest.split_once("/?").context("no key in the link")?;
-    let key = query.strip_prefix("tablet=").context("no key in the link")?;
-    Ok((addr.parse()?, key.to_string()))
+    let (_, key) = url.split_once("/?tablet=").context("no key in the link")?;
+    Ok((url.to_string(), key.to_string()))
 }
 
 /// A tablet agent running in this process, for `who` (participant, PIN),

@@ -814,6 +814,12 @@ async fn a_document_the_room_cannot_give_does_not_hold_up_the_rest_of_the_pack()
     let p = agent.shared.progress.borrow().clone();
     assert_eq!((p.docs_done, p.docs_total), (1, 2), "{p:?}");
     assert!(agent.shared.link.borrow().is_some() && agent.shared.fatal.borrow().is_none());
+    // Its content back on the room, it is fetched when its wait is over,
+    // even when the meeting changed during the wait and nothing after.
+    let add = Command::AddItem { title: "Mục ba".into(), presenter: String::new(), summary: String::new(), position: None };
+    s.admin.command(s.meeting, "item3", &add).await?;
+    std::fs::write(data.path().join("documents").join(&lost.sha256), pack_pdf(3, 32 * 1024, 7, None))?;
+    until("the refused document is kept once the room has it again", LONG, || agent.shared.cache.has(&lost.sha256)).await?;
     Ok(())
 }
 
@@ -839,25 +845,94 @@ async fn the_local_server_answers_only_a_browser_opened_with_the_agents_link() -
     assert!(Ws::connect(local, Some(&"0".repeat(64))).await.is_err());
 
     // …while the browser opened with the agent's link keeps its key as a
-    // cookie, and the address it shows no longer carries it.
-    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
+    // cookie, under the agent's own host name (browsers take *.localhost
+    // for loopback), and the address it shows no longer carries it.
     let url = agent.local_url().unwrap();
+    let own = url.strip_prefix("http://").and_then(|u| u.split(':').next()).unwrap().to_string();
+    assert!(own.ends_with(".localhost"), "{url}");
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).resolve(&own, local).build()?;
     let first = browser.get(&url).send().await?;
     assert_eq!(first.status(), 303);
     assert_eq!(first.headers()["location"], "/");
     let cookie = first.headers()["set-cookie"].to_str()?.to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     for path in &paths {
-        assert_eq!(browser.get(format!("http://{local}{path}")).send().await?.status(), 200, "{path}");
+        assert_eq!(browser.get(format!("http://{own}:{}{path}", local.port())).send().await?.status(), 200, "{path}");
     }
+    // Cookies are kept per host, not per port: under 127.0.0.1 this one
+    // would reach any other program's server there. Opened on 127.0.0.1,
+    // the link sends the browser to the agent's own name first.
+    let on_loopback = browser.get(format!("http://{local}/?tablet={}", agent.shared.local_key)).send().await?;
+    assert_eq!(on_loopback.status(), 303);
+    assert!(on_loopback.headers().get("set-cookie").is_none());
+    assert_eq!(on_loopback.headers()["location"].to_str()?, url);
+    assert_eq!(browser.get(format!("http://{local}/api/session")).send().await?.status(), 401, "no cookie under 127.0.0.1");
+    // Redirects stay on this server.
+    let odd = browser.get(format!("http://{own}:{}//evil.example/?tablet={}", local.port(), agent.shared.local_key)).send().await?;
+    assert_eq!(odd.headers()["location"], "/evil.example/");
+
     // The same link, and the same cookie, after the agent restarts.
     drop(agent);
     let again = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
-    assert_eq!(
-        again.local_url().map(|u| u.split_once("?").map(|(_, k)| k.to_string())),
-        Some(url.split_once("?").map(|(_, k)| k.to_string()))
-    );
-    let local = again.local_addr.unwrap();
-    assert_eq!(browser.get(format!("http://{local}/api/session")).send().await?.status(), 200);
+    let port = again.local_addr.unwrap().port();
+    assert_eq!(again.local_url().unwrap(), url.replace(&format!(":{}/", local.port()), &format!(":{port}/")));
+    let fresh = reqwest::Client::builder().cookie_store(true).resolve(&own, again.local_addr.unwrap()).build()?;
+    assert_eq!(fresh.get(format!("http://{own}:{port}/api/session")).send().await?.status(), 401, "a browser without the cookie");
+    // (The URL's port is used, whatever port `resolve` was given.)
+    assert_eq!(browser.get(format!("http://{own}:{port}/api/session")).send().await?.status(), 200, "the browser with it");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_whose_page_was_closed_while_the_room_was_away_is_not_sent_later() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (quic, http_addr) = (server.quic_addr, server.addr);
+    let fingerprint = server.fingerprint.clone();
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
+    until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+    server.stop().await?;
+    until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
+    // The delegate writes an opinion, then reloads the page (and would send
+    // it again under a new key): the first is not sent when the room is back.
+    let mut ws = Ws::connect(agent.local_addr.unwrap(), Some(&agent.shared.local_key)).await?;
+    ws.hello(s.meeting, None).await?;
+    let opinion = Command::AddOpinion {
+        item: s.item,
+        document: None,
+        stance: gavel_shared::decision::Stance::Agree,
+        text: "Gửi rồi tải lại trang.".into(),
+    };
+    ws.send(&ClientMessage::Command { key: "before-reload".into(), command: opinion }).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _server = TestServer::start_in(data.path(), |c| {
+        c.quic = quic;
+        c.http = http_addr;
+    })
+    .await?;
+    until("the agent is back", LONG, || agent.shared.link.borrow().is_some()).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let chair = s.sign_in(&s.chair).await?;
+    assert!(chair.state(s.meeting).await?.opinions.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_pin_at_the_first_join_says_so_and_the_right_one_then_joins() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let wrong = if s.voters[0].1 == "000000" { "111111" } else { "000000" };
+    let agent = start_agent_as(server.quic_addr, &server.fingerprint, &s, &(s.voters[0].0, wrong.to_string()), cache.path()).await?;
+    until("the agent gives up", LONG, || agent.shared.fatal.borrow().is_some()).await?;
+    let why = agent.shared.fatal.borrow().clone().unwrap();
+    assert!(why.contains("PIN") && !why.contains("deleted") && !why.contains("ended"), "{why}");
+    drop(agent);
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the right PIN joins", LONG, || agent.shared.link.borrow().is_some()).await?;
     Ok(())
 }

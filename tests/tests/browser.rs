@@ -752,7 +752,7 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
         .stdout(std::process::Stdio::piped());
     let mut agent = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
-    let (_, key) = tokio::time::timeout(WAIT, async {
+    let (link, _) = tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await? {
             if line.starts_with("serving ") {
                 return served_at(&line);
@@ -763,7 +763,7 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
     .await??;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
-    c.goto(&format!("http://{listen}/?tablet={key}")).await?;
+    c.goto(&link).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_text(&c, "#tablet-problem", "Máy tính bảng không lưu được tài liệu").await?;
     wait_text(&c, "#tablet-problem", "No space left on device").await?;

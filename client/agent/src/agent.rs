@@ -118,6 +118,9 @@ pub struct Shared {
     /// set from the link the agent prints): other apps on the tablet, and
     /// other pages in its browser, are refused.
     pub local_key: String,
+    /// The vault was made by this start (a first join): a PIN the room
+    /// refuses then is a mistyped one, not one taken away.
+    new_vault: bool,
     pub cache: Cache,
     /// The last known state of the meeting (as this participant sees it).
     pub state: watch::Sender<Option<MeetingState>>,
@@ -148,7 +151,12 @@ pub struct Shared {
 struct Waiting {
     answer_to: mpsc::Sender<ServerMessage>,
     command: ClientMessage,
+    since: Instant,
 }
+
+/// How long a command waits for the room before it is given up (a hand
+/// raised while the room was away is not raised an hour later).
+const PENDING_FOR: Duration = Duration::from_secs(300);
 
 /// How many commands may wait for the room at once.
 const MAX_PENDING: usize = 256;
@@ -164,8 +172,13 @@ pub struct Agent {
 impl Agent {
     /// The link that opens the meeting in the tablet's browser: it gives the
     /// browser its key, kept as a cookie (the link works again after a restart).
+    ///
+    /// Its host is a name of this agent's own under `localhost` (browsers
+    /// take any `*.localhost` for loopback): cookies are kept per host name,
+    /// not per port, so one set for `127.0.0.1` would also go to any other
+    /// program's server on `127.0.0.1`, which could then read it.
     pub fn local_url(&self) -> Option<String> {
-        self.local_addr.map(|a| format!("http://{a}/?{KEY_PARAM}={}", self.shared.local_key))
+        self.local_addr.map(|a| format!("http://{}:{}/?{KEY_PARAM}={}", own_host(&self.shared.local_key), a.port(), self.shared.local_key))
     }
 }
 
@@ -235,6 +248,7 @@ impl Agent {
         let (outbox, outbox_rx) = mpsc::channel(256);
         let shared = Arc::new(Shared {
             local_key,
+            new_vault: fresh,
             cache,
             state: watch::channel(saved_state).0,
             link: watch::channel(None).0,
@@ -467,6 +481,12 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                 // The PIN that opened the vault is no longer this
                 // participant's (removed from the meeting, or given a new
                 // PIN): what it kept is not theirs to read any more.
+                Ok(ServerMessage::Error { code, message, .. }) if code == "bad_credentials" && shared.new_vault => {
+                    // A first join with a mistyped PIN: the vault it made goes, so
+                    // the right PIN makes a new one.
+                    let _ = std::fs::remove_file(opts.cache_dir.join(crate::vault::KEY_FILE));
+                    return refused("sign-in refused (is the PIN right?)", code, message);
+                }
                 Ok(ServerMessage::Error { code, .. }) if code == "bad_credentials" || code == "revoked" => {
                     return Ended::Fatal(shared.forget_everything());
                 }
@@ -500,7 +520,27 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     // What waited for a link (unanswered on the last one, or given while
     // there was none), with the same keys. Marked online first: a command
     // given meanwhile may go twice, and the room answers its key once.
-    let unanswered: Vec<ClientMessage> = shared.pending.lock().expect("pending").values().map(|w| w.command.clone()).collect();
+    // Not sent again: a command whose page is gone (reloaded, its button
+    // pressed again under another key) or that waited too long; the latter
+    // is answered so its button stops waiting.
+    let unanswered: Vec<ClientMessage> = {
+        let mut pending = shared.pending.lock().expect("pending");
+        pending.retain(|key, w| {
+            if w.answer_to.is_closed() {
+                return false;
+            }
+            if w.since.elapsed() > PENDING_FOR {
+                let _ = w.answer_to.try_send(ServerMessage::Error {
+                    key: Some(key.clone()),
+                    code: "offline".into(),
+                    message: "no answer from the room in time: look whether it was done before sending it again".into(),
+                });
+                return false;
+            }
+            true
+        });
+        pending.values().map(|w| w.command.clone()).collect()
+    };
     for command in unanswered {
         if let Err(e) = link::send_msg(&mut send, &command).await {
             return e.into();
@@ -750,9 +790,13 @@ async fn run_downloads(shared: Arc<Shared>) {
             }
             continue;
         }
+        // A document refused by the room is tried again when its wait is
+        // over, even if nothing else happens meanwhile.
+        let due = refused.values().map(|(_, next)| next.saturating_duration_since(Instant::now())).min();
         tokio::select! {
             r = state_rx.changed() => if r.is_err() { return },
             r = link_rx.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(due.unwrap_or(Duration::MAX).max(Duration::from_millis(100))), if due.is_some() => {}
         }
     }
 }
@@ -776,8 +820,9 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
 /// is not this server; WebSockets ignore CORS) is refused.
 async fn only_this_tablet(State(shared): State<Arc<Shared>>, req: Request, next: axum::middleware::Next) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let name = host.rsplit_once(':').map(|(n, port)| if port.bytes().all(|b| b.is_ascii_digit()) { n } else { host }).unwrap_or(host);
-    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+    let (name, port) = host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).unwrap_or((host, ""));
+    let own = own_host(&shared.local_key);
+    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") && name != own {
         return (StatusCode::FORBIDDEN, "this agent serves only the tablet's own browser (http://127.0.0.1:PORT/)").into_response();
     }
     if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok())
@@ -794,19 +839,26 @@ async fn only_this_tablet(State(shared): State<Arc<Shared>>, req: Request, next:
         if !same_key(given, key) {
             return not_this_browser();
         }
+        // The cookie is set under the agent's own host name only (see `Agent::local_url`).
+        if name != own {
+            let to = format!("http://{own}:{port}/?{KEY_PARAM}={key}");
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+        }
         let rest: Vec<&str> = query.split('&').filter(|p| !p.starts_with(&format!("{KEY_PARAM}="))).collect();
-        let path = req.uri().path();
-        let to = if rest.is_empty() { path.to_string() } else { format!("{path}?{}", rest.join("&")) };
+        // A path of this server only: `//host/…` would send the browser elsewhere.
+        let path = format!("/{}", req.uri().path().trim_start_matches(['/', '\\']));
+        let to = if rest.is_empty() { path } else { format!("{path}?{}", rest.join("&")) };
         let cookie = format!("{KEY_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000");
         return (StatusCode::SEE_OTHER, [(header::LOCATION, to), (header::SET_COOKIE, cookie)]).into_response();
     }
-    let by_cookie = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .any(|c| c.trim().strip_prefix(&format!("{KEY_COOKIE}=")).is_some_and(|v| same_key(v, key)));
+    let by_cookie = name == own
+        && req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .any(|c| c.trim().strip_prefix(&format!("{KEY_COOKIE}=")).is_some_and(|v| same_key(v, key)));
     // A program of the tablet's own (the launcher, tests) may give it as a bearer.
     let by_header = req
         .headers()
@@ -825,6 +877,13 @@ const KEY_PARAM: &str = "tablet";
 const KEY_COOKIE: &str = "gavel_tablet";
 /// Where the browser's key is kept, in the cache directory.
 const BROWSER_KEY_FILE: &str = "browser.key";
+
+/// The agent's own host name, from its key: unknown to other programs, so
+/// no other server on the tablet is sent the browser's cookie.
+fn own_host(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("t{}.localhost", &hex::encode(Sha256::digest(format!("gavel-host:{key}").as_bytes()))[..16])
+}
 
 /// Compares keys through their hashes: no timing tells how much of one matched.
 fn same_key(given: &str, key: &str) -> bool {
@@ -1211,7 +1270,7 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                     let mut pending = shared.pending.lock().expect("pending");
                     let room = pending.len() < MAX_PENDING || pending.contains_key(&key);
                     if room {
-                        pending.insert(key.clone(), Waiting { answer_to: out.clone(), command: message.clone() });
+                        pending.insert(key.clone(), Waiting { answer_to: out.clone(), command: message.clone(), since: Instant::now() });
                     }
                     room
                 };
@@ -1243,8 +1302,11 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
     if let Some(f) = follower {
         f.abort();
     }
+    // The browser went away: nothing more can reach it. (Not waited for:
+    // commands still waiting for the room hold senders to this writer, and
+    // its end is what tells them their page is gone.)
     drop(out);
-    let _ = writer.await;
+    writer.abort();
 }
 
 #[cfg(test)]
