@@ -495,30 +495,27 @@ impl MeetingHandle {
             Op::Command(c) => Op::Command(c.normalized()),
             other => other,
         };
-        // Slow work (PIN hashing) happens here, not in the writer, and only
-        // for a command that would be taken as things stand: a list of PINs
-        // to make from someone who may not, or ids repeated thousands of
-        // times, would hold every sign-in up behind its hashing.
-        if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. })) = &op {
+        // Slow work (PIN hashing, reading a PDF) happens here, not in the
+        // writer, and only for a command that would be taken as things
+        // stand: a list of PINs to make from someone who may not, or ids
+        // repeated thousands of times, would hold every sign-in up behind its
+        // hashing, and anyone could have the room parse a large PDF at will.
+        if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. } | Command::UpdateDocument { .. })) = &op {
             let state = self.latest();
             rules::check(&state, &acting(&state, &actor)?, cmd)?;
-        }
-        // A public document made restricted is stamped for each reader from
-        // then on: one whose PDF cannot be stamped is refused now, as at
-        // upload, rather than every reader being refused it later.
-        if let Op::Command(cmd @ Command::UpdateDocument { document, confidentiality, .. }) = &op
-            && *confidentiality != Confidentiality::Public
-            && let Some(d) = self.latest().document(*document).filter(|d| d.confidentiality == Confidentiality::Public)
-        {
-            // Only for the secretary's command as things stand: reading a
-            // whole PDF is not given away to anyone who asks.
-            let state = self.latest();
-            rules::check(&state, &acting(&state, &actor)?, cmd)?;
-            let path = crate::documents::content_dir(&self.services.data_dir).join(&d.sha256);
-            tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(path)?))
-                .await
-                .map_err(|e| Error::Internal(e.into()))?
-                .map_err(crate::documents::unstampable)?;
+            // A public document made restricted is stamped for each reader from
+            // then on: one whose PDF cannot be stamped is refused now, as at
+            // upload, rather than every reader being refused it later.
+            if let Command::UpdateDocument { document, confidentiality, .. } = cmd
+                && *confidentiality != Confidentiality::Public
+                && let Some(d) = state.document(*document).filter(|d| d.confidentiality == Confidentiality::Public)
+            {
+                let path = crate::documents::content_dir(&self.services.data_dir).join(&d.sha256);
+                tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(path)?))
+                    .await
+                    .map_err(|e| Error::Internal(e.into()))?
+                    .map_err(crate::documents::unstampable)?;
+            }
         }
         let pins = match &op {
             Op::Command(Command::AddParticipants { participants }) => Some(new_pins(participants.len()).await?),

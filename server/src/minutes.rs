@@ -325,9 +325,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
                 // minutes, which every participant receives, say only that it was given.
                 // One on a document since removed is kept to itself too: what it
                 // was about cannot be known any more.
-                let restricted = o.document.is_some_and(|d| {
-                    s.document(d).is_none_or(|d| matches!(d.confidentiality, Confidentiality::Named | Confidentiality::Secret))
-                });
+                let restricted = o.document.is_some_and(|d| s.document(d).is_none_or(|d| d.confidentiality.lists_readers()));
                 let text = if restricted {
                     format!(" {}", t(lang, "(về tài liệu hạn chế; nội dung không ghi)", "(on a restricted document; not reproduced)"))
                 } else if o.text.is_empty() {

@@ -180,6 +180,12 @@ impl Confidentiality {
             _ => None,
         }
     }
+
+    /// Read by the participants it names (`named`, `secret`), not by a
+    /// whole group.
+    pub fn lists_readers(self) -> bool {
+        matches!(self, Self::Named | Self::Secret)
+    }
 }
 
 /// One row of the lobby's meeting list (`GET /api/meetings`).

@@ -450,12 +450,10 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
 /// Checks a document's readers: only `named` and `secret` documents name
 /// readers, and those must be participants of the meeting.
 pub fn check_readers(state: &MeetingState, c: Confidentiality, readers: &[ParticipantId]) -> Result<(), RuleError> {
-    match c {
-        Confidentiality::Public | Confidentiality::Members if !readers.is_empty() => {
-            Err(RuleError::Invalid("only named and secret documents list readers".into()))
-        }
-        _ => readers.iter().try_for_each(|r| state.participant(*r).map(|_| ()).ok_or(RuleError::NotFound("participant"))),
+    if !c.lists_readers() && !readers.is_empty() {
+        return Err(RuleError::Invalid("only named and secret documents list readers".into()));
     }
+    readers.iter().try_for_each(|r| state.participant(*r).map(|_| ()).ok_or(RuleError::NotFound("participant")))
 }
 
 /// Where an agenda move lands: `Ok(None)` when there is nowhere to go (the

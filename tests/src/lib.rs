@@ -59,6 +59,22 @@ impl TestServer {
         })
     }
 
+    /// Starts a server again on the data directory and the QUIC and HTTP
+    /// addresses ([`TestServer::addrs`]) of one stopped before: the room
+    /// coming back where its tablets left it.
+    pub async fn start_again(data_dir: &Path, (quic, http): (SocketAddr, SocketAddr)) -> anyhow::Result<TestServer> {
+        Self::start_in(data_dir, |c| {
+            c.quic = quic;
+            c.http = http;
+        })
+        .await
+    }
+
+    /// The QUIC and HTTP addresses, for [`TestServer::start_again`].
+    pub fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        (self.quic_addr, self.addr)
+    }
+
     /// `http://ADDR`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

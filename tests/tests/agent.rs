@@ -117,11 +117,9 @@ async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_ch
     let server = TestServer::start_in(data.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Báo cáo.pdf", pack_pdf(100, 400 * 1024, 3, None), &[]).await?;
-    let (quic, http_addr) = (server.quic_addr, server.addr);
-    let fingerprint = server.fingerprint.clone();
-
+    let addrs = server.addrs();
     let cache = tempfile::tempdir()?;
-    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("a fifth of the document has arrived", LONG, || {
         let p = agent.shared.progress.borrow().clone();
         p.bytes_done > doc.size / 5
@@ -131,11 +129,7 @@ async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_ch
     until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
     assert!(!agent.shared.cache.has(&doc.sha256), "the download was cut before the end");
 
-    let server = TestServer::start_in(data.path(), |c| {
-        c.quic = quic;
-        c.http = http_addr;
-    })
-    .await?;
+    let server = TestServer::start_again(data.path(), addrs).await?;
     until("the pack is complete after the restart", LONG, || complete(&agent)).await?;
     assert_eq!(sha256_hex(&agent.shared.cache.read_doc(&doc.sha256)?), doc.sha256);
     let t = *agent.shared.totals.lock().unwrap();
@@ -715,16 +709,31 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
     Ok(())
 }
 
+/// A room in a data directory of its own (so it can be stopped and started
+/// again there), one delegate, and their agent following it.
+struct Restartable {
+    data: tempfile::TempDir,
+    server: TestServer,
+    s: Assembly,
+    agent: gavel_agent::agent::Agent,
+    _cache: tempfile::TempDir,
+}
+
+impl Restartable {
+    async fn start() -> anyhow::Result<Restartable> {
+        let data = tempfile::tempdir()?;
+        let server = TestServer::start_in(data.path(), |_| {}).await?;
+        let s = Assembly::build(&server.url(""), 1).await?;
+        let cache = tempfile::tempdir()?;
+        let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+        until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+        Ok(Restartable { data, server, s, agent, _cache: cache })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is_back() -> anyhow::Result<()> {
-    let data = tempfile::tempdir()?;
-    let server = TestServer::start_in(data.path(), |_| {}).await?;
-    let s = Assembly::build(&server.url(""), 1).await?;
-    let (quic, http_addr) = (server.quic_addr, server.addr);
-    let fingerprint = server.fingerprint.clone();
-    let cache = tempfile::tempdir()?;
-    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
-    until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let Restartable { data, server, s, agent, _cache } = Restartable::start().await?;
     let mut ws = Ws::connect(agent.local_addr.unwrap(), Some(&agent.shared.local_key)).await?;
     ws.hello(s.meeting, None).await?;
     while ws.snapshot.is_none() {
@@ -732,6 +741,7 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
     }
 
     // The room goes away; the delegate sends an opinion meanwhile.
+    let addrs = server.addrs();
     server.stop().await?;
     let key = "opinion-while-away".to_string();
     let opinion = Command::AddOpinion {
@@ -746,11 +756,7 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
 
     // Back: the same socket gets the room's answer to that key, and the room
     // holds the opinion once.
-    let _server = TestServer::start_in(data.path(), |c| {
-        c.quic = quic;
-        c.http = http_addr;
-    })
-    .await?;
+    let _server = TestServer::start_again(data.path(), addrs).await?;
     let answer = tokio::time::timeout(LONG, async {
         loop {
             match ws.recv().await? {
@@ -885,14 +891,8 @@ async fn the_local_server_answers_only_a_browser_opened_with_the_agents_link() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_whose_page_was_closed_while_the_room_was_away_is_not_sent_later() -> anyhow::Result<()> {
-    let data = tempfile::tempdir()?;
-    let server = TestServer::start_in(data.path(), |_| {}).await?;
-    let s = Assembly::build(&server.url(""), 1).await?;
-    let (quic, http_addr) = (server.quic_addr, server.addr);
-    let fingerprint = server.fingerprint.clone();
-    let cache = tempfile::tempdir()?;
-    let agent = start_agent(quic, &fingerprint, &s, 0, cache.path()).await?;
-    until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let Restartable { data, server, s, agent, _cache } = Restartable::start().await?;
+    let addrs = server.addrs();
     server.stop().await?;
     until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
     // The delegate writes an opinion, then reloads the page (and would send
@@ -909,11 +909,7 @@ async fn a_command_whose_page_was_closed_while_the_room_was_away_is_not_sent_lat
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(ws);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let _server = TestServer::start_in(data.path(), |c| {
-        c.quic = quic;
-        c.http = http_addr;
-    })
-    .await?;
+    let _server = TestServer::start_again(data.path(), addrs).await?;
     until("the agent is back", LONG, || agent.shared.link.borrow().is_some()).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let chair = s.sign_in(&s.chair).await?;

@@ -141,7 +141,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
     let wine = Wine::new()?;
     let data = tempfile::tempdir()?;
     let server = TestServer::start_in(data.path(), |_| {}).await?;
-    let (quic_addr, http_addr) = (server.quic_addr, server.addr);
+    let addrs = server.addrs();
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình số 12.pdf", pack_pdf(12, 128 * 1024, 31, None), &[]).await?;
     let cache = tempfile::tempdir()?;
@@ -197,11 +197,7 @@ async fn the_windows_agent_joins_keeps_the_pack_and_serves_the_meeting_under_win
 
     // It comes back on the same address: the agent links up again by itself
     // (its UDP socket survived the unreachable port) and catches up.
-    let _server = TestServer::start_in(data.path(), |c| {
-        c.quic = quic_addr;
-        c.http = http_addr;
-    })
-    .await?;
+    let _server = TestServer::start_again(data.path(), addrs).await?;
     let add =
         Command::AddItem { title: "Sau khi khởi động lại".into(), presenter: String::new(), summary: String::new(), position: None };
     let a = s.admin.command(s.meeting, "wine-after", &add).await?;

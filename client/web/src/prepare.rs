@@ -318,7 +318,7 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
                         {move || conf_options.into_iter().filter(|c| *c != Confidentiality::Secret || secrets.get()).map(|c| view! { <option value=c.as_str()>{move || i.t(conf_key(c))}</option> }).collect_view()}
                     </select>
                 </label>
-                <Show when=move || matches!(conf.get(), Confidentiality::Named | Confidentiality::Secret)>
+                <Show when=move || conf.get().lists_readers()>
                     <ReadersPicker readers/>
                 </Show>
                 <button type="submit" disabled=move || busy.get()>{move || if busy.get() { i.t("prep.uploading") } else { i.t("prep.upload") }}</button>
@@ -334,7 +334,6 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
 fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl IntoView {
     let i = use_i18n();
     let id = d.id;
-    let listed = |c: Confidentiality| matches!(c, Confidentiality::Named | Confidentiality::Secret);
     // The access being given a list of readers, while the list is open.
     let editing = RwSignal::new(None::<Confidentiality>);
     let readers = RwSignal::new(d.readers.clone());
@@ -364,7 +363,7 @@ fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl
     let d5 = d.clone();
     let change = move |ev: leptos::ev::Event| {
         let Some(c) = Confidentiality::parse(&event_target_value(&ev)) else { return };
-        if listed(c) && !listed(d5.confidentiality) {
+        if c.lists_readers() && !d5.confidentiality.lists_readers() {
             // Narrowing to a list of names: the list is chosen first.
             readers.set(vec![]);
             editing.set(Some(c));
@@ -383,11 +382,11 @@ fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl
             return;
         }
         editing.set(None);
-        let readers = if listed(c) { d5.readers.clone() } else { vec![] };
+        let readers = if c.lists_readers() { d5.readers.clone() } else { vec![] };
         run(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, true);
     };
     let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
-    let has_list = listed(d.confidentiality);
+    let has_list = d.confidentiality.lists_readers();
     view! {
         <li data-document=id.0>
             <span class="doc-title">{d.title.clone()}</span>
