@@ -16,7 +16,16 @@ fn main() {
     let dist = out.join("dist");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
-    for p in ["client/web/src", "client/web/index.html", "client/web/style.css", "client/web/Cargo.toml", "shared/src", "Trunk.toml"] {
+    for p in [
+        "client/web/src",
+        "client/web/index.html",
+        "client/web/style.css",
+        "client/web/Cargo.toml",
+        "client/web/pdf-viewer.js",
+        "client/web/package-lock.json",
+        "shared/src",
+        "Trunk.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=GAVEL_WEB_DIST");
@@ -91,12 +100,37 @@ fn check_tools(root: &Path, path: &std::ffi::OsStr) {
             ),
         }
     }
+    check_pdfjs(root);
     match version_of("wasm-opt") {
         Some(v) if v.contains("version 132") => {}
         found => panic!(
             "the web UI needs wasm-opt 132 (npm `binaryen@132`; Debian's wasm-opt breaks the app), found {found:?}: \
              run scripts/setup"
         ),
+    }
+}
+
+/// pdf.js must be installed (npm) at the version whose folder index.html
+/// names: the room tells browsers to keep that folder's files for good.
+fn check_pdfjs(root: &Path) {
+    let web = root.join("client/web");
+    let lock = std::fs::read_to_string(web.join("package-lock.json")).unwrap_or_default();
+    let locked = lock
+        .split("\"node_modules/pdfjs-dist\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\"version\": \"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let installed = std::fs::read_to_string(web.join("node_modules/pdfjs-dist/package.json")).unwrap_or_default();
+    if locked.is_empty() || !installed.contains(&format!("\"version\": \"{locked}\"")) {
+        panic!("the web UI needs pdf.js {locked} (npm `pdfjs-dist`) in client/web/node_modules: run scripts/setup");
+    }
+    let page = std::fs::read_to_string(web.join("index.html")).unwrap_or_default();
+    let glue = std::fs::read_to_string(web.join("pdf-viewer.js")).unwrap_or_default();
+    let folder = format!("pdfjs-{locked}");
+    if !page.contains(&format!("data-target-path=\"{folder}\"")) || !glue.contains(&format!("/{folder}/")) {
+        panic!("client/web/index.html and pdf-viewer.js must name the folder {folder}, for the pdf.js of package-lock.json");
     }
 }
 

@@ -600,6 +600,22 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
     ])
 }
 
+/// A PDF of `pages` A4 pages that draw something to look for: page `k`
+/// (from 1) has a black square, 200 points wide, whose top-left corner is
+/// `k` × 100 points below the top of the page and 50 from its left edge;
+/// the rest is white.
+pub fn drawn_pdf(pages: usize) -> Vec<u8> {
+    let kids = (0..pages).map(|p| format!("{} 0 R", 3 + 2 * p)).collect::<Vec<_>>().join(" ");
+    let mut objects =
+        vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), format!("<< /Type /Pages /Kids [{kids}] /Count {pages} >>").into_bytes()];
+    for p in 0..pages {
+        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R >>", 4 + 2 * p).into_bytes());
+        let top = 842 - 100 * (p + 1);
+        objects.push(stream_object(format!("0 0 0 rg 50 {} 200 200 re f", top - 200).as_bytes()));
+    }
+    write_pdf(objects)
+}
+
 /// A stream object's body: its length, then its bytes.
 fn stream_object(content: &[u8]) -> Vec<u8> {
     let mut o = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();

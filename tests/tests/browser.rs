@@ -694,12 +694,108 @@ async fn a_document_restricted_to_named_readers_has_them_chosen_first() -> anyho
     Ok(())
 }
 
+/// How a page of the open document is drawn: the red of the pixel at
+/// (`x`, `y`), each a fraction of the page's width and height, or null
+/// while the page has no canvas.
+async fn pixel(c: &Client, page: u32, x: f64, y: f64) -> anyhow::Result<Option<u64>> {
+    let js = "const [page, x, y] = arguments; \
+              const k = document.querySelector(`.pdf-page[data-page='${page}'] canvas`); \
+              if (!k) { return null; } \
+              return k.getContext('2d').getImageData(Math.floor(x * k.width), Math.floor(y * k.height), 1, 1).data[0];";
+    Ok(c.execute(js, vec![json!(page), json!(x), json!(y)]).await?.as_u64())
+}
+
+/// Waits until page `page` of the open document is drawn as `drawn_pdf`
+/// draws it: black inside its square, white outside.
+async fn wait_drawn(c: &Client, page: u32) -> anyhow::Result<()> {
+    // The square's middle: 150 of 595 points across, (k × 100 + 100) of 842 down.
+    let middle_y = (page as f64 * 100.0 + 100.0) / 842.0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let inside = pixel(c, page, 150.0 / 595.0, middle_y).await?;
+        let outside = pixel(c, page, 450.0 / 595.0, middle_y).await?;
+        if inside.is_some_and(|r| r < 60) && outside.is_some_and(|r| r > 200) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "page {page} was never drawn (inside {inside:?}, outside {outside:?}; the viewer says {:?})",
+            text_of(c, ".pdf-status").await.ok()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A document is read in the page on every tablet: pdf.js draws it (Chrome
+/// on Android shows no PDF in a frame, Safari on iPad only its first page)
+/// page by page, says which page is being read, zooms, and offers no link
+/// that would hand a restricted copy to the tablet's downloads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let open = s.upload_document("Tờ trình số 12.pdf", drawn_pdf(3), &[]).await?;
+    let named = s
+        .upload_document("Báo cáo nhân sự.pdf", drawn_pdf(1), &[("confidentiality", "named"), ("readers", &s.voters[0].0.to_string())])
+        .await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let document = |id: DocumentId| format!(".document[data-document='{}'] button", id.0);
+
+    c.wait().at_most(WAIT).for_element(Locator::Css(&document(open.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    wait_drawn(&c, 1).await?;
+    assert!(c.find(Locator::Css("iframe")).await.is_err(), "no frame left to the browser's own PDF viewer");
+    assert!(c.find(Locator::Css(".viewer-bar a")).await.is_ok(), "an unrestricted document may be opened on its own");
+    // Scrolled to the end, the last page is drawn and named.
+    c.execute("const r = document.querySelector('.pdf-pages'); r.scrollTop = r.scrollHeight; return 1;", vec![]).await?;
+    wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
+    wait_drawn(&c, 3).await?;
+    // Zoomed in, the pages grow wider than the reader and are drawn again, finer.
+    let width = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let v = c
+                .execute(
+                    "const r = document.querySelector('.pdf-pages'); const k = r.querySelector('.pdf-page[data-page=\"3\"] canvas'); \
+                     return [r.clientWidth, r.querySelector('.pdf-page').clientWidth, k ? k.width : 0];",
+                    vec![],
+                )
+                .await?;
+            anyhow::Ok(serde_json::from_value::<[u64; 3]>(v)?)
+        }
+    };
+    let [reader, page_before, canvas_before] = width(&c).await?;
+    assert!(page_before <= reader, "{page_before} > {reader}");
+    c.find(Locator::Css(".zoom-in")).await?.click().await?;
+    c.find(Locator::Css(".zoom-in")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let [reader, page, canvas] = width(&c).await?;
+        if page > reader && canvas > canvas_before {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the zoomed page was not drawn again: {reader} {page} {canvas}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_drawn(&c, 3).await?;
+
+    // A restricted document: read here only.
+    c.find(Locator::Css(".close-viewer")).await?.click().await?;
+    c.find(Locator::Css(&document(named.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 1").await?;
+    wait_text(&c, ".viewer-title", "Báo cáo nhân sự").await?;
+    assert!(c.find(Locator::Css(".viewer-bar a")).await.is_err(), "no link to open a restricted document outside the app");
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_offline() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let a = s.admin.upload(s.meeting, s.item, "Tờ trình.pdf", pack_pdf(3, 32 * 1024, 1, None), &[]).await?;
-    assert_eq!(a.status, 201, "{a:?}");
+    let doc = s.upload_document("Tờ trình.pdf", drawn_pdf(3), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     let driver = chromedriver().await?;
@@ -722,6 +818,15 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
 
     // The room goes away; a reload still shows the meeting from the tablet.
     until("the pack is cached", WAIT, || agent.shared.progress.borrow().complete()).await?;
+    // The page fetched the PDF viewer by itself, before anyone read a document.
+    let viewer_kept = || {
+        std::fs::read_dir(cache.path().join("web"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| d.file_name().to_string_lossy().starts_with("pdfjs-") && d.path().join("pdf.worker.min.mjs").exists())
+    };
+    until("the PDF viewer is kept", WAIT, viewer_kept).await?;
     server.stop().await?;
     until("the agent is offline", WAIT, || agent.shared.link.borrow().is_none()).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
@@ -729,6 +834,14 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
     wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
     wait_text(&c, "#who-name", "Đại biểu 0000").await?;
+    // And the document is read from the tablet, drawn by the viewer it kept.
+    c.find(Locator::XPath("//li[contains(@class,'agenda-item')][contains(., 'Nghị quyết')]/button[contains(@class,'item-open')]"))
+        .await?
+        .click()
+        .await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    wait_drawn(&c, 1).await?;
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-offline.png"), c.screenshot().await?)?;
     c.close().await?;
     Ok(())

@@ -59,6 +59,10 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("docs.none", "Không có tài liệu.", "No documents."),
     ("docs.open", "Mở tài liệu", "Open document"),
     ("docs.close", "Đóng", "Close"),
+    ("docs.page", "Trang", "Page"),
+    ("docs.loading", "Đang tải tài liệu…", "Loading the document…"),
+    ("docs.zoom_in", "Phóng to", "Zoom in"),
+    ("docs.zoom_out", "Thu nhỏ", "Zoom out"),
     ("conf.public", "Công khai", "Public"),
     ("conf.members", "Thành viên", "Members"),
     ("conf.named", "Người được chỉ định", "Named readers"),
@@ -315,6 +319,9 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Không thể đóng dấu bản sao cho tài liệu này (tệp PDF bị hỏng hoặc được bảo vệ).",
         "This document cannot be stamped (the PDF is damaged or protected).",
     ),
+    ("err.pdf_password", "Tài liệu được đặt mật khẩu nên không mở được.", "The document is password-protected and cannot be opened."),
+    ("err.pdf_invalid", "Tệp PDF bị hỏng, không đọc được.", "The PDF is damaged and cannot be read."),
+    ("err.pdf_unreadable", "Không hiển thị được tài liệu này.", "This document cannot be shown."),
     ("err.weak_password", "Mật khẩu quá yếu: dùng ít nhất 8 ký tự.", "The password is too weak: use at least 8 characters."),
     ("err.bad_upload", "Tệp tải lên không đọc được: hãy chọn lại tệp.", "The upload could not be read: pick the file again."),
     ("err.stale_version", "Tài liệu vừa có phiên bản mới: hãy mở lại.", "The document has a newer version: open it again."),
@@ -358,6 +365,9 @@ const WHOLE: &[&str] = &[
     "malformed_message",
     "malformed_json",
     "unknown_command",
+    "pdf_password",
+    "pdf_invalid",
+    "pdf_unreadable",
 ];
 
 /// The UI language, in context.

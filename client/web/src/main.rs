@@ -1,6 +1,6 @@
 //! Gavel's web UI: mounts the app. Everything else is in the modules:
 //! `app` (screens and navigation), `room` (the meeting), `prepare` (the
-//! secretary's tools), `cards` (printable sign-in cards), `live` (the
+//! secretary's tools), `cards` (printable sign-in cards), `viewer` (the PDF reader), `live` (the
 //! WebSocket link and the meeting store), `api` (HTTP), `i18n` (texts).
 
 mod api;
@@ -12,6 +12,7 @@ mod live;
 mod minutes;
 mod prepare;
 mod room;
+mod viewer;
 
 fn main() {
     console_error_panic_hook::set_once();

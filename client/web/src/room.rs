@@ -6,6 +6,7 @@ use crate::app::{format_time, status_key, use_ctx, with_state};
 use crate::i18n::use_i18n;
 use crate::live::{self, Conn};
 use crate::prepare::Prepare;
+use crate::viewer::PdfViewer;
 use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
 use leptos::prelude::*;
@@ -278,13 +279,21 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
             })}
             {move || viewing.get().map(|d| {
                 let url = format!("/api/meetings/{meeting}/documents/{d}");
+                // A restricted document is read here only: opened on its own,
+                // a tablet's browser hands it to the downloads folder, outside
+                // the tablet's encrypted cache.
+                let restricted = with_state(|s| s.document(d).is_some_and(|doc| doc.confidentiality.lists_readers())).unwrap_or(true);
+                let title = with_state(|s| s.document(d).map(|doc| doc.title.clone())).flatten().unwrap_or_default();
                 view! {
-                    <div class="viewer">
+                    <div class="viewer" data-document=d.0>
                         <div class="viewer-bar">
-                            <a href=url.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
-                            <button class="secondary" on:click=move |_| viewing.set(None)>{move || i.t("docs.close")}</button>
+                            <strong class="viewer-title">{title}</strong>
+                            <Show when=move || !restricted>
+                                <a href=url.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
+                            </Show>
+                            <button class="secondary close-viewer" on:click=move |_| viewing.set(None)>{move || i.t("docs.close")}</button>
                         </div>
-                        <iframe src=url title="PDF"></iframe>
+                        <PdfViewer url=format!("/api/meetings/{meeting}/documents/{d}")/>
                     </div>
                 }
             })}
