@@ -23,6 +23,7 @@ fn main() {
         "client/web/Cargo.toml",
         "client/web/pdf-viewer.js",
         "client/web/package-lock.json",
+        "client/web/node_modules/pdfjs-dist/package.json",
         "shared/src",
         "Trunk.toml",
     ] {

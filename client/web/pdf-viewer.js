@@ -4,22 +4,45 @@
 // another app would leave a copy outside Gavel. Inlined into index.html by
 // Trunk; the app calls `gavelPdf.open(...)` through wasm-bindgen.
 //
-// Old tablets: the PDF is read once into memory, only pages near the screen
-// keep a canvas, and a canvas never exceeds what iOS allows (16.7 Mpx).
+// Old tablets: the PDF is read once into memory; only pages near the screen
+// keep a canvas and their decoded images; a canvas never exceeds what iOS
+// allows (16.7 Mpx). pdf.js 4.10 needs Chrome 103 or Safari 16.4: an older
+// browser is told so, not shown a blank reader.
 (function () {
   "use strict";
   // Trunk copies pdf.js here (index.html); the folder carries the version,
   // since the room tells browsers to keep every file but index.html for good.
   var BASE = "/pdfjs-4.10.38/";
+  var FILES = [BASE + "pdf.min.mjs", BASE + "pdf.worker.min.mjs"];
   var MAX_PIXELS = 16000000;
   var lib = null;
   var worker = null;
 
-  // pdf.js itself, loaded once; a failed load (offline) may be tried again.
+  function fail(code, message) { return { code: code, message: message || "" }; }
+
+  // Both files, read whole: a tablet on weak Wi-Fi learns here, with a
+  // sentence, that they did not come, and they are then in the browser's
+  // cache (and the tablet agent's) for when the room is away. pdf.js itself
+  // would remember a failed module or worker until the page is reloaded.
+  function fetchFiles() {
+    return Promise.all(FILES.map(function (f) {
+      return fetch(f, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) { throw fail(r.status === 503 ? "offline" : "network", "HTTP " + r.status + " " + f); }
+        return r.arrayBuffer();
+      }, function (e) { throw fail("offline", String(e)); });
+    }));
+  }
+
+  // pdf.js, loaded once; a failed load is tried again at the next document.
   function load() {
     if (!lib) {
-      lib = import(BASE + "pdf.min.mjs").then(function (m) {
-        m.GlobalWorkerOptions.workerSrc = BASE + "pdf.worker.min.mjs";
+      lib = fetchFiles().then(function () {
+        return import(FILES[0]).catch(function (e) {
+          // A module this browser cannot parse: too old for pdf.js.
+          throw fail(e && e.name === "SyntaxError" ? "viewer_too_old" : "viewer_failed", String(e));
+        });
+      }).then(function (m) {
+        m.GlobalWorkerOptions.workerSrc = FILES[1];
         return m;
       });
       lib.catch(function () { lib = null; });
@@ -28,52 +51,51 @@
   }
 
   // One worker for every document: starting pdf.js's 1.4 MB worker costs an
-  // old tablet a noticeable pause, so it is started once.
+  // old tablet a noticeable pause. One that failed to start is not reused.
   function sharedWorker(pdfjs) {
-    if (!worker || worker.destroyed) { worker = new pdfjs.PDFWorker(); }
+    if (!worker || worker.destroyed) {
+      var w = new pdfjs.PDFWorker();
+      w.promise.catch(function () { if (worker === w) { worker = null; } });
+      worker = w;
+    }
     return worker;
   }
 
-  // Fetched soon after the app starts, so a tablet that goes offline before
-  // anyone opened a document can still read the pack (the tablet agent keeps
-  // what the browser fetched; a browser keeps it in its cache).
-  function warm() {
-    load().then(function () {
-      return fetch(BASE + "pdf.worker.min.mjs", { credentials: "same-origin" });
-    }).catch(function () {});
-  }
+  // Fetched soon after the app starts (not run), so a tablet that goes
+  // offline before anyone opened a document can still read the pack.
+  function warm() { fetchFiles().catch(function () {}); }
 
   function errorOf(e) {
-    if (e && e.code) { return e; }
+    if (e && typeof e.code === "string") { return e; }
     var name = e && e.name;
     var code = name === "PasswordException" ? "pdf_password"
       : name === "InvalidPDFException" ? "pdf_invalid"
       : name === "AbortError" ? "aborted"
       : "pdf_unreadable";
-    return { code: code, message: (e && e.message) || String(e) };
+    return fail(code, (e && e.message) || String(e));
   }
 
   // The document's bytes, with progress, or the room's `{code, message}`.
   function fetchBytes(url, signal, progress) {
+    var lost = function (e) { throw e && e.name === "AbortError" ? e : fail("offline", String(e)); };
     return fetch(url, { credentials: "same-origin", signal: signal }).then(function (r) {
       if (!r.ok) {
         return r.text().then(function (t) {
           var body = null;
           try { body = JSON.parse(t); } catch (_) { /* not the room's JSON */ }
-          throw {
-            code: (body && body.code) || (r.status === 503 ? "offline" : "network"),
-            message: (body && body.message) || "HTTP " + r.status
-          };
-        });
+          if (body && typeof body.code === "string") { throw fail(body.code, body.message); }
+          throw fail(r.status === 503 ? "offline" : "network", "HTTP " + r.status);
+        }, lost);
       }
       var total = Number(r.headers.get("content-length")) || 0;
-      if (!r.body || !r.body.getReader) { return r.arrayBuffer().then(function (b) { return new Uint8Array(b); }); }
+      if (!r.body || !r.body.getReader) { return r.arrayBuffer().then(function (b) { return new Uint8Array(b); }, lost); }
       var reader = r.body.getReader();
       var parts = [];
       var got = 0;
       function next() {
         return reader.read().then(function (x) {
           if (x.done) {
+            if (parts.length === 1) { return parts[0]; }
             var all = new Uint8Array(got);
             var at = 0;
             parts.forEach(function (p) { all.set(p, at); at += p.length; });
@@ -83,84 +105,101 @@
           got += x.value.length;
           progress(got, total);
           return next();
-        });
+        }, lost);
       }
       return next();
-    }, function (e) {
-      throw e && e.name === "AbortError" ? e : { code: "offline", message: String(e) };
-    });
+    }, lost);
   }
 
   // Shows the PDF at `url` in `root` (a scrolling element). `report` gets
   // JSON: {state: "loading", received, total} | {state: "ready", pages, page}
-  // | {state: "error", code, message}. Returns {zoom(factor), close()}.
+  // | {state: "error", code, message}; never after `close()`. Returns
+  // {zoom(factor), close()}.
   function open(root, url, label, report) {
     var closed = false;
+    var task = null;
     var doc = null;
     var zoom = 1;
     var generation = 0;
+    var asks = 0;
     var pages = [];
     var observer = null;
+    var sizes = null;
+    var width = 0;
     var current = 0;
+    var shownPercent = -1;
     var abort = typeof AbortController === "function" ? new AbortController() : null;
     function say(o) { if (!closed) { report(JSON.stringify(o)); } }
+    function quietly(promise) { if (promise && promise.catch) { promise.catch(function () {}); } }
 
+    // Gives back a page's canvas and what pdf.js decoded for it (a scanned
+    // page's image is megabytes), and forgets any drawing under way.
     function release(p) {
+      p.ask = ++asks;
+      p.drawing = -1;
+      p.drawn = -1;
       if (p.task) { p.task.cancel(); p.task = null; }
       if (p.canvas) { p.canvas.width = 0; p.canvas.height = 0; p.box.removeChild(p.canvas); p.canvas = null; }
-      p.want = -1;
-      p.drawn = -1;
+      p.box.removeAttribute("data-drawn");
+      if (p.page) { p.page.cleanup(); }
     }
 
-    // Draws page `p` for the current size and zoom, unless it is far from
+    // Draws page `p` for the current width and zoom, unless it is far from
     // the view or already drawn (or being drawn) so. The canvas it had stays
     // until the new one is ready.
     function draw(p) {
-      if (closed || !p.near || p.drawn === generation || p.want === generation) { return; }
+      if (closed || !p.near || !root.clientWidth || p.drawn === generation || p.drawing === generation) { return; }
       if (p.task) { p.task.cancel(); p.task = null; }
-      var want = generation;
-      p.want = want;
+      var ask = ++asks;
+      var gen = generation;
+      p.ask = ask;
+      p.drawing = gen;
       doc.getPage(p.number).then(function (page) {
-        if (closed || !p.near || p.want !== want) { return; }
+        if (closed || p.ask !== ask) { return; }
+        p.page = page;
         var unit = page.getViewport({ scale: 1 });
         p.box.style.aspectRatio = unit.width + " / " + unit.height;
-        var cssWidth = p.box.clientWidth || root.clientWidth || unit.width;
+        var cssWidth = p.box.clientWidth || root.clientWidth;
         var viewport = page.getViewport({ scale: cssWidth / unit.width });
         var ratio = Math.min(window.devicePixelRatio || 1, 2);
         ratio = Math.min(ratio, Math.sqrt(MAX_PIXELS / (viewport.width * viewport.height)));
         var canvas = document.createElement("canvas");
         canvas.width = Math.floor(viewport.width * ratio);
         canvas.height = Math.floor(viewport.height * ratio);
-        var task = page.render({
+        var rendering = page.render({
           canvasContext: canvas.getContext("2d", { alpha: false }),
           viewport: viewport,
           transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null
         });
-        p.task = task;
-        task.promise.then(function () {
-          if (p.task === task) { p.task = null; }
-          if (closed || !p.near || p.want !== want) { canvas.width = 0; return; }
+        p.task = rendering;
+        rendering.promise.then(function () {
+          if (p.task === rendering) { p.task = null; }
+          if (closed || p.ask !== ask) { canvas.width = 0; return; }
           if (p.canvas) { p.canvas.width = 0; p.box.removeChild(p.canvas); }
           p.canvas = canvas;
-          p.drawn = want;
+          p.drawn = gen;
+          p.drawing = -1;
           p.box.appendChild(canvas);
           p.box.setAttribute("data-drawn", "1");
         }, function () {
-          if (p.task === task) { p.task = null; }
-          if (p.want === want) { p.want = -1; }
+          if (p.task === rendering) { p.task = null; }
+          if (p.ask === ask) { p.drawing = -1; }
           canvas.width = 0;
+          if (!p.near && p.page) { p.page.cleanup(); }
         });
       }).catch(function (e) {
-        if (p.want === want) { p.want = -1; }
+        if (p.ask === ask) { p.drawing = -1; }
         if (!closed) { p.box.setAttribute("data-failed", errorOf(e).message); }
       });
     }
 
+    // The page being read: the last one whose top is above the upper third
+    // of the reader (measured against the reader itself, wherever it sits).
     function track() {
-      var middle = root.scrollTop + root.clientHeight / 3;
+      var line = root.getBoundingClientRect().top + root.clientHeight / 3;
       var seen = 1;
       for (var i = 0; i < pages.length; i++) {
-        if (pages[i].box.offsetTop <= middle) { seen = i + 1; } else { break; }
+        if (pages[i].box.getBoundingClientRect().top <= line) { seen = i + 1; } else { break; }
       }
       if (seen !== current) {
         current = seen;
@@ -178,11 +217,6 @@
       generation += 1;
       pages.forEach(draw);
     }
-    var resizing = null;
-    function onResize() {
-      window.clearTimeout(resizing);
-      resizing = window.setTimeout(function () { if (!closed) { redrawAll(); } }, 200);
-    }
 
     function layout(first) {
       var unit = first.getViewport({ scale: 1 });
@@ -195,7 +229,7 @@
         box.setAttribute("aria-label", label + " " + n);
         box.style.aspectRatio = unit.width + " / " + unit.height;
         root.appendChild(box);
-        pages.push({ number: n, box: box, canvas: null, task: null, want: -1, drawn: -1, near: false });
+        pages.push({ number: n, box: box, page: null, canvas: null, task: null, ask: 0, drawing: -1, drawn: -1, near: false });
       }
       // Pages within a screen of the view are drawn; the others give their
       // canvas back.
@@ -208,32 +242,48 @@
       }, { root: root, rootMargin: "100% 0px" });
       pages.forEach(function (p) { observer.observe(p.box); });
       root.addEventListener("scroll", onScroll, { passive: true });
-      window.addEventListener("resize", onResize);
+      // Drawn again only when the reader's width changes (turning the
+      // tablet), not at every resize of the window (Android's address bar).
+      width = root.clientWidth;
+      if (typeof ResizeObserver === "function") {
+        sizes = new ResizeObserver(function () {
+          if (closed || root.clientWidth === width) { return; }
+          width = root.clientWidth;
+          redrawAll();
+        });
+        sizes.observe(root);
+      }
       track();
     }
 
     say({ state: "loading", received: 0, total: 0 });
     fetchBytes(url, abort && abort.signal, function (got, total) {
-      say({ state: "loading", received: got, total: total });
+      var percent = total ? Math.min(100, Math.floor(got * 100 / total)) : 0;
+      if (percent !== shownPercent) {
+        shownPercent = percent;
+        say({ state: "loading", received: got, total: total });
+      }
     }).then(function (bytes) {
       return load().then(function (pdfjs) {
         if (closed) { return null; }
-        return pdfjs.getDocument({
+        task = pdfjs.getDocument({
           data: bytes,
           worker: sharedWorker(pdfjs),
           isEvalSupported: false,
           enableXfa: false,
           cMapUrl: BASE + "cmaps/",
           cMapPacked: true
-        }).promise;
+        });
+        return task.promise;
       });
     }).then(function (d) {
       if (!d) { return null; }
-      if (closed) { d.destroy(); return null; }
+      if (closed) { quietly(d.destroy()); return null; }
       doc = d;
-      return d.getPage(1).then(layout);
+      return d.getPage(1).then(function (first) { if (!closed) { layout(first); } });
     }).catch(function (e) {
       var err = errorOf(e);
+      if (err.code === "pdf_unreadable" && worker === null) { err = fail("viewer_failed", err.message); }
       if (!closed && err.code !== "aborted") { say({ state: "error", code: err.code, message: err.message }); }
     });
 
@@ -253,11 +303,10 @@
         closed = true;
         if (abort) { abort.abort(); }
         if (observer) { observer.disconnect(); }
+        if (sizes) { sizes.disconnect(); }
         root.removeEventListener("scroll", onScroll);
-        window.removeEventListener("resize", onResize);
-        window.clearTimeout(resizing);
         pages.forEach(release);
-        if (doc) { doc.destroy(); }
+        if (doc) { quietly(doc.destroy()); } else if (task) { quietly(task.destroy()); }
       }
     };
   }

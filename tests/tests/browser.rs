@@ -726,20 +726,41 @@ async fn wait_drawn(c: &Client, page: u32) -> anyhow::Result<()> {
     }
 }
 
+/// A PDF that asks for a password to open (qpdf, AES-256).
+fn password_pdf() -> anyhow::Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let (plain, locked) = (dir.path().join("plain.pdf"), dir.path().join("locked.pdf"));
+    std::fs::write(&plain, drawn_pdf(1))?;
+    let out = std::process::Command::new("qpdf")
+        .args(["--encrypt", "mat-khau", "chu-so-huu", "256", "--"])
+        .arg(&plain)
+        .arg(&locked)
+        .output()
+        .map_err(|e| anyhow::anyhow!("qpdf ({e}): install qpdf (scripts/test does)"))?;
+    anyhow::ensure!(out.status.success(), "qpdf --encrypt: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(std::fs::read(locked)?)
+}
+
 /// A document is read in the page on every tablet: pdf.js draws it (Chrome
 /// on Android shows no PDF in a frame, Safari on iPad only its first page)
-/// page by page, says which page is being read, zooms, and offers no link
-/// that would hand a restricted copy to the tablet's downloads.
+/// page by page, says which page is being read, zooms, stays as it is while
+/// the meeting goes on, says why when it cannot show a document, and offers
+/// no link that would hand a restricted copy to the tablet's downloads.
+/// The window is a tablet held upright (one column, the agenda above the
+/// reader).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let open = s.upload_document("Tờ trình số 12.pdf", drawn_pdf(3), &[]).await?;
+    let members = s.upload_document("Dự thảo.pdf", drawn_pdf(1), &[("confidentiality", "members")]).await?;
     let named = s
         .upload_document("Báo cáo nhân sự.pdf", drawn_pdf(1), &[("confidentiality", "named"), ("readers", &s.voters[0].0.to_string())])
         .await?;
+    let locked = s.upload_document("Phụ lục có mật khẩu.pdf", password_pdf()?, &[]).await?;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
+    c.set_window_size(800, 1000).await?;
     sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
     let document = |id: DocumentId| format!(".document[data-document='{}'] button", id.0);
 
@@ -747,7 +768,11 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
     wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
     wait_drawn(&c, 1).await?;
     assert!(c.find(Locator::Css("iframe")).await.is_err(), "no frame left to the browser's own PDF viewer");
-    assert!(c.find(Locator::Css(".viewer-bar a")).await.is_ok(), "an unrestricted document may be opened on its own");
+    assert!(c.find(Locator::Css(".viewer-bar a")).await.is_ok(), "a public document may be opened on its own");
+    // The page read is the one at the top of the reader, wherever the reader sits.
+    c.execute("document.querySelector(\".pdf-page[data-page='2']\").scrollIntoView(); return 1;", vec![]).await?;
+    wait_text(&c, ".pdf-status", "Trang 2 / 3").await?;
+    wait_drawn(&c, 2).await?;
     // Scrolled to the end, the last page is drawn and named.
     c.execute("const r = document.querySelector('.pdf-pages'); r.scrollTop = r.scrollHeight; return 1;", vec![]).await?;
     wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
@@ -771,22 +796,61 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
     c.find(Locator::Css(".zoom-in")).await?.click().await?;
     c.find(Locator::Css(".zoom-in")).await?.click().await?;
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let zoomed = loop {
         let [reader, page, canvas] = width(&c).await?;
         if page > reader && canvas > canvas_before {
-            break;
+            break page;
         }
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "the zoomed page was not drawn again: {reader} {page} {canvas}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
     wait_drawn(&c, 3).await?;
 
-    // A restricted document: read here only.
+    // The meeting goes on (an item added, the agenda moving): the same
+    // reader stays, at its page and zoom, and still answers.
+    c.execute("document.querySelector(\".pdf-page[data-page='3']\").dataset.kept = 'yes'; return 1;", vec![]).await?;
+    let add = Command::AddItem { title: "Mục bổ sung".into(), presenter: String::new(), summary: String::new(), position: None };
+    s.admin.command(s.meeting, "viewer-add", &add).await?;
+    s.sign_in(&s.chair).await?.command(s.meeting, "viewer-next", &Command::NextItem).await?;
+    wait_text(&c, ".agenda", "Mục bổ sung").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kept = c
+        .execute("const p = document.querySelector(\".pdf-page[data-page='3']\"); return p ? p.dataset.kept || null : null;", vec![])
+        .await?;
+    assert_eq!(kept, json!("yes"), "the reader was laid out again after a meeting event");
+    assert!(text_of(&c, ".pdf-status").await?.contains("Trang 3 / 3"));
+    assert_eq!(width(&c).await?[1], zoomed, "still zoomed");
+    c.find(Locator::Css(".zoom-out")).await?.click().await?;
+    c.find(Locator::Css(".zoom-out")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let [reader, page, canvas] = width(&c).await?;
+        if page <= reader && canvas > 0 && canvas < canvas_before + 2 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the reader stopped answering: {reader} {page} {canvas}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.execute("document.querySelector('.pdf-pages').scrollTop = 0; return 1;", vec![]).await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    wait_drawn(&c, 1).await?;
+
+    // Restricted documents (members, named): read here only.
+    c.find(Locator::XPath("//li[contains(@class,'agenda-item')][contains(., 'Nghị quyết')]/button[contains(@class,'item-open')]"))
+        .await?
+        .click()
+        .await?;
+    for (doc, title) in [(members.id, "Dự thảo"), (named.id, "Báo cáo nhân sự")] {
+        c.find(Locator::Css(".close-viewer")).await?.click().await?;
+        c.find(Locator::Css(&document(doc))).await?.click().await?;
+        wait_text(&c, ".viewer-title", title).await?;
+        wait_text(&c, ".pdf-status", "Trang 1 / 1").await?;
+        assert!(c.find(Locator::Css(".viewer-bar a")).await.is_err(), "{title}: no link to open it outside the app");
+    }
+    // A document the viewer cannot open says why.
     c.find(Locator::Css(".close-viewer")).await?.click().await?;
-    c.find(Locator::Css(&document(named.id))).await?.click().await?;
-    wait_text(&c, ".pdf-status", "Trang 1 / 1").await?;
-    wait_text(&c, ".viewer-title", "Báo cáo nhân sự").await?;
-    assert!(c.find(Locator::Css(".viewer-bar a")).await.is_err(), "no link to open a restricted document outside the app");
+    c.find(Locator::Css(&document(locked.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status.error", "Tài liệu được đặt mật khẩu").await?;
     c.close().await?;
     Ok(())
 }
@@ -795,6 +859,7 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
 async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_offline() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
+    s.upload_document("Báo cáo dài.pdf", pack_pdf(3, 512 * 1024, 1, None), &[]).await?;
     let doc = s.upload_document("Tờ trình.pdf", drawn_pdf(3), &[]).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
@@ -808,7 +873,7 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     wait_text(&c, "#current-title", "Nghị quyết").await?;
     // The tablet says how much of the pack it holds.
     wait_text(&c, "#tablet-pack", "Tài liệu trên máy").await?;
-    wait_text(&c, "#tablet-pack .count", "1/1").await?;
+    wait_text(&c, "#tablet-pack .count", "2/2").await?;
     assert!(c.find(Locator::Css("#tablet-problem")).await.is_err(), "no problem shown while the tablet keeps its documents");
     let add =
         Command::AddItem { title: "Mục qua máy tính bảng".into(), presenter: String::new(), summary: String::new(), position: None };
@@ -820,11 +885,10 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     until("the pack is cached", WAIT, || agent.shared.progress.borrow().complete()).await?;
     // The page fetched the PDF viewer by itself, before anyone read a document.
     let viewer_kept = || {
-        std::fs::read_dir(cache.path().join("web"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|d| d.file_name().to_string_lossy().starts_with("pdfjs-") && d.path().join("pdf.worker.min.mjs").exists())
+        std::fs::read_dir(cache.path().join("web")).into_iter().flatten().flatten().any(|d| {
+            d.file_name().to_string_lossy().starts_with("pdfjs-")
+                && ["pdf.min.mjs", "pdf.worker.min.mjs"].iter().all(|f| d.path().join(f).exists())
+        })
     };
     until("the PDF viewer is kept", WAIT, viewer_kept).await?;
     server.stop().await?;
@@ -834,16 +898,23 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
     wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
     wait_text(&c, "#who-name", "Đại biểu 0000").await?;
-    // And the document is read from the tablet, drawn by the viewer it kept.
-    c.find(Locator::XPath("//li[contains(@class,'agenda-item')][contains(., 'Nghị quyết')]/button[contains(@class,'item-open')]"))
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-offline.png"), c.screenshot().await?)?;
+    c.close().await?;
+    // A browser with nothing in its own cache (another one on the tablet, or
+    // this one after its cache was cleared) reads a document from the
+    // tablet alone: the page, pdf.js and the PDF all come from the agent.
+    let fresh = browser(&driver).await?;
+    fresh.goto(&agent.local_url().unwrap()).await?;
+    fresh.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
+    fresh
+        .find(Locator::XPath("//li[contains(@class,'agenda-item')][contains(., 'Nghị quyết')]/button[contains(@class,'item-open')]"))
         .await?
         .click()
         .await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
-    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
-    wait_drawn(&c, 1).await?;
-    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-offline.png"), c.screenshot().await?)?;
-    c.close().await?;
+    fresh.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    wait_text(&fresh, ".pdf-status", "Trang 1 / 3").await?;
+    wait_drawn(&fresh, 1).await?;
+    fresh.close().await?;
     Ok(())
 }
 

@@ -322,6 +322,16 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("err.pdf_password", "Tài liệu được đặt mật khẩu nên không mở được.", "The document is password-protected and cannot be opened."),
     ("err.pdf_invalid", "Tệp PDF bị hỏng, không đọc được.", "The PDF is damaged and cannot be read."),
     ("err.pdf_unreadable", "Không hiển thị được tài liệu này.", "This document cannot be shown."),
+    (
+        "err.viewer_too_old",
+        "Trình duyệt của máy này quá cũ để hiển thị tài liệu: cần Chrome 103, Safari 16.4 (iPadOS 16.4) hoặc mới hơn.",
+        "This browser is too old to show documents: Chrome 103, Safari 16.4 (iPadOS 16.4) or later is needed.",
+    ),
+    (
+        "err.viewer_failed",
+        "Trình xem tài liệu không khởi động được: hãy tải lại trang.",
+        "The document viewer did not start: reload the page.",
+    ),
     ("err.weak_password", "Mật khẩu quá yếu: dùng ít nhất 8 ký tự.", "The password is too weak: use at least 8 characters."),
     ("err.bad_upload", "Tệp tải lên không đọc được: hãy chọn lại tệp.", "The upload could not be read: pick the file again."),
     ("err.stale_version", "Tài liệu vừa có phiên bản mới: hãy mở lại.", "The document has a newer version: open it again."),
@@ -368,6 +378,8 @@ const WHOLE: &[&str] = &[
     "pdf_password",
     "pdf_invalid",
     "pdf_unreadable",
+    "viewer_too_old",
+    "viewer_failed",
 ];
 
 /// The UI language, in context.

@@ -277,18 +277,24 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
                     }.into_any()
                 }}
             })}
+            // Rebuilt only when another document is chosen: the meeting's
+            // events (attendance, ballots, the speakers) leave the reader,
+            // its page and its zoom as they are.
             {move || viewing.get().map(|d| {
                 let url = format!("/api/meetings/{meeting}/documents/{d}");
-                // A restricted document is read here only: opened on its own,
-                // a tablet's browser hands it to the downloads folder, outside
-                // the tablet's encrypted cache.
-                let restricted = with_state(|s| s.document(d).is_some_and(|doc| doc.confidentiality.lists_readers())).unwrap_or(true);
-                let title = with_state(|s| s.document(d).map(|doc| doc.title.clone())).flatten().unwrap_or_default();
+                // A restricted document (anything above public: each reader's
+                // copy is stamped) is read here only: opened on its own, a
+                // tablet's browser hands it to the downloads folder, outside
+                // the tablet's encrypted cache. Unknown counts as restricted.
+                let restricted = Memo::new(move |_| {
+                    with_state(|s| s.document(d).map(|doc| doc.confidentiality != Confidentiality::Public)).flatten().unwrap_or(true)
+                });
+                let title = Memo::new(move |_| with_state(|s| s.document(d).map(|doc| doc.title.clone())).flatten().unwrap_or_default());
                 view! {
                     <div class="viewer" data-document=d.0>
                         <div class="viewer-bar">
-                            <strong class="viewer-title">{title}</strong>
-                            <Show when=move || !restricted>
+                            <strong class="viewer-title">{move || title.get()}</strong>
+                            <Show when=move || !restricted.get()>
                                 <a href=url.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
                             </Show>
                             <button class="secondary close-viewer" on:click=move |_| viewing.set(None)>{move || i.t("docs.close")}</button>

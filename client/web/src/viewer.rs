@@ -40,9 +40,10 @@ pub fn PdfViewer(url: String) -> impl IntoView {
     let view_handle = StoredValue::new_local(None::<(PdfView, Closure<dyn Fn(String)>)>);
     pages.on_load(move |root| {
         let report = Closure::<dyn Fn(String)>::new(move |json: String| {
-            if let Ok(s) = serde_json::from_str::<Shown>(&json) {
-                shown.set(s);
-            }
+            shown.set(
+                serde_json::from_str::<Shown>(&json)
+                    .unwrap_or_else(|e| Shown::Error { code: "viewer_failed".into(), message: format!("{e}: {json}") }),
+            );
         });
         let view = pdf_open(&root, &url, i.t("docs.page"), &report);
         view_handle.set_value(Some((view, report)));
