@@ -3,6 +3,7 @@
 //! tablet downloads.
 
 use crate::common::*;
+use anyhow::Context;
 use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
@@ -90,6 +91,10 @@ pub async fn bundle(room: &Room, loads: usize) -> anyhow::Result<Vec<Row>> {
         }
     }
     anyhow::ensure!(paths.iter().any(|a| a.ends_with(".wasm")), "no wasm in the index: {index}");
+    // The PDF viewer (pdf.js), which the page fetches soon after it starts
+    // (client/web/pdf-viewer.js names its folder).
+    let pdfjs = index.split("var BASE = \"/").nth(1).and_then(|rest| rest.split('"').next()).context("no pdf.js folder in the index")?;
+    paths.extend(["pdf.min.mjs", "pdf.worker.min.mjs"].map(|f| format!("{pdfjs}{f}")));
     let (mut totals, mut parts) = ([0usize; 3], vec![]);
     for path in &paths {
         let url = format!("{}/{path}", room.base());
@@ -101,7 +106,12 @@ pub async fn bundle(room: &Room, loads: usize) -> anyhow::Result<Vec<Row>> {
             sizes[n] = bytes.len();
             totals[n] += bytes.len();
         }
-        let kind = if path.is_empty() { "html" } else { path.rsplit('.').next().unwrap_or("") };
+        let kind = match path.rsplit('/').next().unwrap_or("") {
+            "" => "html",
+            "pdf.min.mjs" => "pdf.js",
+            "pdf.worker.min.mjs" => "pdf.js worker",
+            other => other.rsplit('.').next().unwrap_or(""),
+        };
         parts.push(format!("{kind} {:.0}/{:.0}/{:.0} KB", sizes[0] as f64 / 1e3, sizes[1] as f64 / 1e3, sizes[2] as f64 / 1e3));
     }
     // The room's CPU for page loads, each fetching the whole bundle.
