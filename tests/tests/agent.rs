@@ -323,6 +323,33 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
     Ok(())
 }
 
+/// Two agents never share a cache: the second one started on it (twice by
+/// hand, or beside the one the tablet starts) says so and stops, and the
+/// cache is free again as soon as the first has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_agent_on_the_same_cache_is_refused_with_the_reason() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let first = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    let second = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await;
+    let e = format!("{:#}", second.err().context("a second agent started on the same cache")?);
+    assert!(e.contains("another gavel-agent is already using"), "{e}");
+    // The same from the binary, another process.
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .arg("--once")
+        .output()
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("another gavel-agent is already using"), "{stderr}");
+    until("the first agent is linked", WAIT, || first.shared.link.borrow().is_some()).await?;
+    drop(first);
+    let again = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the agent started again is linked", WAIT, || again.shared.link.borrow().is_some()).await?;
+    Ok(())
+}
+
 /// A tablet prepared before the meeting (`--once`) and opened where the room
 /// cannot be reached shows its documents: the agent keeps the meeting's
 /// state when it stops, not only every half second while linked.

@@ -167,6 +167,33 @@ pub struct Agent {
     /// Where the web UI is served.
     pub local_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The cache directory's lock, held while the agent runs.
+    _lock: std::fs::File,
+}
+
+/// The file whose lock says an agent is using a cache directory.
+const LOCK_FILE: &str = "agent.lock";
+
+/// Takes the cache directory for this agent alone. Two agents on one cache
+/// (started twice, or by hand beside the one the tablet starts) would write
+/// the same sealed files and sweep each other's half-written ones. The
+/// system drops the lock when the process ends, however it ends.
+fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another gavel-agent is already using the documents kept in {}: stop it first, or give this one its own --cache",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::Error::from(e).context(format!("cannot lock {}", path.display()))),
+    }
 }
 
 impl Agent {
@@ -208,6 +235,7 @@ impl Agent {
         // PIN unwraps: it is needed at every start, offline too.
         let pin = opts.pin.clone().context("the PIN is needed to open the meeting documents kept on this tablet")?;
         std::fs::create_dir_all(&opts.cache_dir).with_context(|| format!("cannot create the cache in {}", opts.cache_dir.display()))?;
+        let lock = lock_cache(&opts.cache_dir)?;
         let mut fresh = !Vault::exists(&opts.cache_dir);
         let (dir, key) = (opts.cache_dir.clone(), pin.clone());
         let vault = match tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &key)).await? {
@@ -279,7 +307,7 @@ impl Agent {
             }
             None => None,
         };
-        Ok(Agent { shared, local_addr, tasks })
+        Ok(Agent { shared, local_addr, tasks, _lock: lock })
     }
 }
 

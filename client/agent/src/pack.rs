@@ -153,6 +153,12 @@ impl Cache {
         for sub in ["docs", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
         }
+        // Sealed files half written when the agent or the tablet last
+        // stopped (a crash, the battery) would otherwise stay for good. The
+        // agent holds the cache's lock, so no other one is writing them.
+        for entry in std::fs::read_dir(dir.join("tmp"))?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
         let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()), complete: Mutex::new(HashMap::new()) }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
             let entry = entry?;
@@ -524,6 +530,20 @@ mod tests {
         let bad: anyhow::Result<()> = Err(anyhow::anyhow!("aead::Error").context("chunk 3 went bad in the cache"));
         let bad = storage(bad).unwrap_err();
         assert!(bad.downcast_ref::<StorageFailed>().is_none(), "{bad:#}");
+    }
+
+    #[test]
+    fn files_left_half_written_by_a_crash_are_swept_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Arc::new(crate::vault::Vault::open_or_create(dir.path(), "123456").unwrap());
+        let cache = Cache::open(dir.path().join("cache"), vault.clone()).unwrap();
+        cache.keep("state", b"{\"seq\":1}").unwrap();
+        let stray = dir.path().join("cache/tmp/put-00000000deadbeef");
+        std::fs::write(&stray, vec![7u8; 4096]).unwrap();
+        drop(cache);
+        let cache = Cache::open(dir.path().join("cache"), vault).unwrap();
+        assert!(!stray.exists(), "a half-written file stayed");
+        assert_eq!(cache.kept("state").as_deref(), Some(&b"{\"seq\":1}"[..]), "what was kept stays");
     }
 
     #[test]
