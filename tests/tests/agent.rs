@@ -844,15 +844,34 @@ async fn a_document_the_room_cannot_give_does_not_hold_up_the_rest_of_the_pack()
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the other document is kept", LONG, || agent.shared.cache.has(&good.sha256)).await?;
     assert!(!agent.shared.cache.has(&lost.sha256));
+    until("the refusal is told", LONG, || !agent.shared.progress.borrow().refused.is_empty()).await?;
     let p = agent.shared.progress.borrow().clone();
     assert_eq!((p.docs_done, p.docs_total), (1, 2), "{p:?}");
+    assert!(p.stuck() && p.refused.len() == 1 && p.refused[0].starts_with("\"Mất nội dung\" ("), "{p:?}");
     assert!(agent.shared.link.borrow().is_some() && agent.shared.fatal.borrow().is_none());
+    // A tablet being prepared (--once) does not wait for ever: it says which
+    // document the room would not give, and fails.
+    let other = tempfile::tempdir()?;
+    let out = tokio::time::timeout(
+        LONG,
+        tokio::process::Command::new(workspace_binary("gavel-agent")?)
+            .args(s.join_args(0, server.quic_addr, &server.fingerprint, &other.path().to_string_lossy()))
+            .arg("--once")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .context("--once waited for ever on a refused document")??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("the pack is incomplete: 1 of 2 documents kept; the room did not give \"Mất nội dung\""), "{stderr}");
     // Its content back on the room, it is fetched when its wait is over,
     // even when the meeting changed during the wait and nothing after.
     let add = Command::AddItem { title: "Mục ba".into(), presenter: String::new(), summary: String::new(), position: None };
     s.admin.command(s.meeting, "item3", &add).await?;
     std::fs::write(data.path().join("documents").join(&lost.sha256), pack_pdf(3, 32 * 1024, 7, None))?;
     until("the refused document is kept once the room has it again", LONG, || agent.shared.cache.has(&lost.sha256)).await?;
+    until("the refusal is over", LONG, || agent.shared.progress.borrow().refused.is_empty()).await?;
     Ok(())
 }
 

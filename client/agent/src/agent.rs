@@ -83,6 +83,9 @@ pub struct Progress {
     /// disk is full, the cache cannot be written): the system's own words,
     /// until a document is kept again.
     pub problem: Option<String>,
+    /// Documents the room would not give for now (an error of its own, not
+    /// of the link), as `"title" (the room's words)`: tried again later.
+    pub refused: Vec<String>,
 }
 
 impl Progress {
@@ -90,6 +93,20 @@ impl Progress {
     pub fn complete(&self) -> bool {
         self.seq.is_some() && self.docs_done == self.docs_total
     }
+
+    /// True when every document is either kept or refused by the room for
+    /// now, and some are refused: nothing more comes until they are due again.
+    pub fn stuck(&self) -> bool {
+        self.seq.is_some() && !self.refused.is_empty() && self.docs_done + self.refused.len() == self.docs_total
+    }
+}
+
+/// A document the room would not give: how often, when to ask again, and
+/// the room's words.
+struct Refusal {
+    tries: u32,
+    next: Instant,
+    why: String,
 }
 
 /// Totals of what the downloader did since the agent started.
@@ -696,7 +713,7 @@ async fn run_downloads(shared: Arc<Shared>) {
     // A document the room would not give (an error of its own, not of the
     // link): tried again after a wait that grows (2 s doubling to five
     // minutes), while the others are fetched. By version.
-    let mut refused: HashMap<String, (u32, Instant)> = HashMap::new();
+    let mut refused: HashMap<String, Refusal> = HashMap::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -709,6 +726,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                 bytes_total: docs.iter().map(|d| d.size).sum(),
                 seq: Some(state.seq),
                 problem: shared.progress.borrow().problem.clone(),
+                refused: shared.progress.borrow().refused.clone(),
                 ..Default::default()
             };
             for d in docs.iter().filter(|d| shared.cache.has(&d.sha256)) {
@@ -719,7 +737,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
                 for d in docs.iter().filter(|d| !shared.cache.has(&d.sha256)) {
-                    if refused.get(&d.sha256).is_some_and(|(_, next)| *next > Instant::now()) {
+                    if refused.get(&d.sha256).is_some_and(|r| r.next > Instant::now()) {
                         continue;
                     }
                     shared.progress.send_modify(|p| p.current = d.title.clone());
@@ -736,6 +754,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                             t.chunks_resumed += stats.resumed;
                             t.bytes_fetched += stats.bytes_fetched;
                             drop(t);
+                            refused.remove(&d.sha256);
                             shared.progress.send_modify(|p| {
                                 p.docs_done += 1;
                                 p.bytes_done = base + d.size;
@@ -756,10 +775,11 @@ async fn run_downloads(shared: Arc<Shared>) {
                         }
                         Err(e) if online.connection.close_reason().is_none() => {
                             // The link is up: the room would not give this one.
-                            let (tries, _) = refused.get(&d.sha256).copied().unwrap_or((0, Instant::now()));
+                            let tries = refused.get(&d.sha256).map_or(0, |r| r.tries);
                             let wait = Duration::from_secs(2u64 << tries.min(8)).min(Duration::from_secs(300));
                             tracing::warn!(document = %d.title, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
-                            refused.insert(d.sha256.clone(), (tries + 1, Instant::now() + wait));
+                            let why = e.root_cause().to_string();
+                            refused.insert(d.sha256.clone(), Refusal { tries: tries + 1, next: Instant::now() + wait, why });
                             failed = true;
                         }
                         Err(e) => {
@@ -778,6 +798,11 @@ async fn run_downloads(shared: Arc<Shared>) {
             // for now), what the meeting no longer lists for this reader
             // leaves the tablet. (Not before: an old version lends its
             // chunks to the new one being fetched.)
+            let now_refused: Vec<String> =
+                docs.iter().filter_map(|d| refused.get(&d.sha256).map(|r| format!("\"{}\" ({})", d.title, r.why))).collect();
+            if shared.progress.borrow().refused != now_refused {
+                shared.progress.send_modify(|p| p.refused = now_refused);
+            }
             let settled = docs.iter().all(|d| shared.cache.has(&d.sha256) || refused.contains_key(&d.sha256));
             if settled {
                 // Nothing left that the tablet cannot keep (the document it could
@@ -808,7 +833,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             // The next document refused becomes due, or the link or the meeting changes.
             let due = refused
                 .values()
-                .map(|(_, next)| *next)
+                .map(|r| r.next)
                 .min()
                 .map_or(Duration::from_secs(1), |next| next.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
             tokio::select! {
@@ -820,7 +845,7 @@ async fn run_downloads(shared: Arc<Shared>) {
         }
         // A document refused by the room is tried again when its wait is
         // over, even if nothing else happens meanwhile.
-        let due = refused.values().map(|(_, next)| next.saturating_duration_since(Instant::now())).min();
+        let due = refused.values().map(|r| r.next.saturating_duration_since(Instant::now())).min();
         tokio::select! {
             r = state_rx.changed() => if r.is_err() { return },
             r = link_rx.changed() => if r.is_err() { return },

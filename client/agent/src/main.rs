@@ -228,6 +228,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     let mut link = shared.link.subscribe();
     let (mut announced, mut last_seq, mut said_complete) = (false, None::<u64>, false);
     let mut problem = None::<String>;
+    let mut refused = Vec::<String>::new();
     loop {
         if let Some(why) = fatal.borrow().clone() {
             bar.finish_and_clear();
@@ -258,6 +259,28 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
                 bar.suspend(|| eprintln!("gavel-agent: the tablet cannot keep the documents: {why}; trying again later"));
             }
             problem = p.problem.clone();
+        }
+        if p.refused != refused {
+            let new: Vec<&String> = p.refused.iter().filter(|r| !refused.contains(r)).collect();
+            if !new.is_empty() && !a.once {
+                let list = new.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+                bar.suspend(|| {
+                    eprintln!("gavel-agent: the room did not give {list}; the other documents are kept, and it is asked again later")
+                });
+            }
+            refused = p.refused.clone();
+        }
+        // Preparing a tablet (--once) ends when nothing more can come: with
+        // the documents the room would not give named, and a failure, so
+        // whoever prepares the tablets sees that this one is not ready.
+        if a.once && p.stuck() && p.seq == last_seq {
+            bar.finish_and_clear();
+            bail!(
+                "the pack is incomplete: {} of {} documents kept; the room did not give {}",
+                p.docs_done,
+                p.docs_total,
+                p.refused.join(", ")
+            );
         }
         bar.set_length(p.bytes_total);
         bar.set_position(p.bytes_done);
