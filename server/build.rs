@@ -26,6 +26,8 @@ fn main() {
         "client/web/node_modules/pdfjs-dist/package.json",
         "shared/src",
         "Trunk.toml",
+        // sqlx::migrate! embeds these, and cannot tell cargo about a new one itself.
+        "migrations/sqlite",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }

@@ -1,7 +1,8 @@
 //! Each reader's own copy of a restricted document, stamped with their name.
 //!
 //! A document above `public` (`members`, `named`, `secret`) never reaches a
-//! participant as uploaded: they get a copy that carries, on every page, the
+//! reader as uploaded, participant or staff account (the secretary's office,
+//! the administrator): they get a copy that carries, on every page, the
 //! reader's name and the time their copy was first made, across the page
 //! and again in small type along its foot. A photocopy or a screenshot that
 //! leaves the room names whose copy it was.
@@ -31,11 +32,36 @@ use sqlx::Row;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// Whether `actor` reads `doc` through a copy of their own.
-pub fn applies(actor: &Actor, doc: &Document) -> Option<ParticipantId> {
-    match actor {
-        Actor::Participant { participant, .. } if doc.confidentiality != Confidentiality::Public => Some(*participant),
-        _ => None,
+/// Who reads a copy of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Participant(ParticipantId),
+    /// A staff account: a secretary, the administrator.
+    Staff(StaffId),
+}
+
+impl Reader {
+    /// Its key in `reader_copies`: (kind, id).
+    fn key(self) -> (&'static str, i64) {
+        match self {
+            Reader::Participant(p) => ("participant", p.0),
+            Reader::Staff(s) => ("staff", s.0),
+        }
+    }
+}
+
+/// Whether `actor` reads `doc` through a copy of their own: everyone who
+/// reads a restricted document, staff accounts included (the room server
+/// itself, for imports, and a room display, which reads only public ones,
+/// are no reader).
+pub fn applies(actor: &Actor, doc: &Document) -> Option<Reader> {
+    if doc.confidentiality == Confidentiality::Public {
+        return None;
+    }
+    match *actor {
+        Actor::Participant { participant, .. } => Some(Reader::Participant(participant)),
+        Actor::Admin { staff } | Actor::Staff { staff } => Some(Reader::Staff(staff)),
+        Actor::System | Actor::Display { .. } => None,
     }
 }
 
@@ -100,11 +126,12 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
     let Some(reader) = applies(actor, doc) else {
         return Ok(Served { sha256: doc.sha256.clone(), size: doc.size, copy_of: None });
     };
-    let key = (doc.sha256.as_str(), reader.0);
+    let (kind, id) = reader.key();
     let find = || {
-        sqlx::query("SELECT sha256, size, made_at FROM reader_copies WHERE original = ? AND participant = ?")
-            .bind(key.0)
-            .bind(key.1)
+        sqlx::query("SELECT sha256, size, made_at FROM reader_copies WHERE original = ? AND reader_kind = ? AND reader = ?")
+            .bind(doc.sha256.as_str())
+            .bind(kind)
+            .bind(id)
             .fetch_optional(&app.db)
     };
     // The copy already made, if its content is still in the store.
@@ -132,8 +159,17 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
             .map_err(|e| Error::Internal(e.into()))?,
         None => OffsetDateTime::now_utc().replace_nanosecond(0).expect("zero is a valid nanosecond"),
     };
-    let handle = app.meetings.get(meeting).await?;
-    let name = handle.state().await.participant(reader).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?;
+    let name = match reader {
+        Reader::Participant(p) => {
+            let handle = app.meetings.get(meeting).await?;
+            handle.state().await.participant(p).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?
+        }
+        Reader::Staff(s) => sqlx::query_scalar::<_, String>("SELECT display_name FROM staff WHERE id = ?")
+            .bind(s.0)
+            .fetch_optional(&app.db)
+            .await?
+            .ok_or(Error::NotFound("staff account"))?,
+    };
     let original = tokio::fs::read(app.documents.path(&doc.sha256)).await?;
     let line = stamp_text(&name, made);
     let copy = tokio::task::spawn_blocking(move || stamp(&original, &line))
@@ -143,17 +179,18 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
     let sha = app.documents.put(&copy).await?;
     let made_text = made.format(&time::format_description::well_known::Rfc3339).map_err(|e| Error::Internal(e.into()))?;
     sqlx::query(
-        "INSERT INTO reader_copies (original, participant, made_at, sha256, size) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (original, participant) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
+        "INSERT INTO reader_copies (original, reader_kind, reader, made_at, sha256, size) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (original, reader_kind, reader) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
     )
-    .bind(key.0)
-    .bind(key.1)
+    .bind(doc.sha256.as_str())
+    .bind(kind)
+    .bind(id)
     .bind(made_text)
     .bind(&sha)
     .bind(copy.len() as i64)
     .execute(&app.db)
     .await?;
-    tracing::info!(document = doc.id.0, reader = reader.0, "made a reader's stamped copy");
+    tracing::info!(document = doc.id.0, reader = ?reader, "made a reader's stamped copy");
     Ok(Served { sha256: sha, size: copy.len() as u64, copy_of: Some(doc.sha256.clone()) })
 }
 

@@ -609,6 +609,26 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     assert!(text.contains(&format!("Bản của {other_name}")) && !text.contains(&reader_name), "{text}");
     let r = s.sign_in(&s.voters[2]).await?.raw_get(&path).send().await?;
     assert_eq!(r.status(), 404, "{outsider:?} may not read it");
+    // Staff accounts read it as a copy of their own too: a secretary of the
+    // office, and the administrator.
+    let a = s
+        .admin
+        .post("/api/staff", &serde_json::json!({"username": "tk.lan", "display_name": "Trần Thị Lan", "password": "Thu ky phong hop 2026", "is_admin": false}))
+        .await?;
+    assert_eq!(a.status, 201, "{a:?}");
+    let mut staff = Http { base: s.admin.base.clone(), inner: reqwest::Client::new(), token: None };
+    let a = staff
+        .post("/api/staff/session", &serde_json::json!({"username": "tk.lan", "password": "Thu ky phong hop 2026", "bearer": true}))
+        .await?;
+    staff.token = a.body["token"].as_str().map(String::from);
+    for (who, http) in [("Trần Thị Lan", &staff), ("", &s.admin)] {
+        let theirs = http.raw_get(&path).send().await?.bytes().await?;
+        assert_ne!(sha256_hex(&theirs), doc.sha256, "{who}: not the original");
+        std::fs::write(dir.path().join("staff.pdf"), &theirs)?;
+        let text = pdftotext(&dir.path().join("staff.pdf"))?;
+        assert!(text.contains(&format!("Bản của {who}")) && !text.contains(&reader_name), "{who}: {text}");
+        assert!(text.contains("Du thao nghi quyet"), "{text}");
+    }
 
     // Over QUIC, through the reader's tablet agent: the same copy, kept in
     // its cache under the version's name, and served to the tablet's browser.
