@@ -164,10 +164,13 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
             let handle = app.meetings.get(meeting).await?;
             handle.state().await.participant(p).map(|p| p.name.clone()).ok_or(Error::NotFound("participant"))?
         }
-        Reader::Staff(s) => sqlx::query_scalar::<_, String>("SELECT display_name FROM staff WHERE id = ?")
+        // The account's name beside the person's: display names repeat,
+        // and the administrator's names a role, not a person.
+        Reader::Staff(s) => sqlx::query_as::<_, (String, String)>("SELECT display_name, username FROM staff WHERE id = ?")
             .bind(s.0)
             .fetch_optional(&app.db)
             .await?
+            .map(|(name, user)| format!("{name} ({user})"))
             .ok_or(Error::NotFound("staff account"))?,
     };
     let original = tokio::fs::read(app.documents.path(&doc.sha256)).await?;

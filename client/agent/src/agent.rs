@@ -84,9 +84,33 @@ pub struct Progress {
     /// until a document is kept again.
     pub problem: Option<String>,
     /// Documents the room would not give for now (an error of its own, not
-    /// of the link), as `"title" (the room's words)`: tried again later.
-    pub refused: Vec<String>,
+    /// of the link): tried again later.
+    pub refused: Vec<Refused>,
 }
+
+/// A document the room would not give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub title: String,
+    /// The room's words.
+    pub why: String,
+    /// How many times it was asked for.
+    pub tries: u32,
+    /// Asking again will not help until the meeting changes (gone, not
+    /// this reader's, cannot be stamped).
+    pub lasting: bool,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\" ({})", self.title, self.why)
+    }
+}
+
+/// How many times a document the room refuses (for a reason that may pass:
+/// a busy or failing disk) is asked for before preparing a tablet gives up
+/// on it: at once, after 2 s and after 4 more.
+pub const GIVE_UP_AFTER: u32 = 3;
 
 impl Progress {
     /// True when every document the participant may read is in the cache.
@@ -94,10 +118,14 @@ impl Progress {
         self.seq.is_some() && self.docs_done == self.docs_total
     }
 
-    /// True when every document is either kept or refused by the room for
-    /// now, and some are refused: nothing more comes until they are due again.
+    /// True when every document is either kept or refused by the room, some
+    /// are refused, and each of those for a lasting reason or after
+    /// [`GIVE_UP_AFTER`] tries: a tablet being prepared will get no more.
     pub fn stuck(&self) -> bool {
-        self.seq.is_some() && !self.refused.is_empty() && self.docs_done + self.refused.len() == self.docs_total
+        self.seq.is_some()
+            && !self.refused.is_empty()
+            && self.docs_done + self.refused.len() == self.docs_total
+            && self.refused.iter().all(|r| r.lasting || r.tries >= GIVE_UP_AFTER)
     }
 }
 
@@ -107,6 +135,21 @@ struct Refusal {
     tries: u32,
     next: Instant,
     why: String,
+    lasting: bool,
+}
+
+/// The refusals of the documents listed, in the meeting's order, as told.
+fn told(docs: &[Document], refused: &HashMap<String, Refusal>) -> Vec<Refused> {
+    docs.iter()
+        .filter_map(|d| {
+            refused.get(&d.sha256).map(|r| Refused { title: d.title.clone(), why: r.why.clone(), tries: r.tries, lasting: r.lasting })
+        })
+        .collect()
+}
+
+/// The room has a newer version than the state the request was made from.
+fn state_behind(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::pack::StateBehind>().is_some() || e.downcast_ref::<crate::pack::RoomRefused>().is_some_and(|r| r.state_behind())
 }
 
 /// Totals of what the downloader did since the agent started.
@@ -131,6 +174,9 @@ struct Saved {
 /// What the agent's tasks share.
 pub struct Shared {
     pub opts: Options,
+    /// The cache directory's lock: held as long as anything of this agent
+    /// may still write to the cache (its tasks end after the agent is dropped).
+    _lock: std::fs::File,
     /// The key the tablet's browser shows the local server (as a cookie,
     /// set from the link the agent prints): other apps on the tablet, and
     /// other pages in its browser, are refused.
@@ -184,8 +230,6 @@ pub struct Agent {
     /// Where the web UI is served.
     pub local_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The cache directory's lock, held while the agent runs.
-    _lock: std::fs::File,
 }
 
 /// The file whose lock says an agent is using a cache directory.
@@ -203,13 +247,26 @@ fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another gavel-agent is already using the documents kept in {}: stop it first, or give this one its own --cache",
-            dir.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::Error::from(e).context(format!("cannot lock {}", path.display()))),
+    // An agent just stopped (or a process just ended: Windows releases its
+    // locks a moment later) lets go within a few seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another gavel-agent is already using the documents kept in {}: stop it first, or give this one its own --cache",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                // A file system without locks (some network shares): go on,
+                // as before there was a lock.
+                tracing::warn!(file = %path.display(), error = %e, "cannot lock the cache; make sure no other agent uses it");
+                return Ok(file);
+            }
+        }
     }
 }
 
@@ -276,6 +333,7 @@ impl Agent {
             Err(e) => return Err(e.into()),
         };
         let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
+        cache.sweep();
         let local_key = browser_key(&opts.cache_dir)?;
         if fresh {
             // A cache from before encryption (or half made): nothing of it is kept.
@@ -292,6 +350,7 @@ impl Agent {
             .filter(|s| s.meeting == opts.meeting && s.participant == opts.participant);
         let (outbox, outbox_rx) = mpsc::channel(256);
         let shared = Arc::new(Shared {
+            _lock: lock,
             local_key,
             new_vault: fresh,
             cache,
@@ -324,7 +383,7 @@ impl Agent {
             }
             None => None,
         };
-        Ok(Agent { shared, local_addr, tasks, _lock: lock })
+        Ok(Agent { shared, local_addr, tasks })
     }
 }
 
@@ -721,12 +780,14 @@ async fn run_downloads(shared: Arc<Shared>) {
         let mut storage_failed = false;
         if let Some(state) = state {
             let docs = pack_order(&state);
+            // What the meeting no longer lists is no longer refused.
+            refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             let mut p = Progress {
                 docs_total: docs.len(),
                 bytes_total: docs.iter().map(|d| d.size).sum(),
                 seq: Some(state.seq),
                 problem: shared.progress.borrow().problem.clone(),
-                refused: shared.progress.borrow().refused.clone(),
+                refused: told(&docs, &refused),
                 ..Default::default()
             };
             for d in docs.iter().filter(|d| shared.cache.has(&d.sha256)) {
@@ -734,7 +795,6 @@ async fn run_downloads(shared: Arc<Shared>) {
                 p.bytes_done += d.size;
             }
             shared.progress.send_replace(p.clone());
-            refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
                 for d in docs.iter().filter(|d| !shared.cache.has(&d.sha256)) {
                     if refused.get(&d.sha256).is_some_and(|r| r.next > Instant::now()) {
@@ -773,13 +833,22 @@ async fn run_downloads(shared: Arc<Shared>) {
                             (failed, storage_failed) = (true, true);
                             break;
                         }
+                        Err(e) if state_behind(&e) => {
+                            // A new version on the room, not yet in this state:
+                            // the state that names it is on its way.
+                            tracing::info!(document = %d.title, "the room holds a newer version; waiting for the meeting's state");
+                            failed = true;
+                            break;
+                        }
                         Err(e) if online.connection.close_reason().is_none() => {
                             // The link is up: the room would not give this one.
                             let tries = refused.get(&d.sha256).map_or(0, |r| r.tries);
                             let wait = Duration::from_secs(2u64 << tries.min(8)).min(Duration::from_secs(300));
                             tracing::warn!(document = %d.title, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
-                            let why = e.root_cause().to_string();
-                            refused.insert(d.sha256.clone(), Refusal { tries: tries + 1, next: Instant::now() + wait, why });
+                            let room = e.downcast_ref::<crate::pack::RoomRefused>();
+                            let lasting = room.is_some_and(|r| r.lasting());
+                            let why = room.map_or_else(|| e.root_cause().to_string(), |r| r.to_string());
+                            refused.insert(d.sha256.clone(), Refusal { tries: tries + 1, next: Instant::now() + wait, why, lasting });
                             failed = true;
                         }
                         Err(e) => {
@@ -798,8 +867,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             // for now), what the meeting no longer lists for this reader
             // leaves the tablet. (Not before: an old version lends its
             // chunks to the new one being fetched.)
-            let now_refused: Vec<String> =
-                docs.iter().filter_map(|d| refused.get(&d.sha256).map(|r| format!("\"{}\" ({})", d.title, r.why))).collect();
+            let now_refused = told(&docs, &refused);
             if shared.progress.borrow().refused != now_refused {
                 shared.progress.send_modify(|p| p.refused = now_refused);
             }
@@ -1162,7 +1230,9 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             if let Some(dir) = keep.parent() {
                 let _ = tokio::fs::create_dir_all(dir).await;
             }
-            let tmp = keep.with_extension("part");
+            // Written beside the cache's other half-written files (each under
+            // a name of its own, swept at the next start), then put in place.
+            let tmp = shared.cache.tmp_path("web");
             if tokio::fs::write(&tmp, &bytes).await.is_ok() {
                 let _ = tokio::fs::rename(&tmp, &keep).await;
             } else {
@@ -1365,6 +1435,28 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_version_on_the_room_is_not_a_refusal() {
+        let room = |code: &str| anyhow::Error::from(crate::pack::RoomRefused { code: code.into(), message: "…".into() });
+        assert!(state_behind(&room("stale_version")));
+        assert!(state_behind(&anyhow::Error::from(crate::pack::StateBehind).context("fetching")));
+        assert!(!state_behind(&room("internal")) && !state_behind(&room("not_found")));
+        assert!(room("unstampable").downcast_ref::<crate::pack::RoomRefused>().unwrap().lasting());
+        assert!(!room("internal").downcast_ref::<crate::pack::RoomRefused>().unwrap().lasting());
+    }
+
+    #[test]
+    fn preparing_a_tablet_gives_up_on_a_document_only_when_asking_again_will_not_help() {
+        let refusal = |tries, lasting| Refused { title: "Tờ trình".into(), why: "…".into(), tries, lasting };
+        let p = |refused: Vec<Refused>, done| Progress { docs_total: 2, docs_done: done, seq: Some(7), refused, ..Default::default() };
+        assert!(!p(vec![refusal(1, false)], 1).stuck(), "a refusal that may pass is asked again first");
+        assert!(!p(vec![refusal(GIVE_UP_AFTER - 1, false)], 1).stuck());
+        assert!(p(vec![refusal(GIVE_UP_AFTER, false)], 1).stuck());
+        assert!(p(vec![refusal(1, true)], 1).stuck(), "gone, forbidden or unstampable: no use asking again");
+        assert!(!p(vec![refusal(1, true)], 0).stuck(), "another document is still to come");
+        assert!(!p(vec![], 1).stuck() && !p(vec![], 2).stuck());
+    }
 
     #[test]
     fn the_current_items_documents_come_first_then_those_ahead() {

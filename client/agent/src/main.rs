@@ -228,6 +228,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     let mut link = shared.link.subscribe();
     let (mut announced, mut last_seq, mut said_complete) = (false, None::<u64>, false);
     let mut problem = None::<String>;
+    // The refusals told so far, as said (title and the room's words).
     let mut refused = Vec::<String>::new();
     loop {
         if let Some(why) = fatal.borrow().clone() {
@@ -260,15 +261,16 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             }
             problem = p.problem.clone();
         }
-        if p.refused != refused {
-            let new: Vec<&String> = p.refused.iter().filter(|r| !refused.contains(r)).collect();
+        let now: Vec<String> = p.refused.iter().map(|r| r.to_string()).collect();
+        if now != refused {
+            let new: Vec<&str> = now.iter().filter(|r| !refused.contains(r)).map(String::as_str).collect();
             if !new.is_empty() && !a.once {
-                let list = new.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+                let list = new.join(", ");
                 bar.suspend(|| {
                     eprintln!("gavel-agent: the room did not give {list}; the other documents are kept, and it is asked again later")
                 });
             }
-            refused = p.refused.clone();
+            refused = now;
         }
         // Preparing a tablet (--once) ends when nothing more can come: with
         // the documents the room would not give named, and a failure, so
@@ -279,7 +281,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
                 "the pack is incomplete: {} of {} documents kept; the room did not give {}",
                 p.docs_done,
                 p.docs_total,
-                p.refused.join(", ")
+                refused.join(", ")
             );
         }
         bar.set_length(p.bytes_total);

@@ -133,6 +133,49 @@ impl std::fmt::Display for StorageFailed {
     }
 }
 
+/// The room answered a document request with an error of its own (not a
+/// failure of the link): its code and its words.
+#[derive(Debug, Clone)]
+pub struct RoomRefused {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RoomRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]", self.message, self.code)
+    }
+}
+
+impl std::error::Error for RoomRefused {}
+
+impl RoomRefused {
+    /// The room holds a newer version than the state this request was made
+    /// from: not a refusal, the new state is on its way.
+    pub fn state_behind(&self) -> bool {
+        self.code == "stale_version"
+    }
+
+    /// Asking again will not change the answer (the document is gone, not
+    /// this reader's, or cannot be stamped), unless the meeting changes.
+    pub fn lasting(&self) -> bool {
+        ["not_found", "forbidden", "unstampable"].contains(&self.code.as_str())
+    }
+}
+
+/// The manifest the room sent is not of the version the state names: the
+/// state is behind the room (a new version just uploaded).
+#[derive(Debug, Clone, Copy)]
+pub struct StateBehind;
+
+impl std::fmt::Display for StateBehind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the room sent a manifest that does not match the document")
+    }
+}
+
+impl std::error::Error for StateBehind {}
+
 /// Marks `r`'s error as [`StorageFailed`] when the system refused a read or
 /// a write (an I/O error at its root), and leaves others as they are: a
 /// chunk that went bad in the cache, for one, is fetched again rather than
@@ -152,12 +195,6 @@ impl Cache {
         let dir = dir.into();
         for sub in ["docs", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
-        }
-        // Sealed files half written when the agent or the tablet last
-        // stopped (a crash, the battery) would otherwise stay for good. The
-        // agent holds the cache's lock, so no other one is writing them.
-        for entry in std::fs::read_dir(dir.join("tmp"))?.flatten() {
-            let _ = std::fs::remove_file(entry.path());
         }
         let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()), complete: Mutex::new(HashMap::new()) }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
@@ -266,7 +303,18 @@ impl Cache {
         self.read_range(sha256, &m, 0, m.size).collect::<anyhow::Result<Vec<_>>>().map(|v| v.concat())
     }
 
-    fn tmp_path(&self, what: &str) -> PathBuf {
+    /// Removes what was half written when the agent or the tablet last
+    /// stopped (a crash, the battery), which would otherwise stay for good.
+    /// Only for the agent holding the cache's lock: no other is writing.
+    pub fn sweep(&self) {
+        for entry in std::fs::read_dir(self.dir.join("tmp")).into_iter().flatten().flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+
+    /// A file name under `tmp/` of this cache, for a file written whole
+    /// and then renamed into place.
+    pub fn tmp_path(&self, what: &str) -> PathBuf {
         self.dir.join("tmp").join(format!("{what}-{:016x}", rand::random::<u64>()))
     }
 
@@ -420,7 +468,7 @@ impl Cache {
             link::open_request(conn, &StreamRequest::Manifest { token: token.into(), meeting, document: doc.id }).await?;
         let m = match link::read_reply(&mut recv).await? {
             StreamReply::Manifest { manifest } => manifest,
-            StreamReply::Error { code, message } => bail!("{code}: {message}"),
+            StreamReply::Error { code, message } => return Err(RoomRefused { code, message }.into()),
             other => bail!("unexpected reply {other:?}"),
         };
         // The version itself, or this reader's stamped copy of it.
@@ -428,9 +476,12 @@ impl Cache {
             None => m.sha256 == doc.sha256 && m.size == doc.size,
             Some(of) => *of == doc.sha256 && valid_hex(&m.sha256),
         };
+        if !names_it {
+            return Err(StateBehind.into());
+        }
         anyhow::ensure!(
-            names_it && m.is_consistent() && m.chunks.iter().all(|c| valid_hex(&c.hash)),
-            "the room sent a manifest that does not match the document"
+            m.is_consistent() && m.chunks.iter().all(|c| valid_hex(&c.hash)),
+            "the room sent a manifest that is not consistent"
         );
         let mut stats = FetchStats { chunks: m.chunks.len(), ..Default::default() };
         // Which slots already hold their chunk (a download cut short), and
@@ -458,7 +509,7 @@ impl Cache {
             let (_send, mut recv) = link::open_request(conn, &request).await?;
             match link::read_reply(&mut recv).await? {
                 StreamReply::Chunks { count } if count as usize == batch.len() => {}
-                StreamReply::Error { code, message } => bail!("{code}: {message}"),
+                StreamReply::Error { code, message } => return Err(RoomRefused { code, message }.into()),
                 other => bail!("unexpected reply {other:?}"),
             }
             // Checking, sealing and writing a chunk is CPU and disk work: off
@@ -542,6 +593,7 @@ mod tests {
         std::fs::write(&stray, vec![7u8; 4096]).unwrap();
         drop(cache);
         let cache = Cache::open(dir.path().join("cache"), vault).unwrap();
+        cache.sweep();
         assert!(!stray.exists(), "a half-written file stayed");
         assert_eq!(cache.kept("state").as_deref(), Some(&b"{\"seq\":1}"[..]), "what was kept stays");
     }
