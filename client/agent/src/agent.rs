@@ -239,7 +239,7 @@ const LOCK_FILE: &str = "agent.lock";
 /// (started twice, or by hand beside the one the tablet starts) would write
 /// the same sealed files and sweep each other's half-written ones. The
 /// system drops the lock when the process ends, however it ends.
-fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+async fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -249,12 +249,14 @@ fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     // An agent just stopped (or a process just ended: Windows releases its
     // locks a moment later) lets go within a few seconds.
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                // Waited for on the runtime, not on one of its threads: the
+                // agent just stopped ends its tasks there.
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(std::fs::TryLockError::WouldBlock) => bail!(
                 "another gavel-agent is already using the documents kept in {}: stop it first, or give this one its own --cache",
@@ -309,7 +311,7 @@ impl Agent {
         // PIN unwraps: it is needed at every start, offline too.
         let pin = opts.pin.clone().context("the PIN is needed to open the meeting documents kept on this tablet")?;
         std::fs::create_dir_all(&opts.cache_dir).with_context(|| format!("cannot create the cache in {}", opts.cache_dir.display()))?;
-        let lock = lock_cache(&opts.cache_dir)?;
+        let lock = lock_cache(&opts.cache_dir).await?;
         let mut fresh = !Vault::exists(&opts.cache_dir);
         let (dir, key) = (opts.cache_dir.clone(), pin.clone());
         let vault = match tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &key)).await? {

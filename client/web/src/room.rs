@@ -282,6 +282,7 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
             // its page and its zoom as they are.
             {move || viewing.get().map(|d| {
                 let url = format!("/api/meetings/{meeting}/documents/{d}");
+                let link = url.clone();
                 // A restricted document (anything above public: each reader's
                 // copy is stamped) is read here only: opened on its own, a
                 // tablet's browser hands it to the downloads folder, outside
@@ -295,11 +296,11 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
                         <div class="viewer-bar">
                             <strong class="viewer-title">{move || title.get()}</strong>
                             <Show when=move || !restricted.get()>
-                                <a href=url.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
+                                <a href=link.clone() target="_blank" rel="noopener">{move || i.t("docs.open")}</a>
                             </Show>
                             <button class="secondary close-viewer" on:click=move |_| viewing.set(None)>{move || i.t("docs.close")}</button>
                         </div>
-                        <PdfViewer url=format!("/api/meetings/{meeting}/documents/{d}")/>
+                        <PdfViewer url=url/>
                     </div>
                 }
             })}
