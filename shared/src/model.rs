@@ -232,7 +232,7 @@ fn default_speech_limit() -> u32 {
 }
 
 /// Someone taking part in one meeting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Participant {
     pub id: ParticipantId,
     /// Full name, NFC ("Nguyễn Văn An").

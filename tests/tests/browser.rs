@@ -125,6 +125,17 @@ async fn the_delegates_page_follows_the_chair_without_a_reload() -> anyhow::Resu
     chair.find(Locator::Css("#next-item")).await?.click().await?;
     wait_text(&delegate, "#current-title", "2. Báo cáo công tác tuần").await?;
     wait_text(&delegate, "#item-title", "Báo cáo công tác tuần").await?;
+    // An item's presenter changed by the secretary shows in the agenda.
+    let mut secretary = s.http_as(&server, Role::Secretary, 0).await?;
+    let item = s.items[1];
+    let edit = Command::UpdateItem {
+        item,
+        title: "Báo cáo công tác tuần".into(),
+        presenter: "Phó Chủ tịch Trần Hà".into(),
+        summary: String::new(),
+    };
+    assert_eq!(secretary.command(s.meeting, "presenter", &edit).await?.status, 200);
+    wait_text(&delegate, &format!(".agenda-item[data-item='{}'] .item-presenter", item.0), "Phó Chủ tịch Trần Hà").await?;
 
     // What a delegate sees, kept for the README and for looking at a failure.
     let png = delegate.screenshot().await?;
@@ -454,6 +465,10 @@ async fn what_is_being_typed_survives_everything_else_the_room_does() -> anyhow:
 struct Relay {
     addr: std::net::SocketAddr,
     mute: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// While set, the room's answers wait in the relay (a slow link).
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Connections taken so far.
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU32>,
     cut: tokio::sync::watch::Sender<u32>,
 }
 
@@ -464,14 +479,17 @@ impl Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let mute = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (cut, cuts) = tokio::sync::watch::channel(0u32);
-        let muted = mute.clone();
+        let (muted, held, taken) = (mute.clone(), hold.clone(), accepted.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                taken.fetch_add(1, Ordering::SeqCst);
                 let Ok(room) = tokio::net::TcpStream::connect(to).await else { continue };
                 let (mut cr, mut cw) = client.into_split();
                 let (mut rr, mut rw) = room.into_split();
-                let (mut cuts, muted) = (cuts.clone(), muted.clone());
+                let (mut cuts, muted, held) = (cuts.clone(), muted.clone(), held.clone());
                 cuts.mark_unchanged();
                 tokio::spawn(async move {
                     let up = async {
@@ -485,6 +503,9 @@ impl Relay {
                     let down = async {
                         let mut buf = vec![0u8; 16 * 1024];
                         while let Ok(n @ 1..) = rr.read(&mut buf).await {
+                            while held.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
                             if !muted.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
                                 break;
                             }
@@ -498,7 +519,18 @@ impl Relay {
                 });
             }
         });
-        Ok(Relay { addr, mute, cut })
+        Ok(Relay { addr, mute, hold, accepted, cut })
+    }
+
+    /// Waits until the page has opened a new connection since `before`
+    /// connections were taken (after a cut: it came back).
+    async fn wait_for_new_connection(&self, before: u32) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.accepted.load(std::sync::atomic::Ordering::SeqCst) <= before {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the page never connected again");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     fn url(&self, path: &str) -> String {
@@ -544,6 +576,164 @@ async fn a_command_whose_answer_was_lost_is_sent_again_and_taken_once() -> anyho
     }
     assert_eq!(secretary.state(s.meeting).await?.opinions.len(), 1, "taken once");
     assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "no error shown");
+    c.close().await?;
+    Ok(())
+}
+
+/// Waits until the element's `value` is `want`.
+async fn wait_value(c: &Client, css: &str, want: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = value_of(c, css).await.ok();
+        if now.as_deref() == Some(want) {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{css} never held {want:?} (now {now:?})");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until nothing matches `css`.
+async fn wait_gone(c: &Client, css: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.find(Locator::Css(css)).await.is_ok() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{css} never went away");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretarys_unsaved_form_survives_a_dropped_link() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let relay = Relay::start(server.addr).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_at(&c, &relay.url(""), s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let name = "#new-participant-name";
+    c.wait().at_most(WAIT).for_element(Locator::Css(name)).await?.send_keys("Trần Thị Bích").await?;
+
+    // The Wi-Fi drops; the page connects again and the room welcomes it
+    // again, then tells it what happened meanwhile.
+    let before = relay.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    relay.cut_all();
+    relay.wait_for_new_connection(before).await?;
+    let other = s.sign_in(&s.secretary).await?;
+    let absent = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Absent, reason: String::new() };
+    assert_eq!(other.command(s.meeting, "absent", &absent).await?.status, 200);
+    wait_value(&c, &format!("tr[data-participant='{}'] td.attendance select", s.voters[2].0.0), "absent").await?;
+
+    // What was typed is still there, and goes through as typed.
+    assert_eq!(value_of(&c, name).await?, "Trần Thị Bích", "the form was built anew when the room welcomed the page back");
+    c.find(Locator::Css("#add-participant")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !other.state(s.meeting).await?.participants.iter().any(|p| p.name == "Trần Thị Bích") {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the participant was not added");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_secretary_enters_a_ballot_for_the_voter_chosen_while_others_vote() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let mut voters = vec![];
+    for v in &s.voters {
+        voters.push(s.sign_in(v).await?); // signing in marks them present
+    }
+    let chair = s.sign_in(&s.chair).await?;
+    let poll = Command::CreatePoll {
+        item: s.item,
+        question: "Thông qua kế hoạch năm?".into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret: false,
+        allow_change: false,
+        rule: MajorityRule::default(),
+    };
+    let a = chair.command(s.meeting, "poll", &poll).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().unwrap());
+    assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
+
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".console details.manual summary")).await?.click().await?;
+    let select = ".console select.enter-voter";
+    let option = |p: ParticipantId| format!("{select} option[value='{}']", p.0);
+    let (first, chosen, last) = (s.voters[0].0, s.voters[1].0, s.voters[2].0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&option(chosen))).await?.click().await?;
+    wait_value(&c, select, &chosen.0.to_string()).await?;
+
+    // Another voter, listed before the one chosen, votes on their tablet:
+    // the list loses them and the choice stays on the same person.
+    let cast = |n: usize| Command::CastBallot { poll, choices: vec![n as u8 % 2] };
+    assert_eq!(voters[0].command(s.meeting, "b0", &cast(0)).await?.status, 200);
+    wait_gone(&c, &option(first)).await?;
+    assert_eq!(value_of(&c, select).await?, chosen.0.to_string(), "the choice moved to someone else");
+
+    // The one chosen votes on their own tablet meanwhile: no one is chosen,
+    // and there is nothing to save for them.
+    assert_eq!(voters[1].command(s.meeting, "b1", &cast(1)).await?.status, 200);
+    wait_gone(&c, &option(chosen)).await?;
+    assert_eq!(value_of(&c, select).await?, "", "a voter who has voted is still chosen");
+    let save = c.find(Locator::Css(".console button.enter-ballot")).await?;
+    assert!(!save.is_enabled().await?, "a ballot can still be saved for someone who has voted");
+
+    // The last is entered by the secretary, once.
+    c.find(Locator::Css(&option(last))).await?.click().await?;
+    c.find(Locator::Css(".console button.enter-ballot")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !chair.state(s.meeting).await?.poll(poll).is_some_and(|p| p.voters.contains(&last)) {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the entered ballot never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "a ballot was sent for someone who had voted");
+    assert_eq!(chair.state(s.meeting).await?.poll(poll).map(|p| p.voters.len()), Some(3));
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_page_goes_on() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let relay = Relay::start(server.addr).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_at(&c, &relay.url(""), s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let dir = tempfile::tempdir()?;
+    let pdf = dir.path().join("to-trinh.pdf");
+    std::fs::write(&pdf, drawn_pdf(1))?;
+    let input = c.wait().at_most(WAIT).for_element(Locator::Css("#upload-form input[type='file']")).await?;
+    input.send_keys(&pdf.display().to_string()).await?;
+    let reader = s.sign_in(&s.secretary).await?;
+    let had = reader.state(s.meeting).await?.documents.len();
+
+    // The room's answer is slow in coming; the secretary goes to the room.
+    relay.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    c.find(Locator::Css("#upload-form button[type='submit']")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while reader.state(s.meeting).await?.documents.len() == had {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the upload never reached the room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.find(Locator::Css("#tab-room")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#current-title")).await?;
+    relay.hold.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // The answer finds its form gone: it is told, and the page still works.
+    wait_text(&c, ".notice", "Đã lưu").await?;
+    c.find(Locator::Css("#tab-prepare")).await?.click().await?;
+    wait_text(&c, ".documents-editor", "to-trinh").await?;
+    let button = c.find(Locator::Css("#upload-form button[type='submit']")).await?;
+    assert!(button.is_enabled().await?, "the upload button stayed busy");
     c.close().await?;
     Ok(())
 }

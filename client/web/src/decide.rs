@@ -310,7 +310,9 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let choice = RwSignal::new(0u8);
     let hands = RwSignal::new(vec![0u32; poll.options.len()]);
     // Who may still have a ballot entered for them, as ballots come in.
-    let eligible = move || {
+    // A Memo, its options keyed: each ballot takes one voter out of the list
+    // without redrawing the others under the secretary's choice.
+    let eligible = Memo::new(move |_| {
         with_state(|s| {
             let voted = s.poll(id).map(|p| p.voters.clone()).unwrap_or_default();
             s.participants_sorted()
@@ -320,7 +322,10 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default()
-    };
+    });
+    // The voter chosen, while still owed a ballot: one who has since voted
+    // on their own tablet is no longer shown, nor saved for.
+    let chosen = move || voter.get().filter(|v| eligible.with(|l| l.iter().any(|(id, _)| id == v)));
     let options: Vec<String> = (0..poll.options.len()).map(|n| option_label(i, &poll, n)).collect();
     let options2 = options.clone();
     view! {
@@ -349,9 +354,11 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                     <summary>{i.t("poll.enter_for")}</summary>
                     <div class="grid-form">
                         <label>{i.t("poll.voter")}
-                            <select on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
-                                <option value="">"—"</option>
-                                {move || eligible().into_iter().map(|(id, name)| view! { <option value=id.0 selected=voter.get_untracked() == Some(id)>{name}</option> }).collect_view()}
+                            <select class="enter-voter" on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
+                                <option value="" prop:selected=move || chosen().is_none()>"—"</option>
+                                <For each=move || eligible.get() key=|v| v.clone() let((id, name))>
+                                    <option value=id.0 prop:selected=move || chosen() == Some(id)>{name}</option>
+                                </For>
                             </select>
                         </label>
                         <label>{i.t("poll.choice")}
@@ -359,7 +366,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                                 {options.into_iter().enumerate().map(|(n, o)| view! { <option value=n>{o}</option> }).collect_view()}
                             </select>
                         </label>
-                        <button on:click=move |_| if let Some(v) = voter.get_untracked() {
+                        <button class="enter-ballot" disabled=move || chosen().is_none() on:click=move |_| if let Some(v) = untrack(chosen) {
                             run(Command::CastBallotFor { poll: id, voter: v, choices: vec![choice.get_untracked()] }, true)
                         }>{i.t("prep.save")}</button>
                     </div>

@@ -245,7 +245,13 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                 let Ok(msg) = protocol::decode_server(&text, 64 * 1024 * 1024) else { continue };
                 match msg {
                     ServerMessage::Welcome { actor, server_time, .. } => {
-                        live.actor.set(Some(actor));
+                        // Told again at every reconnection: set only when it
+                        // changed, or every view that asks who this is (the
+                        // secretary's forms, the poll console) is built anew
+                        // and loses what was being typed.
+                        if live.actor.get_untracked() != Some(actor) {
+                            live.actor.set(Some(actor));
+                        }
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
                     }
                     ServerMessage::Snapshot { state } => {

@@ -3,7 +3,7 @@
 //! sign-in cards with new PINs.
 
 use crate::api;
-use crate::app::{state, use_ctx};
+use crate::app::{state, use_ctx, with_state};
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
 use crate::room::{conf_key, role_key, run, run_then};
@@ -252,18 +252,17 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
     let conf = RwSignal::new(Confidentiality::Public);
     let readers = RwSignal::new(Vec::<ParticipantId>::new());
     let busy = RwSignal::new(false);
-    let items = move || state().map(|s| s.agenda).unwrap_or_default();
-    let docs = move || {
-        state()
-            .map(|s| {
-                let item = |d: &Document| s.item(d.item).map(|i| i.title.clone()).unwrap_or_default();
-                s.documents.iter().map(|d| (d.clone(), item(d))).collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-    };
+    // Memos: a speech request or a ballot leaves the lists, and the rows and
+    // readers' lists open under them, as they are.
+    let items =
+        Memo::new(move |_| with_state(|s| s.agenda.iter().map(|i| (i.id, i.title.clone())).collect::<Vec<_>>()).unwrap_or_default());
+    let items = move || items.get();
+    let docs = Memo::new(move |_| with_state(|s| s.documents.to_vec()).unwrap_or_default());
+    // The item a new document goes under: the one chosen, while it exists.
+    let target = move || item.get().filter(|id| items().iter().any(|(i, _)| i == id)).or_else(|| items().first().map(|(i, _)| *i));
     let upload = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(item) = item.get_untracked().or_else(|| items().first().map(|i| i.id)) else { return };
+        let Some(item) = untrack(target) else { return };
         let Some(f) = file.get().and_then(|input| input.files()).and_then(|l| l.get(0)) else { return };
         let Ok(form) = web_sys::FormData::new() else { return };
         let _ = form.append_with_str("title", &title.get_untracked());
@@ -274,18 +273,21 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let url = format!("/api/meetings/{meeting}/items/{item}/documents");
-            match api::post_form::<serde_json::Value>(&url, form, &api::new_key()).await {
+            let sent = api::post_form::<serde_json::Value>(&url, form, &api::new_key()).await;
+            // The secretary may have left the tab while the file went up:
+            // this form is gone then, and only the notice is left to give.
+            match sent {
                 Ok(_) => {
-                    title.set(String::new());
-                    readers.set(vec![]);
-                    if let Some(input) = file.get_untracked() {
+                    let _ = title.try_set(String::new());
+                    let _ = readers.try_set(vec![]);
+                    if let Some(input) = file.try_get_untracked().flatten() {
                         input.set_value("");
                     }
                     ctx.notice.set(Some((false, i.t("done").to_string())));
                 }
                 Err(e) => ctx.api_fail(i, &e),
             }
-            busy.set(false);
+            let _ = busy.try_set(false);
         });
     };
     let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
@@ -300,15 +302,21 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
         <section class="card">
             <h2>{move || i.t("docs")}</h2>
             <ul class="documents-editor">
-                <For each=docs key=|(d, item)| (d.id, d.title.clone(), d.confidentiality, d.readers.clone(), item.clone()) let((d, item))>
-                    <DocumentRow d item_title=item secrets/>
+                <For each=move || docs.get() key=|d| (d.id, d.title.clone(), d.confidentiality, d.readers.clone()) let(d)>
+                    {
+                        let under = d.item;
+                        let item_title = Signal::derive(move || with_state(|s| s.item(under).map(|i| i.title.clone())).flatten().unwrap_or_default());
+                        view! { <DocumentRow d item_title secrets/> }
+                    }
                 </For>
             </ul>
             <h3>{move || i.t("prep.upload")}</h3>
             <form class="grid-form" id="upload-form" on:submit=upload>
                 <label>{move || i.t("prep.item_title")}
-                    <select on:change=move |ev| item.set(event_target_value(&ev).parse().ok().map(ItemId))>
-                        {move || items().into_iter().map(|it| view! { <option value=it.id.0>{it.title}</option> }).collect_view()}
+                    <select id="upload-item" on:change=move |ev| item.set(event_target_value(&ev).parse().ok().map(ItemId))>
+                        <For each=items key=|it| it.clone() let((id, title))>
+                            <option value=id.0 prop:selected=move || target() == Some(id)>{title}</option>
+                        </For>
                     </select>
                 </label>
                 <label>"PDF"<input type="file" accept="application/pdf,.pdf" node_ref=file required/></label>
@@ -331,7 +339,7 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
 /// of names, and its removal. Choosing "named" or "secret" for a document
 /// that had no list opens the list first; nothing is sent until it is saved.
 #[component]
-fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl IntoView {
+fn DocumentRow(d: Document, item_title: Signal<String>, secrets: RwSignal<bool>) -> impl IntoView {
     let i = use_i18n();
     let id = d.id;
     // The access being given a list of readers, while the list is open.
@@ -428,11 +436,12 @@ fn DocumentRow(d: Document, item_title: String, secrets: RwSignal<bool>) -> impl
 #[component]
 fn ReadersPicker(readers: RwSignal<Vec<ParticipantId>>) -> impl IntoView {
     let i = use_i18n();
-    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    // A Memo: a speech request or a ballot does not walk the list again.
+    let people = Memo::new(move |_| with_state(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default());
     view! {
         <fieldset class="wide readers">
             <legend>{move || i.t("prep.readers")}</legend>
-            <For each=people key=|p| (p.id, p.name.clone()) let(p)>
+            <For each=move || people.get() key=|p| (p.id, p.name.clone()) let(p)>
                 {
                     let id = p.id;
                     view! {
@@ -452,7 +461,10 @@ fn ReadersPicker(readers: RwSignal<Vec<ParticipantId>>) -> impl IntoView {
 fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>>) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
-    let people = move || state().map(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    // A Memo, and rows keyed by what they show: a speech request or a ballot
+    // redraws no row, and a change to one person redraws only theirs (a
+    // role list left open on another row stays open).
+    let people = Memo::new(move |_| with_state(|s| s.participants_sorted().into_iter().cloned().collect::<Vec<_>>()).unwrap_or_default());
     let chosen = RwSignal::new(Vec::<ParticipantId>::new());
     let (name, position) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let role = RwSignal::new(Role::Delegate);
@@ -512,7 +524,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
     let print_cards = move |_| {
         let mut ids = chosen.get_untracked();
         if ids.is_empty() {
-            ids = people().iter().map(|p| p.id).collect();
+            ids = people.with_untracked(|p| p.iter().map(|p| p.id).collect());
         }
         if !ids.is_empty() && window().confirm_with_message(i.t("prep.cards_confirm")).unwrap_or(false) {
             crate::live::send(Command::ResetPins { participants: ids }, show_pins);
@@ -527,7 +539,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                     <th>{move || i.t("prep.member")}</th><th>{move || i.t("prep.voting")}</th><th>{move || i.t("attendance")}</th><th></th>
                 </tr></thead>
                 <tbody>
-                    {move || people().into_iter().map(|p| {
+                    <For each=move || people.get() key=|p| p.clone() let(p)>{
                         let id = p.id;
                         let p1 = p.clone();
                         let p2 = p.clone();
@@ -588,20 +600,20 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 </td>
                             </tr>
                         }
-                    }).collect_view()}
+                    }</For>
                 </tbody>
             </table>
             <button id="print-cards" on:click=print_cards>{move || i.t("prep.cards")}</button>
             <h3>{move || i.t("prep.add_participant")}</h3>
             <form class="grid-form" on:submit=add>
-                <label>{move || i.t("prep.name")}<input required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
+                <label>{move || i.t("prep.name")}<input id="new-participant-name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
                 <label>{move || i.t("prep.position")}{text_input(position)}</label>
                 <label>{move || i.t("prep.role")}
                     <select on:change=move |ev| role.set(Role::parse(&event_target_value(&ev)).unwrap_or(Role::Delegate))>
                         {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == Role::Delegate>{move || i.t(role_key(r))}</option> }).collect_view()}
                     </select>
                 </label>
-                <button type="submit">{move || i.t("prep.add_participant")}</button>
+                <button type="submit" id="add-participant">{move || i.t("prep.add_participant")}</button>
             </form>
             <h3>{move || i.t("prep.import")}</h3>
             <p class="muted">{move || i.t("prep.import_help")}</p>

@@ -66,10 +66,20 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     let ctx = use_ctx();
     let i = use_i18n();
     let state = ctx.live.state;
-    let role = move || ctx.live.actor.get().and_then(|a| a.role_in(meeting));
-    let is_chair = move || role() == Some(Role::Chair) && !ctx.live.actor.get().is_some_and(|a| a.is_staff());
-    let is_secretary = move || role() == Some(Role::Secretary);
+    // Memos: the views below are built anew only when who this is changes,
+    // not each time the room says it again.
+    let role = Memo::new(move |_| ctx.live.actor.get().and_then(|a| a.role_in(meeting)));
+    let is_chair = Memo::new(move |_| role.get() == Some(Role::Chair) && !ctx.live.actor.get().is_some_and(|a| a.is_staff()));
+    let is_secretary = Memo::new(move |_| role.get() == Some(Role::Secretary));
+    let is_chair = move || is_chair.get();
+    let is_secretary = move || is_secretary.get();
     let tab = RwSignal::new(Tab::Room);
+    // The page under the tabs: a secretary's tab falls back to the room
+    // if the role is taken away.
+    let page = Memo::new(move |_| match tab.get() {
+        Tab::Prepare | Tab::Minutes if !is_secretary() => Tab::Room,
+        t => t,
+    });
     // None: follow the current item as the chair moves it.
     let selected = RwSignal::new(None::<ItemId>);
     let viewing = RwSignal::new(None::<DocumentId>);
@@ -89,9 +99,9 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
                         <button id="tab-minutes" class:active=move || tab.get() == Tab::Minutes on:click=move |_| tab.set(Tab::Minutes)>{move || i.t("tab.minutes")}</button>
                     </nav>
                 </Show>
-                {move || if tab.get() == Tab::Prepare && is_secretary() {
+                {move || if page.get() == Tab::Prepare {
                     view! { <Prepare meeting/> }.into_any()
-                } else if tab.get() == Tab::Minutes && is_secretary() {
+                } else if page.get() == Tab::Minutes {
                     view! { <crate::minutes::MinutesPanel meeting/> }.into_any()
                 } else {
                     view! {
@@ -209,7 +219,7 @@ fn AgendaList(selected: RwSignal<Option<ItemId>>, chair: Signal<bool>) -> impl I
         <nav class="agenda card">
             <h2>{move || i.t("agenda")}</h2>
             <ol>
-                <For each=items key=|it| (it.id, it.status, it.title.clone()) let(item)>
+                <For each=items key=|it| (it.id, it.status, it.title.clone(), it.presenter.clone()) let(item)>
                     {
                         let id = item.id;
                         let status = item.status;
