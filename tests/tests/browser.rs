@@ -126,7 +126,7 @@ async fn the_delegates_page_follows_the_chair_without_a_reload() -> anyhow::Resu
     wait_text(&delegate, "#current-title", "2. Báo cáo công tác tuần").await?;
     wait_text(&delegate, "#item-title", "Báo cáo công tác tuần").await?;
     // An item's presenter changed by the secretary shows in the agenda.
-    let mut secretary = s.http_as(&server, Role::Secretary, 0).await?;
+    let secretary = s.http_as(&server, Role::Secretary, 0).await?;
     let item = s.items[1];
     let edit = Command::UpdateItem {
         item,
