@@ -739,6 +739,63 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
 }
 
 #[tokio::test]
+async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem).await?.status, 200);
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in(&c, &server, &s, Role::Delegate).await?;
+    wait_text(&c, "#current-title", "1. Khai mạc").await?;
+    let area = "#opinion-form textarea";
+    c.wait().at_most(WAIT).for_element(Locator::Css(area)).await?.send_keys("Đề nghị bổ sung kinh phí").await?;
+
+    // The chair moves on while the delegate is writing: the form follows
+    // the meeting, and says where the unsent opinion is.
+    assert_eq!(chair.command(s.meeting, "next2", &Command::NextItem).await?.status, 200);
+    wait_text(&c, "#current-title", "2. Báo cáo công tác tuần").await?;
+    wait_value(&c, area, "").await?;
+    let open = format!(".drafts-elsewhere .open-draft[data-item='{}']", s.items[0].0);
+    wait_text(&c, &open, "Khai mạc").await?;
+
+    // Something written on this item survives a reload of the page.
+    c.find(Locator::Css(area)).await?.send_keys("Nhất trí").await?;
+    c.refresh().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    wait_value(&c, area, "Nhất trí").await?;
+
+    // The first draft is opened, as written, and sent.
+    c.wait().at_most(WAIT).for_element(Locator::Css(&open)).await?.click().await?;
+    wait_value(&c, area, "Đề nghị bổ sung kinh phí").await?;
+    c.find(Locator::Css("#opinion-form button[type='submit']")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let st = chair.state(s.meeting).await?;
+        if st.opinions.iter().any(|o| o.item == s.items[0] && o.text == "Đề nghị bổ sung kinh phí") {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the kept opinion was never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_value(&c, area, "").await?;
+    // Sent, it is no longer a draft; the other item's still is.
+    wait_gone(&c, &open).await?;
+    c.find(Locator::Css(&format!(".drafts-elsewhere .open-draft[data-item='{}']", s.items[1].0))).await?;
+
+    // Signing out forgets what was not sent: the next person on a shared
+    // tablet does not find it.
+    c.find(Locator::Css("#sign-out")).await?.click().await?;
+    wait_gone(&c, "#sign-out").await?;
+    c.goto("about:blank").await?;
+    sign_in(&c, &server, &s, Role::Delegate).await?;
+    wait_value(&c, area, "").await?;
+    assert!(c.find(Locator::Css(".drafts-elsewhere")).await.is_err(), "an unsent opinion outlived signing out");
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_revoked_session_goes_back_to_the_start_and_says_why() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;

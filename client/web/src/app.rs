@@ -238,6 +238,7 @@ fn Header() -> impl IntoView {
         spawn_local(async move {
             let _ = api::delete("/api/session").await;
             live::disconnect(ctx.live);
+            crate::decide::forget_drafts();
             ctx.session.set(None);
             ctx.screen.set(Screen::Lobby);
             let _ = window().location().set_hash("/");
@@ -263,7 +264,7 @@ fn Header() -> impl IntoView {
             <Show when=move || ctx.session.get().is_some()>
                 <div class="who">
                     <span id="who-name">{move || ctx.session.get().map(|s| s.name).unwrap_or_default()}</span>
-                    <button class="link" on:click=sign_out>{move || i.t("signout")}</button>
+                    <button class="link" id="sign-out" on:click=sign_out>{move || i.t("signout")}</button>
                 </div>
             </Show>
         </header>

@@ -550,14 +550,91 @@ fn stance_key(s: Stance) -> &'static str {
 
 /// Written opinions on an item: write one; the chair and secretary see all,
 /// ask members by a deadline, and see who has answered.
+/// Opinions being written and not yet sent, per agenda item. They outlive
+/// the opinion form: a delegate following the meeting sees the form change
+/// item when the chair moves on, and an old tablet's browser may reload the
+/// page when another app is opened; neither may lose the text. Kept in the
+/// tab's session storage, which goes with the tab.
+#[derive(Clone, Copy)]
+pub struct Drafts {
+    /// Items with an unsent opinion.
+    items: RwSignal<Vec<ItemId>>,
+    /// The room's choice of item, to open one with a draft.
+    open: RwSignal<Option<ItemId>>,
+}
+
+const DRAFT_PREFIX: &str = "gavel.opinion-draft.";
+
+fn draft_storage() -> Option<web_sys::Storage> {
+    window().session_storage().ok().flatten()
+}
+
+/// Forgets every unsent opinion in this tab: at signing out, or when the
+/// room ends the session, so the next person on a shared tablet does not
+/// find the last one's words.
+pub fn forget_drafts() {
+    let Some(s) = draft_storage() else { return };
+    let keys: Vec<String> =
+        (0..s.length().unwrap_or(0)).filter_map(|n| s.key(n).ok().flatten()).filter(|k| k.starts_with(DRAFT_PREFIX)).collect();
+    for k in keys {
+        let _ = s.remove_item(&k);
+    }
+}
+
+impl Drafts {
+    /// The drafts this tab holds; `open` is the room's choice of item.
+    pub fn new(open: RwSignal<Option<ItemId>>) -> Drafts {
+        let mut items = vec![];
+        if let Some(s) = draft_storage() {
+            for n in 0..s.length().unwrap_or(0) {
+                if let Some(id) = s.key(n).ok().flatten().and_then(|k| k.strip_prefix(DRAFT_PREFIX).and_then(|id| id.parse().ok())) {
+                    items.push(ItemId(id));
+                }
+            }
+        }
+        items.sort();
+        Drafts { items: RwSignal::new(items), open }
+    }
+
+    fn text(item: ItemId) -> String {
+        draft_storage().and_then(|s| s.get_item(&format!("{DRAFT_PREFIX}{}", item.0)).ok().flatten()).unwrap_or_default()
+    }
+
+    /// Keeps `text` as the draft for `item` (none if it is blank).
+    fn keep(self, item: ItemId, text: &str) {
+        let blank = text.trim().is_empty();
+        if let Some(s) = draft_storage() {
+            let key = format!("{DRAFT_PREFIX}{}", item.0);
+            let _ = if blank { s.remove_item(&key) } else { s.set_item(&key, text) };
+        }
+        let listed = self.items.with_untracked(|l| l.contains(&item));
+        if blank == listed {
+            self.items.try_update(|l| {
+                l.retain(|x| *x != item);
+                if !blank {
+                    l.push(item);
+                    l.sort();
+                }
+            });
+        }
+    }
+}
+
 #[component]
 pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
     let stance = RwSignal::new(Stance::Agree);
-    let text = RwSignal::new(String::new());
+    let drafts = use_context::<Drafts>();
+    let text = RwSignal::new(drafts.map(|_| Drafts::text(item)).unwrap_or_default());
     let document = RwSignal::new(None::<DocumentId>);
     let deadline = RwSignal::new(String::new());
+    // Unsent opinions on other items, each a button that opens its item.
+    let elsewhere = move || {
+        let Some(d) = drafts else { return vec![] };
+        let others: Vec<ItemId> = d.items.get().into_iter().filter(|x| *x != item).collect();
+        with_state(|s| others.iter().filter_map(|x| s.item(*x).map(|it| (*x, it.title.clone()))).collect::<Vec<_>>()).unwrap_or_default()
+    };
     let docs =
         Memo::new(move |_| with_state(|s| s.documents_of(item).map(|d| (d.id, d.title.clone())).collect::<Vec<_>>()).unwrap_or_default());
     let is_participant = move || ctx.live.actor.get().and_then(|a| a.participant()).is_some();
@@ -568,6 +645,9 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
             true,
             move || {
                 let _ = text.try_set(String::new());
+                if let Some(d) = drafts {
+                    d.keep(item, "");
+                }
             },
         );
     };
@@ -616,6 +696,17 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                 }}
             </ul>
             <Show when=is_participant>
+                {move || {
+                    let others = elsewhere();
+                    (!others.is_empty()).then(|| view! {
+                        <p class="drafts-elsewhere">{i.t("opinion.unsent")}" "
+                            {others.into_iter().map(|(id, title)| view! {
+                                <button type="button" class="link open-draft" data-item=id.0
+                                    on:click=move |_| if let Some(d) = drafts { d.open.set(Some(id)) }>{title}</button>" "
+                            }).collect_view()}
+                        </p>
+                    })
+                }}
                 <form class="grid-form" id="opinion-form" on:submit=send>
                     <label>{move || i.t("opinion.stance")}
                         <select on:change=move |ev| stance.set(match event_target_value(&ev).as_str() {
@@ -632,7 +723,13 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                             {move || docs.get().into_iter().map(|(id, title)| view! { <option value=id.0 selected=document.get_untracked() == Some(id)>{title}</option> }).collect_view()}
                         </select>
                     </label>
-                    <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea></label>
+                    <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| {
+                        let v = event_target_value(&ev);
+                        if let Some(d) = drafts {
+                            d.keep(item, &v);
+                        }
+                        text.set(v);
+                    }></textarea></label>
                     <button type="submit">{move || i.t("opinion.write")}</button>
                 </form>
             </Show>

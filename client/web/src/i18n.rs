@@ -230,6 +230,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("opinion", "Ý kiến bằng văn bản", "Written opinions"),
     ("opinion.write", "Gửi ý kiến", "Send an opinion"),
     ("opinion.text", "Nội dung ý kiến", "Your opinion"),
+    ("opinion.unsent", "Ý kiến chưa gửi ở mục:", "Unsent opinion on:"),
     ("opinion.stance", "Quan điểm", "Stance"),
     ("stance.agree", "Đồng ý", "Agree"),
     ("stance.disagree", "Không đồng ý", "Disagree"),

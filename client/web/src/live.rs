@@ -144,6 +144,7 @@ enum Ended {
 /// retrying would show "reconnecting" for ever.
 fn session_over(live: Live, code: &str, message: &str) {
     disconnect(live);
+    crate::decide::forget_drafts();
     let ctx = crate::app::use_ctx();
     ctx.session.set(None);
     ctx.screen.set(crate::app::Screen::Lobby);

@@ -88,6 +88,7 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     // the panels under it (a vote being drafted, an opinion being written)
     // are built again only when it does.
     let shown = Memo::new(move |_| shown_item(selected));
+    provide_context(crate::decide::Drafts::new(selected));
     view! {
         <Show when=loaded fallback=move || view! { <p class="loading">{move || i.t("conn.connecting")}</p> }>
             <div class="room">
