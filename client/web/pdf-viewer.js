@@ -4,9 +4,13 @@
 // another app would leave a copy outside Gavel. Inlined into index.html by
 // Trunk; the app calls `gavelPdf.open(...)` through wasm-bindgen.
 //
-// Old tablets: the PDF is read once into memory; only pages near the screen
-// keep a canvas and their decoded images; a canvas never exceeds what iOS
-// allows (16.7 Mpx). pdf.js 4.10 needs Chrome 103 or Safari 16.4: an older
+// Weak Wi-Fi: the document is asked for in pieces (HTTP ranges, which the
+// room and the tablet agent both answer), so page 1 is drawn from the few
+// pieces it needs, not after the whole file; the rest follows in the
+// background, and a document once opened is still held whole.
+//
+// Old tablets: only pages near the screen keep a canvas and their decoded
+// images; a canvas never exceeds what iOS allows (16.7 Mpx). pdf.js 4.10 needs Chrome 103 or Safari 16.4: an older
 // browser is told so, not shown a blank reader.
 (function () {
   "use strict";
@@ -75,40 +79,67 @@
     return fail(code, (e && e.message) || String(e));
   }
 
-  // The document's bytes, with progress, or the room's `{code, message}`.
-  function fetchBytes(url, signal, progress) {
-    var lost = function (e) { throw e && e.name === "AbortError" ? e : fail("offline", String(e)); };
-    return fetch(url, { credentials: "same-origin", signal: signal }).then(function (r) {
-      if (!r.ok) {
-        return r.text().then(function (t) {
-          var body = null;
-          try { body = JSON.parse(t); } catch (_) { /* not the room's JSON */ }
-          if (body && typeof body.code === "string") { throw fail(body.code, body.message); }
-          throw fail(r.status === 503 ? "offline" : "network", "HTTP " + r.status);
-        }, lost);
-      }
-      var total = Number(r.headers.get("content-length")) || 0;
-      if (!r.body || !r.body.getReader) { return r.arrayBuffer().then(function (b) { return new Uint8Array(b); }, lost); }
-      var reader = r.body.getReader();
-      var parts = [];
-      var got = 0;
-      function next() {
-        return reader.read().then(function (x) {
-          if (x.done) {
-            if (parts.length === 1) { return parts[0]; }
-            var all = new Uint8Array(got);
-            var at = 0;
-            parts.forEach(function (p) { all.set(p, at); at += p.length; });
-            return all;
-          }
-          parts.push(x.value);
-          got += x.value.length;
-          progress(got, total);
-          return next();
-        }, lost);
-      }
-      return next();
+  // The size of the pieces pdf.js asks for.
+  var PIECE = 262144;
+
+  function lost(e) { throw e && e.name === "AbortError" ? e : fail("offline", String(e)); }
+
+  // Throws the room's `{code, message}` for a refused request.
+  function refused(r) {
+    return r.text().then(function (t) {
+      var body = null;
+      try { body = JSON.parse(t); } catch (_) { /* not the room's JSON */ }
+      if (body && typeof body.code === "string") { throw fail(body.code, body.message); }
+      throw fail(r.status === 503 ? "offline" : "network", "HTTP " + r.status);
     }, lost);
+  }
+
+  // Bytes `begin` to `end` (excluded) of the document, or the room's
+  // refusal; `etag` (the first answer's) makes sure every piece comes from
+  // the same file. `whole` is set when the answer is the whole file (a
+  // server that ignores ranges).
+  function fetchRange(url, signal, begin, end, etag) {
+    var headers = { Range: "bytes=" + begin + "-" + (end - 1) };
+    if (etag) { headers["If-Range"] = etag; }
+    return fetch(url, { credentials: "same-origin", signal: signal, headers: headers }).then(function (r) {
+      if (!r.ok) { return refused(r); }
+      var size = /\/(\d+)$/.exec(r.headers.get("content-range") || "");
+      return r.arrayBuffer().then(function (b) {
+        var bytes = new Uint8Array(b);
+        var whole = r.status !== 206;
+        return { bytes: bytes, whole: whole, size: whole ? bytes.length : Number(size && size[1]), etag: r.headers.get("etag") };
+      }, lost);
+    }, lost);
+  }
+
+  // What pdf.js reads the document from: its first piece and the size from
+  // the first answer, then the pieces pdf.js asks for. `progress(received,
+  // size)` is told of each piece. Once the document is open (`opened()`), a
+  // piece lost to the network is asked for again, until Wi-Fi comes back or
+  // the reader is closed; before, or for a refusal, `failed(error)` is told.
+  function rangeSource(pdfjs, url, signal, first, opened, progress, failed) {
+    if (first.whole || first.bytes.length >= first.size) { return { data: first.bytes }; }
+    var transport = new pdfjs.PDFDataRangeTransport(first.size, first.bytes);
+    var received = first.bytes.length;
+    transport.requestDataRange = function (begin, end) {
+      var wait = 1000;
+      function ask() {
+        fetchRange(url, signal, begin, end, first.etag).then(function (piece) {
+          if (piece.whole) { throw fail("network", "the document changed while it was being read"); }
+          received += piece.bytes.length;
+          progress(received, first.size);
+          transport.onDataRange(begin, piece.bytes);
+        }).catch(function (e) {
+          if (e && e.name === "AbortError") { return; }
+          var err = errorOf(e);
+          if (err.code !== "offline" || !opened()) { failed(err); return; }
+          window.setTimeout(ask, wait);
+          wait = Math.min(wait * 2, 10000);
+        });
+      }
+      ask();
+    };
+    return { range: transport, rangeChunkSize: PIECE, disableStream: true };
   }
 
   // Shows the PDF at `url` in `root` (a scrolling element). `report` gets
@@ -256,24 +287,30 @@
       track();
     }
 
-    say({ state: "loading", received: 0, total: 0 });
-    fetchBytes(url, abort && abort.signal, function (got, total) {
+    // Until page 1 is drawn, how much of the document has come.
+    function loading(got, total) {
+      if (doc) { return; }
       var percent = total ? Math.min(100, Math.floor(got * 100 / total)) : 0;
       if (percent !== shownPercent) {
         shownPercent = percent;
         say({ state: "loading", received: got, total: total });
       }
-    }).then(function (bytes) {
+    }
+    var signal = abort && abort.signal;
+    say({ state: "loading", received: 0, total: 0 });
+    fetchRange(url, signal, 0, PIECE, null).then(function (first) {
+      loading(first.bytes.length, first.size);
       return load().then(function (pdfjs) {
         if (closed) { return null; }
-        task = pdfjs.getDocument({
-          data: bytes,
-          worker: sharedWorker(pdfjs),
-          isEvalSupported: false,
-          enableXfa: false,
-          cMapUrl: BASE + "cmaps/",
-          cMapPacked: true
+        var source = rangeSource(pdfjs, url, signal, first, function () { return doc !== null; }, loading, function (err) {
+          say({ state: "error", code: err.code, message: err.message });
         });
+        source.worker = sharedWorker(pdfjs);
+        source.isEvalSupported = false;
+        source.enableXfa = false;
+        source.cMapUrl = BASE + "cmaps/";
+        source.cMapPacked = true;
+        task = pdfjs.getDocument(source);
         return task.promise;
       });
     }).then(function (d) {

@@ -605,6 +605,11 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
 /// `k` × 100 points below the top of the page and 50 from its left edge;
 /// the rest is white.
 pub fn drawn_pdf(pages: usize) -> Vec<u8> {
+    write_pdf(drawn_objects(pages))
+}
+
+/// The objects of [`drawn_pdf`].
+fn drawn_objects(pages: usize) -> Vec<Vec<u8>> {
     let kids = (0..pages).map(|p| format!("{} 0 R", 3 + 2 * p)).collect::<Vec<_>>().join(" ");
     let mut objects =
         vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), format!("<< /Type /Pages /Kids [{kids}] /Count {pages} >>").into_bytes()];
@@ -613,6 +618,24 @@ pub fn drawn_pdf(pages: usize) -> Vec<u8> {
         let top = 842 - 100 * (p + 1);
         objects.push(stream_object(format!("0 0 0 rg 50 {} 200 200 re f", top - 200).as_bytes()));
     }
+    objects
+}
+
+/// [`drawn_pdf`] with `padding` bytes of noise after its pages, in an
+/// object nothing refers to: a long document (a scanned annex) whose first
+/// page needs only a small part of the file.
+pub fn padded_pdf(pages: usize, padding: usize) -> Vec<u8> {
+    let mut noise = Vec::with_capacity(padding + 8);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < padding {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    noise.truncate(padding);
+    let mut objects = drawn_objects(pages);
+    objects.push(stream_object(&noise));
     write_pdf(objects)
 }
 

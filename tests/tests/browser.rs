@@ -469,6 +469,9 @@ struct Relay {
     hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Connections taken so far.
     accepted: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// When not 0, the room's answers pass at about this many bytes per
+    /// millisecond on each connection (weak Wi-Fi).
+    pace: std::sync::Arc<std::sync::atomic::AtomicU32>,
     cut: tokio::sync::watch::Sender<u32>,
 }
 
@@ -482,14 +485,15 @@ impl Relay {
         let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (cut, cuts) = tokio::sync::watch::channel(0u32);
-        let (muted, held, taken) = (mute.clone(), hold.clone(), accepted.clone());
+        let pace = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (muted, held, taken, paced) = (mute.clone(), hold.clone(), accepted.clone(), pace.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 taken.fetch_add(1, Ordering::SeqCst);
                 let Ok(room) = tokio::net::TcpStream::connect(to).await else { continue };
                 let (mut cr, mut cw) = client.into_split();
                 let (mut rr, mut rw) = room.into_split();
-                let (mut cuts, muted, held) = (cuts.clone(), muted.clone(), held.clone());
+                let (mut cuts, muted, held, paced) = (cuts.clone(), muted.clone(), held.clone(), paced.clone());
                 cuts.mark_unchanged();
                 tokio::spawn(async move {
                     let up = async {
@@ -509,6 +513,10 @@ impl Relay {
                             if !muted.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
                                 break;
                             }
+                            let per_ms = paced.load(Ordering::SeqCst);
+                            if per_ms > 0 {
+                                tokio::time::sleep(Duration::from_millis(n as u64 / per_ms as u64)).await;
+                            }
                         }
                     };
                     tokio::select! {
@@ -519,7 +527,7 @@ impl Relay {
                 });
             }
         });
-        Ok(Relay { addr, mute, hold, accepted, cut })
+        Ok(Relay { addr, mute, hold, accepted, pace, cut })
     }
 
     /// Waits until the page has opened a new connection since `before`
@@ -791,6 +799,55 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
     sign_in(&c, &server, &s, Role::Delegate).await?;
     wait_value(&c, area, "").await?;
     assert!(c.find(Locator::Css(".drafts-elsewhere")).await.is_err(), "an unsent opinion outlived signing out");
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let pdf = padded_pdf(2, 24 << 20);
+    let size = pdf.len() as u64;
+    let doc = s.upload_document("Hồ sơ quy hoạch.pdf", pdf, &[]).await?;
+    let relay = Relay::start(server.addr).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.set_window_size(800, 1000).await?;
+    sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+
+    // Weak Wi-Fi: about 2 MB/s from the room, 12 s for the whole file.
+    relay.pace.store(2 * 1024, std::sync::atomic::Ordering::SeqCst);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 2").await?;
+    wait_drawn(&c, 1).await?;
+    let received = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let v = c
+                .execute(
+                    "return performance.getEntriesByType('resource').filter(e => e.name.includes('/documents/')).reduce((a, e) => a + e.encodedBodySize, 0);",
+                    vec![],
+                )
+                .await?;
+            anyhow::Ok(v.as_u64().unwrap_or(0))
+        }
+    };
+    let at_first_page = received(&c).await?;
+    assert!(at_first_page > 0, "the document's pieces are not seen");
+    assert!(at_first_page < size / 2, "page 1 waited for {at_first_page} of {size} bytes");
+
+    // The rest follows in the background: the last page is drawn, and the
+    // whole file comes, once.
+    c.execute("document.querySelector(\".pdf-page[data-page='2']\").scrollIntoView(); return 1;", vec![]).await?;
+    wait_drawn(&c, 2).await?;
+    relay.pace.store(0, std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while received(&c).await? < size {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the rest of the document never came");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(received(&c).await? < size + size / 10, "pieces were fetched more than once");
     c.close().await?;
     Ok(())
 }
