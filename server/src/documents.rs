@@ -32,6 +32,10 @@ pub struct Store {
     manifests: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Manifest>>>,
     /// Held while a reader's stamped copy is made ([`crate::watermark`]).
     pub(crate) copying: tokio::sync::Mutex<()>,
+    /// Read-held by an upload from its file's arrival in the store until its
+    /// row is written; written by [`Store::collect`], which must not take
+    /// such a file for one no document refers to.
+    storing: tokio::sync::RwLock<()>,
 }
 
 impl Store {
@@ -44,7 +48,64 @@ impl Store {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
-        Ok(Store { dir, tmp, manifests: Default::default(), copying: Default::default() })
+        Ok(Store { dir, tmp, manifests: Default::default(), copying: Default::default(), storing: Default::default() })
+    }
+
+    /// Deletes from the store what no document refers to any more: the
+    /// content of removed documents (or of removed agenda items'), their
+    /// readers' stamped copies and their chunk manifests. A removed
+    /// restricted document must not stay on the room's disk, where a backup
+    /// of the data directory or a lost machine would still carry it.
+    /// Returns how many files were deleted.
+    pub async fn collect(&self, db: &crate::store::Db) -> anyhow::Result<usize> {
+        let _uploads = self.storing.write().await;
+        let _copies = self.copying.lock().await;
+        sqlx::query("DELETE FROM reader_copies WHERE original NOT IN (SELECT sha256 FROM documents)").execute(db).await?;
+        let kept: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT sha256 FROM documents UNION SELECT sha256 FROM reader_copies")
+                .fetch_all(db)
+                .await?
+                .into_iter()
+                .collect();
+        self.manifests.lock().expect("manifest cache").retain(|sha, _| kept.contains(sha));
+        let dir = self.dir.clone();
+        let deleted = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let mut deleted = 0;
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let sha = name.strip_suffix(".chunks.json").unwrap_or(&name);
+                let stored = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+                if !stored || kept.contains(sha) {
+                    continue;
+                }
+                // A file still being sent stays readable to its sender on
+                // Unix; Windows refuses, and the next collection tries again.
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => deleted += 1,
+                    Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot delete content no document refers to"),
+                }
+            }
+            Ok(deleted)
+        })
+        .await??;
+        Ok(deleted)
+    }
+
+    /// Runs [`Store::collect`] now and each time `freed` is notified (a
+    /// document or an agenda item was removed), until `stop` changes.
+    pub async fn keep_collected(&self, db: &crate::store::Db, freed: &tokio::sync::Notify, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            match self.collect(db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "deleted the content of removed documents"),
+                Err(e) => tracing::warn!(error = %e, "cannot collect the content of removed documents"),
+            }
+            tokio::select! {
+                _ = freed.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 
     /// Where the content with this hash lives.
@@ -241,6 +302,9 @@ pub async fn upload(
             .map_err(|e| Error::Internal(e.into()))?;
         checked.map_err(unstampable)?;
     }
+    // Until its row is written, no collection may take the file for one no
+    // document refers to.
+    let _storing = app.documents.storing.read().await;
     let final_path = app.documents.path(&upload.sha256);
     if final_path.exists() {
         tokio::fs::remove_file(&upload.tmp).await?;

@@ -252,7 +252,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let documents = documents::Store::open(&config.data_dir).await?;
     let (stop, shutdown) = watch::channel(false);
     let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
-    let services = Arc::new(meeting::Services { data_dir: config.data_dir.clone(), signer, allow_secret: config.allow_secret_documents });
+    let content_freed = Arc::new(tokio::sync::Notify::new());
+    let services = Arc::new(meeting::Services {
+        data_dir: config.data_dir.clone(),
+        signer,
+        allow_secret: config.allow_secret_documents,
+        content_freed: content_freed.clone(),
+    });
     let state = AppState(Arc::new(Inner {
         meetings: meeting::Meetings::new(db.clone(), services),
         db,
@@ -267,6 +273,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;
     }
+    // The content of documents removed since (or before a crash) is deleted.
+    let collector = state.clone();
+    let collector_stop = shutdown.clone();
+    tokio::spawn(async move { collector.documents.keep_collected(&collector.db, &content_freed, collector_stop).await });
     let listener = limits::listen(config.http).with_context(|| format!("cannot listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;

@@ -154,6 +154,9 @@ pub struct Services {
     pub signer: crate::signing::Signer,
     /// `--allow-secret-documents`: the room may hold state-secret ("mật") documents.
     pub allow_secret: bool,
+    /// Told when a committed change removed documents, whose content the
+    /// store then deletes ([`crate::documents::Store::collect`]).
+    pub content_freed: Arc<tokio::sync::Notify>,
 }
 
 /// Refuses the `secret` level unless the room was started to allow it.
@@ -583,6 +586,7 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     let mut answered = Vec::with_capacity(batch.len());
     let mut published = Vec::new();
     let mut checkpoint = false;
+    let mut freed = false;
     let size = batch.len();
     for job in batch {
         match run_one(&mut tx, services, &mut working, &job).await {
@@ -593,6 +597,7 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
                     Change::PollClosed { poll, .. } | Change::PollCancelled { poll, .. } => working.poll(*poll).is_some_and(|p| p.secret),
                     _ => false,
                 });
+                freed |= new_events.iter().any(|e| matches!(e.change, Change::DocumentRemoved { .. } | Change::ItemRemoved { .. }));
                 published.extend(new_events);
                 answered.push((job.reply, outcome));
             }
@@ -617,6 +622,9 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         // before anyone is told the poll closed, so a crash right after the
         // answer cannot leave that order behind.
         store::truncate_wal(db).await;
+    }
+    if freed {
+        services.content_freed.notify_one();
     }
     let after = Arc::new(working);
     *live.latest.write().expect("latest state") = after.clone();

@@ -610,3 +610,78 @@ async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refus
     }
     Ok(())
 }
+
+/// The names in the room's content store (`DATA_DIR/documents`).
+fn stored(data_dir: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    Ok(std::fs::read_dir(data_dir.join("documents"))?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<anyhow::Result<_>>()?)
+}
+
+/// Waits until `gone` holds of the store.
+async fn wait_store(
+    data_dir: &std::path::Path,
+    what: &str,
+    gone: impl Fn(&std::collections::BTreeSet<String>) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = stored(data_dir)?;
+        if gone(&now) {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{what}: the store still holds {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_removed_document_leaves_nothing_on_the_rooms_disk() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    // A restricted document, the same file again as a public one, and another.
+    let restricted = s.upload_document("Nhân sự.pdf", drawn_pdf(1), &[("confidentiality", "members")]).await?;
+    let same = s.upload_document("Nhân sự (công khai).pdf", drawn_pdf(1), &[]).await?;
+    let other = s.upload_document("Kế hoạch.pdf", drawn_pdf(2), &[]).await?;
+    assert_eq!(restricted.sha256, same.sha256);
+    // A delegate reads the restricted one: a copy stamped with their name.
+    let voter = s.sign_in(&s.voters[0]).await?;
+    let r = voter.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, restricted.id.0)).send().await?;
+    assert_eq!(r.status(), 200);
+    let copy = sha256_hex(&r.bytes().await?);
+    assert_ne!(copy, restricted.sha256, "a stamped copy");
+    wait_store(data.path(), "the copy and the chunk lists", |now| {
+        now.contains(&copy) && now.contains(&format!("{}.chunks.json", restricted.sha256))
+    })
+    .await?;
+
+    // The public one removed, the content stays for the restricted one,
+    // and so does its reader's copy.
+    let remove = |d: DocumentId| Command::RemoveDocument { document: d };
+    assert_eq!(s.admin.command(s.meeting, "rm1", &remove(same.id)).await?.status, 200);
+    assert_eq!(s.admin.command(s.meeting, "rm-other", &remove(other.id)).await?.status, 200);
+    wait_store(data.path(), "the other document", |now| !now.iter().any(|n| n.starts_with(&other.sha256))).await?;
+    let now = stored(data.path())?;
+    assert!(now.contains(&restricted.sha256) && now.contains(&copy), "{now:?}");
+
+    // The restricted one removed, nothing of it is left: its content, its
+    // chunk list, its reader's copy.
+    assert_eq!(s.admin.command(s.meeting, "rm2", &remove(restricted.id)).await?.status, 200);
+    wait_store(data.path(), "the restricted document", |now| now.is_empty()).await?;
+    let kept = s.upload_document("Kế hoạch.pdf", drawn_pdf(2), &[]).await?;
+
+    // Content left behind by a room stopped before it could delete it is
+    // deleted at the next start; what is not the store's is left alone.
+    let addrs = server.addrs();
+    server.stop().await?;
+    let orphan = sha256_hex(b"left by a crash");
+    std::fs::write(data.path().join("documents").join(&orphan), b"left by a crash")?;
+    std::fs::write(data.path().join("documents").join("ghi-chu.txt"), b"not content")?;
+    let server = TestServer::start_again(data.path(), addrs).await?;
+    wait_store(data.path(), "the orphan", |now| !now.contains(&orphan)).await?;
+    let now = stored(data.path())?;
+    assert!(now.contains("ghi-chu.txt") && now.contains(&kept.sha256), "{now:?}");
+    server.stop().await?;
+    Ok(())
+}
