@@ -613,9 +613,7 @@ async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refus
 
 /// The names in the room's content store (`DATA_DIR/documents`).
 fn stored(data_dir: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    Ok(std::fs::read_dir(data_dir.join("documents"))?
-        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
-        .collect::<anyhow::Result<_>>()?)
+    std::fs::read_dir(data_dir.join("documents"))?.map(|e| Ok(e?.file_name().to_string_lossy().into_owned())).collect()
 }
 
 /// Waits until `gone` holds of the store.
