@@ -103,21 +103,23 @@
     if (etag) { headers["If-Range"] = etag; }
     return fetch(url, { credentials: "same-origin", signal: signal, headers: headers }).then(function (r) {
       if (!r.ok) { return refused(r); }
+      var whole = r.status !== 206;
       var size = /\/(\d+)$/.exec(r.headers.get("content-range") || "");
+      if (!whole && !size) { throw fail("network", "a piece of the document came without the document's length"); }
       return r.arrayBuffer().then(function (b) {
         var bytes = new Uint8Array(b);
-        var whole = r.status !== 206;
-        return { bytes: bytes, whole: whole, size: whole ? bytes.length : Number(size && size[1]), etag: r.headers.get("etag") };
+        return { bytes: bytes, whole: whole, size: whole ? bytes.length : Number(size[1]), etag: r.headers.get("etag") };
       }, lost);
     }, lost);
   }
 
   // What pdf.js reads the document from: its first piece and the size from
-  // the first answer, then the pieces pdf.js asks for. `progress(received,
-  // size)` is told of each piece. Once the document is open (`opened()`), a
-  // piece lost to the network is asked for again, until Wi-Fi comes back or
-  // the reader is closed; before, or for a refusal, `failed(error)` is told.
-  function rangeSource(pdfjs, url, signal, first, opened, progress, failed) {
+  // the first answer, then the pieces pdf.js asks for (pdf.js never asks
+  // again for a piece it asked for, so each is answered). `progress(received,
+  // size)` is told of each piece. A piece lost to the network is asked for
+  // again until Wi-Fi comes back or the reader is closed; a refusal is told
+  // to `failed(error)`.
+  function rangeSource(pdfjs, url, signal, first, progress, failed) {
     if (first.whole || first.bytes.length >= first.size) { return { data: first.bytes }; }
     var transport = new pdfjs.PDFDataRangeTransport(first.size, first.bytes);
     var received = first.bytes.length;
@@ -132,7 +134,7 @@
         }).catch(function (e) {
           if (e && e.name === "AbortError") { return; }
           var err = errorOf(e);
-          if (err.code !== "offline" || !opened()) { failed(err); return; }
+          if (err.code !== "offline") { failed(err); return; }
           window.setTimeout(ask, wait);
           wait = Math.min(wait * 2, 10000);
         });
@@ -160,7 +162,13 @@
     var current = 0;
     var shownPercent = -1;
     var abort = typeof AbortController === "function" ? new AbortController() : null;
-    function say(o) { if (!closed) { report(JSON.stringify(o)); } }
+    // An error stays: a page drawn or scrolled to later does not hide it.
+    var broken = false;
+    function say(o) {
+      if (closed || broken) { return; }
+      broken = o.state === "error";
+      report(JSON.stringify(o));
+    }
     function quietly(promise) { if (promise && promise.catch) { promise.catch(function () {}); } }
 
     // Gives back a page's canvas and what pdf.js decoded for it (a scanned
@@ -302,7 +310,7 @@
       loading(first.bytes.length, first.size);
       return load().then(function (pdfjs) {
         if (closed) { return null; }
-        var source = rangeSource(pdfjs, url, signal, first, function () { return doc !== null; }, loading, function (err) {
+        var source = rangeSource(pdfjs, url, signal, first, loading, function (err) {
           say({ state: "error", code: err.code, message: err.message });
         });
         source.worker = sharedWorker(pdfjs);

@@ -740,8 +740,6 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
     wait_text(&c, ".notice", "Đã lưu").await?;
     c.find(Locator::Css("#tab-prepare")).await?.click().await?;
     wait_text(&c, ".documents-editor", "to-trinh").await?;
-    let button = c.find(Locator::Css("#upload-form button[type='submit']")).await?;
-    assert!(button.is_enabled().await?, "the upload button stayed busy");
     c.close().await?;
     Ok(())
 }
@@ -758,6 +756,7 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
     wait_text(&c, "#current-title", "1. Khai mạc").await?;
     let area = "#opinion-form textarea";
     c.wait().at_most(WAIT).for_element(Locator::Css(area)).await?.send_keys("Đề nghị bổ sung kinh phí").await?;
+    c.find(Locator::Css("#opinion-stance option[value='disagree']")).await?.click().await?;
 
     // The chair moves on while the delegate is writing: the form follows
     // the meeting, and says where the unsent opinion is.
@@ -773,30 +772,48 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_value(&c, area, "Nhất trí").await?;
 
-    // The first draft is opened, as written, and sent.
+    // The first draft is opened, as written, with its stance, and sent.
     c.wait().at_most(WAIT).for_element(Locator::Css(&open)).await?.click().await?;
     wait_value(&c, area, "Đề nghị bổ sung kinh phí").await?;
+    assert_eq!(value_of(&c, "#opinion-stance").await?, "disagree", "the stance chosen was not kept");
     c.find(Locator::Css("#opinion-form button[type='submit']")).await?.click().await?;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let st = chair.state(s.meeting).await?;
-        if st.opinions.iter().any(|o| o.item == s.items[0] && o.text == "Đề nghị bổ sung kinh phí") {
+        if let Some(o) = st.opinions.iter().find(|o| o.item == s.items[0] && o.text == "Đề nghị bổ sung kinh phí") {
+            assert_eq!(o.stance, Stance::Disagree, "sent with another stance than chosen");
             break;
         }
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "the kept opinion was never sent");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_value(&c, area, "").await?;
-    // Sent, it is no longer a draft; the other item's still is.
-    wait_gone(&c, &open).await?;
-    c.find(Locator::Css(&format!(".drafts-elsewhere .open-draft[data-item='{}']", s.items[1].0))).await?;
+    // Sent, it is no longer a draft: back on the other item, whose draft
+    // is still there, it is not offered.
+    let other = format!(".drafts-elsewhere .open-draft[data-item='{}']", s.items[1].0);
+    c.find(Locator::Css(&other)).await?.click().await?;
+    wait_value(&c, area, "Nhất trí").await?;
+    assert!(c.find(Locator::Css(".drafts-elsewhere")).await.is_err(), "a sent opinion is still offered as a draft");
 
-    // Signing out forgets what was not sent: the next person on a shared
-    // tablet does not find it.
+    // The session ends without signing out (expired, the tablet's browser
+    // reloads) and someone else signs in on that tablet: they do not get
+    // the last person's words.
+    c.delete_all_cookies().await?;
+    c.refresh().await?;
+    wait_gone(&c, "#sign-out").await?;
+    c.goto("about:blank").await?;
+    sign_in_as(&c, &server, s.meeting, s.person(Role::Delegate, 1).0, &s.person(Role::Delegate, 1).1).await?;
+    wait_value(&c, area, "").await?;
+    assert!(c.find(Locator::Css(".drafts-elsewhere")).await.is_err(), "another person's draft is offered");
+    let left = c.execute("return Object.keys(sessionStorage).filter(k => k.startsWith('gavel.opinion-draft.')).length;", vec![]).await?;
+    assert_eq!(left, json!(0), "another person's drafts are still in the tab");
+
+    // Signing out forgets what was not sent, even the signed-out person's own.
+    c.find(Locator::Css(area)).await?.send_keys("Chưa gửi").await?;
     c.find(Locator::Css("#sign-out")).await?.click().await?;
     wait_gone(&c, "#sign-out").await?;
     c.goto("about:blank").await?;
-    sign_in(&c, &server, &s, Role::Delegate).await?;
+    sign_in_as(&c, &server, s.meeting, s.person(Role::Delegate, 1).0, &s.person(Role::Delegate, 1).1).await?;
     wait_value(&c, area, "").await?;
     assert!(c.find(Locator::Css(".drafts-elsewhere")).await.is_err(), "an unsent opinion outlived signing out");
     c.close().await?;
@@ -816,6 +833,8 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
     c.set_window_size(800, 1000).await?;
     sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
 
+    // Room for every piece's timing entry, counted below.
+    c.execute("performance.setResourceTimingBufferSize(5000); return 1;", vec![]).await?;
     // Weak Wi-Fi: about 2 MB/s from the room, 12 s for the whole file.
     relay.pace.store(2 * 1024, std::sync::atomic::Ordering::SeqCst);
     c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
@@ -848,6 +867,34 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(received(&c).await? < size + size / 10, "pieces were fetched more than once");
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let member = format!("tr[data-participant='{}'] input.member", s.voters[0].0.0);
+    let tick = c.wait().at_most(WAIT).for_element(Locator::Css(&member)).await?;
+    assert_eq!(tick.prop("checked").await?.as_deref(), Some("true"));
+
+    // The meeting is over meanwhile: nothing about it changes any more.
+    let chair = s.sign_in(&s.chair).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    tick.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.find(Locator::Css(&member)).await?.prop("checked").await?.as_deref() != Some("true") {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the refused change is still shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = chair.state(s.meeting).await?;
+    assert!(state.participant(s.voters[0].0).is_some_and(|p| p.member), "the room kept them a member");
     c.close().await?;
     Ok(())
 }

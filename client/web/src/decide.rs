@@ -548,19 +548,29 @@ fn stance_key(s: Stance) -> &'static str {
     }
 }
 
-/// Written opinions on an item: write one; the chair and secretary see all,
-/// ask members by a deadline, and see who has answered.
-/// Opinions being written and not yet sent, per agenda item. They outlive
-/// the opinion form: a delegate following the meeting sees the form change
-/// item when the chair moves on, and an old tablet's browser may reload the
-/// page when another app is opened; neither may lose the text. Kept in the
-/// tab's session storage, which goes with the tab.
+/// Opinions being written and not yet sent, per agenda item, with their
+/// stance and document. They outlive the opinion form: a delegate following
+/// the meeting sees the form change item when the chair moves on, and an old
+/// tablet's browser may reload the page when another app is opened; neither
+/// may lose the text. Kept in the tab's session storage (gone with the tab)
+/// under the writer's participant id: the next person signed in on a shared
+/// tablet never sees them, and they are deleted then.
 #[derive(Clone, Copy)]
 pub struct Drafts {
+    /// Whose drafts these are; none for staff accounts, who write no opinion.
+    owner: Option<ParticipantId>,
     /// Items with an unsent opinion.
     items: RwSignal<Vec<ItemId>>,
     /// The room's choice of item, to open one with a draft.
     open: RwSignal<Option<ItemId>>,
+}
+
+/// One unsent opinion.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Draft {
+    text: String,
+    stance: Option<Stance>,
+    document: Option<DocumentId>,
 }
 
 const DRAFT_PREFIX: &str = "gavel.opinion-draft.";
@@ -569,46 +579,63 @@ fn draft_storage() -> Option<web_sys::Storage> {
     window().session_storage().ok().flatten()
 }
 
+/// The keys of every draft in this tab, with whose and which item's they are.
+fn draft_keys() -> Vec<(String, ParticipantId, ItemId)> {
+    let Some(s) = draft_storage() else { return vec![] };
+    (0..s.length().unwrap_or(0))
+        .filter_map(|n| s.key(n).ok().flatten())
+        .filter_map(|k| {
+            let (who, item) = k.strip_prefix(DRAFT_PREFIX)?.split_once('.')?;
+            let (who, item) = (ParticipantId(who.parse().ok()?), ItemId(item.parse().ok()?));
+            Some((k, who, item))
+        })
+        .collect()
+}
+
 /// Forgets every unsent opinion in this tab: at signing out, or when the
-/// room ends the session, so the next person on a shared tablet does not
-/// find the last one's words.
+/// room ends the session.
 pub fn forget_drafts() {
-    let Some(s) = draft_storage() else { return };
-    let keys: Vec<String> =
-        (0..s.length().unwrap_or(0)).filter_map(|n| s.key(n).ok().flatten()).filter(|k| k.starts_with(DRAFT_PREFIX)).collect();
-    for k in keys {
-        let _ = s.remove_item(&k);
+    if let Some(s) = draft_storage() {
+        for (k, _, _) in draft_keys() {
+            let _ = s.remove_item(&k);
+        }
     }
 }
 
 impl Drafts {
-    /// The drafts this tab holds; `open` is the room's choice of item.
-    pub fn new(open: RwSignal<Option<ItemId>>) -> Drafts {
+    /// The drafts of `owner` in this tab (anyone else's are deleted);
+    /// `open` is the room's choice of item.
+    pub fn new(owner: Option<ParticipantId>, open: RwSignal<Option<ItemId>>) -> Drafts {
         let mut items = vec![];
-        if let Some(s) = draft_storage() {
-            for n in 0..s.length().unwrap_or(0) {
-                if let Some(id) = s.key(n).ok().flatten().and_then(|k| k.strip_prefix(DRAFT_PREFIX).and_then(|id| id.parse().ok())) {
-                    items.push(ItemId(id));
-                }
+        for (k, who, item) in draft_keys() {
+            if Some(who) == owner {
+                items.push(item);
+            } else if let Some(s) = draft_storage() {
+                let _ = s.remove_item(&k);
             }
         }
         items.sort();
-        Drafts { items: RwSignal::new(items), open }
+        Drafts { owner, items: RwSignal::new(items), open }
     }
 
-    fn text(item: ItemId) -> String {
-        draft_storage().and_then(|s| s.get_item(&format!("{DRAFT_PREFIX}{}", item.0)).ok().flatten()).unwrap_or_default()
+    fn key(self, item: ItemId) -> Option<String> {
+        self.owner.map(|p| format!("{DRAFT_PREFIX}{}.{}", p.0, item.0))
     }
 
-    /// Keeps `text` as the draft for `item` (none if it is blank).
-    fn keep(self, item: ItemId, text: &str) {
-        let blank = text.trim().is_empty();
+    fn get(self, item: ItemId) -> Draft {
+        let stored = self.key(item).and_then(|k| draft_storage()?.get_item(&k).ok().flatten());
+        stored.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default()
+    }
+
+    /// Keeps `draft` for `item`; one with no text is no draft.
+    fn keep(self, item: ItemId, draft: &Draft) {
+        let Some(key) = self.key(item) else { return };
+        let blank = draft.text.trim().is_empty();
         if let Some(s) = draft_storage() {
-            let key = format!("{DRAFT_PREFIX}{}", item.0);
-            let _ = if blank { s.remove_item(&key) } else { s.set_item(&key, text) };
+            let _ = if blank { s.remove_item(&key) } else { s.set_item(&key, &serde_json::to_string(draft).unwrap_or_default()) };
         }
-        let listed = self.items.with_untracked(|l| l.contains(&item));
-        if blank == listed {
+        let listed = self.items.try_with_untracked(|l| l.contains(&item));
+        if listed.is_some_and(|listed| listed == blank) {
             self.items.try_update(|l| {
                 l.retain(|x| *x != item);
                 if !blank {
@@ -620,33 +647,46 @@ impl Drafts {
     }
 }
 
+/// Written opinions on an item: write one; the chair and secretary see all,
+/// ask members by a deadline, and see who has answered.
 #[component]
 pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
-    let stance = RwSignal::new(Stance::Agree);
     let drafts = use_context::<Drafts>();
-    let text = RwSignal::new(drafts.map(|_| Drafts::text(item)).unwrap_or_default());
-    let document = RwSignal::new(None::<DocumentId>);
+    let draft = drafts.map(|d| d.get(item)).unwrap_or_default();
+    let stance = RwSignal::new(draft.stance.unwrap_or(Stance::Agree));
+    let text = RwSignal::new(draft.text);
+    let document = RwSignal::new(draft.document);
     let deadline = RwSignal::new(String::new());
+    // What is being written is kept as it changes.
+    let keep = move || {
+        if let Some(d) = drafts {
+            d.keep(item, &Draft { text: text.get_untracked(), stance: Some(stance.get_untracked()), document: document.get_untracked() });
+        }
+    };
     // Unsent opinions on other items, each a button that opens its item.
-    let elsewhere = move || {
+    let elsewhere = Memo::new(move |_| {
         let Some(d) = drafts else { return vec![] };
         let others: Vec<ItemId> = d.items.get().into_iter().filter(|x| *x != item).collect();
         with_state(|s| others.iter().filter_map(|x| s.item(*x).map(|it| (*x, it.title.clone()))).collect::<Vec<_>>()).unwrap_or_default()
-    };
+    });
     let docs =
         Memo::new(move |_| with_state(|s| s.documents_of(item).map(|d| (d.id, d.title.clone())).collect::<Vec<_>>()).unwrap_or_default());
     let is_participant = move || ctx.live.actor.get().and_then(|a| a.participant()).is_some();
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let sent = text.get_untracked();
         run_then(
-            Command::AddOpinion { item, document: document.get_untracked(), stance: stance.get_untracked(), text: text.get_untracked() },
+            Command::AddOpinion { item, document: document.get_untracked(), stance: stance.get_untracked(), text: sent.clone() },
             true,
             move || {
-                let _ = text.try_set(String::new());
-                if let Some(d) = drafts {
-                    d.keep(item, "");
+                // What was typed after sending stays, to send next.
+                if text.try_get_untracked().is_some_and(|now| now == sent) {
+                    let _ = text.try_set(String::new());
+                    if let Some(d) = drafts {
+                        d.keep(item, &Draft::default());
+                    }
                 }
             },
         );
@@ -697,7 +737,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
             </ul>
             <Show when=is_participant>
                 {move || {
-                    let others = elsewhere();
+                    let others = elsewhere.get();
                     (!others.is_empty()).then(|| view! {
                         <p class="drafts-elsewhere">{i.t("opinion.unsent")}" "
                             {others.into_iter().map(|(id, title)| view! {
@@ -709,26 +749,29 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                 }}
                 <form class="grid-form" id="opinion-form" on:submit=send>
                     <label>{move || i.t("opinion.stance")}
-                        <select on:change=move |ev| stance.set(match event_target_value(&ev).as_str() {
-                            "disagree" => Stance::Disagree, "agree_with_comments" => Stance::AgreeWithComments, "comment" => Stance::Comment, _ => Stance::Agree })>
+                        <select id="opinion-stance" on:change=move |ev| {
+                            stance.set(match event_target_value(&ev).as_str() {
+                                "disagree" => Stance::Disagree, "agree_with_comments" => Stance::AgreeWithComments, "comment" => Stance::Comment, _ => Stance::Agree });
+                            keep();
+                        }>
                             {stances.into_iter().map(|s| {
                                 let v = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                                view! { <option value=v>{move || i.t(stance_key(s))}</option> }
+                                view! { <option value=v prop:selected=move || stance.get() == s>{move || i.t(stance_key(s))}</option> }
                             }).collect_view()}
                         </select>
                     </label>
                     <label>{move || i.t("opinion.document")}
-                        <select on:change=move |ev| document.set(event_target_value(&ev).parse().ok().map(DocumentId))>
-                            <option value="">"—"</option>
-                            {move || docs.get().into_iter().map(|(id, title)| view! { <option value=id.0 selected=document.get_untracked() == Some(id)>{title}</option> }).collect_view()}
+                        <select on:change=move |ev| {
+                            document.set(event_target_value(&ev).parse().ok().map(DocumentId));
+                            keep();
+                        }>
+                            <option value="" prop:selected=move || document.get().is_none()>"—"</option>
+                            {move || docs.get().into_iter().map(|(id, title)| view! { <option value=id.0 prop:selected=move || document.get() == Some(id)>{title}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="wide">{move || i.t("opinion.text")}<textarea prop:value=move || text.get() on:input=move |ev| {
-                        let v = event_target_value(&ev);
-                        if let Some(d) = drafts {
-                            d.keep(item, &v);
-                        }
-                        text.set(v);
+                        text.set(event_target_value(&ev));
+                        keep();
                     }></textarea></label>
                     <button type="submit">{move || i.t("opinion.write")}</button>
                 </form>

@@ -6,7 +6,7 @@ use crate::api;
 use crate::app::{state, use_ctx, with_state};
 use crate::cards::Cards;
 use crate::i18n::use_i18n;
-use crate::room::{conf_key, role_key, run, run_then};
+use crate::room::{conf_key, role_key, run, run_or_undo, run_then};
 use gavel_shared::decision::{Attendance, Share};
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
@@ -546,7 +546,14 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                         let p3 = p.clone();
                         let p4 = p.clone();
                         let p5 = p.name.clone();
-                        let update = move |p: Participant| run(Command::UpdateParticipant { participant: p.id, name: p.name, position: p.position, role: p.role, member: p.member, voting: p.voting }, false);
+                        let attendance = p.attendance;
+                        // A refused change puts its control back: the row is
+                        // drawn anew only when the participant changes.
+                        let update = move |p: Participant, undo: Box<dyn FnOnce()>| run_or_undo(Command::UpdateParticipant { participant: p.id, name: p.name, position: p.position, role: p.role, member: p.member, voting: p.voting }, undo);
+                        let tick = |ev: &leptos::ev::Event, was: bool| -> Box<dyn FnOnce()> {
+                            let el: web_sys::HtmlInputElement = ev.target().unwrap().unchecked_into();
+                            Box::new(move || el.set_checked(was))
+                        };
                         view! {
                             <tr data-participant=id.0>
                                 <td><input type="checkbox" prop:checked=move || chosen.get().contains(&id) on:change=move |ev| {
@@ -557,12 +564,15 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 <td>{p.position.clone()}</td>
                                 <td><select on:change=move |ev| {
                                     let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
-                                    if let Some(r) = Role::parse(&target.value()) { update(Participant { role: r, ..p1.clone() }) }
+                                    if let Some(r) = Role::parse(&target.value()) {
+                                        let was = p1.role;
+                                        update(Participant { role: r, ..p1.clone() }, Box::new(move || target.set_value(was.as_str())))
+                                    }
                                 }>
                                     {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == p.role>{move || i.t(role_key(r))}</option> }).collect_view()}
                                 </select></td>
-                                <td><input type="checkbox" prop:checked=p.member on:change=move |ev| update(Participant { member: event_target_checked(&ev), ..p2.clone() })/></td>
-                                <td><input type="checkbox" prop:checked=p.voting on:change=move |ev| update(Participant { voting: event_target_checked(&ev), ..p3.clone() })/></td>
+                                <td><input type="checkbox" class="member" prop:checked=p.member on:change=move |ev| update(Participant { member: event_target_checked(&ev), ..p2.clone() }, tick(&ev, p2.member))/></td>
+                                <td><input type="checkbox" class="voting" prop:checked=p.voting on:change=move |ev| update(Participant { voting: event_target_checked(&ev), ..p3.clone() }, tick(&ev, p3.voting))/></td>
                                 <td class="attendance">
                                     <select on:change=move |ev| {
                                         let a = Attendance::parse(&event_target_value(&ev)).unwrap_or_default();
@@ -571,7 +581,9 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                         } else {
                                             String::new()
                                         };
-                                        run(Command::SetAttendance { participant: id, attendance: a, reason }, false);
+                                        let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
+                                        let was = attendance;
+                                        run_or_undo(Command::SetAttendance { participant: id, attendance: a, reason }, move || target.set_value(was.as_str()));
                                     }>
                                         {[Attendance::Present, Attendance::Absent, Attendance::Excused].into_iter().map(|a| view! {
                                             <option value=a.as_str() selected=a == p.attendance>{move || i.t(match a {

@@ -33,6 +33,20 @@ pub fn run_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static) {
     });
 }
 
+/// Sends a command whose control already shows what it asks (a tick box,
+/// a list): if the room refuses it, or the link is down, `undo` puts the
+/// control back to what the room holds, and the refusal is reported.
+pub fn run_or_undo(cmd: Command, undo: impl FnOnce() + 'static) {
+    let ctx = use_ctx();
+    let i = use_i18n();
+    live::send(cmd, move |r| {
+        if let Err((code, message)) = r {
+            undo();
+            ctx.fail(i, &code, &message);
+        }
+    });
+}
+
 /// The confidentiality level, in words.
 pub fn conf_key(c: Confidentiality) -> &'static str {
     match c {
@@ -88,7 +102,8 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     // the panels under it (a vote being drafted, an opinion being written)
     // are built again only when it does.
     let shown = Memo::new(move |_| shown_item(selected));
-    provide_context(crate::decide::Drafts::new(selected));
+    let writer = ctx.session.get_untracked().and_then(|s| s.actor.participant());
+    provide_context(crate::decide::Drafts::new(writer, selected));
     view! {
         <Show when=loaded fallback=move || view! { <p class="loading">{move || i.t("conn.connecting")}</p> }>
             <div class="room">
