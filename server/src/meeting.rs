@@ -1000,7 +1000,7 @@ async fn write(
         Command::RemoveParticipant { participant } => {
             // Their tablets are told, when they come back, that the session was revoked.
             sqlx::query(
-                "INSERT OR IGNORE INTO ended_sessions (token_hash, ended_at) SELECT token_hash, ? FROM sessions WHERE participant_id = ?",
+                "INSERT INTO ended_sessions (token_hash, ended_at) SELECT token_hash, ? FROM sessions WHERE participant_id = ? ON CONFLICT DO NOTHING",
             )
             .bind(store::ts(store::now()))
             .bind(participant.0)
