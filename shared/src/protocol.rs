@@ -621,8 +621,24 @@ pub enum ServerMessage {
     RoomLink { online: bool },
     /// Sent by a tablet agent to the tablet's browser only: how many of the
     /// documents the participant may read the tablet holds, and, when it
-    /// cannot keep them (its storage is full or failing), why.
-    TabletPack { docs_done: usize, docs_total: usize, problem: Option<String> },
+    /// cannot keep them (its storage is full or failing), why; and the
+    /// documents the room would not give it, each with the room's words.
+    TabletPack {
+        docs_done: usize,
+        docs_total: usize,
+        problem: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<NotGiven>,
+    },
+}
+
+/// A document the room would not give a tablet, as its agent tells the
+/// tablet's browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotGiven {
+    pub document: DocumentId,
+    /// The room's words.
+    pub why: String,
 }
 
 /// Why a message could not be read.

@@ -1207,6 +1207,33 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_browser_says_which_document_the_room_would_not_give() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let kept = s.upload_document("Tờ trình.pdf", drawn_pdf(1), &[]).await?;
+    let lost = s.upload_document("Phụ lục.pdf", drawn_pdf(2), &[]).await?;
+    // The room has lost the second one's content (a disk restored without it).
+    std::fs::remove_file(data.path().join("documents").join(&lost.sha256))?;
+    let _ = std::fs::remove_file(data.path().join("documents").join(format!("{}.chunks.json", lost.sha256)));
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.goto(&agent.local_url().unwrap()).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    // The delegate sees which document the tablet could not get, and why,
+    // before counting on reading it offline.
+    let note = |d: DocumentId| format!(".document[data-document='{}'] .not-given", d.0);
+    wait_text(&c, &note(lost.id), "chưa nhận được tài liệu này").await?;
+    wait_text(&c, "#tablet-pack .count", "1/2").await?;
+    assert!(c.find(Locator::Css(&note(kept.id))).await.is_err(), "a document the tablet holds is said to be missing");
+    c.close().await?;
+    drop(agent);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_offline() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use gavel_shared::model::*;
 use gavel_shared::pack::{StreamReply, StreamRequest};
-use gavel_shared::protocol::{self, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use gavel_shared::protocol::{self, ClientMessage, NotGiven, PROTOCOL_VERSION, ServerMessage};
 use gavel_shared::state::MeetingState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -91,6 +91,7 @@ pub struct Progress {
 /// A document the room would not give.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
+    pub document: DocumentId,
     pub title: String,
     /// The room's words.
     pub why: String,
@@ -142,7 +143,13 @@ struct Refusal {
 fn told(docs: &[Document], refused: &HashMap<String, Refusal>) -> Vec<Refused> {
     docs.iter()
         .filter_map(|d| {
-            refused.get(&d.sha256).map(|r| Refused { title: d.title.clone(), why: r.why.clone(), tries: r.tries, lasting: r.lasting })
+            refused.get(&d.sha256).map(|r| Refused {
+                document: d.id,
+                title: d.title.clone(),
+                why: r.why.clone(),
+                tries: r.tries,
+                lasting: r.lasting,
+            })
         })
         .collect()
 }
@@ -1343,7 +1350,12 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                         // Documents held, not bytes: told when that count or the problem changes.
                                         let now = {
                                             let p = progress.borrow_and_update();
-                                            ServerMessage::TabletPack { docs_done: p.docs_done, docs_total: p.docs_total, problem: p.problem.clone() }
+                                            ServerMessage::TabletPack {
+                                                docs_done: p.docs_done,
+                                                docs_total: p.docs_total,
+                                                problem: p.problem.clone(),
+                                                refused: p.refused.iter().map(|r| NotGiven { document: r.document, why: r.why.clone() }).collect(),
+                                            }
                                         };
                                         if pack.as_ref() != Some(&now) {
                                             pack = Some(now.clone());
@@ -1450,7 +1462,7 @@ mod tests {
 
     #[test]
     fn preparing_a_tablet_gives_up_on_a_document_only_when_asking_again_will_not_help() {
-        let refusal = |tries, lasting| Refused { title: "Tờ trình".into(), why: "…".into(), tries, lasting };
+        let refusal = |tries, lasting| Refused { document: DocumentId(1), title: "Tờ trình".into(), why: "…".into(), tries, lasting };
         let p = |refused: Vec<Refused>, done| Progress { docs_total: 2, docs_done: done, seq: Some(7), refused, ..Default::default() };
         assert!(!p(vec![refusal(1, false)], 1).stuck(), "a refusal that may pass is asked again first");
         assert!(!p(vec![refusal(GIVE_UP_AFTER - 1, false)], 1).stuck());

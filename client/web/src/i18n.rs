@@ -38,6 +38,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("conn.cached", "Ngoại tuyến — đang xem bản lưu trên máy", "Offline — showing what this tablet holds"),
     ("pack.held", "Tài liệu trên máy", "Documents on this tablet"),
     ("pack.problem", "Máy tính bảng không lưu được tài liệu", "This tablet cannot keep the documents"),
+    (
+        "pack.not_given",
+        "Máy tính bảng chưa nhận được tài liệu này từ phòng họp",
+        "This tablet has not been given this document by the room",
+    ),
     ("meeting.title", "Tên cuộc họp", "Meeting title"),
     ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
     ("meeting.locality", "Địa danh (dòng ngày tháng của biên bản)", "Place name (the minutes' date line)"),

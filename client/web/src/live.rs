@@ -48,6 +48,8 @@ pub struct TabletPack {
     pub done: usize,
     pub total: usize,
     pub problem: Option<String>,
+    /// Documents the room would not give the tablet, with its words.
+    pub refused: Vec<gavel_shared::protocol::NotGiven>,
 }
 
 impl Live {
@@ -300,8 +302,8 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                     ServerMessage::RoomLink { online } => {
                         room_reachable = online;
                     }
-                    ServerMessage::TabletPack { docs_done, docs_total, problem } => {
-                        live.pack.set(Some(TabletPack { done: docs_done, total: docs_total, problem }));
+                    ServerMessage::TabletPack { docs_done, docs_total, problem, refused } => {
+                        live.pack.set(Some(TabletPack { done: docs_done, total: docs_total, problem, refused }));
                     }
                 }
                 // Replayed events (no snapshot) also make the link live.

@@ -47,6 +47,12 @@ pub fn run_or_undo(cmd: Command, undo: impl FnOnce() + 'static) {
     });
 }
 
+/// Why the room would not give this document to the tablet, as its agent
+/// says; none in a browser without an agent.
+fn not_given(document: DocumentId) -> Option<String> {
+    use_ctx().live.pack.with(|p| p.as_ref()?.refused.iter().find(|r| r.document == document).map(|r| r.why.clone()))
+}
+
 /// The confidentiality level, in words.
 pub fn conf_key(c: Confidentiality) -> &'static str {
     match c {
@@ -296,6 +302,11 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
                                             <span class="doc-title">{d.title.clone()}</span>
                                             <span class="doc-meta">{format!("{} KB", d.size.div_ceil(1024))}" · "{move || i.t(conf_key(d.confidentiality))}</span>
                                         </button>
+                                        // Through a tablet agent: a document the room would not
+                                        // give the tablet cannot be read from it offline.
+                                        {move || not_given(id).map(|why| view! {
+                                            <p class="not-given small">{i.t("pack.not_given")}": "{why}</p>
+                                        })}
                                     </li>
                                 }
                             }).collect_view()}
