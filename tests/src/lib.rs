@@ -976,6 +976,22 @@ pub async fn until(what: &str, limit: Duration, mut check: impl FnMut() -> bool)
     Ok(())
 }
 
+/// Waits until `check` answers true, asking every 100 ms for at most
+/// [`WAIT`]: for what is read over the network (the room's state, a
+/// browser's page), which [`until`] cannot await.
+pub async fn eventually<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let end = tokio::time::Instant::now() + WAIT;
+    while !check().await? {
+        anyhow::ensure!(tokio::time::Instant::now() < end, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// A tablet agent running in this process, for one voter of an [`Assembly`].
 pub async fn start_agent(
     server_quic: SocketAddr,

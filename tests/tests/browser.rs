@@ -274,14 +274,11 @@ async fn the_page_says_it_is_loading_then_starts_and_says_so_if_it_ever_fails() 
     Ok(())
 }
 
-#[tokio::test]
-async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
-    let s = Assembly::build(&server.url(""), 3).await?;
-    let chair_http = s.sign_in(&s.chair).await?;
+/// A yes/no vote on the assembly's item, created and opened by the chair.
+async fn open_yes_no_poll(chair: &Http, s: &Assembly, question: &str) -> anyhow::Result<PollId> {
     let poll = Command::CreatePoll {
         item: s.item,
-        question: "Thông qua biên bản kỳ họp trước?".into(),
+        question: question.into(),
         kind: PollKind::YesNo,
         options: vec![],
         max_choices: 1,
@@ -289,9 +286,19 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
         allow_change: false,
         rule: MajorityRule::default(),
     };
-    let a = chair_http.command(s.meeting, "poll", &poll).await?;
-    let poll = PollId(a.body["result"]["id"].as_i64().unwrap());
-    chair_http.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    let a = chair.command(s.meeting, "poll", &poll).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?);
+    let a = chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    anyhow::ensure!(a.status == 200, "{a:?}");
+    Ok(poll)
+}
+
+#[tokio::test]
+async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair_http = s.sign_in(&s.chair).await?;
+    let poll = open_yes_no_poll(&chair_http, &s, "Thông qua biên bản kỳ họp trước?").await?;
 
     let driver = chromedriver().await?;
     let chair = browser(&driver).await?;
@@ -636,11 +643,10 @@ async fn the_secretarys_unsaved_form_survives_a_dropped_link() -> anyhow::Result
     // What was typed is still there, and goes through as typed.
     assert_eq!(value_of(&c, name).await?, "Trần Thị Bích", "the form was built anew when the room welcomed the page back");
     c.find(Locator::Css("#add-participant")).await?.click().await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !other.state(s.meeting).await?.participants.iter().any(|p| p.name == "Trần Thị Bích") {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the participant was not added");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the participant is added", || async {
+        Ok(other.state(s.meeting).await?.participants.iter().any(|p| p.name == "Trần Thị Bích"))
+    })
+    .await?;
     c.close().await?;
     Ok(())
 }
@@ -654,19 +660,7 @@ async fn the_secretary_enters_a_ballot_for_the_voter_chosen_while_others_vote() 
         voters.push(s.sign_in(v).await?); // signing in marks them present
     }
     let chair = s.sign_in(&s.chair).await?;
-    let poll = Command::CreatePoll {
-        item: s.item,
-        question: "Thông qua kế hoạch năm?".into(),
-        kind: PollKind::YesNo,
-        options: vec![],
-        max_choices: 1,
-        secret: false,
-        allow_change: false,
-        rule: MajorityRule::default(),
-    };
-    let a = chair.command(s.meeting, "poll", &poll).await?;
-    let poll = PollId(a.body["result"]["id"].as_i64().unwrap());
-    assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
+    let poll = open_yes_no_poll(&chair, &s, "Thông qua kế hoạch năm?").await?;
 
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
@@ -696,11 +690,10 @@ async fn the_secretary_enters_a_ballot_for_the_voter_chosen_while_others_vote() 
     // The last is entered by the secretary, once.
     c.find(Locator::Css(&option(last))).await?.click().await?;
     c.find(Locator::Css(".console button.enter-ballot")).await?.click().await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !chair.state(s.meeting).await?.poll(poll).is_some_and(|p| p.voters.contains(&last)) {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the entered ballot never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the entered ballot arrives", || async {
+        Ok(chair.state(s.meeting).await?.poll(poll).is_some_and(|p| p.voters.contains(&last)))
+    })
+    .await?;
     assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "a ballot was sent for someone who had voted");
     assert_eq!(chair.state(s.meeting).await?.poll(poll).map(|p| p.voters.len()), Some(3));
     c.close().await?;
@@ -727,11 +720,7 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
     // The room's answer is slow in coming; the secretary goes to the room.
     relay.hold.store(true, std::sync::atomic::Ordering::SeqCst);
     c.find(Locator::Css("#upload-form button[type='submit']")).await?.click().await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while reader.state(s.meeting).await?.documents.len() == had {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the upload never reached the room");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the upload reaches the room", || async { Ok(reader.state(s.meeting).await?.documents.len() > had) }).await?;
     c.find(Locator::Css("#tab-room")).await?.click().await?;
     c.wait().at_most(WAIT).for_element(Locator::Css("#current-title")).await?;
     relay.hold.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -777,16 +766,11 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
     wait_value(&c, area, "Đề nghị bổ sung kinh phí").await?;
     assert_eq!(value_of(&c, "#opinion-stance").await?, "disagree", "the stance chosen was not kept");
     c.find(Locator::Css("#opinion-form button[type='submit']")).await?.click().await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let st = chair.state(s.meeting).await?;
-        if let Some(o) = st.opinions.iter().find(|o| o.item == s.items[0] && o.text == "Đề nghị bổ sung kinh phí") {
-            assert_eq!(o.stance, Stance::Disagree, "sent with another stance than chosen");
-            break;
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the kept opinion was never sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let sent = |st: &gavel_shared::state::MeetingState| {
+        st.opinions.iter().find(|o| o.item == s.items[0] && o.text == "Đề nghị bổ sung kinh phí").map(|o| o.stance)
+    };
+    eventually("the kept opinion is sent", || async { Ok(sent(&chair.state(s.meeting).await?).is_some()) }).await?;
+    assert_eq!(sent(&chair.state(s.meeting).await?), Some(Stance::Disagree), "sent with another stance than chosen");
     wait_value(&c, area, "").await?;
     // Sent, it is no longer a draft: back on the other item, whose draft
     // is still there, it is not offered.
@@ -861,11 +845,7 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
     c.execute("document.querySelector(\".pdf-page[data-page='2']\").scrollIntoView(); return 1;", vec![]).await?;
     wait_drawn(&c, 2).await?;
     relay.pace.store(0, std::sync::atomic::Ordering::SeqCst);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while received(&c).await? < size {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the rest of the document never came");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually("the rest of the document comes", || async { Ok(received(&c).await? >= size) }).await?;
     assert!(received(&c).await? < size + size / 10, "pieces were fetched more than once");
     c.close().await?;
     Ok(())
@@ -888,11 +868,10 @@ async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> any
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
     tick.click().await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while c.find(Locator::Css(&member)).await?.prop("checked").await?.as_deref() != Some("true") {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the refused change is still shown");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the refused change is put back", || async {
+        Ok(c.find(Locator::Css(&member)).await?.prop("checked").await?.as_deref() == Some("true"))
+    })
+    .await?;
     let state = chair.state(s.meeting).await?;
     assert!(state.participant(s.voters[0].0).is_some_and(|p| p.member), "the room kept them a member");
     c.close().await?;

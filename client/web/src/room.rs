@@ -20,6 +20,17 @@ pub fn run(cmd: Command, confirm: bool) {
 /// is emptied only then: on a dropped link what was typed stays to send
 /// again). A refusal is reported in the banner.
 pub fn run_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static) {
+    send_then(cmd, confirm, done, || {});
+}
+
+/// Sends a command whose control already shows what it asks (a tick box,
+/// a list): if the room refuses it, or the link is down, `undo` puts the
+/// control back to what the room holds, and the refusal is reported.
+pub fn run_or_undo(cmd: Command, undo: impl FnOnce() + 'static) {
+    send_then(cmd, false, || {}, undo);
+}
+
+fn send_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static, undo: impl FnOnce() + 'static) {
     let ctx = use_ctx();
     let i = use_i18n();
     live::send(cmd, move |r| match r {
@@ -29,18 +40,7 @@ pub fn run_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static) {
             }
             done();
         }
-        Err((code, message)) => ctx.fail(i, &code, &message),
-    });
-}
-
-/// Sends a command whose control already shows what it asks (a tick box,
-/// a list): if the room refuses it, or the link is down, `undo` puts the
-/// control back to what the room holds, and the refusal is reported.
-pub fn run_or_undo(cmd: Command, undo: impl FnOnce() + 'static) {
-    let ctx = use_ctx();
-    let i = use_i18n();
-    live::send(cmd, move |r| {
-        if let Err((code, message)) = r {
+        Err((code, message)) => {
             undo();
             ctx.fail(i, &code, &message);
         }
