@@ -144,11 +144,103 @@
     return { range: transport, rangeChunkSize: PIECE, disableStream: true };
   }
 
+  // Finding words. On a tablet, Vietnamese is often typed without its
+  // marks: "ngan sach" finds "ngân sách", "NGÂN SÁCH" and "Ngân Sách". Each
+  // character folds on its own (marks dropped, đ to d, lower case, any
+  // space to one space), so a place in the folded text leads back to the
+  // character it came from.
+  function fold(s) {
+    return s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/[\u0111\u0110]/g, "d").toLowerCase().replace(/\s/g, " ");
+  }
+
+  // The words of a query as a pattern over folded text: any run of spaces
+  // between them matches any run of spaces.
+  function pattern(query) {
+    var words = fold(query).split(" ").filter(function (w) { return w.length > 0; });
+    if (!words.length) { return null; }
+    return new RegExp(words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }).join(" +"), "g");
+  }
+
+  // A page's text, folded: `text`, and for each item of pdf.js's text
+  // content where its characters start in `text` (a line's end adds a
+  // space). The items keep their string and where they are drawn.
+  function foldPage(content) {
+    var parts = [];
+    var items = [];
+    var at = 0;
+    content.items.forEach(function (it) {
+      if (typeof it.str !== "string") { return; }
+      // Folded character by character, as boxesOf reads it back.
+      var f = "";
+      for (var i = 0; i < it.str.length; i++) { f += fold(it.str[i]); }
+      var style = content.styles && content.styles[it.fontName];
+      items.push({ str: it.str, transform: it.transform, width: it.width, family: (style && style.fontFamily) || "sans-serif", start: at });
+      parts.push(f);
+      at += f.length;
+      if (it.hasEOL) { parts.push(" "); at += 1; }
+    });
+    return { text: parts.join(""), items: items };
+  }
+
+  // How far into an item's drawn width its first `k` characters reach: the
+  // item's width shared as a font of its family would share it (pdf.js
+  // gives each piece of text with its width, not each character's).
+  var measurer = null;
+  function reach(it, k) {
+    if (k <= 0) { return 0; }
+    if (k >= it.str.length) { return it.width; }
+    if (!measurer) { measurer = document.createElement("canvas").getContext("2d"); }
+    measurer.font = "100px " + it.family;
+    var whole = measurer.measureText(it.str).width;
+    if (!whole) { return it.width * k / it.str.length; }
+    return it.width * measurer.measureText(it.str.slice(0, k)).width / whole;
+  }
+
+  // The boxes covering folded characters `from` to `to` (excluded) of a
+  // page, as fractions of the page (so they stay right at any zoom).
+  function boxesOf(folded, from, to, unit) {
+    var boxes = [];
+    folded.items.forEach(function (it) {
+      var pos = it.start;
+      var first = -1;
+      var last = -1;
+      for (var i = 0; i < it.str.length; i++) {
+        var n = fold(it.str[i]).length;
+        if (pos < to && pos + n > from) {
+          if (first < 0) { first = i; }
+          last = i + 1;
+        }
+        pos += n;
+      }
+      if (first < 0) { return; }
+      var t = it.transform;
+      var ux = t[0], uy = t[1], vx = t[2], vy = t[3];
+      var along = Math.hypot(ux, uy) || 1;
+      var up = Math.hypot(vx, vy) || 1;
+      ux /= along; uy /= along; vx /= up; vy /= up;
+      var x0 = reach(it, first), x1 = reach(it, last);
+      var xs = [], ys = [];
+      [[x0, -0.25 * up], [x1, -0.25 * up], [x0, up], [x1, up]].forEach(function (c) {
+        var p = unit.convertToViewportPoint(t[4] + ux * c[0] + vx * c[1], t[5] + uy * c[0] + vy * c[1]);
+        xs.push(p[0]); ys.push(p[1]);
+      });
+      var left = Math.min.apply(null, xs), top = Math.min.apply(null, ys);
+      boxes.push({
+        left: left / unit.width, top: top / unit.height,
+        width: (Math.max.apply(null, xs) - left) / unit.width, height: (Math.max.apply(null, ys) - top) / unit.height
+      });
+    });
+    return boxes;
+  }
+
   // Shows the PDF at `url` in `root` (a scrolling element). `report` gets
   // JSON: {state: "loading", received, total} | {state: "ready", pages, page}
-  // | {state: "error", code, message}; never after `close()`. Returns
-  // {zoom(factor), close()}.
-  function open(root, url, label, report) {
+  // | {state: "error", code, message}; never after `close()`. `found` gets
+  // JSON about finding words: {state: "searching", page, pages} |
+  // {state: "found", total, index, page} | {state: "none", text} (`text`:
+  // whether the document has any) | {state: "idle"}. Returns {zoom(factor),
+  // goTo(page), find(query), step(by), close()}.
+  function open(root, url, label, report, found) {
     var closed = false;
     var task = null;
     var doc = null;
@@ -164,6 +256,13 @@
     var abort = typeof AbortController === "function" ? new AbortController() : null;
     // An error stays: a page drawn or scrolled to later does not hide it.
     var broken = false;
+    // Finding: each page's folded text once read, the matches of the last
+    // query ({page, boxes}), the one shown, and which search is current.
+    var texts = [];
+    var matches = [];
+    var shownMatch = -1;
+    var searches = 0;
+    function tell(o) { if (!closed) { found(JSON.stringify(o)); } }
     function say(o) {
       if (closed || broken) { return; }
       broken = o.state === "error";
@@ -332,6 +431,91 @@
       if (!closed && err.code !== "aborted") { say({ state: "error", code: err.code, message: err.message }); }
     });
 
+    // Scrolls the reader (not the page around it) so that `el`'s top sits
+    // at `where` (a fraction of the reader's height) and it is in view
+    // across.
+    function reveal(el, where) {
+      var r = root.getBoundingClientRect();
+      var e = el.getBoundingClientRect();
+      root.scrollTop += e.top - r.top - root.clientHeight * where;
+      if (e.left < r.left || e.right > r.right) {
+        root.scrollLeft += e.left - r.left - Math.max(0, (root.clientWidth - e.width) / 2);
+      }
+    }
+
+    function clearHits() {
+      matches.forEach(function (m) { m.marks.forEach(function (el) { if (el.parentNode) { el.parentNode.removeChild(el); } }); });
+      matches = [];
+      shownMatch = -1;
+    }
+
+    function showMatch(i) {
+      if (shownMatch >= 0 && matches[shownMatch]) {
+        matches[shownMatch].marks.forEach(function (el) { el.classList.remove("current"); });
+      }
+      shownMatch = i;
+      var m = matches[i];
+      m.marks.forEach(function (el) { el.classList.add("current"); });
+      if (m.marks.length) { reveal(m.marks[0], 0.4); } else { reveal(pages[m.page - 1].box, 0); }
+      tell({ state: "found", total: matches.length, index: i + 1, page: m.page });
+    }
+
+    // Page `n`'s folded text, read from pdf.js once.
+    function textOf(n) {
+      if (texts[n]) { return Promise.resolve(texts[n]); }
+      return doc.getPage(n).then(function (page) {
+        return page.getTextContent().then(function (content) {
+          var folded = foldPage(content);
+          folded.unit = page.getViewport({ scale: 1 });
+          texts[n] = folded;
+          return folded;
+        });
+      });
+    }
+
+    function find(query) {
+      var search = ++searches;
+      clearHits();
+      var re = pattern(query || "");
+      if (!re || !doc) { tell({ state: "idle" }); return; }
+      var any = false;
+      var n = 0;
+      // The first match shown is the first at or after the page being read.
+      var from = current || 1;
+      function next() {
+        if (closed || search !== searches) { return; }
+        n += 1;
+        if (n > pages.length) {
+          if (!matches.length) { tell({ state: "none", text: any }); return; }
+          var first = 0;
+          while (first < matches.length && matches[first].page < from) { first++; }
+          showMatch(first < matches.length ? first : 0);
+          return;
+        }
+        tell({ state: "searching", page: n, pages: pages.length });
+        textOf(n).then(function (folded) {
+          if (closed || search !== searches) { return; }
+          if (/\S/.test(folded.text)) { any = true; }
+          re.lastIndex = 0;
+          var hit;
+          while ((hit = re.exec(folded.text)) !== null) {
+            var marks = boxesOf(folded, hit.index, hit.index + hit[0].length, folded.unit).map(function (b) {
+              var el = document.createElement("div");
+              el.className = "pdf-hit";
+              el.style.left = (b.left * 100) + "%";
+              el.style.top = (b.top * 100) + "%";
+              el.style.width = (b.width * 100) + "%";
+              el.style.height = (b.height * 100) + "%";
+              pages[n - 1].box.appendChild(el);
+              return el;
+            });
+            matches.push({ page: n, marks: marks });
+          }
+        }, function () { /* a page whose text cannot be read has none to find */ }).then(next);
+      }
+      next();
+    }
+
     return {
       zoom: function (factor) {
         if (closed || !doc) { return; }
@@ -343,9 +527,22 @@
         root.scrollTop = at * root.scrollHeight;
         redrawAll();
       },
+      goTo: function (n) {
+        if (closed || !pages.length) { return; }
+        var k = Math.max(1, Math.min(pages.length, Math.floor(n) || 1));
+        reveal(pages[k - 1].box, 0);
+      },
+      find: function (query) { if (!closed) { find(query); } },
+      step: function (by) {
+        if (closed || !matches.length) { return; }
+        var i = shownMatch < 0 ? 0 : shownMatch + by;
+        showMatch(((i % matches.length) + matches.length) % matches.length);
+      },
       close: function () {
         if (closed) { return; }
         closed = true;
+        searches += 1;
+        texts = [];
         if (abort) { abort.abort(); }
         if (observer) { observer.disconnect(); }
         if (sizes) { sizes.disconnect(); }

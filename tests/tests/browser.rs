@@ -1185,6 +1185,200 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
     Ok(())
 }
 
+/// A document in Vietnamese as an office's PDF writer makes it (an embedded
+/// font that maps back to its characters, as the room's own minutes are
+/// written): three pages; "ngân sách" once on page 2 and twice on page 3,
+/// once in capitals; "Đề xuất" once, on page 3.
+fn vietnamese_pdf() -> anyhow::Result<Vec<u8>> {
+    use gavel_server::pdf::{Align, Layout};
+    let mut l = Layout::new();
+    l.paragraph("TỜ TRÌNH", 16.0, true, Align::Center, 0.0);
+    l.paragraph("Về kế hoạch đầu tư công năm 2026 của xã Tân Hòa.", 13.0, false, Align::Left, 0.0);
+    l.page_break();
+    l.paragraph("I. Căn cứ", 13.0, true, Align::Left, 0.0);
+    l.paragraph("Vốn được bố trí từ ngân sách xã và các nguồn hợp pháp khác.", 13.0, false, Align::Left, 0.0);
+    l.page_break();
+    l.paragraph("II. Đề xuất", 13.0, true, Align::Left, 0.0);
+    l.space(300.0);
+    l.paragraph("TỔNG NGÂN SÁCH ĐỀ NGHỊ: 12 tỷ đồng.", 13.0, false, Align::Left, 0.0);
+    l.paragraph("Phần ngân sách còn lại chuyển sang năm sau.", 13.0, false, Align::Left, 0.0);
+    l.render("Tờ trình", "vi")
+}
+
+/// A word of a PDF where poppler places it (`pdftotext -bbox`): its page
+/// (from 1) and box in points from the page's top-left corner.
+#[derive(Debug, Clone)]
+struct Word {
+    page: u32,
+    text: String,
+    x_min: f64,
+    y_min: f64,
+    x_max: f64,
+    y_max: f64,
+}
+
+/// The words of a PDF, and its (first) page's width and height in points.
+fn pdf_words(pdf: &[u8]) -> anyhow::Result<((f64, f64), Vec<Word>)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf)?;
+    let out = std::process::Command::new("pdftotext")
+        .arg("-bbox")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
+    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed");
+    let html = String::from_utf8(out.stdout)?;
+    let attr = |tag: &str, name: &str| -> anyhow::Result<f64> {
+        let at = tag.find(&format!("{name}=\"")).with_context(|| format!("no {name} in {tag}"))? + name.len() + 2;
+        Ok(tag[at..].split('"').next().unwrap_or_default().parse()?)
+    };
+    let (mut size, mut page, mut words) = (None, 0, vec![]);
+    for line in html.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            page += 1;
+            size.get_or_insert((attr(line, "width")?, attr(line, "height")?));
+        } else if let Some(rest) = line.strip_prefix("<word ") {
+            let text = rest.split_once('>').and_then(|(_, t)| t.strip_suffix("</word>")).unwrap_or_default().to_string();
+            words.push(Word {
+                page,
+                text,
+                x_min: attr(line, "xMin")?,
+                y_min: attr(line, "yMin")?,
+                x_max: attr(line, "xMax")?,
+                y_max: attr(line, "yMax")?,
+            });
+        }
+    }
+    Ok((size.context("no page")?, words))
+}
+
+/// The match the reader shows as current: its page and the box around its
+/// marks, in points from the page's top-left corner (`size`: the page's).
+async fn current_match(c: &Client, (width, height): (f64, f64)) -> anyhow::Result<(u32, [f64; 4])> {
+    let js = "const marks = [...document.querySelectorAll('.pdf-hit.current')]; \
+              if (!marks.length) { return null; } \
+              const f = (m, k) => parseFloat(m.style[k]) / 100; \
+              return [Number(marks[0].parentElement.dataset.page), \
+                      Math.min(...marks.map(m => f(m, 'left'))), Math.min(...marks.map(m => f(m, 'top'))), \
+                      Math.max(...marks.map(m => f(m, 'left') + f(m, 'width'))), Math.max(...marks.map(m => f(m, 'top') + f(m, 'height')))];";
+    let v = c.execute(js, vec![]).await?;
+    let [page, left, top, right, bottom]: [f64; 5] = serde_json::from_value(v).context("no current match is marked")?;
+    Ok((page as u32, [left * width, top * height, right * width, bottom * height]))
+}
+
+/// Checks that `mark` covers the words `first` to `last` (the words that
+/// follow on their line), within a few points.
+fn covers(mark: [f64; 4], words: &[Word], page: u32, first: &str, last: &str) {
+    let at = words.iter().position(|w| w.page == page && w.text == first).unwrap_or_else(|| panic!("no {first} on page {page}"));
+    let end = words[at..].iter().find(|w| w.text == last).unwrap_or_else(|| panic!("no {last} after {first}"));
+    let start = &words[at];
+    let [left, top, right, bottom] = mark;
+    let near = |a: f64, b: f64| (a - b).abs() < 4.0;
+    assert!(near(left, start.x_min) && near(right, end.x_max), "the mark {mark:?} runs across {start:?} to {end:?}");
+    assert!(
+        top <= start.y_min + 1.0 && bottom >= start.y_max - 1.0 && bottom - top < 2.0 * (start.y_max - start.y_min),
+        "the mark {mark:?} is not on the line of {start:?}"
+    );
+}
+
+/// A delegate finds words in a document: typed without Vietnamese marks and
+/// in any case, each match is marked where it is printed, the reader goes
+/// to the first and steps through the others; nothing found and a scan
+/// with no text say so. A page asked for by number is gone to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegate_finds_words_typed_without_marks_and_goes_to_a_page() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let pdf = vietnamese_pdf()?;
+    let (size, words) = pdf_words(&pdf)?;
+    let doc = s.upload_document("Tờ trình đầu tư công.pdf", pdf, &[]).await?;
+    let scan = s.upload_document("Bản quét.pdf", drawn_pdf(2), &[]).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.set_window_size(800, 1000).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let open = |id: DocumentId| format!(".document[data-document='{}'] button", id.0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&open(doc.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    wait_drawn_text(&c, 1).await?;
+
+    // Typed without marks, in lower case: the first match is on page 2, and the reader goes there.
+    let find = c.find(Locator::Css(".find-text")).await?;
+    find.send_keys("ngan sach\u{E007}").await?;
+    wait_text(&c, ".find-status", "1 / 3").await?;
+    wait_text(&c, ".pdf-status", "Trang 2 / 3").await?;
+    let (page, mark) = current_match(&c, size).await?;
+    assert_eq!(page, 2);
+    covers(mark, &words, 2, "ngân", "sách");
+    // The next is printed in capitals on page 3; then the last, then round to the first.
+    c.find(Locator::Css(".find-next")).await?.click().await?;
+    wait_text(&c, ".find-status", "2 / 3").await?;
+    wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
+    let (page, mark) = current_match(&c, size).await?;
+    assert_eq!(page, 3);
+    covers(mark, &words, 3, "NGÂN", "SÁCH");
+    c.find(Locator::Css(".find-next")).await?.click().await?;
+    wait_text(&c, ".find-status", "3 / 3").await?;
+    covers(current_match(&c, size).await?.1, &words, 3, "ngân", "sách");
+    c.find(Locator::Css(".find-next")).await?.click().await?;
+    wait_text(&c, ".find-status", "1 / 3").await?;
+    wait_text(&c, ".pdf-status", "Trang 2 / 3").await?;
+    c.find(Locator::Css(".find-prev")).await?.click().await?;
+    wait_text(&c, ".find-status", "3 / 3").await?;
+    // Enter again on the same words goes on to the next.
+    find.send_keys("\u{E007}").await?;
+    wait_text(&c, ".find-status", "1 / 3").await?;
+    let marks = c.execute("return document.querySelectorAll('.pdf-hit').length;", vec![]).await?;
+    assert!(marks.as_u64().is_some_and(|n| n >= 3), "every match is marked: {marks}");
+
+    // Đ is found from a plain d; a single match leaves nothing to step through.
+    find.clear().await?;
+    find.send_keys("DE XUAT\u{E007}").await?;
+    wait_text(&c, ".find-status", "1 / 1").await?;
+    wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
+    covers(current_match(&c, size).await?.1, &words, 3, "Đề", "xuất");
+    assert!(!c.find(Locator::Css(".find-next")).await?.is_enabled().await?, "one match: nothing to step to");
+    // Words that are not there: said, and no mark is left.
+    find.clear().await?;
+    find.send_keys("ngân quỹ\u{E007}").await?;
+    wait_text(&c, ".find-status", "Không tìm thấy").await?;
+    assert_eq!(c.execute("return document.querySelectorAll('.pdf-hit').length;", vec![]).await?, json!(0));
+
+    // A page by its number.
+    let go = c.find(Locator::Css(".go-page")).await?;
+    go.send_keys("1\u{E007}").await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    go.clear().await?;
+    go.send_keys("2\u{E007}").await?;
+    wait_text(&c, ".pdf-status", "Trang 2 / 3").await?;
+
+    // A scanned document has no text: the reader says so rather than "not found".
+    c.find(Locator::Css(".close-viewer")).await?.click().await?;
+    c.find(Locator::Css(&open(scan.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 2").await?;
+    c.find(Locator::Css(".find-text")).await?.send_keys("ngan sach\u{E007}").await?;
+    wait_text(&c, ".find-status", "bản quét").await?;
+    c.close().await?;
+    Ok(())
+}
+
+/// Waits until page `page` of the open document has a canvas with
+/// something dark drawn on it (text).
+async fn wait_drawn_text(c: &Client, page: u32) -> anyhow::Result<()> {
+    let js = "const k = document.querySelector(`.pdf-page[data-page='${arguments[0]}'] canvas`); \
+              if (!k) { return false; } \
+              const d = k.getContext('2d').getImageData(0, 0, k.width, k.height).data; \
+              for (let i = 0; i < d.length; i += 4) { if (d[i] < 100) { return true; } } \
+              return false;";
+    eventually(
+        &format!("page {page} is drawn with text"),
+        || async move { Ok(c.execute(js, vec![json!(page)]).await?.as_bool() == Some(true)) },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tablet_browser_says_which_document_the_room_would_not_give() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;

@@ -1,6 +1,8 @@
 //! The document reader: the PDF drawn page by page in the app (pdf.js,
 //! through the glue in `client/web/pdf-viewer.js`), with its progress, the
-//! page being read, zoom, and the room's refusal in words when it refuses.
+//! page being read, a page to go to, words to find (typed with or without
+//! Vietnamese marks), zoom, and the room's refusal in words when it
+//! refuses.
 
 use crate::i18n::use_i18n;
 use leptos::html::Div;
@@ -13,10 +15,25 @@ extern "C" {
     type PdfView;
 
     #[wasm_bindgen(js_namespace = gavelPdf, js_name = open)]
-    fn pdf_open(root: &web_sys::HtmlElement, url: &str, page_label: &str, report: &Closure<dyn Fn(String)>) -> PdfView;
+    fn pdf_open(
+        root: &web_sys::HtmlElement,
+        url: &str,
+        page_label: &str,
+        report: &Closure<dyn Fn(String)>,
+        found: &Closure<dyn Fn(String)>,
+    ) -> PdfView;
 
     #[wasm_bindgen(method)]
     fn zoom(this: &PdfView, factor: f64);
+
+    #[wasm_bindgen(method, js_name = goTo)]
+    fn go_to(this: &PdfView, page: f64);
+
+    #[wasm_bindgen(method)]
+    fn find(this: &PdfView, query: &str);
+
+    #[wasm_bindgen(method)]
+    fn step(this: &PdfView, by: i32);
 
     #[wasm_bindgen(method)]
     fn close(this: &PdfView);
@@ -31,13 +48,39 @@ enum Shown {
     Error { code: String, message: String },
 }
 
+/// What the glue reports of finding words.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Finding {
+    Idle,
+    Searching {
+        page: u32,
+        pages: u32,
+    },
+    Found {
+        total: u32,
+        index: u32,
+        page: u32,
+    },
+    /// Nothing found; `text`: whether the document has any text (a scan has none).
+    None {
+        text: bool,
+    },
+}
+
 /// Shows the PDF at `url`, fetched once when shown, freed when gone.
 #[component]
 pub fn PdfViewer(url: String) -> impl IntoView {
     let i = use_i18n();
     let pages = NodeRef::<Div>::new();
     let shown = RwSignal::new(Shown::Loading { received: 0, total: 0 });
-    let view_handle = StoredValue::new_local(None::<(PdfView, Closure<dyn Fn(String)>)>);
+    let found = RwSignal::new(Finding::Idle);
+    // The query last searched for: Enter again goes to the next match.
+    let searched = StoredValue::new(String::new());
+    let query = RwSignal::new(String::new());
+    let go_to = RwSignal::new(String::new());
+    type Handle = (PdfView, Closure<dyn Fn(String)>, Closure<dyn Fn(String)>);
+    let view_handle = StoredValue::new_local(None::<Handle>);
     pages.on_load(move |root| {
         let report = Closure::<dyn Fn(String)>::new(move |json: String| {
             shown.set(
@@ -45,21 +88,59 @@ pub fn PdfViewer(url: String) -> impl IntoView {
                     .unwrap_or_else(|e| Shown::Error { code: "viewer_failed".into(), message: format!("{e}: {json}") }),
             );
         });
-        let view = pdf_open(&root, &url, i.t("docs.page"), &report);
-        view_handle.set_value(Some((view, report)));
+        let on_found = Closure::<dyn Fn(String)>::new(move |json: String| {
+            if let Ok(f) = serde_json::from_str::<Finding>(&json) {
+                found.set(f);
+            }
+        });
+        let view = pdf_open(&root, &url, i.t("docs.page"), &report, &on_found);
+        view_handle.set_value(Some((view, report, on_found)));
     });
     on_cleanup(move || {
-        if let Some(Some((view, _report))) = view_handle.try_update_value(Option::take) {
+        if let Some(Some((view, _, _))) = view_handle.try_update_value(Option::take) {
             view.close();
         }
     });
-    let zoom = move |factor: f64| {
+    let with_view = move |f: &dyn Fn(&PdfView)| {
         view_handle.with_value(|v| {
-            if let Some((view, _)) = v {
-                view.zoom(factor)
+            if let Some((view, _, _)) = v {
+                f(view)
             }
         })
     };
+    let zoom = move |factor: f64| with_view(&|view| view.zoom(factor));
+    let search = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = query.get_untracked();
+        if q.trim().is_empty() {
+            searched.set_value(String::new());
+            with_view(&|view| view.find(""));
+        } else if searched.get_value() == q && matches!(found.get_untracked(), Finding::Found { .. }) {
+            with_view(&|view| view.step(1));
+        } else {
+            searched.set_value(q.clone());
+            with_view(&|view| view.find(&q));
+        }
+    };
+    let step = move |by: i32| with_view(&|view| view.step(by));
+    let jump = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Ok(n) = go_to.get_untracked().trim().parse::<u32>() {
+            with_view(&|view| view.go_to(n as f64));
+        }
+    };
+    let page_count = move || match shown.get() {
+        Shown::Ready { pages, .. } => pages,
+        _ => 1,
+    };
+    let find_status = move || match found.get() {
+        Finding::Idle => String::new(),
+        Finding::Searching { page, pages } => format!("{} {page}/{pages}", i.t("docs.finding")),
+        Finding::Found { total, index, .. } => format!("{index} / {total}"),
+        Finding::None { text: true } => i.t("docs.find_none").to_string(),
+        Finding::None { text: false } => i.t("docs.find_no_text").to_string(),
+    };
+    let can_step = move || matches!(found.get(), Finding::Found { total, .. } if total > 1);
     let status = move || match shown.get() {
         Shown::Loading { received, total } if total > 0 => {
             format!("{} {}%", i.t("docs.loading"), (received * 100 / total).min(100))
@@ -73,6 +154,21 @@ pub fn PdfViewer(url: String) -> impl IntoView {
     view! {
         <div class="pdf-tools">
             <span class="pdf-status" class:error=failed role="status">{status}</span>
+            <form class="pdf-go" on:submit=jump>
+                <input type="number" class="go-page" min="1" max=page_count inputmode="numeric" disabled=move || !ready()
+                    aria-label=move || i.t("docs.go_to") placeholder=move || i.t("docs.page")
+                    prop:value=move || go_to.get() on:input=move |ev| go_to.set(event_target_value(&ev))/>
+                <button type="submit" class="secondary go" disabled=move || !ready()>{move || i.t("docs.go")}</button>
+            </form>
+            <form class="pdf-find" role="search" on:submit=search>
+                <input type="search" class="find-text" disabled=move || !ready() aria-label=move || i.t("docs.find")
+                    placeholder=move || i.t("docs.find") prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+                <button type="button" class="secondary find-prev" disabled=move || !can_step() aria-label=move || i.t("docs.find_prev")
+                    on:click=move |_| step(-1)>"▲"</button>
+                <button type="button" class="secondary find-next" disabled=move || !can_step() aria-label=move || i.t("docs.find_next")
+                    on:click=move |_| step(1)>"▼"</button>
+                <span class="find-status" role="status">{find_status}</span>
+            </form>
             <span class="pdf-zoom">
                 <button class="secondary zoom-out" disabled=move || !ready() aria-label=move || i.t("docs.zoom_out") on:click=move |_| zoom(0.8)>"−"</button>
                 <button class="secondary zoom-in" disabled=move || !ready() aria-label=move || i.t("docs.zoom_in") on:click=move |_| zoom(1.25)>"+"</button>
