@@ -479,7 +479,42 @@ struct Relay {
     /// When not 0, the room's answers pass at about this many bytes per
     /// millisecond on each connection (weak Wi-Fi).
     pace: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// When set, the next WebSocket text message from the room holding
+    /// these bytes is dropped (an event lost on the way), then it is unset.
+    drop_text: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    /// Messages dropped so far.
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// Connections upgraded to a WebSocket so far.
+    upgraded: std::sync::Arc<std::sync::atomic::AtomicU32>,
     cut: tokio::sync::watch::Sender<u32>,
+}
+
+/// The length of the WebSocket frame at the start of `b`, once it is all there.
+fn frame_len(b: &[u8]) -> Option<usize> {
+    let (len, head) = match *b.get(1)? & 0x7f {
+        126 => (u16::from_be_bytes(b.get(2..4)?.try_into().ok()?) as usize, 4),
+        127 => (u64::from_be_bytes(b.get(2..10)?.try_into().ok()?) as usize, 10),
+        n => (n as usize, 2),
+    };
+    let total = head + if b[1] & 0x80 != 0 { 4 } else { 0 } + len;
+    (b.len() >= total).then_some(total)
+}
+
+/// The whole frames at the start of `pending`, taken out of it, less the
+/// text frame `drop_text` asks to drop.
+fn pass_frames(pending: &mut Vec<u8>, drop_text: &std::sync::Mutex<Option<Vec<u8>>>, dropped: &std::sync::atomic::AtomicU32) -> Vec<u8> {
+    let mut out = vec![];
+    while let Some(len) = frame_len(pending) {
+        let frame: Vec<u8> = pending.drain(..len).collect();
+        let mut armed = drop_text.lock().expect("not poisoned");
+        if frame[0] & 0x0f == 1 && armed.as_ref().is_some_and(|p| frame.windows(p.len()).any(|w| w == p.as_slice())) {
+            *armed = None;
+            dropped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            continue;
+        }
+        out.extend_from_slice(&frame);
+    }
+    out
 }
 
 impl Relay {
@@ -493,7 +528,11 @@ impl Relay {
         let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (cut, cuts) = tokio::sync::watch::channel(0u32);
         let pace = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let drop_text = std::sync::Arc::new(std::sync::Mutex::new(None::<Vec<u8>>));
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let upgraded = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let (muted, held, taken, paced) = (mute.clone(), hold.clone(), accepted.clone(), pace.clone());
+        let (to_drop, lost, upgrades) = (drop_text.clone(), dropped.clone(), upgraded.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 taken.fetch_add(1, Ordering::SeqCst);
@@ -501,6 +540,7 @@ impl Relay {
                 let (mut cr, mut cw) = client.into_split();
                 let (mut rr, mut rw) = room.into_split();
                 let (mut cuts, muted, held, paced) = (cuts.clone(), muted.clone(), held.clone(), paced.clone());
+                let (to_drop, lost, upgrades) = (to_drop.clone(), lost.clone(), upgrades.clone());
                 cuts.mark_unchanged();
                 tokio::spawn(async move {
                     let up = async {
@@ -513,11 +553,26 @@ impl Relay {
                     };
                     let down = async {
                         let mut buf = vec![0u8; 16 * 1024];
+                        // After a WebSocket upgrade: the room's bytes not yet
+                        // passed on, cut into frames so that one can be dropped.
+                        let mut frames: Option<Vec<u8>> = None;
                         while let Ok(n @ 1..) = rr.read(&mut buf).await {
                             while held.load(Ordering::SeqCst) {
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                             }
-                            if !muted.load(Ordering::SeqCst) && cw.write_all(&buf[..n]).await.is_err() {
+                            let mut out = buf[..n].to_vec();
+                            if let Some(pending) = frames.as_mut() {
+                                pending.extend_from_slice(&out);
+                                out = pass_frames(pending, &to_drop, &lost);
+                            } else if out.starts_with(b"HTTP/1.1 101")
+                                && let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n")
+                            {
+                                upgrades.fetch_add(1, Ordering::SeqCst);
+                                let mut pending = out.split_off(end + 4);
+                                out.extend(pass_frames(&mut pending, &to_drop, &lost));
+                                frames = Some(pending);
+                            }
+                            if !muted.load(Ordering::SeqCst) && cw.write_all(&out).await.is_err() {
                                 break;
                             }
                             let per_ms = paced.load(Ordering::SeqCst);
@@ -534,7 +589,7 @@ impl Relay {
                 });
             }
         });
-        Ok(Relay { addr, mute, hold, accepted, pace, cut })
+        Ok(Relay { addr, mute, hold, accepted, pace, drop_text, dropped, upgraded, cut })
     }
 
     /// Waits until the page has opened a new connection since `before`
@@ -591,6 +646,52 @@ async fn a_command_whose_answer_was_lost_is_sent_again_and_taken_once() -> anyho
     }
     assert_eq!(secretary.state(s.meeting).await?.opinions.len(), 1, "taken once");
     assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "no error shown");
+    c.close().await?;
+    Ok(())
+}
+
+/// An event lost between the room and a tablet: the page notices the gap at
+/// the next event, asks for a snapshot on a new connection and catches up,
+/// and meanwhile leaves what is on screen as it is: the document being
+/// read stays open at its page (it used to be closed and the room view
+/// built again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_event_is_caught_up_without_closing_the_document_being_read() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Tờ trình số 12.pdf", drawn_pdf(3), &[]).await?;
+    let relay = Relay::start(server.addr).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.set_window_size(800, 1000).await?;
+    sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    c.find(Locator::Css(".go-page")).await?.send_keys("3\u{E007}").await?;
+    wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
+    wait_drawn(&c, 3).await?;
+    c.execute("document.querySelector('.pdf-pages').dataset.kept = 'yes'; return 1;", vec![]).await?;
+    let upgrades = relay.upgraded.load(Ordering::SeqCst);
+
+    // The event of the first item added never reaches the page.
+    *relay.drop_text.lock().expect("not poisoned") = Some("Mục bị lỡ".as_bytes().to_vec());
+    let add = |title: &str| Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
+    s.admin.command(s.meeting, "gap-1", &add("Mục bị lỡ")).await?;
+    eventually("the relay dropped the event", || async { Ok(relay.dropped.load(Ordering::SeqCst) == 1) }).await?;
+    s.admin.command(s.meeting, "gap-2", &add("Mục tiếp theo")).await?;
+
+    // The next one shows the gap: a new connection, and a snapshot with both items.
+    eventually("the page connected again", || async { Ok(relay.upgraded.load(Ordering::SeqCst) > upgrades) }).await?;
+    wait_text(&c, ".agenda", "Mục bị lỡ").await?;
+    wait_text(&c, ".agenda", "Mục tiếp theo").await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    let kept = c.execute("const r = document.querySelector('.pdf-pages'); return r ? r.dataset.kept || null : null;", vec![]).await?;
+    assert_eq!(kept, json!("yes"), "the reader was closed and opened again while the page caught up");
+    assert!(text_of(&c, ".pdf-status").await?.contains("Trang 3 / 3"), "still at page 3");
+    // And it follows the meeting again from there.
+    s.admin.command(s.meeting, "gap-3", &add("Mục cuối")).await?;
+    wait_text(&c, ".agenda", "Mục cuối").await?;
     c.close().await?;
     Ok(())
 }

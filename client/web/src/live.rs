@@ -2,8 +2,10 @@
 //! events, reconnection with the last `seq`, the server's clock.
 //!
 //! The state is folded with `MeetingState::apply` from gavel-shared, the
-//! same code the server runs. An event that does not follow (a gap) drops
-//! the copy and asks for a snapshot.
+//! same code the server runs. An event that does not follow (a gap) asks
+//! for a snapshot on a new connection; the copy stays on screen until the
+//! snapshot replaces it, so a document being read or a form being filled
+//! is not torn down and built again.
 
 use futures::channel::mpsc;
 use futures::future::{Either, select};
@@ -101,6 +103,9 @@ thread_local! {
     static OUTBOX: RefCell<Option<mpsc::UnboundedSender<String>>> = const { RefCell::new(None) };
     static PENDING: RefCell<Pending> = const { RefCell::new(Vec::new()) };
     static GENERATION: RefCell<u32> = const { RefCell::new(0) };
+    /// The copy missed an event: the next connection asks for a snapshot
+    /// rather than for what followed it.
+    static RESYNC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn ms_of(t: time::OffsetDateTime) -> f64 {
@@ -130,6 +135,7 @@ pub fn disconnect(live: Live) {
     GENERATION.with(|g| *g.borrow_mut() += 1);
     OUTBOX.with(|o| o.borrow_mut().take());
     PENDING.with(|p| p.borrow_mut().clear());
+    RESYNC.set(false);
     live.state.set(None);
 }
 
@@ -161,6 +167,11 @@ pub fn follow(live: Live, meeting: MeetingId) {
         *g.borrow()
     });
     let current = move || GENERATION.with(|g| *g.borrow()) == generation;
+    // Another meeting's copy is never shown as this one's.
+    if live.state.with_untracked(|s| s.as_ref().is_some_and(|s| s.meeting.id != meeting)) {
+        RESYNC.set(false);
+        live.state.set(None);
+    }
     spawn_local(async move {
         let mut backoff = 500u64;
         while current() {
@@ -196,7 +207,7 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded::<String>();
     OUTBOX.with(|o| *o.borrow_mut() = Some(tx.clone()));
-    let last_seq = live.state.get_untracked().map(|s| s.seq);
+    let last_seq = if RESYNC.get() { None } else { live.state.with_untracked(|s| s.as_ref().map(|s| s.seq)) };
     let hello = protocol::encode(&ClientMessage::Hello { meeting, last_seq, version: PROTOCOL_VERSION });
     if sink.send(Message::Text(hello)).await.is_err() {
         return Ended::Dropped(false);
@@ -258,22 +269,22 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
                     }
                     ServerMessage::Snapshot { state } => {
+                        RESYNC.set(false);
                         live.state.set(Some(state));
                         live.conn.set(Conn::Live);
                         was_live = true;
                     }
                     ServerMessage::Event { event } => {
-                        let mut gap = false;
-                        live.state.update(|s| match s {
-                            Some(s) => gap = s.apply(&event).is_err(),
-                            None => gap = true,
-                        });
-                        if gap {
-                            // Out of step: drop the copy and reconnect for a snapshot.
-                            live.state.set(None);
+                        // Applied in place. Out of step (an event missed),
+                        // the copy is left as it was and a new connection
+                        // asks for a snapshot.
+                        let missed = live.state.try_update_untracked(|s| s.as_mut().is_some_and(|s| s.apply(&event).is_ok())) != Some(true);
+                        if missed {
+                            RESYNC.set(true);
                             let _ = sink.close().await;
                             return Ended::Dropped(was_live);
                         }
+                        live.state.notify();
                         live.conn.set(Conn::Live);
                         was_live = true;
                     }
