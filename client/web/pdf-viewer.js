@@ -161,25 +161,28 @@
     return new RegExp(words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }).join(" +"), "g");
   }
 
-  // A page's text, folded: `text`, and for each item of pdf.js's text
-  // content where its characters start in `text` (a line's end adds a
-  // space). The items keep their string and where they are drawn.
+  // A page's text, folded: `text`; for each item of pdf.js's text content
+  // (a piece of text drawn at one place) where it starts in `text`
+  // (`starts`) and where each of its characters ends (a line's end adds a
+  // space). An item keeps its string and where it is drawn, no more.
   function foldPage(content) {
     var parts = [];
     var items = [];
+    var starts = [];
     var at = 0;
     content.items.forEach(function (it) {
       if (typeof it.str !== "string") { return; }
-      // Folded character by character, as boxesOf reads it back.
+      var ends = new Int32Array(it.str.length);
       var f = "";
-      for (var i = 0; i < it.str.length; i++) { f += fold(it.str[i]); }
+      for (var i = 0; i < it.str.length; i++) { f += fold(it.str[i]); ends[i] = at + f.length; }
       var style = content.styles && content.styles[it.fontName];
-      items.push({ str: it.str, transform: it.transform, width: it.width, family: (style && style.fontFamily) || "sans-serif", start: at });
+      items.push({ str: it.str, transform: it.transform.slice(0, 6), width: it.width, family: (style && style.fontFamily) || "sans-serif", ends: ends });
+      starts.push(at);
       parts.push(f);
       at += f.length;
       if (it.hasEOL) { parts.push(" "); at += 1; }
     });
-    return { text: parts.join(""), items: items };
+    return { text: parts.join(""), items: items, starts: Int32Array.from(starts) };
   }
 
   // How far into an item's drawn width its first `k` characters reach: the
@@ -197,22 +200,28 @@
   }
 
   // The boxes covering folded characters `from` to `to` (excluded) of a
-  // page, as fractions of the page (so they stay right at any zoom).
+  // page, as fractions of the page (so they stay right at any zoom). Only
+  // the items the match runs over are looked at.
   function boxesOf(folded, from, to, unit) {
     var boxes = [];
-    folded.items.forEach(function (it) {
-      var pos = it.start;
+    // The last item that starts at or before `from`.
+    var lo = 0, hi = folded.starts.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      if (folded.starts[mid] <= from) { lo = mid + 1; } else { hi = mid; }
+    }
+    for (var k = Math.max(0, lo - 1); k < folded.items.length && folded.starts[k] < to; k++) {
+      var it = folded.items[k];
       var first = -1;
       var last = -1;
       for (var i = 0; i < it.str.length; i++) {
-        var n = fold(it.str[i]).length;
-        if (pos < to && pos + n > from) {
+        var begin = i ? it.ends[i - 1] : folded.starts[k];
+        if (begin < to && it.ends[i] > from) {
           if (first < 0) { first = i; }
           last = i + 1;
         }
-        pos += n;
       }
-      if (first < 0) { return; }
+      if (first < 0) { continue; }
       var t = it.transform;
       var ux = t[0], uy = t[1], vx = t[2], vy = t[3];
       var along = Math.hypot(ux, uy) || 1;
@@ -229,7 +238,7 @@
         left: left / unit.width, top: top / unit.height,
         width: (Math.max.apply(null, xs) - left) / unit.width, height: (Math.max.apply(null, ys) - top) / unit.height
       });
-    });
+    }
     return boxes;
   }
 
@@ -237,8 +246,10 @@
   // JSON: {state: "loading", received, total} | {state: "ready", pages, page}
   // | {state: "error", code, message}; never after `close()`. `found` gets
   // JSON about finding words: {state: "searching", page, pages} |
-  // {state: "found", total, index, page} | {state: "none", text} (`text`:
-  // whether the document has any) | {state: "idle"}. Returns {zoom(factor),
+  // {state: "found", total, index, page, done} (`done`: every page was
+  // searched) | {state: "none", text, unreadable} (`text`: whether the
+  // document has any; `unreadable`: no page's text could be read) |
+  // {state: "idle"}. Returns {zoom(factor),
   // goTo(page), find(query), step(by), close()}.
   function open(root, url, label, report, found) {
     var closed = false;
@@ -257,7 +268,9 @@
     // An error stays: a page drawn or scrolled to later does not hide it.
     var broken = false;
     // Finding: each page's folded text once read, the matches of the last
-    // query ({page, boxes}), the one shown, and which search is current.
+    // query in page order ({page, boxes, marks}: marks are made when their
+    // page comes near the view), the one shown, and which search is
+    // current.
     var texts = [];
     var matches = [];
     var shownMatch = -1;
@@ -375,7 +388,7 @@
         entries.forEach(function (entry) {
           var p = pages[Number(entry.target.getAttribute("data-page")) - 1];
           p.near = entry.isIntersecting;
-          if (p.near) { draw(p); } else { release(p); }
+          if (p.near) { draw(p); placeMarks(p.number); } else { release(p); }
         });
       }, { root: root, rootMargin: "100% 0px" });
       pages.forEach(function (p) { observer.observe(p.box); });
@@ -432,32 +445,58 @@
     });
 
     // Scrolls the reader (not the page around it) so that `el`'s top sits
-    // at `where` (a fraction of the reader's height) and it is in view
-    // across.
-    function reveal(el, where) {
+    // at `where` (a fraction of the reader's height); `across`: and so that
+    // it is in view across, if the page is zoomed wider than the reader.
+    function reveal(el, where, across) {
       var r = root.getBoundingClientRect();
       var e = el.getBoundingClientRect();
       root.scrollTop += e.top - r.top - root.clientHeight * where;
-      if (e.left < r.left || e.right > r.right) {
+      if (across && (e.left < r.left || e.right > r.right)) {
         root.scrollLeft += e.left - r.left - Math.max(0, (root.clientWidth - e.width) / 2);
       }
     }
 
     function clearHits() {
-      matches.forEach(function (m) { m.marks.forEach(function (el) { if (el.parentNode) { el.parentNode.removeChild(el); } }); });
+      matches.forEach(function (m) {
+        (m.marks || []).forEach(function (el) { if (el.parentNode) { el.parentNode.removeChild(el); } });
+      });
       matches = [];
       shownMatch = -1;
     }
 
+    // Marks the matches on page `n` (once).
+    function placeMarks(n) {
+      matches.forEach(function (m, i) {
+        if (m.page !== n || m.marks) { return; }
+        m.marks = m.boxes.map(function (b) {
+          var el = document.createElement("div");
+          el.className = i === shownMatch ? "pdf-hit current" : "pdf-hit";
+          el.style.left = (b.left * 100) + "%";
+          el.style.top = (b.top * 100) + "%";
+          el.style.width = (b.width * 100) + "%";
+          el.style.height = (b.height * 100) + "%";
+          pages[n - 1].box.appendChild(el);
+          return el;
+        });
+      });
+    }
+
+    var searchDone = false;
+    function tellFound() {
+      var m = matches[shownMatch];
+      tell({ state: "found", total: matches.length, index: shownMatch + 1, page: m.page, done: searchDone });
+    }
+
     function showMatch(i) {
-      if (shownMatch >= 0 && matches[shownMatch]) {
+      if (shownMatch >= 0 && matches[shownMatch] && matches[shownMatch].marks) {
         matches[shownMatch].marks.forEach(function (el) { el.classList.remove("current"); });
       }
       shownMatch = i;
       var m = matches[i];
+      placeMarks(m.page);
       m.marks.forEach(function (el) { el.classList.add("current"); });
-      if (m.marks.length) { reveal(m.marks[0], 0.4); } else { reveal(pages[m.page - 1].box, 0); }
-      tell({ state: "found", total: matches.length, index: i + 1, page: m.page });
+      if (m.marks.length) { reveal(m.marks[0], 0.4, true); } else { reveal(pages[m.page - 1].box, 0, false); }
+      tellFound();
     }
 
     // Page `n`'s folded text, read from pdf.js once.
@@ -473,45 +512,70 @@
       });
     }
 
+    // Searches every page, from the one being read to the end, then from
+    // the start. The first match from the page being read on is shown as
+    // soon as it is found (before the rest of a long document is read,
+    // which on weak Wi-Fi takes a while); the count grows as pages are
+    // searched. Pages already read are searched a few at a time, giving
+    // the tablet back to its reader between them.
     function find(query) {
       var search = ++searches;
       clearHits();
+      searchDone = false;
       var re = pattern(query || "");
       if (!re || !doc) { tell({ state: "idle" }); return; }
       var any = false;
-      var n = 0;
-      // The first match shown is the first at or after the page being read.
+      var failed = 0;
+      var count = pages.length;
       var from = current || 1;
+      var done = 0;
+      // Matches on pages before `from` (searched last) go before the others.
+      var wrapped = 0;
+      function pageAt(k) { return ((from - 1 + k) % count) + 1; }
+      function take(n, folded) {
+        if (/\S/.test(folded.text)) { any = true; }
+        re.lastIndex = 0;
+        var found = [];
+        var hit;
+        while ((hit = re.exec(folded.text)) !== null) {
+          found.push({ page: n, boxes: boxesOf(folded, hit.index, hit.index + hit[0].length, folded.unit), marks: null });
+        }
+        if (!found.length) { return; }
+        if (n < from) {
+          Array.prototype.splice.apply(matches, [wrapped, 0].concat(found));
+          wrapped += found.length;
+          if (shownMatch >= 0) { shownMatch += found.length; }
+        } else {
+          Array.prototype.push.apply(matches, found);
+        }
+        if (pages[n - 1].near) { placeMarks(n); }
+        if (shownMatch < 0 && n >= from) { showMatch(matches.length - found.length); }
+      }
+      function finish() {
+        searchDone = true;
+        if (!matches.length) { tell({ state: "none", text: any, unreadable: !any && failed > 0 }); return; }
+        // Nothing from the page being read on: round to the first.
+        if (shownMatch < 0) { showMatch(0); } else { tellFound(); }
+      }
       function next() {
         if (closed || search !== searches) { return; }
-        n += 1;
-        if (n > pages.length) {
-          if (!matches.length) { tell({ state: "none", text: any }); return; }
-          var first = 0;
-          while (first < matches.length && matches[first].page < from) { first++; }
-          showMatch(first < matches.length ? first : 0);
-          return;
+        var began = Date.now();
+        // Pages already read: a few milliseconds' worth at a time.
+        while (done < count && texts[pageAt(done)] && Date.now() - began < 12) {
+          take(pageAt(done), texts[pageAt(done)]);
+          done += 1;
         }
-        tell({ state: "searching", page: n, pages: pages.length });
+        if (done >= count) { finish(); return; }
+        if (shownMatch < 0) { tell({ state: "searching", page: done + 1, pages: count }); } else { tellFound(); }
+        if (texts[pageAt(done)]) { window.setTimeout(next, 0); return; }
+        var n = pageAt(done);
         textOf(n).then(function (folded) {
           if (closed || search !== searches) { return; }
-          if (/\S/.test(folded.text)) { any = true; }
-          re.lastIndex = 0;
-          var hit;
-          while ((hit = re.exec(folded.text)) !== null) {
-            var marks = boxesOf(folded, hit.index, hit.index + hit[0].length, folded.unit).map(function (b) {
-              var el = document.createElement("div");
-              el.className = "pdf-hit";
-              el.style.left = (b.left * 100) + "%";
-              el.style.top = (b.top * 100) + "%";
-              el.style.width = (b.width * 100) + "%";
-              el.style.height = (b.height * 100) + "%";
-              pages[n - 1].box.appendChild(el);
-              return el;
-            });
-            matches.push({ page: n, marks: marks });
-          }
-        }, function () { /* a page whose text cannot be read has none to find */ }).then(next);
+          take(n, folded);
+        }, function () { failed += 1; }).then(function () {
+          done += 1;
+          window.setTimeout(next, 0);
+        });
       }
       next();
     }
@@ -530,7 +594,7 @@
       goTo: function (n) {
         if (closed || !pages.length) { return; }
         var k = Math.max(1, Math.min(pages.length, Math.floor(n) || 1));
-        reveal(pages[k - 1].box, 0);
+        reveal(pages[k - 1].box, 0, false);
       },
       find: function (query) { if (!closed) { find(query); } },
       step: function (by) {

@@ -1447,10 +1447,22 @@ async fn a_delegate_finds_words_typed_without_marks_and_goes_to_a_page() -> anyh
     wait_text(&c, ".find-status", "Không tìm thấy").await?;
     assert_eq!(c.execute("return document.querySelectorAll('.pdf-hit').length;", vec![]).await?, json!(0));
 
-    // A page by its number.
+    // A page by its number; past the end, the last.
     let go = c.find(Locator::Css(".go-page")).await?;
     go.send_keys("1\u{E007}").await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
+    go.clear().await?;
+    go.send_keys("9\u{E007}").await?;
+    wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
+    // Searched from page 3, the first match shown is the first on page 3,
+    // counted among all of them (the search went round to page 2).
+    find.clear().await?;
+    find.send_keys("Ngân Sách").await?;
+    c.find(Locator::Css(".find-go")).await?.click().await?;
+    wait_text(&c, ".find-status", "2 / 3").await?;
+    anyhow::ensure!(!text_of(&c, ".find-status").await?.contains('…'), "the search is over");
+    covers(current_match(&c, size).await?.1, &words, 3, "NGÂN", "SÁCH");
+    assert!(text_of(&c, ".pdf-status").await?.contains("Trang 3 / 3"));
     go.clear().await?;
     go.send_keys("2\u{E007}").await?;
     wait_text(&c, ".pdf-status", "Trang 2 / 3").await?;

@@ -53,18 +53,23 @@ enum Shown {
 #[serde(tag = "state", rename_all = "lowercase")]
 enum Finding {
     Idle,
+    /// Still reading pages, nothing found yet: `page` pages of `pages`.
     Searching {
         page: u32,
         pages: u32,
     },
+    /// Match `index` of `total` shown; `done`: every page was searched.
     Found {
         total: u32,
         index: u32,
         page: u32,
+        done: bool,
     },
-    /// Nothing found; `text`: whether the document has any text (a scan has none).
+    /// Nothing found; `text`: whether the document has any text (a scan has
+    /// none); `unreadable`: no page's text could be read.
     None {
         text: bool,
+        unreadable: bool,
     },
 }
 
@@ -76,7 +81,7 @@ pub fn PdfViewer(url: String) -> impl IntoView {
     let shown = RwSignal::new(Shown::Loading { received: 0, total: 0 });
     let found = RwSignal::new(Finding::Idle);
     // The query last searched for: Enter again goes to the next match.
-    let searched = StoredValue::new(String::new());
+    let searched = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
     let go_to = RwSignal::new(String::new());
     type Handle = (PdfView, Closure<dyn Fn(String)>, Closure<dyn Fn(String)>);
@@ -113,12 +118,12 @@ pub fn PdfViewer(url: String) -> impl IntoView {
         ev.prevent_default();
         let q = query.get_untracked();
         if q.trim().is_empty() {
-            searched.set_value(String::new());
+            searched.set(String::new());
             with_view(&|view| view.find(""));
-        } else if searched.get_value() == q && matches!(found.get_untracked(), Finding::Found { .. }) {
+        } else if searched.get_untracked() == q && matches!(found.get_untracked(), Finding::Found { .. }) {
             with_view(&|view| view.step(1));
         } else {
-            searched.set_value(q.clone());
+            searched.set(q.clone());
             with_view(&|view| view.find(&q));
         }
     };
@@ -129,18 +134,18 @@ pub fn PdfViewer(url: String) -> impl IntoView {
             with_view(&|view| view.go_to(n as f64));
         }
     };
-    let page_count = move || match shown.get() {
-        Shown::Ready { pages, .. } => pages,
-        _ => 1,
-    };
     let find_status = move || match found.get() {
         Finding::Idle => String::new(),
         Finding::Searching { page, pages } => format!("{} {page}/{pages}", i.t("docs.finding")),
-        Finding::Found { total, index, .. } => format!("{index} / {total}"),
-        Finding::None { text: true } => i.t("docs.find_none").to_string(),
-        Finding::None { text: false } => i.t("docs.find_no_text").to_string(),
+        Finding::Found { total, index, done: true, .. } => format!("{index} / {total}"),
+        Finding::Found { total, index, done: false, .. } => format!("{index} / {total}…"),
+        Finding::None { unreadable: true, .. } => i.t("docs.find_unreadable").to_string(),
+        Finding::None { text: true, .. } => i.t("docs.find_none").to_string(),
+        Finding::None { text: false, .. } => i.t("docs.find_no_text").to_string(),
     };
-    let can_step = move || matches!(found.get(), Finding::Found { total, .. } if total > 1);
+    let searching = move || matches!(found.get(), Finding::Searching { .. } | Finding::Found { done: false, .. });
+    // Stepping walks the matches of the words searched, not of words typed since.
+    let can_step = move || matches!(found.get(), Finding::Found { total, .. } if total > 1) && query.get() == searched.get();
     let status = move || match shown.get() {
         Shown::Loading { received, total } if total > 0 => {
             format!("{} {}%", i.t("docs.loading"), (received * 100 / total).min(100))
@@ -154,8 +159,10 @@ pub fn PdfViewer(url: String) -> impl IntoView {
     view! {
         <div class="pdf-tools">
             <span class="pdf-status" class:error=failed role="status">{status}</span>
-            <form class="pdf-go" on:submit=jump>
-                <input type="number" class="go-page" min="1" max=page_count inputmode="numeric" disabled=move || !ready()
+            // No validation by the browser: a page past the end goes to the
+            // last one, rather than a bubble in the browser's language.
+            <form class="pdf-go" novalidate on:submit=jump>
+                <input type="number" class="go-page" min="1" inputmode="numeric" disabled=move || !ready()
                     aria-label=move || i.t("docs.go_to") placeholder=move || i.t("docs.page")
                     prop:value=move || go_to.get() on:input=move |ev| go_to.set(event_target_value(&ev))/>
                 <button type="submit" class="secondary go" disabled=move || !ready()>{move || i.t("docs.go")}</button>
@@ -163,11 +170,13 @@ pub fn PdfViewer(url: String) -> impl IntoView {
             <form class="pdf-find" role="search" on:submit=search>
                 <input type="search" class="find-text" disabled=move || !ready() aria-label=move || i.t("docs.find")
                     placeholder=move || i.t("docs.find") prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+                <button type="submit" class="secondary find-go" disabled=move || !ready()>{move || i.t("docs.find_go")}</button>
                 <button type="button" class="secondary find-prev" disabled=move || !can_step() aria-label=move || i.t("docs.find_prev")
                     on:click=move |_| step(-1)>"▲"</button>
                 <button type="button" class="secondary find-next" disabled=move || !can_step() aria-label=move || i.t("docs.find_next")
                     on:click=move |_| step(1)>"▼"</button>
-                <span class="find-status" role="status">{find_status}</span>
+                // Told to screen readers once the search is over, not at every page.
+                <span class="find-status" role="status" aria-busy=move || searching().to_string()>{find_status}</span>
             </form>
             <span class="pdf-zoom">
                 <button class="secondary zoom-out" disabled=move || !ready() aria-label=move || i.t("docs.zoom_out") on:click=move |_| zoom(0.8)>"−"</button>
