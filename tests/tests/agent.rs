@@ -54,6 +54,20 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).header("range", "bytes=0-7").send().await?;
     assert_eq!(r.status(), 206);
     assert_eq!(&r.bytes().await?[..], b"%PDF-1.4");
+    // A piece asked for only if the file is the one the reader began with
+    // (If-Range, as the reader asks): with its ETag, the piece; with
+    // another, the whole file, never a piece of another.
+    let piece = |if_range: String| {
+        http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id))
+            .header("range", "bytes=8-15")
+            .header("if-range", if_range)
+            .send()
+    };
+    let r = piece(format!("\"{}\"", doc.sha256)).await?;
+    assert_eq!(r.status(), 206);
+    let r = piece(format!("\"{}\"", docs[0].sha256)).await?;
+    assert_eq!(r.status(), 200, "another file's ETag: the whole file");
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, hidden.id)).send().await?;
     assert_eq!(r.status(), 404, "the room refuses the hidden document through the relay too");
     // The API, relayed over QUIC with the agent's session.
@@ -638,11 +652,17 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
     let cached = agent.shared.cache.read_doc(&doc.sha256)?;
     assert_eq!(cached, copy, "the agent holds the reader's copy");
     let local = agent.local_addr.unwrap();
-    let served = tablet_client(&agent.shared.local_key)
-        .get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id))
-        .send()
-        .await?;
+    let tablet = tablet_client(&agent.shared.local_key);
+    let url = format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id);
+    let served = tablet.get(&url).send().await?;
+    assert_eq!(served.headers()["etag"], etag.as_str(), "the ETag names the copy served, as the room's does");
     assert_eq!(served.bytes().await?, copy);
+    let r = tablet.get(&url).header("if-none-match", &etag).send().await?;
+    assert_eq!(r.status(), 304);
+    let r = tablet.get(&url).header("if-none-match", format!("\"{}\"", doc.sha256)).send().await?;
+    assert_eq!(r.status(), 200, "the version's hash is not the copy's");
+    let r = tablet.get(&url).header("range", "bytes=10-19").header("if-range", &etag).send().await?;
+    assert_eq!((r.status().as_u16(), r.bytes().await?), (206, copy.slice(10..20)));
 
     // A restricted PDF that cannot be read (so cannot be stamped) is refused at upload.
     let broken = b"%PDF-1.4\nthis is not a PDF body\n%%EOF\n".to_vec();

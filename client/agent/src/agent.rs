@@ -1092,17 +1092,24 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
 }
 
 /// A cached document, decrypted chunk by chunk as it is sent: whole, or one
-/// byte range (`Range: bytes=A-B`, `A-`, `-N`), with the room's ETag.
+/// byte range (`Range: bytes=A-B`, `A-`, `-N`), with the room's ETag: the
+/// hash of the bytes served, which for a restricted document is this
+/// reader's stamped copy, not the version it was made from.
 async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::HeaderMap) -> anyhow::Result<Response> {
     let m = shared.cache.manifest(version).context("not in the cache")?;
-    let etag = format!("\"{version}\"");
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    let etag = format!("\"{}\"", m.sha256);
+    let header_str = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if header_str(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let size = m.size;
     // One range is served as asked; several, as the whole file; a range
-    // that cannot be served, refused (as tower-http does on the room).
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| http_range_header::parse_range_header(r)?.validate(size));
+    // that cannot be served, refused (as tower-http does on the room). A
+    // range asked for only if the file is still the one whose ETag the
+    // reader holds (`If-Range`) gets the whole file when it is not, so
+    // pieces of two files are never joined.
+    let still_same = header_str(header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let range = header_str(header::RANGE).filter(|_| still_same).map(|r| http_range_header::parse_range_header(r)?.validate(size));
     let (status, start, end) = match range.as_ref().map(|r| r.as_deref()) {
         Some(Ok([one])) => (StatusCode::PARTIAL_CONTENT, *one.start(), one.end() + 1),
         None | Some(Ok(_)) => (StatusCode::OK, 0, size),
@@ -1182,7 +1189,7 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .headers
         .iter()
         .filter(|(k, _)| {
-            matches!(k.as_str(), "content-type" | "accept" | "idempotency-key" | "range" | "if-none-match" | "accept-language")
+            matches!(k.as_str(), "content-type" | "accept" | "idempotency-key" | "range" | "if-range" | "if-none-match" | "accept-language")
         })
         .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
         .collect();
