@@ -697,38 +697,60 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
             run(Command::RequestOpinions { item, deadline }, true);
         }
     };
-    let opinions = move || state().map(|s| s.opinions.iter().filter(|o| o.item == item).cloned().collect::<Vec<_>>()).unwrap_or_default();
-    let requests =
-        move || state().map(|s| s.opinion_requests.iter().filter(|r| r.item == item).cloned().collect::<Vec<_>>()).unwrap_or_default();
+    // Memos: the opinions and requests of this item, with the names they
+    // show, drawn again when they change, not at every ballot or speech
+    // request of the meeting.
+    let opinions = Memo::new(move |_| {
+        with_state(|s| {
+            s.opinions
+                .iter()
+                .filter(|o| o.item == item)
+                .map(|o| (o.clone(), name_in(s, o.author), o.document.and_then(|d| s.document(d)).map(|d| d.title.clone())))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    });
+    // Each request's deadline, and the members who answered and who did not.
+    let requests = Memo::new(move |_| {
+        with_state(|s| {
+            let requests: Vec<_> = s.opinion_requests.iter().filter(|r| r.item == item).map(|r| r.deadline).collect();
+            if requests.is_empty() {
+                return vec![];
+            }
+            let answered: std::collections::HashSet<ParticipantId> =
+                s.opinions.iter().filter(|o| o.item == item).map(|o| o.author).collect();
+            let (yes, no): (Vec<&Participant>, Vec<&Participant>) =
+                s.participants_sorted().into_iter().filter(|p| p.member).partition(|p| answered.contains(&p.id));
+            let names = |v: Vec<&Participant>| v.into_iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+            let (yes, no) = (names(yes), names(no));
+            requests.into_iter().map(|deadline| (deadline, yes.clone(), no.clone())).collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    });
     let stances = [Stance::Agree, Stance::Disagree, Stance::AgreeWithComments, Stance::Comment];
     view! {
         <section class="opinions card">
             <h2>{move || i.t("opinion")}</h2>
-            {move || requests().into_iter().map(|r| {
-                let s = state();
-                let answered: Vec<ParticipantId> = opinions().iter().map(|o| o.author).collect();
-                let (yes, no): (Vec<Participant>, Vec<Participant>) = s.as_ref().map(|s| s.participants_sorted().into_iter().filter(|p| p.member).cloned().partition(|p| answered.contains(&p.id))).unwrap_or_default();
+            {move || requests.get().into_iter().map(|(deadline, yes, no)| {
                 view! {
                     <div class="request">
-                        <p>{i.t("opinion.deadline")}": "<strong>{format_time(r.deadline, i.0.get())}</strong></p>
+                        <p>{i.t("opinion.deadline")}": "<strong>{format_time(deadline, i.0.get())}</strong></p>
                         <Show when=move || privileged.get()>
-                            <p class="small">{i.t("opinion.answered")}" ("{yes.len()}"): "{yes.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
-                            <p class="small" id="not-answered">{i.t("opinion.waiting")}" ("{no.len()}"): "{no.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")}</p>
+                            <p class="small">{i.t("opinion.answered")}" ("{yes.len()}"): "{yes.join(", ")}</p>
+                            <p class="small" id="not-answered">{i.t("opinion.waiting")}" ("{no.len()}"): "{no.join(", ")}</p>
                         </Show>
                     </div>
                 }
             }).collect_view()}
             <ul class="opinion-list">
                 {move || {
-                    let s = state();
-                    opinions().into_iter().map(|o| {
-                        let author = s.as_ref().map(|s| name_in(s, o.author)).unwrap_or_default();
+                    opinions.get().into_iter().map(|(o, author, document)| {
                         view! {
                             <li class="opinion">
                                 <strong>{author}</strong>" · "<span class="tag">{i.t(stance_key(o.stance))}</span>
                                 {o.remote.then(|| view! { " · "<span class="tag">{i.t("opinion.remote")}</span> })}
                                 <span class="muted small">" · "{format_time(o.at, i.0.get())}</span>
-                                {o.document.and_then(|d| s.as_ref().and_then(|s| s.document(d)).map(|d| d.title.clone())).map(|t| view! { <span class="muted small">" · "{t}</span> })}
+                                {document.map(|t| view! { <span class="muted small">" · "{t}</span> })}
                                 <p>{o.text.clone()}</p>
                             </li>
                         }
