@@ -50,6 +50,66 @@ impl RuleError {
     }
 }
 
+/// The reasons given with refusals, in Vietnamese, by their English words:
+/// the message a client gets holds them ("conflict: …", "your role may
+/// not do this (…)"), and the web UI shows the Vietnamese instead of a
+/// generic line with English in brackets.
+pub const REASONS_VI: &[(&str, &str)] = &[
+    ("a closed poll stands; it cannot be cancelled", "Biểu quyết đã kết thúc thì giữ nguyên kết quả, không hủy được."),
+    (
+        "a participant who voted or gave an opinion stays on record: mark them absent instead",
+        "Người đã biểu quyết hoặc gửi ý kiến được giữ trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
+    ),
+    (
+        "a vote is open: close or cancel it before closing the meeting",
+        "Đang có biểu quyết: hãy kết thúc hoặc hủy biểu quyết trước khi bế mạc cuộc họp.",
+    ),
+    (
+        "an item with votes or written opinions stays on the agenda",
+        "Nội dung đã có biểu quyết hoặc ý kiến bằng văn bản phải giữ trong chương trình.",
+    ),
+    ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
+    ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
+    ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
+    ("nobody has the floor", "Không có ai đang phát biểu."),
+    ("nobody is waiting to speak", "Không có ai đang chờ phát biểu."),
+    ("only a prepared poll can be opened", "Chỉ mở được biểu quyết đã chuẩn bị và chưa mở lần nào."),
+    ("only participants present are given the floor", "Chỉ người có mặt mới được mời phát biểu."),
+    ("only participants present ask to speak", "Chỉ người có mặt mới đăng ký phát biểu được."),
+    ("the current item cannot be removed", "Không xóa được nội dung đang thảo luận."),
+    ("the meeting needs a chair: name another chair first", "Cuộc họp cần có người chủ trì: hãy chỉ định người chủ trì khác trước."),
+    ("the poll is not open", "Biểu quyết chưa mở hoặc đã kết thúc."),
+    ("the quorum cannot change while a vote is open", "Không đổi được tỷ lệ túc số khi đang biểu quyết."),
+    (
+        "this participant voted on their own tablet: only they can change their ballot",
+        "Đại biểu này đã tự biểu quyết trên máy tính bảng: chỉ người đó mới đổi được phiếu của mình.",
+    ),
+    (
+        "who votes and who counts for the quorum cannot change while a vote is open",
+        "Không đổi được quyền biểu quyết hoặc tư cách thành viên khi đang biểu quyết.",
+    ),
+    ("you are already on the list", "Bạn đã có tên trong danh sách phát biểu."),
+    ("already voted: a secret ballot cannot be changed", "Đã bỏ phiếu: phiếu kín không thay đổi được."),
+    ("already voted", "Đã biểu quyết rồi."),
+    ("the minutes are signed: start a correction", "Biên bản đã ký: hãy lập bản đính chính."),
+    ("the minutes are approved", "Biên bản đã được phê duyệt."),
+    ("the minutes are with the members for comments", "Biên bản đang được gửi lấy ý kiến thành viên."),
+    ("the minutes are still a draft", "Biên bản vẫn là bản dự thảo."),
+    ("not a participant of this meeting", "Bạn không thuộc thành phần cuộc họp này."),
+    ("only participants ask to speak", "Chỉ thành phần cuộc họp mới đăng ký phát biểu."),
+    ("only participants comment", "Chỉ thành phần cuộc họp mới góp ý biên bản."),
+    ("only participants give opinions", "Chỉ thành phần cuộc họp mới gửi ý kiến."),
+    ("only participants present vote", "Chỉ người có mặt mới được biểu quyết."),
+    ("only participants vote", "Chỉ thành phần cuộc họp mới biểu quyết."),
+    ("this participant does not vote", "Người này không có quyền biểu quyết."),
+];
+
+/// The Vietnamese of the reason in a refusal's message, if it gives one of [`REASONS_VI`].
+pub fn reason_vi(message: &str) -> Option<&'static str> {
+    // The longest that fits: some reasons hold others ("already voted").
+    REASONS_VI.iter().filter(|(en, _)| message.contains(en)).max_by_key(|(en, _)| en.len()).map(|(_, vi)| *vi)
+}
+
 /// One row of the rights table: who may send a kind of command, and in which
 /// meeting states.
 #[derive(Debug, Clone, Copy)]
@@ -181,7 +241,14 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
     allowed(state, actor, cmd.kind())?;
     match cmd {
         Command::UpdateMeeting { title, organisation, place, locality, .. } => check_meeting_header(title, organisation, place, locality),
-        Command::OpenMeeting | Command::CloseMeeting => Ok(()),
+        Command::OpenMeeting => Ok(()),
+        // A vote left open would stay open for good (nothing is voted,
+        // closed or cancelled in a closed meeting), its ballots out of the
+        // minutes.
+        Command::CloseMeeting => match state.open_poll() {
+            Some(_) => Err(RuleError::Conflict("a vote is open: close or cancel it before closing the meeting")),
+            None => Ok(()),
+        },
         Command::AddItem { title, presenter, summary, .. } => {
             text("title", title, MAX_TITLE, true)?;
             text("presenter", presenter, MAX_NAME, false)?;
@@ -215,12 +282,21 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             }
             participants.iter().try_for_each(|p| check_new_participant(&p.name, &p.position))
         }
-        Command::UpdateParticipant { participant, name, position, .. } => {
-            state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
-            check_new_participant(name, position)
+        Command::UpdateParticipant { participant, name, position, role, member, voting } => {
+            let p = state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
+            check_new_participant(name, position)?;
+            // Who votes and who counts for the quorum make a vote's base: fixed while one is open.
+            if state.open_poll().is_some() && (p.member != *member || p.voting != *voting) {
+                return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
+            }
+            if *role != Role::Chair {
+                keeps_a_chair(state, *participant)?;
+            }
+            Ok(())
         }
         Command::RemoveParticipant { participant } => {
             state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
+            keeps_a_chair(state, *participant)?;
             // Someone who voted, wrote an opinion or commented on the minutes
             // is part of the record: marked absent, not removed.
             let took_part = state.polls.iter().any(|p| p.voters.contains(participant))
@@ -257,6 +333,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             text("reason", reason, MAX_TITLE, false)
         }
         Command::SetQuorumRule { share } => {
+            if state.open_poll().is_some() {
+                return Err(RuleError::Conflict("the quorum cannot change while a vote is open"));
+            }
             if share.is_valid() && share.num > 0 {
                 Ok(())
             } else {
@@ -315,7 +394,14 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             let voter = actor.participant().ok_or(RuleError::Forbidden("only participants vote"))?;
             check_ballot(state, *poll, voter, choices)
         }
-        Command::CastBallotFor { poll, voter, choices } => check_ballot(state, *poll, *voter, choices),
+        Command::CastBallotFor { poll, voter, choices } => {
+            check_ballot(state, *poll, *voter, choices)?;
+            // A ballot the voter cast on their own tablet is theirs to change.
+            if state.poll(*poll).is_some_and(|p| p.ballots.iter().any(|b| b.voter == *voter && !b.by_secretary)) {
+                return Err(RuleError::Conflict("this participant voted on their own tablet: only they can change their ballot"));
+            }
+            Ok(())
+        }
         Command::RecordHands { poll, counts } => {
             let p = open_poll(state, *poll)?;
             if counts.len() != p.options.len() {
@@ -325,12 +411,14 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             // each count, and all of them together (a person raises a hand
             // for at most as many options as a ballot may choose), stay
             // within them, so nobody is counted twice.
-            let eligible = state.voters_present();
-            let left = eligible.saturating_sub(p.voters.len()) as u64;
+            // Someone who voted and then left counts by their ballot, not
+            // against those still in the room.
+            let left = not_voted_present(state, p) as u64;
             let per_person = p.choices_per_ballot() as u64;
             if counts.iter().any(|c| u64::from(*c) > left) || counts.iter().map(|c| u64::from(*c)).sum::<u64>() > left * per_person {
                 return Err(RuleError::Invalid(format!(
-                    "the hands count the {left} voters present who have not voted otherwise ({eligible} present, {} ballots)",
+                    "the hands count the {left} voters present who have not voted otherwise ({} present, {} ballots)",
+                    state.voters_present(),
                     p.voters.len()
                 )));
             }
@@ -340,6 +428,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             let me = actor.participant().ok_or(RuleError::Forbidden("only participants ask to speak"))?;
             if state.meeting.current_item.is_none() {
                 return Err(RuleError::Conflict("no item is under discussion"));
+            }
+            if state.participant(me).is_none_or(|p| p.attendance != Attendance::Present) {
+                return Err(RuleError::Conflict("only participants present ask to speak"));
             }
             if state.speakers.queue.contains(&me) || state.speakers.floor.is_some_and(|f| f.participant == me) {
                 return Err(RuleError::Conflict("you are already on the list"));
@@ -351,7 +442,11 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if state.speakers.queue.contains(&me) { Ok(()) } else { Err(RuleError::NotFound("request to speak")) }
         }
         Command::GiveFloor { participant } => match participant {
-            Some(p) => state.participant(*p).map(|_| ()).ok_or(RuleError::NotFound("participant")),
+            Some(p) => match state.participant(*p) {
+                None => Err(RuleError::NotFound("participant")),
+                Some(p) if p.attendance != Attendance::Present => Err(RuleError::Conflict("only participants present are given the floor")),
+                Some(_) => Ok(()),
+            },
             None if state.speakers.queue.is_empty() => Err(RuleError::Conflict("nobody is waiting to speak")),
             None => Ok(()),
         },
@@ -437,12 +532,29 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     if p.voters.contains(&voter) && (p.secret || !p.allow_change) {
         return Err(RuleError::Conflict(if p.secret { "already voted: a secret ballot cannot be changed" } else { "already voted" }));
     }
-    // Once hands are counted, a new ballot must not count someone twice.
+    // Once hands are counted, a new ballot must not count someone twice:
+    // the hands stand for voters present who had not voted, this one among them.
     if !p.voters.contains(&voter) && !p.hands.is_empty() {
         let by_hand = p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(p.choices_per_ballot());
-        if p.voters.len() + by_hand >= state.voters_present() {
+        if by_hand >= not_voted_present(state, p) {
             return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
         }
+    }
+    Ok(())
+}
+
+/// The voters present who have not voted in `p`.
+fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
+    state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present && !p.voters.contains(&x.id)).count()
+}
+
+/// An open meeting keeps a chair: without one, nobody could close a vote
+/// or the meeting. `leaving` is about to stop being one.
+fn keeps_a_chair(state: &MeetingState, leaving: ParticipantId) -> Result<(), RuleError> {
+    let was_chair = state.participant(leaving).is_some_and(|p| p.role == Role::Chair);
+    let another = state.participants.iter().any(|p| p.id != leaving && p.role == Role::Chair);
+    if state.meeting.status == MeetingStatus::Open && was_chair && !another {
+        return Err(RuleError::Conflict("the meeting needs a chair: name another chair first"));
     }
     Ok(())
 }
@@ -712,6 +824,135 @@ mod tests {
         other.status = PollStatus::Open;
         std::sync::Arc::make_mut(&mut s.polls).push(other);
         assert_eq!(check(&s, &actor(&s, 1), &Command::OpenPoll { poll: PollId(1) }).unwrap_err().code(), "conflict");
+    }
+
+    #[test]
+    fn every_reason_given_with_a_refusal_is_said_in_vietnamese() {
+        let source = include_str!("rules.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        let table = code.find("pub const REASONS_VI").unwrap()..code.find("pub fn reason_vi").unwrap();
+        let mut seen = 0;
+        let mut at = 0;
+        for line in code.lines() {
+            let here = at;
+            at += line.len() + 1;
+            // Where a refusal is made (not where errors are matched, `Conflict(_)`).
+            let refusal = (line.contains("Conflict(") || line.contains("Forbidden(")) && !line.contains("(_)");
+            if table.contains(&here) || !(refusal || line.contains("=> \"the minutes")) {
+                continue;
+            }
+            for (i, literal) in line.split('"').enumerate() {
+                if i % 2 == 1 {
+                    seen += 1;
+                    let message = RuleError::Conflict("").to_string().replace("conflict: ", "") + literal;
+                    assert!(
+                        reason_vi(&message).is_some_and(|vi| REASONS_VI.iter().any(|(en, v)| *v == vi && *en == literal)),
+                        "no Vietnamese for {literal:?}"
+                    );
+                }
+            }
+        }
+        assert!(seen > 25, "only {seen} reasons found: the scan is broken");
+        // As the server words them.
+        assert_eq!(reason_vi(&RuleError::Forbidden("only participants vote").to_string()), Some("Chỉ thành phần cuộc họp mới biểu quyết."));
+        assert_eq!(reason_vi(&RuleError::Conflict("already voted").to_string()), Some("Đã biểu quyết rồi."));
+    }
+
+    fn absent(s: &mut MeetingState, id: i64) {
+        std::sync::Arc::make_mut(&mut s.participants).iter_mut().find(|p| p.id == ParticipantId(id)).unwrap().attendance =
+            Attendance::Absent;
+    }
+
+    #[test]
+    fn a_meeting_with_a_vote_open_is_not_closed() {
+        let mut s = with_poll(false, false, PollStatus::Open);
+        assert_eq!(check(&s, &actor(&s, 1), &Command::CloseMeeting).unwrap_err().code(), "conflict");
+        std::sync::Arc::make_mut(&mut s.polls)[0].status = PollStatus::Closed;
+        assert_eq!(check(&s, &actor(&s, 1), &Command::CloseMeeting), Ok(()));
+    }
+
+    #[test]
+    fn a_voter_who_voted_and_left_does_not_count_against_those_still_present() {
+        // The chair (1) voted on their tablet and left; delegate 3, present, has not voted.
+        let mut s = with_poll(false, false, PollStatus::Open);
+        std::sync::Arc::make_mut(&mut s.polls)[0].voters.push(ParticipantId(1));
+        absent(&mut s, 1);
+        let hands = |counts: Vec<u32>| Command::RecordHands { poll: PollId(1), counts };
+        assert_eq!(check(&s, &actor(&s, 2), &hands(vec![1, 0, 0])), Ok(()), "delegate 3 raised a hand");
+        assert_eq!(check(&s, &actor(&s, 2), &hands(vec![1, 1, 0])).unwrap_err().code(), "invalid", "only one is left to count");
+        // Hands of nobody recorded: delegate 3 may still vote on the tablet.
+        std::sync::Arc::make_mut(&mut s.polls)[0].hands = vec![0, 0, 0];
+        assert_eq!(check(&s, &actor(&s, 3), &vote(0)), Ok(()));
+        std::sync::Arc::make_mut(&mut s.polls)[0].hands = vec![1, 0, 0];
+        assert_eq!(check(&s, &actor(&s, 3), &vote(0)).unwrap_err().code(), "conflict", "counted by hand already");
+    }
+
+    #[test]
+    fn the_secretary_does_not_overwrite_a_ballot_cast_on_the_voters_tablet() {
+        let mut s = with_poll(false, true, PollStatus::Open);
+        let poll = &mut std::sync::Arc::make_mut(&mut s.polls)[0];
+        poll.voters.push(ParticipantId(3));
+        poll.ballots.push(NamedBallot { voter: ParticipantId(3), choices: vec![0], by_secretary: false });
+        let enter = Command::CastBallotFor { poll: PollId(1), voter: ParticipantId(3), choices: vec![1] };
+        assert_eq!(check(&s, &actor(&s, 2), &enter).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &actor(&s, 3), &vote(1)), Ok(()), "the voter changes it");
+        // One the secretary entered, the secretary may correct.
+        std::sync::Arc::make_mut(&mut s.polls)[0].ballots[0].by_secretary = true;
+        assert_eq!(check(&s, &actor(&s, 2), &enter), Ok(()));
+    }
+
+    #[test]
+    fn a_votes_base_and_the_chair_stay_while_it_matters() {
+        let s = with_poll(false, false, PollStatus::Open);
+        let update = |id: i64, role: Role, member: bool, voting: bool| {
+            let p = s.participant(ParticipantId(id)).unwrap();
+            Command::UpdateParticipant {
+                participant: p.id, name: p.name.clone(), position: "Phó Chủ tịch".into(), role, member, voting
+            }
+        };
+        let secretary = actor(&s, 2);
+        assert_eq!(
+            check(&s, &secretary, &update(3, Role::Delegate, true, false)).unwrap_err().code(),
+            "conflict",
+            "voting while a vote is open"
+        );
+        assert_eq!(
+            check(&s, &secretary, &update(3, Role::Delegate, false, true)).unwrap_err().code(),
+            "conflict",
+            "member while a vote is open"
+        );
+        assert_eq!(check(&s, &secretary, &update(3, Role::Delegate, true, true)), Ok(()), "the position may change");
+        let quorum = Command::SetQuorumRule { share: Share::TWO_THIRDS };
+        assert_eq!(check(&s, &secretary, &quorum).unwrap_err().code(), "conflict");
+        // The only chair of an open meeting stays one, and stays.
+        assert_eq!(check(&s, &secretary, &update(1, Role::Delegate, true, true)).unwrap_err().code(), "conflict");
+        let remove = Command::RemoveParticipant { participant: ParticipantId(1) };
+        assert_eq!(check(&s, &secretary, &remove).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &secretary, &update(3, Role::Chair, true, true)), Ok(()), "a second chair may be named");
+        // No vote open: all of it may change; being prepared, the chair too.
+        let mut s = open(sample());
+        assert_eq!(check(&s, &secretary, &Command::SetQuorumRule { share: Share::TWO_THIRDS }), Ok(()));
+        s.meeting.status = MeetingStatus::Draft;
+        let p = s.participant(ParticipantId(1)).unwrap();
+        let demote = Command::UpdateParticipant {
+            participant: p.id,
+            name: p.name.clone(),
+            position: String::new(),
+            role: Role::Delegate,
+            member: false,
+            voting: false,
+        };
+        assert_eq!(check(&s, &secretary, &demote), Ok(()));
+    }
+
+    #[test]
+    fn only_those_present_ask_to_speak_or_are_given_the_floor() {
+        let mut s = open(sample());
+        s.meeting.current_item = Some(ItemId(10));
+        absent(&mut s, 3);
+        assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
+        let give = Command::GiveFloor { participant: Some(ParticipantId(3)) };
+        assert_eq!(check(&s, &actor(&s, 1), &give).unwrap_err().code(), "conflict");
     }
 
     #[test]

@@ -229,6 +229,8 @@ impl MeetingState {
                 if self.participant(*participant).is_some() {
                     Arc::make_mut(&mut self.participants).retain(|p| p.id != *participant);
                 }
+                // Nobody gone waits to speak.
+                self.speakers.queue.retain(|p| p != participant);
                 if self.documents.iter().any(|d| d.readers.contains(participant)) {
                     for d in Arc::make_mut(&mut self.documents) {
                         d.readers.retain(|r| r != participant);
@@ -247,6 +249,9 @@ impl MeetingState {
                 if let Some(p) = self.participant_mut(*participant) {
                     p.attendance = *attendance;
                     p.excuse = reason.clone();
+                }
+                if *attendance != Attendance::Present {
+                    self.speakers.queue.retain(|p| p != participant);
                 }
             }
             Change::QuorumRuleChanged { share } => self.meeting.quorum = *share,
@@ -531,6 +536,19 @@ pub(crate) mod tests {
 
     fn ev(s: &MeetingState, change: Change) -> Event {
         Event { meeting: s.meeting.id, seq: s.seq + 1, at: datetime!(2026-11-23 08:05 UTC), by: Actor::System, change }
+    }
+
+    #[test]
+    fn someone_who_leaves_or_is_removed_no_longer_waits_to_speak() {
+        let mut s = sample();
+        s.speakers.queue = vec![ParticipantId(3), ParticipantId(4), ParticipantId(5)];
+        let away =
+            Change::AttendanceChanged { participant: ParticipantId(3), attendance: Attendance::Excused, reason: "Công tác".into() };
+        s.apply(&ev(&s, away)).unwrap();
+        let back = Change::AttendanceChanged { participant: ParticipantId(4), attendance: Attendance::Present, reason: String::new() };
+        s.apply(&ev(&s, back)).unwrap();
+        s.apply(&ev(&s, Change::ParticipantRemoved { participant: ParticipantId(5) })).unwrap();
+        assert_eq!(s.speakers.queue, vec![ParticipantId(4)]);
     }
 
     #[test]

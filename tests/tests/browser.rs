@@ -329,6 +329,11 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
     wait_text(&chair, "#live-counts .bar-row[data-option='0']", "In favour").await?;
     chair.find(Locator::Css("#lang-vi")).await?.click().await?;
     wait_text(&chair, "#live-counts .bar-row[data-option='0']", "Tán thành").await?;
+    // The meeting is not closed while the vote is open (it would stay open
+    // for good): the chair is told why, in Vietnamese.
+    chair.find(Locator::Css("#close-meeting")).await?.click().await?;
+    chair.accept_alert().await?;
+    wait_text(&chair, ".notice.error", "Đang có biểu quyết: hãy kết thúc hoặc hủy biểu quyết trước khi bế mạc cuộc họp.").await?;
     // Closing is asked first: declined, the vote stays open.
     let close = format!("#close-poll-{}", poll.0);
     chair.find(Locator::Css(&close)).await?.click().await?;

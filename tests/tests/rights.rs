@@ -223,14 +223,19 @@ async fn prepare(kind: CommandKind, sender: Sender, r: &Room, chair: &Http, n: &
         let res = run(admin, key("participant"), Command::AddParticipants { participants }).await?;
         anyhow::Ok(ParticipantId(res["pins"][0]["participant"].as_i64().unwrap()))
     };
-    // A poll of its own, open unless `open` is false (any other open poll closed first).
-    let poll = |open: bool| async move {
+    // Any open poll closed: the meeting is not closed, nor its quorum changed, while one is.
+    let no_open_poll = || async {
         let state = admin.get(&format!("/api/meetings/{}/state", r.meeting)).await?;
         for p in state.body["polls"].as_array().into_iter().flatten() {
             if p["status"] == "open" {
-                run(chair, key("close-other"), Command::ClosePoll { poll: PollId(p["id"].as_i64().unwrap()) }).await?;
+                run(chair, key("close-open"), Command::ClosePoll { poll: PollId(p["id"].as_i64().unwrap()) }).await?;
             }
         }
+        anyhow::Ok(())
+    };
+    // A poll of its own, open unless `open` is false (any other open poll closed first).
+    let poll = |open: bool| async move {
+        no_open_poll().await?;
         let res = run(admin, key("poll"), sample(CommandKind::CreatePoll, r).unwrap()).await?;
         let id = PollId(res["id"].as_i64().unwrap());
         if open {
@@ -241,6 +246,10 @@ async fn prepare(kind: CommandKind, sender: Sender, r: &Room, chair: &Http, n: &
     let me = r.people.get(&sender).map(|p| p.0);
     let delegate = r.people[&Sender::Delegate].0;
     Ok(match kind {
+        CommandKind::CloseMeeting | CommandKind::SetQuorumRule => {
+            no_open_poll().await?;
+            sample(kind, r).expect("a command")
+        }
         CommandKind::RemoveItem => {
             let cmd = Command::AddItem { title: "Mục tạm".into(), presenter: String::new(), summary: String::new(), position: None };
             Command::RemoveItem { item: ItemId(run(admin, key("item"), cmd).await?["id"].as_i64().unwrap()) }
@@ -552,9 +561,8 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
     while delegate.snapshot.is_none() {
         delegate.recv().await?;
     }
-    // The secretary makes the chair a delegate while the chair's tablet is
-    // connected: the tablet is told its new role, with the meeting as that
-    // role sees it, and its next chair's command is refused.
+    // The only chair of an open meeting is not made a delegate: nobody
+    // could close a vote or the meeting.
     let demote = Command::UpdateParticipant {
         participant: chair_id,
         name: "Nguyễn Văn Chủ".into(),
@@ -563,6 +571,25 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
         member: true,
         voting: true,
     };
+    let a = s.admin.command(s.meeting, "demote-alone", &demote).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    // The delegate made chair may act as chair at once.
+    let (d, _) = s.person(Role::Delegate, 0);
+    let promote = Command::UpdateParticipant {
+        participant: d,
+        name: "Lê Văn Một".into(),
+        position: String::new(),
+        role: Role::Chair,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(s.admin.command(s.meeting, "promote", &promote).await?.status, 200);
+    let moved = delegate.command(Command::NextItem).await?;
+    assert!(matches!(moved, ServerMessage::Ack { .. }), "{moved:?}");
+    // And the other way, now that the meeting has another chair: the
+    // secretary makes the chair a delegate while the chair's tablet is
+    // connected; the tablet is told its new role, with the meeting as that
+    // role sees it, and its next chair's command is refused.
     assert_eq!(s.admin.command(s.meeting, "demote", &demote).await?.status, 200);
     loop {
         if let ServerMessage::Welcome { actor, .. } = chair.recv().await? {
@@ -576,19 +603,6 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
     }
     let refused = chair.command(Command::NextItem).await?;
     assert!(matches!(&refused, ServerMessage::Error { code, .. } if code == "forbidden"), "{refused:?}");
-    // And the other way: the delegate made chair may act as chair at once.
-    let (d, _) = s.person(Role::Delegate, 0);
-    let promote = Command::UpdateParticipant {
-        participant: d,
-        name: "Lê Văn Một".into(),
-        position: String::new(),
-        role: Role::Chair,
-        member: true,
-        voting: true,
-    };
-    assert_eq!(s.admin.command(s.meeting, "promote", &promote).await?.status, 200);
-    let moved = delegate.command(Command::NextItem).await?;
-    assert!(matches!(moved, ServerMessage::Ack { .. }), "{moved:?}");
 
     // A participant removed is told their session ended, and the connection closes.
     let (observer, _) = s.person(Role::Observer, 0);

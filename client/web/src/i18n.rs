@@ -108,7 +108,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("prep.doc_title", "Tên tài liệu", "Document title"),
     ("prep.confidentiality", "Mức độ", "Access"),
     ("prep.readers", "Người được đọc", "Readers"),
-    ("prep.no_readers", "Chỉ chủ tọa và thư ký được đọc", "Only the chair and the secretary may read it"),
+    ("prep.no_readers", "Chỉ người chủ trì và thư ký được đọc", "Only the chair and the secretary may read it"),
     ("prep.edit_readers", "Chọn người được đọc", "Choose readers"),
     ("prep.save_readers", "Lưu danh sách", "Save the list"),
     ("cancel", "Hủy", "Cancel"),
@@ -417,6 +417,12 @@ impl I18n {
     pub fn error(&self, code: &str, message: &str) -> String {
         let key = format!("err.{code}");
         let lang = self.0.get();
+        // A refusal whose reason the rules give in Vietnamese: that reason.
+        if lang == Lang::Vi
+            && let Some(reason) = gavel_shared::rules::reason_vi(message)
+        {
+            return reason.to_string();
+        }
         match TABLE.iter().find(|(k, _, _)| *k == key) {
             Some(_) if lang == Lang::Vi && WHOLE.contains(&code) => lookup(lang, &key).to_string(),
             Some(_) if message.is_empty() => lookup(lang, &key).to_string(),
