@@ -346,6 +346,51 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
     Ok(())
 }
 
+/// A closed vote's result says what each share is of and why it failed:
+/// counted against the votes for and against, abstentions are outside the
+/// base (they showed as 200%), and a vote lost for want of a quorum says so
+/// (the hall saw every vote in favour and "not adopted").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_says_what_each_share_is_of_and_why_the_vote_failed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    // Six members: the chair and five delegates, three of them here.
+    let s = Assembly::build(&server.url(""), 5).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let other = s.sign_in(&s.voters[1]).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let poll = Command::CreatePoll {
+        item: s.item,
+        question: "Thông qua tờ trình?".into(),
+        kind: PollKind::YesNo,
+        options: vec![],
+        max_choices: 1,
+        secret: false,
+        allow_change: false,
+        rule: MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF },
+    };
+    let a = chair.command(s.meeting, "poll", &poll).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().with_context(|| format!("{a:?}"))?);
+    assert_eq!(chair.command(s.meeting, "open", &Command::OpenPoll { poll }).await?.status, 200);
+    let me = s.sign_in(&s.voters[0]).await?;
+    for (who, key, choice) in [(&me, "yes", 0u8), (&other, "abstain-1", 2), (&chair, "abstain-2", 2)] {
+        let a = who.command(s.meeting, key, &Command::CastBallot { poll, choices: vec![choice] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    assert_eq!(chair.command(s.meeting, "close", &Command::ClosePoll { poll }).await?.status, 200);
+    let result = chair.state(s.meeting).await?.poll(poll).and_then(|p| p.result.clone()).context("no result")?;
+    assert!(!result.quorum.holds, "3 of 6 members is not more than half: {:?}", result.quorum);
+
+    let verdict = format!("#verdict-{}", poll.0);
+    wait_text(&c, &verdict, "KHÔNG THÔNG QUA (không đủ túc số)").await?;
+    let row = |n: u8| format!(".result[data-poll='{}'] .bar-row[data-option='{n}'] .bar-count", poll.0);
+    assert_eq!(text_of(&c, &row(0)).await?, "1 (100.0%)");
+    assert_eq!(text_of(&c, &row(2)).await?, "2 (không tính vào tỷ lệ)");
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_room_display_opens_with_a_one_time_code_that_leaves_the_address_bar() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -793,11 +838,25 @@ async fn the_secretary_enters_a_ballot_for_the_voter_chosen_while_others_vote() 
     let save = c.find(Locator::Css(".console button.enter-ballot")).await?;
     assert!(!save.is_enabled().await?, "a ballot can still be saved for someone who has voted");
 
-    // The last is entered by the secretary, once.
+    // The last is entered by the secretary, once: no choice is made for
+    // them by default, and the name and choice are asked first.
     c.find(Locator::Css(&option(last))).await?.click().await?;
-    c.find(Locator::Css(".console button.enter-ballot")).await?.click().await?;
+    assert!(!save.is_enabled().await?, "a ballot can be saved with no choice made");
+    c.find(Locator::Css(".console select.enter-choice option[value='1']")).await?.click().await?;
+    save.click().await?;
+    let asked = c.get_alert_text().await?;
+    assert!(asked.contains("Đại biểu 0002") && asked.contains("Không tán thành"), "{asked}");
+    c.dismiss_alert().await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chair.state(s.meeting).await?.poll(poll).map(|p| p.voters.len()), Some(2), "declined, nothing is sent");
+    save.click().await?;
+    c.accept_alert().await?;
     eventually("the entered ballot arrives", || async {
-        Ok(chair.state(s.meeting).await?.poll(poll).is_some_and(|p| p.voters.contains(&last)))
+        Ok(chair
+            .state(s.meeting)
+            .await?
+            .poll(poll)
+            .is_some_and(|p| p.ballots.iter().any(|b| b.voter == last && b.choices == [1] && b.by_secretary)))
     })
     .await?;
     assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "a ballot was sent for someone who had voted");

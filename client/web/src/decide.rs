@@ -137,15 +137,14 @@ fn ResultChart(poll: Poll) -> impl IntoView {
     let i = use_i18n();
     let Some(r) = poll.result.clone() else { return view! { <span></span> }.into_any() };
     let max = r.counts.iter().copied().max().unwrap_or(0).max(1);
-    let verdict = match poll.kind {
-        PollKind::YesNo => {
-            if r.adopted {
-                i.t("poll.passed")
-            } else {
-                i.t("poll.failed")
-            }
-        }
-        PollKind::Choice => i.t("poll.results"),
+    // A vote that failed for want of a quorum says so, as the minutes do:
+    // the hall may see most votes in favour and "not adopted".
+    let verdict = match (poll.kind, r.adopted) {
+        (PollKind::YesNo, true) => i.t("poll.passed").to_string(),
+        (PollKind::YesNo, false) if !r.quorum.holds => format!("{} ({})", i.t("poll.failed"), i.t("poll.no_quorum")),
+        (PollKind::YesNo, false) => i.t("poll.failed").to_string(),
+        (PollKind::Choice, _) if !r.quorum.holds => format!("{} ({})", i.t("poll.none_elected"), i.t("poll.no_quorum")),
+        (PollKind::Choice, _) => i.t("poll.results").to_string(),
     };
     view! {
         <div class="result" data-poll=poll.id.0 class:adopted=r.adopted>
@@ -155,13 +154,20 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                     let o = option_label(i, &poll, n);
                     let count = r.counts.get(n).copied().unwrap_or(0);
                     let pct = if r.base > 0 { f64::from(count) * 100.0 / f64::from(r.base) } else { 0.0 };
+                    // Counted against the votes for and against, an
+                    // abstention is outside the base: no share of it.
+                    let share = if poll.kind == PollKind::YesNo && r.basis == Basis::VotesCast && n >= 2 {
+                        i.t("poll.not_in_share").to_string()
+                    } else {
+                        format!("{pct:.1}%")
+                    };
                     let width = f64::from(count) * 100.0 / f64::from(max);
                     let elected = poll.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false);
                     view! {
                         <li class="bar-row" data-option=n>
                             <span class="bar-label">{o.clone()}{elected.then(|| format!(" ✓ {}", i.t("poll.elected")))}</span>
                             <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{width:.1}%")></span></span>
-                            <span class="bar-count">{count}" ("{format!("{pct:.1}")}"%)"</span>
+                            <span class="bar-count">{count}" ("{share}")"</span>
                         </li>
                     }
                 }).collect_view()}
@@ -307,7 +313,9 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let id = poll.id;
     let status = poll.status;
     let voter = RwSignal::new(None::<ParticipantId>);
-    let choice = RwSignal::new(0u8);
+    // None until the secretary picks one: a ballot entered for someone is
+    // never the first option by default.
+    let choice = RwSignal::new(None::<u8>);
     let hands = RwSignal::new(vec![0u32; poll.options.len()]);
     // Who may still have a ballot entered for them, as ballots come in.
     // A Memo, its options keyed: each ballot takes one voter out of the list
@@ -328,6 +336,18 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let chosen = move || voter.get().filter(|v| eligible.with(|l| l.iter().any(|(id, _)| id == v)));
     let options: Vec<String> = (0..poll.options.len()).map(|n| option_label(i, &poll, n)).collect();
     let options2 = options.clone();
+    let labels = options.clone();
+    // Entered once asked: the voter's name and choice, as a ballot of their own is.
+    let enter = move |_| {
+        let (Some(v), Some(c)) = (untrack(chosen), choice.get_untracked()) else { return };
+        let name = eligible.with_untracked(|l| l.iter().find(|(id, _)| *id == v).map(|(_, n)| n.clone())).unwrap_or_default();
+        let label = labels.get(usize::from(c)).cloned().unwrap_or_default();
+        if window().confirm_with_message(&format!("{}\n\n{name}: {label}", i.t("poll.enter_confirm"))).unwrap_or(false) {
+            run_then(Command::CastBallotFor { poll: id, voter: v, choices: vec![c] }, true, move || {
+                let _ = choice.try_set(None);
+            });
+        }
+    };
     view! {
         <div class="console">
             {(chair && status == PollStatus::Draft).then(|| view! {
@@ -362,13 +382,15 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                             </select>
                         </label>
                         <label>{i.t("poll.choice")}
-                            <select on:change=move |ev| choice.set(event_target_value(&ev).parse().unwrap_or(0))>
-                                {options.into_iter().enumerate().map(|(n, o)| view! { <option value=n>{o}</option> }).collect_view()}
+                            <select class="enter-choice" on:change=move |ev| choice.set(event_target_value(&ev).parse().ok())>
+                                <option value="" prop:selected=move || choice.get().is_none()>"—"</option>
+                                {options.into_iter().enumerate().map(|(n, o)| {
+                                    let n = n as u8;
+                                    view! { <option value=n prop:selected=move || choice.get() == Some(n)>{o}</option> }
+                                }).collect_view()}
                             </select>
                         </label>
-                        <button class="enter-ballot" disabled=move || chosen().is_none() on:click=move |_| if let Some(v) = untrack(chosen) {
-                            run(Command::CastBallotFor { poll: id, voter: v, choices: vec![choice.get_untracked()] }, true)
-                        }>{i.t("prep.save")}</button>
+                        <button class="enter-ballot" disabled=move || chosen().is_none() || choice.get().is_none() on:click=enter>{i.t("prep.save")}</button>
                     </div>
                 </details>
                 <details class="manual">
