@@ -170,10 +170,10 @@ fn rule_text(lang: Lang, kind: PollKind, r: &MajorityRule) -> String {
 /// What a poll's shares are counted against, in words.
 fn basis_text(lang: Lang, kind: PollKind, basis: Basis) -> &'static str {
     match (basis, kind) {
-        (Basis::VotesCast, PollKind::YesNo) => t(lang, "số phiếu tán thành và không tán thành", "the votes for and against"),
-        (Basis::VotesCast, PollKind::Choice) => t(lang, "số phiếu bầu", "the ballots cast"),
-        (Basis::MembersPresent, _) => t(lang, "số thành viên có mặt", "the members present"),
-        (Basis::AllMembers, _) => t(lang, "tổng số thành viên", "all members"),
+        (Basis::VotesCast, PollKind::YesNo) => t(lang, "số phiếu tán thành và không tán thành", "of the votes for and against"),
+        (Basis::VotesCast, PollKind::Choice) => t(lang, "số phiếu bầu", "of the ballots cast"),
+        (Basis::MembersPresent, _) => t(lang, "số thành viên có mặt", "of the members present"),
+        (Basis::AllMembers, _) => t(lang, "tổng số thành viên", "of all members"),
     }
 }
 
@@ -197,6 +197,11 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
             // the votes for and against is outside that base, and says so.
             let of = basis_text(lang, p.kind, r.basis);
             for (n, o) in p.options.iter().enumerate() {
+                // The room's own yes/no options, in the export's language.
+                let o = match YES_NO_OPTIONS.iter().position(|y| y == o) {
+                    Some(k) if p.kind == PollKind::YesNo && k == n => t(lang, YES_NO_OPTIONS[k], ["In favour", "Against", "Abstain"][k]),
+                    _ => o.as_str(),
+                };
                 let c = r.counts.get(n).copied().unwrap_or(0);
                 let elected = if p.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false) {
                     t(lang, " — trúng cử", " — elected")
@@ -343,10 +348,12 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     body.push(Element::Heading(t(lang, "IV. KẾT LUẬN", "IV. CONCLUSION").into()));
     typed(parse_text(s.minutes.text(SectionKey::Conclusion)), &mut body);
     if let Some(end) = record.closed_at {
+        // Decree 30 ends the text with "./.".
         body.push(Element::Paragraph(plain(format!(
-            "{} {}.",
+            "{} {}{}",
             t(lang, "Cuộc họp kết thúc vào lúc", "The meeting closed at"),
-            clock(lang, end)
+            clock(lang, end),
+            t(lang, "./.", ".")
         ))));
     }
 
@@ -684,7 +691,8 @@ mod tests {
         assert!(!text.contains("142"), "an abstention is not a share of the votes for and against: {text}");
         assert!(text.contains("THÔNG QUA") && !text.contains("KHÔNG THÔNG QUA"), "{text}");
         let en = text_of(Lang::En, &p);
-        assert!(en.contains("57.14% the votes for and against"), "{en}");
+        assert!(en.contains("In favour: 4/7 (57.14% of the votes for and against)"), "{en}");
+        assert!(!en.contains("Tán thành"), "the room's own options in English: {en}");
 
         // Counted against the members present, the share says so.
         let p =

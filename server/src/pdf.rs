@@ -60,6 +60,26 @@ pub fn text_width(text: &str, size: f32, bold: bool) -> f32 {
     styled_width(text, size, Style::of(bold))
 }
 
+/// `word` cut into pieces no wider than `room` (a web address or a long
+/// file name would otherwise run off the page); a word that fits, whole.
+fn fit_word(word: &str, size: f32, style: Style, room: f32) -> Vec<String> {
+    if styled_width(word, size, style) <= room {
+        return vec![word.to_string()];
+    }
+    let mut pieces = vec![];
+    let mut piece = String::new();
+    for c in word.chars() {
+        piece.push(c);
+        if piece.chars().count() > 1 && styled_width(&piece, size, style) > room {
+            piece.pop();
+            pieces.push(std::mem::take(&mut piece));
+            piece.push(c);
+        }
+    }
+    pieces.push(piece);
+    pieces
+}
+
 /// The width of `text` in points at `size` in a style.
 pub fn styled_width(text: &str, size: f32, style: Style) -> f32 {
     let face = face(style);
@@ -168,15 +188,16 @@ impl Layout {
         for source_line in text.lines() {
             let mut first = true;
             let mut line = String::new();
-            let words: Vec<&str> = source_line.split_whitespace().collect();
+            let words: Vec<String> =
+                source_line.split_whitespace().flat_map(|w| fit_word(w, size, Style::of(bold), width - indent.max(0.0))).collect();
             let mut lines = Vec::new();
-            for w in words {
-                let candidate = if line.is_empty() { w.to_string() } else { format!("{line} {w}") };
+            for w in &words {
+                let candidate = if line.is_empty() { w.clone() } else { format!("{line} {w}") };
                 let avail = if first { width - indent } else { width };
                 if !line.is_empty() && text_width(&candidate, size, bold) > avail {
                     lines.push((std::mem::take(&mut line), first));
                     first = false;
-                    line = w.to_string();
+                    line = w.clone();
                 } else {
                     line = candidate;
                 }
@@ -203,23 +224,28 @@ impl Layout {
     /// by word; `bullet` hangs a dash before it.
     pub fn rich(&mut self, pieces: &[Piece], size: f32, indent: f32, bullet: bool) {
         let leading = size * 1.35;
-        // Words with their style, and whether a space comes before them
-        // ("**Hùng**, Chủ tịch": the comma follows the bold name directly).
-        let mut words: Vec<(String, Style, bool)> = vec![];
+        // Words with their style, whether a space comes before them
+        // ("**Hùng**, Chủ tịch": the comma follows the bold name directly),
+        // and whether a line may break before them without one (the pieces
+        // of a word too long for a line). Tabs and line breaks are spaces.
+        let start = self.left + indent + if bullet { 12.0 } else { 0.0 };
+        let room = self.right - start;
+        let mut words: Vec<(String, Style, bool, bool)> = vec![];
         let mut ended_with_space = false;
         for p in pieces {
-            let mut space_before = p.text.starts_with(' ') || ended_with_space || words.is_empty();
-            ended_with_space = p.text.ends_with(' ');
-            for w in p.text.split(' ') {
+            let mut space_before = p.text.starts_with(char::is_whitespace) || ended_with_space || words.is_empty();
+            ended_with_space = p.text.ends_with(char::is_whitespace);
+            for w in p.text.split(char::is_whitespace) {
                 if w.is_empty() {
                     space_before = true;
                     continue;
                 }
-                words.push((w.to_string(), p.style, space_before));
+                for (k, piece) in fit_word(w, size, p.style, room).into_iter().enumerate() {
+                    words.push((piece, p.style, space_before && k == 0, k > 0));
+                }
                 space_before = true;
             }
         }
-        let start = self.left + indent + if bullet { 12.0 } else { 0.0 };
         let space = styled_width(" ", size, Style::Regular);
         let mut line: Vec<(String, Style, bool)> = vec![];
         let mut width = 0.0;
@@ -258,11 +284,10 @@ impl Layout {
                 x += w;
             }
         };
-        for (w, style, gap) in words {
+        for (w, style, gap, cut) in words {
             let ww = styled_width(&w, size, style);
-            let avail = self.right - start;
             let extra = if line.is_empty() || !gap { 0.0 } else { space };
-            if !line.is_empty() && gap && width + extra + ww > avail {
+            if !line.is_empty() && (gap || cut) && width + extra + ww > room {
                 flush(self, &mut line, first);
                 first = false;
                 width = 0.0;
@@ -343,7 +368,6 @@ impl Layout {
         let italic = Font::new(SERIF_ITALIC.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad italic font"))?;
         let mut doc = Document::new();
         doc.set_metadata(Metadata::new().title(title.to_string()).language(language.to_string()).creator("Gavel".to_string()));
-        let total = self.pages.len();
         let settings = PageSettings::from_wh(A4_W, A4_H).ok_or_else(|| anyhow::anyhow!("bad page size"))?;
         for (i, lines) in self.pages.iter().enumerate() {
             let mut page = doc.start_page_with(settings.clone());
@@ -367,12 +391,19 @@ impl Layout {
                 };
                 surface.draw_text(Point::from_xy(l.x, l.baseline), font, l.size, &l.text, false, TextDirection::Auto);
             }
-            let foot = match &self.footer {
-                Some(f) => format!("{f} — {}/{}", i + 1, total),
-                None => format!("{}/{}", i + 1, total),
-            };
-            let w = text_width(&foot, 9.0, false);
-            surface.draw_text(Point::from_xy((A4_W - w) / 2.0, A4_H - mm(10.0)), regular.clone(), 9.0, &foot, false, TextDirection::Auto);
+            // The footer carries no page number: Decree 30 numbers pages
+            // in the top margin, from the second (below), and none on the first.
+            if let Some(foot) = &self.footer {
+                let w = text_width(foot, 9.0, false);
+                surface.draw_text(
+                    Point::from_xy((A4_W - w) / 2.0, A4_H - mm(10.0)),
+                    regular.clone(),
+                    9.0,
+                    foot,
+                    false,
+                    TextDirection::Auto,
+                );
+            }
             // Decree 30: from the second page, its number centred in the top margin.
             if i > 0 {
                 let n = (i + 1).to_string();
@@ -422,6 +453,28 @@ mod tests {
         assert!(rules.iter().any(|r| (r.rule.unwrap() - org_w).abs() < 0.01));
         let pdf = l.render("Thử", "vi").unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_is_cut_to_stay_on_the_page() {
+        let address = format!("https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc={}", "1".repeat(120));
+        let mut l = Layout::new();
+        l.paragraph(&format!("Xem tại {address} để biết thêm."), 13.0, false, Align::Left, mm(10.0));
+        l.rich(
+            &[Piece::new("Câu hỏi:\t", Style::Bold), Piece::new(format!("Thông qua\ttờ trình\n{address}?"), Style::Regular)],
+            13.0,
+            0.0,
+            true,
+        );
+        let lines: Vec<&Line> = l.pages.iter().flatten().filter(|line| line.rule.is_none()).collect();
+        for line in &lines {
+            assert!(line.x + styled_width(&line.text, line.size, line.style) <= l.right + 0.5, "{line:?} runs off the page");
+            assert!(!line.text.contains(['\t', '\n']), "{line:?} draws a tab or line break");
+        }
+        // Nothing is lost: every character of the address is drawn, in order.
+        let drawn: String = lines.iter().map(|line| line.text.replace(' ', "")).collect();
+        assert_eq!(drawn.matches(&address.replace(' ', "")).count(), 2, "{drawn}");
+        assert!(lines.len() >= 6, "{} lines", lines.len());
     }
 
     #[test]

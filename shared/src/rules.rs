@@ -68,6 +68,7 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "an item with votes or written opinions stays on the agenda",
         "Nội dung đã có biểu quyết hoặc ý kiến bằng văn bản phải giữ trong chương trình.",
     ),
+    ("an item with minutes written on it stays on the agenda", "Nội dung đã được ghi biên bản phải giữ trong chương trình."),
     ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
     ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
     ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
@@ -265,9 +266,12 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if state.meeting.current_item == Some(*item) {
                 return Err(RuleError::Conflict("the current item cannot be removed"));
             }
-            // What was decided or said on it stays on record.
+            // What was decided, said or written on it stays on record.
             if state.polls.iter().any(|p| p.item == *item) || state.opinions.iter().any(|o| o.item == *item) {
                 return Err(RuleError::Conflict("an item with votes or written opinions stays on the agenda"));
+            }
+            if !state.minutes.text(SectionKey::Item(*item)).trim().is_empty() {
+                return Err(RuleError::Conflict("an item with minutes written on it stays on the agenda"));
             }
             Ok(())
         }
@@ -856,6 +860,15 @@ mod tests {
         // As the server words them.
         assert_eq!(reason_vi(&RuleError::Forbidden("only participants vote").to_string()), Some("Chỉ thành phần cuộc họp mới biểu quyết."));
         assert_eq!(reason_vi(&RuleError::Conflict("already voted").to_string()), Some("Đã biểu quyết rồi."));
+    }
+
+    #[test]
+    fn an_item_with_minutes_written_on_it_stays_on_the_agenda() {
+        let mut s = open(sample());
+        let remove = Command::RemoveItem { item: ItemId(11) };
+        assert_eq!(check(&s, &actor(&s, 2), &remove), Ok(()));
+        s.minutes.set_text(SectionKey::Item(ItemId(11)), "Đồng chí An báo cáo.".into());
+        assert_eq!(check(&s, &actor(&s, 2), &remove).unwrap_err().code(), "conflict");
     }
 
     fn absent(s: &mut MeetingState, id: i64) {

@@ -588,6 +588,57 @@ pub fn pdftotext(pdf: &Path) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// A word of a PDF where poppler places it (`pdftotext -bbox`): its page
+/// (from 1), that page's size, and its box, in points from the page's
+/// top-left corner.
+#[derive(Debug, Clone)]
+pub struct PdfWord {
+    pub page: u32,
+    pub page_width: f64,
+    pub page_height: f64,
+    pub text: String,
+    pub x_min: f64,
+    pub y_min: f64,
+    pub x_max: f64,
+    pub y_max: f64,
+}
+
+/// The words of the PDF at `pdf`, page by page, in poppler's reading order.
+pub fn pdf_words(pdf: &Path) -> anyhow::Result<Vec<PdfWord>> {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-bbox")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
+    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed on {}", pdf.display());
+    let html = String::from_utf8(out.stdout)?;
+    let attr = |tag: &str, name: &str| -> anyhow::Result<f64> {
+        let at = tag.find(&format!("{name}=\"")).with_context(|| format!("no {name} in {tag}"))? + name.len() + 2;
+        Ok(tag[at..].split('"').next().unwrap_or_default().parse()?)
+    };
+    let (mut page, mut size, mut words) = (0, (0.0, 0.0), vec![]);
+    for part in html.split('<').skip(1) {
+        let (tag, text) = part.split_once('>').unwrap_or((part, ""));
+        if tag.starts_with("page ") {
+            page += 1;
+            size = (attr(tag, "width")?, attr(tag, "height")?);
+        } else if tag.starts_with("word ") {
+            words.push(PdfWord {
+                page,
+                page_width: size.0,
+                page_height: size.1,
+                text: text.trim().to_string(),
+                x_min: attr(tag, "xMin")?,
+                y_min: attr(tag, "yMin")?,
+                x_max: attr(tag, "xMax")?,
+                y_max: attr(tag, "yMax")?,
+            });
+        }
+    }
+    Ok(words)
+}
+
 /// A small but complete PDF (one page, Helvetica), for uploads.
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");

@@ -1370,55 +1370,6 @@ fn vietnamese_pdf() -> anyhow::Result<Vec<u8>> {
     l.render("Tờ trình", "vi")
 }
 
-/// A word of a PDF where poppler places it (`pdftotext -bbox`): its page
-/// (from 1) and box in points from the page's top-left corner.
-#[derive(Debug, Clone)]
-struct Word {
-    page: u32,
-    text: String,
-    x_min: f64,
-    y_min: f64,
-    x_max: f64,
-    y_max: f64,
-}
-
-/// The words of a PDF, and its (first) page's width and height in points.
-fn pdf_words(pdf: &[u8]) -> anyhow::Result<((f64, f64), Vec<Word>)> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("doc.pdf");
-    std::fs::write(&path, pdf)?;
-    let out = std::process::Command::new("pdftotext")
-        .arg("-bbox")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
-    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed");
-    let html = String::from_utf8(out.stdout)?;
-    let attr = |tag: &str, name: &str| -> anyhow::Result<f64> {
-        let at = tag.find(&format!("{name}=\"")).with_context(|| format!("no {name} in {tag}"))? + name.len() + 2;
-        Ok(tag[at..].split('"').next().unwrap_or_default().parse()?)
-    };
-    let (mut size, mut page, mut words) = (None, 0, vec![]);
-    for line in html.lines().map(str::trim) {
-        if line.starts_with("<page ") {
-            page += 1;
-            size.get_or_insert((attr(line, "width")?, attr(line, "height")?));
-        } else if let Some(rest) = line.strip_prefix("<word ") {
-            let text = rest.split_once('>').and_then(|(_, t)| t.strip_suffix("</word>")).unwrap_or_default().to_string();
-            words.push(Word {
-                page,
-                text,
-                x_min: attr(line, "xMin")?,
-                y_min: attr(line, "yMin")?,
-                x_max: attr(line, "xMax")?,
-                y_max: attr(line, "yMax")?,
-            });
-        }
-    }
-    Ok((size.context("no page")?, words))
-}
-
 /// The match the reader shows as current: its page and the box around its
 /// marks, in points from the page's top-left corner (`size`: the page's).
 async fn current_match(c: &Client, (width, height): (f64, f64)) -> anyhow::Result<(u32, [f64; 4])> {
@@ -1435,7 +1386,7 @@ async fn current_match(c: &Client, (width, height): (f64, f64)) -> anyhow::Resul
 
 /// Checks that `mark` covers the words `first` to `last` (the words that
 /// follow on their line), within a few points.
-fn covers(mark: [f64; 4], words: &[Word], page: u32, first: &str, last: &str) {
+fn covers(mark: [f64; 4], words: &[PdfWord], page: u32, first: &str, last: &str) {
     let at = words.iter().position(|w| w.page == page && w.text == first).unwrap_or_else(|| panic!("no {first} on page {page}"));
     let end = words[at..].iter().find(|w| w.text == last).unwrap_or_else(|| panic!("no {last} after {first}"));
     let start = &words[at];
@@ -1457,7 +1408,10 @@ async fn a_delegate_finds_words_typed_without_marks_and_goes_to_a_page() -> anyh
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let pdf = vietnamese_pdf()?;
-    let (size, words) = pdf_words(&pdf)?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("doc.pdf"), &pdf)?;
+    let words = pdf_words(&dir.path().join("doc.pdf"))?;
+    let size = words.first().map(|w| (w.page_width, w.page_height)).context("no words")?;
     let doc = s.upload_document("Tờ trình đầu tư công.pdf", pdf, &[]).await?;
     let scan = s.upload_document("Bản quét.pdf", drawn_pdf(2), &[]).await?;
     let driver = chromedriver().await?;

@@ -137,6 +137,9 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     ] {
         assert!(text.contains(want), "the PDF text lacks {want:?}:\n{text}");
     }
+    // The text ends as Decree 30 ends it.
+    let end = text.find("Cuộc họp kết thúc vào lúc").ok_or_else(|| anyhow::anyhow!("no closing sentence"))?;
+    assert!(text[end..].lines().next().is_some_and(|l| l.trim_end().ends_with("./.")), "{}", &text[end..]);
 
     // LibreOffice opens the DOCX and converts it; the text survives.
     let lo = Process::new("libreoffice")
@@ -326,28 +329,6 @@ async fn nothing_typed_is_lost_when_the_server_restarts() -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Words of a PDF with their page and box: (page, yMax, page height, word).
-fn words(pdf: &std::path::Path) -> anyhow::Result<Vec<(usize, f32, f32, String)>> {
-    let out = Process::new("pdftotext").arg("-bbox").arg(pdf).arg("-").output()?;
-    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed");
-    let html = String::from_utf8(out.stdout)?;
-    let attr = |tag: &str, name: &str| -> f32 {
-        let at = tag.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).unwrap_or(0);
-        tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
-    };
-    let (mut page, mut height, mut out) = (0, 0.0, vec![]);
-    for part in html.split('<').skip(1) {
-        let (tag, text) = part.split_once('>').unwrap_or((part, ""));
-        if tag.starts_with("page ") {
-            page += 1;
-            height = attr(tag, "height");
-        } else if tag.starts_with("word ") {
-            out.push((page, attr(tag, "yMax"), height, text.trim().to_string()));
-        }
-    }
-    Ok(out)
-}
-
 #[tokio::test]
 async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_readers() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -405,14 +386,20 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         let bytes =
             secretary.raw_get(&format!("/api/meetings/{}/minutes/export?format=pdf&lang=vi", s.meeting)).send().await?.bytes().await?;
         std::fs::write(&pdf, bytes)?;
-        let w = words(&pdf)?;
-        let title = w.iter().rposition(|w| w.3 == "TRÌ").expect("the chair's signature title");
-        let name = w.iter().rposition(|w| w.3 == "Tọa").expect("the chair's name");
-        let (tp, name) = (w[title].0, &w[name]);
-        assert!(name.0 == tp && name.1 <= name.2 - 56.0, "{k} lines: the chair's name at {name:?}, its title on page {tp}");
-        // Pages after the first carry their number centred in the top margin; the first none.
-        for page in 1..=w.last().map_or(1, |w| w.0) {
-            let top: Vec<&String> = w.iter().filter(|w| w.0 == page && w.1 < 56.0).map(|w| &w.3).collect();
+        let w = pdf_words(&pdf)?;
+        let title = w.iter().rposition(|w| w.text == "TRÌ").expect("the chair's signature title");
+        let name = w.iter().rposition(|w| w.text == "Tọa").expect("the chair's name");
+        let (tp, name) = (w[title].page, &w[name]);
+        assert!(
+            name.page == tp && name.y_max <= name.page_height - 56.0,
+            "{k} lines: the chair's name at {name:?}, its title on page {tp}"
+        );
+        // Pages after the first carry their number centred in the top margin;
+        // the first none, and no page another number anywhere else.
+        let pages = w.last().map_or(1, |w| w.page);
+        assert!(!w.iter().any(|w| w.text.ends_with(&format!("/{pages}"))), "{k} lines: a page numbered at its foot");
+        for page in 1..=pages {
+            let top: Vec<&String> = w.iter().filter(|w| w.page == page && w.y_max < 56.0).map(|w| &w.text).collect();
             let want: Vec<String> = if page == 1 { vec![] } else { vec![page.to_string()] };
             assert_eq!(top.into_iter().cloned().collect::<Vec<_>>(), want, "{k} lines, page {page}");
         }
