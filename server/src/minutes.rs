@@ -285,7 +285,12 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         format!("{}/{}: {}.", present.len(), members.len(), names(s, &present)),
     )));
     if !excused.is_empty() {
-        let list = excused.iter().map(|p| format!("{} ({})", p.name, p.excuse)).collect::<Vec<_>>().join("; ");
+        // The reason in brackets, when one was given.
+        let list = excused
+            .iter()
+            .map(|p| if p.excuse.trim().is_empty() { p.name.clone() } else { format!("{} ({})", p.name, p.excuse) })
+            .collect::<Vec<_>>()
+            .join("; ");
         body.push(Element::Bullet(labelled(t(lang, "Vắng có lý do", "Excused"), format!("{}: {list}.", excused.len()))));
     }
     if !absent.is_empty() {
@@ -514,9 +519,13 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let spacing = LineSpacing::new().before(60).after(60);
     for e in &doc.body {
         let p = match e {
-            Element::Heading(h) => Paragraph::new().add_run(run(h, true, 26)).line_spacing(LineSpacing::new().before(160).after(60)),
+            // A heading stays on the page of what follows it, as in the PDF.
+            Element::Heading(h) => {
+                Paragraph::new().add_run(run(h, true, 26)).keep_next(true).line_spacing(LineSpacing::new().before(160).after(60))
+            }
             Element::Subheading(h) => Paragraph::new()
                 .add_run(run(h, true, 26))
+                .keep_next(true)
                 .indent(Some(283), None, None, None)
                 .line_spacing(LineSpacing::new().before(100).after(40)),
             Element::Paragraph(spans) | Element::Bullet(spans) => {
@@ -549,7 +558,8 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let [(a, an), (b, bn)] = &doc.signatures;
     d = d
         .add_paragraph(Paragraph::new())
-        .add_table(no_borders(Table::new(vec![TableRow::new(vec![block(a, an), block(b, bn)])]).set_grid(vec![4650, 4650])));
+        // The signatures are one row that Word may not cut across pages.
+        .add_table(no_borders(Table::new(vec![TableRow::new(vec![block(a, an), block(b, bn)]).cant_split()]).set_grid(vec![4650, 4650])));
     d = d.add_paragraph(Paragraph::new()).add_paragraph(Paragraph::new().add_run(run(&doc.footer, false, 18).italic()));
     let mut out = std::io::Cursor::new(Vec::new());
     d.build().pack(&mut out).map_err(|e| anyhow::anyhow!("cannot write the DOCX: {e}"))?;

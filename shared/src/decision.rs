@@ -367,9 +367,14 @@ impl Speakers {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use time::macros::datetime;
+
+    /// An open yes/no poll on item 1, by default rules, nobody voted.
+    pub(crate) fn yes_no_poll() -> Poll {
+        poll(PollKind::YesNo, Basis::AllMembers, Share::MORE_THAN_HALF)
+    }
 
     fn poll(kind: PollKind, basis: Basis, share: Share) -> Poll {
         let options: Vec<String> = match kind {

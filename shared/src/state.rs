@@ -92,6 +92,17 @@ impl MeetingState {
         self.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()
     }
 
+    /// How far a vote has got: the voters counted (by ballot, or by a show
+    /// of hands: each raised hand's worth a voter) against those it can
+    /// count (everyone who voted, whether still here or not, and the
+    /// voters present who have not).
+    pub fn vote_progress(&self, p: &Poll) -> (usize, usize) {
+        let waiting =
+            self.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present && !p.voters.contains(&x.id)).count();
+        let by_hand = (p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(p.choices_per_ballot())).min(waiting);
+        (p.voters.len() + by_hand, p.voters.len() + waiting)
+    }
+
     /// The poll with this id, to change: copied only as [`Self::participant_mut`] is.
     fn poll_mut(&mut self, id: PollId) -> Option<&mut Poll> {
         let at = self.polls.iter().position(|p| p.id == id)?;
@@ -536,6 +547,20 @@ pub(crate) mod tests {
 
     fn ev(s: &MeetingState, change: Change) -> Event {
         Event { meeting: s.meeting.id, seq: s.seq + 1, at: datetime!(2026-11-23 08:05 UTC), by: Actor::System, change }
+    }
+
+    #[test]
+    fn a_votes_progress_counts_those_who_voted_and_left_and_the_hands() {
+        let mut s = sample();
+        // Voters: the chair (1) and delegate 3, both present.
+        let mut p = crate::decision::tests::yes_no_poll();
+        assert_eq!(s.vote_progress(&p), (0, 2));
+        p.voters.push(ParticipantId(1));
+        let away = Change::AttendanceChanged { participant: ParticipantId(1), attendance: Attendance::Absent, reason: String::new() };
+        s.apply(&ev(&s, away)).unwrap();
+        assert_eq!(s.vote_progress(&p), (1, 2), "the chair voted, then left: still counted, and still of the whole");
+        p.hands = vec![1, 0, 0];
+        assert_eq!(s.vote_progress(&p), (2, 2), "delegate 3 raised a hand");
     }
 
     #[test]

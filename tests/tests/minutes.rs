@@ -167,6 +167,8 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     {
         let xml = String::from_utf8_lossy(&u.stdout).to_string();
         assert!(xml.contains("Times New Roman"));
+        // Headings stay with what follows them, and the signatures stay whole, as in the PDF.
+        assert!(xml.contains("w:keepNext") && xml.contains("w:cantSplit"), "headings or signatures may be cut across pages");
         // Page numbers from the second page (Decree 30): a numbered header, none on the first.
         assert!(xml.contains("w:titlePg"), "the first page has a header of its own");
         let headers = Process::new("unzip").arg("-p").arg(&docx).arg("word/header*.xml").output()?;
@@ -335,6 +337,9 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     let s = Assembly::build(&server.url(""), 3).await?;
     let (chair, secretary) = (s.sign_in(&s.chair).await?, s.sign_in(&s.secretary).await?);
     let reader = s.sign_in(&s.voters[0]).await?;
+    // Excused with no reason given: named, with no empty brackets.
+    let excused = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Excused, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "excused", &excused).await?.status, 200);
     let doc = s
         .upload_document(
             "Hồ sơ kỷ luật đồng chí Xuân.pdf",
@@ -419,6 +424,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(text.contains("Hòa Bình, ngày") && !text.contains("Phòng họp tầng 2, ngày"), "{text}");
     assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
     assert!(!text.contains("đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
+    assert!(text.contains("Vắng có lý do: 1: Đại biểu 0002.") && !text.contains("()"), "{text}");
     // They say when the meeting began, not when it was called for.
     assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");
     Ok(())

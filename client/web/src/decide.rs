@@ -475,8 +475,11 @@ fn PollView(id: PollId, chair: Signal<bool>, secretary: Signal<bool>) -> impl In
     let open = p.status == PollStatus::Open;
     let kind = if p.secret { i.t("poll.secret") } else { i.t("poll.named") };
     let secret = p.secret;
-    let voters_present = move || with_state(|s| s.voters_present()).unwrap_or(0);
-    let voted = move || current.with(|p| p.as_ref().map_or(0, |p| p.voters.len()));
+    // Counted, of those it can count: voters who left after voting stay in
+    // both, and a show of hands counts.
+    let progress = Memo::new(move |_| with_state(|s| s.poll(id).map(|p| s.vote_progress(p))).flatten().unwrap_or((0, 0)));
+    let voted = move || progress.get().0;
+    let voters_present = move || progress.get().1;
     let (p2, p3, p4) = (p.clone(), p.clone(), p.clone());
     view! {
         <div class="poll" class:open=open data-poll=p.id.0 data-status=p.status.as_str()>
@@ -871,8 +874,14 @@ pub fn RoomDisplay() -> impl IntoView {
                 let floor_name = floor.map(|f| name_in(&s, f.participant));
                 let q = s.quorum();
                 let open = s.open_poll().cloned();
-                let last_closed = s.polls.iter().rev().find(|p| p.status == PollStatus::Closed).cloned();
-                let voters_present = s.voters_present();
+                // The vote closed last, not the one created last.
+                let last_closed = s
+                    .polls
+                    .iter()
+                    .filter(|p| p.status == PollStatus::Closed)
+                    .max_by_key(|p| p.result.as_ref().map(|r| r.closed_at))
+                    .cloned();
+                let progress = open.as_ref().map(|p| s.vote_progress(p)).unwrap_or((0, 0));
                 view! {
                     <div class="d-org">{s.meeting.organisation.clone()}</div>
                     <h1 class="d-title">{s.meeting.title.clone()}</h1>
@@ -891,7 +900,7 @@ pub fn RoomDisplay() -> impl IntoView {
                         (Some(p), _) => view! {
                             <div class="d-poll">
                                 <div class="d-question">{p.question.clone()}</div>
-                                <div class="d-progress" id="display-progress">{format!("{} / {} ", p.voters.len(), voters_present)}{i.t("poll.voted")}</div>
+                                <div class="d-progress" id="display-progress">{format!("{} / {} ", progress.0, progress.1)}{i.t("poll.voted")}</div>
                             </div>
                         }.into_any(),
                         (None, Some(p)) => view! { <div class="d-poll"><div class="d-question">{p.question.clone()}</div><ResultChart poll=p/></div> }.into_any(),
