@@ -549,7 +549,7 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
 
 /// The voters present who have not voted in `p`.
 fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
-    state.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present && !p.voters.contains(&x.id)).count()
+    state.vote_progress(p).1 - p.voters.len()
 }
 
 /// An open meeting keeps a chair: without one, nobody could close a vote
