@@ -1007,7 +1007,9 @@ async fn write(
             .execute(&mut **tx)
             .await?;
             sqlx::query("DELETE FROM participants WHERE id = ?").bind(participant.0).execute(&mut **tx).await?;
-            (vec![Change::ParticipantRemoved { participant: *participant }], done)
+            let mut changes = leaving_speakers(tx, state, *participant).await?;
+            changes.push(Change::ParticipantRemoved { participant: *participant });
+            (changes, done)
         }
         Command::ResetPins { participants } => {
             let pins = pins.expect("PINs are made before the transaction");
@@ -1045,7 +1047,12 @@ async fn write(
             (vec![Change::DocumentRemoved { document: *document }], done)
         }
         Command::SetAttendance { participant, attendance, reason } => {
-            (vec![set_attendance(tx, *participant, *attendance, reason).await?], done)
+            let mut changes = vec![];
+            if *attendance != Attendance::Present {
+                changes = leaving_speakers(tx, state, *participant).await?;
+            }
+            changes.push(set_attendance(tx, *participant, *attendance, reason).await?);
+            (changes, done)
         }
         Command::SetQuorumRule { share } => {
             sqlx::query("UPDATE meetings SET quorum_num = ?, quorum_den = ?, quorum_strict = ? WHERE id = ?")
@@ -1147,8 +1154,7 @@ async fn write(
             for (n, h) in counts.iter_mut().zip(&p.hands) {
                 *n += h;
             }
-            let hand_voters = if p.max_choices <= 1 { p.hands.iter().sum::<u32>() } else { p.hands.iter().copied().max().unwrap_or(0) };
-            let ballots = p.voters.len() as u32 + hand_voters;
+            let ballots = p.voters.len() as u32 + p.hand_voters() as u32;
             let result = gavel_shared::decision::tally(
                 p,
                 counts,
@@ -1184,7 +1190,10 @@ async fn write(
             speakers_change(tx, state, vec![Change::SpeakWithdrawn { participant: me }]).await?
         }
         Command::GiveFloor { participant } => {
-            let Some(next) = participant.or_else(|| state.speakers.queue.first().copied()) else {
+            // The next in the queue who is here (those who left are taken off
+            // it as they leave; a list kept from before that is skipped over).
+            let present = |p: &ParticipantId| state.participant(*p).is_some_and(|x| x.attendance == Attendance::Present);
+            let Some(next) = participant.or_else(|| state.speakers.queue.iter().find(|p| present(p)).copied()) else {
                 return Err(gavel_shared::RuleError::Conflict("nobody is waiting to speak").into());
             };
             let mut changes = vec![];
@@ -1487,6 +1496,25 @@ async fn save_speakers(tx: &mut Tx<'_>, meeting: MeetingId, speakers: &Speakers)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Someone leaves the room or the meeting: their speech ends (the change to
+/// record before theirs) and they leave the queue; the list as it will be
+/// is written, so a restart does not bring them back onto it.
+async fn leaving_speakers(tx: &mut Tx<'_>, state: &MeetingState, participant: ParticipantId) -> Result<Vec<Change>> {
+    let mut changes = vec![];
+    if state.speakers.floor.is_some_and(|f| f.participant == participant) {
+        changes.push(Change::SpeechEnded { participant });
+    }
+    let mut after = state.speakers.clone();
+    for c in &changes {
+        after.apply(c);
+    }
+    after.queue.retain(|p| *p != participant);
+    if after != state.speakers {
+        save_speakers(tx, state.meeting.id, &after).await?;
+    }
+    Ok(changes)
 }
 
 /// Writes the speakers' list as it will be after `changes`.

@@ -219,6 +219,15 @@ impl Poll {
         if self.kind == PollKind::YesNo { 1 } else { usize::from(self.max_choices.max(1)) }
     }
 
+    /// The voters a show of hands stands for: at least the largest count,
+    /// and at least every raised hand shared out at the most a ballot may
+    /// choose. One figure for the result, the progress and the rules.
+    pub fn hand_voters(&self) -> usize {
+        let sum: usize = self.hands.iter().map(|c| *c as usize).sum();
+        let most = self.hands.iter().copied().max().unwrap_or(0) as usize;
+        sum.div_ceil(self.choices_per_ballot()).max(most)
+    }
+
     /// Counts per option of a named poll's ballots plus the show of hands.
     pub fn live_counts(&self) -> Vec<u32> {
         let mut counts = vec![0u32; self.options.len()];

@@ -68,7 +68,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "an item with votes or written opinions stays on the agenda",
         "Nội dung đã có biểu quyết hoặc ý kiến bằng văn bản phải giữ trong chương trình.",
     ),
-    ("an item with minutes written on it stays on the agenda", "Nội dung đã được ghi biên bản phải giữ trong chương trình."),
+    (
+        "an item with minutes written on it stays on the agenda",
+        "Nội dung đã được ghi biên bản phải giữ trong chương trình: muốn xóa, hãy xóa phần biên bản của nội dung này trước.",
+    ),
     ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
     ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
     ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
@@ -89,7 +92,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "who votes and who counts for the quorum cannot change while a vote is open",
         "Không đổi được quyền biểu quyết hoặc tư cách thành viên khi đang biểu quyết.",
     ),
-    ("you are already on the list", "Bạn đã có tên trong danh sách phát biểu."),
+    ("you are already on the list", "Bạn đã đăng ký phát biểu hoặc đang phát biểu."),
+    ("only the chair may do this", "Chỉ người chủ trì mới làm được việc này."),
+    ("only the secretary may do this", "Chỉ thư ký mới làm được việc này."),
+    ("only the chair or the secretary may do this", "Chỉ người chủ trì hoặc thư ký mới làm được việc này."),
     ("already voted: a secret ballot cannot be changed", "Đã bỏ phiếu: phiếu kín không thay đổi được."),
     ("already voted", "Đã biểu quyết rồi."),
     ("the minutes are signed: start a correction", "Biên bản đã ký: hãy lập bản đính chính."),
@@ -284,7 +290,11 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if participants.len() > MAX_BATCH {
                 return Err(RuleError::Invalid(format!("at most {MAX_BATCH} participants at once")));
             }
-            participants.iter().try_for_each(|p| check_new_participant(&p.name, &p.position))
+            participants.iter().try_for_each(|p| check_new_participant(&p.name, &p.position))?;
+            if state.open_poll().is_some() && participants.iter().any(|p| p.member || p.voting) {
+                return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
+            }
+            Ok(())
         }
         Command::UpdateParticipant { participant, name, position, role, member, voting } => {
             let p = state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
@@ -299,7 +309,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             Ok(())
         }
         Command::RemoveParticipant { participant } => {
-            state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
+            let p = state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
             keeps_a_chair(state, *participant)?;
             // Someone who voted, wrote an opinion or commented on the minutes
             // is part of the record: marked absent, not removed.
@@ -308,6 +318,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 || state.minutes.comments.iter().any(|c| c.author == *participant);
             if took_part {
                 return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
+            }
+            if state.open_poll().is_some() && (p.member || p.voting) {
+                return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
             Ok(())
         }
@@ -451,7 +464,11 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 Some(p) if p.attendance != Attendance::Present => Err(RuleError::Conflict("only participants present are given the floor")),
                 Some(_) => Ok(()),
             },
-            None if state.speakers.queue.is_empty() => Err(RuleError::Conflict("nobody is waiting to speak")),
+            // Those who left are off the queue; a list from before that
+            // still holding only them has nobody to give the floor to.
+            None if !state.speakers.queue.iter().any(|p| state.participant(*p).is_some_and(|x| x.attendance == Attendance::Present)) => {
+                Err(RuleError::Conflict("nobody is waiting to speak"))
+            }
             None => Ok(()),
         },
         Command::EndSpeech => state.speakers.floor.map(|_| ()).ok_or(RuleError::Conflict("nobody has the floor")),
@@ -538,11 +555,8 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     }
     // Once hands are counted, a new ballot must not count someone twice:
     // the hands stand for voters present who had not voted, this one among them.
-    if !p.voters.contains(&voter) && !p.hands.is_empty() {
-        let by_hand = p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(p.choices_per_ballot());
-        if by_hand >= not_voted_present(state, p) {
-            return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
-        }
+    if !p.voters.contains(&voter) && !p.hands.is_empty() && p.hand_voters() >= not_voted_present(state, p) {
+        return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
     }
     Ok(())
 }
@@ -841,7 +855,8 @@ mod tests {
             let here = at;
             at += line.len() + 1;
             // Where a refusal is made (not where errors are matched, `Conflict(_)`).
-            let refusal = (line.contains("Conflict(") || line.contains("Forbidden(")) && !line.contains("(_)");
+            // A refusal's reason chosen by a `match` stands on its own line (`[Chair] => "…"`).
+            let refusal = (line.contains("Conflict(") || line.contains("Forbidden(") || line.contains("] => \"")) && !line.contains("(_)");
             if table.contains(&here) || !(refusal || line.contains("=> \"the minutes")) {
                 continue;
             }
@@ -959,6 +974,40 @@ mod tests {
     }
 
     #[test]
+    fn nobody_joins_or_leaves_the_base_of_an_open_vote() {
+        let s = with_poll(false, false, PollStatus::Open);
+        let new = |member: bool| Command::AddParticipants {
+            participants: vec![NewParticipant {
+                name: "Đỗ Văn Giang".into(),
+                position: String::new(),
+                role: Role::Delegate,
+                member,
+                voting: member,
+            }],
+        };
+        assert_eq!(check(&s, &actor(&s, 2), &new(true)).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &actor(&s, 2), &new(false)), Ok(()), "a guest may be added");
+        let remove = |id: i64| Command::RemoveParticipant { participant: ParticipantId(id) };
+        assert_eq!(check(&s, &actor(&s, 2), &remove(3)).unwrap_err().code(), "conflict", "a voter");
+        assert_eq!(check(&s, &actor(&s, 2), &remove(5)), Ok(()), "an observer");
+    }
+
+    #[test]
+    fn a_show_of_hands_stands_for_its_largest_count_at_least() {
+        let mut s = with_poll(false, false, PollStatus::Open);
+        let p = &mut std::sync::Arc::make_mut(&mut s.polls)[0];
+        p.kind = PollKind::Choice;
+        p.options = vec!["An".into(), "Bình".into()];
+        p.max_choices = 2;
+        p.hands = vec![1, 0];
+        assert_eq!(p.hand_voters(), 1);
+        p.hands = vec![2, 2];
+        assert_eq!(p.hand_voters(), 2, "two people, each raising a hand for both");
+        p.hands = vec![3, 1];
+        assert_eq!(p.hand_voters(), 3, "at least the three who raised a hand for An");
+    }
+
+    #[test]
     fn only_those_present_ask_to_speak_or_are_given_the_floor() {
         let mut s = open(sample());
         s.meeting.current_item = Some(ItemId(10));
@@ -966,6 +1015,11 @@ mod tests {
         assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
         let give = Command::GiveFloor { participant: Some(ParticipantId(3)) };
         assert_eq!(check(&s, &actor(&s, 1), &give).unwrap_err().code(), "conflict");
+        // "Next" with only someone who has left on the list: nobody to call.
+        s.speakers.queue = vec![ParticipantId(3)];
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }).unwrap_err().code(), "conflict");
+        s.speakers.queue.push(ParticipantId(4));
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }), Ok(()));
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl MeetingState {
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
         let waiting =
             self.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
-        let by_hand = (p.hands.iter().map(|c| *c as usize).sum::<usize>().div_ceil(p.choices_per_ballot())).min(waiting);
+        let by_hand = p.hand_voters().min(waiting);
         (p.voters.len() + by_hand, p.voters.len() + waiting)
     }
 

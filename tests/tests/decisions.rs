@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use gavel_shared::decision::*;
 use gavel_shared::model::*;
-use gavel_shared::protocol::{Change, Command, ServerMessage};
+use gavel_shared::protocol::{Change, Command, NewParticipant, ServerMessage};
 use gavel_tests::*;
 use serde_json::json;
 use sqlx::Row;
@@ -345,6 +345,47 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     chair.command(s.meeting, "end", &Command::EndSpeech).await?;
     assert!(chair.state(s.meeting).await?.speakers.floor.is_none());
     d[2].command(s.meeting, "ask2", &Command::RequestToSpeak).await?;
+    // Someone who leaves the room leaves the queue, and stays off it when
+    // the room restarts; "next" calls the one still here.
+    d[1].command(s.meeting, "ask1c", &Command::RequestToSpeak).await?;
+    let left = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Absent, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "left", &left).await?.status, 200);
+    assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[1].0]);
+    assert_eq!(d[2].command(s.meeting, "ask2b", &Command::RequestToSpeak).await?.code(), "conflict", "away: no asking to speak");
+    let addrs = server.addrs();
+    let data = server.stop().await?.expect("the test's own data directory");
+    let server = TestServer::start_again(data.path(), addrs).await?;
+    assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[1].0], "the one who left is back on the list");
+    chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None }).await?;
+    assert_eq!(chair.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[1].0));
+    // Taken off the meeting while speaking: the speech ends with them.
+    let guest = s
+        .admin
+        .command(
+            s.meeting,
+            "guest",
+            &Command::AddParticipants {
+                participants: vec![NewParticipant {
+                    name: "Khách".into(),
+                    position: String::new(),
+                    role: Role::Observer,
+                    member: false,
+                    voting: false,
+                }],
+            },
+        )
+        .await?;
+    let guest = ParticipantId(guest.body["result"]["pins"][0]["participant"].as_i64().ok_or_else(|| anyhow::anyhow!("no guest"))?);
+    secretary
+        .command(
+            s.meeting,
+            "guest-in",
+            &Command::SetAttendance { participant: guest, attendance: Attendance::Present, reason: String::new() },
+        )
+        .await?;
+    chair.command(s.meeting, "floor3", &Command::GiveFloor { participant: Some(guest) }).await?;
+    assert_eq!(s.admin.command(s.meeting, "guest-out", &Command::RemoveParticipant { participant: guest }).await?.status, 200);
+    assert!(chair.state(s.meeting).await?.speakers.floor.is_none(), "the floor stays with someone removed");
     let other = s
         .admin
         .command(
@@ -365,6 +406,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     let st = d[0].state(s.meeting).await?;
     assert_eq!(st.poll(poll).unwrap().status, PollStatus::Cancelled);
     assert_eq!(st.poll(poll).unwrap().cancel_reason.as_deref(), Some("Thiếu tài liệu"));
+    drop(server);
     Ok(())
 }
 

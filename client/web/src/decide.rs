@@ -322,7 +322,8 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     // without redrawing the others under the secretary's choice.
     let eligible = Memo::new(move |_| {
         with_state(|s| {
-            let voted = s.poll(id).map(|p| p.voters.clone()).unwrap_or_default();
+            let voted: std::collections::HashSet<ParticipantId> =
+                s.poll(id).map(|p| p.voters.iter().copied().collect()).unwrap_or_default();
             s.participants_sorted()
                 .into_iter()
                 .filter(|p| p.voting && p.attendance == Attendance::Present && !voted.contains(&p.id))

@@ -317,8 +317,9 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         live.pack.set(Some(TabletPack { done: docs_done, total: docs_total, problem, refused }));
                     }
                 }
-                // Replayed events (no snapshot) also make the link live.
-                if live.state.with_untracked(|s| s.is_some()) && !was_live {
+                // Replayed events (no snapshot) also make the link live; a
+                // copy kept on screen while a snapshot is awaited does not.
+                if !RESYNC.get() && live.state.with_untracked(|s| s.is_some()) && !was_live {
                     live.conn.set(Conn::Live);
                     was_live = true;
                 }
