@@ -1007,8 +1007,9 @@ async fn write(
             .execute(&mut **tx)
             .await?;
             sqlx::query("DELETE FROM participants WHERE id = ?").bind(participant.0).execute(&mut **tx).await?;
-            let mut changes = leaving_speakers(tx, state, *participant).await?;
+            let mut changes = speech_ended_by(state, *participant);
             changes.push(Change::ParticipantRemoved { participant: *participant });
+            save_speakers_after(tx, state, &changes).await?;
             (changes, done)
         }
         Command::ResetPins { participants } => {
@@ -1047,11 +1048,9 @@ async fn write(
             (vec![Change::DocumentRemoved { document: *document }], done)
         }
         Command::SetAttendance { participant, attendance, reason } => {
-            let mut changes = vec![];
-            if *attendance != Attendance::Present {
-                changes = leaving_speakers(tx, state, *participant).await?;
-            }
+            let mut changes = if *attendance != Attendance::Present { speech_ended_by(state, *participant) } else { vec![] };
             changes.push(set_attendance(tx, *participant, *attendance, reason).await?);
+            save_speakers_after(tx, state, &changes).await?;
             (changes, done)
         }
         Command::SetQuorumRule { share } => {
@@ -1498,32 +1497,28 @@ async fn save_speakers(tx: &mut Tx<'_>, meeting: MeetingId, speakers: &Speakers)
     Ok(())
 }
 
-/// Someone leaves the room or the meeting: their speech ends (the change to
-/// record before theirs) and they leave the queue; the list as it will be
-/// is written, so a restart does not bring them back onto it.
-async fn leaving_speakers(tx: &mut Tx<'_>, state: &MeetingState, participant: ParticipantId) -> Result<Vec<Change>> {
-    let mut changes = vec![];
-    if state.speakers.floor.is_some_and(|f| f.participant == participant) {
-        changes.push(Change::SpeechEnded { participant });
-    }
+/// Someone leaving the room or the meeting while they have the floor: the
+/// end of their speech, to record before their leaving.
+fn speech_ended_by(state: &MeetingState, participant: ParticipantId) -> Vec<Change> {
+    state.speakers.floor.filter(|f| f.participant == participant).map(|_| Change::SpeechEnded { participant }).into_iter().collect()
+}
+
+/// Writes the speakers' list as it will be after `changes`, if they change
+/// it (someone leaving takes themselves off it), so a restart finds it so.
+async fn save_speakers_after(tx: &mut Tx<'_>, state: &MeetingState, changes: &[Change]) -> Result<()> {
     let mut after = state.speakers.clone();
-    for c in &changes {
+    for c in changes {
         after.apply(c);
     }
-    after.queue.retain(|p| *p != participant);
     if after != state.speakers {
         save_speakers(tx, state.meeting.id, &after).await?;
     }
-    Ok(changes)
+    Ok(())
 }
 
 /// Writes the speakers' list as it will be after `changes`.
 async fn speakers_change(tx: &mut Tx<'_>, state: &MeetingState, changes: Vec<Change>) -> Result<(Vec<Change>, CommandResult)> {
-    let mut after = state.speakers.clone();
-    for c in &changes {
-        after.apply(c);
-    }
-    save_speakers(tx, state.meeting.id, &after).await?;
+    save_speakers_after(tx, state, &changes).await?;
     Ok((changes, CommandResult::Done))
 }
 

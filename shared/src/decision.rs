@@ -370,6 +370,11 @@ impl Speakers {
                 self.floor = None;
             }
             Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = Speakers::default(),
+            // Nobody gone waits to speak.
+            Change::ParticipantRemoved { participant } => self.queue.retain(|p| p != participant),
+            Change::AttendanceChanged { participant, attendance, .. } if *attendance != Attendance::Present => {
+                self.queue.retain(|p| p != participant)
+            }
             _ => {}
         }
     }

@@ -242,8 +242,7 @@ impl MeetingState {
                 if self.participant(*participant).is_some() {
                     Arc::make_mut(&mut self.participants).retain(|p| p.id != *participant);
                 }
-                // Nobody gone waits to speak.
-                self.speakers.queue.retain(|p| p != participant);
+                self.speakers.apply(change);
                 if self.documents.iter().any(|d| d.readers.contains(participant)) {
                     for d in Arc::make_mut(&mut self.documents) {
                         d.readers.retain(|r| r != participant);
@@ -263,9 +262,7 @@ impl MeetingState {
                     p.attendance = *attendance;
                     p.excuse = reason.clone();
                 }
-                if *attendance != Attendance::Present {
-                    self.speakers.queue.retain(|p| p != participant);
-                }
+                self.speakers.apply(change);
             }
             Change::QuorumRuleChanged { share } => self.meeting.quorum = *share,
             Change::SpeechLimitChanged { seconds } => self.meeting.speech_limit_secs = *seconds,

@@ -578,13 +578,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// The text of a PDF, as `pdftotext -layout` reads it (poppler-utils).
 pub fn pdftotext(pdf: &Path) -> anyhow::Result<String> {
+    run_pdftotext("-layout", pdf)
+}
+
+/// What `pdftotext MODE PDF -` prints.
+fn run_pdftotext(mode: &str, pdf: &Path) -> anyhow::Result<String> {
     let out = std::process::Command::new("pdftotext")
-        .arg("-layout")
+        .arg(mode)
         .arg(pdf)
         .arg("-")
         .output()
         .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
-    anyhow::ensure!(out.status.success(), "pdftotext failed on {}", pdf.display());
+    anyhow::ensure!(out.status.success(), "pdftotext {mode} failed on {}", pdf.display());
     Ok(String::from_utf8(out.stdout)?)
 }
 
@@ -605,14 +610,7 @@ pub struct PdfWord {
 
 /// The words of the PDF at `pdf`, page by page, in poppler's reading order.
 pub fn pdf_words(pdf: &Path) -> anyhow::Result<Vec<PdfWord>> {
-    let out = std::process::Command::new("pdftotext")
-        .arg("-bbox")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .map_err(|e| anyhow::anyhow!("pdftotext ({e}): install poppler-utils (scripts/test does)"))?;
-    anyhow::ensure!(out.status.success(), "pdftotext -bbox failed on {}", pdf.display());
-    let html = String::from_utf8(out.stdout)?;
+    let html = run_pdftotext("-bbox", pdf)?;
     let attr = |tag: &str, name: &str| -> anyhow::Result<f64> {
         let at = tag.find(&format!("{name}=\"")).with_context(|| format!("no {name} in {tag}"))? + name.len() + 2;
         Ok(tag[at..].split('"').next().unwrap_or_default().parse()?)

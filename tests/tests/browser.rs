@@ -723,11 +723,8 @@ async fn a_missed_event_is_caught_up_without_closing_the_document_being_read() -
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình số 12.pdf", drawn_pdf(3), &[]).await?;
     let relay = Relay::start_framed(server.addr).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    c.set_window_size(800, 1000).await?;
-    sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    let (_driver, c) = upright_tablet(&relay.url(""), &s).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?.click().await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
     c.find(Locator::Css(".go-page")).await?.send_keys("3\u{E007}").await?;
     wait_text(&c, ".pdf-status", "Trang 3 / 3").await?;
@@ -1011,16 +1008,13 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
     let size = pdf.len() as u64;
     let doc = s.upload_document("Hồ sơ quy hoạch.pdf", pdf, &[]).await?;
     let relay = Relay::start(server.addr).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    c.set_window_size(800, 1000).await?;
-    sign_in_at(&c, &relay.url(""), s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let (_driver, c) = upright_tablet(&relay.url(""), &s).await?;
 
     // Room for every piece's timing entry, counted below.
     c.execute("performance.setResourceTimingBufferSize(5000); return 1;", vec![]).await?;
     // Weak Wi-Fi: about 2 MB/s from the room, 12 s for the whole file.
     relay.pace.store(2 * 1024, std::sync::atomic::Ordering::SeqCst);
-    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?.click().await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 2").await?;
     wait_drawn(&c, 1).await?;
     let received = |c: &Client| {
@@ -1223,6 +1217,21 @@ async fn a_document_restricted_to_named_readers_has_them_chosen_first() -> anyho
     Ok(())
 }
 
+/// A tablet held upright (one column, the agenda above the reader), signed
+/// in as the assembly's first voter through `base` (the room, or a relay).
+async fn upright_tablet(base: &str, s: &Assembly) -> anyhow::Result<(Driver, Client)> {
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.set_window_size(800, 1000).await?;
+    sign_in_at(&c, base, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    Ok((driver, c))
+}
+
+/// The button of a document in the documents list, which opens it in the reader.
+fn document_button(id: DocumentId) -> String {
+    format!(".document[data-document='{}'] button", id.0)
+}
+
 /// How a page of the open document is drawn: the red of the pixel at
 /// (`x`, `y`), each a fraction of the page's width and height, or null
 /// while the page has no canvas.
@@ -1287,11 +1296,8 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
         .upload_document("Báo cáo nhân sự.pdf", drawn_pdf(1), &[("confidentiality", "named"), ("readers", &s.voters[0].0.to_string())])
         .await?;
     let locked = s.upload_document("Phụ lục có mật khẩu.pdf", password_pdf()?, &[]).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    c.set_window_size(800, 1000).await?;
-    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
-    let document = |id: DocumentId| format!(".document[data-document='{}'] button", id.0);
+    let (_driver, c) = upright_tablet(&server.url(""), &s).await?;
+    let document = document_button;
 
     c.wait().at_most(WAIT).for_element(Locator::Css(&document(open.id))).await?.click().await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
@@ -1448,11 +1454,8 @@ async fn a_delegate_finds_words_typed_without_marks_and_goes_to_a_page() -> anyh
     let size = words.first().map(|w| (w.page_width, w.page_height)).context("no words")?;
     let doc = s.upload_document("Tờ trình đầu tư công.pdf", pdf, &[]).await?;
     let scan = s.upload_document("Bản quét.pdf", drawn_pdf(2), &[]).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    c.set_window_size(800, 1000).await?;
-    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
-    let open = |id: DocumentId| format!(".document[data-document='{}'] button", id.0);
+    let (_driver, c) = upright_tablet(&server.url(""), &s).await?;
+    let open = document_button;
     c.wait().at_most(WAIT).for_element(Locator::Css(&open(doc.id))).await?.click().await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 3").await?;
     wait_drawn_text(&c, 1).await?;
@@ -1627,7 +1630,7 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
         .await?
         .click()
         .await?;
-    fresh.wait().at_most(WAIT).for_element(Locator::Css(&format!(".document[data-document='{}'] button", doc.id.0))).await?.click().await?;
+    fresh.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?.click().await?;
     wait_text(&fresh, ".pdf-status", "Trang 1 / 3").await?;
     wait_drawn(&fresh, 1).await?;
     fresh.close().await?;
