@@ -795,40 +795,20 @@ async fn the_secretarys_unsaved_form_survives_a_dropped_link() -> anyhow::Result
     relay.cut_all();
     relay.wait_for_new_connection(before).await?;
     let other = s.sign_in(&s.secretary).await?;
-    let absent = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Absent, reason: String::new() };
-    assert_eq!(other.command(s.meeting, "absent", &absent).await?.status, 200);
-    wait_value(&c, &format!("tr[data-participant='{}'] td.attendance select", s.voters[2].0.0), "absent").await?;
+    // Excused, not absent: absent is what an attendance nobody recorded
+    // shows, so only a change the page could not already show proves that
+    // it is following the room again.
+    let excused = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Excused, reason: String::new() };
+    assert_eq!(other.command(s.meeting, "excused", &excused).await?.status, 200);
+    wait_value(&c, &format!("tr[data-participant='{}'] td.attendance select", s.voters[2].0.0), "excused").await?;
 
     // What was typed is still there, and goes through as typed.
     assert_eq!(value_of(&c, name).await?, "Trần Thị Bích", "the form was built anew when the room welcomed the page back");
-    // Under load the link has been seen to drop once more just after it
-    // came back (cause not found yet; see the session notes): the page then
-    // says it could not send, and the secretary presses "Add" again, as it
-    // asks. What is checked is that the form still holds what was typed.
-    let mut added = Err(anyhow::anyhow!("not tried"));
-    for _ in 0..3 {
-        c.find(Locator::Css("#add-participant")).await?.click().await?;
-        added = eventually("the participant is added", || async {
-            let there = other.state(s.meeting).await?.participants.iter().any(|p| p.name == "Trần Thị Bích");
-            let refused = text_of(&c, ".notice").await.is_ok_and(|t| t.contains("Chưa kết nối"));
-            anyhow::ensure!(there || !refused, "the page could not send");
-            Ok(there)
-        })
-        .await;
-        if added.is_ok() {
-            break;
-        }
-        if let Ok(close) = c.find(Locator::Css(".notice")).await {
-            let _ = close.click().await;
-        }
-        c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
-    }
-    // What the page said, and the state of its link, if it was not.
-    if let Err(e) = added {
-        let notice = text_of(&c, ".notice").await.ok();
-        let conn = c.execute("const e = document.querySelector('.conn'); return e ? e.dataset.conn : null;", vec![]).await.ok();
-        anyhow::bail!("{e}: the page says {notice:?}, its link {conn:?}, its field {:?}", value_of(&c, name).await.ok());
-    }
+    c.find(Locator::Css("#add-participant")).await?.click().await?;
+    eventually("the participant is added", || async {
+        Ok(other.state(s.meeting).await?.participants.iter().any(|p| p.name == "Trần Thị Bích"))
+    })
+    .await?;
     c.close().await?;
     Ok(())
 }
