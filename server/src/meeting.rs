@@ -893,7 +893,9 @@ async fn write(
             }
             sqlx::query("UPDATE meetings SET status = 'closed', current_item = NULL WHERE id = ?").bind(m).execute(&mut **tx).await?;
             save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
-            (vec![Change::MeetingClosed], done)
+            let mut changes = speech_cut_short(state);
+            changes.push(Change::MeetingClosed);
+            (changes, done)
         }
         Command::AddItem { title, presenter, summary, position } => {
             let pos = position.unwrap_or(state.agenda.len()).min(state.agenda.len());
@@ -956,12 +958,14 @@ async fn write(
             let Some(target) = rules::agenda_target(state, cmd)? else { return Ok((vec![], done)) };
             let previous = state.meeting.current_item;
             if let Some(prev) = previous {
-                set_item_status(tx, prev, ItemStatus::Done).await?;
+                set_item_status(tx, prev, state.left_as(prev, Some(target))).await?;
             }
             set_item_status(tx, target, ItemStatus::Current).await?;
             sqlx::query("UPDATE meetings SET current_item = ? WHERE id = ?").bind(target.0).bind(m).execute(&mut **tx).await?;
             save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
-            (vec![Change::CurrentItemChanged { item: Some(target), previous }], done)
+            let mut changes = speech_cut_short(state);
+            changes.push(Change::CurrentItemChanged { item: Some(target), previous });
+            (changes, done)
         }
         Command::AddParticipants { participants } => {
             let pins = pins.expect("PINs are made before the transaction");
@@ -1501,6 +1505,12 @@ async fn save_speakers(tx: &mut Tx<'_>, meeting: MeetingId, speakers: &Speakers)
 /// end of their speech, to record before their leaving.
 fn speech_ended_by(state: &MeetingState, participant: ParticipantId) -> Vec<Change> {
     state.speakers.floor.filter(|f| f.participant == participant).map(|_| Change::SpeechEnded { participant }).into_iter().collect()
+}
+
+/// The end of whoever's speech is cut short by the item or the meeting
+/// ending, recorded as such rather than left to vanish with the list.
+fn speech_cut_short(state: &MeetingState) -> Vec<Change> {
+    state.speakers.floor.map(|f| Change::SpeechEnded { participant: f.participant }).into_iter().collect()
 }
 
 /// Writes the speakers' list as it will be after `changes`, if they change

@@ -72,6 +72,7 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "an item with minutes written on it stays on the agenda",
         "Nội dung đã được ghi biên bản phải giữ trong chương trình: muốn xóa, hãy xóa phần biên bản của nội dung này trước.",
     ),
+    ("an item already discussed stays on the agenda", "Nội dung đã được thảo luận phải giữ trong chương trình."),
     ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
     ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
     ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
@@ -278,6 +279,11 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             }
             if !state.minutes.text(SectionKey::Item(*item)).trim().is_empty() {
                 return Err(RuleError::Conflict("an item with minutes written on it stays on the agenda"));
+            }
+            // Discussed, even with nothing yet written: the secretary's
+            // notes may still be on paper, and the hall saw it on the agenda.
+            if state.item(*item).is_some_and(|i| i.status == ItemStatus::Done) {
+                return Err(RuleError::Conflict("an item already discussed stays on the agenda"));
             }
             Ok(())
         }
@@ -884,6 +890,17 @@ mod tests {
         assert_eq!(check(&s, &actor(&s, 2), &remove), Ok(()));
         s.minutes.set_text(SectionKey::Item(ItemId(11)), "Đồng chí An báo cáo.".into());
         assert_eq!(check(&s, &actor(&s, 2), &remove).unwrap_err().code(), "conflict");
+    }
+
+    #[test]
+    fn an_item_already_discussed_stays_on_the_agenda() {
+        let mut s = open(sample());
+        let remove = Command::RemoveItem { item: ItemId(11) };
+        assert_eq!(check(&s, &actor(&s, 2), &remove), Ok(()));
+        s.agenda[1].status = ItemStatus::Done;
+        let refused = check(&s, &actor(&s, 2), &remove).unwrap_err();
+        assert_eq!(refused.code(), "conflict");
+        assert!(reason_vi(&refused.to_string()).is_some());
     }
 
     fn absent(s: &mut MeetingState, id: i64) {

@@ -219,7 +219,7 @@ impl MeetingState {
             }
             Change::CurrentItemChanged { item, previous } => {
                 if let Some(prev) = previous {
-                    self.set_item_status(*prev, ItemStatus::Done);
+                    self.set_item_status(*prev, self.left_as(*prev, *item));
                 }
                 if let Some(id) = item {
                     self.set_item_status(*id, ItemStatus::Current);
@@ -327,6 +327,19 @@ impl MeetingState {
                 self.minutes.status = MinutesStatus::Draft;
             }
             Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
+        }
+    }
+
+    /// What the current item `left` becomes when the chair moves to
+    /// `target`: done when the meeting moves on past it, pending again when
+    /// the chair steps back to an earlier item (it was not finished; going
+    /// back to correct something must not mark as discussed an item that
+    /// was only just opened). The room writes it and every copy folds it
+    /// with this one rule, so they cannot disagree.
+    pub fn left_as(&self, left: ItemId, target: Option<ItemId>) -> ItemStatus {
+        match (self.item_index(left), target.and_then(|t| self.item_index(t))) {
+            (Some(from), Some(to)) if to < from => ItemStatus::Pending,
+            _ => ItemStatus::Done,
         }
     }
 
@@ -605,12 +618,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn moving_the_current_item_marks_the_previous_done() {
+    fn moving_on_marks_the_item_left_done_and_stepping_back_leaves_it_pending() {
         let mut s = sample();
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: None })).unwrap();
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
         assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Done);
         assert_eq!(s.current_item().unwrap().id, ItemId(11));
+        // Back to the first item: the second was only opened, not finished.
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: Some(ItemId(11)) })).unwrap();
+        assert_eq!(s.item(ItemId(11)).unwrap().status, ItemStatus::Pending, "an item stepped back from is marked done");
+        assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Current);
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
         s.apply(&ev(&s, Change::MeetingClosed)).unwrap();
         assert_eq!(s.item(ItemId(11)).unwrap().status, ItemStatus::Done);
         assert_eq!(s.meeting.current_item, None);

@@ -1694,3 +1694,65 @@ async fn the_secretary_sees_a_qr_code_for_tablets_and_cards_carry_a_join_code() 
     c.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_asked() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let add = Command::AddItem { title: "Báo cáo tài chính".into(), presenter: String::new(), summary: String::new(), position: None };
+    let second = ItemId(s.admin.command(s.meeting, "item-2", &add).await?.body["result"]["id"].as_i64().unwrap_or_default());
+    let waiting = s.sign_in(&s.voters[1]).await?;
+    s.sign_in(&s.voters[2]).await?; // present, and never asks
+    let name = |n: usize| format!("Đại biểu {n:04}");
+    let driver = chromedriver().await?;
+    let chair = browser(&driver).await?;
+    let voter = browser(&driver).await?;
+    sign_in_as(&chair, &server, s.meeting, s.chair.0, &s.chair.1).await?;
+    sign_in_as(&voter, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+
+    // The delegate asks, the chair gives the floor; the one speaking is not
+    // offered "ask to speak".
+    voter.wait().at_most(WAIT).for_element(Locator::Css("#ask-to-speak")).await?.click().await?;
+    chair.wait().at_most(WAIT).for_element(Locator::Css("#next-speaker")).await?.click().await?;
+    wait_text(&voter, "#floor", &name(0)).await?;
+    wait_gone(&voter, "#ask-to-speak").await?;
+    assert!(voter.find(Locator::Css("#withdraw")).await.is_err(), "the one speaking is offered to withdraw");
+    assert_eq!(waiting.command(s.meeting, "ask1", &Command::RequestToSpeak).await?.status, 200);
+    wait_text(&chair, "#speaker-queue", &name(1)).await?;
+
+    // Nowhere before the first item.
+    assert!(!chair.find(Locator::Css("#previous-item")).await?.is_enabled().await?, "'previous' offered on the first item");
+    // Moving on is asked first, saying whose speech ends and who waits.
+    chair.find(Locator::Css("#next-item")).await?.click().await?;
+    let asked = chair.get_alert_text().await?;
+    assert!(asked.contains(&name(0)) && asked.contains("đang phát biểu") && asked.contains("1 người đang chờ"), "{asked:?}");
+    chair.dismiss_alert().await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st = waiting.state(s.meeting).await?;
+    assert_eq!(
+        (st.meeting.current_item, st.speakers.floor.map(|f| f.participant)),
+        (Some(s.item), Some(s.voters[0].0)),
+        "declined, yet moved"
+    );
+    chair.find(Locator::Css("#next-item")).await?.click().await?;
+    chair.accept_alert().await?;
+    wait_gone(&voter, "#floor").await?;
+    assert_eq!(waiting.state(s.meeting).await?.meeting.current_item, Some(second));
+    wait_text(&chair, "#current-title", "Báo cáo tài chính").await?;
+    assert!(!chair.find(Locator::Css("#next-item")).await?.is_enabled().await?, "'next' offered on the last item");
+
+    // Nothing under way: the chair steps back without being asked, and
+    // invites someone present who never asked to speak.
+    chair.find(Locator::Css("#previous-item")).await?.click().await?;
+    wait_text(&chair, "#current-title", "Nghị quyết").await?;
+    let option = format!("#invite-speaker option[value='{}']", s.voters[2].0.0);
+    chair.wait().at_most(WAIT).for_element(Locator::Css(&option)).await?.click().await?;
+    chair.find(Locator::Css("#invite")).await?.click().await?;
+    wait_text(&voter, "#floor", &name(2)).await?;
+    assert_eq!(waiting.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[2].0));
+    // The one speaking is not offered again.
+    wait_gone(&chair, &option).await?;
+    voter.close().await?;
+    chair.close().await?;
+    Ok(())
+}

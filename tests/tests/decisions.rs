@@ -607,3 +607,62 @@ async fn a_show_of_hands_counts_only_those_who_have_not_voted_otherwise() -> any
     assert_eq!(result.counts, vec![2, 1, 0], "one ballot and two hands, three people present");
     Ok(())
 }
+
+#[tokio::test]
+async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_the_item_open() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let d: Vec<Http> = join_all(s.voters.iter().map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    let add = |title: &str| Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
+    let second = ItemId(created(secretary.command(s.meeting, "i2", &add("Báo cáo tài chính")).await?).await?);
+    let third = ItemId(created(secretary.command(s.meeting, "i3", &add("Kiến nghị của cử tri")).await?).await?);
+
+    // Someone speaks and someone waits when the chair moves on.
+    d[0].command(s.meeting, "ask0", &Command::RequestToSpeak).await?;
+    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;
+    d[1].command(s.meeting, "ask1", &Command::RequestToSpeak).await?;
+    let seq = chair.state(s.meeting).await?.seq;
+    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem).await?.status, 200);
+    let events: Vec<gavel_shared::protocol::Event> =
+        serde_json::from_value(chair.get(&format!("/api/meetings/{}/events?after={seq}", s.meeting)).await?.body)?;
+    let changes: Vec<&Change> = events.iter().map(|e| &e.change).collect();
+    assert!(
+        matches!(changes.as_slice(), [Change::SpeechEnded { participant }, Change::CurrentItemChanged { item: Some(i), .. }] if *participant == s.voters[0].0 && *i == second),
+        "the speech cut short by the move is not on record: {changes:?}"
+    );
+    let st = chair.state(s.meeting).await?;
+    assert!(st.speakers.floor.is_none() && st.speakers.queue.is_empty(), "the list belongs to the item left");
+    assert_eq!(st.item(s.item).map(|i| i.status), Some(ItemStatus::Done));
+
+    // A jump forward by mistake, and back: the item only opened is not
+    // marked as discussed, on the room's copy and after a restart alike.
+    chair.command(s.meeting, "jump", &Command::GoToItem { item: third }).await?;
+    chair.command(s.meeting, "back", &Command::PreviousItem).await?;
+    let statuses = |st: &gavel_shared::state::MeetingState| st.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>();
+    let expected = vec![(s.item, ItemStatus::Done), (second, ItemStatus::Current), (third, ItemStatus::Pending)];
+    assert_eq!(statuses(&chair.state(s.meeting).await?), expected, "an item stepped back from is marked done");
+    // Not discussed, so the secretary may still take it off; the first may not.
+    assert_eq!(secretary.command(s.meeting, "rm1", &Command::RemoveItem { item: s.item }).await?.code(), "conflict");
+    let addrs = server.addrs();
+    let data = server.stop().await?.expect("the test's own data directory");
+    let server = TestServer::start_again(data.path(), addrs).await?;
+    assert_eq!(statuses(&chair.state(s.meeting).await?), expected, "the room wrote other statuses than its copy showed");
+    assert_eq!(secretary.command(s.meeting, "rm3", &Command::RemoveItem { item: third }).await?.status, 200);
+
+    // Closing the meeting while someone speaks ends the speech on record too.
+    d[1].command(s.meeting, "ask1b", &Command::RequestToSpeak).await?;
+    chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None }).await?;
+    let seq = chair.state(s.meeting).await?.seq;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let events: Vec<gavel_shared::protocol::Event> =
+        serde_json::from_value(chair.get(&format!("/api/meetings/{}/events?after={seq}", s.meeting)).await?.body)?;
+    assert!(
+        matches!(events.first().map(|e| &e.change), Some(Change::SpeechEnded { participant }) if *participant == s.voters[1].0),
+        "closing the meeting dropped the speech from the record: {:?}",
+        events.iter().map(|e| &e.change).collect::<Vec<_>>()
+    );
+    drop(server);
+    Ok(())
+}

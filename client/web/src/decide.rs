@@ -41,6 +41,15 @@ fn mm_ss(secs: i64) -> String {
     format!("{sign}{:02}:{:02}", s / 60, s % 60)
 }
 
+/// A speech's time left, "time is up" and the time over once it is.
+fn timer_text(i: I18n, f: &Floor) -> String {
+    match (f.limit_secs, seconds_left(f)) {
+        (0, _) => String::new(),
+        (_, left) if left < 0 => format!("{} {}", i.t("speak.over"), mm_ss(left)),
+        (_, left) => mm_ss(left),
+    }
+}
+
 /// Present members against all members, and whether there is a quorum.
 #[component]
 pub fn QuorumBadge() -> impl IntoView {
@@ -67,6 +76,28 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
     let waiting = move || state().map(|s| s.speakers.queue.clone()).unwrap_or_default();
     let floor = move || state().and_then(|s| s.speakers.floor);
     let in_queue = move || me().is_some_and(|m| waiting().contains(&m));
+    let speaking = move || me().is_some_and(|m| floor().is_some_and(|f| f.participant == m));
+    // The chair may invite anyone present who has not asked (a presenter,
+    // a department head called to explain), as well as those waiting.
+    let invited = RwSignal::new(None::<ParticipantId>);
+    let invitable = Memo::new(move |_| {
+        with_state(|s| {
+            s.participants_sorted()
+                .into_iter()
+                .filter(|p| p.attendance == Attendance::Present && s.speakers.floor.is_none_or(|f| f.participant != p.id))
+                .map(|p| (p.id, p.name.clone()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    });
+    let chosen = move || invited.get().filter(|v| invitable.with(|l| l.iter().any(|(id, _)| id == v)));
+    let invite = move |_| {
+        if let Some(p) = untrack(chosen) {
+            run_then(Command::GiveFloor { participant: Some(p) }, false, move || {
+                let _ = invited.try_set(None);
+            });
+        }
+    };
     view! {
         <section class="speakers card">
             <h2>{move || i.t("speak")}</h2>
@@ -76,7 +107,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                     <div class="floor" id="floor">
                         <span class="label">{i.t("speak.floor")}": "</span><strong>{name}</strong>
                         <span class="timer" class:over=move || { f.limit_secs > 0 && seconds_left(&f) < 0 } id="speech-timer">
-                            {move || if f.limit_secs == 0 { String::new() } else if seconds_left(&f) < 0 { format!("{} {}", i.t("speak.over"), mm_ss(seconds_left(&f))) } else { mm_ss(seconds_left(&f)) }}
+                            {move || timer_text(i, &f)}
                         </span>
                         <Show when=move || chair.get()>
                             <button class="danger" id="end-speech" on:click=move |_| run(Command::EndSpeech, false)>{move || i.t("speak.end")}</button>
@@ -110,7 +141,21 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
             <Show when=move || chair.get() && !waiting().is_empty()>
                 <button class="primary" id="next-speaker" on:click=move |_| run(Command::GiveFloor { participant: None }, false)>{move || i.t("speak.next")}</button>
             </Show>
-            <Show when=move || !chair.get() && me().is_some() && has_item()>
+            <Show when=move || chair.get() && has_item()>
+                <div class="invite">
+                    <label>{move || i.t("speak.invite")}
+                        <select id="invite-speaker" on:change=move |ev| invited.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
+                            <option value="" prop:selected=move || chosen().is_none()>"—"</option>
+                            <For each=move || invitable.get() key=|v| v.clone() let((id, name))>
+                                <option value=id.0 prop:selected=move || chosen() == Some(id)>{name}</option>
+                            </For>
+                        </select>
+                    </label>
+                    <button id="invite" disabled=move || chosen().is_none() on:click=invite>{move || i.t("speak.give")}</button>
+                </div>
+            </Show>
+            // The one speaking does not ask to speak.
+            <Show when=move || !chair.get() && me().is_some() && has_item() && !speaking()>
                 {move || if in_queue() {
                     view! { <button class="secondary" id="withdraw" on:click=move |_| run(Command::WithdrawRequest, false)>{i.t("speak.withdraw")}</button> }.into_any()
                 } else {
@@ -893,13 +938,18 @@ pub fn RoomDisplay() -> impl IntoView {
                         <div class="d-quorum" class:ok=q.holds>{i.t("quorum")}": "{format!("{}/{}", q.present, q.members)}" — "{if q.holds { i.t("quorum.holds") } else { i.t("quorum.missing") }}</div>
                         {floor.zip(floor_name).map(|(f, name)| view! {
                             <div class="d-floor">{i.t("speak.floor")}": "<strong>{name}</strong>" "
-                                <span class="timer" class:over=move || { f.limit_secs > 0 && seconds_left(&f) < 0 }>{move || if f.limit_secs == 0 { String::new() } else { mm_ss(seconds_left(&f)) }}</span>
+                                <span class="timer" class:over=move || { f.limit_secs > 0 && seconds_left(&f) < 0 }>{move || timer_text(i, &f)}</span>
                             </div>
                         })}
                     </div>
                     {match (open, last_closed) {
                         (Some(p), _) => view! {
                             <div class="d-poll">
+                                // A vote left open while the meeting moved on
+                                // says which item it decides.
+                                {(s.meeting.current_item != Some(p.item)).then(|| s.item(p.item).map(|it| view! {
+                                    <div class="d-poll-item" id="display-poll-item">{format!("{}. {}", s.item_index(it.id).unwrap_or(0) + 1, it.title)}</div>
+                                }))}
                                 <div class="d-question">{p.question.clone()}</div>
                                 <div class="d-progress" id="display-progress">{format!("{} / {} ", progress.0, progress.1)}{i.t("poll.voted")}</div>
                             </div>

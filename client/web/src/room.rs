@@ -209,6 +209,14 @@ fn CurrentBanner() -> impl IntoView {
 fn ChairBar() -> impl IntoView {
     let i = use_i18n();
     let status = move || with_state(|s| s.meeting.status).unwrap_or(MeetingStatus::Draft);
+    // Nowhere to go: before the first item, or past the last.
+    let at_end = move |back: bool| {
+        with_state(|s| {
+            let cmd = if back { Command::PreviousItem } else { Command::NextItem };
+            gavel_shared::rules::agenda_target(s, &cmd).ok().flatten().is_none()
+        })
+        .unwrap_or(true)
+    };
     let close = move |_| {
         if window().confirm_with_message(i.t("chair.confirm_close")).unwrap_or(false) {
             run(Command::CloseMeeting, false);
@@ -221,13 +229,39 @@ fn ChairBar() -> impl IntoView {
                     <button id="open-meeting" on:click=move |_| run(Command::OpenMeeting, false)>{move || i.t("chair.open")}</button>
                 }.into_any(),
                 MeetingStatus::Open => view! {
-                    <button id="previous-item" on:click=move |_| run(Command::PreviousItem, false)>{move || i.t("chair.prev")}</button>
-                    <button id="next-item" class="primary" on:click=move |_| run(Command::NextItem, false)>{move || i.t("chair.next")}</button>
+                    <button id="previous-item" disabled=move || at_end(true) on:click=move |_| move_agenda(i, Command::PreviousItem)>{move || i.t("chair.prev")}</button>
+                    <button id="next-item" class="primary" disabled=move || at_end(false) on:click=move |_| move_agenda(i, Command::NextItem)>{move || i.t("chair.next")}</button>
                     <button id="close-meeting" class="danger" on:click=close>{move || i.t("chair.close")}</button>
                 }.into_any(),
                 MeetingStatus::Closed => view! { <span></span> }.into_any(),
             }}
         </div>
+    }
+}
+
+/// An agenda move, asked about first when it ends something under way:
+/// the speech and the waiting list (both belong to the item left), or a
+/// vote that would stay open under another item.
+fn move_agenda(i: crate::i18n::I18n, cmd: Command) {
+    let under_way = with_state(|s| {
+        let mut lines = vec![];
+        if let Some(f) = s.speakers.floor {
+            let name = s.participant(f.participant).map(|p| p.name.clone()).unwrap_or_default();
+            lines.push(format!("{name} {}", i.t("chair.move_ends_speech")));
+        }
+        if !s.speakers.queue.is_empty() {
+            lines.push(format!("{} {}", s.speakers.queue.len(), i.t("chair.move_clears_queue")));
+        }
+        if let Some(p) = s.open_poll() {
+            lines.push(format!("{} “{}”", i.t("chair.move_poll_open"), p.question));
+        }
+        lines
+    })
+    .unwrap_or_default();
+    if under_way.is_empty()
+        || window().confirm_with_message(&format!("{}\n\n{}", i.t("chair.confirm_move"), under_way.join("\n"))).unwrap_or(false)
+    {
+        run(cmd, false);
     }
 }
 
@@ -255,7 +289,7 @@ fn AgendaList(selected: RwSignal<Option<ItemId>>, chair: Signal<bool>) -> impl I
                                     <span class="item-presenter">{item.presenter.clone()}</span>
                                 </button>
                                 <Show when=move || chair.get() && open() && current() != Some(id)>
-                                    <button class="goto" on:click=move |_| run(Command::GoToItem { item: id }, false)>{move || i.t("chair.goto")}</button>
+                                    <button class="goto" on:click=move |_| move_agenda(i, Command::GoToItem { item: id })>{move || i.t("chair.goto")}</button>
                                 </Show>
                             </li>
                         }
