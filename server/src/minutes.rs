@@ -180,8 +180,7 @@ fn basis_text(lang: Lang, kind: PollKind, basis: Basis) -> &'static str {
 /// A share in percent with two decimals, with the decimal comma in Vietnamese.
 fn percent(lang: Lang, count: u32, base: u32) -> String {
     let pct = if base > 0 { f64::from(count) * 100.0 / f64::from(base) } else { 0.0 };
-    let text = format!("{pct:.2}%");
-    if lang == Lang::Vi { text.replace('.', ",") } else { text }
+    format!("{}%", gavel_shared::text::number(pct, 2, lang == Lang::Vi))
 }
 
 /// The poll paragraphs of the minutes.

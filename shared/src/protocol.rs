@@ -16,8 +16,12 @@ use time::OffsetDateTime;
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The largest message accepted, in bytes, checked before decoding.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// The largest message accepted, in bytes, checked before decoding. Every
+/// command the rules take must fit, or a valid one (a minutes section of
+/// 100,000 characters) could never be sent: its text at up to 4 bytes a
+/// character, escaped, is under this. Both transports already read frames
+/// of up to 4 MiB before this check, so it costs no memory.
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// A change a client asks for. The server answers each with an
 /// [`ServerMessage::Ack`] or an [`ServerMessage::Error`] carrying the
@@ -709,6 +713,36 @@ mod tests {
         let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
         let err = decode_client(&big).unwrap_err();
         assert_eq!(err.code(), "message_too_large");
+    }
+
+    #[test]
+    fn the_longest_texts_the_rules_take_fit_in_one_message() {
+        use crate::minutes::SectionKey;
+        use crate::model::{ItemId, PollId};
+        use crate::rules::{MAX_NAME, MAX_OPINION, MAX_OPTIONS, MAX_SUMMARY, MAX_TITLE};
+        // The widest characters UTF-8 has, and the quote JSON escapes.
+        let text = |n: usize| "𝔸\"".repeat(n / 2);
+        let longest = [
+            Command::EditMinutes { section: SectionKey::Item(ItemId(1)), text: text(MAX_OPINION * 5) },
+            Command::CommentMinutes { section: SectionKey::Opening, text: text(MAX_OPINION) },
+            Command::AddOpinion { item: ItemId(1), document: None, stance: Stance::Comment, text: text(MAX_OPINION) },
+            Command::CreatePoll {
+                item: ItemId(1),
+                question: text(MAX_SUMMARY),
+                kind: PollKind::Choice,
+                options: vec![text(MAX_NAME); MAX_OPTIONS],
+                max_choices: 1,
+                secret: false,
+                allow_change: false,
+                rule: Default::default(),
+            },
+            Command::AddItem { title: text(MAX_TITLE), presenter: text(200), summary: text(MAX_SUMMARY), position: None },
+            Command::CancelPoll { poll: PollId(1), reason: text(MAX_TITLE) },
+        ];
+        for command in longest {
+            let size = encode(&ClientMessage::Command { key: "k".repeat(64), command }).len();
+            assert!(check_size(size).is_ok(), "a valid command of {size} bytes cannot be sent");
+        }
     }
 
     #[test]

@@ -122,6 +122,30 @@ pub fn same_text(a: &str, b: &str) -> bool {
     clean(a) == clean(b)
 }
 
+/// A number with `decimals` places, as Vietnamese writes it (a decimal
+/// comma, a dot between thousands: "1.234,5") or, with `vietnamese` false,
+/// as English does ("1,234.5").
+pub fn number(value: f64, decimals: usize, vietnamese: bool) -> String {
+    let plain = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    let (group, point) = if vietnamese { ('.', ',') } else { (',', '.') };
+    let mut out = String::new();
+    if value < 0.0 && plain.bytes().any(|c| c.is_ascii_digit() && c != b'0') {
+        out.push('-');
+    }
+    for (n, c) in whole.chars().enumerate() {
+        if n > 0 && (whole.len() - n) % 3 == 0 {
+            out.push(group);
+        }
+        out.push(c);
+    }
+    if !fraction.is_empty() {
+        out.push(point);
+        out.push_str(fraction);
+    }
+    out
+}
+
 /// An ASCII slug of a Vietnamese text ("Phòng họp số 1" → "phong-hop-so-1").
 pub fn slug(s: &str) -> String {
     let mut out = String::new();
@@ -143,6 +167,19 @@ pub fn slug(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_each_language_writes_them() {
+        assert_eq!(number(57.142_857, 2, true), "57,14");
+        assert_eq!(number(57.142_857, 2, false), "57.14");
+        assert_eq!(number(1_234_567.0, 0, true), "1.234.567");
+        assert_eq!(number(1_234_567.25, 1, false), "1,234,567.2");
+        assert_eq!(number(20_480.0, 0, true), "20.480");
+        assert_eq!(number(999.0, 0, true), "999");
+        assert_eq!(number(0.0, 1, true), "0,0");
+        assert_eq!(number(-1500.5, 1, true), "-1.500,5");
+        assert_eq!(number(-0.001, 1, true), "0,0", "no minus before a zero");
+    }
 
     #[test]
     fn nfc_makes_two_input_methods_equal() {

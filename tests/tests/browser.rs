@@ -385,8 +385,11 @@ async fn a_result_says_what_each_share_is_of_and_why_the_vote_failed() -> anyhow
     let verdict = format!("#verdict-{}", poll.0);
     wait_text(&c, &verdict, "KHÔNG THÔNG QUA (không đủ túc số)").await?;
     let row = |n: u8| format!(".result[data-poll='{}'] .bar-row[data-option='{n}'] .bar-count", poll.0);
-    assert_eq!(text_of(&c, &row(0)).await?, "1 (100.0%)");
+    // A decimal comma in Vietnamese, as the minutes write it; a point in English.
+    assert_eq!(text_of(&c, &row(0)).await?, "1 (100,0%)");
     assert_eq!(text_of(&c, &row(2)).await?, "2 (không tính vào tỷ lệ)");
+    c.find(Locator::Css("#lang-en")).await?.click().await?;
+    wait_text(&c, &row(0), "1 (100.0%)").await?;
     c.close().await?;
     Ok(())
 }
@@ -994,7 +997,12 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
     c.execute("performance.setResourceTimingBufferSize(5000); return 1;", vec![]).await?;
     // Weak Wi-Fi: about 2 MB/s from the room, 12 s for the whole file.
     relay.pace.store(2 * 1024, std::sync::atomic::Ordering::SeqCst);
-    c.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?;
+    // Its size as a reader says it, not "24577 KB".
+    let meta = format!(".document[data-document='{}'] .doc-meta", doc.id.0);
+    anyhow::ensure!(size >> 20 == 24, "the test's file is {size} bytes");
+    wait_text(&c, &meta, "24 MB").await?;
+    c.find(Locator::Css(&document_button(doc.id))).await?.click().await?;
     wait_text(&c, ".pdf-status", "Trang 1 / 2").await?;
     wait_drawn(&c, 1).await?;
     let received = |c: &Client| {
@@ -1754,5 +1762,44 @@ async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_
     wait_gone(&chair, &option).await?;
     voter.close().await?;
     chair.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "review", &Command::SendMinutesForComments).await?.status, 200);
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let field = "#minutes .minutes-section[data-section='opening'] input";
+    let send = "#minutes .minutes-section[data-section='opening'] button.send-comment";
+    c.wait().at_most(WAIT).for_element(Locator::Css(field)).await?;
+
+    // Too long: the room refuses it, and what was typed is still there to shorten.
+    let long = format!("Đề nghị bổ sung ý kiến của cử tri. {}", "x".repeat(20_000));
+    c.execute(
+        "const [css, v] = arguments; const e = document.querySelector(css); e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); return 1;",
+        vec![json!(field), json!(long)],
+    )
+    .await?;
+    c.find(Locator::Css(send)).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?;
+    assert_eq!(value_of(&c, field).await?.chars().count(), long.chars().count(), "a refused comment was emptied");
+
+    // Taken: the field empties and the comment is listed.
+    c.execute(
+        "const [css, v] = arguments; const e = document.querySelector(css); e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); return 1;",
+        vec![json!(field), json!("Đề nghị bổ sung ý kiến của cử tri.")],
+    )
+    .await?;
+    c.find(Locator::Css(send)).await?.click().await?;
+    wait_text(&c, "#minutes .comments", "Đề nghị bổ sung ý kiến của cử tri.").await?;
+    wait_value(&c, field, "").await?;
+    c.close().await?;
     Ok(())
 }

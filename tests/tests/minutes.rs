@@ -429,3 +429,45 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_longest_minutes_section_the_rules_take_goes_over_websocket_and_quic() -> anyhow::Result<()> {
+    use gavel_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let token = secretary.token.clone().ok_or_else(|| anyhow::anyhow!("no token"))?;
+    // 100,000 characters, the rules' limit, of 3 bytes each: 300 KB.
+    let long = |c: char| std::iter::repeat_n(c, 100_000).collect::<String>();
+
+    let mut ws = Ws::connect(server.addr, Some(&token)).await?;
+    ws.hello(s.meeting, None).await?;
+    let edit = Command::EditMinutes { section: SectionKey::Item(s.item), text: long('ễ') };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), ws.command(edit))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer over WebSocket"))??;
+    assert!(matches!(answer, ServerMessage::Ack { .. }), "{answer:?}");
+
+    let mut q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    q.send(&ClientMessage::Resume { token }).await?;
+    anyhow::ensure!(matches!(q.recv().await?, ServerMessage::SignedIn { .. }), "resume");
+    q.send(&ClientMessage::Hello { meeting: s.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+    let edit = Command::EditMinutes { section: SectionKey::Conclusion, text: long('ự') };
+    q.send(&ClientMessage::Command { key: "long-quic".into(), command: edit }).await?;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match q.recv().await? {
+                m @ (ServerMessage::Ack { .. } | ServerMessage::Error { .. }) => return anyhow::Ok(m),
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("no answer over QUIC"))??;
+    assert!(matches!(answer, ServerMessage::Ack { .. }), "{answer:?}");
+
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!(st.minutes.text(SectionKey::Item(s.item)).chars().count(), 100_000);
+    assert_eq!(st.minutes.text(SectionKey::Conclusion).chars().count(), 100_000);
+    Ok(())
+}

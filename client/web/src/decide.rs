@@ -204,7 +204,7 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                     let share = if poll.kind == PollKind::YesNo && r.basis == Basis::VotesCast && n >= 2 {
                         i.t("poll.not_in_share").to_string()
                     } else {
-                        format!("{pct:.1}%")
+                        format!("{}%", i.number(pct, 1))
                     };
                     let width = f64::from(count) * 100.0 / f64::from(max);
                     let elected = poll.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false);

@@ -369,6 +369,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.",
         "The app sent a malformed message: reload the page.",
     ),
+    (
+        "err.message_too_large",
+        "Nội dung quá dài để gửi một lần: hãy chia thành nhiều phần.",
+        "Too long to send at once: split it into several parts.",
+    ),
     ("err.malformed_json", "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.", "The app sent a malformed message: reload the page."),
     (
         "err.unknown_command",
@@ -403,6 +408,7 @@ const WHOLE: &[&str] = &[
     "stale_version",
     "malformed_message",
     "malformed_json",
+    "message_too_large",
     "unknown_command",
     "pdf_password",
     "pdf_invalid",
@@ -420,6 +426,21 @@ impl I18n {
     pub fn t(&self, key: &str) -> &'static str {
         let lang = self.0.get();
         lookup(lang, key)
+    }
+
+    /// A number with `decimals` places, as the language writes it: a
+    /// decimal comma and a thousands dot in Vietnamese ("1.234,5").
+    pub fn number(&self, value: f64, decimals: usize) -> String {
+        gavel_shared::text::number(value, decimals, self.0.get() == Lang::Vi)
+    }
+
+    /// A size in bytes, in KB or MB as the language writes numbers.
+    pub fn size(&self, bytes: u64) -> String {
+        const MB: f64 = 1024.0 * 1024.0;
+        match bytes as f64 {
+            b if b >= MB => format!("{} MB", self.number(b / MB, if b >= 10.0 * MB { 0 } else { 1 })),
+            b => format!("{} KB", self.number((b / 1024.0).ceil(), 0)),
+        }
     }
 
     /// A server error in the current language, with the server's detail.

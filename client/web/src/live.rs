@@ -122,6 +122,11 @@ fn ws_url() -> String {
 pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     let key = crate::api::new_key();
     let msg = protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd });
+    // Refused unread by the room, which could not say which command it
+    // was: said now, and never kept to be sent again at each reconnection.
+    if let Err(e) = protocol::check_size(msg.len()) {
+        return done(Err((e.code().into(), String::new())));
+    }
     let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg.clone()).is_ok()));
     if sent {
         PENDING.with(|p| p.borrow_mut().push(Waiting { key, message: msg, done: Box::new(done) }));

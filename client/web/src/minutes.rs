@@ -4,7 +4,7 @@
 
 use crate::app::{format_time, state, use_ctx, with_state};
 use crate::i18n::use_i18n;
-use crate::room::run;
+use crate::room::{run, run_then};
 use gavel_shared::minutes::{MinutesStatus, SectionKey};
 use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
@@ -202,7 +202,11 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
             <Show when=move || status() == MinutesStatus::InReview && ctx.live.actor.get().and_then(|a| a.participant()).is_some()>
                 <div class="grid-form">
                     <input placeholder=move || i.t("min.comment") prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))/>
-                    <button on:click=move |_| { run(Command::CommentMinutes { section: key, text: comment.get_untracked() }, true); comment.set(String::new()); }>{move || i.t("min.comments")}</button>
+                    // Emptied once the room has taken it: refused, or sent
+                    // on a dropped link, what was typed stays to send again.
+                    <button class="send-comment" on:click=move |_| run_then(Command::CommentMinutes { section: key, text: comment.get_untracked() }, true, move || {
+                        let _ = comment.try_set(String::new());
+                    })>{move || i.t("min.comments")}</button>
                 </div>
             </Show>
         </div>

@@ -334,7 +334,7 @@ fn ItemPanel(meeting: MeetingId, selected: RwSignal<Option<ItemId>>, viewing: Rw
                                     <li class="document" data-document=id.0>
                                         <button on:click=move |_| viewing.set(Some(id))>
                                             <span class="doc-title">{d.title.clone()}</span>
-                                            <span class="doc-meta">{format!("{} KB", d.size.div_ceil(1024))}" · "{move || i.t(conf_key(d.confidentiality))}</span>
+                                            <span class="doc-meta">{move || i.size(d.size)}" · "{move || i.t(conf_key(d.confidentiality))}</span>
                                         </button>
                                         // Through a tablet agent: a document the room would not
                                         // give the tablet cannot be read from it offline.
