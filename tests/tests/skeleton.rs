@@ -282,7 +282,7 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
         ServerMessage::Error { code, .. } => assert_eq!(code, "malformed_message"),
         other => anyhow::bail!("{other:?}"),
     }
-    chair.send_text(format!(r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#, "x".repeat(100 * 1024))).await?;
+    chair.send_text(format!(r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#, "x".repeat(gavel_shared::protocol::MAX_MESSAGE_BYTES))).await?;
     match chair.reply().await? {
         ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
         other => anyhow::bail!("{other:?}"),

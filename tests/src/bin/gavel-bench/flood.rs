@@ -59,7 +59,7 @@ fn flood(
             let (token, stop, tally) = (token.clone(), stop.clone(), tally.clone());
             noisy.push(tokio::spawn(async move {
                 let hello = protocol::encode(&ClientMessage::Hello { meeting, last_seq: None, version: PROTOCOL_VERSION });
-                let big = format!("{{\"type\":\"ping\",\"nonce\":1,\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+                let big = format!("{{\"type\":\"ping\",\"nonce\":1,\"pad\":\"{}\"}}", "x".repeat(protocol::MAX_MESSAGE_BYTES));
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let Ok(mut ws) = room.socket(&token).await else {
