@@ -641,4 +641,18 @@ mod tests {
         assert_eq!(parse_participants_csv("role\nchair\n").unwrap_err().code(), "bad_csv");
         assert_eq!(parse_participants_csv("name\n").unwrap_err().code(), "bad_csv");
     }
+
+    #[test]
+    fn every_csv_error_is_said_in_vietnamese_with_its_line() {
+        for (csv, said) in [
+            ("Họ và tên;Vai trò\nAn;Ủy viên\nBình;Phó Giám đốc\n", "Dòng 3: không nhận ra vai trò \"Phó Giám đốc\""),
+            ("Họ và tên,Biểu quyết\nAn,có lẽ\n", "Dòng 2: cột Biểu quyết phải ghi có hoặc không"),
+            ("Chức vụ\nChủ tịch\n", "Tệp CSV cần có cột 'Họ và tên'"),
+            ("Họ và tên\n", "Tệp CSV không có người tham dự nào."),
+        ] {
+            let err = parse_participants_csv(csv).unwrap_err();
+            let vi = gavel_shared::rules::reason_vi(&err.public_message());
+            assert!(vi.as_deref().is_some_and(|vi| vi.starts_with(said)), "{err} is said {vi:?}");
+        }
+    }
 }

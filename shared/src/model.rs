@@ -104,7 +104,7 @@ impl Role {
         match s.as_str() {
             "chair" | "chu-tri" | "chu-toa" | "chu-tich" => Some(Self::Chair),
             "secretary" | "thu-ky" => Some(Self::Secretary),
-            "delegate" | "dai-bieu" | "thanh-vien" | "member" => Some(Self::Delegate),
+            "delegate" | "dai-bieu" | "thanh-vien" | "uy-vien" | "member" => Some(Self::Delegate),
             "observer" | "du-thinh" | "khach-moi" | "quan-sat" => Some(Self::Observer),
             _ => None,
         }

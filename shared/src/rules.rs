@@ -110,12 +110,104 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("only participants present vote", "Chỉ người có mặt mới được biểu quyết."),
     ("only participants vote", "Chỉ thành phần cuộc họp mới biểu quyết."),
     ("this participant does not vote", "Người này không có quyền biểu quyết."),
+    ("no participants given", "Chưa có người nào được nêu."),
+    ("name each participant once", "Mỗi người chỉ được nêu một lần."),
+    ("only an excused absence has a reason", "Chỉ vắng mặt có lý do mới ghi lý do."),
+    ("the quorum must be a share between 0 and 1", "Tỷ lệ túc số phải nằm trong khoảng từ 0 đến 1."),
+    ("a speech is limited to an hour at most", "Thời gian mỗi lượt phát biểu tối đa là một giờ."),
+    ("a secret ballot cannot be changed", "Phiếu kín không thay đổi được."),
+    ("the majority must be a share between 0 and 1", "Tỷ lệ thông qua phải nằm trong khoảng từ 0 đến 1."),
+    ("a ballot picks between 1 and all of the options", "Mỗi phiếu chọn từ 1 đến tất cả các phương án."),
+    ("one count per option", "Cần đúng một số đếm cho mỗi phương án."),
+    ("unknown or repeated option", "Phương án không có trong danh sách hoặc bị chọn lặp lại."),
+    ("only named and secret documents list readers", "Chỉ tài liệu mật hoặc tài liệu theo danh sách mới có danh sách người đọc."),
+    ("not an agenda move", "Đây không phải thao tác chuyển nội dung."),
+    // Importing participants from a CSV file (the room's words in `http.rs`).
+    ("the CSV needs a column 'name' (or 'Họ và tên')", "Tệp CSV cần có cột 'Họ và tên' (hoặc 'name')."),
+    ("the CSV has no participants", "Tệp CSV không có người tham dự nào."),
 ];
 
+/// Refusals that carry details: each `{}` of the English stands for one,
+/// and the Vietnamese takes the same details in the same order. A detail
+/// that names a field is said in Vietnamese too ([`FIELDS_VI`]).
+pub const PATTERNS_VI: &[(&str, &str)] = &[
+    ("{} must not be empty", "{} không được để trống."),
+    ("{} is longer than {} characters", "{} dài quá {} ký tự."),
+    ("{} contains control characters", "{} có ký tự điều khiển không hợp lệ."),
+    ("at most {} participants at once", "Mỗi lần chỉ thêm được tối đa {} người."),
+    ("an election needs 2 to {} options", "Bầu cử cần từ 2 đến {} phương án."),
+    ("choose between 1 and {} options", "Hãy chọn từ 1 đến {} phương án."),
+    (
+        "the hands count the {} voters present who have not voted otherwise ({} present, {} ballots)",
+        "Số giơ tay chỉ tính {} người có mặt chưa biểu quyết bằng cách khác ({} người có mặt, {} phiếu).",
+    ),
+    // Importing participants from a CSV file (the room's words in `http.rs`).
+    ("line {}: unknown role {}", "Dòng {}: không nhận ra vai trò {} (hãy ghi Chủ tọa, Thư ký, Đại biểu hoặc Dự thính)."),
+    ("line {}: {} must be yes or no, not {}", "Dòng {}: cột {} phải ghi có hoặc không, không phải {}."),
+    ("line {}: {}", "Dòng {}: tệp CSV có lỗi ({})."),
+];
+
+/// The fields named in refusals, in Vietnamese.
+pub const FIELDS_VI: &[(&str, &str)] = &[
+    ("title", "Tiêu đề"),
+    ("name", "Họ và tên"),
+    ("position", "Chức vụ"),
+    ("presenter", "Người trình bày"),
+    ("summary", "Tóm tắt"),
+    ("organisation", "Tên cơ quan"),
+    ("place", "Địa điểm"),
+    ("locality", "Địa danh"),
+    ("question", "Nội dung biểu quyết"),
+    ("option", "Phương án"),
+    ("reason", "Lý do"),
+    ("opinion", "Ý kiến"),
+    ("minutes", "Nội dung biên bản"),
+    ("number", "Số biên bản"),
+    ("comment", "Góp ý"),
+    ("member", "Thành viên"),
+    ("voting", "Biểu quyết"),
+];
+
+/// `message` matched against `pattern` as a whole: the details its `{}`
+/// stand for, in order.
+fn details<'a>(pattern: &str, message: &'a str) -> Option<Vec<&'a str>> {
+    let parts: Vec<&str> = pattern.split("{}").collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    let mut rest = message.strip_prefix(first)?.strip_suffix(last)?;
+    let mut found = vec![];
+    for part in &parts[1..parts.len().saturating_sub(1)] {
+        let at = rest.find(part).filter(|at| *at > 0)?;
+        found.push(&rest[..at]);
+        rest = &rest[at + part.len()..];
+    }
+    if parts.len() > 1 {
+        found.push(rest.get(..).filter(|r| !r.is_empty())?);
+    }
+    Some(found)
+}
+
 /// The Vietnamese of the reason in a refusal's message, if it gives one of [`REASONS_VI`].
-pub fn reason_vi(message: &str) -> Option<&'static str> {
+pub fn reason_vi(message: &str) -> Option<std::borrow::Cow<'static, str>> {
     // The longest that fits: some reasons hold others ("already voted").
-    REASONS_VI.iter().filter(|(en, _)| message.contains(en)).max_by_key(|(en, _)| en.len()).map(|(_, vi)| *vi)
+    if let Some((_, vi)) = REASONS_VI.iter().filter(|(en, _)| message.contains(en)).max_by_key(|(en, _)| en.len()) {
+        return Some(std::borrow::Cow::Borrowed(vi));
+    }
+    // With details: the message as the room words it ("invalid: title must
+    // not be empty"), its code's prefix left out; the pattern that says most.
+    let said =
+        message.split_once(": ").filter(|(code, _)| code.bytes().all(|b| b.is_ascii_lowercase() || b == b' ')).map_or(message, |(_, m)| m);
+    let (_, vi, found) = PATTERNS_VI
+        .iter()
+        .filter_map(|(en, vi)| Some((*en, *vi, details(en, said)?)))
+        .max_by_key(|(en, _, _)| en.len() - en.matches("{}").count() * 2)?;
+    let mut out = String::new();
+    let mut pieces = vi.split("{}");
+    out.push_str(pieces.next().unwrap_or_default());
+    for (detail, piece) in found.iter().zip(pieces) {
+        out.push_str(FIELDS_VI.iter().find(|(en, _)| en == detail).map_or(detail, |(_, v)| v));
+        out.push_str(piece);
+    }
+    Some(std::borrow::Cow::Owned(out))
 }
 
 /// One row of the rights table: who may send a kind of command, and in which
@@ -871,7 +963,7 @@ mod tests {
                     seen += 1;
                     let message = RuleError::Conflict("").to_string().replace("conflict: ", "") + literal;
                     assert!(
-                        reason_vi(&message).is_some_and(|vi| REASONS_VI.iter().any(|(en, v)| *v == vi && *en == literal)),
+                        reason_vi(&message).is_some_and(|vi| REASONS_VI.iter().any(|(en, v)| *v == vi.as_ref() && *en == literal)),
                         "no Vietnamese for {literal:?}"
                     );
                 }
@@ -879,8 +971,68 @@ mod tests {
         }
         assert!(seen > 25, "only {seen} reasons found: the scan is broken");
         // As the server words them.
-        assert_eq!(reason_vi(&RuleError::Forbidden("only participants vote").to_string()), Some("Chỉ thành phần cuộc họp mới biểu quyết."));
-        assert_eq!(reason_vi(&RuleError::Conflict("already voted").to_string()), Some("Đã biểu quyết rồi."));
+        assert_eq!(
+            reason_vi(&RuleError::Forbidden("only participants vote").to_string()).as_deref(),
+            Some("Chỉ thành phần cuộc họp mới biểu quyết.")
+        );
+        assert_eq!(reason_vi(&RuleError::Conflict("already voted").to_string()).as_deref(), Some("Đã biểu quyết rồi."));
+    }
+
+    #[test]
+    fn every_invalid_input_is_said_in_vietnamese_with_its_details() {
+        // Every `Invalid(…)` in the rules: a fixed reason, or a pattern.
+        let source = include_str!("rules.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        let code = &code[code.find("pub fn reason_vi").unwrap()..];
+        let mut seen = 0;
+        for (at, _) in code.match_indices("Invalid(") {
+            let after = &code[at..];
+            let Some(open) = after.find('"') else { continue };
+            let literal = &after[open + 1..open + 1 + after[open + 1..].find('"').unwrap()];
+            seen += 1;
+            // `{left}`, `{MAX_BATCH}`: a detail.
+            let mut pattern = String::new();
+            let mut inside = false;
+            for c in literal.chars() {
+                match c {
+                    '{' => inside = true,
+                    '}' => {
+                        inside = false;
+                        pattern.push_str("{}");
+                    }
+                    c if !inside => pattern.push(c),
+                    _ => {}
+                }
+            }
+            let known = if pattern.contains("{}") {
+                PATTERNS_VI.iter().any(|(en, _)| *en == pattern)
+            } else {
+                REASONS_VI.iter().any(|(en, _)| *en == pattern)
+            };
+            assert!(known, "no Vietnamese for {pattern:?}");
+        }
+        assert!(seen > 15, "only {seen} reasons found: the scan is broken");
+        // As the room words them, details and fields in Vietnamese.
+        let said = |e: RuleError| reason_vi(&e.to_string()).map(|v| v.into_owned());
+        assert_eq!(said(RuleError::Invalid("title must not be empty".into())).as_deref(), Some("Tiêu đề không được để trống."));
+        assert_eq!(
+            said(RuleError::Invalid("minutes is longer than 100000 characters".into())).as_deref(),
+            Some("Nội dung biên bản dài quá 100000 ký tự.")
+        );
+        assert_eq!(
+            reason_vi("line 3: unknown role \"Ủy viên\"").as_deref(),
+            Some("Dòng 3: không nhận ra vai trò \"Ủy viên\" (hãy ghi Chủ tọa, Thư ký, Đại biểu hoặc Dự thính).")
+        );
+        assert_eq!(
+            reason_vi("line 4: voting must be yes or no, not \"x\"").as_deref(),
+            Some("Dòng 4: cột Biểu quyết phải ghi có hoặc không, không phải \"x\".")
+        );
+        assert_eq!(
+            reason_vi("line 5: found record with 3 fields").as_deref(),
+            Some("Dòng 5: tệp CSV có lỗi (found record with 3 fields).")
+        );
+        assert_eq!(reason_vi("title must be a poem"), None, "a message no pattern fits");
+        assert_eq!(reason_vi("must not be empty"), None, "a detail left out");
     }
 
     #[test]

@@ -1803,3 +1803,41 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     c.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let dir = tempfile::tempdir()?;
+    // Windows-1258, as Excel writes "CSV" there: ễ is ê (0xEA) then a
+    // combining tilde (0xDE). Read as UTF-8 by the page it would be broken.
+    let good = dir.path().join("danh-sach.csv");
+    std::fs::write(&good, b"Ho\xf2 v\xe0 t\xean;Vai tro\xcc\nNguy\xea\xden Th\xe0nh \xd0a\xf2t;\xf0a\xf2i bi\xea\xd2u\n")?;
+    let file = c.wait().at_most(WAIT).for_element(Locator::Css("#import-file")).await?;
+    file.send_keys(&good.to_string_lossy()).await?;
+    // Pressed twice before the answer, as on a slow tablet: one import.
+    c.execute("const b = document.querySelector('#import'); b.click(); b.click(); return 1;", vec![]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    eventually("the participant is imported", || async {
+        Ok(secretary.state(s.meeting).await?.participants.iter().any(|p| p.name == "Nguyễn Thành Đạt"))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let named = secretary.state(s.meeting).await?.participants.iter().filter(|p| p.name == "Nguyễn Thành Đạt").count();
+    assert_eq!(named, 1, "imported twice");
+
+    // The new PIN cards, closed.
+    c.wait().at_most(WAIT).for_element(Locator::Css(".cards-overlay button.secondary")).await?.click().await?;
+    // A role the room does not know: said in Vietnamese, with its line.
+    let bad = dir.path().join("sai.csv");
+    std::fs::write(&bad, "Họ và tên;Vai trò\nLê Văn Bình;Phó Giám đốc\n")?;
+    c.find(Locator::Css("#import-file")).await?.send_keys(&bad.to_string_lossy()).await?;
+    c.find(Locator::Css("#import")).await?.click().await?;
+    wait_text(&c, ".notice.error", "Dòng 2: không nhận ra vai trò \"Phó Giám đốc\"").await?;
+    c.close().await?;
+    Ok(())
+}

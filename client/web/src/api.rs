@@ -53,11 +53,13 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Res
     read(r).await
 }
 
-/// POST a text body (CSV), read a JSON answer.
-pub async fn post_text<T: DeserializeOwned>(url: &str, content_type: &str, body: String) -> Result<T, ApiError> {
+/// POST a file's bytes as they are (a CSV in whatever code page Excel wrote
+/// it: the room decodes it), read a JSON answer.
+pub async fn post_file<T: DeserializeOwned>(url: &str, content_type: &str, file: &web_sys::Blob, key: &str) -> Result<T, ApiError> {
     let r = with_cookie(Request::post(url))
         .header("content-type", content_type)
-        .body(body)
+        .header("idempotency-key", key)
+        .body(file)
         .map_err(ApiError::network)?
         .send()
         .await

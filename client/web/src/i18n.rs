@@ -451,7 +451,7 @@ impl I18n {
         if lang == Lang::Vi
             && let Some(reason) = gavel_shared::rules::reason_vi(message)
         {
-            return reason.to_string();
+            return reason.into_owned();
         }
         match TABLE.iter().find(|(k, _, _)| *k == key) {
             Some(_) if lang == Lang::Vi && WHOLE.contains(&code) => lookup(lang, &key).to_string(),

@@ -493,15 +493,16 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
         });
     };
     let csv: NodeRef<Input> = NodeRef::new();
+    // One key per file chosen: "Import" pressed twice adds its people once.
+    let import_key = StoredValue::new(api::new_key());
     let import = move |_| {
         let Some(f) = csv.get().and_then(|input| input.files()).and_then(|l| l.get(0)) else { return };
         spawn_local(async move {
-            let text = match wasm_bindgen_futures::JsFuture::from(f.text()).await {
-                Ok(t) => t.as_string().unwrap_or_default(),
-                Err(_) => return,
-            };
+            // The bytes as Excel wrote them: a CSV saved on a Vietnamese
+            // Windows is in Windows-1258, which the browser would read as
+            // broken UTF-8; the room tells the two apart.
             let url = format!("/api/meetings/{meeting}/participants/import");
-            match api::post_text::<serde_json::Value>(&url, "text/csv; charset=utf-8", text).await {
+            match api::post_file::<serde_json::Value>(&url, "text/csv", &f, &import_key.get_value()).await {
                 Ok(v) => {
                     if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
                         cards.set(Some(pins));
@@ -630,8 +631,8 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             <h3>{move || i.t("prep.import")}</h3>
             <p class="muted">{move || i.t("prep.import_help")}</p>
             <div class="grid-form">
-                <input type="file" accept=".csv,text/csv" node_ref=csv/>
-                <button on:click=import>{move || i.t("prep.import")}</button>
+                <input type="file" id="import-file" accept=".csv,text/csv" node_ref=csv on:change=move |_| import_key.set_value(api::new_key())/>
+                <button id="import" on:click=import>{move || i.t("prep.import")}</button>
             </div>
         </section>
     }
