@@ -503,7 +503,7 @@ async fn minutes_export(
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 "docx",
             ),
-            "csv" => (mdoc::polls_csv(&state)?, "text/csv; charset=utf-8", "csv"),
+            "csv" => (mdoc::polls_csv(&state, lang)?, "text/csv; charset=utf-8", "csv"),
             "json" => (mdoc::record_json(&state, &record, &events)?, "application/json", "json"),
             other => anyhow::bail!("unknown format {other:?}"),
         })

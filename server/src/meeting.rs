@@ -1423,8 +1423,8 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
             let doc = mdoc::assemble(&finished, &record, lang);
             out.push((format!("bien-ban-{m}-v{version}-{}.pdf", lang.code()), mdoc::pdf(&doc)?));
             out.push((format!("bien-ban-{m}-v{version}-{}.docx", lang.code()), mdoc::docx(&doc)?));
+            out.push((format!("bieu-quyet-{m}-v{version}-{}.csv", lang.code()), mdoc::polls_csv(&finished, lang)?));
         }
-        out.push((format!("bieu-quyet-{m}-v{version}.csv"), mdoc::polls_csv(&finished)?));
         out.push((format!("ho-so-{m}-v{version}.json"), mdoc::record_json(&finished, &record, &events)?));
         Ok(out)
     })

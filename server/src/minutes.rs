@@ -12,7 +12,6 @@ use gavel_shared::minutes::{Block, MinutesStatus, SectionKey, parse_text};
 use gavel_shared::model::*;
 use gavel_shared::protocol::Event;
 use gavel_shared::state::MeetingState;
-use serde::Serialize;
 use time::OffsetDateTime;
 
 /// The language of an export.
@@ -197,10 +196,7 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
             let of = basis_text(lang, p.kind, r.basis);
             for (n, o) in p.options.iter().enumerate() {
                 // The room's own yes/no options, in the export's language.
-                let o = match YES_NO_OPTIONS.iter().position(|y| y == o) {
-                    Some(k) if p.kind == PollKind::YesNo && k == n => t(lang, YES_NO_OPTIONS[k], ["In favour", "Against", "Abstain"][k]),
-                    _ => o.as_str(),
-                };
+                let o = option_text(lang, p, n, o);
                 let c = r.counts.get(n).copied().unwrap_or(0);
                 let elected = if p.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false) {
                     t(lang, " — trúng cử", " — elected")
@@ -565,59 +561,105 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// One line of the poll results CSV.
-#[derive(Serialize)]
-struct PollRow<'a> {
-    poll: i64,
-    item: &'a str,
-    question: &'a str,
-    ballot: &'a str,
-    status: &'a str,
-    option: &'a str,
-    votes: u32,
-    percent_of_base: String,
-    base: u32,
-    basis: &'a str,
-    option_passed: bool,
-    adopted: bool,
-    ballots: u32,
-    by_secretary: u32,
-    quorum_present: u32,
-    quorum_members: u32,
-    closed_at: String,
+/// The room's own yes/no option `o` (the `n`th of a yes/no poll) in
+/// `lang`; any other option as written.
+fn option_text<'a>(lang: Lang, p: &'a Poll, n: usize, o: &'a str) -> &'a str {
+    match YES_NO_OPTIONS.iter().position(|y| *y == o) {
+        Some(k) if p.kind == PollKind::YesNo && k == n => t(lang, YES_NO_OPTIONS[k], ["In favour", "Against", "Abstain"][k]),
+        _ => o,
+    }
 }
 
-/// The poll results as CSV (UTF-8 with a BOM, so spreadsheets read the diacritics).
-pub fn polls_csv(s: &MeetingState) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+/// The poll results as CSV, one line per option, for a spreadsheet in
+/// `lang`'s locale: UTF-8 with a BOM (so the diacritics are read), and in
+/// Vietnamese the separators Excel expects there (";" between fields, a
+/// decimal comma), headings and words in Vietnamese. Times are the room's.
+pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
+    let vi = lang == Lang::Vi;
+    let mut w = csv::WriterBuilder::new().delimiter(if vi { b';' } else { b',' }).from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let head: [(&str, &str); 17] = [
+        ("Mã biểu quyết", "poll"),
+        ("Nội dung", "item"),
+        ("Vấn đề biểu quyết", "question"),
+        ("Hình thức", "ballot"),
+        ("Trạng thái", "status"),
+        ("Phương án", "option"),
+        ("Số phiếu", "votes"),
+        ("Tỷ lệ (%)", "percent_of_base"),
+        ("Số làm căn cứ tính tỷ lệ", "base"),
+        ("Căn cứ tính tỷ lệ", "basis"),
+        ("Phương án đạt", "option_passed"),
+        ("Thông qua", "adopted"),
+        ("Số phiếu đã bỏ", "ballots"),
+        ("Do thư ký nhập", "by_secretary"),
+        ("Thành viên có mặt", "quorum_present"),
+        ("Tổng số thành viên", "quorum_members"),
+        ("Kết thúc lúc", "closed_at"),
+    ];
+    w.write_record(head.iter().map(|(v, e)| if vi { *v } else { *e }))?;
+    let yes_no = |b: bool| {
+        if vi {
+            if b { "có" } else { "không" }
+        } else if b {
+            "yes"
+        } else {
+            "no"
+        }
+    };
     for p in s.polls.iter() {
         let item = s.item(p.item).map(|i| i.title.as_str()).unwrap_or("");
         let Some(r) = &p.result else { continue };
+        let closed = in_room(r.closed_at);
+        let closed_at = if vi {
+            format!("{:02}/{:02}/{} {}", closed.day(), u8::from(closed.month()), closed.year(), gavel_shared::clock::clock(r.closed_at))
+        } else {
+            closed.format(&time::format_description::well_known::Rfc3339)?
+        };
         for (n, o) in p.options.iter().enumerate() {
             let votes = r.counts.get(n).copied().unwrap_or(0);
-            w.serialize(PollRow {
-                poll: p.id.0,
-                item,
-                question: &p.question,
-                ballot: if p.secret { "secret" } else { "named" },
-                status: p.status.as_str(),
-                option: o,
-                votes,
-                percent_of_base: if r.base > 0 { format!("{:.2}", f64::from(votes) * 100.0 / f64::from(r.base)) } else { String::new() },
-                base: r.base,
-                basis: match r.basis {
+            let share =
+                if r.base > 0 { gavel_shared::text::number(f64::from(votes) * 100.0 / f64::from(r.base), 2, vi) } else { String::new() };
+            let ballot = match (p.secret, vi) {
+                (true, true) => "bỏ phiếu kín",
+                (false, true) => "công khai",
+                (true, false) => "secret",
+                (false, false) => "named",
+            };
+            let status = match (p.status, vi) {
+                (PollStatus::Closed, true) => "đã kết thúc",
+                (PollStatus::Cancelled, true) => "đã hủy",
+                (PollStatus::Open, true) => "đang mở",
+                (PollStatus::Draft, true) => "chưa mở",
+                (status, false) => status.as_str(),
+            };
+            let basis = if vi {
+                basis_text(lang, p.kind, r.basis)
+            } else {
+                match r.basis {
                     Basis::VotesCast => "votes_cast",
                     Basis::MembersPresent => "members_present",
                     Basis::AllMembers => "all_members",
-                },
-                option_passed: r.passed.get(n).copied().unwrap_or(false),
-                adopted: r.adopted,
-                ballots: r.ballots,
-                by_secretary: r.by_secretary,
-                quorum_present: r.quorum.present,
-                quorum_members: r.quorum.members,
-                closed_at: crate::store::ts(r.closed_at),
-            })?;
+                }
+            };
+            w.write_record([
+                p.id.0.to_string().as_str(),
+                item,
+                &p.question,
+                ballot,
+                status,
+                option_text(lang, p, n, o),
+                &votes.to_string(),
+                &share,
+                &r.base.to_string(),
+                basis,
+                yes_no(r.passed.get(n).copied().unwrap_or(false)),
+                yes_no(r.adopted),
+                &r.ballots.to_string(),
+                &r.by_secretary.to_string(),
+                &r.quorum.present.to_string(),
+                &r.quorum.members.to_string(),
+                &closed_at,
+            ])?;
         }
     }
     Ok(w.into_inner()?)

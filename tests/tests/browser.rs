@@ -455,6 +455,11 @@ async fn the_secretary_writes_the_minutes_in_the_browser() -> anyhow::Result<()>
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secretary-minutes.png"), c.screenshot().await?)?;
+    // Every export in each language, named in the page's.
+    let csv_en = c.find(Locator::Css("a.download[data-format='csv'][data-lang='en']")).await?;
+    assert_eq!(csv_en.text().await?, "CSV (tiếng Anh)");
+    assert!(csv_en.attr("href").await?.is_some_and(|h| h.ends_with("format=csv&lang=en")));
+    assert_eq!(text_of(&c, "a.download[data-format='pdf'][data-lang='vi']").await?, "PDF (tiếng Việt)");
     c.close().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Minutes: written during the meeting, approved, signed, exported (DOCX,
 //! PDF, CSV, JSON) and verified with no server running.
 
+use anyhow::Context;
 use gavel_shared::decision::*;
 use gavel_shared::minutes::{MinutesStatus, SectionKey};
 use gavel_shared::model::*;
@@ -178,6 +179,24 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     // The counts in the exports equal those in the database.
     let db = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", dir.path().join("gavel.db").display())).await?;
     let csv = String::from_utf8(get("csv").await?)?;
+    // For a spreadsheet on a Vietnamese Windows: ";" between fields, a
+    // decimal comma, words in Vietnamese, the room's time.
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("Mã biểu quyết;Nội dung;Vấn đề biểu quyết;"), "{}", lines[0]);
+    let first = lines.iter().find(|l| l.starts_with(&format!("{};", named.0))).context("no line for the named poll")?;
+    for word in ["Thông qua dự toán ngân sách năm 2027", "công khai", "đã kết thúc", "Tán thành", ";có;"] {
+        assert!(first.contains(word), "{word:?} not in {first}");
+    }
+    assert!(first.split(';').nth(7).is_some_and(|share| share.contains(',')), "no decimal comma: {first}");
+    let english = {
+        let path = format!("/api/meetings/{}/minutes/export?format=csv&lang=en", s.meeting);
+        String::from_utf8(secretary.raw_get(&path).send().await?.error_for_status()?.bytes().await?.to_vec())?
+    };
+    let first_en = english.lines().find(|l| l.starts_with(&format!("{},", named.0))).context("no English line")?;
+    for word in ["In favour", "named", "closed", ",yes,"] {
+        assert!(first_en.contains(word), "{word:?} not in {first_en}");
+    }
+    assert!(first_en.ends_with("+07:00"), "not in the room's time: {first_en}");
     let json: serde_json::Value = serde_json::from_slice(&get("json").await?)?;
     for poll in [named, secret] {
         let mut db_counts = [0u32; 3];
@@ -193,8 +212,8 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
         let csv_counts: Vec<u32> = csv
             .lines()
             .skip(1)
-            .filter(|l| l.starts_with(&format!("{},", poll.0)))
-            .map(|l| l.split(',').nth(6).unwrap().parse().unwrap())
+            .filter(|l| l.starts_with(&format!("{};", poll.0)))
+            .map(|l| l.split(';').nth(6).unwrap().parse().unwrap())
             .collect();
         assert_eq!(csv_counts, db_counts.to_vec(), "CSV of poll {poll}");
         let polls = json["meeting"]["polls"].as_array().unwrap();
@@ -232,7 +251,7 @@ async fn signed_minutes_verify_offline_and_fail_when_anything_differs() -> anyho
     assert_eq!(st.minutes.status, MinutesStatus::Signed);
     assert!(!st.minutes.sections.is_empty(), "members read the signed minutes");
     let v = st.minutes.signed.last().unwrap().clone();
-    assert_eq!(v.files.len(), 6, "{:?}", v.files);
+    assert_eq!(v.files.len(), 7, "PDF, DOCX and CSV in each language, and the record: {:?}", v.files);
     // Signed minutes cannot change; a correction is a new version.
     assert_eq!(
         secretary.command(s.meeting, "late-edit", &Command::EditMinutes { section: SectionKey::Opening, text: "x".into() }).await?.code(),

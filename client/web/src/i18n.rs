@@ -296,6 +296,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.approve", "Phê duyệt biên bản", "Approve the minutes"),
     ("min.sign", "Ký số và phát hành", "Sign and issue"),
     ("min.revise", "Đính chính (tạo phiên bản mới)", "Correct (new version)"),
+    ("min.in_vi", "tiếng Việt", "Vietnamese"),
+    ("min.in_en", "tiếng Anh", "English"),
     ("min.comment", "Góp ý cho phần này", "Comment on this part"),
     ("min.comments", "Góp ý", "Comments"),
     ("min.export", "Tải về (bản hiện tại)", "Download (as it stands)"),

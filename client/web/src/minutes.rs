@@ -81,9 +81,17 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
             <Show when=move || is_secretary() || is_chair()>
                 <h3>{move || i.t("min.export")}</h3>
                 <p class="downloads">
-                    {[("pdf", "vi", "PDF (VI)"), ("docx", "vi", "DOCX (VI)"), ("pdf", "en", "PDF (EN)"), ("docx", "en", "DOCX (EN)"), ("csv", "vi", "CSV"), ("json", "vi", "JSON")]
+                    {[("pdf", "vi"), ("docx", "vi"), ("csv", "vi"), ("pdf", "en"), ("docx", "en"), ("csv", "en"), ("json", "")]
                         .into_iter()
-                        .map(|(f, l, label)| view! { <a class="download" href=format!("/api/meetings/{meeting}/minutes/export?format={f}&lang={l}")>{label}</a> })
+                        .map(|(f, l)| {
+                            let label = move || match l {
+                                "vi" => format!("{} ({})", f.to_uppercase(), i.t("min.in_vi")),
+                                "en" => format!("{} ({})", f.to_uppercase(), i.t("min.in_en")),
+                                _ => f.to_uppercase(),
+                            };
+                            let lang = if l.is_empty() { "vi" } else { l };
+                            view! { <a class="download" data-format=f data-lang=l href=format!("/api/meetings/{meeting}/minutes/export?format={f}&lang={lang}")>{label}</a> }
+                        })
                         .collect_view()}
                 </p>
             </Show>
