@@ -134,3 +134,15 @@ impl IntoResponse for Error {
         (self.status(), axum::Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_after_wrong_pins_is_said_in_vietnamese_with_its_seconds() {
+        let e = Error::TooManyAttempts { wait_secs: 30 };
+        let vi = gavel_shared::rules::reason_vi(&e.public_message());
+        assert_eq!(vi.as_deref(), Some("Nhập sai mã PIN quá nhiều lần: hãy thử lại sau 30 giây."));
+    }
+}
