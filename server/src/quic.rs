@@ -351,8 +351,20 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
                     let message = format!("ask for at most {MAX_CHUNKS_PER_REQUEST} chunks, each below {}", m.chunks.len());
                     return reply(&mut send, &StreamReply::Error { code: "invalid".into(), message }).await;
                 }
+                // Opened before saying yes: a file the room has lost is said
+                // so, not a stream that ends early with no reason.
+                let path = app.documents.path(&m.sha256);
+                let file = match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await? {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        tracing::error!(document = %doc.id, sha256 = %m.sha256, "a document's file is missing from the room's disk");
+                        let message = "the room no longer has this document's file: the secretary must upload it again".to_string();
+                        return reply(&mut send, &StreamReply::Error { code: "file_missing".into(), message }).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 reply(&mut send, &StreamReply::Chunks { count: indices.len() as u32 }).await?;
-                send_chunks(&app, &m, &indices, &mut send).await
+                send_chunks(file, &m, &indices, &mut send).await
             }
             StreamRequest::Http { token, method, path, headers } => {
                 relay_http(router, peer, token, &method, &path, headers, &mut send, recv).await
@@ -368,7 +380,7 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
 }
 
 async fn send_chunks(
-    app: &AppState,
+    mut file: std::fs::File,
     m: &gavel_shared::pack::Manifest,
     indices: &[u32],
     send: &mut quinn::SendStream,
@@ -379,7 +391,6 @@ async fn send_chunks(
     // blocking pool, and every byte a copy into the stream.)
     let offsets = m.offsets();
     let jobs: Vec<(u64, u32)> = indices.iter().map(|&i| (offsets[i as usize], m.chunks[i as usize].len)).collect();
-    let path = app.documents.path(&m.sha256);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     let reader = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek};
@@ -389,10 +400,6 @@ async fn send_chunks(
             f.seek(std::io::SeekFrom::Start(at))?;
             f.read_exact(&mut buf[4..])?;
             Ok(bytes::Bytes::from(buf))
-        };
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) => return drop(tx.blocking_send(Err(e))),
         };
         for (at, len) in jobs {
             let piece = read(&mut file, at, len);

@@ -641,7 +641,11 @@ pub enum ServerMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotGiven {
     pub document: DocumentId,
-    /// The room's words.
+    /// The room's code for why, which the page says in its language;
+    /// empty when the tablet itself failed.
+    #[serde(default)]
+    pub code: String,
+    /// The room's words (or the tablet's, without a code).
     pub why: String,
 }
 

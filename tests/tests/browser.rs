@@ -1560,6 +1560,9 @@ async fn a_tablet_browser_says_which_document_the_room_would_not_give() -> anyho
     // before counting on reading it offline.
     let note = |d: DocumentId| format!(".document[data-document='{}'] .not-given", d.0);
     wait_text(&c, &note(lost.id), "chưa nhận được tài liệu này").await?;
+    // The room's reason in the page's language, not its English and code.
+    let said = text_of(&c, &note(lost.id)).await?;
+    assert!(said.contains("hãy báo thư ký tải lên lại") && !said.contains('['), "{said}");
     wait_text(&c, "#tablet-pack .count", "1/2").await?;
     assert!(c.find(Locator::Css(&note(kept.id))).await.is_err(), "a document the tablet holds is said to be missing");
     c.close().await?;

@@ -93,7 +93,10 @@ pub struct Progress {
 pub struct Refused {
     pub document: DocumentId,
     pub title: String,
-    /// The room's words.
+    /// The room's code for why ("not_found", "unstampable"), empty when
+    /// the tablet itself failed.
+    pub code: String,
+    /// The room's words (or the tablet's, without a code).
     pub why: String,
     /// How many times it was asked for.
     pub tries: u32,
@@ -104,7 +107,10 @@ pub struct Refused {
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{}\" ({})", self.title, self.why)
+        match self.code.as_str() {
+            "" => write!(f, "\"{}\" ({})", self.title, self.why),
+            code => write!(f, "\"{}\" ({} [{code}])", self.title, self.why),
+        }
     }
 }
 
@@ -135,6 +141,7 @@ impl Progress {
 struct Refusal {
     tries: u32,
     next: Instant,
+    code: String,
     why: String,
     lasting: bool,
 }
@@ -146,6 +153,7 @@ fn told(docs: &[Document], refused: &HashMap<String, Refusal>) -> Vec<Refused> {
             refused.get(&d.sha256).map(|r| Refused {
                 document: d.id,
                 title: d.title.clone(),
+                code: r.code.clone(),
                 why: r.why.clone(),
                 tries: r.tries,
                 lasting: r.lasting,
@@ -856,8 +864,9 @@ async fn run_downloads(shared: Arc<Shared>) {
                             tracing::warn!(document = %d.title, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
                             let room = e.downcast_ref::<crate::pack::RoomRefused>();
                             let lasting = room.is_some_and(|r| r.lasting());
-                            let why = room.map_or_else(|| e.root_cause().to_string(), |r| r.to_string());
-                            refused.insert(d.sha256.clone(), Refusal { tries: tries + 1, next: Instant::now() + wait, why, lasting });
+                            let (code, why) =
+                                room.map_or_else(|| (String::new(), e.root_cause().to_string()), |r| (r.code.clone(), r.message.clone()));
+                            refused.insert(d.sha256.clone(), Refusal { tries: tries + 1, next: Instant::now() + wait, code, why, lasting });
                             failed = true;
                         }
                         Err(e) => {
@@ -1361,7 +1370,7 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                                 docs_done: p.docs_done,
                                                 docs_total: p.docs_total,
                                                 problem: p.problem.clone(),
-                                                refused: p.refused.iter().map(|r| NotGiven { document: r.document, why: r.why.clone() }).collect(),
+                                                refused: p.refused.iter().map(|r| NotGiven { document: r.document, code: r.code.clone(), why: r.why.clone() }).collect(),
                                             }
                                         };
                                         if pack.as_ref() != Some(&now) {
@@ -1469,7 +1478,14 @@ mod tests {
 
     #[test]
     fn preparing_a_tablet_gives_up_on_a_document_only_when_asking_again_will_not_help() {
-        let refusal = |tries, lasting| Refused { document: DocumentId(1), title: "Tờ trình".into(), why: "…".into(), tries, lasting };
+        let refusal = |tries, lasting| Refused {
+            document: DocumentId(1),
+            title: "Tờ trình".into(),
+            code: String::new(),
+            why: "…".into(),
+            tries,
+            lasting,
+        };
         let p = |refused: Vec<Refused>, done| Progress { docs_total: 2, docs_done: done, seq: Some(7), refused, ..Default::default() };
         assert!(!p(vec![refusal(1, false)], 1).stuck(), "a refusal that may pass is asked again first");
         assert!(!p(vec![refusal(GIVE_UP_AFTER - 1, false)], 1).stuck());

@@ -157,9 +157,10 @@ impl RoomRefused {
     }
 
     /// Asking again will not change the answer (the document is gone, not
-    /// this reader's, or cannot be stamped), unless the meeting changes.
+    /// this reader's, cannot be stamped, or its file is lost from the
+    /// room's disk), unless the meeting changes.
     pub fn lasting(&self) -> bool {
-        ["not_found", "forbidden", "unstampable"].contains(&self.code.as_str())
+        ["not_found", "forbidden", "unstampable", "file_missing"].contains(&self.code.as_str())
     }
 }
 

@@ -50,7 +50,12 @@ fn send_then(cmd: Command, confirm: bool, done: impl FnOnce() + 'static, undo: i
 /// Why the room would not give this document to the tablet, as its agent
 /// says; none in a browser without an agent.
 fn not_given(document: DocumentId) -> Option<String> {
-    use_ctx().live.pack.with(|p| p.as_ref()?.refused.iter().find(|r| r.document == document).map(|r| r.why.clone()))
+    let i = use_i18n();
+    use_ctx().live.pack.with(|p| {
+        let r = p.as_ref()?.refused.iter().find(|r| r.document == document)?;
+        // The room's reason in the page's language; the tablet's own failure as it says it.
+        Some(if r.code.is_empty() { r.why.clone() } else { i.error(&r.code, &r.why) })
+    })
 }
 
 /// The confidentiality level, in words.
