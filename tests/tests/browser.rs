@@ -897,6 +897,7 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
     let pdf = dir.path().join("to-trinh.pdf");
     std::fs::write(&pdf, drawn_pdf(1))?;
     let input = c.wait().at_most(WAIT).for_element(Locator::Css("#upload-form input[type='file']")).await?;
+    assert_eq!(text_of(&c, "#upload-form label:has(input[type='file'])").await?, "Tệp PDF", "the file field's name");
     input.send_keys(&pdf.display().to_string()).await?;
     let reader = s.sign_in(&s.secretary).await?;
     let had = reader.state(s.meeting).await?.documents.len();
@@ -1838,8 +1839,10 @@ async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> an
     let named = secretary.state(s.meeting).await?.participants.iter().filter(|p| p.name == "Nguyễn Thành Đạt").count();
     assert_eq!(named, 1, "imported twice");
 
-    // The new PIN cards, closed.
-    c.wait().at_most(WAIT).for_element(Locator::Css(".cards-overlay button.secondary")).await?.click().await?;
+    // The new PIN card, in the page's language; then closed.
+    let card = c.wait().at_most(WAIT).for_element(Locator::Css(".signin-card .card-pin")).await?.text().await?;
+    assert!(card.starts_with("Mã PIN: "), "{card}");
+    c.find(Locator::Css(".cards-overlay button.secondary")).await?.click().await?;
     // A role the room does not know: said in Vietnamese, with its line.
     let bad = dir.path().join("sai.csv");
     std::fs::write(&bad, "Họ và tên;Vai trò\nLê Văn Bình;Phó Giám đốc\n")?;

@@ -41,7 +41,7 @@ pub fn Cards(pins: Vec<IssuedPin>, #[prop(into)] on_close: Callback<()>) -> impl
                             <div class="card-text">
                                 <div class="card-meeting">{title.clone()}</div>
                                 <div class="card-name">{p.name.clone()}</div>
-                                <div class="card-pin">"PIN: "<strong class="pin-value">{p.pin.clone().unwrap_or_else(|| "——".into())}</strong></div>
+                                <div class="card-pin">{move || i.t("join.pin")}": "<strong class="pin-value">{p.pin.clone().unwrap_or_else(|| "——".into())}</strong></div>
                                 {p.pin.clone().map(|pin| view! {
                                     <div class="card-code">{move || i.t("cards.code")}": "<strong class="join-code">{format!("{}-{}-{pin}", meeting_id.0, p.participant.0)}</strong></div>
                                 })}

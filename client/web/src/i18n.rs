@@ -17,6 +17,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("lobby.staff", "Đăng nhập cán bộ (quản trị, thư ký)", "Staff sign-in (administrator, secretary)"),
     ("join.who", "Bạn là ai?", "Who are you?"),
     ("join.pin", "Mã PIN", "PIN"),
+    ("prep.pdf_file", "Tệp PDF", "PDF file"),
     ("join.enter", "Vào phòng họp", "Enter the meeting"),
     ("join.back", "Quay lại", "Back"),
     ("join.pick", "Chọn tên của bạn", "Pick your name"),

@@ -319,7 +319,7 @@ fn DocumentsEditor(meeting: MeetingId) -> impl IntoView {
                         </For>
                     </select>
                 </label>
-                <label>"PDF"<input type="file" accept="application/pdf,.pdf" node_ref=file required/></label>
+                <label>{move || i.t("prep.pdf_file")}<input type="file" accept="application/pdf,.pdf" node_ref=file required/></label>
                 <label>{move || i.t("prep.doc_title")}{text_input(title)}</label>
                 <label>{move || i.t("prep.confidentiality")}
                     <select on:change=move |ev| conf.set(Confidentiality::parse(&event_target_value(&ev)).unwrap_or(Confidentiality::Public))>
