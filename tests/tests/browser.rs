@@ -1852,3 +1852,55 @@ async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> an
     c.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_secretary_enters_an_election_ballot_with_as_many_names_as_it_takes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    s.sign_in(&s.voters[0]).await?; // present
+    let chair = s.sign_in(&s.chair).await?;
+    let election = Command::CreatePoll {
+        item: s.item,
+        question: "Bầu Ủy viên Ban Thường trực".into(),
+        kind: PollKind::Choice,
+        options: vec!["Nguyễn Văn An".into(), "Trần Thị Bình".into(), "Lê Văn Cường".into()],
+        max_choices: 2,
+        secret: true,
+        allow_change: false,
+        rule: MajorityRule::default(),
+    };
+    let poll = PollId(chair.command(s.meeting, "election", &election).await?.body["result"]["id"].as_i64().context("no poll")?);
+    assert_eq!(chair.command(s.meeting, "open", &Command::OpenPoll { poll }).await?.status, 200);
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".console details.manual summary")).await?.click().await?;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(".console select.enter-voter option[value='{}']", s.voters[0].0.0)))
+        .await?
+        .click()
+        .await?;
+    let name = |n: u8| format!(".console .enter-choices input[value='{n}']");
+    let save = c.find(Locator::Css(".console button.enter-ballot")).await?;
+    assert!(!save.is_enabled().await?, "saved with no name ticked");
+    c.find(Locator::Css(&name(0))).await?.click().await?;
+    c.find(Locator::Css(&name(2))).await?.click().await?;
+    // Two names is what the ballot takes: the third cannot be ticked.
+    assert!(!c.find(Locator::Css(&name(1))).await?.is_enabled().await?, "a third name can be ticked");
+    save.click().await?;
+    let asked = c.get_alert_text().await?;
+    assert!(asked.contains("Nguyễn Văn An, Lê Văn Cường"), "{asked}");
+    c.accept_alert().await?;
+    eventually("the ballot with both names arrives", || async {
+        Ok(chair.state(s.meeting).await?.poll(poll).is_some_and(|p| p.voters.contains(&s.voters[0].0)))
+    })
+    .await?;
+    assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "the room refused the ballot");
+    // Secret: the count shows both names taken, once the vote is closed.
+    assert_eq!(chair.command(s.meeting, "close", &Command::ClosePoll { poll }).await?.status, 200);
+    let counts = chair.state(s.meeting).await?.poll(poll).and_then(|p| p.result.clone()).map(|r| r.counts);
+    assert_eq!(counts, Some(vec![1, 0, 1]));
+    c.close().await?;
+    Ok(())
+}

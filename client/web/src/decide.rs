@@ -358,9 +358,10 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let id = poll.id;
     let status = poll.status;
     let voter = RwSignal::new(None::<ParticipantId>);
-    // None until the secretary picks one: a ballot entered for someone is
-    // never the first option by default.
-    let choice = RwSignal::new(None::<u8>);
+    // Empty until the secretary picks: a ballot entered for someone is
+    // never the first option by default. An election may take several.
+    let per_ballot = poll.choices_per_ballot();
+    let choice = RwSignal::new(Vec::<u8>::new());
     let hands = RwSignal::new(vec![0u32; poll.options.len()]);
     // Who may still have a ballot entered for them, as ballots come in.
     // A Memo, its options keyed: each ballot takes one voter out of the list
@@ -385,12 +386,16 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     let labels = options.clone();
     // Entered once asked: the voter's name and choice, as a ballot of their own is.
     let enter = move |_| {
-        let (Some(v), Some(c)) = (untrack(chosen), choice.get_untracked()) else { return };
+        let (Some(v), mut c) = (untrack(chosen), choice.get_untracked()) else { return };
+        if c.is_empty() {
+            return;
+        }
+        c.sort_unstable();
         let name = eligible.with_untracked(|l| l.iter().find(|(id, _)| *id == v).map(|(_, n)| n.clone())).unwrap_or_default();
-        let label = labels.get(usize::from(c)).cloned().unwrap_or_default();
+        let label = c.iter().filter_map(|n| labels.get(usize::from(*n)).cloned()).collect::<Vec<_>>().join(", ");
         if window().confirm_with_message(&format!("{}\n\n{name}: {label}", i.t("poll.enter_confirm"))).unwrap_or(false) {
-            run_then(Command::CastBallotFor { poll: id, voter: v, choices: vec![c] }, true, move || {
-                let _ = choice.try_set(None);
+            run_then(Command::CastBallotFor { poll: id, voter: v, choices: c }, true, move || {
+                let _ = choice.try_set(Vec::new());
             });
         }
     };
@@ -427,16 +432,39 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                                 </For>
                             </select>
                         </label>
-                        <label>{i.t("poll.choice")}
-                            <select class="enter-choice" on:change=move |ev| choice.set(event_target_value(&ev).parse().ok())>
-                                <option value="" prop:selected=move || choice.get().is_none()>"—"</option>
-                                {options.into_iter().enumerate().map(|(n, o)| {
-                                    let n = n as u8;
-                                    view! { <option value=n prop:selected=move || choice.get() == Some(n)>{o}</option> }
-                                }).collect_view()}
-                            </select>
-                        </label>
-                        <button class="enter-ballot" disabled=move || chosen().is_none() || choice.get().is_none() on:click=enter>{i.t("prep.save")}</button>
+                        {if per_ballot == 1 {
+                            view! {
+                                <label>{i.t("poll.choice")}
+                                    <select class="enter-choice" on:change=move |ev| choice.set(event_target_value(&ev).parse().ok().into_iter().collect())>
+                                        <option value="" prop:selected=move || choice.with(Vec::is_empty)>"—"</option>
+                                        {options.into_iter().enumerate().map(|(n, o)| {
+                                            let n = n as u8;
+                                            view! { <option value=n prop:selected=move || choice.with(|c| c.contains(&n))>{o}</option> }
+                                        }).collect_view()}
+                                    </select>
+                                </label>
+                            }.into_any()
+                        } else {
+                            // An election: as many names as the ballot allows.
+                            view! {
+                                <fieldset class="enter-choices">
+                                    <legend>{format!("{} ({} {per_ballot})", i.t("poll.choice"), i.t("poll.at_most"))}</legend>
+                                    {options.into_iter().enumerate().map(|(n, o)| {
+                                        let n = n as u8;
+                                        let on = move || choice.with(|c| c.contains(&n));
+                                        view! {
+                                            <label class="check">
+                                                <input type="checkbox" value=n prop:checked=on
+                                                    disabled=move || !on() && choice.with(|c| c.len() >= per_ballot)
+                                                    on:change=move |_| choice.update(|c| if c.contains(&n) { c.retain(|x| *x != n) } else { c.push(n) })/>
+                                                {o}
+                                            </label>
+                                        }
+                                    }).collect_view()}
+                                </fieldset>
+                            }.into_any()
+                        }}
+                        <button class="enter-ballot" disabled=move || chosen().is_none() || choice.with(Vec::is_empty) on:click=enter>{i.t("prep.save")}</button>
                     </div>
                 </details>
                 <details class="manual">

@@ -232,6 +232,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("poll.voter", "Đại biểu", "Delegate"),
     ("poll.choice", "Lựa chọn", "Choice"),
+    ("poll.at_most", "tối đa", "at most"),
     ("poll.your_vote", "Bạn đã chọn", "You voted"),
     ("poll.recorded", "Đã ghi nhận biểu quyết của bạn", "Your vote is recorded"),
     (
