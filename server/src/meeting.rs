@@ -957,10 +957,9 @@ async fn write(
         Command::GoToItem { .. } | Command::NextItem | Command::PreviousItem => {
             let Some(target) = rules::agenda_target(state, cmd)? else { return Ok((vec![], done)) };
             let previous = state.meeting.current_item;
-            if let Some(prev) = previous {
-                set_item_status(tx, prev, state.left_as(prev, Some(target))).await?;
+            if let Some((prev, status)) = previous.and_then(|prev| Some((prev, state.left_as(prev, Some(target))?))) {
+                set_item_status(tx, prev, status).await?;
             }
-            set_item_status(tx, target, ItemStatus::Current).await?;
             sqlx::query("UPDATE meetings SET current_item = ? WHERE id = ?").bind(target.0).bind(m).execute(&mut **tx).await?;
             save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
             let mut changes = speech_cut_short(state);

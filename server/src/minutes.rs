@@ -570,10 +570,17 @@ fn option_text<'a>(lang: Lang, p: &'a Poll, n: usize, o: &'a str) -> &'a str {
     }
 }
 
-/// The poll results as CSV, one line per option, for a spreadsheet in
-/// `lang`'s locale: UTF-8 with a BOM (so the diacritics are read), and in
-/// Vietnamese the separators Excel expects there (";" between fields, a
-/// decimal comma), headings and words in Vietnamese. Times are the room's.
+/// A CSV cell a spreadsheet would run as a formula ("=…", "+…", "-…",
+/// "@…"), be it a question typed so or a bullet "- Báo cáo", kept as text.
+fn spreadsheet_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+}
+
+/// The poll results as CSV, one line per option: UTF-8 with a BOM (so the
+/// diacritics are read). In Vietnamese for a spreadsheet on a Vietnamese
+/// Windows: ";" between fields, a decimal comma, headings and words in
+/// Vietnamese. In English the machine-readable columns they always were.
+/// Times are the room's; text that would run as a formula is kept as text.
 pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
     let vi = lang == Lang::Vi;
     let mut w = csv::WriterBuilder::new().delimiter(if vi { b';' } else { b',' }).from_writer(vec![0xEF, 0xBB, 0xBF]);
@@ -597,15 +604,13 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
         ("Kết thúc lúc", "closed_at"),
     ];
     w.write_record(head.iter().map(|(v, e)| if vi { *v } else { *e }))?;
-    let yes_no = |b: bool| {
-        if vi {
-            if b { "có" } else { "không" }
-        } else if b {
-            "yes"
-        } else {
-            "no"
-        }
+    let yes_no = |b: bool| match (vi, b) {
+        (true, true) => "có",
+        (true, false) => "không",
+        (false, true) => "true",
+        (false, false) => "false",
     };
+    let cell = spreadsheet_text;
     for p in s.polls.iter() {
         let item = s.item(p.item).map(|i| i.title.as_str()).unwrap_or("");
         let Some(r) = &p.result else { continue };
@@ -617,8 +622,11 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
         };
         for (n, o) in p.options.iter().enumerate() {
             let votes = r.counts.get(n).copied().unwrap_or(0);
-            let share =
-                if r.base > 0 { gavel_shared::text::number(f64::from(votes) * 100.0 / f64::from(r.base), 2, vi) } else { String::new() };
+            let share = match (r.base, vi) {
+                (0, _) => String::new(),
+                (base, true) => gavel_shared::text::number(f64::from(votes) * 100.0 / f64::from(base), 2, true),
+                (base, false) => format!("{:.2}", f64::from(votes) * 100.0 / f64::from(base)),
+            };
             let ballot = match (p.secret, vi) {
                 (true, true) => "bỏ phiếu kín",
                 (false, true) => "công khai",
@@ -643,11 +651,12 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
             };
             w.write_record([
                 p.id.0.to_string().as_str(),
-                item,
-                &p.question,
+                &cell(item),
+                &cell(&p.question),
                 ballot,
                 status,
-                option_text(lang, p, n, o),
+                // In English the option as stored, as the columns always were.
+                &cell(if vi { option_text(lang, p, n, o) } else { o }),
                 &votes.to_string(),
                 &share,
                 &r.base.to_string(),
@@ -680,6 +689,14 @@ pub fn record_json(s: &MeetingState, record: &Record, events: &[(String, Event)]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "- Báo cáo tài chính", "@SUM(A1)"] {
+            assert_eq!(spreadsheet_text(formula), format!("'{formula}"));
+        }
+        assert_eq!(spreadsheet_text("Thông qua dự toán"), "Thông qua dự toán");
+    }
 
     #[test]
     fn the_log_head_chains_every_event() {

@@ -115,9 +115,11 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
-    /// Not reached yet.
+    /// Not finished: not reached yet, or being discussed for the first time
+    /// (which item is current is the meeting's `current_item`).
     Pending,
-    /// Under discussion now; at most one item of a meeting is current.
+    /// Under discussion, as rooms before the meeting's `current_item`
+    /// alone said so wrote it; read as not yet finished.
     Current,
     /// Discussed.
     Done,

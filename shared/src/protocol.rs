@@ -17,10 +17,12 @@ use time::OffsetDateTime;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest message accepted, in bytes, checked before decoding. Every
-/// command the rules take must fit, or a valid one (a minutes section of
-/// 100,000 characters) could never be sent: its text at up to 4 bytes a
-/// character, escaped, is under this. Both transports already read frames
-/// of up to 4 MiB before this check, so it costs no memory.
+/// text the rules take must fit, or a valid command (a minutes section of
+/// 100,000 characters) could never be sent: at up to 4 bytes a character it
+/// is under this. (Participants in their thousands are imported over
+/// HTTP.) The room's transports read frames of up to 4 MiB before this
+/// check, so it costs the room no memory; a tablet agent's queue of
+/// commands for the room is bounded by it.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// A change a client asks for. The server answers each with an
@@ -724,8 +726,9 @@ mod tests {
         use crate::minutes::SectionKey;
         use crate::model::{ItemId, PollId};
         use crate::rules::{MAX_NAME, MAX_OPINION, MAX_OPTIONS, MAX_SUMMARY, MAX_TITLE};
-        // The widest characters UTF-8 has, and the quote JSON escapes.
-        let text = |n: usize| "𝔸\"".repeat(n / 2);
+        // The widest characters UTF-8 has: 4 bytes each (an escaped quote
+        // or newline takes 2). A batch of participants goes over HTTP.
+        let text = |n: usize| "𝔸".repeat(n);
         let longest = [
             Command::EditMinutes { section: SectionKey::Item(ItemId(1)), text: text(MAX_OPINION * 5) },
             Command::CommentMinutes { section: SectionKey::Opening, text: text(MAX_OPINION) },

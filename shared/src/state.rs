@@ -218,11 +218,8 @@ impl MeetingState {
                 }
             }
             Change::CurrentItemChanged { item, previous } => {
-                if let Some(prev) = previous {
-                    self.set_item_status(*prev, self.left_as(*prev, *item));
-                }
-                if let Some(id) = item {
-                    self.set_item_status(*id, ItemStatus::Current);
+                if let Some(status) = previous.and_then(|prev| self.left_as(prev, *item)) {
+                    self.set_item_status(previous.expect("left"), status);
                 }
                 self.meeting.current_item = *item;
                 // The speakers' list belongs to an item.
@@ -331,15 +328,20 @@ impl MeetingState {
     }
 
     /// What the current item `left` becomes when the chair moves to
-    /// `target`: done when the meeting moves on past it, pending again when
-    /// the chair steps back to an earlier item (it was not finished; going
-    /// back to correct something must not mark as discussed an item that
-    /// was only just opened). The room writes it and every copy folds it
-    /// with this one rule, so they cannot disagree.
-    pub fn left_as(&self, left: ItemId, target: Option<ItemId>) -> ItemStatus {
-        match (self.item_index(left), target.and_then(|t| self.item_index(t))) {
-            (Some(from), Some(to)) if to < from => ItemStatus::Pending,
-            _ => ItemStatus::Done,
+    /// `target`, if its status changes: done when the meeting moves on past
+    /// it; as it was when the chair steps back to an earlier item (one only
+    /// just opened stays pending, one finished before it was opened again
+    /// stays done). Which item is current is the meeting's `current_item`,
+    /// so an item's status says only whether it was discussed; `Current`
+    /// is what rooms before this rule wrote, read as not yet finished. The
+    /// room writes it and every copy folds it with this one rule, so they
+    /// cannot disagree.
+    pub fn left_as(&self, left: ItemId, target: Option<ItemId>) -> Option<ItemStatus> {
+        let back = matches!((self.item_index(left), target.and_then(|t| self.item_index(t))), (Some(from), Some(to)) if to < from);
+        match self.item(left)?.status {
+            _ if !back => Some(ItemStatus::Done),
+            ItemStatus::Current => Some(ItemStatus::Pending),
+            _ => None,
         }
     }
 
@@ -624,10 +626,20 @@ pub(crate) mod tests {
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
         assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Done);
         assert_eq!(s.current_item().unwrap().id, ItemId(11));
-        // Back to the first item: the second was only opened, not finished.
+        // Back to the first item: the second was only opened, not finished;
+        // the first, finished before, stays so while it is open again.
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: Some(ItemId(11)) })).unwrap();
         assert_eq!(s.item(ItemId(11)).unwrap().status, ItemStatus::Pending, "an item stepped back from is marked done");
-        assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Current);
+        assert_eq!(s.item(ItemId(10)).unwrap().status, ItemStatus::Done);
+        assert_eq!(s.current_item().unwrap().id, ItemId(10));
+        // On to the third, then two steps back: the second, finished, stays
+        // done; the third, only opened, is pending.
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(12)), previous: Some(ItemId(11)) })).unwrap();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(12)) })).unwrap();
+        s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(10)), previous: Some(ItemId(11)) })).unwrap();
+        let statuses: Vec<ItemStatus> = s.agenda.iter().map(|i| i.status).collect();
+        assert_eq!(statuses, [ItemStatus::Done, ItemStatus::Done, ItemStatus::Pending], "a finished item stepped back over");
         s.apply(&ev(&s, Change::CurrentItemChanged { item: Some(ItemId(11)), previous: Some(ItemId(10)) })).unwrap();
         s.apply(&ev(&s, Change::MeetingClosed)).unwrap();
         assert_eq!(s.item(ItemId(11)).unwrap().status, ItemStatus::Done);

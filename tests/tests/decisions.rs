@@ -636,12 +636,15 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     assert!(st.speakers.floor.is_none() && st.speakers.queue.is_empty(), "the list belongs to the item left");
     assert_eq!(st.item(s.item).map(|i| i.status), Some(ItemStatus::Done));
 
-    // A jump forward by mistake, and back: the item only opened is not
-    // marked as discussed, on the room's copy and after a restart alike.
-    chair.command(s.meeting, "jump", &Command::GoToItem { item: third }).await?;
+    // On to the third, and two steps back: the item only opened is not
+    // marked as discussed, the one finished stays so, on the room's copy
+    // and after a restart alike.
+    chair.command(s.meeting, "on", &Command::NextItem).await?;
     chair.command(s.meeting, "back", &Command::PreviousItem).await?;
+    chair.command(s.meeting, "back-again", &Command::PreviousItem).await?;
+    chair.command(s.meeting, "forward", &Command::NextItem).await?;
     let statuses = |st: &gavel_shared::state::MeetingState| st.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>();
-    let expected = vec![(s.item, ItemStatus::Done), (second, ItemStatus::Current), (third, ItemStatus::Pending)];
+    let expected = vec![(s.item, ItemStatus::Done), (second, ItemStatus::Done), (third, ItemStatus::Pending)];
     assert_eq!(statuses(&chair.state(s.meeting).await?), expected, "an item stepped back from is marked done");
     // Not discussed, so the secretary may still take it off; the first may not.
     assert_eq!(secretary.command(s.meeting, "rm1", &Command::RemoveItem { item: s.item }).await?.code(), "conflict");

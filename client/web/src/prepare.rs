@@ -503,10 +503,20 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             // broken UTF-8; the room tells the two apart.
             let url = format!("/api/meetings/{meeting}/participants/import");
             match api::post_file::<serde_json::Value>(&url, "text/csv", &f, &import_key.get_value()).await {
+                // The same file again (pressed twice): taken once, and its
+                // answer has no PINs to show (the room keeps only their
+                // hashes); the cards of the first answer stay.
+                Ok(v) if v["repeated"] == serde_json::json!(true) => {}
                 Ok(v) => {
                     if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
                         cards.set(Some(pins));
                     }
+                    // Chosen again after an edit, the same file name fires
+                    // no change: the field is emptied for the next one.
+                    if let Some(input) = csv.get() {
+                        input.set_value("");
+                    }
+                    import_key.set_value(api::new_key());
                 }
                 Err(e) => ctx.api_fail(i, &e),
             }

@@ -249,6 +249,7 @@ fn ChairBar() -> impl IntoView {
 /// vote that would stay open under another item.
 fn move_agenda(i: crate::i18n::I18n, cmd: Command) {
     let under_way = with_state(|s| {
+        let target = gavel_shared::rules::agenda_target(s, &cmd).ok().flatten();
         let mut lines = vec![];
         if let Some(f) = s.speakers.floor {
             let name = s.participant(f.participant).map(|p| p.name.clone()).unwrap_or_default();
@@ -257,7 +258,8 @@ fn move_agenda(i: crate::i18n::I18n, cmd: Command) {
         if !s.speakers.queue.is_empty() {
             lines.push(format!("{} {}", s.speakers.queue.len(), i.t("chair.move_clears_queue")));
         }
-        if let Some(p) = s.open_poll() {
+        // A vote open on the item moved to is not left behind.
+        if let Some(p) = s.open_poll().filter(|p| Some(p.item) != target) {
             lines.push(format!("{} “{}”", i.t("chair.move_poll_open"), p.question));
         }
         lines
