@@ -157,10 +157,11 @@ impl RoomRefused {
     }
 
     /// Asking again will not change the answer (the document is gone, not
-    /// this reader's, cannot be stamped, or its file is lost from the
-    /// room's disk), unless the meeting changes.
+    /// this reader's, or cannot be stamped), unless the meeting changes. A
+    /// file the room has lost may come back (a disk restored), so it is
+    /// asked for again, less and less often.
     pub fn lasting(&self) -> bool {
-        ["not_found", "forbidden", "unstampable", "file_missing"].contains(&self.code.as_str())
+        ["not_found", "forbidden", "unstampable"].contains(&self.code.as_str())
     }
 }
 
