@@ -560,6 +560,11 @@ impl Assembly {
         }
         Ok(c)
     }
+
+    /// Signs each of `who` in, all at once.
+    pub async fn sign_in_each<'a>(&self, who: impl IntoIterator<Item = &'a (ParticipantId, String)>) -> anyhow::Result<Vec<Http>> {
+        futures_util::future::join_all(who.into_iter().map(|w| self.sign_in(w))).await.into_iter().collect()
+    }
 }
 
 /// Every file under `dir`, at any depth.

@@ -790,10 +790,7 @@ async fn the_secretarys_unsaved_form_survives_a_dropped_link() -> anyhow::Result
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 3).await?;
     let relay = Relay::start(server.addr).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    sign_in_at(&c, &relay.url(""), s.meeting, s.secretary.0, &s.secretary.1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let (_driver, c) = secretary_preparing(&relay.url(""), &s).await?;
     let name = "#new-participant-name";
     c.wait().at_most(WAIT).for_element(Locator::Css(name)).await?.send_keys("Trần Thị Bích").await?;
 
@@ -889,10 +886,7 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let relay = Relay::start(server.addr).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    sign_in_at(&c, &relay.url(""), s.meeting, s.secretary.0, &s.secretary.1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let (_driver, c) = secretary_preparing(&relay.url(""), &s).await?;
     let dir = tempfile::tempdir()?;
     let pdf = dir.path().join("to-trinh.pdf");
     std::fs::write(&pdf, drawn_pdf(1))?;
@@ -1042,10 +1036,7 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
 async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 2).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
     let member = format!("tr[data-participant='{}'] input.member", s.voters[0].0.0);
     let tick = c.wait().at_most(WAIT).for_element(Locator::Css(&member)).await?;
     assert_eq!(tick.prop("checked").await?.as_deref(), Some("true"));
@@ -1218,6 +1209,16 @@ async fn upright_tablet(base: &str, s: &Assembly) -> anyhow::Result<(Driver, Cli
     let c = browser(&driver).await?;
     c.set_window_size(800, 1000).await?;
     sign_in_at(&c, base, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    Ok((driver, c))
+}
+
+/// A browser signed in through `base` as the secretary, on the
+/// preparation tab.
+async fn secretary_preparing(base: &str, s: &Assembly) -> anyhow::Result<(Driver, Client)> {
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_at(&c, base, s.meeting, s.secretary.0, &s.secretary.1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
     Ok((driver, c))
 }
 
@@ -1689,10 +1690,7 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
 async fn the_secretary_sees_a_qr_code_for_tablets_and_cards_carry_a_join_code() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
     let link = c.wait().at_most(WAIT).for_element(Locator::Css(".tablet-join .join-link")).await?.text().await?;
     assert!(link.contains(&format!("gavel://127.0.0.1:{}/?fp={}", server.quic_addr.port(), server.fingerprint)), "{link}");
     assert!(c.find(Locator::Css(".tablet-join .qr svg")).await.is_ok(), "a QR code");
@@ -1817,10 +1815,7 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
 async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let driver = chromedriver().await?;
-    let c = browser(&driver).await?;
-    sign_in_as(&c, &server, s.meeting, s.secretary.0, &s.secretary.1).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
     let dir = tempfile::tempdir()?;
     // Windows-1258, as Excel writes "CSV" there: ễ is ê (0xEA) then a
     // combining tilde (0xDE). Read as UTF-8 by the page it would be broken.

@@ -229,7 +229,7 @@ async fn named_polls_show_counts_to_the_chair_and_only_who_voted_to_others() -> 
     let s = Assembly::build(&server.url(""), 4).await?;
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
-    let voters: Vec<Http> = join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    let voters: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
     // The fourth voter's tablet failed, but they are in the room.
     secretary
         .command(
@@ -301,7 +301,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     // 7 members (chair + 6); only the chair is in: no quorum.
     let q = chair.state(s.meeting).await?.quorum();
     assert_eq!((q.present, q.members, q.needed, q.holds), (1, 7, 4, false));
-    let d: Vec<Http> = join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    let d: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
     assert!(chair.state(s.meeting).await?.quorum().holds, "4 of 7");
     // Signing in from outside the room does not make one present.
     let mut remote = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
@@ -614,7 +614,7 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     let s = Assembly::build(&server.url(""), 2).await?;
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
-    let d: Vec<Http> = join_all(s.voters.iter().map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    let d: Vec<Http> = s.sign_in_each(s.voters.iter()).await?;
     let add = |title: &str| Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
     let second = ItemId(created(secretary.command(s.meeting, "i2", &add("Báo cáo tài chính")).await?).await?);
     let third = ItemId(created(secretary.command(s.meeting, "i3", &add("Kiến nghị của cử tri")).await?).await?);

@@ -15,8 +15,7 @@ use std::process::Command as Process;
 async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> {
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
-    let voters: Vec<Http> =
-        futures_util::future::join_all(s.voters.iter().take(3).map(|v| s.sign_in(v))).await.into_iter().collect::<Result<_, _>>()?;
+    let voters: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
     secretary
         .command(
             s.meeting,

@@ -66,6 +66,37 @@ pub fn QuorumBadge() -> impl IntoView {
     }
 }
 
+/// The person picked from `people`, while still among them: one who has
+/// left the list since (voted on their own tablet, left the room) is no
+/// longer picked, nor acted for.
+fn still_listed(
+    picked: RwSignal<Option<ParticipantId>>,
+    people: Memo<Vec<(ParticipantId, String)>>,
+) -> impl Fn() -> Option<ParticipantId> + Copy {
+    move || picked.get().filter(|v| people.with(|l| l.iter().any(|(id, _)| id == v)))
+}
+
+/// One person picked from a list that changes as the room does. Its options
+/// are keyed, so a change redraws none under the user's finger, and the
+/// pick shown is [`still_listed`]'s.
+#[component]
+fn PersonPicker(
+    people: Memo<Vec<(ParticipantId, String)>>,
+    picked: RwSignal<Option<ParticipantId>>,
+    #[prop(optional)] id: Option<&'static str>,
+    #[prop(optional)] class: Option<&'static str>,
+) -> impl IntoView {
+    let chosen = still_listed(picked, people);
+    view! {
+        <select id=id class=class on:change=move |ev| picked.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
+            <option value="" prop:selected=move || chosen().is_none()>"—"</option>
+            <For each=move || people.get() key=|v| v.clone() let((id, name))>
+                <option value=id.0 prop:selected=move || chosen() == Some(id)>{name}</option>
+            </For>
+        </select>
+    }
+}
+
 /// The speakers' list of the current item, with the speaking timer.
 #[component]
 pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
@@ -90,7 +121,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
         })
         .unwrap_or_default()
     });
-    let chosen = move || invited.get().filter(|v| invitable.with(|l| l.iter().any(|(id, _)| id == v)));
+    let chosen = still_listed(invited, invitable);
     let invite = move |_| {
         if let Some(p) = untrack(chosen) {
             run_then(Command::GiveFloor { participant: Some(p) }, false, move || {
@@ -144,12 +175,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
             <Show when=move || chair.get() && has_item()>
                 <div class="invite">
                     <label>{move || i.t("speak.invite")}
-                        <select id="invite-speaker" on:change=move |ev| invited.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
-                            <option value="" prop:selected=move || chosen().is_none()>"—"</option>
-                            <For each=move || invitable.get() key=|v| v.clone() let((id, name))>
-                                <option value=id.0 prop:selected=move || chosen() == Some(id)>{name}</option>
-                            </For>
-                        </select>
+                        <PersonPicker people=invitable picked=invited id="invite-speaker"/>
                     </label>
                     <button id="invite" disabled=move || chosen().is_none() on:click=invite>{move || i.t("speak.give")}</button>
                 </div>
@@ -380,7 +406,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     });
     // The voter chosen, while still owed a ballot: one who has since voted
     // on their own tablet is no longer shown, nor saved for.
-    let chosen = move || voter.get().filter(|v| eligible.with(|l| l.iter().any(|(id, _)| id == v)));
+    let chosen = still_listed(voter, eligible);
     let options: Vec<String> = (0..poll.options.len()).map(|n| option_label(i, &poll, n)).collect();
     let options2 = options.clone();
     let labels = options.clone();
@@ -425,12 +451,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                     <summary>{i.t("poll.enter_for")}</summary>
                     <div class="grid-form">
                         <label>{i.t("poll.voter")}
-                            <select class="enter-voter" on:change=move |ev| voter.set(event_target_value(&ev).parse().ok().map(ParticipantId))>
-                                <option value="" prop:selected=move || chosen().is_none()>"—"</option>
-                                <For each=move || eligible.get() key=|v| v.clone() let((id, name))>
-                                    <option value=id.0 prop:selected=move || chosen() == Some(id)>{name}</option>
-                                </For>
-                            </select>
+                            <PersonPicker people=eligible picked=voter class="enter-voter"/>
                         </label>
                         {if per_ballot == 1 {
                             view! {
