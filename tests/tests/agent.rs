@@ -776,6 +776,48 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_taken_away_leaves_the_tablet_before_anything_else_is_fetched() -> anyhow::Result<()> {
+    // Before, what a reader lost stayed until every listed document was
+    // complete: a pass cut short (the link dropped, the disk full) left it
+    // on a tablet that might then leave the room.
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let members = s.upload_document("Dự thảo nghị quyết.pdf", pack_pdf(2, 16 * 1024, 2, None), &[("confidentiality", "members")]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent) && agent.shared.cache.has(&members.sha256)).await?;
+    drop(agent);
+
+    // While the tablet is away: it is no longer a member, and a large document arrives.
+    let secretary = s.sign_in(&s.secretary).await?;
+    let cmd = Command::UpdateParticipant {
+        participant: s.voters[0].0,
+        name: "Đại biểu 0000".into(),
+        position: String::new(),
+        role: Role::Delegate,
+        member: false,
+        voting: false,
+    };
+    assert_eq!(secretary.command(s.meeting, "demote", &cmd).await?.status, 200);
+    let large = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 3, None), &[]).await?;
+
+    // Back: by the time it fetches the new document, the lost one is gone.
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    let mut progress = agent.shared.progress.subscribe();
+    tokio::time::timeout(LONG, async {
+        while progress.borrow_and_update().current != large.title {
+            progress.changed().await?;
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the new document was never fetched"))??;
+    assert!(!agent.shared.cache.has(&members.sha256), "the members' document was still on the tablet while the pack was fetched");
+    until("the pack is cached", LONG, || complete(&agent) && agent.shared.cache.has(&large.sha256)).await?;
+    Ok(())
+}
+
 /// A room in a data directory of its own (so it can be stopped and started
 /// again there), one delegate, and their agent following it.
 struct Restartable {

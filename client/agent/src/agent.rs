@@ -790,6 +790,11 @@ async fn run_downloads(shared: Arc<Shared>) {
     // link): tried again after a wait that grows (2 s doubling to five
     // minutes), while the others are fetched. By version.
     let mut refused: HashMap<String, Refusal> = HashMap::new();
+    // Each version seen listed, with its document: an older version of a
+    // document still listed stays until the pack is complete (it lends its
+    // chunks to the new one), but one whose document the reader lost leaves
+    // at once.
+    let mut listed: HashMap<String, DocumentId> = HashMap::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -797,6 +802,20 @@ async fn run_downloads(shared: Arc<Shared>) {
         let mut storage_failed = false;
         if let Some(state) = state {
             let docs = pack_order(&state);
+            // A document the meeting no longer lists for this reader (removed,
+            // narrowed, the reader's right taken away) leaves the tablet before
+            // anything else is fetched: a pass cut short (the link drops, the
+            // disk is full) must not leave it on a tablet that may then leave the room.
+            listed.extend(docs.iter().map(|d| (d.sha256.clone(), d.id)));
+            let ids: std::collections::HashSet<DocumentId> = docs.iter().map(|d| d.id).collect();
+            if listed.values().any(|id| !ids.contains(id)) {
+                listed.retain(|_, id| ids.contains(id));
+                let keep: Vec<&str> = listed.keys().map(String::as_str).collect();
+                match shared.cache.prune(&keep) {
+                    Ok(n) => tracing::info!(versions = n, "removed documents this reader may no longer read"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove documents this reader may no longer read"),
+                }
+            }
             // What the meeting no longer lists is no longer refused.
             refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             let mut p = Progress {
@@ -897,6 +916,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                     shared.progress.send_modify(|p| p.problem = None);
                 }
                 let current: Vec<&str> = docs.iter().map(|d| d.sha256.as_str()).collect();
+                listed.retain(|sha, _| current.contains(&sha.as_str()));
                 match shared.cache.prune(&current) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(versions = n, "removed documents the meeting no longer lists"),
