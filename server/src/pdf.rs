@@ -220,16 +220,26 @@ impl Layout {
         }
     }
 
-    /// A justified-left paragraph of pieces in several styles, wrapped word
-    /// by word; `bullet` hangs a dash before it.
+    /// A justified paragraph of pieces in several styles, wrapped word by
+    /// word, as Decree 30 lays out a body: its first line indented by
+    /// `indent` and the others from the margin; or, with `bullet`, a dash
+    /// at `indent` and every line hanging after it. Every line but the last
+    /// is spread to the full width.
     pub fn rich(&mut self, pieces: &[Piece], size: f32, indent: f32, bullet: bool) {
         let leading = size * 1.35;
         // Words with their style, whether a space comes before them
         // ("**Hùng**, Chủ tịch": the comma follows the bold name directly),
         // and whether a line may break before them without one (the pieces
         // of a word too long for a line). Tabs and line breaks are spaces.
-        let start = self.left + indent + if bullet { 12.0 } else { 0.0 };
-        let room = self.right - start;
+        let (left, right) = (self.left, self.right);
+        let hang = left + indent + 12.0;
+        let start = move |first: bool| match (bullet, first) {
+            (true, _) => hang,
+            (false, true) => left + indent,
+            (false, false) => left,
+        };
+        let room_of = move |first: bool| right - start(first);
+        let narrowest = room_of(true).min(room_of(false));
         let mut words: Vec<(String, Style, bool, bool)> = vec![];
         let mut ended_with_space = false;
         for p in pieces {
@@ -240,7 +250,7 @@ impl Layout {
                     space_before = true;
                     continue;
                 }
-                for (k, piece) in fit_word(w, size, p.style, room).into_iter().enumerate() {
+                for (k, piece) in fit_word(w, size, p.style, narrowest).into_iter().enumerate() {
                     words.push((piece, p.style, space_before && k == 0, k > 0));
                 }
                 space_before = true;
@@ -250,21 +260,27 @@ impl Layout {
         let mut line: Vec<(String, Style, bool)> = vec![];
         let mut width = 0.0;
         let mut first = true;
-        let flush = |layout: &mut Layout, line: &mut Vec<(String, Style, bool)>, first: bool| {
+        let flush = |layout: &mut Layout, line: &mut Vec<(String, Style, bool)>, first: bool, width: f32, last: bool| {
             if layout.y + leading > layout.bottom {
                 layout.page_break();
             }
             layout.y += leading;
+            let x0 = start(first);
             if bullet && first {
                 let page = layout.pages.last_mut().expect("there is always a page");
-                page.push(Line { x: start - 12.0, baseline: layout.y, size, style: Style::Regular, text: "-".into(), rule: None });
+                page.push(Line { x: x0 - 12.0, baseline: layout.y, size, style: Style::Regular, text: "-".into(), rule: None });
             }
-            // Consecutive words of one style are drawn as one run.
+            // The slack of a full line goes into its spaces; the last line
+            // keeps plain spaces.
+            let gaps = line.iter().skip(1).filter(|(_, _, gap)| *gap).count();
+            let stretch = if last || gaps == 0 { 0.0 } else { ((layout.right - x0 - width) / gaps as f32).max(0.0) };
+            // Consecutive words of one style are drawn as one run, unless
+            // their spaces are stretched.
             let mut runs: Vec<(String, Style, bool)> = vec![];
             for (i, (w, s, gap)) in line.drain(..).enumerate() {
                 let gap = gap && i > 0;
                 match runs.last_mut() {
-                    Some((text, style, _)) if *style == s => {
+                    Some((text, style, _)) if *style == s && (stretch == 0.0 || !gap) => {
                         if gap {
                             text.push(' ');
                         }
@@ -273,10 +289,10 @@ impl Layout {
                     _ => runs.push((w, s, gap)),
                 }
             }
-            let mut x = start;
+            let mut x = x0;
             for (text, style, gap) in runs {
                 if gap {
-                    x += space;
+                    x += space + stretch;
                 }
                 let w = styled_width(&text, size, style);
                 let page = layout.pages.last_mut().expect("there is always a page");
@@ -287,8 +303,8 @@ impl Layout {
         for (w, style, gap, cut) in words {
             let ww = styled_width(&w, size, style);
             let extra = if line.is_empty() || !gap { 0.0 } else { space };
-            if !line.is_empty() && (gap || cut) && width + extra + ww > room {
-                flush(self, &mut line, first);
+            if !line.is_empty() && (gap || cut) && width + extra + ww > room_of(first) {
+                flush(self, &mut line, first, width, false);
                 first = false;
                 width = 0.0;
             }
@@ -296,7 +312,7 @@ impl Layout {
             line.push((w, style, gap));
         }
         if !line.is_empty() {
-            flush(self, &mut line, first);
+            flush(self, &mut line, first, width, true);
         }
     }
 
@@ -475,6 +491,48 @@ mod tests {
         let drawn: String = lines.iter().map(|line| line.text.replace(' ', "")).collect();
         assert_eq!(drawn.matches(&address.replace(' ', "")).count(), 2, "{drawn}");
         assert!(lines.len() >= 6, "{} lines", lines.len());
+    }
+
+    #[test]
+    fn a_body_paragraph_is_justified_with_its_first_line_indented() {
+        let mut l = Layout::new();
+        let text = "Ủy ban nhân dân phường báo cáo tình hình thực hiện nhiệm vụ phát triển kinh tế - xã hội. ".repeat(6);
+        l.rich(&[Piece::new("Ý kiến: ", Style::Bold), Piece::new(text, Style::Regular)], 13.0, mm(10.0), false);
+        let mut rows: Vec<(f32, f32, f32)> = vec![];
+        let mut runs = 0;
+        for line in &l.pages[0] {
+            let end = line.x + styled_width(&line.text, line.size, line.style);
+            match rows.last_mut() {
+                Some((y, _, right)) if *y == line.baseline => {
+                    *right = end;
+                    runs += 1;
+                }
+                _ => {
+                    rows.push((line.baseline, line.x, end));
+                    runs = 1;
+                }
+            }
+        }
+        assert!(rows.len() >= 4, "{rows:?}");
+        let (_, first_x, _) = rows[0];
+        assert!((first_x - (l.left + mm(10.0))).abs() < 0.01, "the first line is indented: {rows:?}");
+        for (n, (_, x, right)) in rows.iter().enumerate() {
+            if n > 0 {
+                assert!((x - l.left).abs() < 0.01, "line {n} starts at the margin: {rows:?}");
+            }
+            if n + 1 < rows.len() {
+                assert!((right - l.right).abs() < 0.5, "line {n} reaches the right margin: {rows:?}");
+            } else {
+                assert_eq!(runs, 1, "the last line keeps plain spaces, drawn as one run: {rows:?}");
+            }
+        }
+        // A dash hangs before a list item, and its lines all start after it.
+        let mut b = Layout::new();
+        b.rich(&[Piece::new("Cần đẩy nhanh giải ngân vốn đầu tư công. ".repeat(5), Style::Regular)], 13.0, mm(5.0), true);
+        let dash = &b.pages[0][0];
+        assert_eq!((dash.text.as_str(), dash.x), ("-", b.left + mm(5.0)));
+        let starts: Vec<f32> = b.pages[0][1..].iter().filter(|line| line.x < b.left + mm(5.0) + 12.5).map(|line| line.x).collect();
+        assert!(starts.len() >= 2 && starts.iter().all(|x| (x - (b.left + mm(5.0) + 12.0)).abs() < 0.01), "{starts:?}");
     }
 
     #[test]
