@@ -399,6 +399,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
             SectionKey::Conclusion,
             "Chủ tọa kết luận: giao bộ phận Tài chính - Kế toán phối hợp Chi cục Thuế đôn đốc thu; giao Văn phòng ban hành quyết định kiện toàn Tổ công tác trước ngày 31/10/2026.",
         ),
+        (SectionKey::Recipients, "- Thường trực Đảng ủy phường;\n- Thành viên UBND phường;\n- Lưu: VT, hồ sơ."),
     ];
     for (n, (section, text)) in texts.into_iter().enumerate() {
         run(secretary, format!("f-min-{n}"), Op::Command(Command::EditMinutes { section, text: text.into() })).await?;

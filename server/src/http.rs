@@ -523,7 +523,9 @@ async fn minutes_export(
 }
 
 /// `GET /api/meetings/{id}/minutes/files/{version}/{name}`: a signed export
-/// or its `.sig`, for every participant of the meeting; the whole record
+/// or its `.sig`, for those who may read the meeting's members-only
+/// documents (the minutes name them and reproduce the opinions written on
+/// them): not for guests, observers or displays; the whole record
 /// (`.json`: the unfiltered state and event log, with every written opinion
 /// and every restricted document's title and readers) for the chair, the
 /// secretary and staff only.
@@ -539,6 +541,9 @@ async fn minutes_file(
     let base = name.strip_suffix(".sig").unwrap_or(&name);
     if !signed.files.iter().any(|f| f.name == base) {
         return Err(Error::NotFound("signed file"));
+    }
+    if !state.reads_members_documents(&actor) {
+        return Err(Error::Forbidden("the signed minutes are for the meeting's members"));
     }
     if base.ends_with(".json") {
         may_manage(&actor, id)?;

@@ -1269,7 +1269,7 @@ async fn write(
         }
         Command::SendMinutesForComments => {
             set_minutes_status(tx, state.meeting.id, "in_review").await?;
-            (vec![Change::MinutesSentForComments], done)
+            (vec![Change::MinutesSentForComments { sections: state.minutes.sections.clone() }], done)
         }
         Command::CommentMinutes { section, text } => {
             let author = actor.participant().ok_or(Error::Forbidden("only participants comment"))?;
@@ -1288,7 +1288,7 @@ async fn write(
         }
         Command::ApproveMinutes => {
             set_minutes_status(tx, state.meeting.id, "approved").await?;
-            (vec![Change::MinutesApproved], done)
+            (vec![Change::MinutesApproved { sections: state.minutes.sections.clone() }], done)
         }
         Command::SignMinutes => {
             let signed = sign_minutes(tx, services, state).await?;

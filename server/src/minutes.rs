@@ -49,6 +49,53 @@ pub struct Record {
     /// When the meeting was opened and closed (from the log).
     pub opened_at: Option<OffsetDateTime>,
     pub closed_at: Option<OffsetDateTime>,
+    /// Who had the floor, in order, from the log.
+    pub speeches: Vec<Speech>,
+}
+
+/// One speech, read from the log: the floor given and its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speech {
+    /// The agenda item current when the floor was given (none before the first).
+    pub item: Option<ItemId>,
+    pub participant: ParticipantId,
+    pub from: OffsetDateTime,
+    /// None when the log ends while the person is still speaking.
+    pub to: Option<OffsetDateTime>,
+}
+
+/// The speeches in a log, each under the item current when it began. A
+/// speech ends with `SpeechEnded`, with the floor given to someone else, or
+/// when the meeting closes (rooms before session 15 wrote no end for a
+/// speech cut short by an agenda move, which ends it too).
+fn speeches_in(events: &[(String, Event)]) -> Vec<Speech> {
+    use gavel_shared::Change;
+    let mut out: Vec<Speech> = vec![];
+    let mut current = None;
+    let mut open: Option<usize> = None;
+    for (_, e) in events {
+        let end = |out: &mut Vec<Speech>, open: &mut Option<usize>| {
+            if let Some(n) = open.take() {
+                out[n].to = Some(e.at);
+            }
+        };
+        match &e.change {
+            Change::FloorGiven { floor } => {
+                end(&mut out, &mut open);
+                open = Some(out.len());
+                out.push(Speech { item: current, participant: floor.participant, from: floor.since, to: None });
+            }
+            // An end for someone else (a stale one) leaves the speech open.
+            Change::SpeechEnded { participant } if open.is_some_and(|n| out[n].participant == *participant) => end(&mut out, &mut open),
+            Change::CurrentItemChanged { item, .. } => {
+                end(&mut out, &mut open);
+                current = *item;
+            }
+            Change::MeetingClosed => end(&mut out, &mut open),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The head of the SHA-256 chain over events: h0 = 32 zero bytes,
@@ -74,6 +121,7 @@ pub fn record_from(events: &[(String, Event)]) -> Record {
         log_seq: events.last().map(|(_, e)| e.seq).unwrap_or(0),
         opened_at,
         closed_at,
+        speeches: speeches_in(events),
     }
 }
 
@@ -93,8 +141,23 @@ fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
 fn clock(lang: Lang, t: OffsetDateTime) -> String {
     let d = in_room(t);
     match lang {
-        Lang::Vi => format!("{:02} giờ {:02} phút, ngày {:02}/{:02}/{}", d.hour(), d.minute(), d.day(), u8::from(d.month()), d.year()),
+        // The form's "… giờ …, ngày … tháng … năm …".
+        Lang::Vi => {
+            format!("{:02} giờ {:02} phút, ngày {:02} tháng {:02} năm {}", d.hour(), d.minute(), d.day(), u8::from(d.month()), d.year())
+        }
         Lang::En => format!("{:02}:{:02} on {} {} {}", d.hour(), d.minute(), d.day(), d.month(), d.year()),
+    }
+}
+
+/// A speech's length, to the second ("2 phút 05 giây", "45 giây").
+fn duration(lang: Lang, secs: i64) -> String {
+    let secs = secs.max(0);
+    let (m, s) = (secs / 60, secs % 60);
+    match (lang, m) {
+        (Lang::Vi, 0) => format!("{s} giây"),
+        (Lang::Vi, _) => format!("{m} phút {s:02} giây"),
+        (Lang::En, 0) => format!("{s} s"),
+        (Lang::En, _) => format!("{m} min {s:02} s"),
     }
 }
 
@@ -119,6 +182,8 @@ pub struct Doc {
     pub draft: Option<String>,
     pub body: Vec<Element>,
     pub signatures: [(String, String); 2],
+    /// "Nơi nhận", one line each, under the signatures.
+    pub recipients: Vec<String>,
     pub footer: String,
 }
 
@@ -255,10 +320,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     body.push(Element::Heading(t(lang, "I. THỜI GIAN, ĐỊA ĐIỂM", "I. TIME AND PLACE").into()));
     // When it was opened (from the log); the time it was called for until then.
     let start = record.opened_at.unwrap_or(m.starts_at);
-    body.push(Element::Bullet(labelled(
-        t(lang, "Thời gian", "Time"),
-        format!("{} {}.", t(lang, "bắt đầu lúc", "began at"), clock(lang, start)),
-    )));
+    body.push(Element::Bullet(labelled(t(lang, "Thời gian bắt đầu", "Began at"), format!("{}.", clock(lang, start)))));
     body.push(Element::Bullet(labelled(t(lang, "Địa điểm", "Place"), format!("{}.", if m.place.is_empty() { "…" } else { &m.place }))));
 
     body.push(Element::Heading(t(lang, "II. THÀNH PHẦN THAM DỰ", "II. ATTENDANCE").into()));
@@ -341,6 +403,21 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
                 body.push(Element::Bullet(vec![(format!("{who}{remote}"), true), (format!(" — {}{text}", stance(lang, o.stance)), false)]));
             }
         }
+        let spoke: Vec<String> = record
+            .speeches
+            .iter()
+            .filter(|sp| sp.item == Some(item.id))
+            .map(|sp| {
+                let who = s.participant(sp.participant).map(|p| p.name.clone()).unwrap_or_default();
+                match sp.to {
+                    Some(to) => format!("{who} ({})", duration(lang, (to - sp.from).whole_seconds())),
+                    None => who,
+                }
+            })
+            .collect();
+        if !spoke.is_empty() {
+            body.push(Element::Paragraph(labelled(t(lang, "Phát biểu", "Spoke"), format!("{}.", spoke.join("; ")))));
+        }
         for p in s.polls.iter().filter(|p| p.item == item.id) {
             poll_elements(lang, p, &mut body);
         }
@@ -366,7 +443,13 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     Doc {
         lang,
         title: m.title.clone(),
-        heading_left: vec![(m.organisation.to_uppercase(), true), (format!("{} {number}", t(lang, "Số:", "No.")), false)],
+        heading_left: {
+            // Decree 30: the governing body above, not bold; the organisation bold.
+            let lines: Vec<&str> = m.organisation.lines().collect();
+            let mut left: Vec<(String, bool)> = lines.iter().enumerate().map(|(n, l)| (l.to_uppercase(), n + 1 == lines.len())).collect();
+            left.push((format!("{} {number}", t(lang, "Số:", "No.")), false));
+            left
+        },
         heading_right: vec![
             (t(lang, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIETNAM").to_string(), Style::Bold),
             (t(lang, "Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness").to_string(), Style::Bold),
@@ -376,8 +459,22 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         body,
         signatures: [
             (t(lang, "THƯ KÝ", "SECRETARY").to_string(), secretary.map(|p| p.name).unwrap_or_default()),
-            (t(lang, "CHỦ TRÌ", "CHAIR").to_string(), chair.map(|p| p.name).unwrap_or_default()),
+            // The form's title for the one who presided.
+            (t(lang, "CHỦ TỌA", "CHAIR").to_string(), chair.map(|p| p.name).unwrap_or_default()),
         ],
+        recipients: {
+            let text = s.minutes.text(SectionKey::Recipients);
+            // The archive's copy is always one of them.
+            let text = if text.trim().is_empty() { t(lang, "- Lưu: VT, hồ sơ.", "- File: office, meeting record.") } else { text };
+            let line = |spans: Vec<gavel_shared::minutes::Span>| spans.into_iter().map(|s| s.text).collect::<String>();
+            parse_text(text)
+                .into_iter()
+                .map(|b| match b {
+                    Block::Paragraph(spans) => line(spans),
+                    Block::Bullet(spans) => format!("- {}", line(spans)),
+                })
+                .collect()
+        },
         footer: format!(
             "{} {} · {} #{} · {}",
             t(lang, "Biên bản phiên bản", "Minutes version"),
@@ -396,6 +493,16 @@ fn heading_size(first: bool) -> usize {
     if first { 25 } else { 26 }
 }
 
+/// The size of the `n`th line of the heading's left column: the governing
+/// body and the organisation as the national name, the number as the motto.
+fn left_size(doc: &Doc, n: usize) -> usize {
+    heading_size(n + 1 < doc.heading_left.len())
+}
+
+fn recipients_label(lang: Lang) -> &'static str {
+    t(lang, "Nơi nhận:", "Recipients:")
+}
+
 fn main_title(lang: Lang) -> &'static str {
     t(lang, "BIÊN BẢN", "MINUTES")
 }
@@ -408,9 +515,10 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         .heading_left
         .iter()
         // The organisation's name is ruled under, a third of its width.
-        .map(|(t, b)| {
+        .enumerate()
+        .map(|(n, (t, b))| {
             let piece = Piece::new(t.clone(), if *b { Style::Bold } else { Style::Regular });
-            (if *b { piece.ruled(0.35) } else { piece }, heading_size(*b) as f32 / 2.0)
+            (if *b { piece.ruled(0.35) } else { piece }, left_size(doc, n) as f32 / 2.0)
         })
         .collect();
     // The motto is ruled under, its whole width.
@@ -428,9 +536,13 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     if let Some(d) = &doc.draft {
         l.paragraph(d, 12.0, true, Align::Right, 0.0);
     }
-    l.paragraph(main_title(doc.lang), 14.0, true, Align::Center, 0.0);
-    l.paragraph(&doc.title, 14.0, true, Align::Center, 0.0);
-    l.space(10.0);
+    // The title, and a short rule under what the minutes are of.
+    l.columns(
+        &[],
+        &[(Piece::new(main_title(doc.lang), Style::Bold), 14.0), (Piece::new(doc.title.clone(), Style::Bold).ruled(0.4), 14.0)],
+        0.0,
+    );
+    l.space(14.0);
     let size = 13.0;
     for e in &doc.body {
         match e {
@@ -442,17 +554,25 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
                 l.space(3.0);
                 l.paragraph(h, size, true, Align::Left, mm(5.0));
             }
-            Element::Paragraph(spans) => l.rich(&pieces(spans), size, mm(5.0), false),
-            Element::Bullet(spans) => l.rich(&pieces(spans), size, mm(5.0), true),
+            // Decree 30: justified, the first line indented 1 cm, 6 pt between paragraphs.
+            Element::Paragraph(spans) => {
+                l.space(3.0);
+                l.rich(&pieces(spans), size, mm(10.0), false);
+                l.space(3.0);
+            }
+            Element::Bullet(spans) => {
+                l.space(3.0);
+                l.rich(&pieces(spans), size, mm(5.0), true);
+                l.space(3.0);
+            }
         }
     }
     l.space(20.0);
     let [(a, an), (b, bn)] = &doc.signatures;
-    let sign = t(doc.lang, "(Ký, ghi rõ họ tên)", "(Signature, full name)");
+    // The title, room to sign, the name: nothing printed in between.
     let col = |title: &str, name: &str| -> Vec<(Piece, f32)> {
         vec![
             (Piece::new(title, Style::Bold), 13.0),
-            (Piece::new(sign, Style::Italic), 12.0),
             (Piece::new(" ", Style::Regular), 13.0),
             (Piece::new(" ", Style::Regular), 13.0),
             (Piece::new(" ", Style::Regular), 13.0),
@@ -460,6 +580,12 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         ]
     };
     l.columns(&col(a, an), &col(b, bn), 0.5);
+    // "Nơi nhận:" in bold italic 12 pt, the list in 11 pt, at the left.
+    l.space(12.0);
+    l.paragraph(recipients_label(doc.lang), 12.0, true, Align::Left, 0.0);
+    for r in &doc.recipients {
+        l.paragraph(r, 11.0, false, Align::Left, 0.0);
+    }
     l.render(&format!("{} — {}", main_title(doc.lang), doc.title), doc.lang.code())
 }
 
@@ -485,8 +611,8 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     };
     let no_borders = |t: Table| t.clear_all_border();
     let mut left_cell = TableCell::new().width(3800, WidthType::Dxa);
-    for (text, bold) in &doc.heading_left {
-        left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, heading_size(*bold))]));
+    for (n, (text, bold)) in doc.heading_left.iter().enumerate() {
+        left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, left_size(doc, n))]));
     }
     let mut right_cell = TableCell::new().width(5500, WidthType::Dxa);
     for (n, (text, style)) in doc.heading_right.iter().enumerate() {
@@ -539,12 +665,10 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         };
         d = d.add_paragraph(p);
     }
-    let sign = t(doc.lang, "(Ký, ghi rõ họ tên)", "(Signature, full name)");
     let block = |title: &str, name: &str| {
         TableCell::new()
             .width(4650, WidthType::Dxa)
             .add_paragraph(centered(vec![run(title, true, 26)]))
-            .add_paragraph(centered(vec![run(sign, false, 24).italic()]))
             .add_paragraph(Paragraph::new())
             .add_paragraph(Paragraph::new())
             .add_paragraph(Paragraph::new())
@@ -555,7 +679,14 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         .add_paragraph(Paragraph::new())
         // The signatures are one row that Word may not cut across pages.
         .add_table(no_borders(Table::new(vec![TableRow::new(vec![block(a, an), block(b, bn)]).cant_split()]).set_grid(vec![4650, 4650])));
-    d = d.add_paragraph(Paragraph::new()).add_paragraph(Paragraph::new().add_run(run(&doc.footer, false, 18).italic()));
+    d = d.add_paragraph(Paragraph::new()).add_paragraph(Paragraph::new().add_run(run(recipients_label(doc.lang), true, 24).italic()));
+    for r in &doc.recipients {
+        d = d.add_paragraph(Paragraph::new().add_run(run(r, false, 22)));
+    }
+    // What the minutes were made from, at the foot of every page as in the
+    // PDF, not in the text where a secretary would have to delete it.
+    let foot = || Footer::new().add_paragraph(centered(vec![run(&doc.footer, false, 18).italic()]));
+    d = d.footer(foot()).first_footer(foot());
     let mut out = std::io::Cursor::new(Vec::new());
     d.build().pack(&mut out).map_err(|e| anyhow::anyhow!("cannot write the DOCX: {e}"))?;
     Ok(out.into_inner())
@@ -696,6 +827,38 @@ mod tests {
             assert_eq!(spreadsheet_text(formula), format!("'{formula}"));
         }
         assert_eq!(spreadsheet_text("Thông qua dự toán"), "Thông qua dự toán");
+    }
+
+    #[test]
+    fn each_speech_is_read_from_the_log_under_its_item_and_ends_where_the_floor_moves_on() {
+        use gavel_shared::Change;
+        let t0 = time::macros::datetime!(2026-12-01 02:00 UTC);
+        let (a, b, c) = (ParticipantId(1), ParticipantId(2), ParticipantId(3));
+        let floor =
+            |p, secs| Change::FloorGiven { floor: Floor { participant: p, since: t0 + time::Duration::seconds(secs), limit_secs: 0 } };
+        let log: Vec<(String, Event)> = [
+            (0, floor(a, 0)),
+            (10, Change::CurrentItemChanged { item: Some(ItemId(7)), previous: None }),
+            (20, floor(b, 20)),
+            // An end for someone else leaves b speaking.
+            (50, Change::SpeechEnded { participant: c }),
+            (140, floor(c, 140)),
+            (185, Change::SpeechEnded { participant: c }),
+            (200, floor(a, 200)),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(n, (secs, change))| {
+            let e = Event { meeting: MeetingId(1), seq: n as u64 + 1, at: t0 + time::Duration::seconds(secs), by: Actor::System, change };
+            (String::new(), e)
+        })
+        .collect();
+        let at = |secs| Some(t0 + time::Duration::seconds(secs));
+        let got: Vec<_> = speeches_in(&log).into_iter().map(|s| (s.item, s.participant, s.to)).collect();
+        assert_eq!(got, vec![(None, a, at(10)), (Some(ItemId(7)), b, at(140)), (Some(ItemId(7)), c, at(185)), (Some(ItemId(7)), a, None)]);
+        assert_eq!(duration(Lang::Vi, 120), "2 phút 00 giây");
+        assert_eq!(duration(Lang::Vi, 45), "45 giây");
+        assert_eq!(duration(Lang::En, 65), "1 min 05 s");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum SectionKey {
     Item(ItemId),
     /// The chair's conclusion.
     Conclusion,
+    /// "Nơi nhận": who receives a copy, one per line ("- Lưu: VT, hồ sơ.").
+    Recipients,
 }
 
 /// Where the minutes are in their life.

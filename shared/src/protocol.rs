@@ -293,11 +293,13 @@ impl Command {
     /// The command with every text in Unicode NFC and trimmed, as it will be
     /// stored (see [`crate::text`]).
     pub fn normalized(mut self) -> Self {
-        use crate::text::{clean, clean_multiline};
+        use crate::text::{clean, clean_lines, clean_multiline};
         match &mut self {
             Command::UpdateMeeting { title, organisation, place, locality, .. } => {
                 *title = clean(title);
-                *organisation = clean(organisation);
+                // Decree 30 heads a document with the governing body on a
+                // line above the organisation: the lines are kept.
+                *organisation = clean_lines(organisation);
                 *place = clean(place);
                 *locality = clean(locality);
             }
@@ -465,11 +467,21 @@ pub enum Change {
     MinutesNumberSet {
         number: String,
     },
-    MinutesSentForComments,
+    /// The draft goes to the members: its text, which only the chair and
+    /// the secretary saw while it was written, comes with it (rooms before
+    /// this carried none).
+    MinutesSentForComments {
+        #[serde(default)]
+        sections: Vec<(SectionKey, String)>,
+    },
     MinutesCommented {
         comment: MinutesComment,
     },
-    MinutesApproved,
+    /// Approved; the text as approved, as with [`Change::MinutesSentForComments`].
+    MinutesApproved {
+        #[serde(default)]
+        sections: Vec<(SectionKey, String)>,
+    },
     MinutesSigned {
         signed: SignedVersion,
     },

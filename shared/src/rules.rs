@@ -73,6 +73,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "Nội dung đã được ghi biên bản phải giữ trong chương trình: muốn xóa, hãy xóa phần biên bản của nội dung này trước.",
     ),
     ("an item already discussed stays on the agenda", "Nội dung đã được thảo luận phải giữ trong chương trình."),
+    (
+        "the organisation takes two lines at most: the governing body, then the organisation",
+        "Tên cơ quan ghi tối đa hai dòng: cơ quan chủ quản, rồi đến cơ quan tổ chức cuộc họp.",
+    ),
     ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
     ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
     ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
@@ -97,6 +101,7 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("only the chair may do this", "Chỉ người chủ trì mới làm được việc này."),
     ("only the secretary may do this", "Chỉ thư ký mới làm được việc này."),
     ("only the chair or the secretary may do this", "Chỉ người chủ trì hoặc thư ký mới làm được việc này."),
+    ("the signed minutes are for the meeting's members", "Biên bản đã ký chỉ dành cho thành viên cuộc họp."),
     ("already voted: a secret ballot cannot be changed", "Đã bỏ phiếu: phiếu kín không thay đổi được."),
     ("already voted", "Đã biểu quyết rồi."),
     ("the minutes are signed: start a correction", "Biên bản đã ký: hãy lập bản đính chính."),
@@ -322,6 +327,9 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
 pub fn check_meeting_header(title: &str, organisation: &str, place: &str, locality: &str) -> Result<(), RuleError> {
     text("title", title, MAX_TITLE, true)?;
     text("organisation", organisation, MAX_TITLE, false)?;
+    if organisation.lines().count() > 2 {
+        return Err(RuleError::Invalid("the organisation takes two lines at most: the governing body, then the organisation".into()));
+    }
     text("place", place, MAX_TITLE, false)?;
     text("locality", locality, MAX_NAME, false)
 }
@@ -695,9 +703,15 @@ pub fn agenda_target(state: &MeetingState, cmd: &Command) -> Result<Option<ItemI
             state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
             Ok(if state.meeting.current_item == Some(*item) { None } else { Some(*item) })
         }
+        // The next item not yet discussed: after the current one first,
+        // passing over those already done (the chair stepped back to one
+        // and goes on); then, from the top, one skipped or added above.
         Command::NextItem => {
-            let next = current.map_or(0, |i| i + 1);
-            Ok(state.agenda.get(next).map(|i| i.id))
+            let after = current.map_or(0, |i| i + 1);
+            let open = |i: &&AgendaItem| i.status != ItemStatus::Done;
+            let ahead = state.agenda.iter().skip(after).find(open);
+            let behind = || state.agenda.iter().take(current.unwrap_or(0)).find(open);
+            Ok(ahead.or_else(behind).map(|i| i.id))
         }
         Command::PreviousItem => Ok(current.and_then(|i| i.checked_sub(1)).and_then(|i| state.agenda.get(i)).map(|i| i.id)),
         _ => Err(RuleError::Invalid("not an agenda move".into())),
@@ -786,11 +800,34 @@ mod tests {
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(10))));
         assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(None));
         s.meeting.current_item = Some(ItemId(12));
+        for item in &mut s.agenda[..2] {
+            item.status = ItemStatus::Done;
+        }
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(None), "next on the last item");
         assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(Some(ItemId(11))));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(10) }), Ok(Some(ItemId(10))));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(12) }), Ok(None));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(77) }).unwrap_err().code(), "not_found");
+    }
+
+    #[test]
+    fn next_goes_to_the_next_item_not_yet_discussed_then_to_one_left_behind() {
+        let mut s = open(sample());
+        let done = |s: &mut MeetingState, id: i64| s.agenda.iter_mut().find(|i| i.id == ItemId(id)).unwrap().status = ItemStatus::Done;
+        // Stepped back from the third item to the first, all before it done: on to the third.
+        done(&mut s, 10);
+        done(&mut s, 11);
+        s.meeting.current_item = Some(ItemId(10));
+        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(12))));
+        // On the last item, with one added above the current one (or skipped): back to it.
+        s.agenda[1].status = ItemStatus::Pending;
+        s.meeting.current_item = Some(ItemId(12));
+        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(11))));
+        // Everything else discussed: nowhere to go.
+        done(&mut s, 11);
+        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(None));
+        // "Previous" is still the item above.
+        assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(Some(ItemId(11))));
     }
 
     #[test]

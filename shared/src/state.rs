@@ -5,7 +5,7 @@
 //! [`MeetingState::apply`], so they cannot disagree on what an event means.
 
 use crate::decision::*;
-use crate::minutes::MinutesStatus;
+use crate::minutes::{MinutesStatus, SectionKey};
 use crate::model::*;
 use crate::protocol::{Change, Event};
 use serde::{Deserialize, Serialize};
@@ -312,9 +312,15 @@ impl MeetingState {
             Change::OpinionsRequested { request } => Arc::make_mut(&mut self.opinion_requests).push(request.clone()),
             Change::MinutesEdited { section, text } => self.minutes.set_text(*section, text.clone()),
             Change::MinutesNumberSet { number } => self.minutes.number = number.clone(),
-            Change::MinutesSentForComments => self.minutes.status = MinutesStatus::InReview,
+            Change::MinutesSentForComments { sections } => {
+                self.minutes.status = MinutesStatus::InReview;
+                self.publish_minutes(sections);
+            }
             Change::MinutesCommented { comment } => self.minutes.comments.push(comment.clone()),
-            Change::MinutesApproved => self.minutes.status = MinutesStatus::Approved,
+            Change::MinutesApproved { sections } => {
+                self.minutes.status = MinutesStatus::Approved;
+                self.publish_minutes(sections);
+            }
             Change::MinutesSigned { signed } => {
                 self.minutes.status = MinutesStatus::Signed;
                 self.minutes.signed.push(signed.clone());
@@ -324,6 +330,14 @@ impl MeetingState {
                 self.minutes.status = MinutesStatus::Draft;
             }
             Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
+        }
+    }
+
+    /// The minutes' text as published with a change of status; a change
+    /// written by an earlier room carries none and leaves the text as it is.
+    fn publish_minutes(&mut self, sections: &[(SectionKey, String)]) {
+        if !sections.is_empty() {
+            self.minutes.sections = sections.to_vec();
         }
     }
 
@@ -372,6 +386,18 @@ impl MeetingState {
     /// Does `viewer` see everything (the chair, the secretary, staff)?
     pub fn privileged(&self, viewer: &Actor) -> bool {
         matches!(self.role_of(viewer), Some(Role::Chair | Role::Secretary))
+    }
+
+    /// May `viewer` read members-only documents: a member, the chair, the
+    /// secretary or staff? The signed minutes name such documents and
+    /// reproduce the opinions written on them, so they are for them too.
+    pub fn reads_members_documents(&self, viewer: &Actor) -> bool {
+        match self.role_of(viewer) {
+            None => false,
+            Some(_) if viewer.is_staff() => true,
+            Some(Role::Chair | Role::Secretary) => true,
+            Some(_) => viewer.participant().and_then(|p| self.participant(p)).is_some_and(|p| p.member),
+        }
     }
 
     /// May `viewer` read (and so list, fetch and cache) this document?
@@ -440,10 +466,18 @@ impl MeetingState {
                 Change::BallotCast { poll: *poll, voter: *voter, choices: None, by_secretary: *by_secretary }
             }
             Change::HandsRecorded { .. } if !privileged => Change::Hidden,
-            Change::MinutesEdited { .. } if !privileged && self.minutes.status == MinutesStatus::Draft => Change::Hidden,
+            // Minutes are edited only as a draft, the secretary's working
+            // text, whatever they became since (a replay of the log after
+            // approval must not show what was written and then deleted):
+            // others receive the text when it is sent for comments or approved.
+            Change::MinutesEdited { .. } if !privileged => Change::Hidden,
             Change::OpinionAdded { opinion } if !privileged && me != Some(opinion.author) => Change::Hidden,
             Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
-                if !self.can_read(viewer, document) {
+                // Read as it was then and as it is now: a replay of the log
+                // (the state now, events from long ago) must not show the
+                // title and file of a document since narrowed or removed.
+                let now = self.document(document.id);
+                if !self.can_read(viewer, document) || now.is_none_or(|d| !self.can_read(viewer, d)) {
                     Change::DocumentRemoved { document: document.id }
                 } else if privileged {
                     event.change.clone()
@@ -721,6 +755,45 @@ pub(crate) mod tests {
         assert_eq!(s.event_for(&actor(&s, 4), &e).change, Change::DocumentRemoved { document: DocumentId(7) });
         assert_eq!(s.event_for(&actor(&s, 3), &e).change, e.change);
         assert_eq!(s.event_for(&actor(&s, 4), &e).seq, e.seq, "seq is kept, so the copy stays in step");
+
+        // Replayed from the log after the document was narrowed: the event
+        // as written said public, the document now says otherwise.
+        let public = ev(&s, Change::DocumentAdded { document: doc(8, Confidentiality::Public, &[]) });
+        s.apply(&public).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 5), &public).change, public.change, "the observer reads it while public");
+        let narrowed = ev(&s, Change::DocumentUpdated { document: doc(8, Confidentiality::Members, &[]) });
+        s.apply(&narrowed).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 5), &public).change, Change::DocumentRemoved { document: DocumentId(8) });
+        assert_eq!(s.event_for(&actor(&s, 3), &public).change, public.change, "a member still reads it");
+        s.apply(&ev(&s, Change::DocumentRemoved { document: DocumentId(8) })).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 3), &public).change, Change::DocumentRemoved { document: DocumentId(8) });
+    }
+
+    #[test]
+    fn the_minutes_draft_reaches_others_only_as_sent_for_comments_even_in_a_replay() {
+        use crate::minutes::SectionKey;
+        let mut s = sample();
+        let draft = ev(&s, Change::MinutesEdited { section: SectionKey::Opening, text: "Nội dung sẽ xóa.".into() });
+        s.apply(&draft).unwrap();
+        let edit = ev(&s, Change::MinutesEdited { section: SectionKey::Opening, text: "Khai mạc.".into() });
+        s.apply(&edit).unwrap();
+        let sections = s.minutes.sections.clone();
+        let sent = ev(&s, Change::MinutesSentForComments { sections });
+        s.apply(&sent).unwrap();
+        s.apply(&ev(&s, Change::MinutesApproved { sections: s.minutes.sections.clone() })).unwrap();
+        // Long after: a delegate replaying the log sees no draft, and gets the text with the review.
+        let delegate = actor(&s, 3);
+        assert_eq!(s.event_for(&delegate, &draft).change, Change::Hidden);
+        assert_eq!(s.event_for(&delegate, &edit).change, Change::Hidden);
+        assert_eq!(s.event_for(&actor(&s, 2), &draft).change, draft.change, "the secretary sees every edit");
+        let mut copy = sample().visible_to(&delegate);
+        for e in [&draft, &edit, &sent] {
+            copy.apply(&s.event_for(&delegate, e)).unwrap();
+        }
+        assert_eq!(copy.minutes.text(SectionKey::Opening), "Khai mạc.");
+        // A change written by an earlier room, with no text, leaves the text as it was.
+        copy.apply(&ev(&copy, Change::MinutesApproved { sections: vec![] })).unwrap();
+        assert_eq!(copy.minutes.text(SectionKey::Opening), "Khai mạc.");
     }
 
     #[test]

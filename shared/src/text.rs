@@ -17,6 +17,12 @@ pub fn clean(s: &str) -> String {
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A few short lines (an organisation under its governing body): each line
+/// as [`clean`] makes it, empty lines dropped.
+pub fn clean_lines(s: &str) -> String {
+    s.lines().map(clean).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
 /// `s` in NFC and nothing else changed: a password typed with combining
 /// marks (some Vietnamese keyboards) and one typed precomposed are the same.
 pub fn nfc(s: &str) -> String {

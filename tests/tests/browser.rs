@@ -460,6 +460,37 @@ async fn the_secretary_writes_the_minutes_in_the_browser() -> anyhow::Result<()>
     assert_eq!(csv_en.text().await?, "CSV (tiếng Anh)");
     assert!(csv_en.attr("href").await?.is_some_and(|h| h.ends_with("format=csv&lang=en")));
     assert_eq!(text_of(&c, "a.download[data-format='pdf'][data-lang='vi']").await?, "PDF (tiếng Việt)");
+
+    // An export is saved from within the page, under the room's name for it
+    // (each file handed to the browser is recorded here)…
+    c.execute(
+        "window.saved = []; const make = URL.createObjectURL; \
+         URL.createObjectURL = b => { window.saved.push(b.size); return make.call(URL, b); }; \
+         HTMLAnchorElement.prototype.click = function () { window.saved.push(this.download); }; return 1;",
+        vec![],
+    )
+    .await?;
+    let here = c.current_url().await?;
+    c.find(Locator::Css("a.download[data-format='docx'][data-lang='vi']")).await?.click().await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let saved = loop {
+        let saved = c.execute("return window.saved;", vec![]).await?;
+        if saved.as_array().is_some_and(|a| a.len() == 2) {
+            break saved;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the export was not saved: {saved}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(saved[0].as_u64().is_some_and(|n| n > 5_000), "{saved}");
+    assert!(saved[1].as_str().is_some_and(|n| n.ends_with(".docx")), "{saved}");
+    // …and one the room refuses (the session expired) is said in the page,
+    // which stays where it was instead of showing the refusal's raw JSON.
+    c.delete_all_cookies().await?;
+    c.find(Locator::Css("a.download[data-format='pdf'][data-lang='vi']")).await?.click().await?;
+    let notice = c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?.text().await?;
+    assert!(notice.starts_with("Hãy đăng nhập."), "{notice}");
+    assert_eq!(c.current_url().await?, here);
+    assert!(c.find(Locator::Css("#tab-minutes")).await.is_ok(), "the page left the app");
     c.close().await?;
     Ok(())
 }
@@ -1767,6 +1798,15 @@ async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_
     assert_eq!(waiting.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[2].0));
     // The one speaking is not offered again.
     wait_gone(&chair, &option).await?;
+    // The chair gives the next speakers three minutes each, from the room.
+    chair
+        .execute(
+            "const e = document.querySelector('#room-speech-limit'); e.value = '3'; e.dispatchEvent(new Event('change', { bubbles: true })); return 1;",
+            vec![],
+        )
+        .await?;
+    eventually("the speech limit is three minutes", || async { Ok(waiting.state(s.meeting).await?.meeting.speech_limit_secs == 180) })
+        .await?;
     voter.close().await?;
     chair.close().await?;
     Ok(())

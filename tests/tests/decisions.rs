@@ -642,7 +642,10 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     chair.command(s.meeting, "on", &Command::NextItem).await?;
     chair.command(s.meeting, "back", &Command::PreviousItem).await?;
     chair.command(s.meeting, "back-again", &Command::PreviousItem).await?;
+    // "Next" passes over the item already discussed, to the one not yet.
     chair.command(s.meeting, "forward", &Command::NextItem).await?;
+    assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(third));
+    chair.command(s.meeting, "back-to-second", &Command::GoToItem { item: second }).await?;
     let statuses = |st: &gavel_shared::state::MeetingState| st.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>();
     let expected = vec![(s.item, ItemStatus::Done), (second, ItemStatus::Done), (third, ItemStatus::Pending)];
     assert_eq!(statuses(&chair.state(s.meeting).await?), expected, "an item stepped back from is marked done");

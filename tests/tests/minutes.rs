@@ -49,6 +49,16 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
             },
         )
         .await?;
+    // Two speak on the first item: one to the end, one cut short by the move to the next.
+    for (n, v) in voters[1..3].iter().enumerate() {
+        v.command(s.meeting, &format!("ask{n}"), &Command::RequestToSpeak).await?;
+    }
+    for (n, c) in
+        [Command::GiveFloor { participant: None }, Command::EndSpeech, Command::GiveFloor { participant: None }].iter().enumerate()
+    {
+        let a = chair.command(s.meeting, &format!("floor{n}"), c).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
     let mk = |secret: bool, q: &str| Command::CreatePoll {
         item: s.item,
         question: q.into(),
@@ -83,12 +93,28 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
         ),
         (SectionKey::Item(item2), "Thống nhất lộ trình ba tháng, giao Công an phường phối hợp."),
         (SectionKey::Conclusion, "Chủ tọa kết luận, giao Văn phòng hoàn thiện hồ sơ."),
+        (SectionKey::Recipients, "- Thường trực HĐND phường;\n- Lưu: VT, hồ sơ."),
     ];
     for (n, (section, text)) in texts.iter().enumerate() {
         let a = secretary.command(s.meeting, &format!("m{n}"), &Command::EditMinutes { section: *section, text: text.to_string() }).await?;
         assert_eq!(a.status, 200, "{a:?}");
     }
     secretary.command(s.meeting, "num", &Command::SetMinutesNumber { number: "15/BB-UBND".into() }).await?;
+    // The organisation under its governing body, on two lines (Decree 30);
+    // a third line is refused.
+    let m = secretary.state(s.meeting).await?.meeting;
+    let header = |organisation: &str| Command::UpdateMeeting {
+        title: m.title.clone(),
+        organisation: organisation.into(),
+        place: m.place.clone(),
+        locality: m.locality.clone(),
+        starts_at: m.starts_at,
+    };
+    let a = secretary.command(s.meeting, "org3", &header("UBND quận Hoàn Kiếm\nPhường Hàng Trống\nTổ dân phố 5")).await?;
+    assert_eq!(a.code(), "invalid", "{a:?}");
+    let a = secretary.command(s.meeting, "org", &header("  UBND quận Hoàn Kiếm \n\n Ủy ban nhân dân phường Hàng Trống ")).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(secretary.state(s.meeting).await?.meeting.organisation, "UBND quận Hoàn Kiếm\nỦy ban nhân dân phường Hàng Trống");
     chair.command(s.meeting, "close-meeting", &Command::CloseMeeting).await?;
     Ok((chair, secretary, named, secret))
 }
@@ -131,12 +157,25 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
         "THÔNG QUA",
         "92,4%",
         "THƯ KÝ",
-        "CHỦ TRÌ",
+        "CHỦ TỌA",
         "Thư Ký",
         "Chủ Tọa",
     ] {
         assert!(text.contains(want), "the PDF text lacks {want:?}:\n{text}");
     }
+    // The governing body above the organisation, each on its line.
+    let (above, org) = (text.find("UBND QUẬN HOÀN KIẾM"), text.find("HÀNG TRỐNG"));
+    assert!(above.zip(org).is_some_and(|(a, o)| a < o), "{text}");
+    // Who spoke on the first item, in order, each with the length of the speech.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let spoke = flat.find("Phát biểu: ").map(|n| &flat[n..]).ok_or_else(|| anyhow::anyhow!("no speakers:\n{text}"))?;
+    let spoke = &spoke[..spoke.find("Biểu quyết").unwrap_or(spoke.len())];
+    assert!(spoke.starts_with("Phát biểu: Đại biểu 0001 (") && spoke.contains(" giây); Đại biểu 0002 ("), "{spoke}");
+    // Under the signatures, who receives a copy, as the secretary listed them;
+    // nothing printed between a signature's title and the name.
+    let after = &flat[flat.rfind("THƯ KÝ").unwrap_or(0)..];
+    assert!(after.contains("Nơi nhận: - Thường trực HĐND phường; - Lưu: VT, hồ sơ."), "{after}");
+    assert!(!flat.contains("Ký, ghi rõ"), "{after}");
     // The text ends as Decree 30 ends it.
     let end = text.find("Cuộc họp kết thúc vào lúc").ok_or_else(|| anyhow::anyhow!("no closing sentence"))?;
     assert!(text[end..].lines().next().is_some_and(|l| l.trim_end().ends_with("./.")), "{}", &text[end..]);
@@ -396,6 +435,16 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         starts_at: time::macros::datetime!(2026-11-23 08:00 +7),
     };
     assert_eq!(secretary.command(s.meeting, "header", &header).await?.status, 200);
+    // One of them only observes: the minutes name members-only documents.
+    let observe = Command::UpdateParticipant {
+        participant: s.voters[1].0,
+        name: "Đại biểu 0001".into(),
+        position: String::new(),
+        role: Role::Observer,
+        member: false,
+        voting: false,
+    };
+    assert_eq!(secretary.command(s.meeting, "observe", &observe).await?.status, 200);
     chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
 
     // However long the minutes, the signatures stand whole on a page, above
@@ -410,7 +459,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
             secretary.raw_get(&format!("/api/meetings/{}/minutes/export?format=pdf&lang=vi", s.meeting)).send().await?.bytes().await?;
         std::fs::write(&pdf, bytes)?;
         let w = pdf_words(&pdf)?;
-        let title = w.iter().rposition(|w| w.text == "TRÌ").expect("the chair's signature title");
+        let title = w.iter().rposition(|w| w.text == "TỌA").expect("the chair's signature title");
         let name = w.iter().rposition(|w| w.text == "Tọa").expect("the chair's name");
         let (tp, name) = (w[title].page, &w[name]);
         assert!(
@@ -420,7 +469,10 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
         // Pages after the first carry their number centred in the top margin;
         // the first none, and no page another number anywhere else.
         let pages = w.last().map_or(1, |w| w.page);
-        assert!(!w.iter().any(|w| w.text.ends_with(&format!("/{pages}"))), "{k} lines: a page numbered at its foot");
+        // (In the bottom margin: "2/3" in the text is a quorum.)
+        let foot: Vec<&String> =
+            w.iter().filter(|w| w.text.ends_with(&format!("/{pages}")) && w.y_max > w.page_height - 56.0).map(|w| &w.text).collect();
+        assert!(foot.is_empty(), "{k} lines: a page numbered at its foot: {foot:?}");
         for page in 1..=pages {
             let top: Vec<&String> = w.iter().filter(|w| w.page == page && w.y_max < 56.0).map(|w| &w.text).collect();
             let want: Vec<String> = if page == 1 { vec![] } else { vec![page.to_string()] };
@@ -432,10 +484,15 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     // restricted document nor what its reader wrote about it.
     chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?;
     assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
-    let other = s.sign_in(&s.voters[1]).await?;
-    let v = other.state(s.meeting).await?.minutes.signed.last().cloned().expect("signed");
+    let observer = s.sign_in(&s.voters[1]).await?;
+    let v = observer.state(s.meeting).await?.minutes.signed.last().cloned().expect("signed");
     let name = v.files.iter().find(|f| f.name.ends_with("-vi.pdf")).expect("a PDF").name.clone();
-    let bytes = other.raw_get(&format!("/api/meetings/{}/minutes/files/{}/{name}", s.meeting, v.version)).send().await?;
+    let path = format!("/api/meetings/{}/minutes/files/{}/{name}", s.meeting, v.version);
+    for p in [path.clone(), format!("{path}.sig")] {
+        let refused = observer.get(&p).await?;
+        assert_eq!((refused.status, refused.code()), (403, "forbidden"), "an observer fetched {p}");
+    }
+    let bytes = reader.raw_get(&path).send().await?;
     std::fs::write(&pdf, bytes.error_for_status()?.bytes().await?)?;
     let text = pdftotext(&pdf)?;
     assert!(text.contains("(tài liệu hạn chế)") && text.contains("Đại biểu 0000"), "{text}");
@@ -444,7 +501,10 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(!text.contains("đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
     assert!(text.contains("Vắng có lý do: 1: Đại biểu 0002.") && !text.contains("()"), "{text}");
     // They say when the meeting began, not when it was called for.
-    assert!(!text.contains("08 giờ 00 phút, ngày 23/11/2026"), "{text}");
+    assert!(!text.contains("08 giờ 00 phút, ngày 23 tháng 11 năm 2026"), "{text}");
+    // With no one named, the minutes go to the archive.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Nơi nhận: - Lưu: VT, hồ sơ."), "{text}");
     Ok(())
 }
 
@@ -487,5 +547,50 @@ async fn the_longest_minutes_section_the_rules_take_goes_over_websocket_and_quic
     let st = secretary.state(s.meeting).await?;
     assert_eq!(st.minutes.text(SectionKey::Item(s.item)).chars().count(), 100_000);
     assert_eq!(st.minutes.text(SectionKey::Conclusion).chars().count(), 100_000);
+    Ok(())
+}
+
+#[tokio::test]
+async fn members_following_live_read_the_minutes_sent_to_them_but_never_a_draft_even_replayed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let member = s.sign_in(&s.voters[0]).await?;
+    let mut live = member.follow(s.meeting, None).await?;
+    for (n, text) in ["Đoạn nháp có nhắc hồ sơ kỷ luật.", "Đồng chí Chủ tọa khai mạc."].into_iter().enumerate() {
+        let edit = Command::EditMinutes { section: SectionKey::Opening, text: text.into() };
+        assert_eq!(secretary.command(s.meeting, &format!("edit{n}"), &edit).await?.status, 200);
+    }
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let sent = secretary.command(s.meeting, "send", &Command::SendMinutesForComments).await?;
+    assert_eq!(sent.status, 200, "{sent:?}");
+
+    // The member's copy, kept from the events as a tablet keeps it, holds
+    // the text sent for comments; before, it stayed empty until a reload.
+    live.wait_seq(sent.body["seq"].as_u64().unwrap()).await?;
+    let mut copy = live.snapshot.clone().context("a snapshot")?;
+    let from = copy.seq;
+    for e in live.events.iter().filter(|e| e.seq > from) {
+        copy.apply(e)?;
+    }
+    assert_eq!(copy.minutes.status, MinutesStatus::InReview);
+    assert_eq!(copy.minutes.text(SectionKey::Opening), "Đồng chí Chủ tọa khai mạc.");
+
+    // Approved, then the whole log replayed: over HTTP and over a WebSocket
+    // resuming from the start, the draft deleted before review is nowhere.
+    assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
+    let log = member.get(&format!("/api/meetings/{}/events?after=0", s.meeting)).await?;
+    assert_eq!(log.status, 200);
+    assert!(log.body.as_array().is_some_and(|a| a.len() > 5), "{log:?}");
+    assert!(!log.body.to_string().contains("kỷ luật"), "the draft in the log replayed over HTTP");
+    let mut replay = member.follow(s.meeting, Some(0)).await?;
+    let head = replay.snapshot.as_ref().map(|st| st.seq);
+    let last = member.state(s.meeting).await?.seq;
+    replay.wait_seq(last).await?;
+    assert!(head.is_none() && !replay.events.is_empty(), "the follower was replayed the log, not sent a snapshot");
+    let replayed = serde_json::to_string(&replay.events)?;
+    assert!(!replayed.contains("kỷ luật"), "the draft in the log replayed over the WebSocket");
+    assert!(replayed.contains("Đồng chí Chủ tọa khai mạc."), "the text as sent for comments");
     Ok(())
 }

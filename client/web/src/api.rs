@@ -85,6 +85,39 @@ pub async fn delete(url: &str) -> Result<serde_json::Value, ApiError> {
     read(r).await
 }
 
+/// Downloads a file the room makes (an export of the minutes) without
+/// leaving the page: saved under the name the room gives it, or the room's
+/// refusal (an expired session, a failed export) returned to be shown
+/// where the user is, instead of a page of raw JSON.
+pub async fn download(url: &str) -> Result<(), ApiError> {
+    use wasm_bindgen::JsCast;
+    let r = with_cookie(Request::get(url)).send().await.map_err(ApiError::network)?;
+    if !r.ok() {
+        return read::<serde_json::Value>(r).await.map(|_| ());
+    }
+    let disposition = r.headers().get("content-disposition").unwrap_or_default();
+    let name = disposition.split("filename=\"").nth(1).and_then(|n| n.split('"').next()).filter(|n| !n.is_empty()).unwrap_or("gavel");
+    let kind = r.headers().get("content-type").unwrap_or_default();
+    let bytes = r.binary().await.map_err(ApiError::network)?;
+    let js = |e: wasm_bindgen::JsValue| ApiError::network(format!("{e:?}"));
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(&kind);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js)?;
+    let href = web_sys::Url::create_object_url_with_blob(&blob).map_err(js)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or_else(|| ApiError::network("no document"))?;
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(js)?.dyn_into().map_err(|_| ApiError::network("not a link"))?;
+    a.set_href(&href);
+    a.set_download(name);
+    a.click();
+    // The browser has taken the file once the click is handled; the blob's
+    // memory goes back a moment later.
+    gloo_timers::future::sleep(std::time::Duration::from_secs(10)).await;
+    let _ = web_sys::Url::revoke_object_url(&href);
+    Ok(())
+}
+
 /// A fresh random key (idempotency keys).
 pub fn new_key() -> String {
     let mut s = String::with_capacity(24);

@@ -179,6 +179,12 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                     </label>
                     <button id="invite" disabled=move || chosen().is_none() on:click=invite>{move || i.t("speak.give")}</button>
                 </div>
+                // The time each speech may take, changed from the room (from the next speech on).
+                <label class="speech-limit">{move || i.t("speak.limit")}
+                    <input type="number" min="0" max="60" id="room-speech-limit"
+                        prop:value=move || state().map(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default()
+                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min * 60 }, false) } }/>
+                </label>
             </Show>
             // The one speaking does not ask to speak.
             <Show when=move || !chair.get() && me().is_some() && has_item() && !speaking()>

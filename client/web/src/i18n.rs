@@ -46,6 +46,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("meeting.title", "Tên cuộc họp", "Meeting title"),
     ("meeting.organisation", "Cơ quan, đơn vị", "Organisation"),
+    (
+        "meeting.organisation_hint",
+        "Dòng 1: cơ quan chủ quản (nếu có), ví dụ UBND QUẬN HOÀN KIẾM\nDòng 2: cơ quan họp, ví dụ PHÒNG TÀI CHÍNH - KẾ HOẠCH",
+        "Line 1: the governing body, if any\nLine 2: the organisation holding the meeting",
+    ),
     ("meeting.locality", "Địa danh (dòng ngày tháng của biên bản)", "Place name (the minutes' date line)"),
     ("meeting.locality_hint", "Ví dụ: Hòa Bình", "e.g. Hòa Bình"),
     ("meeting.place", "Địa điểm", "Place"),
@@ -195,6 +200,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("speak.end", "Kết thúc phát biểu", "End the speech"),
     ("speak.over", "Hết giờ", "Time is up"),
     ("speak.invite", "Mời người khác phát biểu", "Invite someone to speak"),
+    ("speak.limit", "Thời gian mỗi lượt, từ lượt sau (phút, 0 = không giới hạn)", "Minutes per speech, from the next one (0: no limit)"),
     ("poll", "Biểu quyết", "Vote"),
     ("poll.new", "Tạo biểu quyết", "New vote"),
     ("poll.question", "Nội dung biểu quyết", "Question"),
@@ -284,6 +290,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.number", "Số, ký hiệu", "Number and symbol"),
     ("min.opening", "Mở đầu", "Opening"),
     ("min.conclusion", "Kết luận", "Conclusion"),
+    ("min.recipients", "Nơi nhận", "Recipients"),
+    (
+        "min.signed_members_only",
+        "Biên bản đã được ký; bản tải về chỉ dành cho thành viên cuộc họp.",
+        "The minutes are signed; their files are for the meeting's members.",
+    ),
+    ("min.recipients_hint", "- Lưu: VT, hồ sơ.", "- File: office, meeting record."),
     (
         "min.help",
         "Đoạn văn cách nhau một dòng trống; dòng bắt đầu bằng \"- \" là gạch đầu dòng; **chữ đậm**.",

@@ -10,6 +10,23 @@ use gavel_shared::model::*;
 use gavel_shared::protocol::Command;
 use leptos::prelude::*;
 
+/// A link's click that downloads its file without leaving the page, and
+/// shows the room's refusal (an expired session, a failed export) in the
+/// notice instead of a page of raw JSON.
+fn in_page(url: String) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    let i = use_i18n();
+    let ctx = use_ctx();
+    move |ev| {
+        ev.prevent_default();
+        let url = url.clone();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = crate::api::download(&url).await {
+                ctx.api_fail(i, &e);
+            }
+        });
+    }
+}
+
 fn status_key(s: MinutesStatus) -> &'static str {
     match s {
         MinutesStatus::Draft => "min.status.draft",
@@ -37,6 +54,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
             let mut v = vec![(SectionKey::Opening, i.t("min.opening").to_string())];
             v.extend(s.agenda.iter().enumerate().map(|(n, it)| (SectionKey::Item(it.id), format!("{}. {}", n + 1, it.title))));
             v.push((SectionKey::Conclusion, i.t("min.conclusion").to_string()));
+            v.push((SectionKey::Recipients, i.t("min.recipients").to_string()));
             v
         })
         .unwrap_or_default()
@@ -90,7 +108,8 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                                 _ => f.to_uppercase(),
                             };
                             let lang = if l.is_empty() { "vi" } else { l };
-                            view! { <a class="download" data-format=f data-lang=l href=format!("/api/meetings/{meeting}/minutes/export?format={f}&lang={lang}")>{label}</a> }
+                            let url = format!("/api/meetings/{meeting}/minutes/export?format={f}&lang={lang}");
+                            view! { <a class="download" data-format=f data-lang=l href=url.clone() on:click=in_page(url)>{label}</a> }
                         })
                         .collect_view()}
                 </p>
@@ -98,6 +117,11 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
             {move || {
                 let signed = state().map(|s| s.minutes.signed).unwrap_or_default();
                 let officer = is_secretary() || is_chair() || ctx.live.actor.get().is_some_and(|a| a.is_staff());
+                // The files name members-only documents: guests and observers are told so instead.
+                let reads = ctx.live.actor.get().is_some_and(|a| with_state(|s| s.reads_members_documents(&a)).unwrap_or(false));
+                if !signed.is_empty() && !reads {
+                    return Some(view! { <p class="muted" id="signed-members-only">{i.t("min.signed_members_only")}</p> }.into_any());
+                }
                 (!signed.is_empty()).then(|| view! {
                     <h3>{i.t("min.signed_files")}</h3>
                     <ul class="signed">
@@ -109,13 +133,17 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                                     // The whole record (JSON) is the officers' alone.
                                     {v.files.iter().filter(|f| officer || !f.name.ends_with(".json")).map(|f| {
                                         let base = format!("/api/meetings/{meeting}/minutes/files/{}/{}", v.version, f.name);
-                                        view! { <a class="download" href=base.clone()>{f.name.clone()}</a>" "<a class="small" href=format!("{base}.sig")>".sig"</a> }
+                                        let sig = format!("{base}.sig");
+                                        view! {
+                                            <a class="download" href=base.clone() on:click=in_page(base.clone())>{f.name.clone()}</a>" "
+                                            <a class="small" href=sig.clone() on:click=in_page(sig)>".sig"</a>
+                                        }
                                     }).collect_view()}
                                 </div>
                             </li>
                         }).collect_view()}
                     </ul>
-                })
+                }.into_any())
             }}
         </section>
     }
@@ -169,13 +197,16 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
         SectionKey::Opening => "opening".to_string(),
         SectionKey::Item(id) => format!("item-{id}"),
         SectionKey::Conclusion => "conclusion".to_string(),
+        SectionKey::Recipients => "recipients".to_string(),
     };
+    // What the exports write when the secretary names no one.
+    let hint = (key == SectionKey::Recipients).then(|| i.t("min.recipients_hint"));
     view! {
         <div class="minutes-section" data-section=slug.clone()>
             <h3>{move || label.get()}</h3>
             {move || if editing.get() {
                 view! {
-                    <textarea class="minutes-text" rows="5" prop:value=move || text.get() on:input=move |ev| {
+                    <textarea class="minutes-text" rows="5" placeholder=hint prop:value=move || text.get() on:input=move |ev| {
                         text.set(event_target_value(&ev));
                         // Saved by itself after a pause in typing: a tablet that
                         // dies mid-sentence loses at most the last seconds.

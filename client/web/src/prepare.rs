@@ -142,7 +142,9 @@ fn MeetingForm() -> impl IntoView {
             <h2>{move || i.t("prep.meeting")}</h2>
             <form class="grid-form" on:submit=save>
                 <label>{move || i.t("meeting.title")}{text_input(title)}</label>
-                <label>{move || i.t("meeting.organisation")}{text_input(org)}</label>
+                // Two lines at most: the governing body above the organisation, as the minutes' heading prints them.
+                <label>{move || i.t("meeting.organisation")}<textarea id="meeting-organisation" rows="2" placeholder=move || i.t("meeting.organisation_hint")
+                    prop:value=move || org.get() on:input=move |ev| org.set(event_target_value(&ev))></textarea></label>
                 <label>{move || i.t("meeting.place")}{text_input(place)}</label>
                 <label>{move || i.t("meeting.locality")}<input id="meeting-locality" placeholder=move || i.t("meeting.locality_hint")
                     prop:value=move || locality.get() on:input=move |ev| locality.set(event_target_value(&ev))/></label>
