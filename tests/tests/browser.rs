@@ -1412,6 +1412,14 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
     c.find(Locator::Css(".close-viewer")).await?.click().await?;
     c.find(Locator::Css(&document(locked.id))).await?.click().await?;
     wait_text(&c, ".pdf-status.error", "Tài liệu được đặt mật khẩu").await?;
+    // A document withdrawn while it is read closes, and the reader is told why.
+    c.find(Locator::Css(".close-viewer")).await?.click().await?;
+    c.find(Locator::Css(&document(named.id))).await?.click().await?;
+    wait_text(&c, ".pdf-status", "Trang 1 / 1").await?;
+    let removed = s.admin.command(s.meeting, "withdraw-read", &Command::RemoveDocument { document: named.id }).await?;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    wait_gone(&c, ".viewer").await?;
+    wait_text(&c, ".notice", "Tài liệu đang đọc đã được gỡ").await?;
     c.close().await?;
     Ok(())
 }

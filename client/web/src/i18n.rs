@@ -70,6 +70,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("docs.none", "Không có tài liệu.", "No documents."),
     ("docs.open", "Mở tài liệu", "Open document"),
     ("docs.close", "Đóng", "Close"),
+    (
+        "docs.withdrawn",
+        "Tài liệu đang đọc đã được gỡ hoặc không còn dành cho bạn.",
+        "The document you were reading was withdrawn or is no longer open to you.",
+    ),
     ("docs.page", "Trang", "Page"),
     ("docs.loading", "Đang tải tài liệu…", "Loading the document…"),
     ("docs.zoom_in", "Phóng to", "Zoom in"),

@@ -108,6 +108,17 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     // None: follow the current item as the chair moves it.
     let selected = RwSignal::new(None::<ItemId>);
     let viewing = RwSignal::new(None::<DocumentId>);
+    // A document taken away while it is read (removed, narrowed, the
+    // reader's right withdrawn) closes, with a word why: before, a loaded
+    // one stayed on screen until another was chosen.
+    Effect::new(move |_| {
+        if let Some(d) = viewing.get()
+            && with_state(|s| s.document(d).is_none()).unwrap_or(false)
+        {
+            viewing.set(None);
+            ctx.notice.set(Some((false, i.t("docs.withdrawn").to_string())));
+        }
+    });
     let loaded = move || state.with(|s| s.is_some());
     // The item shown changes with the chair's moves, not with every event:
     // the panels under it (a vote being drafted, an opinion being written)
