@@ -264,9 +264,10 @@ pub struct NewMeeting {
 
 impl NewMeeting {
     fn normalized(mut self) -> Self {
-        use gavel_shared::text::clean;
+        use gavel_shared::text::{clean, clean_lines};
         self.title = clean(&self.title);
-        self.organisation = clean(&self.organisation);
+        // As when the meeting is edited: the governing body may be a line above.
+        self.organisation = clean_lines(&self.organisation);
         self.place = clean(&self.place);
         self.locality = clean(&self.locality);
         self
@@ -957,12 +958,20 @@ async fn write(
         Command::GoToItem { .. } | Command::NextItem | Command::PreviousItem => {
             let Some(target) = rules::agenda_target(state, cmd)? else { return Ok((vec![], done)) };
             let previous = state.meeting.current_item;
-            if let Some((prev, status)) = previous.and_then(|prev| Some((prev, state.left_as(prev, Some(target))?))) {
+            let mut changes = speech_cut_short(state);
+            // "Next" back up the agenda (to an item skipped or added above)
+            // moves on all the same: the item left is discussed, said as
+            // its own change since the move alone reads as stepping back.
+            let onwards_above = matches!(cmd, Command::NextItem)
+                && matches!((previous.and_then(|p| state.item_index(p)), state.item_index(target)), (Some(from), Some(to)) if to < from);
+            if let Some(left) = previous.and_then(|p| state.item(p)).filter(|i| onwards_above && i.status != ItemStatus::Done) {
+                set_item_status(tx, left.id, ItemStatus::Done).await?;
+                changes.push(Change::ItemUpdated { item: AgendaItem { status: ItemStatus::Done, ..left.clone() } });
+            } else if let Some((prev, status)) = previous.and_then(|prev| Some((prev, state.left_as(prev, Some(target))?))) {
                 set_item_status(tx, prev, status).await?;
             }
             sqlx::query("UPDATE meetings SET current_item = ? WHERE id = ?").bind(target.0).bind(m).execute(&mut **tx).await?;
             save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
-            let mut changes = speech_cut_short(state);
             changes.push(Change::CurrentItemChanged { item: Some(target), previous });
             (changes, done)
         }

@@ -408,7 +408,10 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
             .iter()
             .filter(|sp| sp.item == Some(item.id))
             .map(|sp| {
-                let who = s.participant(sp.participant).map(|p| p.name.clone()).unwrap_or_default();
+                // Taken off the list since: the speech is still on record.
+                let who = s
+                    .participant(sp.participant)
+                    .map_or_else(|| t(lang, "(người không còn trong danh sách)", "(no longer listed)").to_string(), |p| p.name.clone());
                 match sp.to {
                     Some(to) => format!("{who} ({})", duration(lang, (to - sp.from).whole_seconds())),
                     None => who,
@@ -580,7 +583,9 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         ]
     };
     l.columns(&col(a, an), &col(b, bn), 0.5);
-    // "Nơi nhận:" in bold italic 12 pt, the list in 11 pt, at the left.
+    // "Nơi nhận:" in 12 pt, the list in 11 pt, at the left (Decree 30 sets
+    // the label in bold italic, as the DOCX does; the PDF's font has no bold
+    // italic, and bold is the nearer).
     l.space(12.0);
     l.paragraph(recipients_label(doc.lang), 12.0, true, Align::Left, 0.0);
     for r in &doc.recipients {

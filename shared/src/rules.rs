@@ -695,7 +695,8 @@ pub fn check_readers(state: &MeetingState, c: Confidentiality, readers: &[Partic
 }
 
 /// Where an agenda move lands: `Ok(None)` when there is nowhere to go (the
-/// chair pressed "next" on the last item), an error for an unknown item.
+/// chair pressed "next" with every other item discussed, "previous" on the
+/// first), an error for an unknown item.
 pub fn agenda_target(state: &MeetingState, cmd: &Command) -> Result<Option<ItemId>, RuleError> {
     let current = state.meeting.current_item.and_then(|id| state.item_index(id));
     match cmd {

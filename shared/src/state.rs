@@ -456,6 +456,21 @@ impl MeetingState {
     /// document they may not read becomes `DocumentRemoved` (so a copy that
     /// had it drops it), and reader lists are trimmed as in [`Self::visible_to`].
     pub fn event_for(&self, viewer: &Actor, event: &Event) -> Event {
+        // Written by a room before these changes carried the text: replayed,
+        // they bring the text as published now (edits are never shown to
+        // others, so without it their copy would stay empty).
+        if let Change::MinutesSentForComments { sections } | Change::MinutesApproved { sections } = &event.change
+            && sections.is_empty()
+            && self.minutes.status != MinutesStatus::Draft
+            && !self.minutes.sections.is_empty()
+        {
+            let sections = self.minutes.sections.clone();
+            let change = match event.change {
+                Change::MinutesSentForComments { .. } => Change::MinutesSentForComments { sections },
+                _ => Change::MinutesApproved { sections },
+            };
+            return Event { change, ..event.clone() };
+        }
         if same_for_everyone(&event.change) {
             return event.clone();
         }
@@ -791,9 +806,16 @@ pub(crate) mod tests {
             copy.apply(&s.event_for(&delegate, e)).unwrap();
         }
         assert_eq!(copy.minutes.text(SectionKey::Opening), "Khai mạc.");
-        // A change written by an earlier room, with no text, leaves the text as it was.
+        // A change written by an earlier room, with no text, leaves the text as it was…
         copy.apply(&ev(&copy, Change::MinutesApproved { sections: vec![] })).unwrap();
         assert_eq!(copy.minutes.text(SectionKey::Opening), "Khai mạc.");
+        // …and, replayed from such a room's log, brings the text as published now.
+        let old = Event { change: Change::MinutesSentForComments { sections: vec![] }, ..sent.clone() };
+        let mut fresh = sample().visible_to(&delegate);
+        for e in [&draft, &edit, &old] {
+            fresh.apply(&s.event_for(&delegate, e)).unwrap();
+        }
+        assert_eq!(fresh.minutes.text(SectionKey::Opening), "Khai mạc.");
     }
 
     #[test]

@@ -609,6 +609,41 @@ async fn a_show_of_hands_counts_only_those_who_have_not_voted_otherwise() -> any
 }
 
 #[tokio::test]
+async fn next_goes_back_to_an_item_skipped_and_the_item_left_is_discussed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let mut live = chair.follow(s.meeting, None).await?;
+    let add = |title: &str| Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
+    let second = ItemId(created(secretary.command(s.meeting, "i2", &add("Báo cáo tài chính")).await?).await?);
+    let third = ItemId(created(secretary.command(s.meeting, "i3", &add("Kiến nghị của cử tri")).await?).await?);
+    // The chair jumps from the first item to the third, skipping the second…
+    assert_eq!(chair.command(s.meeting, "jump", &Command::GoToItem { item: third }).await?.status, 200);
+    // …and "next" on the last item goes back to the one skipped, the third now discussed.
+    let moved = chair.command(s.meeting, "next", &Command::NextItem).await?;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.meeting.current_item, Some(second));
+    let statuses: Vec<(ItemId, ItemStatus)> = st.agenda.iter().map(|i| (i.id, i.status)).collect();
+    let expected = vec![(s.item, ItemStatus::Done), (second, ItemStatus::Pending), (third, ItemStatus::Done)];
+    assert_eq!(statuses, expected);
+    // A copy folded from the events agrees with the room.
+    live.wait_seq(moved.body["seq"].as_u64().unwrap()).await?;
+    let mut copy = live.snapshot.clone().expect("a snapshot");
+    let from = copy.seq;
+    for e in live.events.iter().filter(|e| e.seq > from) {
+        copy.apply(e)?;
+    }
+    assert_eq!(copy.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>(), expected);
+    // Everything else discussed: "next" has nowhere to go.
+    let again = chair.command(s.meeting, "next-again", &Command::NextItem).await?;
+    assert_eq!(again.status, 200);
+    assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(second), "{again:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_the_item_open() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 2).await?;

@@ -790,10 +790,9 @@ async fn run_downloads(shared: Arc<Shared>) {
     // link): tried again after a wait that grows (2 s doubling to five
     // minutes), while the others are fetched. By version.
     let mut refused: HashMap<String, Refusal> = HashMap::new();
-    // Each version seen listed, with its document: an older version of a
-    // document still listed stays until the pack is complete (it lends its
-    // chunks to the new one), but one whose document the reader lost leaves
-    // at once.
+    // Each version seen listed in this run, with its document: an older
+    // version of a document still listed stays until the pack is complete
+    // (it lends its chunks to the new one); anything else leaves at once.
     let mut listed: HashMap<String, DocumentId> = HashMap::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
@@ -806,11 +805,14 @@ async fn run_downloads(shared: Arc<Shared>) {
             // narrowed, the reader's right taken away) leaves the tablet before
             // anything else is fetched: a pass cut short (the link drops, the
             // disk is full) must not leave it on a tablet that may then leave the room.
+            // Checked against the files themselves, not against what this run
+            // saw listed: a version kept from before a restart, or one whose
+            // removal failed, goes too.
             listed.extend(docs.iter().map(|d| (d.sha256.clone(), d.id)));
             let ids: std::collections::HashSet<DocumentId> = docs.iter().map(|d| d.id).collect();
-            if listed.values().any(|id| !ids.contains(id)) {
-                listed.retain(|_, id| ids.contains(id));
-                let keep: Vec<&str> = listed.keys().map(String::as_str).collect();
+            listed.retain(|_, id| ids.contains(id));
+            let keep: Vec<&str> = listed.keys().map(String::as_str).collect();
+            if shared.cache.holds_other_than(&keep) {
                 match shared.cache.prune(&keep) {
                     Ok(n) => tracing::info!(versions = n, "removed documents this reader may no longer read"),
                     Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove documents this reader may no longer read"),

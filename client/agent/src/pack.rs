@@ -371,6 +371,17 @@ impl Cache {
         failed.map_or(Ok(gone), Err)
     }
 
+    /// Does the cache hold any version (whole or in part) but those in
+    /// `keep`, by their SHA-256? What [`Self::prune`] would remove.
+    pub fn holds_other_than(&self, keep: &[&str]) -> bool {
+        let keep: std::collections::HashSet<String> = keep.iter().map(|sha| self.vault.name(sha)).collect();
+        let Ok(entries) = std::fs::read_dir(self.dir.join("docs")) else { return false };
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            !keep.contains(name.strip_suffix(".data").unwrap_or(&name))
+        })
+    }
+
     /// Removes every cached document (a revoked tablet, a new key); the
     /// agent removes its own files itself.
     pub fn wipe(&self) -> anyhow::Result<()> {

@@ -183,7 +183,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 <label class="speech-limit">{move || i.t("speak.limit")}
                     <input type="number" min="0" max="60" id="room-speech-limit"
                         prop:value=move || state().map(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default()
-                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min * 60 }, false) } }/>
+                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, false) } }/>
                 </label>
             </Show>
             // The one speaking does not ask to speak.

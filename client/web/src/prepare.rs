@@ -169,7 +169,7 @@ fn MeetingForm() -> impl IntoView {
                 </label>
                 <label>{move || i.t("prep.speech_limit")}
                     <input type="number" min="0" max="60" id="speech-limit" prop:value=m.as_ref().map(|m| (m.speech_limit_secs / 60).to_string()).unwrap_or_default()
-                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min * 60 }, true) } }/>
+                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, true) } }/>
                 </label>
             </div>
         </section>
