@@ -361,6 +361,7 @@ pub async fn download(
     let state = handle.state().await;
     let document = state.document(DocumentId(doc)).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;
     drop(state);
+    let (still, reader, id) = (handle.clone(), actor, document.id);
     // A restricted document: the reader's own stamped copy, with its own ETag.
     let served = crate::watermark::served(&app, &actor, MeetingId(meeting), &document).await?;
     let etag = format!("\"{}\"", served.sha256);
@@ -394,7 +395,19 @@ pub async fn download(
         if served.status() == StatusCode::NOT_FOUND {
             return Err(Error::Internal(anyhow::anyhow!("document {} content missing at {}", document.id, path.display())));
         }
-        served.map(Body::new)
+        // Each piece is sent only while the reader may still read the
+        // document: taken away mid-way, the download breaks off.
+        served.map(|body| {
+            use futures_util::StreamExt;
+            let checked = Body::new(body).into_data_stream().map(move |piece| {
+                if still.still_reads(&reader, id) {
+                    piece
+                } else {
+                    Err(axum::Error::new(anyhow::anyhow!("document {id}: the reader may no longer read it")))
+                }
+            });
+            Body::from_stream(checked)
+        })
     };
     let h = response.headers_mut();
     h.insert(header::ETAG, etag_value);

@@ -482,6 +482,14 @@ impl MeetingHandle {
         self.live.latest.read().expect("latest state").clone()
     }
 
+    /// May `actor` still read document `doc`, as the meeting is now? Asked
+    /// again while a document is sent: one removed, narrowed, or whose
+    /// reader lost the right (removed, made observer) stops mid-way.
+    pub fn still_reads(&self, actor: &Actor, doc: DocumentId) -> bool {
+        let s = self.latest();
+        s.document(doc).is_some_and(|d| s.can_read(actor, d))
+    }
+
     /// How many connections follow this meeting.
     pub fn subscribers(&self) -> usize {
         self.live.events.receiver_count()

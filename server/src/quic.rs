@@ -308,7 +308,7 @@ async fn served(
     token: &str,
     meeting: MeetingId,
     doc: DocumentId,
-) -> Result<(Document, crate::watermark::Served, Arc<Manifest>), Error> {
+) -> Result<(Document, crate::watermark::Served, Arc<Manifest>, Actor, Arc<crate::meeting::MeetingHandle>), Error> {
     let actor = crate::auth::lookup(&app.db, token).await?.ok_or(Error::Unauthorized)?;
     let handle = app.meetings.get(meeting).await?;
     let state = handle.state().await;
@@ -316,7 +316,7 @@ async fn served(
     drop(state);
     let content = crate::watermark::served(app, &actor, meeting, &doc).await?;
     let manifest = app.documents.manifest(&content.sha256, content.size).await?;
-    Ok((doc, content, manifest))
+    Ok((doc, content, manifest, actor, handle))
 }
 
 #[tracing::instrument(skip_all)]
@@ -333,13 +333,13 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
         match request {
             StreamRequest::Manifest { token, meeting, document } => match served(&app, &token, meeting, document).await {
                 Err(e) => reply(&mut send, &refusal(&e)).await,
-                Ok((_, content, m)) => {
+                Ok((_, content, m, _, _)) => {
                     let manifest = Manifest { copy_of: content.copy_of, ..(*m).clone() };
                     reply(&mut send, &StreamReply::Manifest { manifest }).await
                 }
             },
             StreamRequest::Chunks { token, meeting, document, sha256, indices } => {
-                let (doc, _, m) = match served(&app, &token, meeting, document).await {
+                let (doc, _, m, actor, handle) = match served(&app, &token, meeting, document).await {
                     Ok(x) => x,
                     Err(e) => return reply(&mut send, &refusal(&e)).await,
                 };
@@ -364,7 +364,9 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
                     Err(e) => return Err(e.into()),
                 };
                 reply(&mut send, &StreamReply::Chunks { count: indices.len() as u32 }).await?;
-                send_chunks(file, &m, &indices, &mut send).await
+                // A request may carry a whole document: each chunk goes only
+                // while the reader may still read it.
+                send_chunks(file, &m, &indices, &mut send, || handle.still_reads(&actor, doc.id)).await
             }
             StreamRequest::Http { token, method, path, headers } => {
                 relay_http(router, peer, token, &method, &path, headers, &mut send, recv).await
@@ -384,6 +386,7 @@ async fn send_chunks(
     m: &gavel_shared::pack::Manifest,
     indices: &[u32],
     send: &mut quinn::SendStream,
+    still_allowed: impl Fn() -> bool,
 ) -> anyhow::Result<()> {
     // The file is read by one blocking task, a few chunks ahead of the
     // stream, each chunk framed in a buffer of its own that quinn then takes
@@ -410,6 +413,12 @@ async fn send_chunks(
         }
     });
     while let Some(piece) = rx.recv().await {
+        if !still_allowed() {
+            // Reset, not finished: the tablet sees the request fail and asks
+            // again, and is then told the document is not there for it.
+            let _ = send.reset(quinn::VarInt::from_u32(1));
+            anyhow::bail!("the reader may no longer read this document");
+        }
         send.write_chunk(piece?).await?;
     }
     reader.await?;

@@ -156,8 +156,9 @@ pub enum Confidentiality {
     Members,
     /// The participants named on the document (and the chair and secretary).
     Named,
-    /// State secret ("mật"): named participants only, refused at upload
-    /// unless the room allows it.
+    /// State secret ("mật"): the participants named on it, and the chair,
+    /// the secretary and staff, who prepare and manage it (as for `Named`);
+    /// refused at upload unless the room allows it.
     Secret,
 }
 

@@ -683,3 +683,54 @@ async fn a_removed_document_leaves_nothing_on_the_rooms_disk() -> anyhow::Result
     server.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_taken_away_stops_mid_download_over_http_and_over_quic() -> anyhow::Result<()> {
+    use gavel_agent::link::{open_request, read_frame, read_reply};
+    use gavel_shared::pack::{StreamReply, StreamRequest};
+    // Before, a download under way ran to its end once it had started: a
+    // request over QUIC may carry a whole document.
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let doc = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 5, None), &[]).await?;
+
+    // Over HTTP: the first piece read, then nothing more read for a while.
+    let web = s.sign_in(&s.voters[0]).await?;
+    let mut http = web.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
+    let mut over_http = http.chunk().await?.map_or(0, |c| c.len() as u64);
+
+    // Over QUIC, as a tablet asks: every chunk in one request.
+    let tablet = s.sign_in(&s.voters[1]).await?;
+    let token = tablet.token.clone().context("a token")?;
+    let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    let conn = &q.link.connection;
+    let (_send, mut recv) =
+        open_request(conn, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id }).await?;
+    let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
+    let indices: Vec<u32> = (0..manifest.chunks.len() as u32).collect();
+    let chunks = StreamRequest::Chunks { token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
+    let (_send, mut recv) = open_request(conn, &chunks).await?;
+    let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+    assert!(count > 100, "{count} chunks");
+    read_frame(&mut recv, 4 << 20).await?;
+
+    // The document is withdrawn.
+    let removed = s.admin.command(s.meeting, "withdraw", &Command::RemoveDocument { document: doc.id }).await?;
+    assert_eq!(removed.status, 200, "{removed:?}");
+
+    // What was already under way arrives; the rest does not.
+    let broke = loop {
+        match http.chunk().await {
+            Ok(Some(c)) => over_http += c.len() as u64,
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(broke && over_http < doc.size, "{over_http} of {} bytes came over HTTP after the document was withdrawn", doc.size);
+    let mut over_quic = 1;
+    while read_frame(&mut recv, 4 << 20).await.is_ok() {
+        over_quic += 1;
+    }
+    assert!(over_quic < count, "all {count} chunks came over QUIC after the document was withdrawn");
+    Ok(())
+}

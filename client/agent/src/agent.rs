@@ -865,7 +865,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                             // the terminal each say in their own words what failed.
                             let problem = e.root_cause().to_string();
                             if shared.progress.borrow().problem.as_ref() != Some(&problem) {
-                                tracing::warn!(document = %d.title, error = %format!("{e:#}"), "cannot keep a document on this tablet");
+                                tracing::warn!(document = %d.id, error = %format!("{e:#}"), "cannot keep a document on this tablet");
                             }
                             shared.progress.send_modify(|p| p.problem = Some(problem));
                             (failed, storage_failed) = (true, true);
@@ -874,7 +874,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                         Err(e) if state_behind(&e) => {
                             // A new version on the room, not yet in this state:
                             // the state that names it is on its way.
-                            tracing::info!(document = %d.title, "the room holds a newer version; waiting for the meeting's state");
+                            tracing::info!(document = %d.id, "the room holds a newer version; waiting for the meeting's state");
                             failed = true;
                             break;
                         }
@@ -882,7 +882,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                             // The link is up: the room would not give this one.
                             let tries = refused.get(&d.sha256).map_or(0, |r| r.tries);
                             let wait = Duration::from_secs(2u64 << tries.min(8)).min(Duration::from_secs(300));
-                            tracing::warn!(document = %d.title, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
+                            tracing::warn!(document = %d.id, error = %format!("{e:#}"), ?wait, "the room did not give a document; the others go on");
                             let room = e.downcast_ref::<crate::pack::RoomRefused>();
                             let lasting = room.is_some_and(|r| r.lasting());
                             let (code, why) =
@@ -891,7 +891,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                             failed = true;
                         }
                         Err(e) => {
-                            tracing::info!(document = %d.title, error = %format!("{e:#}"), "download interrupted");
+                            tracing::info!(document = %d.id, error = %format!("{e:#}"), "download interrupted");
                             failed = true;
                             break;
                         }
