@@ -195,6 +195,15 @@ async fn times_are_shown_and_typed_in_the_rooms_zone_on_a_device_set_to_another(
     c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
     c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
     let title = c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    // The list of meetings switches language with the page, times and buttons included.
+    wait_text(&c, ".meeting .go", "Mở").await?;
+    assert!(text_of(&c, ".meeting .meeting-when").await?.contains(" ngày "));
+    c.find(Locator::Css("#lang-en")).await?.click().await?;
+    wait_text(&c, ".meeting .go", "Open").await?;
+    let when = text_of(&c, ".meeting .meeting-when").await?;
+    assert!(!when.contains("ngày") && when.contains(", "), "{when}");
+    c.find(Locator::Css("#lang-vi")).await?.click().await?;
+    wait_text(&c, ".meeting .go", "Mở").await?;
     title.send_keys("Họp tổ công tác").await?;
     c.execute(
         "const e = document.querySelector('#new-meeting-starts'); e.value = '2026-12-01T14:00'; \
@@ -939,6 +948,23 @@ async fn an_upload_answered_after_the_secretary_left_the_tab_is_told_and_the_pag
     wait_text(&c, ".notice", "Đã lưu").await?;
     c.find(Locator::Css("#tab-prepare")).await?.click().await?;
     wait_text(&c, ".documents-editor", "to-trinh").await?;
+    c.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_file_over_the_rooms_limit_is_refused_with_the_limit_in_the_pages_language() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |c| c.max_upload = 64 * 1024).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
+    let pdf = dir.path().join("qua-lon.pdf");
+    std::fs::write(&pdf, pack_pdf(4, 64 * 1024, 1, None))?;
+    let input = c.wait().at_most(WAIT).for_element(Locator::Css("#upload-form input[type='file']")).await?;
+    input.send_keys(&pdf.display().to_string()).await?;
+    c.find(Locator::Css("#upload-form button[type='submit']")).await?.click().await?;
+    // Before, the Vietnamese said only "Tệp quá lớn." and the English gave the limit in bytes.
+    wait_text(&c, ".notice.error", "Tệp quá lớn: tối đa 64 KB.").await?;
     c.close().await?;
     Ok(())
 }

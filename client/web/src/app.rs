@@ -300,7 +300,7 @@ pub fn status_key(s: MeetingStatus) -> &'static str {
 }
 
 #[component]
-fn MeetingList(#[prop(into)] on_pick: Callback<MeetingId>, #[prop(into)] button: String) -> impl IntoView {
+fn MeetingList(#[prop(into)] on_pick: Callback<MeetingId>, #[prop(into)] button: Signal<String>) -> impl IntoView {
     let i = use_i18n();
     let ctx = use_ctx();
     let meetings = RwSignal::new(None::<Vec<MeetingSummary>>);
@@ -317,15 +317,15 @@ fn MeetingList(#[prop(into)] on_pick: Callback<MeetingId>, #[prop(into)] button:
                 Some(v) if v.is_empty() => view! { <li>{move || i.t("lobby.empty")}</li> }.into_any(),
                 Some(v) => v.into_iter().map(|m| {
                     let id = m.id;
-                    let button = button.clone();
                     view! {
                         <li class="meeting" data-meeting=id.0>
                             <button class="meeting-pick" on:click=move |_| on_pick.run(id)>
                                 <span class="meeting-title">{m.title.clone()}</span>
                                 <span class="meeting-org">{m.organisation.clone()}</span>
-                                <span class="meeting-when">{format_time(m.starts_at, i.0.get_untracked())}
+                                // In the language chosen, switched without a reload.
+                                <span class="meeting-when">{move || format_time(m.starts_at, i.0.get())}
                                     " · " {move || i.t(status_key(m.status))}</span>
-                                <span class="go">{button}</span>
+                                <span class="go">{move || button.get()}</span>
                             </button>
                         </li>
                     }
@@ -345,7 +345,7 @@ fn Lobby() -> impl IntoView {
             <MeetingList on_pick=move |m| {
                 let _ = window().location().set_hash(&format!("/join/{m}"));
                 ctx.screen.set(Screen::Join { meeting: m, participant: None, remote: false })
-            } button="›".to_string()/>
+            } button=Signal::derive(|| "›".to_string())/>
             <p><button class="link" id="staff-link" on:click=move |_| ctx.screen.set(Screen::StaffSignIn)>{move || i.t("lobby.staff")}</button></p>
         </section>
     }
@@ -549,7 +549,7 @@ fn StaffHome() -> impl IntoView {
     view! {
         <section class="card">
             <h1>{move || i.t("staff.meetings")}</h1>
-            <MeetingList on_pick=move |m| ctx.enter(m) button=i.t("staff.open").to_string()/>
+            <MeetingList on_pick=move |m| ctx.enter(m) button=Signal::derive(move || i.t("staff.open").to_string())/>
         </section>
         <section class="card">
             <h2>{move || i.t("staff.new_meeting")}</h2>

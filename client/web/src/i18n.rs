@@ -347,6 +347,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("err.conflict", "Xung đột với dữ liệu hiện có.", "Conflicts with what exists."),
     ("err.not_a_pdf", "Tệp không phải là PDF.", "The file is not a PDF."),
     ("err.too_large", "Tệp quá lớn.", "The file is too large."),
+    ("err.too_large_limit", "Tệp quá lớn: tối đa", "The file is too large: at most"),
     ("err.bad_csv", "Tệp CSV có lỗi.", "The CSV file has an error."),
     ("err.network", "Lỗi mạng.", "Network error."),
     (
@@ -475,6 +476,12 @@ impl I18n {
     pub fn error(&self, code: &str, message: &str) -> String {
         let key = format!("err.{code}");
         let lang = self.0.get();
+        // Too large: said with the room's limit ("… larger than the limit of 104857600 bytes").
+        if code == "too_large"
+            && let Some(limit) = message.split_whitespace().find_map(|w| w.parse::<u64>().ok())
+        {
+            return format!("{} {}.", lookup(lang, "err.too_large_limit"), self.size(limit));
+        }
         // A refusal whose reason the rules give in Vietnamese: that reason.
         if lang == Lang::Vi
             && let Some(reason) = gavel_shared::rules::reason_vi(message)
