@@ -615,17 +615,37 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         p
     };
     let no_borders = |t: Table| t.clear_all_border();
+    // Decree 30 rules the organisation (a third of its width), the motto
+    // (its whole width) and the title with a short solid line, as the PDF
+    // draws them: here the bottom border of an empty paragraph 3 pt high,
+    // narrowed by its indents and centred in its column (an underline would
+    // cut through the dots under "lập" and "Hạnh").
+    let rule = |column: i32, text: &str, size: usize, share: f32| {
+        let width = (crate::pdf::text_width(text, size as f32 / 2.0, true) * share * 20.0) as i32;
+        let side = ((column - width) / 2).max(0);
+        let mut p = Paragraph::new()
+            .indent(Some(side), None, Some(side), None)
+            .line_spacing(LineSpacing::new().before(0).after(0).line(60).line_rule(LineSpacingType::Exact));
+        let line = ParagraphBorder::new(ParagraphBorderPosition::Bottom).val(BorderType::Single).size(6);
+        p.property = p.property.set_borders(ParagraphBorders::with_empty().set(line));
+        p
+    };
     let mut left_cell = TableCell::new().width(3800, WidthType::Dxa);
     for (n, (text, bold)) in doc.heading_left.iter().enumerate() {
         left_cell = left_cell.add_paragraph(centered(vec![run(text, *bold, left_size(doc, n))]));
+        if *bold {
+            left_cell = left_cell.add_paragraph(rule(3800, text, left_size(doc, n), 0.35));
+        }
     }
     let mut right_cell = TableCell::new().width(5500, WidthType::Dxa);
     for (n, (text, style)) in doc.heading_right.iter().enumerate() {
         let r = run(text, *style == crate::pdf::Style::Bold, heading_size(n == 0));
         let r = if *style == crate::pdf::Style::Italic { r.italic() } else { r };
-        // Decree 30: the motto is underlined.
-        let r = if text.starts_with("Độc lập") || text.starts_with("Independence") { r.underline("single") } else { r };
         right_cell = right_cell.add_paragraph(centered(vec![r]));
+        // The motto, the second line.
+        if n == 1 {
+            right_cell = right_cell.add_paragraph(rule(5500, text, heading_size(false), 1.0));
+        }
     }
     let heading = no_borders(Table::new(vec![TableRow::new(vec![left_cell, right_cell])]).set_grid(vec![3800, 5500]));
     let mut d = Docx::new()
@@ -641,7 +661,10 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     if let Some(draft) = &doc.draft {
         d = d.add_paragraph(Paragraph::new().align(AlignmentType::Right).add_run(run(draft, true, 24)));
     }
-    d = d.add_paragraph(centered(vec![run(main_title(doc.lang), true, 28)])).add_paragraph(centered(vec![run(&doc.title, true, 28)]));
+    d = d
+        .add_paragraph(centered(vec![run(main_title(doc.lang), true, 28)]))
+        .add_paragraph(centered(vec![run(&doc.title, true, 28)]))
+        .add_paragraph(rule(9355, &doc.title, 28, 0.4));
     let spacing = LineSpacing::new().before(60).after(60);
     for e in &doc.body {
         let p = match e {

@@ -206,6 +206,8 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     {
         let xml = String::from_utf8_lossy(&u.stdout).to_string();
         assert!(xml.contains("Times New Roman"));
+        // The organisation, the motto and the title are ruled with a line, not underlined.
+        assert!(xml.matches("<w:pBdr>").count() >= 3 && !xml.contains("<w:u "), "rules under the heading");
         // Headings stay with what follows them, and the signatures stay whole, as in the PDF.
         assert!(xml.contains("w:keepNext") && xml.contains("w:cantSplit"), "headings or signatures may be cut across pages");
         // Page numbers from the second page (Decree 30): a numbered header, none on the first.
