@@ -1974,3 +1974,52 @@ async fn the_secretary_enters_an_election_ballot_with_as_many_names_as_it_takes(
     c.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn signed_minutes_are_listed_for_members_and_an_observer_is_told_they_are_for_members() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let (chair, secretary) = (s.sign_in(&s.chair).await?, s.sign_in(&s.secretary).await?);
+    let observe = Command::UpdateParticipant {
+        participant: s.voters[1].0,
+        name: "Đại biểu 0001".into(),
+        position: String::new(),
+        role: Role::Observer,
+        member: false,
+        voting: false,
+    };
+    assert_eq!(secretary.command(s.meeting, "observe", &observe).await?.status, 200);
+    for (who, key, cmd) in
+        [(&chair, "close", Command::CloseMeeting), (&chair, "approve", Command::ApproveMinutes), (&chair, "sign", Command::SignMinutes)]
+    {
+        let a = who.command(s.meeting, key, &cmd).await?;
+        assert_eq!(a.status, 200, "{key}: {a:?}");
+    }
+    let driver = chromedriver().await?;
+
+    // A member: the signed files, saved from within the page.
+    let member = browser(&driver).await?;
+    sign_in_as(&member, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    let pdf = member.wait().at_most(WAIT).for_element(Locator::Css("#minutes .signed a.download[href$='-vi.pdf']")).await?;
+    member
+        .execute(
+            "window.saved = []; HTMLAnchorElement.prototype.click = function () { window.saved.push(this.download); }; return 1;",
+            vec![],
+        )
+        .await?;
+    pdf.click().await?;
+    eventually("the signed PDF is saved", || async {
+        let saved = member.execute("return window.saved;", vec![]).await?;
+        Ok(saved.as_array().is_some_and(|a| a.iter().any(|n| n.as_str().is_some_and(|n| n.ends_with("-vi.pdf")))))
+    })
+    .await?;
+    member.close().await?;
+
+    // An observer: told, with no link to a file the room would refuse.
+    let observer = browser(&driver).await?;
+    sign_in_as(&observer, &server, s.meeting, s.voters[1].0, &s.voters[1].1).await?;
+    wait_text(&observer, "#signed-members-only", "chỉ dành cho thành viên").await?;
+    assert!(observer.find(Locator::Css("#minutes .signed a")).await.is_err(), "an observer is offered the signed files");
+    observer.close().await?;
+    Ok(())
+}
