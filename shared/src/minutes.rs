@@ -21,6 +21,11 @@ pub enum SectionKey {
     Conclusion,
     /// "Nơi nhận": who receives a copy, one per line ("- Lưu: VT, hồ sơ.").
     Recipients,
+    /// A section a later room knows and this copy does not: kept, shown
+    /// nowhere, so a state or event naming it still reads (as
+    /// [`crate::protocol::Change::Unknown`] does for changes).
+    #[serde(other)]
+    Unknown,
 }
 
 /// Where the minutes are in their life.
@@ -193,5 +198,10 @@ mod tests {
         let keys: Vec<_> = m.sections.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec![SectionKey::Opening, SectionKey::Item(ItemId(5)), SectionKey::Conclusion]);
         assert_eq!(m.text(SectionKey::Item(ItemId(5))), "b2");
+        // A section a later room adds still reads.
+        let later: SectionKey = serde_json::from_str(r#"{"kind":"annex"}"#).unwrap();
+        assert_eq!(later, SectionKey::Unknown);
+        let recipients: SectionKey = serde_json::from_str(r#"{"kind":"recipients"}"#).unwrap();
+        assert_eq!(recipients, SectionKey::Recipients);
     }
 }

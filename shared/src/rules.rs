@@ -592,6 +592,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::RequestOpinions { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
         Command::EditMinutes { section, text: body } => {
             minutes_status(state, &[MinutesStatus::Draft])?;
+            if *section == SectionKey::Unknown {
+                return Err(RuleError::NotFound("minutes section"));
+            }
             if let SectionKey::Item(item) = section {
                 state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
             }
@@ -605,6 +608,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::CommentMinutes { section, text: body } => {
             minutes_status(state, &[MinutesStatus::InReview])?;
             actor.participant().ok_or(RuleError::Forbidden("only participants comment"))?;
+            if *section == SectionKey::Unknown {
+                return Err(RuleError::NotFound("minutes section"));
+            }
             if let SectionKey::Item(item) = section {
                 state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
             }

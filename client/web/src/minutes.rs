@@ -198,6 +198,7 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
         SectionKey::Item(id) => format!("item-{id}"),
         SectionKey::Conclusion => "conclusion".to_string(),
         SectionKey::Recipients => "recipients".to_string(),
+        SectionKey::Unknown => "unknown".to_string(),
     };
     // What the exports write when the secretary names no one.
     let hint = (key == SectionKey::Recipients).then(|| i.t("min.recipients_hint"));
