@@ -901,7 +901,7 @@ async fn write(
                 set_item_status(tx, cur, ItemStatus::Done).await?;
             }
             sqlx::query("UPDATE meetings SET status = 'closed', current_item = NULL WHERE id = ?").bind(m).execute(&mut **tx).await?;
-            save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
+            save_speakers(tx, state.meeting.id, &state.speakers.for_next_item()).await?;
             let mut changes = speech_cut_short(state);
             changes.push(Change::MeetingClosed);
             (changes, done)
@@ -979,7 +979,7 @@ async fn write(
                 set_item_status(tx, prev, status).await?;
             }
             sqlx::query("UPDATE meetings SET current_item = ? WHERE id = ?").bind(target.0).bind(m).execute(&mut **tx).await?;
-            save_speakers(tx, state.meeting.id, &Speakers::default()).await?;
+            save_speakers(tx, state.meeting.id, &state.speakers.for_next_item()).await?;
             changes.push(Change::CurrentItemChanged { item: Some(target), previous });
             (changes, done)
         }
@@ -1534,7 +1534,7 @@ fn speech_cut_short(state: &MeetingState) -> Vec<Change> {
 async fn save_speakers_after(tx: &mut Tx<'_>, state: &MeetingState, changes: &[Change]) -> Result<()> {
     let mut after = state.speakers.clone();
     for c in changes {
-        after.apply(c);
+        after.apply(c, state.meeting.current_item);
     }
     if after != state.speakers {
         save_speakers(tx, state.meeting.id, &after).await?;

@@ -351,11 +351,28 @@ pub struct Speakers {
     /// Waiting, in the order they asked.
     pub queue: Vec<ParticipantId>,
     pub floor: Option<Floor>,
+    /// Who has been given the floor, on which item, in order, once per
+    /// speech (the one speaking included): kept for the whole meeting, so
+    /// the chair sees who has not spoken yet on an item, returned to or not.
+    #[serde(default)]
+    pub spoken: Vec<(ItemId, ParticipantId)>,
 }
 
 impl Speakers {
-    /// Folds in the changes that touch the speakers' list.
-    pub fn apply(&mut self, change: &crate::protocol::Change) {
+    /// The list as a new item (or the close) leaves it: nobody waiting or
+    /// speaking, who spoke kept.
+    pub fn for_next_item(&self) -> Speakers {
+        Speakers { spoken: self.spoken.clone(), ..Speakers::default() }
+    }
+
+    /// Who has spoken on `item`, in order, once per speech.
+    pub fn spoken_on(&self, item: ItemId) -> impl Iterator<Item = ParticipantId> + '_ {
+        self.spoken.iter().filter(move |(i, _)| *i == item).map(|(_, p)| *p)
+    }
+
+    /// Folds in the changes that touch the speakers' list; `item` is the
+    /// current item when the change is made.
+    pub fn apply(&mut self, change: &crate::protocol::Change, item: Option<ItemId>) {
         use crate::protocol::Change;
         match change {
             Change::SpeakRequested { participant } if !self.queue.contains(participant) => {
@@ -365,11 +382,15 @@ impl Speakers {
             Change::FloorGiven { floor } => {
                 self.queue.retain(|p| *p != floor.participant);
                 self.floor = Some(*floor);
+                if let Some(item) = item {
+                    self.spoken.push((item, floor.participant));
+                }
             }
             Change::SpeechEnded { participant } if self.floor.is_some_and(|f| f.participant == *participant) => {
                 self.floor = None;
             }
-            Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = Speakers::default(),
+            // The queue and the floor belong to an item; who spoke is kept.
+            Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = self.for_next_item(),
             // Nobody gone waits to speak.
             Change::ParticipantRemoved { participant } => self.queue.retain(|p| p != participant),
             Change::AttendanceChanged { participant, attendance, .. } if *attendance != Attendance::Present => {
@@ -384,6 +405,30 @@ impl Speakers {
 pub(crate) mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_speakers_list_keeps_who_spoke_on_the_item_in_order() {
+        use crate::protocol::Change;
+        let floor = |p: i64| Change::FloorGiven {
+            floor: Floor { participant: ParticipantId(p), since: datetime!(2026-12-01 08:00 UTC), limit_secs: 0 },
+        };
+        let mut s = Speakers::default();
+        let one = Some(ItemId(1));
+        for c in [floor(3), Change::SpeechEnded { participant: ParticipantId(3) }, floor(5), floor(3)] {
+            s.apply(&c, one);
+        }
+        let on = |s: &Speakers, item: i64| s.spoken_on(ItemId(item)).map(|p| p.0).collect::<Vec<_>>();
+        assert_eq!(on(&s, 1), [3, 5, 3], "each speech, in order");
+        s.apply(&Change::CurrentItemChanged { item: Some(ItemId(2)), previous: one }, Some(ItemId(2)));
+        assert!(s.floor.is_none() && s.queue.is_empty());
+        s.apply(&floor(7), Some(ItemId(2)));
+        // Back on the first item, who spoke there is still known.
+        s.apply(&Change::CurrentItemChanged { item: one, previous: Some(ItemId(2)) }, one);
+        assert_eq!((on(&s, 1), on(&s, 2)), (vec![3, 5, 3], vec![7]));
+        // A list saved before it was kept reads as empty.
+        let old: Speakers = serde_json::from_str(r#"{"queue":[4],"floor":null}"#).unwrap();
+        assert_eq!((old.queue, old.spoken), (vec![ParticipantId(4)], vec![]));
+    }
 
     /// An open yes/no poll on item 1, by default rules, nobody voted.
     pub(crate) fn yes_no_poll() -> Poll {

@@ -187,7 +187,7 @@ impl MeetingState {
             Change::MeetingOpened => self.meeting.status = MeetingStatus::Open,
             Change::MeetingClosed => {
                 self.meeting.status = MeetingStatus::Closed;
-                self.speakers.apply(change);
+                self.speakers.apply(change, self.meeting.current_item);
                 if let Some(id) = self.meeting.current_item.take() {
                     self.set_item_status(id, ItemStatus::Done);
                 }
@@ -223,7 +223,7 @@ impl MeetingState {
                 }
                 self.meeting.current_item = *item;
                 // The speakers' list belongs to an item.
-                self.speakers.apply(change);
+                self.speakers.apply(change, self.meeting.current_item);
             }
             Change::ParticipantAdded { participant } => {
                 let participants = Arc::make_mut(&mut self.participants);
@@ -239,7 +239,7 @@ impl MeetingState {
                 if self.participant(*participant).is_some() {
                     Arc::make_mut(&mut self.participants).retain(|p| p.id != *participant);
                 }
-                self.speakers.apply(change);
+                self.speakers.apply(change, self.meeting.current_item);
                 if self.documents.iter().any(|d| d.readers.contains(participant)) {
                     for d in Arc::make_mut(&mut self.documents) {
                         d.readers.retain(|r| r != participant);
@@ -259,7 +259,7 @@ impl MeetingState {
                     p.attendance = *attendance;
                     p.excuse = reason.clone();
                 }
-                self.speakers.apply(change);
+                self.speakers.apply(change, self.meeting.current_item);
             }
             Change::QuorumRuleChanged { share } => self.meeting.quorum = *share,
             Change::SpeechLimitChanged { seconds } => self.meeting.speech_limit_secs = *seconds,
@@ -306,7 +306,7 @@ impl MeetingState {
                 }
             }
             Change::SpeakRequested { .. } | Change::SpeakWithdrawn { .. } | Change::FloorGiven { .. } | Change::SpeechEnded { .. } => {
-                self.speakers.apply(change)
+                self.speakers.apply(change, self.meeting.current_item)
             }
             Change::OpinionAdded { opinion } => Arc::make_mut(&mut self.opinions).push(opinion.clone()),
             Change::OpinionsRequested { request } => Arc::make_mut(&mut self.opinion_requests).push(request.clone()),

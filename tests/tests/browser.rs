@@ -1795,6 +1795,7 @@ async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_
     voter.wait().at_most(WAIT).for_element(Locator::Css("#ask-to-speak")).await?.click().await?;
     chair.wait().at_most(WAIT).for_element(Locator::Css("#next-speaker")).await?.click().await?;
     wait_text(&voter, "#floor", &name(0)).await?;
+    wait_text(&chair, "#spoken", &name(0)).await?;
     wait_gone(&voter, "#ask-to-speak").await?;
     assert!(voter.find(Locator::Css("#withdraw")).await.is_err(), "the one speaking is offered to withdraw");
     assert_eq!(waiting.command(s.meeting, "ask1", &Command::RequestToSpeak).await?.status, 200);
@@ -1830,6 +1831,8 @@ async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_
     chair.find(Locator::Css("#invite")).await?.click().await?;
     wait_text(&voter, "#floor", &name(2)).await?;
     assert_eq!(waiting.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[2].0));
+    // Who spoke on this item before the chair moved on and came back is still shown, in order.
+    wait_text(&chair, "#spoken", &format!("{}, {}", name(0), name(2))).await?;
     // The one speaking is not offered again.
     wait_gone(&chair, &option).await?;
     // The chair gives the next speakers three minutes each, from the room.

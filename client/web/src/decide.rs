@@ -169,6 +169,17 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                     }.into_any()
                 }
             }}
+            // Who has spoken on this item, in order: the chair sees who has not yet.
+            {move || {
+                let names: Vec<String> = with_state(|s| {
+                    let Some(item) = s.meeting.current_item else { return vec![] };
+                    s.speakers.spoken_on(item).filter(|p| s.participant(*p).is_some()).map(|p| name_in(s, p)).collect()
+                })
+                .unwrap_or_default();
+                (!names.is_empty()).then(|| view! {
+                    <p class="spoken small muted" id="spoken">{move || i.t("speak.spoken")}": "{names.join(", ")}</p>
+                })
+            }}
             <Show when=move || chair.get() && !waiting().is_empty()>
                 <button class="primary" id="next-speaker" on:click=move |_| run(Command::GiveFloor { participant: None }, false)>{move || i.t("speak.next")}</button>
             </Show>

@@ -205,6 +205,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("speak.end", "Kết thúc phát biểu", "End the speech"),
     ("speak.over", "Hết giờ", "Time is up"),
     ("speak.invite", "Mời người khác phát biểu", "Invite someone to speak"),
+    ("speak.spoken", "Đã phát biểu về nội dung này", "Spoken on this item"),
     ("speak.limit", "Thời gian mỗi lượt, từ lượt sau (phút, 0 = không giới hạn)", "Minutes per speech, from the next one (0: no limit)"),
     ("poll", "Biểu quyết", "Vote"),
     ("poll.new", "Tạo biểu quyết", "New vote"),
