@@ -157,6 +157,7 @@ impl Store {
             f.write_all(bytes).await?;
             f.sync_all().await?;
             tokio::fs::rename(&tmp, &path).await?;
+            sync_dir_async(&self.dir).await?;
         }
         Ok(sha)
     }
@@ -244,7 +245,12 @@ pub async fn upload(
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         match field.name().unwrap_or("") {
             "file" => {
-                let file_name = gavel_shared::text::clean(field.file_name().unwrap_or("document.pdf"));
+                // One file per upload: a second would leave the first's
+                // temporary file behind, unreferenced, until a restart.
+                if upload.is_some() {
+                    return Err(Error::bad_request("bad_upload", "the form has more than one 'file' field"));
+                }
+                let file_name = short_file_name(&gavel_shared::text::clean(field.file_name().unwrap_or("document.pdf")));
                 let tmp = app.documents.tmp.join(format!("up-{}", hex::encode(rand::random::<[u8; 8]>())));
                 guard.0 = Some(tmp.clone());
                 let mut out = tokio::fs::File::create(&tmp).await?;
@@ -302,6 +308,15 @@ pub async fn upload(
             .map_err(|e| Error::Internal(e.into()))?;
         checked.map_err(unstampable)?;
     }
+    // Readers unknown to the meeting are refused before the content is
+    // kept (the writer checks again); a refusal after it is kept leaves
+    // the collector to take it back.
+    {
+        let state = handle.state().await;
+        for r in &readers {
+            state.participant(*r).ok_or(Error::NotFound("participant"))?;
+        }
+    }
     // Until its row is written, no collection may take the file for one no
     // document refers to.
     let _storing = app.documents.storing.read().await;
@@ -310,6 +325,8 @@ pub async fn upload(
         tokio::fs::remove_file(&upload.tmp).await?;
     } else {
         tokio::fs::rename(&upload.tmp, &final_path).await?;
+        // Before its row is committed: a power cut must not keep the row and lose the file.
+        sync_dir_async(&app.documents.dir).await?;
     }
     guard.0 = None;
     // Cut it into chunks now, so the first tablet to ask does not wait.
@@ -330,13 +347,52 @@ pub async fn upload(
         confidentiality,
         readers,
     };
-    let outcome = handle.execute(actor, &idempotency_key(&headers), Op::AttachDocument(doc)).await?;
+    let outcome = match handle.execute(actor, &idempotency_key(&headers), Op::AttachDocument(doc)).await {
+        Ok(o) => o,
+        Err(e) => {
+            // Refused once kept (the item removed meanwhile, the meeting
+            // closed): the content may belong to no document.
+            drop(_storing);
+            app.meetings.services().content_freed.notify_one();
+            return Err(e);
+        }
+    };
     let CommandResult::Created { id } = outcome.result else {
         return Err(Error::Internal(anyhow::anyhow!("attach returned {:?}", outcome.result)));
     };
     let state = handle.state().await;
     let document = state.document(DocumentId(id)).cloned();
     Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "id": id, "seq": outcome.seq, "document": document }))).into_response())
+}
+
+/// Flushes a directory's entries (a file renamed into it) to disk: the
+/// rename itself is durable only then. A no-op where directories cannot be
+/// opened (Windows).
+pub fn sync_dir(dir: &FsPath) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+async fn sync_dir_async(dir: &FsPath) -> Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || sync_dir(&dir)).await.map_err(|e| Error::Internal(e.into()))??;
+    Ok(())
+}
+
+/// A file name as the room keeps it: at most 200 characters, its extension
+/// kept (the name travels in every snapshot and download; a longer one is
+/// shortened, not refused).
+fn short_file_name(name: &str) -> String {
+    const MAX: usize = 200;
+    if name.chars().count() <= MAX {
+        return name.to_string();
+    }
+    let ext = name.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 8).map(|e| format!(".{e}")).unwrap_or_default();
+    let stem: String = name.chars().take(MAX - ext.chars().count()).collect();
+    format!("{}{ext}", stem.trim_end())
 }
 
 /// Where documents' contents are kept in the data directory, each under its hash.
@@ -435,6 +491,16 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_file_name_is_shortened_keeping_its_extension() {
+        assert_eq!(short_file_name("Tờ trình.pdf"), "Tờ trình.pdf");
+        let long = format!("{}.pdf", "Báo cáo ".repeat(40));
+        let short = short_file_name(&long);
+        assert_eq!(short.chars().count(), 200 - 1, "trailing space trimmed: {short:?}");
+        assert!(short.ends_with(".pdf") && short.starts_with("Báo cáo"), "{short}");
+        assert_eq!(short_file_name(&"x".repeat(300)).chars().count(), 200);
+    }
 
     #[test]
     fn pdf_markers_are_checked_at_both_ends() {

@@ -1475,6 +1475,11 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
         for (path, bytes) in to_write {
             write_file(&path, &bytes)?;
         }
+        // The new directories' own entries, so a power cut after the commit
+        // that records the files' hashes cannot lose the files.
+        for d in dir.ancestors().skip(1).take(2) {
+            crate::documents::sync_dir(d)?;
+        }
         Ok(())
     })
     .await
@@ -1500,6 +1505,9 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        crate::documents::sync_dir(dir)?;
+    }
     Ok(())
 }
 

@@ -32,6 +32,11 @@ pub enum Inbound {
     Text(String),
     /// A frame that is not text (refused with an error, the session goes on).
     Binary,
+    /// A frame announced larger than the transport reads: said, and the
+    /// connection closed (what follows cannot be told from the frame's rest).
+    TooLarge {
+        limit: usize,
+    },
 }
 
 /// What the session hands its delivery task.
@@ -119,9 +124,15 @@ pub async fn run(
                 let _ = out.send(error(None, "malformed_message", "send JSON text frames")).await;
                 continue;
             }
+            Some(Inbound::TooLarge { limit }) => {
+                let message = format!("a frame is limited to {limit} bytes");
+                let _ = out.send(error(None, "message_too_large", message)).await;
+                let _ = out.send(Outbound::Close(1009, "message too large")).await;
+                break;
+            }
         };
         let reply = match protocol::decode_client(&text_in) {
-            Err(e) => Some(error(None, e.code(), e.to_string())),
+            Err(e) => Some(error(protocol::command_key(&text_in), e.code(), e.to_string())),
             Ok(ClientMessage::Ping { nonce }) => Some(text(&ServerMessage::Pong { nonce, server_time: store::now() })),
             Ok(ClientMessage::SignIn { meeting, participant, pin, remote }) => {
                 match auth::participant_sign_in(&app, meeting, participant, &pin, remote, peer.map(|a| a.ip())).await {

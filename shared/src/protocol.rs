@@ -688,6 +688,15 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
     serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
 }
 
+/// The key of a command that could not be decoded (a field of the wrong
+/// kind, one missing), so its refusal reaches the one waiting on that key
+/// instead of leaving it waiting for an answer that never names it.
+pub fn command_key(text: &str) -> Option<String> {
+    check_size(text.len()).ok()?;
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    (v.get("type")?.as_str()? == "command").then(|| v.get("key")?.as_str().map(String::from)).flatten()
+}
+
 /// Decodes a server message, checking its size before parsing. Snapshots may
 /// be large, so the limit is the caller's.
 pub fn decode_server(text: &str, limit: usize) -> Result<ServerMessage, ProtocolError> {

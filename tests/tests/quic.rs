@@ -211,3 +211,22 @@ async fn a_tablet_that_drops_its_link_gives_its_place_back() -> anyhow::Result<(
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_control_frame_announced_too_large_is_refused_with_a_reason_before_the_connection_closes() -> anyhow::Result<()> {
+    use gavel_agent::link::{client_config, client_endpoint, read_frame};
+    let server = TestServer::start().await?;
+    let endpoint = client_endpoint(server.quic_addr)?;
+    let conn = endpoint.connect_with(client_config(&server.fingerprint, &[b"gavel/1"])?, server.quic_addr, "gavel.local")?.await?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    // A length prefix claiming 4 GiB, before anyone signs in: before, the
+    // connection closed with no reason ("bye").
+    send.write_all(&u32::MAX.to_be_bytes()).await?;
+    let frame = tokio::time::timeout(WAIT, read_frame(&mut recv, 1 << 20)).await??;
+    match gavel_shared::protocol::decode_server(std::str::from_utf8(&frame)?, 1 << 20)? {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    tokio::time::timeout(WAIT, conn.closed()).await?;
+    Ok(())
+}

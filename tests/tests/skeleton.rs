@@ -255,6 +255,16 @@ async fn a_fake_pdf_and_an_oversized_upload_are_refused_and_change_nothing() -> 
     let too_big = s.admin.upload(s.meeting, s.items[0], "big.pdf", big, &[]).await?;
     assert_eq!((too_big.status, too_big.code()), (413, "too_large"), "{too_big:?}");
 
+    // Two files in one form: refused, and neither is left behind (the
+    // first's temporary file stayed until a restart).
+    let first = String::from_utf8(tiny_pdf("first"))?;
+    let twice = s.admin.upload(s.meeting, s.items[0], "second.pdf", tiny_pdf("second"), &[("file", first.as_str())]).await?;
+    assert_eq!((twice.status, twice.code()), (400, "bad_upload"), "{twice:?}");
+    // Named readers the meeting does not have: refused before the content is kept.
+    let fields = [("confidentiality", "named"), ("readers", "999999")];
+    let nobody = s.admin.upload(s.meeting, s.items[0], "named.pdf", tiny_pdf("named"), &fields).await?;
+    assert_eq!((nobody.status, nobody.code()), (404, "not_found"), "{nobody:?}");
+
     let after = s.admin.state(s.meeting).await?;
     assert_eq!(after, before, "nothing recorded");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("documents"))?.collect();
@@ -285,6 +295,13 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
     chair.send_text(format!(r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#, "x".repeat(gavel_shared::protocol::MAX_MESSAGE_BYTES))).await?;
     match chair.reply().await? {
         ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    // A known command with a field of the wrong kind: refused under its key,
+    // so whoever waits on that key hears back (before, the error named no key).
+    chair.send_text(r#"{"type":"command","key":"bad","command":{"type":"go_to_item","item":"the second"}}"#.into()).await?;
+    match chair.reply().await? {
+        ServerMessage::Error { code, key, .. } => assert_eq!((code.as_str(), key.as_deref()), ("malformed_message", Some("bad"))),
         other => anyhow::bail!("{other:?}"),
     }
     chair.send_text(r#"{"type":"command","key":"k","command":{"type":"launch_rocket"}}"#.into()).await?;
