@@ -276,7 +276,7 @@ async fn import_participants(
 ) -> Result<Json<Outcome>> {
     let id = MeetingId(id);
     require_member(&actor, id)?;
-    let participants = parse_participants_csv(&csv_text(&body))?;
+    let participants = parse_participants_csv(&csv_text(&body)?)?;
     let handle = app.meetings.get(id).await?;
     Ok(Json(handle.execute(actor, &idempotency_key(&headers), Op::Command(Command::AddParticipants { participants })).await?))
 }
@@ -289,14 +289,29 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// A CSV file's text: UTF-8 (with or without a byte-order mark), or else
-/// Windows-1258, the code page Excel uses for "CSV" on a Vietnamese Windows
-/// (its combining tone marks are composed by the command's NFC).
-pub fn csv_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1258.decode_without_bom_handling(bytes).0.into_owned(),
+/// A CSV file's text: UTF-8 (with or without a byte-order mark); UTF-16
+/// with its mark (Excel's "Unicode text"); or else Windows-1258, the code
+/// page Excel uses for "CSV" on a Vietnamese Windows (its combining tone
+/// marks are composed by the command's NFC). A UTF-8 file damaged in a few
+/// places (its other accented letters read as UTF-8) is refused with the
+/// line of the first damage, rather than read as Windows-1258 and every
+/// name garbled.
+pub fn csv_text(bytes: &[u8]) -> Result<String> {
+    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes)
+        && encoding != encoding_rs::UTF_8
+    {
+        return Ok(encoding.decode_with_bom_removal(bytes).0.into_owned());
     }
+    let damage = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text.to_string()),
+        Err(e) => e.valid_up_to(),
+    };
+    let accented = bytes.utf8_chunks().any(|c| !c.valid().is_ascii());
+    if accented {
+        let line = bytes[..damage].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(Error::bad_request("bad_csv", format!("line {line}: not valid UTF-8")));
+    }
+    Ok(encoding_rs::WINDOWS_1258.decode_without_bom_handling(bytes).0.into_owned())
 }
 
 /// Reads participants from CSV: a header row, then one participant a line.
@@ -645,6 +660,26 @@ mod tests {
         assert!(err.to_string().contains("line 2"), "{err}");
         assert_eq!(parse_participants_csv("role\nchair\n").unwrap_err().code(), "bad_csv");
         assert_eq!(parse_participants_csv("name\n").unwrap_err().code(), "bad_csv");
+    }
+
+    #[test]
+    fn a_csv_file_is_read_in_the_encoding_it_was_saved_in() {
+        let names = "Họ và tên\nNguyễn Văn An\nTrần Thị Bình\n";
+        assert_eq!(csv_text(names.as_bytes()).unwrap(), names);
+        // Excel's "Unicode text": UTF-16 with its mark.
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(names.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(csv_text(&utf16).unwrap(), names);
+        // Windows-1258: "Bình" as B, i, a combining grave (0xCC), n, h; the command's NFC composes it.
+        assert_eq!(csv_text(b"name\nBi\xccnh\n").unwrap(), "name\nBi\u{300}nh\n");
+        // UTF-8 damaged on line 3: said, not read as Windows-1258.
+        let mut damaged = names.as_bytes().to_vec();
+        let at = names.find("Trần").unwrap() + 1;
+        damaged[at] = 0xFF;
+        let err = csv_text(&damaged).unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let vi = gavel_shared::rules::reason_vi(&err.public_message());
+        assert!(vi.as_deref().is_some_and(|v| v.starts_with("Dòng 3:")), "{vi:?}");
     }
 
     #[test]

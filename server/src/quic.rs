@@ -62,8 +62,9 @@ pub fn load_or_create_tls(data_dir: &Path, room: &str) -> anyhow::Result<Tls> {
         std::fs::create_dir_all(&dir)?;
         let names = vec![format!("{}.local", gavel_shared::text::slug(room)), "gavel.local".into(), "localhost".into()];
         let made = rcgen::generate_simple_self_signed(names).context("cannot make the room's certificate")?;
-        std::fs::write(&key_path, made.signing_key.serialize_der())?;
-        std::fs::write(&cert_path, made.cert.der())?;
+        // The key first and readable by the room alone; each written whole.
+        crate::signing::write_whole(&key_path, &made.signing_key.serialize_der(), true)?;
+        crate::signing::write_whole(&cert_path, made.cert.der(), false)?;
         tracing::info!(path = %cert_path.display(), "made the room's certificate");
     }
     let cert_der = std::fs::read(&cert_path)?;
@@ -490,6 +491,23 @@ async fn relay_http(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_rooms_key_is_written_whole_and_for_the_room_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_tls(dir.path(), "Phòng họp").unwrap();
+        let tls = dir.path().join("tls");
+        let names: Vec<String> = std::fs::read_dir(&tls).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(tls.join("key.der")).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // A half-written one left by a room killed mid-write is not taken for the key.
+        std::fs::write(tls.join("key.part"), b"trunc").unwrap();
+        assert_eq!(load_or_create_tls(dir.path(), "Phòng họp").unwrap().fingerprint, first.fingerprint);
+    }
+
     use super::*;
 
     /// A client trusting `tls`'s certificate and speaking `gavel/1`.

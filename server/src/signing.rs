@@ -30,7 +30,7 @@ impl Signer {
                 bail!("the signing key {} does not exist", file.display());
             }
             let seed: [u8; 32] = rand::random();
-            write_private(&file, &hex::encode(seed))?;
+            write_whole(&file, hex::encode(seed).as_bytes(), true)?;
             tracing::info!(path = %file.display(), "generated the signing key for the minutes");
         }
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read the signing key {}", file.display()))?;
@@ -54,18 +54,30 @@ impl Signer {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes a file the room makes once and keeps (its keys, its
+/// certificate) whole or not at all: under a temporary name, flushed, then
+/// renamed. A room killed mid-write leaves no truncated key that would
+/// stop it from starting again; it makes the file anew. `private`: readable
+/// by the room's user alone.
+pub(crate) fn write_whole(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension("part");
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    {
+    if private {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut f = options.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(bytes)?;
     f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot create {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        crate::documents::sync_dir(dir)?;
+    }
     Ok(())
 }
 

@@ -147,6 +147,7 @@ pub const PATTERNS_VI: &[(&str, &str)] = &[
         "Số giơ tay chỉ tính {} người có mặt chưa biểu quyết bằng cách khác ({} người có mặt, {} phiếu).",
     ),
     // Importing participants from a CSV file (the room's words in `http.rs`).
+    ("line {}: not valid UTF-8", "Dòng {}: có ký tự không đọc được (tệp UTF-8 bị lỗi); hãy lưu lại tệp rồi nhập lại."),
     ("line {}: unknown role {}", "Dòng {}: không nhận ra vai trò {} (hãy ghi Chủ tọa, Thư ký, Đại biểu hoặc Dự thính)."),
     ("line {}: {} must be yes or no, not {}", "Dòng {}: cột {} phải ghi có hoặc không, không phải {}."),
     ("line {}: {}", "Dòng {}: tệp CSV có lỗi ({})."),
