@@ -1926,6 +1926,57 @@ async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> an
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_answer_was_lost_adds_its_people_once_and_shows_new_pin_cards() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let relay = Relay::start(server.addr).await?;
+    let (_driver, c) = secretary_preparing(&relay.url(""), &s).await?;
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("danh-sach.csv");
+    std::fs::write(&csv, "Họ và tên;Vai trò\nPhan Văn Khải;Đại biểu\n")?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#import-file")).await?.send_keys(&csv.to_string_lossy()).await?;
+
+    // The import reaches the room; its answer, with the only copy of the
+    // new PIN, is lost with the link.
+    relay.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    c.find(Locator::Css("#import")).await?.click().await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let imported = || async {
+        let st = secretary.state(s.meeting).await?;
+        anyhow::Ok(st.participants.iter().find(|p| p.name == "Phan Văn Khải").map(|p| p.id))
+    };
+    eventually("the import reaches the room", || async { Ok(imported().await?.is_some()) }).await?;
+    // Cut while still mute, twice: the browser sends a request cut before
+    // any answer once more by itself, and that answer is lost too.
+    for _ in 0..2 {
+        relay.cut.send_modify(|n| *n += 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    relay.cut_all();
+    wait_text(&c, ".notice.error", "Lỗi mạng").await?;
+
+    // Back on line, the file chosen again (the tab was built anew) and
+    // imported again: the room says it was done, its people are added
+    // once, and the page, which never saw those PINs, has new ones issued
+    // and shows their cards. Before, the file chosen again was a new import
+    // and everyone in it was added twice.
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await.context("not live again")?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#import-file")).await?.send_keys(&csv.to_string_lossy()).await?;
+    c.find(Locator::Css("#import")).await?.click().await?;
+    let card = c.wait().at_most(WAIT).for_element(Locator::Css(".signin-card .card-pin")).await.context("no card")?.text().await?;
+    let pin = card.strip_prefix("Mã PIN: ").unwrap_or_default().to_string();
+    assert!(pin.len() >= 4 && pin.bytes().all(|b| b.is_ascii_digit()), "the card shows no PIN: {card:?}");
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!(st.participants.iter().filter(|p| p.name == "Phan Văn Khải").count(), 1, "imported once");
+    // The PIN on the card is the one that signs in.
+    let id = imported().await?.expect("imported");
+    let mut tablet = server.client();
+    assert_eq!(tablet.sign_in(s.meeting, id, &pin).await?.status, 200, "the card's PIN does not sign in");
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_secretary_enters_an_election_ballot_with_as_many_names_as_it_takes() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

@@ -20,6 +20,40 @@ fn confirmed(text: &str) -> bool {
     window().confirm_with_message(text).unwrap_or(false)
 }
 
+thread_local! {
+    /// The participants file being imported whose answer has not come yet,
+    /// with its key: kept for the page's life, since the preparation tab is
+    /// built anew when the link comes back and its file field emptied.
+    static PENDING_IMPORT: std::cell::RefCell<Option<(MeetingId, Vec<u8>, String)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The key for importing `bytes` into `meeting`: the pending import's if it
+/// is the same file, else a new one (which becomes the pending import).
+fn pending_import_key(meeting: MeetingId, bytes: Vec<u8>) -> String {
+    PENDING_IMPORT.with(|p| {
+        let mut p = p.borrow_mut();
+        match p.as_ref() {
+            Some((m, b, key)) if *m == meeting && *b == bytes => key.clone(),
+            _ => {
+                let key = api::new_key();
+                *p = Some((meeting, bytes, key.clone()));
+                key
+            }
+        }
+    })
+}
+
+/// The import under `key` has been answered: the same file chosen again
+/// later is a new import.
+fn import_done(key: &str) {
+    PENDING_IMPORT.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.as_ref().is_some_and(|(_, _, k)| k == key) {
+            *p = None;
+        }
+    });
+}
+
 /// The secretary's tools for one meeting.
 #[component]
 pub fn Prepare(meeting: MeetingId) -> impl IntoView {
@@ -495,8 +529,10 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
         });
     };
     let csv: NodeRef<Input> = NodeRef::new();
-    // One key per file chosen: "Import" pressed twice adds its people once.
-    let import_key = StoredValue::new(api::new_key());
+    // The import whose PIN cards are on screen, by its key, and how many
+    // imports are waiting for their answer.
+    let cards_of = StoredValue::new(None::<String>);
+    let in_flight = StoredValue::new(0u32);
     let import = move |_| {
         let Some(f) = csv.get().and_then(|input| input.files()).and_then(|l| l.get(0)) else { return };
         spawn_local(async move {
@@ -504,21 +540,64 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             // Windows is in Windows-1258, which the browser would read as
             // broken UTF-8; the room tells the two apart.
             let url = format!("/api/meetings/{meeting}/participants/import");
-            match api::post_file::<serde_json::Value>(&url, "text/csv", &f, &import_key.get_value()).await {
-                // The same file again (pressed twice): taken once, and its
-                // answer has no PINs to show (the room keeps only their
-                // hashes); the cards of the first answer stay.
-                Ok(v) if v["repeated"] == serde_json::json!(true) => {}
+            let Ok(bytes) = wasm_bindgen_futures::JsFuture::from(f.array_buffer()).await.map(|b| js_sys::Uint8Array::new(&b).to_vec())
+            else {
+                return;
+            };
+            // The same file as an import whose answer never came (pressed
+            // twice, or again after the link dropped, even with the file
+            // chosen anew): the same key, so its people are added once.
+            let key = pending_import_key(meeting, bytes);
+            in_flight.update_value(|n| *n += 1);
+            let answer = api::post_file::<serde_json::Value>(&url, "text/csv", &f, &key).await;
+            in_flight.update_value(|n| *n -= 1);
+            match answer {
+                // The same file again: taken once, and its answer has no
+                // PINs to show (the room keeps only their hashes); the cards
+                // of the first answer stay. If that first answer never
+                // reached this page (the link dropped), nobody has seen
+                // those PINs: new ones are issued for the same people, and
+                // their cards shown.
+                Ok(v) if v["repeated"] == serde_json::json!(true) => {
+                    // (Pressed twice, the first press's answer is still on its way.)
+                    let ids: Vec<ParticipantId> = match serde_json::from_value::<CommandResult>(v["result"].clone()) {
+                        Ok(CommandResult::Pins { pins }) => pins.iter().map(|p| p.participant).collect(),
+                        _ => vec![],
+                    };
+                    if in_flight.get_value() > 0 || cards_of.get_value().as_ref() == Some(&key) || ids.is_empty() {
+                        import_done(&key);
+                        return;
+                    }
+                    // Over HTTP, which needs no live link, with a new key
+                    // each time: PINs issued and never seen are replaced
+                    // again. The import stays pending until the cards show,
+                    // so pressing Import again tries again.
+                    let body = serde_json::json!({ "key": api::new_key(), "command": Command::ResetPins { participants: ids } });
+                    match api::post::<_, serde_json::Value>(&format!("/api/meetings/{meeting}/commands"), &body).await {
+                        Ok(v) => {
+                            if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
+                                cards.set(Some(pins));
+                                cards_of.set_value(Some(key.clone()));
+                            }
+                            if let Some(input) = csv.get() {
+                                input.set_value("");
+                            }
+                            import_done(&key);
+                        }
+                        Err(e) => ctx.api_fail(i, &e),
+                    }
+                }
                 Ok(v) => {
                     if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
                         cards.set(Some(pins));
+                        cards_of.set_value(Some(key.clone()));
                     }
                     // Chosen again after an edit, the same file name fires
                     // no change: the field is emptied for the next one.
                     if let Some(input) = csv.get() {
                         input.set_value("");
                     }
-                    import_key.set_value(api::new_key());
+                    import_done(&key);
                 }
                 Err(e) => ctx.api_fail(i, &e),
             }
@@ -643,7 +722,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             <h3>{move || i.t("prep.import")}</h3>
             <p class="muted">{move || i.t("prep.import_help")}</p>
             <div class="grid-form">
-                <input type="file" id="import-file" accept=".csv,text/csv" node_ref=csv on:change=move |_| import_key.set_value(api::new_key())/>
+                <input type="file" id="import-file" accept=".csv,text/csv" node_ref=csv/>
                 <button id="import" on:click=import>{move || i.t("prep.import")}</button>
             </div>
         </section>
