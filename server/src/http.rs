@@ -306,8 +306,14 @@ pub fn csv_text(bytes: &[u8]) -> Result<String> {
         Ok(text) => return Ok(text.to_string()),
         Err(e) => e.valid_up_to(),
     };
-    let accented = bytes.utf8_chunks().any(|c| !c.valid().is_ascii());
-    if accented {
+    // Damaged UTF-8, not Windows-1258: accented letters that read as UTF-8
+    // far outnumber the bytes that do not. (In Windows-1258 a tone mark
+    // before a curly quote or a non-breaking space can read as UTF-8 too,
+    // but nearly every other one does not.)
+    let (good, bad) = bytes.utf8_chunks().fold((0usize, 0usize), |(g, b), c| {
+        (g + c.valid().chars().filter(|ch| !ch.is_ascii()).count(), b + usize::from(!c.invalid().is_empty()))
+    });
+    if good >= 4 * bad {
         let line = bytes[..damage].iter().filter(|b| **b == b'\n').count() + 1;
         return Err(Error::bad_request("bad_csv", format!("line {line}: not valid UTF-8")));
     }
@@ -319,7 +325,10 @@ pub fn csv_text(bytes: &[u8]) -> Result<String> {
 /// chức vụ, role / vai trò, member / thành viên, voting / biểu quyết.
 pub fn parse_participants_csv(text: &str) -> Result<Vec<NewParticipant>> {
     let text = text.trim_start_matches('\u{feff}');
-    let delimiter = if text.lines().next().is_some_and(|l| l.matches(';').count() > l.matches(',').count()) { b';' } else { b',' };
+    // The header line's most used of tab (Excel's "Unicode text"), ";"
+    // (Excel's CSV on a Vietnamese Windows) and ",".
+    let head = text.lines().next().unwrap_or("");
+    let delimiter = [b'\t', b';', b','].into_iter().max_by_key(|d| (head.matches(*d as char).count(), *d == b',')).unwrap_or(b',');
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| Error::bad_request("bad_csv", e.to_string()))?.clone();
     let column = |names: &[&str]| headers.iter().position(|h| names.contains(&gavel_shared::text::slug(h).as_str()));
@@ -666,10 +675,16 @@ mod tests {
     fn a_csv_file_is_read_in_the_encoding_it_was_saved_in() {
         let names = "Họ và tên\nNguyễn Văn An\nTrần Thị Bình\n";
         assert_eq!(csv_text(names.as_bytes()).unwrap(), names);
-        // Excel's "Unicode text": UTF-16 with its mark.
+        // Excel's "Unicode text": UTF-16 with its mark, columns between tabs.
+        let tabbed = "Họ và tên\tChức vụ\nNguyễn Văn An\tChủ tịch\n";
         let mut utf16 = vec![0xFF, 0xFE];
-        utf16.extend(names.encode_utf16().flat_map(u16::to_le_bytes));
-        assert_eq!(csv_text(&utf16).unwrap(), names);
+        utf16.extend(tabbed.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(csv_text(&utf16).unwrap(), tabbed);
+        let people = parse_participants_csv(&csv_text(&utf16).unwrap()).unwrap();
+        assert_eq!((people[0].name.as_str(), people[0].position.as_str()), ("Nguyễn Văn An", "Chủ tịch"));
+        // Windows-1258 whose tone mark happens to read as UTF-8 before a
+        // curly quote (0xDE 0x92: "Vũ’"): still Windows-1258.
+        assert_eq!(csv_text(b"name\nVu\xde\x92s; Bi\xccnh; Ho\xd2ng\n").unwrap().matches('\u{303}').count(), 1);
         // Windows-1258: "Bình" as B, i, a combining grave (0xCC), n, h; the command's NFC composes it.
         assert_eq!(csv_text(b"name\nBi\xccnh\n").unwrap(), "name\nBi\u{300}nh\n");
         // UTF-8 damaged on line 3: said, not read as Windows-1258.

@@ -949,7 +949,9 @@ async fn write(
             sqlx::query("DELETE FROM agenda_items WHERE id = ?").bind(item.0).execute(&mut **tx).await?;
             let rest: Vec<AgendaItem> = state.agenda.iter().filter(|i| i.id != *item).cloned().collect();
             write_positions(tx, &rest).await?;
-            (vec![Change::ItemRemoved { item: *item }], done)
+            let changes = vec![Change::ItemRemoved { item: *item }];
+            save_speakers_after(tx, state, &changes).await?;
+            (changes, done)
         }
         Command::MoveItem { item, position } => {
             let from = state.item_index(*item).ok_or(Error::NotFound("agenda item"))?;

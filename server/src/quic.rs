@@ -67,6 +67,14 @@ pub fn load_or_create_tls(data_dir: &Path, room: &str) -> anyhow::Result<Tls> {
         crate::signing::write_whole(&cert_path, made.cert.der(), false)?;
         tracing::info!(path = %cert_path.display(), "made the room's certificate");
     }
+    // A key written by an earlier room readable by all (0644): for the room alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(&key_path)?.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
     let cert_der = std::fs::read(&cert_path)?;
     let key_der = std::fs::read(&key_path)?;
     Ok(Tls { fingerprint: fingerprint(&cert_der), cert_der, key_der })
@@ -484,7 +492,17 @@ async fn relay_http(
     reply(send, &StreamReply::Http { status, headers }).await?;
     let mut body = response.into_body().into_data_stream();
     while let Some(piece) = body.next().await {
-        send.write_all(&piece?).await?;
+        // A body that fails part-way (a document taken away mid-download)
+        // resets the stream: dropped, quinn would finish it, and the
+        // tablet would take the cut-off answer for a whole one.
+        let piece = match piece {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = send.reset(quinn::VarInt::from_u32(1));
+                return Err(e.into());
+            }
+        };
+        send.write_all(&piece).await?;
     }
     Ok(())
 }
@@ -497,15 +515,23 @@ mod tests {
         let first = load_or_create_tls(dir.path(), "Phòng họp").unwrap();
         let tls = dir.path().join("tls");
         let names: Vec<String> = std::fs::read_dir(&tls).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
+        assert!(names.iter().all(|n| !n.contains(".part")), "{names:?}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(tls.join("key.der")).unwrap().permissions().mode() & 0o777, 0o600);
         }
         // A half-written one left by a room killed mid-write is not taken for the key.
-        std::fs::write(tls.join("key.part"), b"trunc").unwrap();
+        std::fs::write(tls.join("key.part-0a1b2c3d4e5f"), b"trunc").unwrap();
         assert_eq!(load_or_create_tls(dir.path(), "Phòng họp").unwrap().fingerprint, first.fingerprint);
+        // A key an earlier room left readable by all is made the room's alone.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tls.join("key.der"), std::fs::Permissions::from_mode(0o644)).unwrap();
+            load_or_create_tls(dir.path(), "Phòng họp").unwrap();
+            assert_eq!(std::fs::metadata(tls.join("key.der")).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 
     use super::*;

@@ -55,15 +55,16 @@ impl Signer {
 }
 
 /// Writes a file the room makes once and keeps (its keys, its
-/// certificate) whole or not at all: under a temporary name, flushed, then
-/// renamed. A room killed mid-write leaves no truncated key that would
-/// stop it from starting again; it makes the file anew. `private`: readable
-/// by the room's user alone.
+/// certificate) whole or not at all: under a temporary name of its own,
+/// flushed, then linked into place only if nothing is there yet. A room
+/// killed mid-write leaves no truncated key that would stop it from
+/// starting again; two processes making it at once keep the first one's
+/// (the caller reads what is there). `private`: readable by the room's user alone.
 pub(crate) fn write_whole(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("part");
+    let tmp = path.with_extension(format!("part-{}", hex::encode(rand::random::<[u8; 6]>())));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     if private {
         use std::os::unix::fs::OpenOptionsExt;
@@ -74,7 +75,14 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8], private: bool) -> anyhow::R
     let mut f = options.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot create {}", path.display()))?;
+    drop(f);
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(anyhow::Error::from(e).context(format!("cannot create {}", path.display()))),
+    }
     if let Some(dir) = path.parent() {
         crate::documents::sync_dir(dir)?;
     }

@@ -391,8 +391,13 @@ impl Speakers {
             }
             // The queue and the floor belong to an item; who spoke is kept.
             Change::CurrentItemChanged { .. } | Change::MeetingClosed => *self = self.for_next_item(),
-            // Nobody gone waits to speak.
-            Change::ParticipantRemoved { participant } => self.queue.retain(|p| p != participant),
+            // Nobody gone waits to speak, or is listed as having spoken (a
+            // later participant or item may be given the same id).
+            Change::ParticipantRemoved { participant } => {
+                self.queue.retain(|p| p != participant);
+                self.spoken.retain(|(_, p)| p != participant);
+            }
+            Change::ItemRemoved { item } => self.spoken.retain(|(i, _)| i != item),
             Change::AttendanceChanged { participant, attendance, .. } if *attendance != Attendance::Present => {
                 self.queue.retain(|p| p != participant)
             }
@@ -425,6 +430,11 @@ pub(crate) mod tests {
         // Back on the first item, who spoke there is still known.
         s.apply(&Change::CurrentItemChanged { item: one, previous: Some(ItemId(2)) }, one);
         assert_eq!((on(&s, 1), on(&s, 2)), (vec![3, 5, 3], vec![7]));
+        // Someone removed, an item removed: gone from the list, so a later
+        // participant or item given the same id does not inherit them.
+        s.apply(&Change::ParticipantRemoved { participant: ParticipantId(5) }, one);
+        s.apply(&Change::ItemRemoved { item: ItemId(2) }, one);
+        assert_eq!((on(&s, 1), on(&s, 2)), (vec![3, 3], vec![]));
         // A list saved before it was kept reads as empty.
         let old: Speakers = serde_json::from_str(r#"{"queue":[4],"floor":null}"#).unwrap();
         assert_eq!((old.queue, old.spoken), (vec![ParticipantId(4)], vec![]));

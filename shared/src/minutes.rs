@@ -101,11 +101,16 @@ impl Minutes {
         self.sections.iter().find(|(k, _)| *k == key).map(|(_, t)| t.as_str()).unwrap_or("")
     }
 
-    /// Sets a section's text (kept in key order).
+    /// Sets a section's text (a new one in key order). Found by a linear
+    /// search: sections published by a later room may not be in this
+    /// release's order (its own sections read as `Unknown`).
     pub fn set_text(&mut self, key: SectionKey, text: String) {
-        match self.sections.binary_search_by_key(&key, |(k, _)| *k) {
-            Ok(i) => self.sections[i].1 = text,
-            Err(i) => self.sections.insert(i, (key, text)),
+        match self.sections.iter().position(|(k, _)| *k == key) {
+            Some(i) => self.sections[i].1 = text,
+            None => {
+                let at = self.sections.iter().position(|(k, _)| *k > key).unwrap_or(self.sections.len());
+                self.sections.insert(at, (key, text));
+            }
         }
     }
 }

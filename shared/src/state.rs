@@ -202,6 +202,7 @@ impl MeetingState {
                 }
             }
             Change::ItemRemoved { item } => {
+                self.speakers.apply(change, self.meeting.current_item);
                 self.agenda.retain(|i| i.id != *item);
                 if self.documents.iter().any(|d| d.item == *item) {
                     Arc::make_mut(&mut self.documents).retain(|d| d.item != *item);

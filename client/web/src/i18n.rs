@@ -298,6 +298,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.conclusion", "Kết luận", "Conclusion"),
     ("min.recipients", "Nơi nhận", "Recipients"),
     (
+        "prep.import_pins_lost",
+        "Danh sách này đã được nhập nhưng mã PIN chưa hiện ra (mất kết nối). Cấp mã PIN mới cho những người trong danh sách?",
+        "This list was imported but its PINs never showed (the link dropped). Issue new PINs for the people in it?",
+    ),
+    (
         "min.signed_members_only",
         "Biên bản đã được ký; bản tải về chỉ dành cho thành viên cuộc họp.",
         "The minutes are signed; their files are for the meeting's members.",

@@ -548,23 +548,46 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             // twice, or again after the link dropped, even with the file
             // chosen anew): the same key, so its people are added once.
             let key = pending_import_key(meeting, bytes);
-            in_flight.update_value(|n| *n += 1);
+            // The tab may be built anew while the answer is on its way (the
+            // link came back): this one's signals are then gone, and the
+            // import stays pending so the same file chosen again is
+            // answered "already done" and gets its cards there.
+            let _ = in_flight.try_update_value(|n| *n += 1);
             let answer = api::post_file::<serde_json::Value>(&url, "text/csv", &f, &key).await;
-            in_flight.update_value(|n| *n -= 1);
+            let _ = in_flight.try_update_value(|n| *n -= 1);
+            let Some(waiting) = in_flight.try_get_value() else { return };
+            let shown = key.clone();
+            let show = move |pins: Vec<IssuedPin>| {
+                if cards.try_set(Some(pins)).is_none() {
+                    let _ = cards_of.try_update_value(|c| *c = Some(shown.clone()));
+                    if let Some(input) = csv.get_untracked() {
+                        input.set_value("");
+                    }
+                    import_done(&shown);
+                }
+            };
             match answer {
                 // The same file again: taken once, and its answer has no
                 // PINs to show (the room keeps only their hashes); the cards
                 // of the first answer stay. If that first answer never
                 // reached this page (the link dropped), nobody has seen
-                // those PINs: new ones are issued for the same people, and
-                // their cards shown.
+                // those PINs: the secretary is asked, and new ones are
+                // issued for the same people and their cards shown.
                 Ok(v) if v["repeated"] == serde_json::json!(true) => {
-                    // (Pressed twice, the first press's answer is still on its way.)
                     let ids: Vec<ParticipantId> = match serde_json::from_value::<CommandResult>(v["result"].clone()) {
-                        Ok(CommandResult::Pins { pins }) => pins.iter().map(|p| p.participant).collect(),
+                        // Those still in the meeting.
+                        Ok(CommandResult::Pins { pins }) => pins
+                            .iter()
+                            .map(|p| p.participant)
+                            .filter(|p| with_state(|s| s.participant(*p).is_some()).unwrap_or(false))
+                            .collect(),
                         _ => vec![],
                     };
-                    if in_flight.get_value() > 0 || cards_of.get_value().as_ref() == Some(&key) || ids.is_empty() {
+                    // (Pressed twice, the first press's answer is still on its way.)
+                    if waiting > 0 || cards_of.try_get_value().flatten().as_ref() == Some(&key) {
+                        return;
+                    }
+                    if ids.is_empty() || !window().confirm_with_message(i.t("prep.import_pins_lost")).unwrap_or(false) {
                         import_done(&key);
                         return;
                     }
@@ -576,28 +599,16 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                     match api::post::<_, serde_json::Value>(&format!("/api/meetings/{meeting}/commands"), &body).await {
                         Ok(v) => {
                             if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
-                                cards.set(Some(pins));
-                                cards_of.set_value(Some(key.clone()));
+                                show(pins);
                             }
-                            if let Some(input) = csv.get() {
-                                input.set_value("");
-                            }
-                            import_done(&key);
                         }
                         Err(e) => ctx.api_fail(i, &e),
                     }
                 }
                 Ok(v) => {
                     if let Ok(CommandResult::Pins { pins }) = serde_json::from_value::<CommandResult>(v["result"].clone()) {
-                        cards.set(Some(pins));
-                        cards_of.set_value(Some(key.clone()));
+                        show(pins);
                     }
-                    // Chosen again after an edit, the same file name fires
-                    // no change: the field is emptied for the next one.
-                    if let Some(input) = csv.get() {
-                        input.set_value("");
-                    }
-                    import_done(&key);
                 }
                 Err(e) => ctx.api_fail(i, &e),
             }
