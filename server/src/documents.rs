@@ -9,10 +9,11 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{Error, Result};
+use crate::http::ApiPath;
 use crate::http::idempotency_key;
 use crate::meeting::{NewDocument, Op};
 use axum::body::Body;
-use axum::extract::{Multipart, Path, Request, State};
+use axum::extract::{Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gavel_shared::model::*;
@@ -227,7 +228,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> E
 pub async fn upload(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path((meeting, item)): Path<(i64, i64)>,
+    ApiPath((meeting, item)): ApiPath<(i64, i64)>,
     headers: axum::http::HeaderMap,
     mut multipart: Multipart,
 ) -> Result<Response> {
@@ -410,7 +411,7 @@ pub fn unstampable(e: anyhow::Error) -> Error {
 pub async fn download(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path((meeting, doc)): Path<(i64, i64)>,
+    ApiPath((meeting, doc)): ApiPath<(i64, i64)>,
     req: Request,
 ) -> Result<Response> {
     let handle = app.meetings.get(MeetingId(meeting)).await?;

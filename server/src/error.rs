@@ -54,6 +54,18 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<axum::extract::rejection::PathRejection> for Error {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        Error::bad_request("invalid", e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for Error {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Error::bad_request("invalid", e.body_text())
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Internal(e.into())

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::meeting::{NewMeeting, Op, Outcome};
 use crate::{AppState, documents, store, web, ws};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,6 +80,17 @@ async fn api_not_found() -> Error {
     Error::NotFound("API route")
 }
 
+/// `Path`, with a malformed id answered `{code, message}` like every other
+/// refusal (axum's own answer is plain text).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query`, refused the same way.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct ApiQuery<T>(pub T);
+
 /// The chair, the secretary, or staff: who may lift locks and revoke sessions.
 fn may_manage(actor: &Actor, meeting: MeetingId) -> Result<()> {
     if actor.is_staff() || matches!(actor.role_in(meeting), Some(Role::Chair | Role::Secretary)) {
@@ -94,7 +105,7 @@ fn may_manage(actor: &Actor, meeting: MeetingId) -> Result<()> {
 async fn unlock_sign_in(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path((id, p)): Path<(i64, i64)>,
+    ApiPath((id, p)): ApiPath<(i64, i64)>,
 ) -> Result<Json<serde_json::Value>> {
     may_manage(&actor, MeetingId(id))?;
     auth::unlock(&app, MeetingId(id), ParticipantId(p)).await?;
@@ -107,7 +118,7 @@ async fn unlock_sign_in(
 async fn revoke_sessions(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path((id, p)): Path<(i64, i64)>,
+    ApiPath((id, p)): ApiPath<(i64, i64)>,
 ) -> Result<Json<serde_json::Value>> {
     may_manage(&actor, MeetingId(id))?;
     let n = auth::revoke(&app, MeetingId(id), ParticipantId(p)).await?;
@@ -191,7 +202,7 @@ struct PickerEntry {
     role: Role,
 }
 
-async fn participant_picker(State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Vec<PickerEntry>>> {
+async fn participant_picker(State(app): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<PickerEntry>>> {
     let state = app.meetings.get(MeetingId(id)).await?.state().await;
     Ok(Json(
         state
@@ -210,7 +221,7 @@ fn require_follower(actor: &Actor, meeting: MeetingId) -> Result<()> {
     if actor.can_follow(meeting) { Ok(()) } else { Err(Error::Forbidden("you are not a participant of this meeting")) }
 }
 
-async fn meeting_state(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Response> {
+async fn meeting_state(State(app): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> Result<Response> {
     let id = MeetingId(id);
     require_follower(&actor, id)?;
     let state = app.meetings.get(id).await?.state().await;
@@ -228,8 +239,8 @@ struct EventsQuery {
 async fn meeting_events(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
-    Query(q): Query<EventsQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Response> {
     let id = MeetingId(id);
     require_follower(&actor, id)?;
@@ -249,7 +260,7 @@ struct CommandBody {
 async fn command(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CommandBody>,
 ) -> Result<Json<Outcome>> {
     let id = MeetingId(id);
@@ -270,7 +281,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> String {
 async fn import_participants(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Outcome>> {
@@ -462,7 +473,7 @@ async fn sign_out(State(app): State<AppState>, jar: CookieJar, headers: HeaderMa
 
 /// `POST /api/meetings/{id}/display-code`: the chair or secretary makes a
 /// one-time code for a room display (valid 10 minutes).
-async fn display_code(State(app): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> Result<Json<serde_json::Value>> {
+async fn display_code(State(app): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<serde_json::Value>> {
     let id = MeetingId(id);
     if !matches!(actor.role_in(id), Some(Role::Chair | Role::Secretary)) {
         return Err(Error::Forbidden("only the chair or the secretary may set up a display"));
@@ -504,8 +515,8 @@ struct ExportQuery {
 async fn minutes_export(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
-    Query(q): Query<ExportQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
     use crate::minutes as mdoc;
     let id = MeetingId(id);
@@ -556,7 +567,7 @@ async fn minutes_export(
 async fn minutes_file(
     State(app): State<AppState>,
     Auth(actor): Auth,
-    Path((id, version, name)): Path<(i64, u32, String)>,
+    ApiPath((id, version, name)): ApiPath<(i64, u32, String)>,
 ) -> Result<Response> {
     let id = MeetingId(id);
     require_member(&actor, id)?;

@@ -312,6 +312,17 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
         }
         other => anyhow::bail!("{other:?}"),
     }
+    // Over HTTP, a malformed id or query is answered as JSON with a code,
+    // like any other refusal (axum's own answer was plain text).
+    for path in [
+        "/api/meetings/abc/state".to_string(),
+        format!("/api/meetings/{}/events?after=-1", s.meeting),
+        format!("/api/meetings/{}/minutes/export?format=xls", s.meeting),
+        format!("/api/meetings/{}/documents/not-a-number", s.meeting),
+    ] {
+        let a = s.admin.get(&path).await?;
+        assert_eq!((a.status, a.code()), (400, "invalid"), "{path}: {a:?}");
+    }
     // The same connection still works, and so does everybody else's.
     let ServerMessage::Ack { seq: Some(seq), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
     d.wait_seq(seq).await?;
