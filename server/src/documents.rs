@@ -230,8 +230,10 @@ pub async fn upload(
     Auth(actor): Auth,
     ApiPath((meeting, item)): ApiPath<(i64, i64)>,
     headers: axum::http::HeaderMap,
-    mut multipart: Multipart,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response> {
+    // Not a multipart form: said as JSON, like any refusal.
+    let mut multipart = multipart.map_err(|e| Error::bad_request("bad_upload", e.body_text()))?;
     let handle = app.meetings.get(MeetingId(meeting)).await?;
     // Refuse early, before reading a byte of the body.
     let state = handle.state().await;

@@ -283,10 +283,12 @@ async fn import_participants(
     Auth(actor): Auth,
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: std::result::Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Outcome>> {
     let id = MeetingId(id);
     require_member(&actor, id)?;
+    // Over the limit: said with it, as JSON, like any refusal.
+    let body = body.map_err(|_| Error::TooLarge { limit: MAX_JSON_BODY as u64 })?;
     let participants = parse_participants_csv(&csv_text(&body)?)?;
     let handle = app.meetings.get(id).await?;
     Ok(Json(handle.execute(actor, &idempotency_key(&headers), Op::Command(Command::AddParticipants { participants })).await?))

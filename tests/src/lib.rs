@@ -191,6 +191,11 @@ impl Http {
         self.req(reqwest::Method::GET, path)
     }
 
+    /// A raw POST (a body that is not JSON).
+    pub fn raw_post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.req(reqwest::Method::POST, path)
+    }
+
     /// Signs in as the administrator (cookie session).
     pub async fn sign_in_admin(&mut self) -> anyhow::Result<()> {
         let a = self.post("/api/staff/session", &json!({"username": "admin", "password": ADMIN_PASSWORD, "bearer": true})).await?;

@@ -323,6 +323,21 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
         let a = s.admin.get(&path).await?;
         assert_eq!((a.status, a.code()), (400, "invalid"), "{path}: {a:?}");
     }
+    // An upload that is not a form, and a participants file over the 2 MiB
+    // an import takes: JSON too, the second with its limit.
+    let admin = &s.admin;
+    let not_a_form = admin.post(&format!("/api/meetings/{}/items/{}/documents", s.meeting, s.items[0]), &json!({"file": "x"})).await?;
+    assert_eq!((not_a_form.status, not_a_form.code()), (400, "bad_upload"), "{not_a_form:?}");
+    let big = admin
+        .raw_post(&format!("/api/meetings/{}/participants/import", s.meeting))
+        .header("content-type", "text/csv")
+        .body(format!("name\n{}", "An\n".repeat(1_100_000)))
+        .send()
+        .await?;
+    let status = big.status().as_u16();
+    let body: serde_json::Value = big.json().await?;
+    assert_eq!((status, body["code"].as_str()), (413, Some("too_large")), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("2097152")), "{body}");
     // The same connection still works, and so does everybody else's.
     let ServerMessage::Ack { seq: Some(seq), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
     d.wait_seq(seq).await?;
