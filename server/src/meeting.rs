@@ -1477,9 +1477,10 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
         for (path, bytes) in to_write {
             write_file(&path, &bytes)?;
         }
-        // The new directories' own entries, so a power cut after the commit
-        // that records the files' hashes cannot lose the files.
-        for d in dir.ancestors().skip(1).take(2) {
+        // The files' entries and the new directories' own, each flushed
+        // once, so a power cut after the commit that records the files'
+        // hashes cannot lose the files.
+        for d in dir.ancestors().take(3) {
             crate::documents::sync_dir(d)?;
         }
         Ok(())
@@ -1499,7 +1500,7 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
     Ok(signed)
 }
 
-/// Writes a file whole (temporary name, fsync, rename).
+/// Writes a file whole (temporary name, fsync, rename); its directory is flushed by the caller, once for all it writes.
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("part");
@@ -1507,9 +1508,6 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        crate::documents::sync_dir(dir)?;
-    }
     Ok(())
 }
 

@@ -338,6 +338,17 @@ pub struct Ws {
 }
 
 impl Ws {
+    /// The meeting as this client's copy holds it, as a tablet keeps it:
+    /// the snapshot, with every event received after it folded in.
+    pub fn copy(&self) -> anyhow::Result<gavel_shared::MeetingState> {
+        let mut copy = self.snapshot.clone().context("no snapshot received")?;
+        let from = copy.seq;
+        for e in self.events.iter().filter(|e| e.seq > from) {
+            copy.apply(e)?;
+        }
+        Ok(copy)
+    }
+
     /// Connects with a bearer token (or none).
     pub async fn connect(addr: SocketAddr, token: Option<&str>) -> anyhow::Result<Ws> {
         let mut req = format!("ws://{addr}/ws").into_client_request()?;
@@ -461,6 +472,22 @@ pub struct Assembly {
 }
 
 impl Assembly {
+    /// Voter `n` made a non-member without a vote, in `role`, by the
+    /// secretary (`secretary` signed in as them).
+    pub async fn demote(&self, secretary: &Http, n: usize, role: Role) -> anyhow::Result<()> {
+        let cmd = Command::UpdateParticipant {
+            participant: self.voters[n].0,
+            name: format!("Đại biểu {n:04}"),
+            position: String::new(),
+            role,
+            member: false,
+            voting: false,
+        };
+        let a = secretary.command(self.meeting, &format!("demote-{n}"), &cmd).await?;
+        anyhow::ensure!(a.status == 200, "{a:?}");
+        Ok(())
+    }
+
     /// `gavel-agent` arguments joining as voter `n` with the code of their
     /// sign-in card, without mDNS, keeping the pack in `cache` (as the
     /// agent's system writes the path).

@@ -717,23 +717,6 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
     let public = s.upload_document("Công khai.pdf", pack_pdf(2, 16 * 1024, 1, None), &[]).await?;
     let members = s.upload_document("Dự thảo nghị quyết.pdf", pack_pdf(2, 16 * 1024, 2, None), &[("confidentiality", "members")]).await?;
     let secretary = s.sign_in(&s.secretary).await?;
-    let demote = |n: usize, role: Role| {
-        let (s, secretary) = (&s, &secretary);
-        async move {
-            let name = format!("Đại biểu {n:04}");
-            let cmd = Command::UpdateParticipant {
-                participant: s.voters[n].0,
-                name,
-                position: String::new(),
-                role,
-                member: false,
-                voting: false,
-            };
-            let a = secretary.command(s.meeting, &format!("demote-{n}"), &cmd).await?;
-            anyhow::ensure!(a.status == 200, "{a:?}");
-            anyhow::Ok(())
-        }
-    };
     let held = |agent: &gavel_agent::agent::Agent| {
         agent.shared.state.borrow().as_ref().and_then(|st| st.document(members.id).map(|d| d.sha256.clone()))
     };
@@ -752,7 +735,7 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
 
     // Connected: no longer a member, the members' document leaves the tablet.
     let version = held(&agents[0]).unwrap();
-    demote(0, Role::Delegate).await?;
+    s.demote(&secretary, 0, Role::Delegate).await?;
     until("the first tablet drops the members' document", LONG, || held(&agents[0]).is_none() && !agents[0].shared.cache.has(&version))
         .await?;
     assert_eq!(fetch(&agents[0], &members).await?, 404);
@@ -762,7 +745,7 @@ async fn a_tablet_whose_member_or_role_is_taken_away_drops_what_it_may_no_longer
     let second = agents.remove(1);
     let version = held(&second).unwrap();
     drop(second);
-    demote(1, Role::Observer).await?;
+    s.demote(&secretary, 1, Role::Observer).await?;
     let second = start_agent(server.quic_addr, &server.fingerprint, &s, 1, caches[1].path()).await?;
     until("the second tablet drops the members' document", LONG, || {
         second.shared.link.borrow().is_some() && held(&second).is_none() && !second.shared.cache.has(&version)
@@ -791,15 +774,7 @@ async fn a_document_taken_away_leaves_the_tablet_before_anything_else_is_fetched
 
     // While the tablet is away: it is no longer a member, and a large document arrives.
     let secretary = s.sign_in(&s.secretary).await?;
-    let cmd = Command::UpdateParticipant {
-        participant: s.voters[0].0,
-        name: "Đại biểu 0000".into(),
-        position: String::new(),
-        role: Role::Delegate,
-        member: false,
-        voting: false,
-    };
-    assert_eq!(secretary.command(s.meeting, "demote", &cmd).await?.status, 200);
+    s.demote(&secretary, 0, Role::Delegate).await?;
     let large = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 3, None), &[]).await?;
 
     // Back: by the time it fetches the new document, the lost one is gone.

@@ -2045,15 +2045,7 @@ async fn signed_minutes_are_listed_for_members_and_an_observer_is_told_they_are_
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 2).await?;
     let (chair, secretary) = (s.sign_in(&s.chair).await?, s.sign_in(&s.secretary).await?);
-    let observe = Command::UpdateParticipant {
-        participant: s.voters[1].0,
-        name: "Đại biểu 0001".into(),
-        position: String::new(),
-        role: Role::Observer,
-        member: false,
-        voting: false,
-    };
-    assert_eq!(secretary.command(s.meeting, "observe", &observe).await?.status, 200);
+    s.demote(&secretary, 1, Role::Observer).await?;
     for (who, key, cmd) in
         [(&chair, "close", Command::CloseMeeting), (&chair, "approve", Command::ApproveMinutes), (&chair, "sign", Command::SignMinutes)]
     {

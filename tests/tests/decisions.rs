@@ -204,10 +204,7 @@ async fn ballots_acknowledged_before_a_kill_are_all_there_after_restart() -> any
     let truth = Http { base: base.clone(), ..truth }.state(s.meeting).await?;
     for (i, (_, _, ws)) in clients.iter().enumerate().take(10) {
         let last = ws.events.last().map(|e| e.seq).or(ws.snapshot.as_ref().map(|s| s.seq));
-        let mut copy = ws.snapshot.clone().unwrap();
-        for e in &ws.events {
-            copy.apply(e)?;
-        }
+        let mut copy = ws.copy()?;
         let mut again = converged[i].follow(s.meeting, last).await?;
         again.wait_seq(truth.seq).await?;
         if let Some(snap) = again.snapshot.take() {
@@ -250,17 +247,11 @@ async fn named_polls_show_counts_to_the_chair_and_only_who_voted_to_others() -> 
     let last = entered.body["seq"].as_u64().unwrap();
     chair_ws.wait_seq(last).await?;
     delegate_ws.wait_seq(last).await?;
-    let mut chair_view = chair_ws.snapshot.clone().unwrap();
-    for e in &chair_ws.events {
-        chair_view.apply(e)?;
-    }
+    let chair_view = chair_ws.copy()?;
     let p = chair_view.poll(poll).unwrap();
     assert_eq!(p.live_counts(), vec![2, 0, 1], "the chair sees counts rise, with the changed vote");
     assert!(p.ballots.iter().any(|b| b.voter == s.voters[3].0 && b.by_secretary), "marked as entered by the secretary");
-    let mut delegate_view = delegate_ws.snapshot.clone().unwrap();
-    for e in &delegate_ws.events {
-        delegate_view.apply(e)?;
-    }
+    let delegate_view = delegate_ws.copy()?;
     let p = delegate_view.poll(poll).unwrap();
     assert_eq!(p.voters.len(), 3, "who has voted is public");
     assert_eq!(p.ballots.iter().map(|b| b.voter).collect::<Vec<_>>(), vec![s.voters[1].0], "only their own ballot");
@@ -630,11 +621,7 @@ async fn next_goes_back_to_an_item_skipped_and_the_item_left_is_discussed() -> a
     assert_eq!(statuses, expected);
     // A copy folded from the events agrees with the room.
     live.wait_seq(moved.body["seq"].as_u64().unwrap()).await?;
-    let mut copy = live.snapshot.clone().expect("a snapshot");
-    let from = copy.seq;
-    for e in live.events.iter().filter(|e| e.seq > from) {
-        copy.apply(e)?;
-    }
+    let copy = live.copy()?;
     assert_eq!(copy.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>(), expected);
     // Everything else discussed: "next" has nowhere to go.
     let again = chair.command(s.meeting, "next-again", &Command::NextItem).await?;

@@ -438,15 +438,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     };
     assert_eq!(secretary.command(s.meeting, "header", &header).await?.status, 200);
     // One of them only observes: the minutes name members-only documents.
-    let observe = Command::UpdateParticipant {
-        participant: s.voters[1].0,
-        name: "Đại biểu 0001".into(),
-        position: String::new(),
-        role: Role::Observer,
-        member: false,
-        voting: false,
-    };
-    assert_eq!(secretary.command(s.meeting, "observe", &observe).await?.status, 200);
+    s.demote(&secretary, 1, Role::Observer).await?;
     chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
 
     // However long the minutes, the signatures stand whole on a page, above
@@ -571,11 +563,7 @@ async fn members_following_live_read_the_minutes_sent_to_them_but_never_a_draft_
     // The member's copy, kept from the events as a tablet keeps it, holds
     // the text sent for comments; before, it stayed empty until a reload.
     live.wait_seq(sent.body["seq"].as_u64().unwrap()).await?;
-    let mut copy = live.snapshot.clone().context("a snapshot")?;
-    let from = copy.seq;
-    for e in live.events.iter().filter(|e| e.seq > from) {
-        copy.apply(e)?;
-    }
+    let copy = live.copy()?;
     assert_eq!(copy.minutes.status, MinutesStatus::InReview);
     assert_eq!(copy.minutes.text(SectionKey::Opening), "Đồng chí Chủ tọa khai mạc.");
 

@@ -46,10 +46,7 @@ async fn chair_moves_the_agenda_and_both_delegates_see_the_same_events_in_order(
     let seqs: Vec<u64> = d1.events.iter().map(|e| e.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps: {seqs:?}");
     // Each delegate's copy, folded from events, equals the server's state.
-    let mut copy = d1.snapshot.clone().unwrap();
-    for e in &d1.events {
-        copy.apply(e)?;
-    }
+    let copy = d1.copy()?;
     let server_view = s.http_as(&server, Role::Delegate, 0).await?.state(s.meeting).await?;
     assert_eq!(copy, server_view);
     assert_eq!(copy.meeting.current_item, Some(s.items[2]));

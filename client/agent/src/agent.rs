@@ -794,6 +794,10 @@ async fn run_downloads(shared: Arc<Shared>) {
     // version of a document still listed stays until the pack is complete
     // (it lends its chunks to the new one); anything else leaves at once.
     let mut listed: HashMap<String, DocumentId> = HashMap::new();
+    // What may stay, as last found to be all the cache holds: a pass runs
+    // at every event (each ballot), and the files are looked at again only
+    // when what may stay has changed.
+    let mut clean_for: Option<Vec<String>> = None;
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -811,12 +815,21 @@ async fn run_downloads(shared: Arc<Shared>) {
             listed.extend(docs.iter().map(|d| (d.sha256.clone(), d.id)));
             let ids: std::collections::HashSet<DocumentId> = docs.iter().map(|d| d.id).collect();
             listed.retain(|_, id| ids.contains(id));
-            let keep: Vec<&str> = listed.keys().map(String::as_str).collect();
-            if shared.cache.holds_other_than(&keep) {
-                match shared.cache.prune(&keep) {
-                    Ok(n) => tracing::info!(versions = n, "removed documents this reader may no longer read"),
-                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove documents this reader may no longer read"),
-                }
+            let mut keep: Vec<&str> = listed.keys().map(String::as_str).collect();
+            keep.sort_unstable();
+            if clean_for.as_ref().is_none_or(|c| c.iter().map(String::as_str).ne(keep.iter().copied())) {
+                let clean = !shared.cache.holds_other_than(&keep)
+                    || match shared.cache.prune(&keep) {
+                        Ok(n) => {
+                            tracing::info!(versions = n, "removed documents this reader may no longer read");
+                            true
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "cannot remove documents this reader may no longer read");
+                            false
+                        }
+                    };
+                clean_for = clean.then(|| keep.iter().map(|k| k.to_string()).collect());
             }
             // What the meeting no longer lists is no longer refused.
             refused.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
