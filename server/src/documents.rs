@@ -25,14 +25,21 @@ use std::path::{Path as FsPath, PathBuf};
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
+/// Which reader's copy of which original: (original, reader kind, reader).
+type CopyKey = (String, &'static str, i64);
+
 /// The document store on disk.
 pub struct Store {
     dir: PathBuf,
     pub(crate) tmp: PathBuf,
     /// Manifests already computed, by content hash (content never changes).
     manifests: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Manifest>>>,
-    /// Held while a reader's stamped copy is made ([`crate::watermark`]).
-    pub(crate) copying: tokio::sync::Mutex<()>,
+    /// Read-held while a reader's stamped copy is put in the store and
+    /// recorded ([`crate::watermark`]); written by [`Store::collect`].
+    pub(crate) copying: tokio::sync::RwLock<()>,
+    /// One lock per reader's copy being made (original, reader kind,
+    /// reader): a copy is made once however many requests ask for it.
+    making: std::sync::Mutex<std::collections::HashMap<CopyKey, std::sync::Weak<tokio::sync::Mutex<()>>>>,
     /// Read-held by an upload from its file's arrival in the store until its
     /// row is written; written by [`Store::collect`], which must not take
     /// such a file for one no document refers to.
@@ -49,7 +56,27 @@ impl Store {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
-        Ok(Store { dir, tmp, manifests: Default::default(), copying: Default::default(), storing: Default::default() })
+        Ok(Store {
+            dir,
+            tmp,
+            manifests: Default::default(),
+            copying: Default::default(),
+            making: Default::default(),
+            storing: Default::default(),
+        })
+    }
+
+    /// The lock held while the copy of `original` for this reader is made.
+    pub(crate) fn making(&self, original: String, kind: &'static str, reader: i64) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut making = self.making.lock().expect("copy locks");
+        making.retain(|_, lock| lock.strong_count() > 0);
+        let key = (original, kind, reader);
+        if let Some(lock) = making.get(&key).and_then(std::sync::Weak::upgrade) {
+            return lock;
+        }
+        let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        making.insert(key, std::sync::Arc::downgrade(&lock));
+        lock
     }
 
     /// Deletes from the store what no document refers to any more: the
@@ -60,7 +87,7 @@ impl Store {
     /// Returns how many files were deleted.
     pub async fn collect(&self, db: &crate::store::Db) -> anyhow::Result<usize> {
         let _uploads = self.storing.write().await;
-        let _copies = self.copying.lock().await;
+        let _copies = self.copying.write().await;
         sqlx::query("DELETE FROM reader_copies WHERE original NOT IN (SELECT sha256 FROM documents)").execute(db).await?;
         let kept: std::collections::HashSet<String> =
             sqlx::query_scalar("SELECT sha256 FROM documents UNION SELECT sha256 FROM reader_copies")
@@ -305,11 +332,7 @@ pub async fn upload(
     if confidentiality != Confidentiality::Public {
         // Its readers get stamped copies: a PDF that cannot be stamped
         // would be unreadable to them, so it is refused now.
-        let tmp = upload.tmp.clone();
-        let checked = tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(tmp)?))
-            .await
-            .map_err(|e| Error::Internal(e.into()))?;
-        checked.map_err(unstampable)?;
+        app.pdf.check(&upload.tmp).await.map_err(unstampable)?;
     }
     // Readers unknown to the meeting are refused before the content is
     // kept (the writer checks again); a refusal after it is kept leaves
@@ -404,8 +427,13 @@ pub fn content_dir(data_dir: &FsPath) -> PathBuf {
 }
 
 /// The refusal of a restricted document whose PDF cannot be stamped.
-pub fn unstampable(e: anyhow::Error) -> Error {
-    Error::Unstampable(format!("a restricted document is stamped with each reader's name, and this PDF cannot be read to do so: {e:#}"))
+pub fn unstampable(e: Error) -> Error {
+    match e {
+        Error::Unstampable(why) => Error::Unstampable(format!(
+            "a restricted document is stamped with each reader's name, and this PDF cannot be read to do so: {why}"
+        )),
+        e => e,
+    }
 }
 
 /// `GET /api/meetings/{id}/documents/{doc}`: the PDF, for those who may read
@@ -573,14 +601,14 @@ mod tests {
                 prop_assert!(!feed_in_pieces(&disguised, &[]).look_like_pdf(), "the PDF starts after the first KiB");
             }
 
-            /// Whatever bytes a restricted upload holds, checking whether it
-            /// can be stamped answers (yes or no) and never panics.
+            /// Whatever bytes a restricted upload holds, stamping it
+            /// answers (a copy or a refusal) and never panics.
             #[test]
-            fn checking_a_restricted_upload_never_panics(
+            fn stamping_a_restricted_upload_never_panics(
                 body in prop::collection::vec(any::<u8>(), 0..2048),
                 flips in prop::collection::vec((0usize..2048, any::<u8>()), 0..16),
             ) {
-                let _ = crate::watermark::check(&body);
+                let _ = crate::watermark::stamp(&body, "x", 10);
                 let mut pdf = crate::pdf::Layout::new();
                 pdf.paragraph("Tờ trình", 12.0, false, crate::pdf::Align::Left, 0.0);
                 let mut pdf = pdf.render("T", "vi").expect("a PDF");
@@ -588,7 +616,7 @@ mod tests {
                     let n = pdf.len();
                     pdf[at % n] = b;
                 }
-                let _ = crate::watermark::check(&pdf);
+                let _ = crate::watermark::stamp(&pdf, "x", 10);
             }
         }
     }

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod meeting;
 pub mod minutes;
 pub mod pdf;
+pub mod pdf_worker;
 pub mod quic;
 pub mod serve;
 pub mod session;
@@ -89,6 +90,10 @@ pub struct Config {
     pub http_timeouts: serve::Timeouts,
     /// How QUIC paces what the room sends.
     pub quic_congestion: quic::Congestion,
+    /// The program that reads restricted PDFs, run as `PROGRAM pdf-worker`
+    /// ([`pdf_worker`]): the server's own binary. (A library's caller, such
+    /// as a test, names the gavel-server binary.)
+    pub pdf_worker: PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -114,6 +119,7 @@ impl std::fmt::Debug for Config {
             .field("max_messages_per_second", &self.max_messages_per_second)
             .field("http_timeouts", &self.http_timeouts)
             .field("quic_congestion", &self.quic_congestion)
+            .field("pdf_worker", &self.pdf_worker)
             .finish()
     }
 }
@@ -144,6 +150,8 @@ impl Config {
             max_messages_per_second: 100_000,
             http_timeouts: serve::Timeouts::default(),
             quic_congestion: quic::Congestion::default(),
+            // Tests name the server's binary: their own cannot serve.
+            pdf_worker: std::env::current_exe().unwrap_or_default(),
         }
     }
 }
@@ -171,6 +179,8 @@ pub struct Inner {
     pub connections: Arc<limits::Connections>,
     /// Participants whose sessions were just revoked: open connections close.
     pub revoked: tokio::sync::broadcast::Sender<gavel_shared::model::ParticipantId>,
+    /// Reads restricted PDFs, in worker processes.
+    pub pdf: Arc<pdf_worker::PdfWorker>,
 }
 
 /// How a tablet joins this room: what mDNS announces, and the QR code on
@@ -253,7 +263,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let (stop, shutdown) = watch::channel(false);
     let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
     let content_freed = Arc::new(tokio::sync::Notify::new());
+    let pdf = Arc::new(pdf_worker::PdfWorker::new(config.pdf_worker.clone()));
     let services = Arc::new(meeting::Services {
+        pdf: pdf.clone(),
         data_dir: config.data_dir.clone(),
         signer,
         allow_secret: config.allow_secret_documents,
@@ -269,6 +281,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         throttle: throttle::Throttle::new(config.sign_in_limits),
         connections: limits::Connections::new(config.max_connections_per_address),
         revoked: tokio::sync::broadcast::channel(64).0,
+        pdf,
     }));
     if config.demo {
         report.demo_pins = demo::ensure(&state).await?;

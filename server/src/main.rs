@@ -127,9 +127,18 @@ enum AuditSub {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // A worker reading one restricted PDF (gavel_server::pdf_worker): no
+    // runtime, no logging, nothing on stdout but its answer.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == gavel_server::pdf_worker::SUBCOMMAND) {
+        std::process::exit(gavel_server::pdf_worker::main(args));
+    }
     keep_memory_small();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
@@ -220,6 +229,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             body_idle: std::time::Duration::from_secs(cli.http_body_timeout.max(1)),
         },
         quic_congestion: cli.quic_congestion,
+        pdf_worker: anyhow::Context::context(std::env::current_exe(), "cannot find this program, which also reads restricted PDFs")?,
         sign_in_limits: gavel_server::throttle::Limits {
             free_attempts: cli.pin_free_attempts,
             lock_after: cli.pin_lock_after,

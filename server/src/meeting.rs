@@ -157,6 +157,8 @@ pub struct Services {
     /// Told when a committed change removed documents, whose content the
     /// store then deletes ([`crate::documents::Store::collect`]).
     pub content_freed: Arc<tokio::sync::Notify>,
+    /// Reads restricted PDFs, in worker processes.
+    pub pdf: Arc<crate::pdf_worker::PdfWorker>,
 }
 
 /// Refuses the `secret` level unless the room was started to allow it.
@@ -523,10 +525,7 @@ impl MeetingHandle {
                 && let Some(d) = state.document(*document).filter(|d| d.confidentiality == Confidentiality::Public)
             {
                 let path = crate::documents::content_dir(&self.services.data_dir).join(&d.sha256);
-                tokio::task::spawn_blocking(move || crate::watermark::check(&std::fs::read(path)?))
-                    .await
-                    .map_err(|e| Error::Internal(e.into()))?
-                    .map_err(crate::documents::unstampable)?;
+                self.services.pdf.check(&path).await.map_err(crate::documents::unstampable)?;
             }
         }
         let pins = match &op {

@@ -71,18 +71,15 @@ pub fn stamp_text(name: &str, made: OffsetDateTime) -> String {
     format!("Bản của {name} · {:02}:{:02} {:02}/{:02}/{} · không sao chép", t.hour(), t.minute(), t.day(), u8::from(t.month()), t.year())
 }
 
-/// Checks that a PDF can be stamped (at upload, for a restricted document).
-pub fn check(original: &[u8]) -> anyhow::Result<()> {
-    let pdf = krilla::pdf::Pdf::new(original.to_vec()).map_err(|e| anyhow::anyhow!("cannot read the PDF: {e:?}"))?;
-    anyhow::ensure!(!pdf.pages().is_empty(), "the PDF has no pages");
-    Ok(())
-}
-
-/// `original` with `line` on every page.
-pub fn stamp(original: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
+/// `original` with `line` on every page, if it has at most `max_pages`.
+///
+/// This parses an uploaded PDF with no bound on memory or recursion: the
+/// server runs it only in a worker process ([`crate::pdf_worker`]).
+pub fn stamp(original: &[u8], line: &str, max_pages: usize) -> anyhow::Result<Vec<u8>> {
     let pdf = Arc::new(krilla::pdf::Pdf::new(original.to_vec()).map_err(|e| anyhow::anyhow!("cannot read the PDF: {e:?}"))?);
     let sizes: Vec<(f32, f32)> = pdf.pages().iter().map(|p| p.render_dimensions()).collect();
     anyhow::ensure!(!sizes.is_empty(), "the PDF has no pages");
+    anyhow::ensure!(sizes.len() <= max_pages, "it has {} pages, more than the {max_pages} a document may have", sizes.len());
     let source = krilla::pdf::PdfDocument::new(pdf);
     let font = Font::new(SERIF_REGULAR.to_vec().into(), 0).ok_or_else(|| anyhow::anyhow!("bad font"))?;
     let mut out = Pdf::new();
@@ -146,9 +143,11 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
     if let Some(served) = find().await?.as_ref().and_then(ready) {
         return Ok(served);
     }
-    // One copy made at a time: the first reader's request makes it, the
-    // others wait for it and then find it.
-    let _one = app.documents.copying.lock().await;
+    // Each copy is made once: the reader's first request makes it, others
+    // for the same copy wait for it and then find it. Different copies are
+    // made side by side (the worker runs one per core at most).
+    let making = app.documents.making(doc.sha256.clone(), kind, id);
+    let _this_copy = making.lock().await;
     let row = find().await?;
     if let Some(served) = row.as_ref().and_then(ready) {
         return Ok(served);
@@ -173,12 +172,15 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
             .map(|(name, user)| format!("{name} ({user})"))
             .ok_or(Error::NotFound("staff account"))?,
     };
-    let original = tokio::fs::read(app.documents.path(&doc.sha256)).await?;
     let line = stamp_text(&name, made);
-    let copy = tokio::task::spawn_blocking(move || stamp(&original, &line))
-        .await
-        .map_err(|e| Error::Internal(e.into()))?
-        .map_err(|e| Error::Unstampable(format!("this document cannot be stamped with its reader's name, so it is not served: {e:#}")))?;
+    let copy = app.pdf.stamp(&app.documents.path(&doc.sha256), &line).await.map_err(|e| match e {
+        Error::Unstampable(why) => {
+            Error::Unstampable(format!("this document cannot be stamped with its reader's name, so it is not served: {why}"))
+        }
+        e => e,
+    })?;
+    // Kept and recorded together, out of the store's collection's way.
+    let _storing = app.documents.copying.read().await;
     let sha = app.documents.put(&copy).await?;
     let made_text = made.format(&time::format_description::well_known::Rfc3339).map_err(|e| Error::Internal(e.into()))?;
     sqlx::query(
@@ -214,12 +216,14 @@ mod tests {
         l.page_break();
         l.paragraph("Trang hai", 13.0, false, crate::pdf::Align::Left, 0.0);
         let original = l.render("Tài liệu", "vi").unwrap();
-        let copy = stamp(&original, "Bản của Trần Thị Bình").unwrap();
+        let copy = stamp(&original, "Bản của Trần Thị Bình", 2).unwrap();
         let read = krilla::pdf::Pdf::new(copy.clone()).unwrap();
         let sizes: Vec<_> = read.pages().iter().map(|p| p.render_dimensions()).collect();
         assert_eq!(sizes.len(), 2);
-        let before: Vec<_> = krilla::pdf::Pdf::new(original).unwrap().pages().iter().map(|p| p.render_dimensions()).collect();
+        let before: Vec<_> = krilla::pdf::Pdf::new(original.clone()).unwrap().pages().iter().map(|p| p.render_dimensions()).collect();
         assert_eq!(sizes, before);
-        assert!(stamp(b"%PDF-1.7\nnot really\n%%EOF\n", "x").is_err(), "a broken PDF is refused, not served unstamped");
+        assert!(stamp(b"%PDF-1.7\nnot really\n%%EOF\n", "x", 2).is_err(), "a broken PDF is refused, not served unstamped");
+        let too_long = stamp(&original, "x", 1).unwrap_err().to_string();
+        assert!(too_long.contains("it has 2 pages, more than the 1"), "{too_long}");
     }
 }

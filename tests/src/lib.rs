@@ -46,6 +46,8 @@ impl TestServer {
     pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut gavel_server::Config)) -> anyhow::Result<TestServer> {
         let mut config = gavel_server::Config::for_tests(data_dir);
         config.admin_password = Some(ADMIN_PASSWORD.into());
+        // Restricted PDFs are read by the server's binary, in a process of its own.
+        config.pdf_worker = server_binary()?;
         tweak(&mut config);
         let server = gavel_server::start(config).await?;
         Ok(TestServer {
@@ -723,6 +725,41 @@ pub fn padded_pdf(pages: usize, padding: usize) -> Vec<u8> {
     let mut objects = drawn_objects(pages);
     objects.push(stream_object(&noise));
     write_pdf(objects)
+}
+
+/// A one-page PDF whose page carries an entry of `depth` arrays, each
+/// inside the next: a parser that recurses into them runs out of stack.
+pub fn nested_pdf(depth: usize) -> Vec<u8> {
+    let mut page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Nested ".to_vec();
+    page.extend(std::iter::repeat_n(b'[', depth));
+    page.extend(std::iter::repeat_n(b']', depth));
+    page.extend_from_slice(b" >>");
+    write_pdf(vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(), page])
+}
+
+/// A one-page PDF whose page content, a few megabytes deflated, is
+/// `inflated` bytes of blanks once read: a decompression bomb.
+pub fn flate_bomb_pdf(inflated: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    // One MiB of blanks deflated, ending on a full flush: a run of blocks
+    // that refers to nothing before it, so copies of it follow each other.
+    const RUN: usize = 1 << 20;
+    let mut run = Vec::with_capacity(64 * 1024);
+    let mut deflate = Compress::new(Compression::best(), false);
+    deflate.compress_vec(&vec![b' '; RUN], &mut run, FlushCompress::Full).expect("deflate");
+    assert_eq!(deflate.total_in(), RUN as u64, "the run was deflated whole");
+    let mut deflated = run.repeat(inflated.div_ceil(RUN));
+    // The last block: empty, final.
+    deflated.extend_from_slice(&[0x03, 0x00]);
+    let mut stream = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", deflated.len()).into_bytes();
+    stream.extend_from_slice(&deflated);
+    stream.extend_from_slice(b"\nendstream");
+    write_pdf(vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+        stream,
+    ])
 }
 
 /// A stream object's body: its length, then its bytes.

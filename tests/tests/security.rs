@@ -633,6 +633,49 @@ async fn wait_store(
     }
 }
 
+/// A restricted PDF is parsed to be stamped, by a parser that bounds
+/// neither its recursion nor what it inflates: arrays nested 200,000 deep
+/// overflowed the stack, which ends the whole room's process, and a
+/// decompression bomb would take its memory. Each is refused at upload with
+/// what it broke, and the room goes on: the same files made restricted
+/// later, and an honest restricted document beside them.
+#[tokio::test]
+async fn a_pdf_nested_too_deep_or_inflating_without_end_is_refused_and_the_room_goes_on() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let nested = nested_pdf(200_000);
+    let bomb = flate_bomb_pdf(2 << 30);
+    assert!(bomb.len() < 4 << 20, "a bomb of {} bytes", bomb.len());
+    for (name, pdf, why) in [("Lồng nhau.pdf", &nested, "nested too deeply, or loops back on itself"), ("Bom.pdf", &bomb, "MB of memory")]
+    {
+        let a = s.admin.upload(s.meeting, s.item, name, pdf.clone(), &[("confidentiality", "members")]).await?;
+        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
+        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
+        // Public, it is kept as it came (nothing parses it); made
+        // restricted, it is refused the same way.
+        let doc = s.upload_document(name, pdf.clone(), &[]).await?;
+        let secretary = s.sign_in(&s.secretary).await?;
+        let narrow = Command::UpdateDocument {
+            document: doc.id,
+            title: doc.title.clone(),
+            confidentiality: Confidentiality::Members,
+            readers: vec![],
+        };
+        let a = secretary.command(s.meeting, &format!("narrow-{name}"), &narrow).await?;
+        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
+        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
+    }
+    // The room is still up, and stamps an honest document for its reader.
+    let doc = s.upload_document("Tờ trình.pdf", tiny_pdf("to trinh"), &[("confidentiality", "members")]).await?;
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    let got = delegate.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0)).send().await?;
+    assert_eq!(got.status(), 200);
+    let copy = got.bytes().await?;
+    assert_ne!(copy.as_ref(), tiny_pdf("to trinh").as_slice(), "the reader's copy is stamped");
+    assert!(copy.starts_with(b"%PDF"));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_removed_document_leaves_nothing_on_the_rooms_disk() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
