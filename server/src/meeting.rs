@@ -277,7 +277,7 @@ impl NewMeeting {
 }
 
 fn rules_for_header(h: &NewMeeting) -> Result<()> {
-    Ok(rules::check_meeting_header(&h.title, &h.organisation, &h.place, &h.locality)?)
+    Ok(rules::check_meeting_header(&h.title, &h.organisation, &h.place, &h.locality, h.starts_at)?)
 }
 
 /// A document whose content is already stored, to attach to an item.

@@ -90,6 +90,11 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("the poll is not open", "Biểu quyết chưa mở hoặc đã kết thúc."),
     ("the quorum cannot change while a vote is open", "Không đổi được tỷ lệ túc số khi đang biểu quyết."),
     (
+        "you have given as many written opinions on this item as one person may",
+        "Mỗi người chỉ gửi được tối đa 50 ý kiến bằng văn bản về một nội dung.",
+    ),
+    ("you have made as many comments on these minutes as one person may", "Mỗi người chỉ góp ý được tối đa 50 lần vào biên bản."),
+    (
         "this participant voted on their own tablet: only they can change their ballot",
         "Đại biểu này đã tự biểu quyết trên máy tính bảng: chỉ người đó mới đổi được phiếu của mình.",
     ),
@@ -130,6 +135,8 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     // Importing participants from a CSV file (the room's words in `http.rs`).
     ("the CSV needs a column 'name' (or 'Họ và tên')", "Tệp CSV cần có cột 'Họ và tên' (hoặc 'name')."),
     ("the CSV has no participants", "Tệp CSV không có người tham dự nào."),
+    ("the meeting's date must fall between the years 2000 and 2100", "Ngày họp phải nằm trong khoảng từ năm 2000 đến năm 2100."),
+    ("the deadline must fall between the years 2000 and 2100", "Hạn gửi ý kiến phải nằm trong khoảng từ năm 2000 đến năm 2100."),
 ];
 
 /// Refusals that carry details: each `{}` of the English stands for one,
@@ -235,6 +242,11 @@ const CHAIR_OR_SECRETARY: &[Role] = &[Chair, Secretary];
 
 /// The longest written opinion accepted.
 pub const MAX_OPINION: usize = 20_000;
+/// The most written opinions one participant gives on one agenda item, and
+/// the most comments one makes on the minutes: far more than anyone writes
+/// in a meeting, and few enough that a tablet sending and sending cannot
+/// fill the room's memory (each opinion is kept, and sent to everyone).
+pub const MAX_WRITINGS_EACH: usize = 50;
 /// The most options a poll may have.
 pub const MAX_OPTIONS: usize = 50;
 
@@ -324,8 +336,26 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
     Ok(())
 }
 
+/// A date a meeting is held or an opinion is due: in this century. Far
+/// dates cannot be written in the room's time zone (the year 9999 plus
+/// seven hours is past what a date can hold), which failed every export of
+/// the minutes and the page of every tablet showing it.
+fn check_date(at: time::OffsetDateTime, refusal: &str) -> Result<(), RuleError> {
+    match at.year() {
+        2000..=2100 => Ok(()),
+        _ => Err(RuleError::Invalid(refusal.into())),
+    }
+}
+
 /// A meeting's header, as created or changed.
-pub fn check_meeting_header(title: &str, organisation: &str, place: &str, locality: &str) -> Result<(), RuleError> {
+pub fn check_meeting_header(
+    title: &str,
+    organisation: &str,
+    place: &str,
+    locality: &str,
+    starts_at: time::OffsetDateTime,
+) -> Result<(), RuleError> {
+    check_date(starts_at, "the meeting's date must fall between the years 2000 and 2100")?;
     text("title", title, MAX_TITLE, true)?;
     text("organisation", organisation, MAX_TITLE, false)?;
     if organisation.lines().count() > 2 {
@@ -351,7 +381,9 @@ fn check_new_participant(name: &str, position: &str) -> Result<(), RuleError> {
 pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), RuleError> {
     allowed(state, actor, cmd.kind())?;
     match cmd {
-        Command::UpdateMeeting { title, organisation, place, locality, .. } => check_meeting_header(title, organisation, place, locality),
+        Command::UpdateMeeting { title, organisation, place, locality, starts_at } => {
+            check_meeting_header(title, organisation, place, locality, *starts_at)
+        }
         Command::OpenMeeting => Ok(()),
         // A vote left open would stay open for good (nothing is voted,
         // closed or cancelled in a closed meeting), its ballots out of the
@@ -588,9 +620,17 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 let doc = state.document(*d).filter(|doc| doc.item == *item && state.can_read(actor, doc));
                 doc.ok_or(RuleError::NotFound("document"))?;
             }
-            text("opinion", body, MAX_OPINION, *stance == Stance::Comment)
+            text("opinion", body, MAX_OPINION, *stance == Stance::Comment)?;
+            let given = state.opinions.iter().filter(|o| Some(o.author) == actor.participant() && o.item == *item).count();
+            if given >= MAX_WRITINGS_EACH {
+                return Err(RuleError::Conflict("you have given as many written opinions on this item as one person may"));
+            }
+            Ok(())
         }
-        Command::RequestOpinions { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
+        Command::RequestOpinions { item, deadline, .. } => {
+            check_date(*deadline, "the deadline must fall between the years 2000 and 2100")?;
+            state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item"))
+        }
         Command::EditMinutes { section, text: body } => {
             minutes_status(state, &[MinutesStatus::Draft])?;
             if *section == SectionKey::Unknown {
@@ -615,7 +655,11 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if let SectionKey::Item(item) = section {
                 state.item(*item).ok_or(RuleError::NotFound("agenda item"))?;
             }
-            text("comment", body, MAX_OPINION, true)
+            text("comment", body, MAX_OPINION, true)?;
+            if state.minutes.comments.iter().filter(|c| Some(c.author) == actor.participant()).count() >= MAX_WRITINGS_EACH {
+                return Err(RuleError::Conflict("you have made as many comments on these minutes as one person may"));
+            }
+            Ok(())
         }
         Command::ApproveMinutes => minutes_status(state, &[MinutesStatus::Draft, MinutesStatus::InReview]),
         Command::SignMinutes => minutes_status(state, &[MinutesStatus::Approved]),
@@ -735,6 +779,51 @@ mod tests {
     fn open(mut s: MeetingState) -> MeetingState {
         s.meeting.status = MeetingStatus::Open;
         s
+    }
+
+    #[test]
+    fn dates_fall_in_this_century() {
+        let s = open(sample());
+        let far = time::macros::datetime!(9999-12-31 23:00 UTC);
+        let header = |starts_at| Command::UpdateMeeting {
+            title: "Kỳ họp".into(),
+            organisation: String::new(),
+            place: String::new(),
+            locality: String::new(),
+            starts_at,
+        };
+        assert_eq!(check(&s, &actor(&s, 2), &header(far)).unwrap_err().code(), "invalid");
+        assert_eq!(check(&s, &actor(&s, 2), &header(time::macros::datetime!(2026-11-23 01:00 UTC))), Ok(()));
+        let ask = |deadline| Command::RequestOpinions { item: s.agenda[0].id, deadline };
+        assert_eq!(check(&s, &actor(&s, 2), &ask(time::macros::datetime!(1900-01-01 0:00 UTC))).unwrap_err().code(), "invalid");
+        assert_eq!(check(&s, &actor(&s, 2), &ask(time::macros::datetime!(2026-12-01 10:00 UTC))), Ok(()));
+    }
+
+    #[test]
+    fn one_person_gives_at_most_so_many_written_opinions_on_an_item() {
+        let mut s = open(sample());
+        let item = s.agenda[0].id;
+        let other_item = s.agenda[1].id;
+        let opinion = |item| Command::AddOpinion { item, document: None, stance: Stance::Comment, text: "Ý kiến".into() };
+        let (me, neighbour) = (actor(&s, 3), actor(&s, 4));
+        for k in 0..MAX_WRITINGS_EACH {
+            assert_eq!(check(&s, &me, &opinion(item)), Ok(()), "opinion {k}");
+            std::sync::Arc::make_mut(&mut s.opinions).push(Opinion {
+                id: OpinionId(k as i64),
+                item,
+                document: None,
+                author: me.participant().unwrap(),
+                stance: Stance::Comment,
+                text: "Ý kiến".into(),
+                remote: false,
+                at: time::OffsetDateTime::UNIX_EPOCH,
+            });
+        }
+        let refused = check(&s, &me, &opinion(item)).unwrap_err();
+        assert_eq!(refused.code(), "conflict");
+        assert!(reason_vi(&refused.to_string()).is_some(), "said in Vietnamese: {refused}");
+        assert_eq!(check(&s, &me, &opinion(other_item)), Ok(()), "another item");
+        assert_eq!(check(&s, &neighbour, &opinion(item)), Ok(()), "another person");
     }
 
     #[test]
