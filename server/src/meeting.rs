@@ -340,6 +340,8 @@ pub struct MeetingHandle {
     live: Arc<Live>,
     jobs: mpsc::Sender<Job>,
     services: Arc<Services>,
+    /// Read by [`MeetingHandle::execute`] for a command's key.
+    db: Db,
     /// Snapshots for followers that start with no copy, shared.
     pub snapshots: Snapshots,
 }
@@ -458,9 +460,9 @@ impl MeetingHandle {
             events,
             recent: Mutex::default(),
         });
-        let w = writer(db, services.clone(), live.clone(), rx);
+        let w = writer(db.clone(), services.clone(), live.clone(), rx);
         writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, live, jobs, services, snapshots: Snapshots::default() }
+        MeetingHandle { id, live, jobs, services, db, snapshots: Snapshots::default() }
     }
 
     /// A copy of the current state.
@@ -515,6 +517,13 @@ impl MeetingHandle {
         // repeated thousands of times, would hold every sign-in up behind its
         // hashing, and anyone could have the room parse a large PDF at will.
         if let Op::Command(cmd @ (Command::AddParticipants { .. } | Command::ResetPins { .. } | Command::UpdateDocument { .. })) = &op {
+            // A retry of one already taken (its answer lost) is answered as
+            // taken, as the writer would: checked against the meeting as it
+            // is now, it could be refused (the meeting opened since, the
+            // participant removed) though it was done.
+            if let Some(previous) = recorded(&self.db, self.id, key).await? {
+                return Ok(previous);
+            }
             let state = self.latest();
             rules::check(&state, &acting(&state, &actor)?, cmd)?;
             // A public document made restricted is stamped for each reader from
@@ -672,7 +681,7 @@ fn acting(state: &MeetingState, actor: &Actor) -> Result<Actor> {
 /// Checks and writes one command inside the batch's transaction.
 async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
     let meeting = working.meeting.id;
-    if let Some(previous) = recorded(tx, meeting, &job.key).await? {
+    if let Some(previous) = recorded(&mut **tx, meeting, &job.key).await? {
         return Ok((previous, vec![]));
     }
     // Who sends it as the meeting has them now: a participant whose role was
@@ -736,11 +745,12 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
     Ok((Outcome { seq: last, result, repeated: false }, events))
 }
 
-async fn recorded(tx: &mut Tx<'_>, meeting: MeetingId, key: &str) -> Result<Option<Outcome>> {
+/// The outcome of the command with this key, if one was taken.
+async fn recorded(db: impl sqlx::SqliteExecutor<'_>, meeting: MeetingId, key: &str) -> Result<Option<Outcome>> {
     let row = sqlx::query("SELECT last_seq, result FROM commands WHERE meeting_id = ? AND key = ?")
         .bind(meeting.0)
         .bind(key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(db)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let result: String = row.get("result");

@@ -200,6 +200,42 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_changes_nothing
     Ok(())
 }
 
+/// A command taken whose answer was lost is answered as taken when sent
+/// again, even once the meeting has moved on so far that, sent anew, it
+/// would be refused: the PINs reset for someone since removed, the people
+/// added to a meeting since closed. (These three commands are checked
+/// before they reach the meeting's writer, which looks the key up first.)
+#[tokio::test]
+async fn a_retry_of_a_command_taken_is_answered_as_taken_though_the_meeting_moved_on() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let late = gavel_shared::protocol::NewParticipant {
+        name: "Khách mời".into(),
+        position: String::new(),
+        role: Role::Observer,
+        member: false,
+        voting: false,
+    };
+    let add = Command::AddParticipants { participants: vec![late] };
+    let a = s.admin.command(s.meeting, "add-late", &add).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let late =
+        ParticipantId(a.body["result"]["pins"][0]["participant"].as_i64().ok_or_else(|| anyhow::anyhow!("no new participant: {a:?}"))?);
+    let reset = Command::ResetPins { participants: vec![late] };
+    assert_eq!(s.admin.command(s.meeting, "reset-late", &reset).await?.status, 200);
+    assert_eq!(s.admin.command(s.meeting, "remove-late", &Command::RemoveParticipant { participant: late }).await?.status, 200);
+    let again = s.admin.command(s.meeting, "reset-late", &reset).await?;
+    assert_eq!((again.status, &again.body["repeated"]), (200, &json!(true)), "{again:?}");
+    let chair = s.sign_in(&s.chair).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let again = s.admin.command(s.meeting, "add-late", &add).await?;
+    assert_eq!((again.status, &again.body["repeated"]), (200, &json!(true)), "{again:?}");
+    assert_eq!(s.admin.state(s.meeting).await?.participants.len(), 3, "the chair, the secretary and the voter: added once, removed");
+    // Sent anew, the same command is refused.
+    assert_eq!(s.admin.command(s.meeting, "add-late-anew", &add).await?.code(), "wrong_status");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_server_restarted_on_the_same_data_directory_has_the_same_state() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
