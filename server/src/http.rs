@@ -228,6 +228,9 @@ async fn meeting_state(State(app): State<AppState>, Auth(actor): Auth, ApiPath(i
     Ok(Json(state.visible_to(&actor)).into_response())
 }
 
+/// How much of the event log (as stored) one `/events` answer carries, at most.
+pub const EVENTS_PAGE_BYTES: usize = 4 << 20;
+
 #[derive(Deserialize)]
 struct EventsQuery {
     #[serde(default)]
@@ -245,7 +248,8 @@ async fn meeting_events(
     let id = MeetingId(id);
     require_follower(&actor, id)?;
     let state = app.meetings.get(id).await?.state().await;
-    let events = store::events_after(&app.db, id, q.after, q.limit.unwrap_or(1000).min(5000)).await?;
+    // A page: the reader asks again from the last event it was given.
+    let events = store::events_page(&app.db, id, q.after, q.limit.unwrap_or(1000).min(5000), EVENTS_PAGE_BYTES).await?;
     let events: Vec<_> = events.iter().map(|e| state.event_for(&actor, e)).collect();
     Ok(Json(events).into_response())
 }

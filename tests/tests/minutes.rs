@@ -584,3 +584,34 @@ async fn members_following_live_read_the_minutes_sent_to_them_but_never_a_draft_
     assert!(replayed.contains("Đồng chí Chủ tọa khai mạc."), "the text as sent for comments");
     Ok(())
 }
+
+/// The event log over HTTP comes in pages of about 4 MiB: forty drafts of
+/// long minutes (each saved whole as the secretary types) are more than a
+/// page, and paging from the last event given reads every event once, in
+/// order. (Before, one request could make the room read and hold 5,000
+/// events whatever their size: gigabytes.)
+#[tokio::test]
+async fn the_event_log_over_http_comes_in_pages_of_bounded_size() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    for n in 0..40 {
+        let text = format!("Phiên bản {n}: ") + &"Hội đồng nhân dân thảo luận kỹ lưỡng. ".repeat(2_400);
+        let a = secretary.command(s.meeting, &format!("draft-{n}"), &Command::EditMinutes { section: SectionKey::Opening, text }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    let head = secretary.state(s.meeting).await?.seq;
+    let (mut after, mut pages, mut seen) = (0, 0, vec![]);
+    loop {
+        let a = secretary.get(&format!("/api/meetings/{}/events?after={after}&limit=5000", s.meeting)).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        let page: Vec<u64> = a.body.as_array().context("a list")?.iter().filter_map(|e| e["seq"].as_u64()).collect();
+        let Some(&last) = page.last() else { break };
+        pages += 1;
+        seen.extend(page);
+        after = last;
+    }
+    assert!(pages >= 2, "{pages} page(s) for forty long drafts");
+    assert_eq!(seen, (1..=head).collect::<Vec<_>>(), "every event once, in order");
+    Ok(())
+}
