@@ -428,6 +428,41 @@ pub async fn revoke(app: &AppState, meeting: MeetingId, participant: Participant
     Ok(done.rows_affected())
 }
 
+/// Watches, while something long is sent to a participant (a document),
+/// for their sessions to be revoked, so that it breaks off: a lost
+/// tablet's download stops when the secretary revokes it, though nothing
+/// in the meeting changed. Started before the request's session is looked
+/// up, so no revocation falls between the two.
+pub struct RevocationWatch {
+    revocations: tokio::sync::broadcast::Receiver<ParticipantId>,
+    seen: Vec<ParticipantId>,
+    lagged: bool,
+}
+
+impl RevocationWatch {
+    pub fn start(app: &AppState) -> RevocationWatch {
+        RevocationWatch { revocations: app.revoked.subscribe(), seen: vec![], lagged: false }
+    }
+
+    /// True once `actor`'s sessions were revoked since the watch started (a
+    /// staff account's are not revoked so).
+    pub fn revoked(&mut self, actor: &Actor) -> bool {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let Some(who) = actor.participant() else { return false };
+        loop {
+            match self.revocations.try_recv() {
+                Ok(p) if p == who => self.seen.push(p),
+                Ok(_) => {}
+                // More revocations than are kept: any could be theirs, and
+                // a tablet still signed in asks again.
+                Err(TryRecvError::Lagged(_)) => self.lagged = true,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        self.lagged || self.seen.contains(&who)
+    }
+}
+
 /// True when this token belonged to a session that was revoked.
 pub async fn is_revoked(db: &Db, token: &str) -> Result<bool> {
     let hash = token_hash(token);

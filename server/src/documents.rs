@@ -444,6 +444,7 @@ pub async fn download(
     ApiPath((meeting, doc)): ApiPath<(i64, i64)>,
     req: Request,
 ) -> Result<Response> {
+    let mut revocation = crate::auth::RevocationWatch::start(&app);
     let handle = app.meetings.get(MeetingId(meeting)).await?;
     let state = handle.state().await;
     let document = state.document(DocumentId(doc)).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;
@@ -483,11 +484,12 @@ pub async fn download(
             return Err(Error::Internal(anyhow::anyhow!("document {} content missing at {}", document.id, path.display())));
         }
         // Each piece is sent only while the reader may still read the
-        // document: taken away mid-way, the download breaks off.
+        // document and is still signed in: taken away mid-way, or their
+        // sessions revoked, the download breaks off.
         served.map(|body| {
             use futures_util::StreamExt;
             let checked = Body::new(body).into_data_stream().map(move |piece| {
-                if still.still_reads(&reader, id) {
+                if still.still_reads(&reader, id) && !revocation.revoked(&reader) {
                     piece
                 } else {
                     Err(axum::Error::new(anyhow::anyhow!("document {id}: the reader may no longer read it")))

@@ -358,6 +358,7 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
                 }
             },
             StreamRequest::Chunks { token, meeting, document, sha256, indices } => {
+                let mut revocation = crate::auth::RevocationWatch::start(&app);
                 let (doc, _, m, actor, handle) = match served(&app, &token, meeting, document).await {
                     Ok(x) => x,
                     Err(e) => return reply(&mut send, &refusal(&e)).await,
@@ -384,8 +385,8 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
                 };
                 reply(&mut send, &StreamReply::Chunks { count: indices.len() as u32 }).await?;
                 // A request may carry a whole document: each chunk goes only
-                // while the reader may still read it.
-                send_chunks(file, &m, &indices, &mut send, || handle.still_reads(&actor, doc.id)).await
+                // while the reader may still read it and is still signed in.
+                send_chunks(file, &m, &indices, &mut send, || handle.still_reads(&actor, doc.id) && !revocation.revoked(&actor)).await
             }
             StreamRequest::Http { token, method, path, headers } => {
                 relay_http(router, peer, token, &method, &path, headers, &mut send, recv).await
@@ -405,7 +406,7 @@ async fn send_chunks(
     m: &gavel_shared::pack::Manifest,
     indices: &[u32],
     send: &mut quinn::SendStream,
-    still_allowed: impl Fn() -> bool,
+    mut still_allowed: impl FnMut() -> bool,
 ) -> anyhow::Result<()> {
     // The file is read by one blocking task, a few chunks ahead of the
     // stream, each chunk framed in a buffer of its own that quinn then takes

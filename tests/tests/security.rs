@@ -777,3 +777,60 @@ async fn a_document_taken_away_stops_mid_download_over_http_and_over_quic() -> a
     assert!(over_quic < count, "all {count} chunks came over QUIC after the document was withdrawn");
     Ok(())
 }
+
+/// A lost tablet's sessions revoked by the secretary: what it was
+/// downloading stops there, though the meeting itself did not change
+/// (before, a download under way ran to its end).
+#[tokio::test]
+async fn a_download_under_way_stops_when_its_readers_sessions_are_revoked() -> anyhow::Result<()> {
+    use gavel_agent::link::{open_request, read_frame, read_reply};
+    use gavel_shared::pack::{StreamReply, StreamRequest};
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let doc = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 6, None), &[]).await?;
+
+    let web = s.sign_in(&s.voters[0]).await?;
+    let mut http = web.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
+    let mut over_http = http.chunk().await?.map_or(0, |c| c.len() as u64);
+    // A neighbour's download, whose sessions stay.
+    let neighbour = s.sign_in(&s.voters[2]).await?;
+    let mut kept = neighbour.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
+    let mut over_kept = kept.chunk().await?.map_or(0, |c| c.len() as u64);
+
+    let tablet = s.sign_in(&s.voters[1]).await?;
+    let token = tablet.token.clone().context("a token")?;
+    let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    let conn = &q.link.connection;
+    let (_send, mut recv) =
+        open_request(conn, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id }).await?;
+    let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
+    let indices: Vec<u32> = (0..manifest.chunks.len() as u32).collect();
+    let chunks = StreamRequest::Chunks { token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
+    let (_send, mut recv) = open_request(conn, &chunks).await?;
+    let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+    read_frame(&mut recv, 4 << 20).await?;
+
+    for n in [0, 1] {
+        let a = s.admin.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[n].0), &json!({})).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+
+    let broke = loop {
+        match http.chunk().await {
+            Ok(Some(c)) => over_http += c.len() as u64,
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(broke && over_http < doc.size, "{over_http} of {} bytes came over HTTP after the sessions were revoked", doc.size);
+    let mut over_quic = 1;
+    while read_frame(&mut recv, 4 << 20).await.is_ok() {
+        over_quic += 1;
+    }
+    assert!(over_quic < count, "all {count} chunks came over QUIC after the sessions were revoked");
+    while let Some(c) = kept.chunk().await? {
+        over_kept += c.len() as u64;
+    }
+    assert_eq!(over_kept, doc.size, "the neighbour's download runs to its end");
+    Ok(())
+}
