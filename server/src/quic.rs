@@ -104,12 +104,19 @@ pub enum Congestion {
 
 /// Transport settings for a LAN: windows large enough for bulk transfer,
 /// keep-alives that notice a tablet gone from the Wi-Fi.
+///
+/// What a tablet sends the room is small (requests, ballots; an upload
+/// through its agent now and then), so the room takes in at most 1 MiB per
+/// stream and 2 MiB per connection ahead of what it has read: a client
+/// that sends and sends on streams the room is not reading holds 2 MiB of
+/// its memory, not 64. (On a LAN's round trip of a few milliseconds 1 MiB
+/// still carries an upload at over 100 MB/s.)
 fn transport(congestion: Congestion) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(64))
         .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
-        .stream_receive_window(quinn::VarInt::from_u32(16 * 1024 * 1024))
-        .receive_window(quinn::VarInt::from_u32(64 * 1024 * 1024))
+        .stream_receive_window(quinn::VarInt::from_u32(1024 * 1024))
+        .receive_window(quinn::VarInt::from_u32(2 * 1024 * 1024))
         .send_window(64 * 1024 * 1024)
         .keep_alive_interval(Some(Duration::from_secs(5)))
         .max_idle_timeout(Some(quinn::IdleTimeout::try_from(Duration::from_secs(30)).expect("a valid timeout")));
@@ -303,9 +310,20 @@ pub async fn read_frame(recv: &mut quinn::RecvStream, max: usize) -> anyhow::Res
 }
 
 async fn write_frame(send: &mut quinn::SendStream, bytes: &[u8]) -> anyhow::Result<()> {
-    send.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    send.write_all(bytes).await?;
-    Ok(())
+    in_time(send.write_all(&(bytes.len() as u32).to_be_bytes())).await?;
+    in_time(send.write_all(bytes)).await
+}
+
+/// One step of a request stream (a write, a read) that must make progress
+/// within [`FRAME_DEADLINE`]: a tablet that stops reading, or grants the
+/// room no credit to send, does not keep what is queued for it, or its
+/// request's unread bytes, for the life of its connection (keep-alives
+/// keep a connection open that does nothing else).
+async fn in_time<T, E: Into<anyhow::Error>>(step: impl std::future::Future<Output = Result<T, E>>) -> anyhow::Result<T> {
+    match tokio::time::timeout(FRAME_DEADLINE, step).await {
+        Ok(done) => done.map_err(Into::into),
+        Err(_) => anyhow::bail!("the other end made no progress for {} s", FRAME_DEADLINE.as_secs()),
+    }
 }
 
 async fn reply(send: &mut quinn::SendStream, r: &StreamReply) -> anyhow::Result<()> {
@@ -341,7 +359,7 @@ async fn served(
 #[tracing::instrument(skip_all)]
 async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
     let result: anyhow::Result<()> = async {
-        let frame = read_frame(&mut recv, MAX_REQUEST_FRAME).await?;
+        let frame = in_time(read_frame(&mut recv, MAX_REQUEST_FRAME)).await?;
         let request = match serde_json::from_slice::<StreamRequest>(&frame) {
             Ok(r) => r,
             Err(e) => {
@@ -397,6 +415,8 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
     }
     .await;
     if let Err(e) = result {
+        // Reset, so that nothing left queued for the tablet is kept.
+        let _ = send.reset(quinn::VarInt::from_u32(2));
         tracing::debug!(error = %e, "request stream ended early");
     }
 }
@@ -439,7 +459,7 @@ async fn send_chunks(
             let _ = send.reset(quinn::VarInt::from_u32(1));
             anyhow::bail!("the reader may no longer read this document");
         }
-        send.write_chunk(piece?).await?;
+        in_time(send.write_chunk(piece?)).await?;
     }
     reader.await?;
     Ok(())
@@ -460,8 +480,8 @@ async fn relay_http(
 ) -> anyhow::Result<()> {
     use tower::ServiceExt;
     let body = futures_util::stream::unfold(recv, |mut recv| async move {
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => Some((Ok::<_, quinn::ReadError>(c.bytes), recv)),
+        match in_time(recv.read_chunk(64 * 1024, true)).await {
+            Ok(Some(c)) => Some((Ok::<_, anyhow::Error>(c.bytes), recv)),
             Ok(None) => None,
             Err(e) => Some((Err(e), recv)),
         }
@@ -503,7 +523,7 @@ async fn relay_http(
                 return Err(e.into());
             }
         };
-        send.write_all(&piece).await?;
+        in_time(send.write_all(&piece)).await?;
     }
     Ok(())
 }

@@ -230,3 +230,31 @@ async fn a_control_frame_announced_too_large_is_refused_with_a_reason_before_the
     tokio::time::timeout(WAIT, conn.closed()).await?;
     Ok(())
 }
+
+/// A client that sends and sends on a stream the room is not reading (here
+/// the room's answer to its request waits, for the client grants it no
+/// room to send) is held to 1 MiB of the room's memory on that stream:
+/// before, 16 MiB a stream and 64 MiB a connection, 64 connections an
+/// address.
+#[tokio::test]
+async fn a_client_pushing_into_a_stream_the_room_is_not_reading_is_held_to_a_mebibyte() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let mut config = gavel_agent::link::client_config(&server.fingerprint, &[b"gavel/1"])?;
+    let mut transport = quinn::TransportConfig::default();
+    transport.stream_receive_window(quinn::VarInt::from_u32(0));
+    config.transport_config(std::sync::Arc::new(transport));
+    let endpoint = gavel_agent::link::client_endpoint(server.quic_addr)?;
+    let conn = endpoint.connect_with(config, server.quic_addr, "gavel.local")?.await?;
+    let (mut send, _recv) = conn.open_bi().await?;
+    gavel_agent::link::write_frame(&mut send, b"not a request").await?;
+    let piece = vec![0u8; 64 * 1024];
+    let mut taken = 0;
+    while taken < 8 << 20 {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), send.write(&piece)).await {
+            Ok(written) => taken += written?,
+            Err(_) => break,
+        }
+    }
+    assert!(taken <= (1 << 20) + 64 * 1024, "the room took {taken} bytes it was not reading");
+    Ok(())
+}
