@@ -332,6 +332,26 @@ pub async fn check_staff(db: &Db, username: &str, password: &str) -> Result<Staf
     }
 }
 
+/// [`check_staff`] within the sign-in limits: one check at a time per
+/// address, and an address that sent too many wrong passwords is refused
+/// before any hashing (each check is an argon2 run of 19 MiB on one of
+/// the room's few hashing slots, which the tablets' PIN sign-ins share).
+pub async fn check_staff_limited(app: &AppState, username: &str, password: &str, from: Option<std::net::IpAddr>) -> Result<StaffId> {
+    let _turn = match from {
+        Some(ip) => Some(app.throttle.one_at_a_time_from(ip).await),
+        None => None,
+    };
+    if let Some(d) = from.and_then(|ip| app.throttle.address_wait(ip)) {
+        return Err(Error::TooManyAttempts { wait_secs: d.as_secs().max(1) });
+    }
+    let checked = check_staff(&app.db, username, password).await;
+    if matches!(checked, Err(Error::BadCredentials)) {
+        app.throttle.failed(from, None);
+        tracing::info!(?from, "wrong staff password");
+    }
+    checked
+}
+
 /// Checks a participant's PIN for a meeting.
 /// [`check_pin`] within the sign-in limits ([`crate::throttle`]): an
 /// address or a participant that guessed too often is refused before the

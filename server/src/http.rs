@@ -452,7 +452,8 @@ async fn staff_sign_in(
     parts: axum::http::request::Parts,
     ApiJson(body): ApiJson<StaffSignIn>,
 ) -> Result<(CookieJar, Json<SessionInfo>)> {
-    let staff = auth::check_staff(&app.db, &body.username, &body.password).await?;
+    let from = peer_of(&parts.extensions).map(|a| a.ip());
+    let staff = auth::check_staff_limited(&app, &body.username, &body.password, from).await?;
     let token = auth::create_session(&app.db, SessionFor::Staff(staff), app.config.session_ttl).await?;
     let actor = auth::lookup(&app.db, &token).await?.ok_or(Error::Unauthorized)?;
     let name = name_of(&app, &actor).await?;

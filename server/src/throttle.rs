@@ -39,6 +39,10 @@ pub struct Throttle {
     /// bounded whatever ids a guesser tries): guesses sent in parallel are
     /// each counted before the next is checked.
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// One staff password check at a time per address (by stripe): a flood
+    /// of sign-ins from one device takes one of the room's hashing slots at
+    /// a time, not all of them, and is counted as it goes.
+    address_stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// How many stripes the per-participant order uses.
@@ -51,6 +55,7 @@ impl Default for Throttle {
             next_attempt: Mutex::default(),
             addresses: Mutex::default(),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            address_stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 }
@@ -63,6 +68,15 @@ impl Throttle {
     /// Held while one of `p`'s PINs is checked and its outcome counted.
     pub async fn one_at_a_time(&self, p: ParticipantId) -> tokio::sync::MutexGuard<'_, ()> {
         self.stripes[p.0.rem_euclid(STRIPES as i64) as usize].lock().await
+    }
+
+    /// Held while a password sent from `ip` is checked and its outcome counted.
+    pub async fn one_at_a_time_from(&self, ip: IpAddr) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        // `DefaultHasher::new` has fixed keys: the same stripe for the same address.
+        let mut h = std::hash::DefaultHasher::new();
+        ip.hash(&mut h);
+        self.address_stripes[(h.finish() % STRIPES as u64) as usize].lock().await
     }
 
     pub fn limits(&self) -> Limits {
@@ -96,6 +110,11 @@ impl Throttle {
     pub fn failed(&self, ip: Option<IpAddr>, p: Option<(ParticipantId, u32)>) {
         if let Some(ip) = ip {
             let mut map = self.addresses.lock().expect("throttle");
+            // Addresses whose window is over are forgotten, so guesses from
+            // ever new addresses (IPv6 picks them at will) do not pile up.
+            if map.len() >= 1024 {
+                map.retain(|_, (since, _)| since.elapsed() <= ADDRESS_WINDOW);
+            }
             let entry = map.entry(ip).or_insert((Instant::now(), 0));
             if entry.0.elapsed() > ADDRESS_WINDOW {
                 *entry = (Instant::now(), 0);

@@ -79,6 +79,32 @@ async fn one_address_guessing_across_participants_is_refused_for_a_while() -> an
     Ok(())
 }
 
+/// Staff passwords are guessed within the same per-address limit as PINs,
+/// sent all at once or one after another: each check is an argon2 run on
+/// the hashing slots the tablets' sign-ins share, and a device flooding
+/// the staff sign-in held every sign-in in the room up behind its queue.
+#[tokio::test]
+async fn one_address_guessing_staff_passwords_is_refused_for_a_while_even_all_at_once() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.sign_in_limits = gavel_server::throttle::Limits { free_attempts: 10, lock_after: 50, per_address: 3 };
+    })
+    .await?;
+    let http = Http::for_base(&server.url(""));
+    let guess = |n: usize| {
+        let http = &http;
+        async move { http.post("/api/staff/session", &json!({"username": "admin", "password": format!("sai-{n}")})).await }
+    };
+    let answers = futures_util::future::try_join_all((0..8).map(guess)).await?;
+    let codes: Vec<&str> = answers.iter().map(|a| a.code()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == "bad_credentials").count(), 3, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == "too_many_attempts").count(), 5, "{codes:?}");
+    // The right password too, from this address, for the rest of the window.
+    let a = http.post("/api/staff/session", &json!({"username": "admin", "password": ADMIN_PASSWORD})).await?;
+    assert_eq!((a.status, a.code()), (429, "too_many_attempts"), "{a:?}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
