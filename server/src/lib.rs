@@ -84,6 +84,8 @@ pub struct Config {
     pub sign_in_limits: throttle::Limits,
     /// Open WebSocket and QUIC connections allowed per client address.
     pub max_connections_per_address: usize,
+    /// Open HTTP (and HTTPS) connections allowed per client address.
+    pub max_http_connections_per_address: usize,
     /// Messages per second allowed per connection (twice that in a burst).
     pub max_messages_per_second: u32,
     /// Time limits for slow HTTP clients.
@@ -116,6 +118,7 @@ impl std::fmt::Debug for Config {
             .field("allow_secret_documents", &self.allow_secret_documents)
             .field("sign_in_limits", &self.sign_in_limits)
             .field("max_connections_per_address", &self.max_connections_per_address)
+            .field("max_http_connections_per_address", &self.max_http_connections_per_address)
             .field("max_messages_per_second", &self.max_messages_per_second)
             .field("http_timeouts", &self.http_timeouts)
             .field("quic_congestion", &self.quic_congestion)
@@ -147,6 +150,7 @@ impl Config {
             sign_in_limits: throttle::Limits::default(),
             // Tests run many clients from one address and send quickly.
             max_connections_per_address: 100_000,
+            max_http_connections_per_address: 100_000,
             max_messages_per_second: 100_000,
             http_timeouts: serve::Timeouts::default(),
             quic_congestion: quic::Congestion::default(),
@@ -303,12 +307,20 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         versions: vec![gavel_shared::protocol::PROTOCOL_VERSION],
     });
     let app = http::router(state.clone());
+    // Open HTTP connections per address, over HTTP and HTTPS together.
+    let http_connections = limits::Connections::new(config.max_http_connections_per_address);
     let (https_addr, https_task) = match config.https {
         Some(addr) => {
             let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
             let listener = https::bind(addr, tls_config).await?;
             let bound = axum::serve::Listener::local_addr(&listener)?;
-            let task = tokio::spawn(serve::serve(listener, https::router(app.clone()), config.http_timeouts, shutdown.clone()));
+            let task = tokio::spawn(serve::serve(
+                listener,
+                https::router(app.clone()),
+                config.http_timeouts,
+                http_connections.clone(),
+                shutdown.clone(),
+            ));
             (Some(bound), Some(task))
         }
         None => (None, None),
@@ -335,7 +347,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        serve::serve(listener, app, config.http_timeouts, wait_stop).await;
+        serve::serve(listener, app, config.http_timeouts, http_connections, wait_stop).await;
         if let Some(a) = advertisement {
             let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
         }

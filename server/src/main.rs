@@ -65,6 +65,9 @@ struct Cli {
     /// Open WebSocket and QUIC connections allowed from one address.
     #[arg(long, env = "GAVEL_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = gavel_server::limits::DEFAULT_CONNECTIONS_PER_ADDRESS)]
     max_connections_per_address: usize,
+    /// Open HTTP and HTTPS connections allowed from one address (a browser opens about six); past them a new one is closed at once.
+    #[arg(long, env = "GAVEL_MAX_HTTP_CONNECTIONS_PER_ADDRESS", default_value_t = gavel_server::limits::DEFAULT_CONNECTIONS_PER_ADDRESS)]
+    max_http_connections_per_address: usize,
     /// Messages per second allowed on one connection (twice that in a burst); a flood closes it.
     #[arg(long, env = "GAVEL_MAX_MESSAGES_PER_SECOND", default_value_t = gavel_server::limits::DEFAULT_MESSAGES_PER_SECOND)]
     max_messages_per_second: u32,
@@ -74,6 +77,9 @@ struct Cli {
     /// Seconds an upload may go without sending a byte before it is dropped.
     #[arg(long, env = "GAVEL_HTTP_BODY_TIMEOUT", default_value_t = 30)]
     http_body_timeout: u64,
+    /// Seconds a client may take none of what it asked for (a download it stopped reading) before it is cut off.
+    #[arg(long, env = "GAVEL_HTTP_WRITE_TIMEOUT", default_value_t = 60)]
+    http_write_timeout: u64,
     /// How QUIC paces what the room sends: bbr keeps the Wi-Fi's queue short, so agenda moves do not wait behind downloads; cubic is quinn's default.
     #[arg(long, env = "GAVEL_QUIC_CONGESTION", value_enum, default_value_t = gavel_server::quic::Congestion::Bbr)]
     quic_congestion: gavel_server::quic::Congestion,
@@ -135,6 +141,7 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(gavel_server::pdf_worker::main(args));
     }
     keep_memory_small();
+    allow_many_files();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
 }
 
@@ -222,11 +229,13 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         session_ttl: time::Duration::hours(cli.session_hours.into()),
         signing_key: cli.signing_key,
         allow_secret_documents: cli.allow_secret_documents,
+        max_http_connections_per_address: cli.max_http_connections_per_address,
         max_connections_per_address: cli.max_connections_per_address,
         max_messages_per_second: cli.max_messages_per_second,
         http_timeouts: gavel_server::serve::Timeouts {
             header: std::time::Duration::from_secs(cli.http_header_timeout.max(1)),
             body_idle: std::time::Duration::from_secs(cli.http_body_timeout.max(1)),
+            write: std::time::Duration::from_secs(cli.http_write_timeout.max(1)),
         },
         quic_congestion: cli.quic_congestion,
         pdf_worker: anyhow::Context::context(std::env::current_exe(), "cannot find this program, which also reads restricted PDFs")?,
@@ -275,6 +284,23 @@ fn keep_memory_small() {
     // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+
+/// Raises the open-file limit to what the system allows: each tablet holds
+/// a socket or two, and a room of hundreds, with the database and the
+/// documents being read, passes the usual soft limit of 1,024.
+fn allow_many_files() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit read or fill the struct given and change only this process's limit.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
     }
 }
 

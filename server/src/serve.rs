@@ -13,8 +13,16 @@
 //!   as on weak Wi-Fi, but not silent for longer than this between two
 //!   pieces. The request then fails and nothing of it is kept.
 //!
-//! A WebSocket, once upgraded, is no longer HTTP and is not subject to
-//! either: its session has its own limits ([`crate::limits`]).
+//! - a **write timeout** (`--http-write-timeout`): a client that stops
+//!   taking what it asked for (a download it no longer reads) for longer
+//!   than this is cut off, and its connection, open file and buffers freed.
+//!   This holds for a WebSocket too, once upgraded;
+//! - at most `--max-http-connections-per-address` open connections per
+//!   address, as WebSocket and QUIC have theirs: past them a new one is
+//!   closed at once.
+//!
+//! A WebSocket, once upgraded, is no longer HTTP and is not subject to the
+//! first two: its session has its own limits ([`crate::limits`]).
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -32,11 +40,13 @@ pub struct Timeouts {
     pub header: Duration,
     /// Between two pieces of a request body.
     pub body_idle: Duration,
+    /// For a write to make progress.
+    pub write: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { header: Duration::from_secs(10), body_idle: Duration::from_secs(30) }
+        Timeouts { header: Duration::from_secs(10), body_idle: Duration::from_secs(30), write: Duration::from_secs(60) }
     }
 }
 
@@ -50,8 +60,13 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// HTTP/1.1 only: browsers and the agent speak it, and TLS offers only it by
 /// ALPN. (hyper-util's automatic HTTP/2 detection would first wait, with no
 /// time limit, for the bytes that tell the two apart.)
-pub async fn serve<L>(mut listener: L, app: Router, timeouts: Timeouts, mut shutdown: watch::Receiver<bool>)
-where
+pub async fn serve<L>(
+    mut listener: L,
+    app: Router,
+    timeouts: Timeouts,
+    per_address: std::sync::Arc<crate::limits::Connections>,
+    mut shutdown: watch::Receiver<bool>,
+) where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let app = app.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(timeouts.body_idle));
@@ -64,6 +79,12 @@ where
             accepted = listener.accept() => accepted,
         };
         while connections.try_join_next().is_some() {}
+        let Some(slot) = per_address.open(peer.ip()) else {
+            tracing::debug!(%peer, "refused an HTTP connection: too many open from this address");
+            continue;
+        };
+        let mut io = Box::pin(tokio_io_timeout::TimeoutStream::new(io));
+        io.as_mut().set_write_timeout_pinned(Some(timeouts.write));
         let service = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             req.map(axum::body::Body::new)
@@ -71,6 +92,7 @@ where
         let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades();
         let mut stop = shutdown.clone();
         connections.spawn(async move {
+            let _counted = slot;
             let mut connection = std::pin::pin!(connection);
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,

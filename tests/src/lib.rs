@@ -931,6 +931,7 @@ impl ServerProcess {
             // Tests run many clients from one address and send quickly
             // (a test of the limits passes the flags, which win over these).
             .env("GAVEL_MAX_CONNECTIONS_PER_ADDRESS", "100000")
+            .env("GAVEL_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "100000")
             .env("GAVEL_MAX_MESSAGES_PER_SECOND", "100000")
             .env("RUST_LOG", if log.is_some() { "debug" } else { "info" })
             .stdout(std::process::Stdio::piped())

@@ -315,12 +315,71 @@ async fn read_until_closed(tcp: &mut tokio::net::TcpStream, limit: Duration) -> 
     Ok(String::from_utf8_lossy(&got).into_owned())
 }
 
+/// A client that asks for a document and then takes none of it is cut off
+/// after the write timeout: before, it held its connection, an open file
+/// and the server's buffers for ever.
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_cut_off() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.http_timeouts = gavel_server::serve::Timeouts { write: Duration::from_secs(1), ..Default::default() };
+    })
+    .await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Quy hoạch.pdf", pack_pdf(64, 512 * 1024, 8, None), &[]).await?;
+    let token = s.admin.token.clone().expect("the administrator's bearer token");
+    let mut stalled = tokio::net::TcpStream::connect(server.addr).await?;
+    let request = format!(
+        "GET /api/meetings/{}/documents/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n",
+        s.meeting, doc.id
+    );
+    stalled.write_all(request.as_bytes()).await?;
+    let mut first = vec![0u8; 4096];
+    let n = stalled.read(&mut first).await?;
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut got = n as u64;
+    let mut rest = vec![0u8; 1 << 20];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut rest)).await.context("the stalled reader was not cut off")? {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n as u64,
+        }
+    }
+    assert!(got < doc.size, "{got} of {} bytes: the reader was not cut off", doc.size);
+    Ok(())
+}
+
+/// One address holds at most so many HTTP connections (as for WebSocket
+/// and QUIC), past which a new one is closed at once: before, a device
+/// could open sockets until the room ran out of file descriptors.
+#[tokio::test]
+async fn one_address_holds_at_most_so_many_http_connections() -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |c| c.max_http_connections_per_address = 3).await?;
+    let mut held = vec![];
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(server.addr).await?);
+    }
+    let mut fourth = tokio::net::TcpStream::connect(server.addr).await?;
+    let closed = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut [0u8; 16])).await.context("the fourth stayed open")?;
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // One closed, another may open and is served.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(reqwest::get(server.url("/")).await?.status(), 200);
+    Ok(())
+}
+
 #[tokio::test]
 async fn slow_http_clients_are_cut_off_and_lose_nothing_while_others_are_served() -> anyhow::Result<()> {
     use tokio::io::AsyncWriteExt;
     let data = tempfile::tempdir()?;
     let server = TestServer::start_in(data.path(), |c| {
-        c.http_timeouts = gavel_server::serve::Timeouts { header: Duration::from_secs(1), body_idle: Duration::from_secs(1) }
+        c.http_timeouts =
+            gavel_server::serve::Timeouts { header: Duration::from_secs(1), body_idle: Duration::from_secs(1), ..Default::default() }
     })
     .await?;
     let s = Assembly::build(&server.url(""), 1).await?;
@@ -599,6 +658,49 @@ async fn a_tablet_of_someone_removed_from_the_meeting_deletes_the_pack_now_or_wh
     Ok(())
 }
 
+/// A restricted PDF is parsed to be stamped, by a parser that bounds
+/// neither its recursion nor what it inflates: arrays nested 200,000 deep
+/// overflowed the stack, which ends the whole room's process, and a
+/// decompression bomb would take its memory. Each is refused at upload with
+/// what it broke, and the room goes on: the same files made restricted
+/// later, and an honest restricted document beside them.
+#[tokio::test]
+async fn a_pdf_nested_too_deep_or_inflating_without_end_is_refused_and_the_room_goes_on() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let nested = nested_pdf(200_000);
+    let bomb = flate_bomb_pdf(2 << 30);
+    assert!(bomb.len() < 4 << 20, "a bomb of {} bytes", bomb.len());
+    for (name, pdf, why) in [("Lồng nhau.pdf", &nested, "nested too deeply, or loops back on itself"), ("Bom.pdf", &bomb, "MB of memory")]
+    {
+        let a = s.admin.upload(s.meeting, s.item, name, pdf.clone(), &[("confidentiality", "members")]).await?;
+        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
+        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
+        // Public, it is kept as it came (nothing parses it); made
+        // restricted, it is refused the same way.
+        let doc = s.upload_document(name, pdf.clone(), &[]).await?;
+        let secretary = s.sign_in(&s.secretary).await?;
+        let narrow = Command::UpdateDocument {
+            document: doc.id,
+            title: doc.title.clone(),
+            confidentiality: Confidentiality::Members,
+            readers: vec![],
+        };
+        let a = secretary.command(s.meeting, &format!("narrow-{name}"), &narrow).await?;
+        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
+        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
+    }
+    // The room is still up, and stamps an honest document for its reader.
+    let doc = s.upload_document("Tờ trình.pdf", tiny_pdf("to trinh"), &[("confidentiality", "members")]).await?;
+    let delegate = s.sign_in(&s.voters[0]).await?;
+    let got = delegate.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0)).send().await?;
+    assert_eq!(got.status(), 200);
+    let copy = got.bytes().await?;
+    assert_ne!(copy.as_ref(), tiny_pdf("to trinh").as_slice(), "the reader's copy is stamped");
+    assert!(copy.starts_with(b"%PDF"));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_document_that_cannot_be_stamped_stays_public_and_a_bad_title_is_refused_at_upload() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -657,49 +759,6 @@ async fn wait_store(
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "{what}: the store still holds {now:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// A restricted PDF is parsed to be stamped, by a parser that bounds
-/// neither its recursion nor what it inflates: arrays nested 200,000 deep
-/// overflowed the stack, which ends the whole room's process, and a
-/// decompression bomb would take its memory. Each is refused at upload with
-/// what it broke, and the room goes on: the same files made restricted
-/// later, and an honest restricted document beside them.
-#[tokio::test]
-async fn a_pdf_nested_too_deep_or_inflating_without_end_is_refused_and_the_room_goes_on() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
-    let s = Assembly::build(&server.url(""), 1).await?;
-    let nested = nested_pdf(200_000);
-    let bomb = flate_bomb_pdf(2 << 30);
-    assert!(bomb.len() < 4 << 20, "a bomb of {} bytes", bomb.len());
-    for (name, pdf, why) in [("Lồng nhau.pdf", &nested, "nested too deeply, or loops back on itself"), ("Bom.pdf", &bomb, "MB of memory")]
-    {
-        let a = s.admin.upload(s.meeting, s.item, name, pdf.clone(), &[("confidentiality", "members")]).await?;
-        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
-        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
-        // Public, it is kept as it came (nothing parses it); made
-        // restricted, it is refused the same way.
-        let doc = s.upload_document(name, pdf.clone(), &[]).await?;
-        let secretary = s.sign_in(&s.secretary).await?;
-        let narrow = Command::UpdateDocument {
-            document: doc.id,
-            title: doc.title.clone(),
-            confidentiality: Confidentiality::Members,
-            readers: vec![],
-        };
-        let a = secretary.command(s.meeting, &format!("narrow-{name}"), &narrow).await?;
-        assert_eq!((a.status, a.code()), (422, "unstampable"), "{name}: {a:?}");
-        assert!(a.body["message"].as_str().is_some_and(|m| m.contains(why)), "{name}: {a:?}");
-    }
-    // The room is still up, and stamps an honest document for its reader.
-    let doc = s.upload_document("Tờ trình.pdf", tiny_pdf("to trinh"), &[("confidentiality", "members")]).await?;
-    let delegate = s.sign_in(&s.voters[0]).await?;
-    let got = delegate.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0)).send().await?;
-    assert_eq!(got.status(), 200);
-    let copy = got.bytes().await?;
-    assert_ne!(copy.as_ref(), tiny_pdf("to trinh").as_slice(), "the reader's copy is stamped");
-    assert!(copy.starts_with(b"%PDF"));
-    Ok(())
 }
 
 #[tokio::test]

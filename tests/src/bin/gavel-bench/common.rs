@@ -118,8 +118,16 @@ pub fn raise_open_files() {
 /// The room server, as its own process on loopback with a fresh data directory.
 /// The room's flags for a benchmark: one address carries every client, the
 /// chair moves as fast as it can, and the pack's files are large.
-pub const ROOM_FLAGS: &[&str] =
-    &["--max-upload", "300000000", "--max-connections-per-address", "100000", "--max-messages-per-second", "100000"];
+pub const ROOM_FLAGS: &[&str] = &[
+    "--max-upload",
+    "300000000",
+    "--max-connections-per-address",
+    "100000",
+    "--max-http-connections-per-address",
+    "100000",
+    "--max-messages-per-second",
+    "100000",
+];
 
 pub struct Room {
     pub process: ServerProcess,

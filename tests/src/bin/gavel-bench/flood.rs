@@ -120,8 +120,16 @@ impl RoomAddr {
 /// The case: `n` delegates, `moves` agenda moves, with and without the flood.
 pub async fn flood_case(n: usize, moves: usize) -> anyhow::Result<Vec<Row>> {
     let per_address = 64;
-    let room =
-        Room::start(&["--max-connections-per-address", &(n + 8).max(per_address).to_string(), "--max-messages-per-second", "2000"]).await?;
+    let cap = (n + 8).max(per_address).to_string();
+    let room = Room::start(&[
+        "--max-connections-per-address",
+        &cap,
+        "--max-http-connections-per-address",
+        &cap,
+        "--max-messages-per-second",
+        "2000",
+    ])
+    .await?;
     let d = Delegates::build(&room, n + 1).await?;
     let (delegates, rogue) = (&d.tokens[..n], d.tokens[n].1.clone());
     // The flooder's address can reach the room at all.
