@@ -964,7 +964,7 @@ async fn write(
         }
         Command::MoveItem { item, position } => {
             let from = state.item_index(*item).ok_or(Error::NotFound("agenda item"))?;
-            let mut order = state.agenda.clone();
+            let mut order = state.agenda.to_vec();
             let it = order.remove(from);
             let to = (*position).min(order.len());
             order.insert(to, it);
@@ -1297,7 +1297,7 @@ async fn write(
         }
         Command::SendMinutesForComments => {
             set_minutes_status(tx, state.meeting.id, "in_review").await?;
-            (vec![Change::MinutesSentForComments { sections: state.minutes.sections.clone() }], done)
+            (vec![Change::MinutesSentForComments { sections: state.minutes.sections_owned() }], done)
         }
         Command::CommentMinutes { section, text } => {
             let author = actor.participant().ok_or(Error::Forbidden("only participants comment"))?;
@@ -1316,7 +1316,7 @@ async fn write(
         }
         Command::ApproveMinutes => {
             set_minutes_status(tx, state.meeting.id, "approved").await?;
-            (vec![Change::MinutesApproved { sections: state.minutes.sections.clone() }], done)
+            (vec![Change::MinutesApproved { sections: state.minutes.sections_owned() }], done)
         }
         Command::SignMinutes => {
             let signed = sign_minutes(tx, services, state).await?;
@@ -1441,7 +1441,7 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
     let signed_at = now();
     let dir = services.data_dir.join("minutes").join(state.meeting.id.to_string()).join(format!("v{version}"));
     let mut finished = state.clone();
-    finished.minutes.status = gavel_shared::minutes::MinutesStatus::Approved;
+    Arc::make_mut(&mut finished.minutes).status = gavel_shared::minutes::MinutesStatus::Approved;
     let m = state.meeting.id.0;
     let kept = record.clone();
     let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, Vec<u8>)>> {

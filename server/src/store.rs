@@ -162,7 +162,7 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
     }
     for r in sqlx::query("SELECT * FROM agenda_items WHERE meeting_id = ? ORDER BY position, id").bind(id.0).fetch_all(db).await? {
         let status: String = r.get("status");
-        state.agenda.push(AgendaItem {
+        Arc::make_mut(&mut state.agenda).push(AgendaItem {
             id: ItemId(r.get("id")),
             title: r.get("title"),
             presenter: r.get("presenter"),
@@ -235,7 +235,7 @@ async fn load_minutes(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
         ..Default::default()
     };
     for r in sqlx::query("SELECT section, text FROM minutes_sections WHERE meeting_id = ?").bind(id).fetch_all(db).await? {
-        m.set_text(json(r.get("section"))?, r.get("text"));
+        m.set_text(json(r.get("section"))?, r.get::<String, _>("text"));
     }
     for r in sqlx::query("SELECT * FROM minutes_comments WHERE meeting_id = ? ORDER BY id").bind(id).fetch_all(db).await? {
         m.comments.push(MinutesComment {
@@ -255,7 +255,7 @@ async fn load_minutes(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
             signed_at: parse_ts(r.get("signed_at"))?,
         });
     }
-    state.minutes = m;
+    state.minutes = Arc::new(m);
     Ok(())
 }
 

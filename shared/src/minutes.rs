@@ -82,8 +82,11 @@ pub struct Minutes {
     pub status: MinutesStatus,
     /// Number and symbol, for example `15/BB-UBND`.
     pub number: String,
-    /// The secretary's text per section.
-    pub sections: Vec<(SectionKey, String)>,
+    /// The secretary's text per section, each shared: the room copies
+    /// its state for every batch of commands and keeps recent states for
+    /// followers, so an edit copies pointers to the other sections, not
+    /// their text.
+    pub sections: Vec<(SectionKey, std::sync::Arc<str>)>,
     pub comments: Vec<MinutesComment>,
     /// Every signed version, the latest last.
     pub signed: Vec<SignedVersion>,
@@ -98,13 +101,19 @@ impl Default for Minutes {
 impl Minutes {
     /// The text of a section ("" when none).
     pub fn text(&self, key: SectionKey) -> &str {
-        self.sections.iter().find(|(k, _)| *k == key).map(|(_, t)| t.as_str()).unwrap_or("")
+        self.sections.iter().find(|(k, _)| *k == key).map(|(_, t)| &**t).unwrap_or("")
     }
 
     /// Sets a section's text (a new one in key order). Found by a linear
     /// search: sections published by a later room may not be in this
     /// release's order (its own sections read as `Unknown`).
-    pub fn set_text(&mut self, key: SectionKey, text: String) {
+    /// The sections as a change carries them.
+    pub fn sections_owned(&self) -> Vec<(SectionKey, String)> {
+        self.sections.iter().map(|(k, t)| (*k, t.to_string())).collect()
+    }
+
+    pub fn set_text(&mut self, key: SectionKey, text: impl Into<std::sync::Arc<str>>) {
+        let text = text.into();
         match self.sections.iter().position(|(k, _)| *k == key) {
             Some(i) => self.sections[i].1 = text,
             None => {
@@ -196,10 +205,10 @@ mod tests {
     #[test]
     fn sections_keep_their_order() {
         let mut m = Minutes::default();
-        m.set_text(SectionKey::Conclusion, "c".into());
-        m.set_text(SectionKey::Item(ItemId(5)), "b".into());
-        m.set_text(SectionKey::Opening, "a".into());
-        m.set_text(SectionKey::Item(ItemId(5)), "b2".into());
+        m.set_text(SectionKey::Conclusion, "c");
+        m.set_text(SectionKey::Item(ItemId(5)), "b");
+        m.set_text(SectionKey::Opening, "a");
+        m.set_text(SectionKey::Item(ItemId(5)), "b2");
         let keys: Vec<_> = m.sections.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec![SectionKey::Opening, SectionKey::Item(ItemId(5)), SectionKey::Conclusion]);
         assert_eq!(m.text(SectionKey::Item(ItemId(5))), "b2");

@@ -897,7 +897,7 @@ mod tests {
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(10))));
         assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(None));
         s.meeting.current_item = Some(ItemId(12));
-        for item in &mut s.agenda[..2] {
+        for item in &mut std::sync::Arc::make_mut(&mut s.agenda)[..2] {
             item.status = ItemStatus::Done;
         }
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(None), "next on the last item");
@@ -910,14 +910,16 @@ mod tests {
     #[test]
     fn next_goes_to_the_next_item_not_yet_discussed_then_to_one_left_behind() {
         let mut s = open(sample());
-        let done = |s: &mut MeetingState, id: i64| s.agenda.iter_mut().find(|i| i.id == ItemId(id)).unwrap().status = ItemStatus::Done;
+        let done = |s: &mut MeetingState, id: i64| {
+            std::sync::Arc::make_mut(&mut s.agenda).iter_mut().find(|i| i.id == ItemId(id)).unwrap().status = ItemStatus::Done
+        };
         // Stepped back from the third item to the first, all before it done: on to the third.
         done(&mut s, 10);
         done(&mut s, 11);
         s.meeting.current_item = Some(ItemId(10));
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(12))));
         // On the last item, with one added above the current one (or skipped): back to it.
-        s.agenda[1].status = ItemStatus::Pending;
+        std::sync::Arc::make_mut(&mut s.agenda)[1].status = ItemStatus::Pending;
         s.meeting.current_item = Some(ItemId(12));
         assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(11))));
         // Everything else discussed: nowhere to go.
@@ -1176,7 +1178,7 @@ mod tests {
         let mut s = open(sample());
         let remove = Command::RemoveItem { item: ItemId(11) };
         assert_eq!(check(&s, &actor(&s, 2), &remove), Ok(()));
-        s.minutes.set_text(SectionKey::Item(ItemId(11)), "Đồng chí An báo cáo.".into());
+        std::sync::Arc::make_mut(&mut s.minutes).set_text(SectionKey::Item(ItemId(11)), "Đồng chí An báo cáo.");
         assert_eq!(check(&s, &actor(&s, 2), &remove).unwrap_err().code(), "conflict");
     }
 
@@ -1185,7 +1187,7 @@ mod tests {
         let mut s = open(sample());
         let remove = Command::RemoveItem { item: ItemId(11) };
         assert_eq!(check(&s, &actor(&s, 2), &remove), Ok(()));
-        s.agenda[1].status = ItemStatus::Done;
+        std::sync::Arc::make_mut(&mut s.agenda)[1].status = ItemStatus::Done;
         let refused = check(&s, &actor(&s, 2), &remove).unwrap_err();
         assert_eq!(refused.code(), "conflict");
         assert!(reason_vi(&refused.to_string()).is_some());

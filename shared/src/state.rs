@@ -25,7 +25,7 @@ pub struct MeetingState {
     /// In the order they were added; see [`MeetingState::participants_sorted`].
     pub participants: Arc<Vec<Participant>>,
     /// In agenda order.
-    pub agenda: Vec<AgendaItem>,
+    pub agenda: Arc<Vec<AgendaItem>>,
     pub documents: Arc<Vec<Document>>,
     /// Polls, in creation order.
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct MeetingState {
     pub opinion_requests: Arc<Vec<OpinionRequest>>,
     /// The minutes (draft text: the chair and secretary; approved or signed: everyone).
     #[serde(default)]
-    pub minutes: crate::minutes::Minutes,
+    pub minutes: Arc<crate::minutes::Minutes>,
     /// The `seq` of the last event folded in.
     pub seq: u64,
 }
@@ -61,7 +61,7 @@ impl MeetingState {
         MeetingState {
             meeting,
             participants: Default::default(),
-            agenda: vec![],
+            agenda: Default::default(),
             documents: Default::default(),
             polls: Default::default(),
             speakers: Speakers::default(),
@@ -194,16 +194,16 @@ impl MeetingState {
             }
             Change::ItemAdded { item, position } => {
                 let at = (*position).min(self.agenda.len());
-                self.agenda.insert(at, item.clone());
+                Arc::make_mut(&mut self.agenda).insert(at, item.clone());
             }
             Change::ItemUpdated { item } => {
-                if let Some(i) = self.agenda.iter_mut().find(|i| i.id == item.id) {
+                if let Some(i) = Arc::make_mut(&mut self.agenda).iter_mut().find(|i| i.id == item.id) {
                     *i = item.clone();
                 }
             }
             Change::ItemRemoved { item } => {
                 self.speakers.apply(change, self.meeting.current_item);
-                self.agenda.retain(|i| i.id != *item);
+                Arc::make_mut(&mut self.agenda).retain(|i| i.id != *item);
                 if self.documents.iter().any(|d| d.item == *item) {
                     Arc::make_mut(&mut self.documents).retain(|d| d.item != *item);
                 }
@@ -213,9 +213,10 @@ impl MeetingState {
             }
             Change::ItemMoved { item, position } => {
                 if let Some(from) = self.item_index(*item) {
-                    let it = self.agenda.remove(from);
-                    let at = (*position).min(self.agenda.len());
-                    self.agenda.insert(at, it);
+                    let agenda = Arc::make_mut(&mut self.agenda);
+                    let it = agenda.remove(from);
+                    let at = (*position).min(agenda.len());
+                    agenda.insert(at, it);
                 }
             }
             Change::CurrentItemChanged { item, previous } => {
@@ -311,24 +312,26 @@ impl MeetingState {
             }
             Change::OpinionAdded { opinion } => Arc::make_mut(&mut self.opinions).push(opinion.clone()),
             Change::OpinionsRequested { request } => Arc::make_mut(&mut self.opinion_requests).push(request.clone()),
-            Change::MinutesEdited { section, text } => self.minutes.set_text(*section, text.clone()),
-            Change::MinutesNumberSet { number } => self.minutes.number = number.clone(),
+            Change::MinutesEdited { section, text } => Arc::make_mut(&mut self.minutes).set_text(*section, text.as_str()),
+            Change::MinutesNumberSet { number } => Arc::make_mut(&mut self.minutes).number = number.clone(),
             Change::MinutesSentForComments { sections } => {
-                self.minutes.status = MinutesStatus::InReview;
+                Arc::make_mut(&mut self.minutes).status = MinutesStatus::InReview;
                 self.publish_minutes(sections);
             }
-            Change::MinutesCommented { comment } => self.minutes.comments.push(comment.clone()),
+            Change::MinutesCommented { comment } => Arc::make_mut(&mut self.minutes).comments.push(comment.clone()),
             Change::MinutesApproved { sections } => {
-                self.minutes.status = MinutesStatus::Approved;
+                Arc::make_mut(&mut self.minutes).status = MinutesStatus::Approved;
                 self.publish_minutes(sections);
             }
             Change::MinutesSigned { signed } => {
-                self.minutes.status = MinutesStatus::Signed;
-                self.minutes.signed.push(signed.clone());
+                let minutes = Arc::make_mut(&mut self.minutes);
+                minutes.status = MinutesStatus::Signed;
+                minutes.signed.push(signed.clone());
             }
             Change::MinutesRevised { version } => {
-                self.minutes.version = *version;
-                self.minutes.status = MinutesStatus::Draft;
+                let minutes = Arc::make_mut(&mut self.minutes);
+                minutes.version = *version;
+                minutes.status = MinutesStatus::Draft;
             }
             Change::PinReset { .. } | Change::Hidden | Change::Unknown => {}
         }
@@ -338,7 +341,7 @@ impl MeetingState {
     /// written by an earlier room carries none and leaves the text as it is.
     fn publish_minutes(&mut self, sections: &[(SectionKey, String)]) {
         if !sections.is_empty() {
-            self.minutes.sections = sections.to_vec();
+            Arc::make_mut(&mut self.minutes).sections = sections.iter().map(|(k, t)| (*k, Arc::from(t.as_str()))).collect();
         }
     }
 
@@ -361,7 +364,7 @@ impl MeetingState {
     }
 
     fn set_item_status(&mut self, id: ItemId, status: ItemStatus) {
-        if let Some(i) = self.agenda.iter_mut().find(|i| i.id == id) {
+        if let Some(i) = Arc::make_mut(&mut self.agenda).iter_mut().find(|i| i.id == id) {
             i.status = status;
         }
     }
@@ -447,7 +450,7 @@ impl MeetingState {
             s.opinions = Arc::new(self.opinions.iter().filter(|o| Some(o.author) == me).cloned().collect());
             if s.minutes.status == MinutesStatus::Draft {
                 // A draft is the secretary's working text.
-                s.minutes.sections.clear();
+                Arc::make_mut(&mut s.minutes).sections.clear();
             }
         }
         s
@@ -465,7 +468,7 @@ impl MeetingState {
             && self.minutes.status != MinutesStatus::Draft
             && !self.minutes.sections.is_empty()
         {
-            let sections = self.minutes.sections.clone();
+            let sections = self.minutes.sections_owned();
             let change = match event.change {
                 Change::MinutesSentForComments { .. } => Change::MinutesSentForComments { sections },
                 _ => Change::MinutesApproved { sections },
@@ -563,7 +566,7 @@ pub(crate) mod tests {
             });
         }
         for (id, title) in [(10, "Khai mạc"), (11, "Báo cáo tình hình"), (12, "Bế mạc")] {
-            s.agenda.push(AgendaItem {
+            Arc::make_mut(&mut s.agenda).push(AgendaItem {
                 id: ItemId(id),
                 title: title.into(),
                 presenter: String::new(),
@@ -611,6 +614,31 @@ pub(crate) mod tests {
 
     fn ev(s: &MeetingState, change: Change) -> Event {
         Event { meeting: s.meeting.id, seq: s.seq + 1, at: datetime!(2026-11-23 08:05 UTC), by: Actor::System, change }
+    }
+
+    /// The room copies its state for every batch and keeps the states of
+    /// recent per-viewer events (ballots, minutes edits) for its followers:
+    /// a copy must share the agenda and the minutes it did not change, or a
+    /// named vote of 500 held 500 copies of every item's summary and of the
+    /// whole minutes.
+    #[test]
+    fn a_change_shares_with_the_state_before_it_what_it_did_not_touch() {
+        let mut s = sample();
+        let minutes = Arc::make_mut(&mut s.minutes);
+        minutes.set_text(SectionKey::Opening, "Đồng chí Chủ tịch tuyên bố lý do. ".repeat(1_000));
+        minutes.set_text(SectionKey::Conclusion, "Kết luận");
+        let opening = |st: &MeetingState| st.minutes.sections.iter().find(|(k, _)| *k == SectionKey::Opening).unwrap().1.clone();
+
+        let before = s.clone();
+        let away = Change::AttendanceChanged { participant: ParticipantId(4), attendance: Attendance::Absent, reason: String::new() };
+        s.apply(&ev(&s, away)).unwrap();
+        assert!(Arc::ptr_eq(&before.agenda, &s.agenda) && Arc::ptr_eq(&before.minutes, &s.minutes), "untouched: shared whole");
+
+        let before = s.clone();
+        s.apply(&ev(&s, Change::MinutesEdited { section: SectionKey::Conclusion, text: "Kết luận mới".into() })).unwrap();
+        assert_eq!(s.minutes.text(SectionKey::Conclusion), "Kết luận mới");
+        assert!(Arc::ptr_eq(&opening(&before), &opening(&s)), "another section's text is shared, not copied");
+        assert!(Arc::ptr_eq(&before.agenda, &s.agenda));
     }
 
     #[test]
@@ -793,10 +821,10 @@ pub(crate) mod tests {
         s.apply(&draft).unwrap();
         let edit = ev(&s, Change::MinutesEdited { section: SectionKey::Opening, text: "Khai mạc.".into() });
         s.apply(&edit).unwrap();
-        let sections = s.minutes.sections.clone();
+        let sections = s.minutes.sections_owned();
         let sent = ev(&s, Change::MinutesSentForComments { sections });
         s.apply(&sent).unwrap();
-        s.apply(&ev(&s, Change::MinutesApproved { sections: s.minutes.sections.clone() })).unwrap();
+        s.apply(&ev(&s, Change::MinutesApproved { sections: s.minutes.sections_owned() })).unwrap();
         // Long after: a delegate replaying the log sees no draft, and gets the text with the review.
         let delegate = actor(&s, 3);
         assert_eq!(s.event_for(&delegate, &draft).change, Change::Hidden);

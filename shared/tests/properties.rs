@@ -44,7 +44,7 @@ fn state(status: MeetingStatus) -> MeetingState {
         });
     }
     for id in [10, 11] {
-        s.agenda.push(AgendaItem {
+        std::sync::Arc::make_mut(&mut s.agenda).push(AgendaItem {
             id: ItemId(id),
             title: format!("Mục {id}"),
             presenter: String::new(),

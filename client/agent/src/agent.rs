@@ -1545,7 +1545,7 @@ mod tests {
             speech_limit_secs: 0,
         });
         for id in 1..=4 {
-            st.agenda.push(AgendaItem {
+            std::sync::Arc::make_mut(&mut st.agenda).push(AgendaItem {
                 id: ItemId(id),
                 title: format!("{id}"),
                 presenter: String::new(),

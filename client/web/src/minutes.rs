@@ -59,7 +59,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
         })
         .unwrap_or_default()
     });
-    let number = RwSignal::new(state().map(|s| s.minutes.number).unwrap_or_default());
+    let number = RwSignal::new(state().map(|s| s.minutes.number.clone()).unwrap_or_default());
     view! {
         <section class="minutes card" id="minutes">
             <h2>{move || i.t("min.title")}</h2>
@@ -115,7 +115,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                 </p>
             </Show>
             {move || {
-                let signed = state().map(|s| s.minutes.signed).unwrap_or_default();
+                let signed = state().map(|s| s.minutes.signed.clone()).unwrap_or_default();
                 let officer = is_secretary() || is_chair() || ctx.live.actor.get().is_some_and(|a| a.is_staff());
                 // The files name members-only documents: guests and observers are told so instead.
                 let reads = ctx.live.actor.get().is_some_and(|a| with_state(|s| s.reads_members_documents(&a)).unwrap_or(false));

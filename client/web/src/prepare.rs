@@ -213,7 +213,7 @@ fn MeetingForm() -> impl IntoView {
 #[component]
 fn AgendaEditor() -> impl IntoView {
     let i = use_i18n();
-    let items = move || state().map(|s| s.agenda).unwrap_or_default();
+    let items = move || state().map(|s| s.agenda.to_vec()).unwrap_or_default();
     let (title, presenter, summary) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -286,7 +286,7 @@ fn move_agenda(i: crate::i18n::I18n, cmd: Command) {
 #[component]
 fn AgendaList(selected: RwSignal<Option<ItemId>>, chair: Signal<bool>) -> impl IntoView {
     let i = use_i18n();
-    let items = move || with_state(|s| s.agenda.clone()).unwrap_or_default();
+    let items = move || with_state(|s| s.agenda.to_vec()).unwrap_or_default();
     let current = move || with_state(|s| s.meeting.current_item).flatten();
     let open = move || with_state(|s| s.meeting.status == MeetingStatus::Open).unwrap_or(false);
     view! {
