@@ -201,12 +201,17 @@ async fn lookup_display(db: &Db, token: &str) -> Result<Option<Actor>> {
 
 /// The session token a request carries: `Authorization: Bearer`, else the cookie.
 pub fn token_of(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    token_in(&parts.headers)
+}
+
+/// The session token a request's headers carry (bearer, else cookie).
+pub fn token_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
         && let Some(t) = v.strip_prefix("Bearer ")
     {
         return Some(t.trim().to_string());
     }
-    let jar = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers);
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(headers);
     jar.get(COOKIE).map(|c| c.value().to_string())
 }
 
@@ -452,7 +457,7 @@ pub async fn revoke(app: &AppState, meeting: MeetingId, participant: Participant
 /// for their sessions to be revoked, so that it breaks off: a lost
 /// tablet's download stops when the secretary revokes it, though nothing
 /// in the meeting changed. Started before the request's session is looked
-/// up, so no revocation falls between the two.
+/// up (or looked up again), so no revocation falls between the two.
 pub struct RevocationWatch {
     revocations: tokio::sync::broadcast::Receiver<ParticipantId>,
     seen: Vec<ParticipantId>,

@@ -444,7 +444,14 @@ pub async fn download(
     ApiPath((meeting, doc)): ApiPath<(i64, i64)>,
     req: Request,
 ) -> Result<Response> {
+    // The session was looked up before this handler ran: looked up again
+    // once the watch has started, so a revocation in between is not missed.
     let mut revocation = crate::auth::RevocationWatch::start(&app);
+    if let Some(token) = crate::auth::token_in(req.headers())
+        && crate::auth::is_revoked(&app.db, &token).await?
+    {
+        return Err(Error::Revoked);
+    }
     let handle = app.meetings.get(MeetingId(meeting)).await?;
     let state = handle.state().await;
     let document = state.document(DocumentId(doc)).filter(|d| state.can_read(&actor, d)).cloned().ok_or(Error::NotFound("document"))?;

@@ -65,7 +65,13 @@ impl Drop for TlsListener {
 }
 
 /// Binds `addr` and starts accepting TLS connections.
-pub async fn bind(addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> anyhow::Result<TlsListener> {
+///
+/// At most `per_address` handshakes are under way from one address at a
+/// time (each holds a socket for up to [`HANDSHAKE_TIMEOUT`]); past them a
+/// new connection is closed at once, as past the open connections
+/// [`crate::serve`] allows.
+pub async fn bind(addr: SocketAddr, config: Arc<rustls::ServerConfig>, per_address: usize) -> anyhow::Result<TlsListener> {
+    let handshakes = crate::limits::Connections::new(per_address);
     let tcp = crate::limits::listen(addr).with_context(|| format!("cannot listen for HTTPS on {addr}"))?;
     let local = tcp.local_addr()?;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -80,9 +86,14 @@ pub async fn bind(addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> anyhow
                     continue;
                 }
             };
+            let Some(slot) = handshakes.open(peer.ip()) else {
+                tracing::debug!(%peer, "refused a TLS handshake: too many under way from this address");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let (acceptor, done) = (acceptor.clone(), done.clone());
             tokio::spawn(async move {
+                let _counted = slot;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
                         let _ = done.send((tls, peer)).await;

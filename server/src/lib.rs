@@ -312,7 +312,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let (https_addr, https_task) = match config.https {
         Some(addr) => {
             let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-            let listener = https::bind(addr, tls_config).await?;
+            let listener = https::bind(addr, tls_config, config.max_http_connections_per_address).await?;
             let bound = axum::serve::Listener::local_addr(&listener)?;
             let task = tokio::spawn(serve::serve(
                 listener,

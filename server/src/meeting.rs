@@ -525,7 +525,14 @@ impl MeetingHandle {
                 return Ok(previous);
             }
             let state = self.latest();
-            rules::check(&state, &acting(&state, &actor)?, cmd)?;
+            let allowed = acting(&state, &actor).and_then(|a| Ok(rules::check(&state, &a, cmd)?));
+            if let Err(refused) = allowed {
+                // Taken between the lookup and this check: answered as taken.
+                return match recorded(&self.db, self.id, key).await? {
+                    Some(previous) => Ok(previous),
+                    None => Err(refused),
+                };
+            }
             // A public document made restricted is stamped for each reader from
             // then on: one whose PDF cannot be stamped is refused now, as at
             // upload, rather than every reader being refused it later.

@@ -20,7 +20,8 @@
 //!
 //! The protocol: the PDF's path as an argument, and the stamp line for a
 //! copy; on success exit 0 and stdout is [`MAGIC`] then the stamped PDF (for
-//! a check, [`MAGIC`] alone). A PDF that cannot be stamped exits
+//! a check, [`MAGIC`] then the copy's size in decimal, which the server
+//! holds to the same limit as a copy's). A PDF that cannot be stamped exits
 //! [`REFUSED`] with the reason on stderr. Anything else (a signal, an
 //! abort) is a limit broken or the parser failing, read from the status
 //! and stderr.
@@ -116,21 +117,26 @@ impl PdfWorker {
             return Err(Error::Internal(anyhow::anyhow!("the PDF worker's output was not piped")));
         };
         let most = MAGIC.len() as u64 + limits.output;
+        // Its messages, read on their own (the first 16 KiB kept, the rest
+        // drained), so that a worker writing many never blocks on them.
+        let messages = tokio::spawn(async move {
+            let mut stderr = stderr;
+            let mut kept = Vec::new();
+            (&mut stderr).take(16 * 1024).read_to_end(&mut kept).await?;
+            tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await?;
+            Ok::<_, std::io::Error>(kept)
+        });
         let answer = async {
             let mut out = Vec::new();
-            let mut err = Vec::new();
-            let (mut stdout, mut stderr) = (stdout.take(most + 1), stderr.take(16 * 1024));
-            let (read_out, read_err) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-            read_out?;
-            read_err?;
-            // Past the cap the worker is killed, not waited for.
+            stdout.take(most + 1).read_to_end(&mut out).await?;
+            // Past the cap the worker is killed at once, not waited for.
             if out.len() as u64 <= most {
-                return Ok::<_, std::io::Error>((out, err, Some(child.wait().await?)));
+                return Ok::<_, std::io::Error>((out, Some(child.wait().await?)));
             }
-            Ok((out, err, None))
+            Ok((out, None))
         };
         let outcome = tokio::time::timeout(limits.wall(), answer).await;
-        let (out, err, status) = match outcome {
+        let (out, status) = match outcome {
             Err(_) => {
                 let _ = child.kill().await;
                 return Err(refused(format!("reading it took longer than {} s", limits.wall().as_secs())));
@@ -139,16 +145,30 @@ impl PdfWorker {
         };
         let Some(status) = status else {
             let _ = child.kill().await;
-            return Err(refused(format!("its stamped copy would be larger than {}", megabytes(limits.output))));
+            return Err(too_large(&limits));
+        };
+        // The worker has ended, so its stderr has too.
+        let err = match tokio::time::timeout(Duration::from_secs(5), messages).await {
+            Ok(Ok(Ok(kept))) => kept,
+            _ => vec![],
         };
         let err = String::from_utf8_lossy(&err);
         if status.success() {
-            return match out.strip_prefix(MAGIC) {
-                Some(pdf) => Ok(pdf.to_vec()),
-                None => Err(Error::Internal(anyhow::anyhow!(
+            let Some(answer) = out.strip_prefix(MAGIC) else {
+                return Err(Error::Internal(anyhow::anyhow!(
                     "{} did not answer as Gavel's PDF worker: is it the gavel-server binary?",
                     self.program.display()
-                ))),
+                )));
+            };
+            if line.is_some() {
+                return Ok(answer.to_vec());
+            }
+            // A check answers with the size the copy had.
+            let size = std::str::from_utf8(answer).ok().and_then(|n| n.trim().parse::<u64>().ok());
+            return match size {
+                Some(size) if size > limits.output => Err(too_large(&limits)),
+                Some(_) => Ok(vec![]),
+                None => Err(Error::Internal(anyhow::anyhow!("the PDF worker's check gave no size"))),
             };
         }
         if status.code() == Some(REFUSED) {
@@ -175,6 +195,10 @@ fn broken_why(status: std::process::ExitStatus, err: &str, limits: &Limits) -> S
     }
     tracing::warn!(%status, stderr = %err.chars().take(2000).collect::<String>(), "the PDF worker failed");
     format!("the PDF reader failed on it ({status})")
+}
+
+fn too_large(limits: &Limits) -> Error {
+    refused(format!("its stamped copy would be larger than {}", megabytes(limits.output)))
 }
 
 fn refused(why: String) -> Error {
@@ -217,7 +241,9 @@ pub fn main(args: impl Iterator<Item = OsString>) -> i32 {
         Ok(copy) => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
-            let body: &[u8] = if line.is_some() { &copy } else { &[] };
+            // A check keeps nothing and says how large the copy was.
+            let size = copy.len().to_string();
+            let body: &[u8] = if line.is_some() { &copy } else { size.as_bytes() };
             match out.write_all(MAGIC).and_then(|()| out.write_all(body)).and_then(|()| out.flush()) {
                 Ok(()) => 0,
                 Err(_) => 2,

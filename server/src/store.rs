@@ -308,7 +308,6 @@ pub async fn last_seq(db: &Db, id: MeetingId) -> anyhow::Result<u64> {
     Ok(seq.unwrap_or(0) as u64)
 }
 
-/// A meeting's events after `after`, at most `limit` of them, in order.
 /// At most `limit` events after `after`, stopping after the one that takes
 /// their stored size past `max_bytes` (always at least one): a page of the
 /// log for a reader who asks again from its last event. (A minutes draft
@@ -331,6 +330,7 @@ pub async fn events_page(db: &Db, id: MeetingId, after: u64, limit: u32, max_byt
     Ok(events)
 }
 
+/// A meeting's events after `after`, at most `limit` of them, in order.
 pub async fn events_after(db: &Db, id: MeetingId, after: u64, limit: u32) -> anyhow::Result<Vec<Event>> {
     let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? AND seq > ? ORDER BY seq LIMIT ?")
         .bind(id.0)

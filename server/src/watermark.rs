@@ -179,8 +179,15 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
         }
         e => e,
     })?;
-    // Kept and recorded together, out of the store's collection's way.
+    // Kept and recorded together, out of the store's collection's way; and
+    // only while the original is still a document's: one removed while its
+    // copy was being made has been collected, and its copy must not stay.
     let _storing = app.documents.copying.read().await;
+    let still: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM documents WHERE sha256 = ? LIMIT 1").bind(doc.sha256.as_str()).fetch_optional(&app.db).await?;
+    if still.is_none() {
+        return Err(Error::NotFound("document"));
+    }
     let sha = app.documents.put(&copy).await?;
     let made_text = made.format(&time::format_description::well_known::Rfc3339).map_err(|e| Error::Internal(e.into()))?;
     sqlx::query(

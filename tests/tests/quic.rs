@@ -231,13 +231,13 @@ async fn a_control_frame_announced_too_large_is_refused_with_a_reason_before_the
     Ok(())
 }
 
-/// A client that sends and sends on a stream the room is not reading (here
-/// the room's answer to its request waits, for the client grants it no
-/// room to send) is held to 1 MiB of the room's memory on that stream:
-/// before, 16 MiB a stream and 64 MiB a connection, 64 connections an
-/// address.
+/// A client that sends and sends on streams the room is not reading (here
+/// the room's answer to what it sent waits, for the client grants it no
+/// room to send) is held to 1 MiB of the room's memory a stream and 2 MiB a
+/// connection: before,
+/// 16 MiB a stream and 64 MiB a connection, with 64 connections an address.
 #[tokio::test]
-async fn a_client_pushing_into_a_stream_the_room_is_not_reading_is_held_to_a_mebibyte() -> anyhow::Result<()> {
+async fn a_client_pushing_into_streams_the_room_is_not_reading_is_held_to_two_mebibytes() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let mut config = gavel_agent::link::client_config(&server.fingerprint, &[b"gavel/1"])?;
     let mut transport = quinn::TransportConfig::default();
@@ -245,16 +245,33 @@ async fn a_client_pushing_into_a_stream_the_room_is_not_reading_is_held_to_a_meb
     config.transport_config(std::sync::Arc::new(transport));
     let endpoint = gavel_agent::link::client_endpoint(server.quic_addr)?;
     let conn = endpoint.connect_with(config, server.quic_addr, "gavel.local")?.await?;
-    let (mut send, _recv) = conn.open_bi().await?;
-    gavel_agent::link::write_frame(&mut send, b"not a request").await?;
-    let piece = vec![0u8; 64 * 1024];
-    let mut taken = 0;
-    while taken < 8 << 20 {
-        match tokio::time::timeout(std::time::Duration::from_secs(2), send.write(&piece)).await {
-            Ok(written) => taken += written?,
-            Err(_) => break,
+    // The first stream is the control stream, read as messages come (what
+    // the room reads and drops holds nothing): it sends nothing here. The
+    // others are requests, each refused and then not read.
+    let control = conn.open_bi().await?;
+    let mut taken = vec![];
+    let mut streams = vec![];
+    for _ in 0..3 {
+        let (mut send, recv) = conn.open_bi().await?;
+        let piece = vec![0u8; 64 * 1024];
+        let mut n = 0;
+        // Past the connection's window, even the request waits.
+        let asked =
+            tokio::time::timeout(std::time::Duration::from_secs(2), gavel_agent::link::write_frame(&mut send, b"not a request")).await;
+        while asked.is_ok() && n < 8 << 20 {
+            match tokio::time::timeout(std::time::Duration::from_secs(2), send.write(&piece)).await {
+                Ok(written) => n += written?,
+                Err(_) => break,
+            }
         }
+        taken.push(n);
+        streams.push((send, recv));
     }
-    assert!(taken <= (1 << 20) + 64 * 1024, "the room took {taken} bytes it was not reading");
+    assert!(taken.iter().all(|n| *n <= (1 << 20) + 64 * 1024), "the room took {taken:?} bytes a stream it was not reading");
+    assert!(taken.iter().sum::<usize>() <= (2 << 20) + 64 * 1024, "the room took {taken:?} bytes on one connection");
+    drop(control);
+    // Told, so its requests end now rather than at their deadline.
+    conn.close(quinn::VarInt::from_u32(0), b"done");
+    endpoint.wait_idle().await;
     Ok(())
 }

@@ -358,14 +358,24 @@ async fn a_reader_that_stops_reading_is_cut_off() -> anyhow::Result<()> {
 async fn one_address_holds_at_most_so_many_http_connections() -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
     let data = tempfile::tempdir()?;
-    let server = TestServer::start_in(data.path(), |c| c.max_http_connections_per_address = 3).await?;
+    let server = TestServer::start_in(data.path(), |c| {
+        c.max_http_connections_per_address = 3;
+        c.https = Some("127.0.0.1:0".parse().expect("an address"));
+    })
+    .await?;
+    let https = server.https_addr.context("an HTTPS address")?;
     let mut held = vec![];
-    for _ in 0..3 {
-        held.push(tokio::net::TcpStream::connect(server.addr).await?);
+    // Over HTTP, and over HTTPS before any handshake (each would hold a
+    // socket until its handshake timed out).
+    for port in [server.addr, https] {
+        for _ in 0..3 {
+            held.push(tokio::net::TcpStream::connect(port).await?);
+        }
+        let mut fourth = tokio::net::TcpStream::connect(port).await?;
+        let closed = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut [0u8; 16])).await.context("the fourth stayed open")?;
+        assert!(matches!(closed, Ok(0) | Err(_)), "{port}: {closed:?}");
     }
-    let mut fourth = tokio::net::TcpStream::connect(server.addr).await?;
-    let closed = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut [0u8; 16])).await.context("the fourth stayed open")?;
-    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    held.truncate(3);
     // One closed, another may open and is served.
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
