@@ -231,12 +231,10 @@ pub fn main(args: impl Iterator<Item = OsString>) -> i32 {
             return 2;
         }
     };
+    // Quiet: a parser's panic is a reason sent back, not a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
     // A check stamps with a line as long as a real one, and keeps nothing.
-    let stamped = crate::watermark::stamp(
-        &original,
-        line.as_deref().unwrap_or("Bản của Nguyễn Văn Kiểm Tra · 00:00 01/01/2000 · không sao chép"),
-        MAX_PAGES,
-    );
+    let stamped = job(&original, line.as_deref().unwrap_or("Bản của Nguyễn Văn Kiểm Tra · 00:00 01/01/2000 · không sao chép"));
     match stamped {
         Ok(copy) => {
             use std::io::Write;
@@ -252,6 +250,21 @@ pub fn main(args: impl Iterator<Item = OsString>) -> i32 {
         Err(e) => {
             eprintln!("{e:#}");
             REFUSED
+        }
+    }
+}
+
+/// What a worker does with a PDF: its stamped copy, or why there is none.
+/// The parser panics on some damaged PDFs (an `unwrap` inside hayro, found
+/// by the property test below): that is a refusal with a reason like any
+/// other, not a crash.
+pub fn job(original: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
+    let stamped = std::panic::catch_unwind(|| crate::watermark::stamp(original, line, MAX_PAGES));
+    match stamped {
+        Ok(stamped) => stamped,
+        Err(panic) => {
+            let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            anyhow::bail!("the PDF reader failed on it ({})", why.unwrap_or_else(|| "no reason given".into()))
         }
     }
 }
