@@ -460,13 +460,13 @@ pub async fn revoke(app: &AppState, meeting: MeetingId, participant: Participant
 /// up (or looked up again), so no revocation falls between the two.
 pub struct RevocationWatch {
     revocations: tokio::sync::broadcast::Receiver<ParticipantId>,
-    seen: Vec<ParticipantId>,
-    lagged: bool,
+    /// Theirs was seen, or more than are kept (any could have been).
+    revoked: bool,
 }
 
 impl RevocationWatch {
     pub fn start(app: &AppState) -> RevocationWatch {
-        RevocationWatch { revocations: app.revoked.subscribe(), seen: vec![], lagged: false }
+        RevocationWatch { revocations: app.revoked.subscribe(), revoked: false }
     }
 
     /// True once `actor`'s sessions were revoked since the watch started (a
@@ -476,15 +476,14 @@ impl RevocationWatch {
         let Some(who) = actor.participant() else { return false };
         loop {
             match self.revocations.try_recv() {
-                Ok(p) if p == who => self.seen.push(p),
-                Ok(_) => {}
+                Ok(p) => self.revoked |= p == who,
                 // More revocations than are kept: any could be theirs, and
                 // a tablet still signed in asks again.
-                Err(TryRecvError::Lagged(_)) => self.lagged = true,
+                Err(TryRecvError::Lagged(_)) => self.revoked = true,
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        self.lagged || self.seen.contains(&who)
+        self.revoked
     }
 }
 

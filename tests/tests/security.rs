@@ -822,53 +822,77 @@ async fn a_removed_document_leaves_nothing_on_the_rooms_disk() -> anyhow::Result
     Ok(())
 }
 
+/// Two downloads of a document, each paused after its first piece: one
+/// voter's over HTTP, another's over QUIC as a tablet asks (every chunk in
+/// one request).
+struct Downloads {
+    http: reqwest::Response,
+    over_http: u64,
+    recv: quinn::RecvStream,
+    /// The chunks the QUIC request is answered with.
+    count: u32,
+    _send: quinn::SendStream,
+    _link: QuicClient,
+}
+
+impl Downloads {
+    async fn start(server: &TestServer, s: &Assembly, doc: &Document, over_http: usize, over_quic: usize) -> anyhow::Result<Downloads> {
+        use gavel_agent::link::{open_request, read_frame, read_reply};
+        use gavel_shared::pack::{StreamReply, StreamRequest};
+        let web = s.sign_in(&s.voters[over_http]).await?;
+        let mut http = web.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
+        let first = http.chunk().await?.map_or(0, |c| c.len() as u64);
+        let tablet = s.sign_in(&s.voters[over_quic]).await?;
+        let token = tablet.token.clone().context("a token")?;
+        let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+        let conn = q.link.connection.clone();
+        let (_send, mut recv) =
+            open_request(&conn, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id }).await?;
+        let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
+        let indices: Vec<u32> = (0..manifest.chunks.len() as u32).collect();
+        let chunks = StreamRequest::Chunks { token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
+        let (send, mut recv) = open_request(&conn, &chunks).await?;
+        let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+        read_frame(&mut recv, 4 << 20).await?;
+        Ok(Downloads { http, over_http: first, recv, count, _send: send, _link: q })
+    }
+
+    /// Reads on until each ends: whether the HTTP download broke off, and
+    /// how many bytes and chunks came in all over HTTP and over QUIC.
+    async fn finish(mut self) -> (bool, u64, u32) {
+        let broke = loop {
+            match self.http.chunk().await {
+                Ok(Some(c)) => self.over_http += c.len() as u64,
+                Ok(None) => break false,
+                Err(_) => break true,
+            }
+        };
+        let mut over_quic = 1;
+        while gavel_agent::link::read_frame(&mut self.recv, 4 << 20).await.is_ok() {
+            over_quic += 1;
+        }
+        (broke, self.over_http, over_quic)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_taken_away_stops_mid_download_over_http_and_over_quic() -> anyhow::Result<()> {
-    use gavel_agent::link::{open_request, read_frame, read_reply};
-    use gavel_shared::pack::{StreamReply, StreamRequest};
     // Before, a download under way ran to its end once it had started: a
     // request over QUIC may carry a whole document.
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 2).await?;
     let doc = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 5, None), &[]).await?;
-
-    // Over HTTP: the first piece read, then nothing more read for a while.
-    let web = s.sign_in(&s.voters[0]).await?;
-    let mut http = web.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
-    let mut over_http = http.chunk().await?.map_or(0, |c| c.len() as u64);
-
-    // Over QUIC, as a tablet asks: every chunk in one request.
-    let tablet = s.sign_in(&s.voters[1]).await?;
-    let token = tablet.token.clone().context("a token")?;
-    let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
-    let conn = &q.link.connection;
-    let (_send, mut recv) =
-        open_request(conn, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id }).await?;
-    let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
-    let indices: Vec<u32> = (0..manifest.chunks.len() as u32).collect();
-    let chunks = StreamRequest::Chunks { token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
-    let (_send, mut recv) = open_request(conn, &chunks).await?;
-    let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+    let downloads = Downloads::start(&server, &s, &doc, 0, 1).await?;
+    let count = downloads.count;
     assert!(count > 100, "{count} chunks");
-    read_frame(&mut recv, 4 << 20).await?;
 
     // The document is withdrawn.
     let removed = s.admin.command(s.meeting, "withdraw", &Command::RemoveDocument { document: doc.id }).await?;
     assert_eq!(removed.status, 200, "{removed:?}");
 
     // What was already under way arrives; the rest does not.
-    let broke = loop {
-        match http.chunk().await {
-            Ok(Some(c)) => over_http += c.len() as u64,
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
+    let (broke, over_http, over_quic) = downloads.finish().await;
     assert!(broke && over_http < doc.size, "{over_http} of {} bytes came over HTTP after the document was withdrawn", doc.size);
-    let mut over_quic = 1;
-    while read_frame(&mut recv, 4 << 20).await.is_ok() {
-        over_quic += 1;
-    }
     assert!(over_quic < count, "all {count} chunks came over QUIC after the document was withdrawn");
     Ok(())
 }
@@ -878,50 +902,23 @@ async fn a_document_taken_away_stops_mid_download_over_http_and_over_quic() -> a
 /// (before, a download under way ran to its end).
 #[tokio::test]
 async fn a_download_under_way_stops_when_its_readers_sessions_are_revoked() -> anyhow::Result<()> {
-    use gavel_agent::link::{open_request, read_frame, read_reply};
-    use gavel_shared::pack::{StreamReply, StreamRequest};
     let server = TestServer::start().await?;
     let s = Assembly::build(&server.url(""), 3).await?;
     let doc = s.upload_document("Quy hoạch chi tiết.pdf", pack_pdf(96, 512 * 1024, 6, None), &[]).await?;
-
-    let web = s.sign_in(&s.voters[0]).await?;
-    let mut http = web.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
-    let mut over_http = http.chunk().await?.map_or(0, |c| c.len() as u64);
+    let downloads = Downloads::start(&server, &s, &doc, 0, 1).await?;
+    let count = downloads.count;
     // A neighbour's download, whose sessions stay.
     let neighbour = s.sign_in(&s.voters[2]).await?;
     let mut kept = neighbour.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.error_for_status()?;
     let mut over_kept = kept.chunk().await?.map_or(0, |c| c.len() as u64);
-
-    let tablet = s.sign_in(&s.voters[1]).await?;
-    let token = tablet.token.clone().context("a token")?;
-    let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
-    let conn = &q.link.connection;
-    let (_send, mut recv) =
-        open_request(conn, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id }).await?;
-    let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
-    let indices: Vec<u32> = (0..manifest.chunks.len() as u32).collect();
-    let chunks = StreamRequest::Chunks { token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
-    let (_send, mut recv) = open_request(conn, &chunks).await?;
-    let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
-    read_frame(&mut recv, 4 << 20).await?;
 
     for n in [0, 1] {
         let a = s.admin.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[n].0), &json!({})).await?;
         assert_eq!(a.status, 200, "{a:?}");
     }
 
-    let broke = loop {
-        match http.chunk().await {
-            Ok(Some(c)) => over_http += c.len() as u64,
-            Ok(None) => break false,
-            Err(_) => break true,
-        }
-    };
+    let (broke, over_http, over_quic) = downloads.finish().await;
     assert!(broke && over_http < doc.size, "{over_http} of {} bytes came over HTTP after the sessions were revoked", doc.size);
-    let mut over_quic = 1;
-    while read_frame(&mut recv, 4 << 20).await.is_ok() {
-        over_quic += 1;
-    }
     assert!(over_quic < count, "all {count} chunks came over QUIC after the sessions were revoked");
     while let Some(c) = kept.chunk().await? {
         over_kept += c.len() as u64;
