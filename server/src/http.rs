@@ -531,9 +531,7 @@ async fn minutes_export(
         return Err(Error::Forbidden("only the chair or the secretary may export draft minutes; signed ones are under /minutes/files"));
     }
     let state = app.meetings.get(id).await?.state().await;
-    let mut tx = app.db.begin().await?;
-    let events = crate::meeting::log_of(&mut tx, id).await?;
-    drop(tx);
+    let events = crate::meeting::log_of(&app.db, id).await?;
     let format = q.format.clone();
     let lang = q.lang;
     let (bytes, mime, ext) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, &'static str, &'static str)> {

@@ -328,7 +328,16 @@ struct Job {
     key: String,
     op: Op,
     pins: Option<Vec<(String, String)>>,
+    /// For `SignMinutes`: the signed files, made by the writer before its
+    /// transaction, with the log position they were made at.
+    signing: Option<(u64, Result<SignedVersion>)>,
     reply: oneshot::Sender<Result<Outcome>>,
+}
+
+impl Job {
+    fn signs(&self) -> bool {
+        matches!(self.op, Op::Command(Command::SignMinutes))
+    }
 }
 
 /// The most commands written in one transaction.
@@ -550,7 +559,7 @@ impl MeetingHandle {
             _ => None,
         };
         let (reply, answer) = oneshot::channel();
-        let job = Job { actor, key: key.to_string(), op, pins, reply };
+        let job = Job { actor, key: key.to_string(), op, pins, signing: None, reply };
         self.jobs.send(job).await.map_err(|_| Error::Unavailable)?;
         answer.await.map_err(|_| Error::Unavailable)?
     }
@@ -579,17 +588,60 @@ fn writers() -> &'static tokio::runtime::Handle {
 /// one transaction (each in its own savepoint, so one refusal does not undo
 /// the others), commits once, then publishes and answers. One fsync for a
 /// burst of ballots instead of one per ballot.
+///
+/// Signing the minutes renders and writes a dozen files, which takes long
+/// on a big meeting: it is done before the transaction, alone in its batch,
+/// so the database's one write lock, which every meeting and sign-in shares,
+/// is held only to record it.
 async fn writer(db: Db, services: Arc<Services>, live: Arc<Live>, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
+    let mut held = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        if first.signs() {
+            let mut job = first;
+            job.signing = prepare_signing(&db, &services, &live, &job).await;
+            write_batch(&db, &services, &live, vec![job]).await;
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(job) if job.signs() => {
+                    held = Some(job);
+                    break;
+                }
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
         write_batch(&db, &services, &live, batch).await;
     }
+}
+
+/// Signs the minutes as the meeting is now, outside any transaction: only
+/// this meeting's writer changes the meeting, and it waits for this. `None`
+/// when the command is a retry or refused (its batch answers it) or the log
+/// is not where the state is (its batch signs under the lock instead).
+async fn prepare_signing(db: &Db, services: &Services, live: &Live, job: &Job) -> Option<(u64, Result<SignedVersion>)> {
+    let state = live.latest.read().expect("latest state").clone();
+    if recorded(db, state.meeting.id, &job.key).await.ok()?.is_some() {
+        return None;
+    }
+    let actor = acting(&state, &job.actor).ok()?;
+    if let Op::Command(cmd) = &job.op {
+        rules::check(&state, &actor, cmd).ok()?;
+    }
+    let events = log_of(db, state.meeting.id).await.ok()?;
+    if events.last().map_or(0, |(_, e)| e.seq) != state.seq {
+        return None;
+    }
+    Some((state.seq, sign_files(events, services, &state).await))
 }
 
 async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>) {
@@ -612,8 +664,8 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     let mut checkpoint = false;
     let mut freed = false;
     let size = batch.len();
-    for job in batch {
-        match run_one(&mut tx, services, &mut working, &job).await {
+    for mut job in batch {
+        match run_one(&mut tx, services, &mut working, &mut job).await {
             Ok((outcome, new_events)) => {
                 // A secret poll that ends (closed, or cancelled with its
                 // ballots cast) leaves no order of writes behind.
@@ -686,7 +738,7 @@ fn acting(state: &MeetingState, actor: &Actor) -> Result<Actor> {
 }
 
 /// Checks and writes one command inside the batch's transaction.
-async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingState, job: &Job) -> Result<(Outcome, Vec<Event>)> {
+async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingState, job: &mut Job) -> Result<(Outcome, Vec<Event>)> {
     let meeting = working.meeting.id;
     if let Some(previous) = recorded(&mut **tx, meeting, &job.key).await? {
         return Ok((previous, vec![]));
@@ -714,7 +766,7 @@ async fn run_one(tx: &mut Tx<'_>, services: &Services, working: &mut MeetingStat
         }
     }
     let mut sp = sqlx::Connection::begin(&mut **tx).await?;
-    let written = write(&mut sp, services, working, &actor, &job.op, job.pins.clone()).await;
+    let written = write(&mut sp, services, working, &actor, &job.op, job.pins.clone(), job.signing.take()).await;
     let (changes, result) = match written {
         Ok(w) => w,
         Err(e) => {
@@ -836,6 +888,7 @@ async fn write(
     actor: &Actor,
     op: &Op,
     pins: Option<Vec<(String, String)>>,
+    signing: Option<(u64, Result<SignedVersion>)>,
 ) -> Result<(Vec<Change>, CommandResult)> {
     let m = state.meeting.id.0;
     let done = CommandResult::Done;
@@ -1326,7 +1379,11 @@ async fn write(
             (vec![Change::MinutesApproved { sections: state.minutes.sections_owned() }], done)
         }
         Command::SignMinutes => {
-            let signed = sign_minutes(tx, services, state).await?;
+            let signed = match signing {
+                Some((seq, signed)) if seq == state.seq => signed?,
+                _ => sign_files(log_of(&mut **tx, state.meeting.id).await?, services, state).await?,
+            };
+            record_signed(tx, state.meeting.id, &signed).await?;
             set_minutes_status(tx, state.meeting.id, "signed").await?;
             (vec![Change::MinutesSigned { signed }], done)
         }
@@ -1424,9 +1481,9 @@ async fn set_minutes_status(tx: &mut Tx<'_>, meeting: MeetingId, status: &str) -
 }
 
 /// The meeting's events with their stored bodies, read inside `tx`.
-pub async fn log_of(tx: &mut Tx<'_>, meeting: MeetingId) -> Result<Vec<(String, Event)>> {
+pub async fn log_of(db: impl sqlx::SqliteExecutor<'_>, meeting: MeetingId) -> Result<Vec<(String, Event)>> {
     let bodies: Vec<String> =
-        sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? ORDER BY seq").bind(meeting.0).fetch_all(&mut **tx).await?;
+        sqlx::query_scalar("SELECT body FROM events WHERE meeting_id = ? ORDER BY seq").bind(meeting.0).fetch_all(db).await?;
     bodies
         .into_iter()
         .map(|b| {
@@ -1437,12 +1494,11 @@ pub async fn log_of(tx: &mut Tx<'_>, meeting: MeetingId) -> Result<Vec<(String, 
 }
 
 /// Exports the approved minutes (PDF and DOCX in Vietnamese and English,
-/// the poll results as CSV, the record as JSON), writes them with a `.sig`
-/// each under `DATA_DIR/minutes/<meeting>/v<version>/`, and records the
-/// signed version.
-async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState) -> Result<SignedVersion> {
+/// the poll results as CSV, the record as JSON) from the meeting's log and
+/// writes them with a `.sig` each under `DATA_DIR/minutes/<meeting>/v<version>/`;
+/// `record_signed` then records the signed version.
+async fn sign_files(events: Vec<(String, Event)>, services: &Services, state: &MeetingState) -> Result<SignedVersion> {
     use crate::minutes::{self as mdoc, Lang};
-    let events = log_of(tx, state.meeting.id).await?;
     let record = mdoc::record_from(&events);
     let version = state.minutes.version;
     let signed_at = now();
@@ -1503,17 +1559,21 @@ async fn sign_minutes(tx: &mut Tx<'_>, services: &Services, state: &MeetingState
     })
     .await
     .map_err(|e| Error::Internal(e.into()))??;
-    let signed = SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at };
+    Ok(SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at })
+}
+
+/// Records a signed version of the minutes, in the batch's transaction.
+async fn record_signed(tx: &mut Tx<'_>, meeting: MeetingId, signed: &SignedVersion) -> Result<()> {
     sqlx::query("INSERT INTO minutes_versions (meeting_id, version, log_head, log_seq, files, signed_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(m)
-        .bind(version as i64)
+        .bind(meeting.0)
+        .bind(signed.version as i64)
         .bind(&signed.log_head)
         .bind(signed.log_seq as i64)
         .bind(serde_json::to_string(&signed.files).expect("files serialise"))
-        .bind(ts(signed_at))
+        .bind(ts(signed.signed_at))
         .execute(&mut **tx)
         .await?;
-    Ok(signed)
+    Ok(())
 }
 
 /// Writes a file whole (temporary name, fsync, rename); its directory is flushed by the caller, once for all it writes.

@@ -264,6 +264,53 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     Ok(())
 }
 
+/// Signing renders and writes a dozen files, long for a big meeting. The
+/// database has one write lock, which every meeting's commands and every
+/// sign-in share: it is not held meanwhile. The test holds it, as another
+/// meeting's writer would, and the signed files are still made; the
+/// signature is recorded once the lock is free.
+#[tokio::test]
+async fn signing_the_minutes_renders_them_without_holding_the_database_write_lock() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
+    chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?;
+
+    let other = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let lock = other.begin_with("BEGIN IMMEDIATE").await?;
+    let files = dir.path().join("minutes").join(s.meeting.to_string()).join("v1");
+    let signatures = || {
+        std::fs::read_dir(&files).map(|d| d.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".sig")).count()).unwrap_or(0)
+    };
+    let sign = chair.command(s.meeting, "sign", &Command::SignMinutes);
+    tokio::pin!(sign);
+    let waiting = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            answer = &mut sign => anyhow::bail!("answered, with no signed file made, while another writer held the lock: {answer:?}"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+        }
+        if signatures() == 7 {
+            break;
+        }
+        anyhow::ensure!(waiting.elapsed().as_secs() < 120, "no signed file was made while another writer held the lock");
+    }
+    lock.rollback().await?;
+    let answer = sign.await?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.minutes.status, MinutesStatus::Signed);
+    let v = &st.minutes.signed[0];
+    for f in &v.files {
+        use sha2::Digest;
+        let on_disk = hex::encode(sha2::Sha256::digest(std::fs::read(files.join(&f.name))?));
+        assert_eq!(on_disk, f.sha256, "{} is the file recorded", f.name);
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn signed_minutes_verify_offline_and_fail_when_anything_differs() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
