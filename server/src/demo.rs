@@ -260,7 +260,7 @@ async fn new_pins(handle: &crate::meeting::MeetingHandle) -> anyhow::Result<Vec<
     let state = handle.state().await;
     let ids: Vec<ParticipantId> = state.participants_sorted().iter().map(|p| p.id).collect();
     let key = format!("demo-pins-{}", hex::encode(rand::random::<[u8; 8]>()));
-    let outcome = handle.execute(Actor::System, &key, Op::Command(Command::ResetPins { participants: ids })).await?;
+    let outcome = handle.execute_unpaced(Actor::System, &key, Op::Command(Command::ResetPins { participants: ids })).await?;
     let CommandResult::Pins { pins } = outcome.result else { anyhow::bail!("unexpected result {:?}", outcome.result) };
     Ok(pins
         .into_iter()
@@ -291,7 +291,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
     let sys = |key: &str, cmd: Command| {
         let h = h.clone();
         let key = key.to_string();
-        async move { h.execute(Actor::System, &key, Op::Command(cmd)).await }
+        async move { h.execute_unpaced(Actor::System, &key, Op::Command(cmd)).await }
     };
     sys("f-people", Command::AddParticipants { participants: demo_people() }).await?;
     let items = [
@@ -318,7 +318,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
     let delegates: Vec<Actor> = (0..4).map(|n| who(Role::Delegate, n)).collect();
     let run = |actor: Actor, key: String, op: Op| {
         let h = h.clone();
-        async move { h.execute(actor, &key, op).await }
+        async move { h.execute_unpaced(actor, &key, op).await }
     };
     // Present once the meeting is open, as the room counts them.
     run(chair, "f-open".into(), Op::Command(Command::OpenMeeting)).await?;
@@ -426,14 +426,14 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
     let handle = app.meetings.create(Actor::System, header).await?;
     let run = |key: &'static str, cmd: Command| {
         let handle = handle.clone();
-        async move { handle.execute(Actor::System, key, Op::Command(cmd)).await }
+        async move { handle.execute_unpaced(Actor::System, key, Op::Command(cmd)).await }
     };
     run("demo-participants", Command::AddParticipants { participants: demo_people() }).await?;
     let mut items = Vec::new();
     for (i, (title, presenter, summary)) in AGENDA.iter().enumerate() {
         let cmd =
             Command::AddItem { title: title.to_string(), presenter: presenter.to_string(), summary: summary.to_string(), position: None };
-        let outcome = handle.execute(Actor::System, &format!("demo-item-{i}"), Op::Command(cmd)).await?;
+        let outcome = handle.execute_unpaced(Actor::System, &format!("demo-item-{i}"), Op::Command(cmd)).await?;
         let CommandResult::Created { id } = outcome.result else { anyhow::bail!("no item id") };
         items.push(ItemId(id));
     }
@@ -451,13 +451,13 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
             confidentiality: doc.confidentiality,
             readers: doc.readers.iter().map(|r| people[*r]).collect(),
         };
-        handle.execute(Actor::System, &format!("demo-doc-{i}"), Op::AttachDocument(new)).await?;
+        handle.execute_unpaced(Actor::System, &format!("demo-doc-{i}"), Op::AttachDocument(new)).await?;
     }
     // The chair's own commands, as the demo starts in session on item 1.
     let chair = state.participants.iter().find(|p| p.role == Role::Chair).expect("the demo has a chair");
     let as_chair = Actor::Participant { meeting: handle.id, participant: chair.id, role: Role::Chair };
-    handle.execute(as_chair, "demo-open", Op::Command(Command::OpenMeeting)).await?;
-    handle.execute(as_chair, "demo-first-item", Op::Command(Command::NextItem)).await?;
+    handle.execute_unpaced(as_chair, "demo-open", Op::Command(Command::OpenMeeting)).await?;
+    handle.execute_unpaced(as_chair, "demo-first-item", Op::Command(Command::NextItem)).await?;
     tracing::info!(meeting = %handle.id, "demo meeting created");
     Ok(handle)
 }

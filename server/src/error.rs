@@ -42,6 +42,8 @@ pub enum Error {
     Revoked,
     #[error("too many connections from this address")]
     TooManyConnections,
+    #[error("too many commands at once: slow down")]
+    RateLimited,
     #[error("{0}")]
     Unstampable(String),
     #[error("internal error")]
@@ -95,6 +97,7 @@ impl Error {
             Error::SignInLocked => "sign_in_locked",
             Error::Revoked => "revoked",
             Error::TooManyConnections => "too_many_connections",
+            Error::RateLimited => "rate_limited",
             Error::Unstampable(_) => "unstampable",
             Error::Internal(_) => "internal",
         }
@@ -104,7 +107,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthorized | Error::BadCredentials | Error::Revoked => StatusCode::UNAUTHORIZED,
-            Error::TooManyAttempts { .. } | Error::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyAttempts { .. } | Error::TooManyConnections | Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::SignInLocked => StatusCode::LOCKED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,

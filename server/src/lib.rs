@@ -274,6 +274,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         signer,
         allow_secret: config.allow_secret_documents,
         content_freed: content_freed.clone(),
+        commands_per_second: config.max_messages_per_second,
     });
     let state = AppState(Arc::new(Inner {
         meetings: meeting::Meetings::new(db.clone(), services),

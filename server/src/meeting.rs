@@ -159,6 +159,9 @@ pub struct Services {
     pub content_freed: Arc<tokio::sync::Notify>,
     /// Reads restricted PDFs, in worker processes.
     pub pdf: Arc<crate::pdf_worker::PdfWorker>,
+    /// `--max-messages-per-second`, also the most commands one person sends
+    /// a meeting per second (bursts of twice that), over every connection.
+    pub commands_per_second: u32,
 }
 
 /// Refuses the `secret` level unless the room was started to allow it.
@@ -353,6 +356,8 @@ pub struct MeetingHandle {
     db: Db,
     /// Snapshots for followers that start with no copy, shared.
     pub snapshots: Snapshots,
+    /// Each sender's pace ([`MeetingHandle::execute`]).
+    paces: Mutex<HashMap<Actor, crate::limits::Rate>>,
 }
 
 /// What a meeting's writer shares with its handle.
@@ -471,7 +476,7 @@ impl MeetingHandle {
         });
         let w = writer(db.clone(), services.clone(), live.clone(), rx);
         writers().spawn(w.instrument(tracing::info_span!("writer", meeting = %id)));
-        MeetingHandle { id, live, jobs, services, db, snapshots: Snapshots::default() }
+        MeetingHandle { id, live, jobs, services, db, snapshots: Snapshots::default(), paces: Mutex::default() }
     }
 
     /// A copy of the current state.
@@ -516,6 +521,24 @@ impl MeetingHandle {
         if key.is_empty() || key.len() > MAX_KEY {
             return Err(Error::bad_request("bad_key", format!("the idempotency key must have 1 to {MAX_KEY} bytes")));
         }
+        // One person's commands are paced whatever carries them: the limit
+        // per connection alone let one participant send it over each of the
+        // connections their address may open, or over plain HTTP with none,
+        // and every command that changes the meeting is written and sent to
+        // every tablet. Being marked present at sign-in is already limited.
+        if !matches!(op, Op::MarkPresent) {
+            let mut paces = self.paces.lock().expect("paces");
+            let pace = paces.entry(actor).or_insert_with(|| crate::limits::Rate::new(self.services.commands_per_second));
+            if !pace.allow() {
+                return Err(Error::RateLimited);
+            }
+        }
+        self.execute_unpaced(actor, key, op).await
+    }
+
+    /// [`MeetingHandle::execute`] for the server's own scripts (the demo),
+    /// which are not paced.
+    pub(crate) async fn execute_unpaced(&self, actor: Actor, key: &str, op: Op) -> Result<Outcome> {
         let op = match op {
             Op::Command(c) => Op::Command(c.normalized()),
             other => other,

@@ -307,6 +307,72 @@ async fn one_address_cannot_hold_too_many_connections_and_a_flood_is_dropped_not
     Ok(())
 }
 
+/// One person's commands are paced over every connection at once: the
+/// limit per connection alone let a participant send as many over plain
+/// HTTP as they liked, or the limit over each connection their address may
+/// open, and every command is written and sent to every tablet.
+#[tokio::test]
+async fn one_person_sending_commands_over_every_connection_at_once_is_paced_and_the_others_are_served() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    // Two commands a second, bursts of four.
+    let server = TestServer::start_in(data.path(), |c| c.max_messages_per_second = 2).await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let flooder = s.sign_in(&s.voters[0]).await?;
+    let mut sockets = vec![];
+    for _ in 0..3 {
+        let mut ws = flooder.follow(s.meeting, None).await?;
+        while ws.snapshot.is_none() {
+            ws.recv().await?;
+        }
+        sockets.push(ws);
+    }
+    let started = std::time::Instant::now();
+    let over_http = futures_util::future::join_all((0..40).map(|n| {
+        let flooder = &flooder;
+        async move { flooder.command(s.meeting, &format!("flood-{n}"), &Command::RequestToSpeak).await }
+    }));
+    let over_websockets = futures_util::future::join_all(sockets.iter_mut().enumerate().map(|(k, ws)| async move {
+        let mut answers = vec![];
+        for n in 0..2 {
+            answers.push(ws.command_with_key(&format!("ws-{k}-{n}"), Command::RequestToSpeak).await?);
+        }
+        anyhow::Ok(answers)
+    }));
+    let (http_answers, ws_answers) = tokio::join!(over_http, over_websockets);
+    let seconds = started.elapsed().as_secs_f64();
+    let (mut taken, mut paced) = (0, 0);
+    for a in http_answers {
+        let a = a?;
+        if a.status == 429 {
+            assert_eq!(a.code(), "rate_limited", "{a:?}");
+            paced += 1;
+        } else {
+            taken += 1;
+        }
+    }
+    for answers in ws_answers {
+        for m in answers? {
+            match m {
+                ServerMessage::Error { code, .. } if code == "rate_limited" => paced += 1,
+                _ => taken += 1,
+            }
+        }
+    }
+    // The bucket: four at once, then two a second (one more for rounding).
+    let most = 4.0 + 2.0 * seconds + 1.0;
+    assert!(f64::from(taken) <= most, "{taken} of 46 commands were taken in {seconds:.1} s, over the pace's {most:.0}");
+    assert!(paced >= 1 && taken >= 1, "taken {taken}, paced {paced}");
+    // Another participant is not held back by the first's flood.
+    let other = s.sign_in(&s.voters[1]).await?;
+    let a = other.command(s.meeting, "other", &Command::RequestToSpeak).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // Once the flooder slows down, it is served again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let a = flooder.command(s.meeting, "later", &Command::WithdrawRequest).await?;
+    assert_ne!(a.status, 429, "{a:?}");
+    Ok(())
+}
+
 /// Reads what the server sends until it closes the connection (or `limit` passes).
 async fn read_until_closed(tcp: &mut tokio::net::TcpStream, limit: Duration) -> anyhow::Result<String> {
     use tokio::io::AsyncReadExt;
