@@ -125,6 +125,37 @@ async fn an_agent_fetches_a_50_mb_pack_serves_it_and_relays_the_meeting() -> any
     Ok(())
 }
 
+/// The agent acts for one participant: everything the tablet's browser
+/// sends goes in its session. Another participant signing in on it is
+/// refused; before, the room signed them in (marked present) while their
+/// ballots would have been recorded as the agent's participant's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_participant_cannot_sign_in_through_an_agent_that_acts_for_someone_else() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the link is up", LONG, || agent.shared.link.borrow().is_some()).await?;
+    let local = agent.local_addr.expect("a local server");
+    let http = tablet_client(&agent.shared.local_key);
+    let sign_in = |who: &(ParticipantId, String)| {
+        http.post(format!("http://{local}/api/session"))
+            .json(&serde_json::json!({"meeting": s.meeting, "participant": who.0, "pin": who.1}))
+            .send()
+    };
+    let r = sign_in(&s.voters[1]).await?;
+    assert_eq!(r.status(), 409);
+    let body: serde_json::Value = r.json().await?;
+    assert_eq!(body["code"], "tablet_assigned", "{body}");
+    let state = s.sign_in(&s.chair).await?.state(s.meeting).await?;
+    let other = state.participant(s.voters[1].0).context("voter 1")?;
+    assert_ne!(other.attendance, gavel_shared::decision::Attendance::Present, "the room never heard of the sign-in");
+    // The agent's own participant signs in through it as before.
+    let r = sign_in(&s.voters[0]).await?;
+    assert_eq!(r.status(), 200, "{}", r.text().await?);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_chunks() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;

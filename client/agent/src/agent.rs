@@ -982,7 +982,7 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
         .route("/ws", axum::routing::get(local_ws))
         .route("/api/meetings/{m}/documents/{d}", axum::routing::get(local_document))
         .route("/api/agent", axum::routing::get(agent_status))
-        .route("/api/session", axum::routing::get(relay).post(relay).delete(keep_session))
+        .route("/api/session", axum::routing::get(relay).post(local_sign_in).delete(keep_session))
         .fallback(relay)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), only_this_tablet))
         .with_state(shared)
@@ -1103,6 +1103,32 @@ fn offline_response() -> Response {
 /// `DELETE /api/session`: on a tablet the agent holds the sign-in; the
 /// browser's "sign out" does not end it (a tablet is given to one person;
 /// the secretary ends its session from the room).
+/// `POST /api/session` from the tablet's browser: relayed for the
+/// agent's own participant only. Everything the browser sends goes over
+/// the agent's link, in the agent's session: another participant signing
+/// in on this tablet would see the page greet them while their ballots and
+/// opinions were recorded as the agent's participant's, who they could
+/// read restricted documents as.
+async fn local_sign_in(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    #[derive(Deserialize)]
+    struct Asked {
+        meeting: MeetingId,
+        participant: ParticipantId,
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "a sign-in is a small JSON object").into_response();
+    };
+    let asked: Option<Asked> = serde_json::from_slice(&body).ok();
+    if let Some(a) = asked
+        && (a.meeting, a.participant) != (shared.opts.meeting, shared.opts.participant)
+    {
+        let message = "this tablet's agent acts for another participant of the meeting: sign in on your own tablet, or ask the secretary";
+        return (StatusCode::CONFLICT, axum::Json(serde_json::json!({"code": "tablet_assigned", "message": message}))).into_response();
+    }
+    relay(State(shared), Request::from_parts(parts, Body::from(body))).await
+}
+
 async fn keep_session() -> Response {
     axum::Json(serde_json::json!({"status": "kept_by_agent"})).into_response()
 }

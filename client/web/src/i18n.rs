@@ -373,6 +373,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("err.rate_limited", "Thao tác quá nhanh: hãy chậm lại.", "Too many actions at once: slow down."),
     (
+        "err.tablet_assigned",
+        "Máy tính bảng này đã được cấp cho một đại biểu khác: hãy đăng nhập trên máy của mình hoặc liên hệ thư ký.",
+        "This tablet is assigned to another participant: sign in on your own tablet, or ask the secretary.",
+    ),
+    (
         "err.unstampable",
         "Không thể đóng dấu bản sao cho tài liệu này (tệp PDF bị hỏng hoặc được bảo vệ).",
         "This document cannot be stamped (the PDF is damaged or protected).",
@@ -436,6 +441,7 @@ const WHOLE: &[&str] = &[
     "unavailable",
     "too_many_connections",
     "rate_limited",
+    "tablet_assigned",
     "unstampable",
     "file_missing",
     "weak_password",
