@@ -230,6 +230,8 @@ pub struct Server {
     pub state: AppState,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// The data directory's lock, held until the server is dropped.
+    _lock: std::fs::File,
 }
 
 impl Server {
@@ -258,6 +260,7 @@ impl Server {
 /// starts serving. Returns once the listener is bound.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let lock = lock_data_dir(&config.data_dir).await?;
     let db = store::open(&config.data_dir, config.database_url.as_deref()).await?;
     let mut report = StartReport {
         admin_password: auth::ensure_admin(&db, config.admin_password.as_deref()).await.map_err(anyhow::Error::from)?,
@@ -359,5 +362,36 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     });
     tracing::info!(%http_addr, %quic_addr, "serving");
-    Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task })
+    Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task, _lock: lock })
+}
+
+/// Takes the data directory for this server alone, before anything in it
+/// is touched. A second server on the same directory (started twice by
+/// mistake, or by a service manager beside a hand-started one) empties the
+/// first one's uploads in progress, writes meeting events behind its back
+/// and collects content it is about to record.
+async fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("gavel.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // A server just stopped in this process (its last tasks ending), or a
+    // process just ended (Windows lets go of its locks a moment later).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another gavel-server is already using the data directory {}: stop it first, or give this one its own --data-dir",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => return Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))),
+        }
+    }
 }

@@ -80,6 +80,42 @@ async fn the_demo_is_created_once_and_gets_fresh_pins_at_each_start() -> anyhow:
     Ok(())
 }
 
+/// A second server on a data directory in use refuses to start, before it
+/// touches anything: before, it emptied the first one's uploads in
+/// progress, gave the demo fresh PINs (those the first printed stopped
+/// working) and wrote a meeting event behind the first one's back.
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_refuses_to_start_and_the_first_goes_on() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let first = ServerProcess::start(dir.path(), &["--demo"]).await?;
+    let second = tokio::process::Command::new(server_binary()?)
+        .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--demo", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await?;
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another gavel-server is already using the data directory"), "{stderr}");
+    // The PINs the first one printed still sign in.
+    let line = first.lines.iter().find(|l| l.starts_with("pin ")).expect("a demo PIN");
+    let (head, tail) = line.split_once(" name=\"").expect("name");
+    let pin = tail.rsplit_once("\" pin=").expect("pin").1;
+    let fields: Vec<&str> = head.split(' ').collect();
+    let (meeting, participant): (i64, i64) =
+        (fields[1].strip_prefix("meeting=").unwrap().parse()?, fields[2].strip_prefix("participant=").unwrap().parse()?);
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/session", first.addr))
+        .json(&serde_json::json!({"meeting": meeting, "participant": participant, "pin": pin}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200, "{line}");
+    // Once the first has stopped, the directory is free.
+    drop(first);
+    let again = ServerProcess::start(dir.path(), &[]).await?;
+    assert!(again.lines.last().unwrap().starts_with("listening "));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
     use tokio::io::AsyncBufReadExt;
