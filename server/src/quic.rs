@@ -61,10 +61,26 @@ pub fn load_or_create_tls(data_dir: &Path, room: &str) -> anyhow::Result<Tls> {
     if !cert_path.exists() || !key_path.exists() {
         std::fs::create_dir_all(&dir)?;
         let names = vec![format!("{}.local", gavel_shared::text::slug(room)), "gavel.local".into(), "localhost".into()];
-        let made = rcgen::generate_simple_self_signed(names).context("cannot make the room's certificate")?;
-        // The key first and readable by the room alone; each written whole.
-        crate::signing::write_whole(&key_path, &made.signing_key.serialize_der(), true)?;
-        crate::signing::write_whole(&cert_path, made.cert.der(), false)?;
+        // The key is written first, readable by the room alone, each file
+        // whole. A key left without its certificate (the power cut between
+        // the two writes of a first start) gets one now; before, a new pair
+        // was made, the old key kept (never overwritten) beside the new
+        // certificate, and the room could not start again.
+        let kept = std::fs::read(&key_path).ok().and_then(|der| rcgen::KeyPair::try_from(der.as_slice()).ok());
+        let key = match kept {
+            Some(key) => key,
+            None => {
+                let key = rcgen::KeyPair::generate().context("cannot make the room's key")?;
+                remove_if_there(&key_path)?;
+                crate::signing::write_whole(&key_path, &key.serialize_der(), true)?;
+                key
+            }
+        };
+        let cert = rcgen::CertificateParams::new(names)
+            .and_then(|params| params.self_signed(&key))
+            .context("cannot make the room's certificate")?;
+        remove_if_there(&cert_path)?;
+        crate::signing::write_whole(&cert_path, cert.der(), false)?;
         tracing::info!(path = %cert_path.display(), "made the room's certificate");
     }
     // A key written by an earlier room readable by all (0644): for the room alone.
@@ -78,6 +94,14 @@ pub fn load_or_create_tls(data_dir: &Path, room: &str) -> anyhow::Result<Tls> {
     let cert_der = std::fs::read(&cert_path)?;
     let key_der = std::fs::read(&key_path)?;
     Ok(Tls { fingerprint: fingerprint(&cert_der), cert_der, key_der })
+}
+
+/// Removes a file that may not be there.
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

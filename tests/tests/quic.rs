@@ -129,6 +129,28 @@ async fn a_large_snapshot_reaches_each_tablet_whole_and_the_events_follow_it() -
     Ok(())
 }
 
+/// A first start cut off between writing the room's key and its
+/// certificate (the key is written first) starts again with a certificate
+/// made for the key it kept; before, it made a new pair, kept the old key
+/// beside the new certificate, and never started again.
+#[tokio::test]
+async fn a_key_left_without_its_certificate_gets_one_and_the_room_starts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let first = TestServer::start_in(dir.path(), |_| {}).await?;
+    let before = first.fingerprint.clone();
+    first.stop().await?;
+    let tls = dir.path().join("tls");
+    let key = std::fs::read(tls.join("key.der"))?;
+    std::fs::remove_file(tls.join("cert.der"))?;
+    let again = TestServer::start_in(dir.path(), |_| {}).await?;
+    assert_ne!(again.fingerprint, before, "a new certificate");
+    assert_eq!(std::fs::read(tls.join("key.der"))?, key, "for the key that was kept");
+    let mut q = QuicClient::connect(again.quic_addr, &again.fingerprint, b"gavel/1").await?;
+    q.send(&ClientMessage::Ping { nonce: 7 }).await?;
+    assert!(matches!(q.recv().await?, ServerMessage::Pong { nonce: 7, .. }));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_wrong_fingerprint_is_refused_with_a_clear_message() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
