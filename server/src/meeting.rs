@@ -1242,15 +1242,34 @@ async fn write(
             let p = state.poll(*poll).ok_or(Error::NotFound("poll"))?;
             let mut counts = vec![0u32; p.options.len()];
             let by_secretary_ballots: u32 = if p.secret {
-                let rows: Vec<String> =
+                let mut rows: Vec<String> =
                     sqlx::query_scalar("SELECT choices FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_all(&mut **tx).await?;
-                for r in rows {
-                    let choices: Vec<u8> = store::json(&r)?;
+                for r in &rows {
+                    let choices: Vec<u8> = store::json(r)?;
                     for c in choices {
                         if let Some(n) = counts.get_mut(usize::from(c)) {
                             *n += 1;
                         }
                     }
+                }
+                // Rows are read in their random keys' order, but SQLite puts
+                // each new row in the next free place of its page: where the
+                // ballots lie in the file was the order they were cast in,
+                // which the log's `ballot_cast` events name the voters of.
+                // Written again under new keys, in a shuffled order (what is
+                // deleted is zeroed, see `store::open`), they keep no trace
+                // of it once the write-ahead log is emptied after the close.
+                use rand::seq::SliceRandom;
+                rows.shuffle(&mut rand::rng());
+                sqlx::query("DELETE FROM secret_ballots WHERE poll_id = ?").bind(poll.0).execute(&mut **tx).await?;
+                for choices in &rows {
+                    let token: [u8; 16] = rand::random();
+                    sqlx::query("INSERT INTO secret_ballots (token, poll_id, choices) VALUES (?, ?, ?)")
+                        .bind(&token[..])
+                        .bind(poll.0)
+                        .bind(choices)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 sqlx::query_scalar::<_, i64>("SELECT secretary_entries FROM polls WHERE id = ?").bind(poll.0).fetch_one(&mut **tx).await?
                     as u32

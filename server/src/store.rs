@@ -57,6 +57,11 @@ pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
         // FULL: an acknowledged command survives a power cut, not only a crash.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // What is deleted is overwritten with zeros, not left in the
+        // database's free space: a secret poll's ballots, rewritten when it
+        // closes so that where each lies says nothing of when it was cast
+        // (see `ClosePoll`), leave no copy in the old order behind.
+        .pragma("secure_delete", "on")
         .busy_timeout(std::time::Duration::from_secs(10));
     let pool = SqlitePoolOptions::new()
         .max_connections(8)

@@ -27,6 +27,20 @@ async fn created(a: Answer) -> anyhow::Result<i64> {
     a.body["result"]["id"].as_i64().ok_or_else(|| anyhow::anyhow!("not created: {a:?}"))
 }
 
+/// The single-option choices (`[0]`, `[1]`) found in the secret ballots'
+/// first page of the database file, in the order of their places, whether
+/// in a row or in space left by a deleted one.
+async fn ballots_as_placed(dir: &std::path::Path, db: &sqlx::SqlitePool) -> anyhow::Result<Vec<u8>> {
+    let root: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'secret_ballots'").fetch_one(db).await?;
+    let file = std::fs::read(dir.join("gavel.db"))?;
+    let page_size = match u16::from_be_bytes([file[16], file[17]]) {
+        1 => 65536,
+        n => usize::from(n),
+    };
+    let page = &file[(root as usize - 1) * page_size..][..page_size];
+    Ok(page.windows(3).filter(|w| w[0] == b'[' && matches!(w[1], b'0' | b'1') && w[2] == b']').map(|w| w[1] - b'0').collect())
+}
+
 /// Opens the store of a data directory read-only, as an auditor would.
 async fn open_db(dir: &std::path::Path) -> anyhow::Result<sqlx::SqlitePool> {
     let url = format!("sqlite://{}?mode=ro", dir.join("gavel.db").display());
@@ -118,6 +132,13 @@ async fn a_secret_poll_leaves_nothing_that_links_a_voter_to_a_choice() -> anyhow
     let cast_order: Vec<String> = (0..40).map(|i| format!("[{}]", u8::from(i >= 20))).collect();
     assert_eq!(stored.len(), 40);
     assert_ne!(stored, cast_order, "the stored order is not the order of voting");
+    // Nor where they lie in the file: SQLite puts each new row in the next
+    // free place of its page (the forty fit in one), so read in the order
+    // of their places the ballots gave the order of voting, backwards.
+    let by_place = ballots_as_placed(dir.path(), &db).await?;
+    assert_eq!(by_place.len(), 40, "the forty ballots and no deleted copy of them: {by_place:?}");
+    let in_blocks = |first: u8| by_place.iter().take(20).all(|c| *c == first) && by_place.iter().skip(20).all(|c| *c != first);
+    assert!(!in_blocks(0) && !in_blocks(1), "the ballots lie in the file in the order they were cast: {by_place:?}");
     let named: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
     assert_eq!(named, 0);
     // No event and no idempotency record holds a choice.
@@ -567,6 +588,8 @@ async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() ->
     let db = open_db(dir.path()).await?;
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
     assert_eq!(left, 0, "a cancelled vote's choices are gone");
+    let placed = ballots_as_placed(dir.path(), &db).await?;
+    assert!(placed.is_empty(), "the deleted choices are still in the file: {placed:?}");
     Ok(())
 }
 
