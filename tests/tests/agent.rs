@@ -156,6 +156,36 @@ async fn another_participant_cannot_sign_in_through_an_agent_that_acts_for_someo
     Ok(())
 }
 
+/// When the meeting closes, the documents not for everyone leave the
+/// tablet, as paper copies are collected after a meeting; before, every
+/// restricted document of every meeting stayed on it. The public ones stay,
+/// and the room still gives the others to whoever may read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_documents_leave_the_tablet_when_the_meeting_closes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let public = s.upload_document("Tờ trình.pdf", pack_pdf(2, 64 * 1024, 1, None), &[]).await?;
+    let members = s.upload_document("Dự thảo nội bộ.pdf", pack_pdf(2, 64 * 1024, 2, None), &[("confidentiality", "members")]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    assert!(agent.shared.cache.has(&public.sha256) && agent.shared.cache.has(&members.sha256));
+    let chair = s.sign_in(&s.chair).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    until("the restricted document has left the tablet", LONG, || !agent.shared.cache.has(&members.sha256)).await?;
+    assert!(agent.shared.cache.has(&public.sha256), "the public document stays");
+    let data = files_under(cache.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "data")).count();
+    assert_eq!(data, 1, "the public document's data alone is left");
+    let local = agent.local_addr.expect("a local server");
+    let r = tablet_client(&agent.shared.local_key)
+        .get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, members.id))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200, "from the room, to a member");
+    assert!(r.bytes().await?.starts_with(b"%PDF"), "the member's own stamped copy");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_cut_by_a_server_restart_resumes_without_fetching_finished_chunks() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;

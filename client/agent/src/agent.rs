@@ -759,12 +759,18 @@ impl Drop for AbortOnDrop {
 }
 
 /// The documents to hold, in the order to fetch them: the current item's,
-/// then the items after it, then the rest.
+/// then the items after it, then the rest. Once the meeting is closed only
+/// the public ones: the others leave the tablet, as paper copies of them
+/// are collected at the end of a meeting (a tablet otherwise kept every
+/// restricted document of every meeting it was ever used in). The room
+/// still serves them to whoever may read them.
 pub fn pack_order(state: &MeetingState) -> Vec<Document> {
     let current = state.meeting.current_item;
     let pos = |item: ItemId| state.agenda.iter().position(|i| i.id == item).unwrap_or(usize::MAX);
     let here = current.map(pos).unwrap_or(0);
-    let mut docs = state.documents.to_vec();
+    let over = state.meeting.status == MeetingStatus::Closed;
+    let mut docs: Vec<Document> =
+        state.documents.iter().filter(|d| !over || d.confidentiality == Confidentiality::Public).cloned().collect();
     docs.sort_by_key(|d| {
         let p = pos(d.item);
         let rank = if Some(d.item) == current {
@@ -1597,5 +1603,9 @@ mod tests {
         st.meeting.current_item = None;
         let order: Vec<i64> = pack_order(&st).iter().map(|d| d.id.0).collect();
         assert_eq!(order, vec![10, 20, 30, 40, 41], "before the meeting starts: agenda order");
+        std::sync::Arc::make_mut(&mut st.documents)[0].confidentiality = Confidentiality::Members;
+        st.meeting.status = MeetingStatus::Closed;
+        let order: Vec<i64> = pack_order(&st).iter().map(|d| d.id.0).collect();
+        assert_eq!(order, vec![20, 30, 40, 41], "once it is closed: the public documents alone");
     }
 }
