@@ -278,6 +278,11 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     let key = agent.shared.local_key.clone();
     let http = tablet_client(&key);
     let index = http.get(format!("http://{local}/")).send().await?.text().await?;
+    // What the room answers that is not a page (its health, as a launcher
+    // might ask) is not kept as the UI's page.
+    let health = http.get(format!("http://{local}/health")).send().await?;
+    assert_eq!(health.status(), 200);
+    assert!(health.text().await?.starts_with('{'), "the room's JSON");
     let state = agent.shared.state.borrow().clone().unwrap();
     server.stop().await?;
     until("the agent notices the room is gone", LONG, || agent.shared.link.borrow().is_none()).await?;

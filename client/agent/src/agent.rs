@@ -1305,7 +1305,14 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     // Kept for offline use: who is signed in (the UI asks first), sealed;
     // the UI's own files, public, as they are.
     let session_info = is_get && status == StatusCode::OK && route == "/api/session";
-    let web_file = (!is_api && is_get && status == StatusCode::OK).then(|| web_cache_path(&shared, &route)).flatten();
+    // A path with no file name is the UI's page, kept as `index.html` when
+    // it is one: the room's `/health` (JSON) is not, and kept in its place
+    // it left the tablet with no page to show offline.
+    let is_html = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.starts_with("text/html"));
+    let web_file = (!is_api && is_get && status == StatusCode::OK)
+        .then(|| web_cache_path(&shared, &route))
+        .flatten()
+        .filter(|p| is_html || !p.ends_with("web/index.html"));
     let mut builder = Response::builder().status(status);
     for (k, v) in &headers {
         builder = builder.header(k, v);
