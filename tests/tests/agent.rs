@@ -156,8 +156,8 @@ async fn another_participant_cannot_sign_in_through_an_agent_that_acts_for_someo
     Ok(())
 }
 
-/// When the meeting closes, the documents not for everyone leave the
-/// tablet, as paper copies are collected after a meeting; before, every
+/// The cache is the tablet account's alone. When the meeting closes, the
+/// documents not for everyone leave the tablet, as paper copies are collected after a meeting; before, every
 /// restricted document of every meeting stayed on it. The public ones stay,
 /// and the room still gives the others to whoever may read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,9 +167,17 @@ async fn restricted_documents_leave_the_tablet_when_the_meeting_closes() -> anyh
     let public = s.upload_document("Tờ trình.pdf", pack_pdf(2, 64 * 1024, 1, None), &[]).await?;
     let members = s.upload_document("Dự thảo nội bộ.pdf", pack_pdf(2, 64 * 1024, 2, None), &[("confidentiality", "members")]).await?;
     let cache = tempfile::tempdir()?;
-    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    // Made by the agent (a temporary directory is the account's alone already).
+    let kept = cache.path().join("pack");
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, &kept).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
     assert!(agent.shared.cache.has(&public.sha256) && agent.shared.cache.has(&members.sha256));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept)?.permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the cache is the tablet account's alone: {mode:o}");
+    }
     let chair = s.sign_in(&s.chair).await?;
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
     until("the restricted document has left the tablet", LONG, || !agent.shared.cache.has(&members.sha256)).await?;
@@ -400,6 +408,18 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
         .await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("the PIN is needed"), "{stderr}");
+    // The card's code in GAVEL_CODE, off the command line other accounts read.
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .arg("--cache")
+        .arg(cache.path())
+        .env("GAVEL_CODE", format!("{}-{}-{}", s.meeting.0, s.voters[0].0.0, s.voters[0].1))
+        .env_remove("GAVEL_PIN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("pack complete documents=1"), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     Ok(())
 }
 

@@ -326,6 +326,17 @@ impl Agent {
         // PIN unwraps: it is needed at every start, offline too.
         let pin = opts.pin.clone().context("the PIN is needed to open the meeting documents kept on this tablet")?;
         std::fs::create_dir_all(&opts.cache_dir).with_context(|| format!("cannot create the cache in {}", opts.cache_dir.display()))?;
+        // The cache for the tablet's user alone: its files were made with
+        // the system's default mode, readable by every account on the
+        // tablet (the sealed documents, and the key the PIN unwraps, open
+        // to guessing offline). One another account made (under the shared
+        // temporary directory) cannot be taken over.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot make the cache in {} this account's alone", opts.cache_dir.display()))?;
+        }
         let lock = lock_cache(&opts.cache_dir).await?;
         let mut fresh = !Vault::exists(&opts.cache_dir);
         let (dir, key) = (opts.cache_dir.clone(), pin.clone());

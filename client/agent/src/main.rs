@@ -44,8 +44,10 @@ enum Sub {
 struct JoinArgs {
     /// The room's name as announced on the LAN (optional when only one room answers).
     room: Option<String>,
-    /// The code of a sign-in card: MEETING-PARTICIPANT-PIN.
-    #[arg(long, conflicts_with_all = ["meeting", "participant", "pin"])]
+    /// The code of a sign-in card: MEETING-PARTICIPANT-PIN. Other accounts
+    /// on the tablet can read a command line: `GAVEL_CODE` or the prompt
+    /// keep the PIN from them.
+    #[arg(long, env = "GAVEL_CODE", hide_env_values = true, conflicts_with_all = ["meeting", "participant", "pin"])]
     code: Option<String>,
     /// The room's QUIC address (IP:PORT), without mDNS; needs --fingerprint.
     #[arg(long, requires = "fingerprint")]
