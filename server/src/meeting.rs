@@ -720,7 +720,9 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         // empty it, so the order in which ballots were written is not kept;
         // before anyone is told the poll closed, so a crash right after the
         // answer cannot leave that order behind.
-        store::truncate_wal(db).await;
+        if !store::truncate_wal(db).await {
+            store::truncate_wal_soon(db);
+        }
     }
     if freed {
         services.content_freed.notify_one();

@@ -71,24 +71,62 @@ pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
     sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("cannot migrate the database")?;
     crate::audit::backfill(&pool).await.context("cannot chain the event log")?;
     // A server stopped abruptly may have left history in the WAL.
-    truncate_wal(&pool).await;
+    if !truncate_wal(&pool).await {
+        truncate_wal_soon(&pool);
+    }
     Ok(pool)
 }
 
 /// Folds the write-ahead log into the database and empties it. Readers can
-/// hold it up for a moment, so it is retried for up to two seconds.
-pub async fn truncate_wal(db: &Db) {
-    for _ in 0..100 {
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(db).await {
-            Ok((0, _, _)) => return,
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                return;
+/// hold it up for a moment, so it is tried for about two seconds; true once
+/// it is empty. Each try waits at most a few milliseconds for the database
+/// (with the pool's 10 s busy timeout, a reader that held on made each try
+/// wait 10 s, for a hundred tries).
+pub async fn truncate_wal(db: &Db) -> bool {
+    let mut conn = match db.acquire().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint: no connection");
+            return false;
+        }
+    };
+    let mut emptied = false;
+    if sqlx::query("PRAGMA busy_timeout = 20").execute(&mut *conn).await.is_ok() {
+        for _ in 0..100 {
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await {
+                Ok((0, _, _)) => {
+                    emptied = true;
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    break;
+                }
             }
         }
     }
-    tracing::warn!("WAL checkpoint kept waiting for readers; it will be retried at the next start");
+    if sqlx::query(BUSY_TIMEOUT).execute(&mut *conn).await.is_err() {
+        // Not handed back to the pool with a short timeout.
+        conn.detach();
+    }
+    emptied
+}
+
+/// The pool's busy timeout, as `store::open` sets it.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
+
+/// [`truncate_wal`], tried again every second in the background until the
+/// log is empty, when a reader kept it from being emptied at once: before,
+/// it stayed (with the order of a secret poll's ballots) until the next start.
+pub fn truncate_wal_soon(db: &Db) {
+    tracing::warn!("the write-ahead log kept waiting for readers: it is emptied once they let go");
+    let db = db.clone();
+    tokio::spawn(async move {
+        while !db.is_closed() && !truncate_wal(&db).await {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
 }
 
 /// The current time, as stored.

@@ -593,6 +593,36 @@ async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() ->
     Ok(())
 }
 
+/// A reader holding the database (a backup, an export) when a secret poll
+/// closes keeps the write-ahead log, with the order of the ballots in it,
+/// from being emptied then. It is emptied once the reader lets go; before,
+/// it stayed until the server's next start.
+#[tokio::test]
+async fn the_log_a_reader_kept_from_being_emptied_after_a_secret_poll_is_emptied_once_it_lets_go() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    for (i, v) in s.voters.iter().enumerate() {
+        let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    let reader = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let mut snapshot = reader.begin().await?;
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&mut *snapshot).await?;
+    let a = chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let wal = dir.path().join("gavel.db-wal");
+    let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(wal_size() > 0, "the reader kept the log");
+    snapshot.rollback().await?;
+    reader.close().await;
+    eventually("the log is emptied", || async { Ok(wal_size() == 0) }).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_show_of_hands_counts_only_those_who_have_not_voted_otherwise() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
