@@ -391,7 +391,12 @@ async fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
                 "another gavel-server is already using the data directory {}: stop it first, or give this one its own --data-dir",
                 dir.display()
             ),
-            Err(std::fs::TryLockError::Error(e)) => return Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))),
+            Err(std::fs::TryLockError::Error(e)) => {
+                // A file system without locks (some network shares and
+                // virtual machines' shared folders): go on, as before.
+                tracing::warn!(file = %path.display(), error = %e, "cannot lock the data directory; make sure no other server uses it");
+                return Ok(file);
+            }
         }
     }
 }

@@ -526,12 +526,17 @@ impl MeetingHandle {
         // connections their address may open, or over plain HTTP with none,
         // and every command that changes the meeting is written and sent to
         // every tablet. Being marked present at sign-in is already limited.
-        if !matches!(op, Op::MarkPresent) {
+        let paced = !matches!(op, Op::MarkPresent) && {
             let mut paces = self.paces.lock().expect("paces");
-            let pace = paces.entry(actor).or_insert_with(|| crate::limits::Rate::new(self.services.commands_per_second));
-            if !pace.allow() {
-                return Err(Error::RateLimited);
-            }
+            !paces.entry(actor).or_insert_with(|| crate::limits::Rate::new(self.services.commands_per_second)).allow()
+        };
+        if paced {
+            // A command sent again (after a reconnect, its answer lost) that
+            // was taken is answered as taken, not refused.
+            return match recorded(&self.db, self.id, key).await? {
+                Some(previous) => Ok(previous),
+                None => Err(Error::RateLimited),
+            };
         }
         self.execute_unpaced(actor, key, op).await
     }

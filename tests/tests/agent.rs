@@ -150,6 +150,14 @@ async fn another_participant_cannot_sign_in_through_an_agent_that_acts_for_someo
     let state = s.sign_in(&s.chair).await?.state(s.meeting).await?;
     let other = state.participant(s.voters[1].0).context("voter 1")?;
     assert_ne!(other.attendance, gavel_shared::decision::Attendance::Present, "the room never heard of the sign-in");
+    // Nor a secretary or a room display, whose requests would also go in
+    // the participant's session.
+    let r = http
+        .post(format!("http://{local}/api/staff/session"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 409);
     // The agent's own participant signs in through it as before.
     let r = sign_in(&s.voters[0]).await?;
     assert_eq!(r.status(), 200, "{}", r.text().await?);
@@ -414,7 +422,8 @@ async fn the_agent_binary_joins_with_a_sign_in_code_and_fetches_the_pack_once() 
         .arg("--cache")
         .arg(cache.path())
         .env("GAVEL_CODE", format!("{}-{}-{}", s.meeting.0, s.voters[0].0.0, s.voters[0].1))
-        .env_remove("GAVEL_PIN")
+        // A PIN left in the environment from another card: the code's wins.
+        .env("GAVEL_PIN", if s.voters[0].1 == "000000" { "111111" } else { "000000" })
         .stdin(std::process::Stdio::null())
         .output()
         .await?;

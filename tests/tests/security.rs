@@ -326,6 +326,7 @@ async fn one_person_sending_commands_over_every_connection_at_once_is_paced_and_
         }
         sockets.push(ws);
     }
+    assert_eq!(flooder.command(s.meeting, "first", &Command::RequestToSpeak).await?.status, 200);
     let started = std::time::Instant::now();
     let over_http = futures_util::future::join_all((0..40).map(|n| {
         let flooder = &flooder;
@@ -362,6 +363,14 @@ async fn one_person_sending_commands_over_every_connection_at_once_is_paced_and_
     let most = 4.0 + 2.0 * seconds + 1.0;
     assert!(f64::from(taken) <= most, "{taken} of 46 commands were taken in {seconds:.1} s, over the pace's {most:.0}");
     assert!(paced >= 1 && taken >= 1, "taken {taken}, paced {paced}");
+    // A command sent again (its answer lost) that was taken is answered as
+    // taken while its sender is still paced, not refused: the page would
+    // undo what was done.
+    for n in 0..5 {
+        flooder.command(s.meeting, &format!("more-{n}"), &Command::RequestToSpeak).await?;
+    }
+    let again = flooder.command(s.meeting, "first", &Command::RequestToSpeak).await?;
+    assert_eq!(again.status, 200, "{again:?}");
     // Another participant is not held back by the first's flood.
     let other = s.sign_in(&s.voters[1]).await?;
     let a = other.command(s.meeting, "other", &Command::RequestToSpeak).await?;

@@ -333,9 +333,21 @@ impl Agent {
         // temporary directory) cannot be taken over.
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("cannot make the cache in {} this account's alone", opts.cache_dir.display()))?;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if let Err(e) = std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o700)) {
+                // A memory card (FAT) takes no modes; it is refused only when
+                // the directory is another account's.
+                let probe = opts.cache_dir.join(format!(".owner-{}", std::process::id()));
+                let mine = std::fs::File::create(&probe).and_then(|f| f.metadata()).map(|m| m.uid());
+                let _ = std::fs::remove_file(&probe);
+                let owner = std::fs::metadata(&opts.cache_dir).map(|m| m.uid());
+                match (mine, owner) {
+                    (Ok(me), Ok(owner)) if me == owner => {
+                        tracing::warn!(dir = %opts.cache_dir.display(), error = %e, "the cache's file system keeps no modes: other accounts may read it")
+                    }
+                    _ => bail!("the cache in {} is another account's: give this agent its own --cache ({e})", opts.cache_dir.display()),
+                }
+            }
         }
         let lock = lock_cache(&opts.cache_dir).await?;
         let mut fresh = !Vault::exists(&opts.cache_dir);
@@ -1000,6 +1012,8 @@ fn local_router(shared: Arc<Shared>) -> axum::Router {
         .route("/api/meetings/{m}/documents/{d}", axum::routing::get(local_document))
         .route("/api/agent", axum::routing::get(agent_status))
         .route("/api/session", axum::routing::get(relay).post(local_sign_in).delete(keep_session))
+        .route("/api/staff/session", axum::routing::post(refuse_other_sign_in))
+        .route("/api/display/session", axum::routing::post(refuse_other_sign_in))
         .fallback(relay)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), only_this_tablet))
         .with_state(shared)
@@ -1117,9 +1131,6 @@ fn offline_response() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
-/// `DELETE /api/session`: on a tablet the agent holds the sign-in; the
-/// browser's "sign out" does not end it (a tablet is given to one person;
-/// the secretary ends its session from the room).
 /// `POST /api/session` from the tablet's browser: relayed for the
 /// agent's own participant only. Everything the browser sends goes over
 /// the agent's link, in the agent's session: another participant signing
@@ -1146,6 +1157,17 @@ async fn local_sign_in(State(shared): State<Arc<Shared>>, req: Request) -> Respo
     relay(State(shared), Request::from_parts(parts, Body::from(body))).await
 }
 
+/// A staff or display sign-in on the tablet: everything would go in the
+/// agent's participant's session, so it is refused as another
+/// participant's is.
+async fn refuse_other_sign_in() -> Response {
+    let message = "this tablet's agent acts for a participant of the meeting: staff and room displays sign in on a device of their own";
+    (StatusCode::CONFLICT, axum::Json(serde_json::json!({"code": "tablet_assigned", "message": message}))).into_response()
+}
+
+/// `DELETE /api/session`: on a tablet the agent holds the sign-in; the
+/// browser's "sign out" does not end it (a tablet is given to one person;
+/// the secretary ends its session from the room).
 async fn keep_session() -> Response {
     axum::Json(serde_json::json!({"status": "kept_by_agent"})).into_response()
 }

@@ -45,9 +45,10 @@ struct JoinArgs {
     /// The room's name as announced on the LAN (optional when only one room answers).
     room: Option<String>,
     /// The code of a sign-in card: MEETING-PARTICIPANT-PIN. Other accounts
-    /// on the tablet can read a command line: `GAVEL_CODE` or the prompt
-    /// keep the PIN from them.
-    #[arg(long, env = "GAVEL_CODE", hide_env_values = true, conflicts_with_all = ["meeting", "participant", "pin"])]
+    /// on the tablet can read a command line: `GAVEL_CODE` (read when
+    /// neither this nor `--meeting` is given) or the prompt keep the PIN
+    /// from them.
+    #[arg(long, conflicts_with_all = ["meeting", "participant", "pin"])]
     code: Option<String>,
     /// The room's QUIC address (IP:PORT), without mDNS; needs --fingerprint.
     #[arg(long, requires = "fingerprint")]
@@ -179,7 +180,15 @@ fn default_cache(fingerprint: &str, meeting: i64, participant: i64) -> PathBuf {
 }
 
 async fn join(a: JoinArgs) -> anyhow::Result<()> {
-    let (meeting, participant, pin) = match &a.code {
+    // From the environment only when nothing on the command line says who:
+    // typed flags win, and the code's PIN wins over a `GAVEL_PIN` left set.
+    let code = a.code.clone().or_else(|| {
+        (a.meeting.is_none() && a.participant.is_none())
+            .then(|| std::env::var("GAVEL_CODE").ok())
+            .flatten()
+            .filter(|c| !c.trim().is_empty())
+    });
+    let (meeting, participant, pin) = match &code {
         Some(code) => {
             let (m, p, pin) = parse_code(code)?;
             (m, p, Some(pin))
