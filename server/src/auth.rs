@@ -292,6 +292,17 @@ pub async fn ensure_admin(db: &Db, given: Option<&str>) -> Result<Option<String>
     }
 }
 
+/// Removes the administrator account [`ensure_admin`] just made with a
+/// generated password, when the server failed to start before printing it.
+pub async fn forget_generated_admin(db: &Db) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM staff WHERE is_admin AND username = 'admin' AND NOT EXISTS (SELECT 1 FROM sessions WHERE staff_id = staff.id)",
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Creates a staff account (a secretary, or another administrator).
 pub async fn create_staff(db: &Db, username: &str, display_name: &str, password: &str, is_admin: bool) -> Result<StaffId> {
     let username = gavel_shared::text::clean(username).to_lowercase();

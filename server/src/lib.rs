@@ -266,103 +266,119 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         admin_password: auth::ensure_admin(&db, config.admin_password.as_deref()).await.map_err(anyhow::Error::from)?,
         ..Default::default()
     };
-    let documents = documents::Store::open(&config.data_dir).await?;
-    let (stop, shutdown) = watch::channel(false);
-    let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
-    let content_freed = Arc::new(tokio::sync::Notify::new());
-    let pdf = Arc::new(pdf_worker::PdfWorker::new(config.pdf_worker.clone()));
-    let services = Arc::new(meeting::Services {
-        pdf: pdf.clone(),
-        data_dir: config.data_dir.clone(),
-        signer,
-        allow_secret: config.allow_secret_documents,
-        content_freed: content_freed.clone(),
-        commands_per_second: config.max_messages_per_second,
-    });
-    let state = AppState(Arc::new(Inner {
-        meetings: meeting::Meetings::new(db.clone(), services),
-        db,
-        config: config.clone(),
-        documents,
-        shutdown: shutdown.clone(),
-        room: std::sync::OnceLock::new(),
-        throttle: throttle::Throttle::new(config.sign_in_limits),
-        connections: limits::Connections::new(config.max_connections_per_address),
-        revoked: tokio::sync::broadcast::channel(64).0,
-        pdf,
-    }));
-    if config.demo {
-        report.demo_pins = demo::ensure(&state).await?;
-    }
-    // The content of documents removed since (or before a crash) is deleted.
-    let collector = state.clone();
-    let collector_stop = shutdown.clone();
-    tokio::spawn(async move { collector.documents.keep_collected(&collector.db, &content_freed, collector_stop).await });
-    let listener = limits::listen(config.http).with_context(|| format!("cannot listen on {}", config.http))?;
-    let http_addr = listener.local_addr()?;
-    let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
-    let endpoint = quic::bind(config.quic, &tls, config.quic_congestion)?;
-    let quic_addr = endpoint.local_addr()?;
-    let _ = state.room.set(RoomInfo {
-        room: config.room.clone(),
-        http_port: http_addr.port(),
-        quic_port: quic_addr.port(),
-        fingerprint: tls.fingerprint.clone(),
-        versions: vec![gavel_shared::protocol::PROTOCOL_VERSION],
-    });
-    let app = http::router(state.clone());
-    // Open HTTP connections per address, over HTTP and HTTPS together.
-    let http_connections = limits::Connections::new(config.max_http_connections_per_address);
-    let (https_addr, https_task) = match config.https {
-        Some(addr) => {
-            let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-            let listener = https::bind(addr, tls_config, config.max_http_connections_per_address).await?;
-            let bound = axum::serve::Listener::local_addr(&listener)?;
-            let task = tokio::spawn(serve::serve(
-                listener,
-                https::router(app.clone()),
-                config.http_timeouts,
-                http_connections.clone(),
-                shutdown.clone(),
-            ));
-            (Some(bound), Some(task))
+    // A password made here is printed once the room serves. Should the
+    // start fail before that (its port taken), it is forgotten, and the
+    // next start makes and prints another: it was never shown, and the
+    // administrator account would have stayed locked without it.
+    let generated = report.admin_password.is_some();
+    let kept = db.clone();
+    let started = async move {
+        let documents = documents::Store::open(&config.data_dir).await?;
+        let (stop, shutdown) = watch::channel(false);
+        let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
+        let content_freed = Arc::new(tokio::sync::Notify::new());
+        let pdf = Arc::new(pdf_worker::PdfWorker::new(config.pdf_worker.clone()));
+        let services = Arc::new(meeting::Services {
+            pdf: pdf.clone(),
+            data_dir: config.data_dir.clone(),
+            signer,
+            allow_secret: config.allow_secret_documents,
+            content_freed: content_freed.clone(),
+            commands_per_second: config.max_messages_per_second,
+        });
+        let state = AppState(Arc::new(Inner {
+            meetings: meeting::Meetings::new(db.clone(), services),
+            db,
+            config: config.clone(),
+            documents,
+            shutdown: shutdown.clone(),
+            room: std::sync::OnceLock::new(),
+            throttle: throttle::Throttle::new(config.sign_in_limits),
+            connections: limits::Connections::new(config.max_connections_per_address),
+            revoked: tokio::sync::broadcast::channel(64).0,
+            pdf,
+        }));
+        if config.demo {
+            report.demo_pins = demo::ensure(&state).await?;
         }
-        None => (None, None),
-    };
-    let quic_task = tokio::spawn(quic::serve(state.clone(), app.clone(), endpoint));
-    let advertisement = if config.mdns {
-        Some(discovery::advertise(discovery::Announce {
-            room: &config.room,
+        // The content of documents removed since (or before a crash) is deleted.
+        let collector = state.clone();
+        let collector_stop = shutdown.clone();
+        tokio::spawn(async move { collector.documents.keep_collected(&collector.db, &content_freed, collector_stop).await });
+        let listener = limits::listen(config.http).with_context(|| format!("cannot listen on {}", config.http))?;
+        let http_addr = listener.local_addr()?;
+        let tls = quic::load_or_create_tls(&config.data_dir, &config.room)?;
+        let endpoint = quic::bind(config.quic, &tls, config.quic_congestion)?;
+        let quic_addr = endpoint.local_addr()?;
+        let _ = state.room.set(RoomInfo {
+            room: config.room.clone(),
             http_port: http_addr.port(),
             quic_port: quic_addr.port(),
-            fingerprint: &tls.fingerprint,
-            interfaces: &config.mdns_interfaces,
-        })?)
-    } else {
-        None
-    };
-    let wait_stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        // No Nagle delay: an event is a small write that must leave at once
-        // (with Nagle and delayed ACKs, some waited 40 ms).
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            fingerprint: tls.fingerprint.clone(),
+            versions: vec![gavel_shared::protocol::PROTOCOL_VERSION],
+        });
+        let app = http::router(state.clone());
+        // Open HTTP connections per address, over HTTP and HTTPS together.
+        let http_connections = limits::Connections::new(config.max_http_connections_per_address);
+        let (https_addr, https_task) = match config.https {
+            Some(addr) => {
+                let tls_config = https::server_config(&tls, config.tls_cert.as_deref(), config.tls_key.as_deref())?;
+                let listener = https::bind(addr, tls_config, config.max_http_connections_per_address).await?;
+                let bound = axum::serve::Listener::local_addr(&listener)?;
+                let task = tokio::spawn(serve::serve(
+                    listener,
+                    https::router(app.clone()),
+                    config.http_timeouts,
+                    http_connections.clone(),
+                    shutdown.clone(),
+                ));
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
+        let quic_task = tokio::spawn(quic::serve(state.clone(), app.clone(), endpoint));
+        let advertisement = if config.mdns {
+            Some(discovery::advertise(discovery::Announce {
+                room: &config.room,
+                http_port: http_addr.port(),
+                quic_port: quic_addr.port(),
+                fingerprint: &tls.fingerprint,
+                interfaces: &config.mdns_interfaces,
+            })?)
+        } else {
+            None
+        };
+        let wait_stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            // No Nagle delay: an event is a small write that must leave at once
+            // (with Nagle and delayed ACKs, some waited 40 ms).
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            serve::serve(listener, app, config.http_timeouts, http_connections, wait_stop).await;
+            if let Some(a) = advertisement {
+                let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
+            }
+            // The QUIC and HTTPS ports are free again once this returns.
+            let _ = quic_task.await;
+            if let Some(t) = https_task {
+                let _ = t.await;
             }
         });
-        serve::serve(listener, app, config.http_timeouts, http_connections, wait_stop).await;
-        if let Some(a) = advertisement {
-            let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
+        tracing::info!(%http_addr, %quic_addr, "serving");
+        Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task, _lock: lock })
+    }
+    .await;
+    if started.is_err() && generated {
+        if let Err(e) = auth::forget_generated_admin(&kept).await {
+            tracing::error!(error = %e, "cannot forget the administrator password that was never shown");
         }
-        // The QUIC and HTTPS ports are free again once this returns.
-        let _ = quic_task.await;
-        if let Some(t) = https_task {
-            let _ = t.await;
-        }
-    });
-    tracing::info!(%http_addr, %quic_addr, "serving");
-    Ok(Server { http_addr, quic_addr, https_addr, fingerprint: tls.fingerprint, report, state, stop, task, _lock: lock })
+        kept.close().await;
+    }
+    started
 }
 
 /// Takes the data directory for this server alone, before anything in it

@@ -149,6 +149,53 @@ async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A first start that fails before it serves (its port taken) never showed
+/// the password it made: the next start makes and prints one. Before, the
+/// password was kept and never printed, and the administrator was locked out.
+#[tokio::test]
+async fn a_first_start_that_fails_leaves_no_unshown_admin_password() -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir()?;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let failed = tokio::process::Command::new(server_binary()?)
+        .args(["--http", &taken.local_addr()?.to_string(), "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("GAVEL_ADMIN_PASSWORD")
+        .output()
+        .await?;
+    assert!(!failed.status.success(), "the port is taken");
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(!stdout.contains("admin "), "{stdout}");
+    drop(taken);
+    let mut child = tokio::process::Command::new(server_binary()?)
+        .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("GAVEL_ADMIN_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = vec![];
+    while let Some(l) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
+        let done = l.starts_with("listening ");
+        seen.push(l);
+        if done {
+            break;
+        }
+    }
+    let line = seen.iter().find(|l| l.starts_with("admin ")).unwrap_or_else(|| panic!("a password is printed: {seen:?}"));
+    let password = line.strip_prefix("admin username=admin password=").expect("format");
+    let addr = seen.last().unwrap().strip_prefix("listening http=").unwrap().split(' ').next().unwrap().to_string();
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/staff/session"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200, "the printed password signs in");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_postgres_url_is_answered_with_not_supported_yet() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
