@@ -641,6 +641,32 @@ async fn preparing_a_tablet_whose_disk_is_full_stops_and_says_why() -> anyhow::R
     Ok(())
 }
 
+/// One document too large for what the tablet has left does not keep out
+/// the smaller ones that fit: before, every download pass stopped at it
+/// (the first in order), and the part of it kept held the space.
+#[tokio::test]
+async fn a_document_too_large_for_the_disk_does_not_keep_out_those_that_fit() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    // First in order (the same item, the lowest id): 12 MiB, on an 8 MiB disk.
+    s.upload_document("Bản đồ quy hoạch.pdf", pack_pdf(12, 1024 * 1024, 31, None), &[]).await?;
+    for n in 0..3 {
+        s.upload_document(&format!("Tờ trình {n}.pdf"), pack_pdf(2, 256 * 1024, 32 + n, None), &[]).await?;
+    }
+    let cache = tempfile::tempdir()?;
+    let mut cmd = on_small_disk(cache.path(), 8 * 1024 * 1024, &workspace_binary("gavel-agent")?);
+    cmd.args(s.join_args(0, server.quic_addr, &server.fingerprint, &cache.path().to_string_lossy()))
+        .arg("--once")
+        .stdin(std::process::Stdio::null());
+    let out = tokio::time::timeout(LONG, tokio::process::Command::from(cmd).output())
+        .await
+        .map_err(|_| anyhow::anyhow!("the agent kept trying to fill a full disk"))??;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout} {stderr}");
+    assert!(stderr.contains("No space left on device") && stderr.contains("(it holds 3 of 4)"), "{stderr}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_survives_a_change_of_the_tablets_address() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

@@ -827,6 +827,11 @@ async fn run_downloads(shared: Arc<Shared>) {
     // at every event (each ballot), and the files are looked at again only
     // when what may stay has changed.
     let mut clean_for: Option<Vec<String>> = None;
+    // Versions the tablet's storage could not take (its disk full): their
+    // part is given back at once and they are tried after the others, so
+    // one document too large for what is left does not keep out the
+    // smaller ones that fit.
+    let mut no_room: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -875,8 +880,11 @@ async fn run_downloads(shared: Arc<Shared>) {
                 p.bytes_done += d.size;
             }
             shared.progress.send_replace(p.clone());
+            no_room.retain(|version| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
-                for d in docs.iter().filter(|d| !shared.cache.has(&d.sha256)) {
+                let mut todo: Vec<&Document> = docs.iter().filter(|d| !shared.cache.has(&d.sha256)).collect();
+                todo.sort_by_key(|d| no_room.contains(&d.sha256));
+                for d in todo {
                     if refused.get(&d.sha256).is_some_and(|r| r.next > Instant::now()) {
                         continue;
                     }
@@ -895,10 +903,13 @@ async fn run_downloads(shared: Arc<Shared>) {
                             t.bytes_fetched += stats.bytes_fetched;
                             drop(t);
                             refused.remove(&d.sha256);
+                            no_room.remove(&d.sha256);
                             shared.progress.send_modify(|p| {
                                 p.docs_done += 1;
                                 p.bytes_done = base + d.size;
-                                p.problem = None;
+                                if !storage_failed {
+                                    p.problem = None;
+                                }
                             });
                             storage_wait = Duration::ZERO;
                         }
@@ -909,9 +920,16 @@ async fn run_downloads(shared: Arc<Shared>) {
                             if shared.progress.borrow().problem.as_ref() != Some(&problem) {
                                 tracing::warn!(document = %d.id, error = %format!("{e:#}"), "cannot keep a document on this tablet");
                             }
-                            shared.progress.send_modify(|p| p.problem = Some(problem));
+                            shared.progress.send_modify(|p| {
+                                p.problem = Some(problem);
+                                p.bytes_done = base;
+                            });
+                            if let Err(e) = shared.cache.discard_partial(&d.sha256) {
+                                tracing::warn!(document = %d.id, error = %e, "cannot give back the space of a document not kept");
+                            }
+                            no_room.insert(d.sha256.clone());
                             (failed, storage_failed) = (true, true);
-                            break;
+                            continue;
                         }
                         Err(e) if state_behind(&e) => {
                             // A new version on the room, not yet in this state:

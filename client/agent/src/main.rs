@@ -260,14 +260,20 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             last_seq = Some(s.seq);
         }
         let p = progress.borrow_and_update().clone();
+        // Preparing a tablet (--once) stops once the pass that met the
+        // problem is over (the documents that fit kept first): its storage
+        // must be seen to. Serving goes on with what it holds, and retries.
+        if a.once
+            && p.current.is_empty()
+            && let Some(why) = &p.problem
+        {
+            bar.finish_and_clear();
+            bail!("the tablet cannot keep the documents: {why} (it holds {} of {})", p.docs_done, p.docs_total);
+        }
         if p.problem != problem {
-            if let Some(why) = &p.problem {
-                // Preparing a tablet (--once) stops here: its storage must be
-                // seen to first. Serving goes on with what it holds, and retries.
-                if a.once {
-                    bar.finish_and_clear();
-                    bail!("the tablet cannot keep the documents: {why}");
-                }
+            if let Some(why) = &p.problem
+                && !a.once
+            {
                 bar.suspend(|| eprintln!("gavel-agent: the tablet cannot keep the documents: {why}; trying again later"));
             }
             problem = p.problem.clone();

@@ -382,6 +382,20 @@ impl Cache {
         })
     }
 
+    /// Gives back the space of a version not complete (the part of it kept
+    /// so far), when the tablet's storage could not take the rest.
+    pub fn discard_partial(&self, sha256: &str) -> std::io::Result<()> {
+        if self.has(sha256) {
+            return Ok(());
+        }
+        let path = self.data_path(sha256);
+        self.held.lock().expect("cache index").retain(|_, slot| slot.file != path);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes every cached document (a revoked tablet, a new key); the
     /// agent removes its own files itself.
     pub fn wipe(&self) -> anyhow::Result<()> {
