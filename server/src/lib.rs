@@ -231,7 +231,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     /// The data directory's lock, held until the server is dropped.
-    _lock: std::fs::File,
+    _lock: Arc<std::fs::File>,
 }
 
 impl Server {
@@ -260,7 +260,10 @@ impl Server {
 /// starts serving. Returns once the listener is bound.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let lock = lock_data_dir(&config.data_dir).await?;
+    let lock = Arc::new(lock_data_dir(&config.data_dir).await?);
+    // Held by the failure path below too, until the account is forgotten:
+    // another server waiting for the directory must not see it meanwhile.
+    let held = lock.clone();
     let db = store::open(&config.data_dir, config.database_url.as_deref()).await?;
     let mut report = StartReport {
         admin_password: auth::ensure_admin(&db, config.admin_password.as_deref()).await.map_err(anyhow::Error::from)?,
@@ -378,6 +381,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
         kept.close().await;
     }
+    drop(held);
     started
 }
 

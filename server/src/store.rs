@@ -83,6 +83,12 @@ pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Db> {
 /// (with the pool's 10 s busy timeout, a reader that held on made each try
 /// wait 10 s, for a hundred tries).
 pub async fn truncate_wal(db: &Db) -> bool {
+    truncate_wal_tries(db, 100).await
+}
+
+/// [`truncate_wal`] with at most `tries` tries, 20 ms apart; its failures
+/// are logged by the first (a retry in the background keeps quiet).
+async fn truncate_wal_tries(db: &Db, tries: usize) -> bool {
     let mut conn = match db.acquire().await {
         Ok(c) => c,
         Err(e) => {
@@ -92,7 +98,7 @@ pub async fn truncate_wal(db: &Db) -> bool {
     };
     let mut emptied = false;
     if sqlx::query("PRAGMA busy_timeout = 20").execute(&mut *conn).await.is_ok() {
-        for _ in 0..100 {
+        for _ in 0..tries {
             match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await {
                 Ok((0, _, _)) => {
                     emptied = true;
@@ -100,7 +106,9 @@ pub async fn truncate_wal(db: &Db) -> bool {
                 }
                 Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
                 Err(e) => {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    if tries > 1 {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
                     break;
                 }
             }
@@ -119,13 +127,25 @@ const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 /// [`truncate_wal`], tried again every second in the background until the
 /// log is empty, when a reader kept it from being emptied at once: before,
 /// it stayed (with the order of a secret poll's ballots) until the next start.
+/// One such retry at a time for each database: each secret poll closed
+/// meanwhile would otherwise add one, each holding a connection.
 pub fn truncate_wal_soon(db: &Db) {
+    static RETRYING: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let file = db.connect_options().get_filename().to_path_buf();
+    {
+        let mut retrying = RETRYING.lock().expect("WAL retries");
+        if retrying.contains(&file) {
+            return;
+        }
+        retrying.push(file.clone());
+    }
     tracing::warn!("the write-ahead log kept waiting for readers: it is emptied once they let go");
     let db = db.clone();
     tokio::spawn(async move {
-        while !db.is_closed() && !truncate_wal(&db).await {
+        while !db.is_closed() && !truncate_wal_tries(&db, 1).await {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
+        RETRYING.lock().expect("WAL retries").retain(|f| *f != file);
     });
 }
 

@@ -86,6 +86,10 @@ pub struct Progress {
     /// Documents the room would not give for now (an error of its own, not
     /// of the link): tried again later.
     pub refused: Vec<Refused>,
+    /// The download pass these figures belong to went through every
+    /// document it had to try (it was not cut short by the link, or by the
+    /// meeting changing).
+    pub pass_over: bool,
 }
 
 /// A document the room would not give.
@@ -830,8 +834,10 @@ async fn run_downloads(shared: Arc<Shared>) {
     // Versions the tablet's storage could not take (its disk full): their
     // part is given back at once and they are tried after the others, so
     // one document too large for what is left does not keep out the
-    // smaller ones that fit.
-    let mut no_room: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // smaller ones that fit; and again only after a wait of their own
+    // (10 s doubling to ten minutes), not at every event of the meeting,
+    // each time fetched up to the full disk. By version: (tries, next try).
+    let mut no_room: HashMap<String, (u32, Instant)> = HashMap::new();
     loop {
         let online = link_rx.borrow_and_update().clone();
         let state = state_rx.borrow_and_update().clone();
@@ -880,11 +886,15 @@ async fn run_downloads(shared: Arc<Shared>) {
                 p.bytes_done += d.size;
             }
             shared.progress.send_replace(p.clone());
-            no_room.retain(|version| docs.iter().any(|d| d.sha256 == *version));
+            no_room.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
+                let mut cut = false;
                 let mut todo: Vec<&Document> = docs.iter().filter(|d| !shared.cache.has(&d.sha256)).collect();
-                todo.sort_by_key(|d| no_room.contains(&d.sha256));
+                todo.sort_by_key(|d| no_room.contains_key(&d.sha256));
                 for d in todo {
+                    if no_room.get(&d.sha256).is_some_and(|(_, next)| *next > Instant::now()) {
+                        continue;
+                    }
                     if refused.get(&d.sha256).is_some_and(|r| r.next > Instant::now()) {
                         continue;
                     }
@@ -904,14 +914,18 @@ async fn run_downloads(shared: Arc<Shared>) {
                             drop(t);
                             refused.remove(&d.sha256);
                             no_room.remove(&d.sha256);
+                            // The problem stays while a document still found no room.
+                            let over = !storage_failed && no_room.is_empty();
                             shared.progress.send_modify(|p| {
                                 p.docs_done += 1;
                                 p.bytes_done = base + d.size;
-                                if !storage_failed {
+                                if over {
                                     p.problem = None;
                                 }
                             });
-                            storage_wait = Duration::ZERO;
+                            if over {
+                                storage_wait = Duration::ZERO;
+                            }
                         }
                         Err(e) if e.downcast_ref::<crate::pack::StorageFailed>().is_some() => {
                             // The cause itself ("No space left on device"): the browser and
@@ -927,7 +941,9 @@ async fn run_downloads(shared: Arc<Shared>) {
                             if let Err(e) = shared.cache.discard_partial(&d.sha256) {
                                 tracing::warn!(document = %d.id, error = %e, "cannot give back the space of a document not kept");
                             }
-                            no_room.insert(d.sha256.clone());
+                            let tries = no_room.get(&d.sha256).map_or(0, |(t, _)| *t);
+                            let wait = Duration::from_secs(10u64 << tries.min(6)).min(Duration::from_secs(600));
+                            no_room.insert(d.sha256.clone(), (tries + 1, Instant::now() + wait));
                             (failed, storage_failed) = (true, true);
                             continue;
                         }
@@ -935,7 +951,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                             // A new version on the room, not yet in this state:
                             // the state that names it is on its way.
                             tracing::info!(document = %d.id, "the room holds a newer version; waiting for the meeting's state");
-                            failed = true;
+                            (failed, cut) = (true, true);
                             break;
                         }
                         Err(e) if online.connection.close_reason().is_none() => {
@@ -952,15 +968,19 @@ async fn run_downloads(shared: Arc<Shared>) {
                         }
                         Err(e) => {
                             tracing::info!(document = %d.id, error = %format!("{e:#}"), "download interrupted");
-                            failed = true;
+                            (failed, cut) = (true, true);
                             break;
                         }
                     }
                     if state_rx.has_changed().unwrap_or(false) {
+                        cut = true;
                         break; // the agenda moved or documents changed: start over in the new order
                     }
                 }
-                shared.progress.send_modify(|p| p.current.clear());
+                shared.progress.send_modify(|p| {
+                    p.current.clear();
+                    p.pass_over = !cut;
+                });
             }
             // Once every listed document is complete (or refused by the room
             // for now), what the meeting no longer lists for this reader
@@ -1002,6 +1022,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             let due = refused
                 .values()
                 .map(|r| r.next)
+                .chain(no_room.values().map(|(_, next)| *next))
                 .min()
                 .map_or(Duration::from_secs(1), |next| next.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
             tokio::select! {
@@ -1011,9 +1032,15 @@ async fn run_downloads(shared: Arc<Shared>) {
             }
             continue;
         }
-        // A document refused by the room is tried again when its wait is
-        // over, even if nothing else happens meanwhile.
-        let due = refused.values().map(|r| r.next.saturating_duration_since(Instant::now())).min();
+        // A document refused by the room, or that found no room on the
+        // tablet, is tried again when its wait is over, even if nothing else
+        // happens meanwhile.
+        let due = refused
+            .values()
+            .map(|r| r.next)
+            .chain(no_room.values().map(|(_, next)| *next))
+            .min()
+            .map(|next| next.saturating_duration_since(Instant::now()));
         tokio::select! {
             r = state_rx.changed() => if r.is_err() { return },
             r = link_rx.changed() => if r.is_err() { return },

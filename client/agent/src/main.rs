@@ -264,7 +264,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         // problem is over (the documents that fit kept first): its storage
         // must be seen to. Serving goes on with what it holds, and retries.
         if a.once
-            && p.current.is_empty()
+            && p.pass_over
             && let Some(why) = &p.problem
         {
             bar.finish_and_clear();
