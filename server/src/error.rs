@@ -34,6 +34,8 @@ pub enum Error {
     NotAPdf,
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("the room's database is busy: try again in a moment")]
+    Busy,
     #[error("too many wrong PINs: try again in {wait_secs} s")]
     TooManyAttempts { wait_secs: u64 },
     #[error("too many wrong PINs: sign-in is locked until the chair or the secretary unlocks it")]
@@ -52,7 +54,18 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(e.into())
+        if is_busy(&e) { Error::Busy } else { Error::Internal(e.into()) }
+    }
+}
+
+/// The database stayed locked past its busy timeout (another writer held
+/// it), or no connection came free: worth trying again, not a fault.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
     }
 }
 
@@ -92,7 +105,7 @@ impl Error {
             Error::BadRequest { code, .. } => code,
             Error::TooLarge { .. } => "too_large",
             Error::NotAPdf => "not_a_pdf",
-            Error::Unavailable => "unavailable",
+            Error::Unavailable | Error::Busy => "unavailable",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::SignInLocked => "sign_in_locked",
             Error::Revoked => "revoked",
@@ -121,7 +134,7 @@ impl Error {
             Error::Protocol(ProtocolError::TooLarge { .. }) | Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Protocol(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::NotAPdf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unstampable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

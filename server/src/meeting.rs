@@ -681,8 +681,9 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a transaction");
+            let busy = crate::error::is_busy(&e);
             for job in batch {
-                let _ = job.reply.send(Err(Error::Internal(anyhow::anyhow!("database unavailable"))));
+                let _ = job.reply.send(Err(if busy { Error::Busy } else { Error::Internal(anyhow::anyhow!("database unavailable")) }));
             }
             return;
         }

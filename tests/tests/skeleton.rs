@@ -588,3 +588,22 @@ async fn a_snapshot_larger_than_a_fragment_arrives_whole_over_websocket() -> any
     assert!(state.participants.iter().any(|p| p.id == s.voters[0].0));
     Ok(())
 }
+
+/// A command that finds the database locked past its busy timeout (another
+/// process holding it: a backup tool, a second writer) is answered 503
+/// `unavailable`, to be tried again, not 500 `internal`; its retry is taken.
+#[tokio::test]
+async fn a_command_the_database_is_too_busy_for_is_answered_try_again_and_its_retry_is_taken() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let other = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let lock = other.begin_with("BEGIN IMMEDIATE").await?;
+    let add = Command::AddItem { title: "Kiến nghị cử tri".into(), presenter: String::new(), summary: String::new(), position: None };
+    let a = s.admin.command(s.meeting, "while-locked", &add).await?;
+    assert_eq!((a.status, a.code()), (503, "unavailable"), "{a:?}");
+    lock.rollback().await?;
+    let a = s.admin.command(s.meeting, "while-locked", &add).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    Ok(())
+}
