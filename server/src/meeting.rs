@@ -1600,9 +1600,10 @@ async fn sign_files(events: Vec<(String, Event)>, services: &Services, state: &M
             write_file(&path, &bytes)?;
         }
         // The files' entries and the new directories' own, each flushed
-        // once, so a power cut after the commit that records the files'
-        // hashes cannot lose the files.
-        for d in dir.ancestors().take(3) {
+        // once (the version's, the meeting's, `minutes/` and the data
+        // directory that holds it), so a power cut after the commit that
+        // records the files' hashes cannot lose the files.
+        for d in dir.ancestors().take(4) {
             crate::documents::sync_dir(d)?;
         }
         Ok(())
