@@ -601,6 +601,13 @@ impl Assembly {
     }
 }
 
+/// The store of a data directory, opened from the test as another process
+/// would (an auditor read-only; a backup tool or a second writer not).
+pub async fn open_store(dir: &Path, read_only: bool) -> anyhow::Result<sqlx::SqlitePool> {
+    let url = format!("sqlite://{}{}", dir.join("gavel.db").display(), if read_only { "?mode=ro" } else { "" });
+    Ok(sqlx::SqlitePool::connect(&url).await?)
+}
+
 /// Every file under `dir`, at any depth.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];

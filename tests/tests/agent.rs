@@ -165,9 +165,10 @@ async fn another_participant_cannot_sign_in_through_an_agent_that_acts_for_someo
 }
 
 /// The cache is the tablet account's alone. When the meeting closes, the
-/// documents not for everyone leave the tablet, as paper copies are collected after a meeting; before, every
-/// restricted document of every meeting stayed on it. The public ones stay,
-/// and the room still gives the others to whoever may read them.
+/// documents not for everyone leave the tablet, as paper copies are
+/// collected after a meeting; before, every restricted document of every
+/// meeting stayed on it. The public ones stay, and the room still gives the
+/// others to whoever may read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restricted_documents_leave_the_tablet_when_the_meeting_closes() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

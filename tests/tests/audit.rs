@@ -23,8 +23,7 @@ fn copy_dir(from: &std::path::Path) -> anyhow::Result<tempfile::TempDir> {
 }
 
 async fn tamper(dir: &std::path::Path, sql: &str) -> anyhow::Result<()> {
-    let url = format!("sqlite://{}", dir.join("gavel.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await?;
+    let pool = open_store(dir, false).await?;
     sqlx::query(sql).execute(&pool).await?;
     pool.close().await;
     Ok(())

@@ -116,30 +116,34 @@ async fn a_second_server_on_the_same_data_directory_refuses_to_start_and_the_fir
     Ok(())
 }
 
+/// Starts the server on `dir` with no administrator password given; the
+/// running server and the lines it printed up to its start line.
+async fn start_with_no_admin_password(dir: &std::path::Path) -> anyhow::Result<(tokio::process::Child, Vec<String>)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(server_binary()?)
+        .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
+        .arg(dir)
+        .env_remove("GAVEL_ADMIN_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut seen = vec![];
+    while let Some(l) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
+        let done = l.starts_with("listening ");
+        seen.push(l);
+        if done {
+            break;
+        }
+    }
+    Ok((child, seen))
+}
+
 #[tokio::test]
 async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir()?;
-    let run = || async {
-        let mut child = tokio::process::Command::new(server_binary()?)
-            .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
-            .arg(dir.path())
-            .env_remove("GAVEL_ADMIN_PASSWORD")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut seen = vec![];
-        while let Some(l) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
-            let done = l.starts_with("listening ");
-            seen.push(l);
-            if done {
-                break;
-            }
-        }
-        anyhow::Ok(seen)
-    };
+    let run = || async { anyhow::Ok(start_with_no_admin_password(dir.path()).await?.1) };
     let first = run().await?;
     let line = first.iter().find(|l| l.starts_with("admin ")).expect("printed on first start");
     let password = line.strip_prefix("admin username=admin password=").expect("format");
@@ -154,7 +158,6 @@ async fn a_generated_admin_password_is_printed_once() -> anyhow::Result<()> {
 /// password was kept and never printed, and the administrator was locked out.
 #[tokio::test]
 async fn a_first_start_that_fails_leaves_no_unshown_admin_password() -> anyhow::Result<()> {
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir()?;
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let failed = tokio::process::Command::new(server_binary()?)
@@ -167,23 +170,7 @@ async fn a_first_start_that_fails_leaves_no_unshown_admin_password() -> anyhow::
     let stdout = String::from_utf8_lossy(&failed.stdout);
     assert!(!stdout.contains("admin "), "{stdout}");
     drop(taken);
-    let mut child = tokio::process::Command::new(server_binary()?)
-        .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns", "--data-dir"])
-        .arg(dir.path())
-        .env_remove("GAVEL_ADMIN_PASSWORD")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = vec![];
-    while let Some(l) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
-        let done = l.starts_with("listening ");
-        seen.push(l);
-        if done {
-            break;
-        }
-    }
+    let (_server, seen) = start_with_no_admin_password(dir.path()).await?;
     let line = seen.iter().find(|l| l.starts_with("admin ")).unwrap_or_else(|| panic!("a password is printed: {seen:?}"));
     let password = line.strip_prefix("admin username=admin password=").expect("format");
     let addr = seen.last().unwrap().strip_prefix("listening http=").unwrap().split(' ').next().unwrap().to_string();

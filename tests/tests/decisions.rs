@@ -41,12 +41,6 @@ async fn ballots_as_placed(dir: &std::path::Path, db: &sqlx::SqlitePool) -> anyh
     Ok(page.windows(3).filter(|w| w[0] == b'[' && matches!(w[1], b'0' | b'1') && w[2] == b']').map(|w| w[1] - b'0').collect())
 }
 
-/// Opens the store of a data directory read-only, as an auditor would.
-async fn open_db(dir: &std::path::Path) -> anyhow::Result<sqlx::SqlitePool> {
-    let url = format!("sqlite://{}?mode=ro", dir.join("gavel.db").display());
-    Ok(sqlx::SqlitePool::connect(&url).await?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_voters_in_the_same_second_are_counted_exactly_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -79,7 +73,7 @@ async fn five_hundred_voters_in_the_same_second_are_counted_exactly_once() -> an
     assert!(!result.adopted, "167 of 501 present is not a majority");
 
     // The published result equals a count made from the database.
-    let db = open_db(dir.path()).await?;
+    let db = open_store(dir.path(), true).await?;
     let voters: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM poll_voters WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
     assert_eq!(voters, 500, "each voter once");
     let mut counts = [0u32; 3];
@@ -121,7 +115,7 @@ async fn a_secret_poll_leaves_nothing_that_links_a_voter_to_a_choice() -> anyhow
     assert_eq!(result.counts, vec![20, 20, 0]);
     drop(p);
 
-    let db = open_db(dir.path()).await?;
+    let db = open_store(dir.path(), true).await?;
     // The ballots: choices under random keys, no voter, no time, and not in
     // the order they were cast.
     let columns: Vec<String> =
@@ -201,7 +195,7 @@ async fn ballots_acknowledged_before_a_kill_are_all_there_after_restart() -> any
 
     let p2 = ServerProcess::start(dir.path(), &[]).await?;
     let base = format!("http://{}", p2.addr);
-    let db = open_db(dir.path()).await?;
+    let db = open_store(dir.path(), true).await?;
     let stored: Vec<i64> =
         sqlx::query_scalar("SELECT participant_id FROM poll_voters WHERE poll_id = ?").bind(poll.0).fetch_all(&db).await?;
     let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM named_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
@@ -568,11 +562,9 @@ async fn what_is_on_record_is_not_removed() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let p = ServerProcess::start(dir.path(), &[]).await?;
-    let s = Assembly::build(&format!("http://{}", p.addr), 3).await?;
+/// A secret poll, open, in which every voter chose the first option; the
+/// chair's client and the poll.
+async fn secret_poll_all_voted_for_first(s: &Assembly) -> anyhow::Result<(Http, PollId)> {
     let chair = s.sign_in(&s.chair).await?;
     let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
     chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
@@ -580,12 +572,21 @@ async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() ->
         let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
         assert_eq!(a.status, 200, "{a:?}");
     }
+    Ok((chair, poll))
+}
+
+#[tokio::test]
+async fn a_cancelled_secret_poll_leaves_neither_its_choices_nor_their_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let p = ServerProcess::start(dir.path(), &[]).await?;
+    let s = Assembly::build(&format!("http://{}", p.addr), 3).await?;
+    let (chair, poll) = secret_poll_all_voted_for_first(&s).await?;
     let a = chair.command(s.meeting, "cancel", &Command::CancelPoll { poll, reason: "Sai nội dung".into() }).await?;
     assert_eq!(a.status, 200, "{a:?}");
     drop(p); // killed: no checkpoint on the way out
     let wal = dir.path().join("gavel.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal)?.len() == 0, "WAL left with {} bytes", std::fs::metadata(&wal)?.len());
-    let db = open_db(dir.path()).await?;
+    let db = open_store(dir.path(), true).await?;
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM secret_ballots WHERE poll_id = ?").bind(poll.0).fetch_one(&db).await?;
     assert_eq!(left, 0, "a cancelled vote's choices are gone");
     let placed = ballots_as_placed(dir.path(), &db).await?;
@@ -602,14 +603,8 @@ async fn the_log_a_reader_kept_from_being_emptied_after_a_secret_poll_is_emptied
     let dir = tempfile::tempdir()?;
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 3).await?;
-    let chair = s.sign_in(&s.chair).await?;
-    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, true, false)).await?).await?);
-    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
-    for (i, v) in s.voters.iter().enumerate() {
-        let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
-        assert_eq!(a.status, 200, "{a:?}");
-    }
-    let reader = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let (chair, poll) = secret_poll_all_voted_for_first(&s).await?;
+    let reader = open_store(dir.path(), false).await?;
     let mut snapshot = reader.begin().await?;
     let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&mut *snapshot).await?;
     let a = chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;

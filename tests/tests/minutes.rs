@@ -217,7 +217,7 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     }
 
     // The counts in the exports equal those in the database.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", dir.path().join("gavel.db").display())).await?;
+    let db = open_store(dir.path(), true).await?;
     let csv = String::from_utf8(get("csv").await?)?;
     // For a spreadsheet on a Vietnamese Windows: ";" between fields, a
     // decimal comma, words in Vietnamese, the room's time.
@@ -278,7 +278,7 @@ async fn signing_the_minutes_renders_them_without_holding_the_database_write_loc
     chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
     chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?;
 
-    let other = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let other = open_store(dir.path(), false).await?;
     let lock = other.begin_with("BEGIN IMMEDIATE").await?;
     let files = dir.path().join("minutes").join(s.meeting.to_string()).join("v1");
     let signatures = || {

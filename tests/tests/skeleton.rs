@@ -597,7 +597,7 @@ async fn a_command_the_database_is_too_busy_for_is_answered_try_again_and_its_re
     let dir = tempfile::tempdir()?;
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
-    let other = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gavel.db").display())).await?;
+    let other = open_store(dir.path(), false).await?;
     let lock = other.begin_with("BEGIN IMMEDIATE").await?;
     let add = Command::AddItem { title: "Kiến nghị cử tri".into(), presenter: String::new(), summary: String::new(), position: None };
     let a = s.admin.command(s.meeting, "while-locked", &add).await?;
