@@ -1167,6 +1167,7 @@ pub async fn start_agent_as(
         pin: Some(who.1.clone()),
         cache_dir: cache_dir.to_path_buf(),
         listen: Some("127.0.0.1:0".parse()?),
+        rediscover: false,
     })
     .await
 }

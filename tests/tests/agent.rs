@@ -377,6 +377,7 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
         pin: pin.map(str::to_string),
         cache_dir: cache.path().to_path_buf(),
         listen: Some("127.0.0.1:0".parse().unwrap()),
+        rediscover: false,
     };
     let no_pin = gavel_agent::agent::Agent::start(options(None)).await.err().expect("no PIN, no documents");
     assert!(format!("{no_pin:#}").contains("PIN"), "{no_pin:#}");
@@ -810,6 +811,7 @@ async fn a_new_pin_from_the_secretary_starts_the_cache_afresh_and_a_wrong_one_op
         pin: Some(pin.to_string()),
         cache_dir: cache.path().to_path_buf(),
         listen: None,
+        rediscover: false,
     };
     // A wrong PIN, the room reachable: refused, and the cache is left as it was.
     let wrong = if s.voters[0].1 == "000000" { "111111" } else { "000000" };

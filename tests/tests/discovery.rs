@@ -2,6 +2,7 @@
 //! (no multicast ever leaves it): the room is found with the right TXT
 //! values, and disappears when the server stops.
 
+use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use std::time::{Duration, Instant};
@@ -100,4 +101,79 @@ fn a_room_of_another_protocol_version_is_named_with_its_versions() -> anyhow::Re
     assert!(err.contains("speaks protocol version 2") && err.contains("this agent speaks 1"), "{err}");
     let _ = daemon.shutdown();
     Ok(())
+}
+
+/// The room's machine comes back on another address (a new DHCP lease, and
+/// another port after its restart): a tablet that found it on the LAN looks
+/// for it there again, by its certificate's fingerprint, and follows it
+/// instead of staying offline until someone restarts the agent.
+#[test]
+fn a_tablet_follows_its_room_to_a_new_address() -> anyhow::Result<()> {
+    if in_private_network("a_tablet_follows_its_room_to_a_new_address")? {
+        return Ok(());
+    }
+    let on = |ip: &'static str, nic: &'static str| {
+        move |c: &mut gavel_server::Config| {
+            c.mdns = true;
+            c.mdns_interfaces = vec![nic.to_string()];
+            c.room = "Phòng họp số 3".into();
+            c.quic = format!("{ip}:0").parse().expect("an address");
+            c.http = format!("{ip}:0").parse().expect("an address");
+        }
+    };
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let server = TestServer::start_in(dir.path(), on("10.213.0.1", "lan0")).await?;
+        let mut s = Assembly::build(&server.url(""), 1).await?;
+        let cache = tempfile::tempdir()?;
+        let mut agent = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+            .args(["join", "Phòng họp số 3", "--discover-timeout", "4", "--listen", "127.0.0.1:0", "--cache"])
+            .arg(cache.path())
+            .env("GAVEL_CODE", format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
+        let mut said = String::new();
+        let within = Duration::from_secs(90);
+        said_line(&mut lines, &mut said, "signed-in name=", within).await?;
+
+        server.stop().await?;
+        said_line(&mut lines, &mut said, "offline", within).await?;
+        let server = TestServer::start_in(dir.path(), on("10.213.0.2", "lan1")).await?;
+        said_line(&mut lines, &mut said, "online", within).await?;
+        // Followed there, not only connected: the room's changes reach it.
+        s.admin.base = server.url("");
+        let item =
+            Command::AddItem {
+                title: "Sau khi đổi địa chỉ".into(), presenter: String::new(), summary: String::new(), position: None
+            };
+        assert_eq!(s.admin.command(s.meeting, "moved", &item).await?.status, 200);
+        said_line(&mut lines, &mut said, "state seq=", within).await?;
+        agent.kill().await?;
+        server.stop().await?;
+        Ok(())
+    })
+}
+
+/// Reads the agent's lines until one contains `what`, keeping them in `said`.
+async fn said_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    said: &mut String,
+    what: &str,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .map_err(|_| anyhow::anyhow!("the agent did not say {what:?} within {within:?}; it said:\n{said}"))??
+            .ok_or_else(|| anyhow::anyhow!("the agent ended before saying {what:?}; it said:\n{said}"))?;
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains(what) {
+            return Ok(());
+        }
+    }
 }

@@ -57,6 +57,11 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// Where to serve the web UI (`None`: no local server).
     pub listen: Option<SocketAddr>,
+    /// The room was found by mDNS: when it stops answering at `server`, it
+    /// is looked for again on the LAN by its fingerprint (it may have moved
+    /// to another address). Never for a room given by address: that LAN may
+    /// have no mDNS, or forbid multicast.
+    pub rediscover: bool,
 }
 
 /// The link as the rest of the agent sees it.
@@ -193,6 +198,8 @@ struct Saved {
 /// What the agent's tasks share.
 pub struct Shared {
     pub opts: Options,
+    /// Where the room is now: `opts.server`, until it is found elsewhere.
+    server: Mutex<SocketAddr>,
     /// The cache directory's lock: held as long as anything of this agent
     /// may still write to the cache (its tasks end after the agent is dropped).
     _lock: std::fs::File,
@@ -410,6 +417,7 @@ impl Agent {
             outbox_rx: tokio::sync::Mutex::new(outbox_rx),
             pending: Mutex::new(HashMap::new()),
             clock_offset: Mutex::new(time::Duration::ZERO),
+            server: Mutex::new(opts.server),
             opts,
         });
         let mut tasks = vec![tokio::spawn(run_link(shared.clone())), tokio::spawn(run_downloads(shared.clone()))];
@@ -492,6 +500,11 @@ impl Shared {
         }
     }
 
+    /// Where the room is now.
+    pub fn server(&self) -> SocketAddr {
+        *self.server.lock().expect("server")
+    }
+
     fn server_time(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc() + *self.clock_offset.lock().expect("clock")
     }
@@ -527,7 +540,7 @@ impl<E: Into<anyhow::Error>> From<E> for Ended {
 }
 
 async fn run_link(shared: Arc<Shared>) {
-    let endpoint = match link::client_endpoint(shared.opts.server) {
+    let mut endpoint = match link::client_endpoint(shared.opts.server) {
         Ok(e) => e,
         Err(e) => {
             shared.fatal.send_replace(Some(format!("cannot open a UDP socket: {e:#}")));
@@ -535,10 +548,13 @@ async fn run_link(shared: Arc<Shared>) {
         }
     };
     let mut backoff = Duration::from_millis(200);
+    let mut looking = Rediscovery::default();
     loop {
         let began = Instant::now();
+        let links_before = shared.links_made.load(std::sync::atomic::Ordering::Relaxed);
         let ended = one_link(&shared, &endpoint).await;
         shared.link.send_replace(None);
+        let was_up = shared.links_made.load(std::sync::atomic::Ordering::Relaxed) != links_before;
         // Commands in flight wait for the next link, which sends them again:
         // the room may have applied them, so they are not failed here.
         match ended {
@@ -559,9 +575,76 @@ async fn run_link(shared: Arc<Shared>) {
         if began.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(200);
         }
+        if was_up {
+            looking = Rediscovery::default();
+        } else if shared.opts.rediscover
+            && looking.due()
+            && let Some(moved) = looking.look(&shared).await
+        {
+            if moved.is_ipv4() != endpoint_is_ipv4(&endpoint) {
+                match link::client_endpoint(moved) {
+                    Ok(e) => endpoint = e,
+                    Err(e) => tracing::warn!(error = %e, "cannot open a UDP socket for the room's new address"),
+                }
+            }
+            backoff = Duration::from_millis(200);
+        }
         let jitter = Duration::from_millis(rand::random_range(0..200u64));
         tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn endpoint_is_ipv4(endpoint: &quinn::Endpoint) -> bool {
+    endpoint.local_addr().map(|a| a.is_ipv4()).unwrap_or(true)
+}
+
+/// Looking for the room on the LAN again while it does not answer at its
+/// address: at the first failed try, then less and less often (a room
+/// switched off for the night is not looked for every few seconds).
+struct Rediscovery {
+    next: Instant,
+    wait: Duration,
+}
+
+impl Default for Rediscovery {
+    fn default() -> Self {
+        Rediscovery { next: Instant::now(), wait: Duration::from_secs(10) }
+    }
+}
+
+impl Rediscovery {
+    /// How long one look listens, at most (it ends when the room answers).
+    const LISTEN: Duration = Duration::from_secs(3);
+    const MAX_WAIT: Duration = Duration::from_secs(120);
+
+    fn due(&self) -> bool {
+        Instant::now() >= self.next
+    }
+
+    /// Looks for the room by its fingerprint; its new address when it moved.
+    async fn look(&mut self, shared: &Shared) -> Option<SocketAddr> {
+        self.next = Instant::now() + self.wait;
+        self.wait = (self.wait * 2).min(Self::MAX_WAIT);
+        let fingerprint = shared.opts.fingerprint.clone();
+        let found = tokio::task::spawn_blocking(move || crate::discover::find_fingerprint(&fingerprint, Self::LISTEN)).await;
+        let room = match found {
+            Ok(Ok(Some(room))) => room,
+            Ok(Ok(None)) => return None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot look for the room on the LAN");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for the room on the LAN failed");
+                return None;
+            }
+        };
+        let current = shared.server();
+        let moved = room.quic_addr(Some(current)).filter(|a| *a != current)?;
+        tracing::warn!(from = %current, to = %moved, "the room answers at another address: following it there");
+        *shared.server.lock().expect("server") = moved;
+        Some(moved)
     }
 }
 
@@ -579,10 +662,11 @@ pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<St
 
 async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     let opts = &shared.opts;
-    let l = match Link::connect_with(endpoint, opts.server, &opts.fingerprint, link::ALPN).await {
+    let server = shared.server();
+    let l = match Link::connect_with(endpoint, server, &opts.fingerprint, link::ALPN).await {
         Ok(l) => l,
         Err(e) => {
-            return match explain_connect_error(opts.server, &e) {
+            return match explain_connect_error(server, &e) {
                 Some(why) => Ended::Fatal(why),
                 None => Ended::Retry(e),
             };

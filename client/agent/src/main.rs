@@ -12,7 +12,7 @@ use gavel_agent::agent::{Agent, Options};
 use gavel_agent::discover;
 use gavel_shared::model::*;
 use gavel_shared::protocol::PROTOCOL_VERSION;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -166,9 +166,7 @@ async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAd
             versions.join(", ")
         );
     }
-    let ip: IpAddr =
-        room.addresses.iter().find(|a| a.is_ipv4()).or(room.addresses.first()).copied().context("the room announced no address")?;
-    Ok((SocketAddr::new(ip, room.quic), room.fingerprint.clone()))
+    Ok((room.quic_addr(None).context("the room announced no address")?, room.fingerprint.clone()))
 }
 
 /// The cache of one participant of one meeting of one room: meeting and
@@ -208,10 +206,19 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         None => bail!("the PIN is needed to open the meeting documents kept on this tablet: give --pin, GAVEL_PIN or --code"),
     };
     let pin = Some(pin);
-    let (server, fingerprint) = match (&a.link, a.server, &a.fingerprint) {
-        (Some(link), _, _) => parse_link(link)?,
-        (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase()),
-        _ => find_room(a.room.as_deref(), a.discover_timeout).await?,
+    // A room found on the LAN is looked for there again when it stops
+    // answering at its address; one given by address is not (that LAN may
+    // have no mDNS, or forbid it).
+    let (server, fingerprint, rediscover) = match (&a.link, a.server, &a.fingerprint) {
+        (Some(link), _, _) => {
+            let (server, fp) = parse_link(link)?;
+            (server, fp, false)
+        }
+        (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase(), false),
+        _ => {
+            let (server, fp) = find_room(a.room.as_deref(), a.discover_timeout).await?;
+            (server, fp, true)
+        }
     };
     let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(&fingerprint, meeting, participant));
     let agent = Agent::start(Options {
@@ -222,6 +229,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         pin,
         cache_dir: cache_dir.clone(),
         listen: (!a.once).then_some(a.listen),
+        rediscover,
     })
     .await?;
     let shared = agent.shared.clone();
