@@ -378,13 +378,10 @@ pub fn parse_participants_csv(text: &str) -> Result<Vec<NewParticipant>> {
             parse_bool(&v).ok_or_else(|| Error::bad_request("bad_csv", format!("line {line}: {what} must be yes or no, not {v:?}")))
         };
         let default_member = matches!(role, Role::Chair | Role::Delegate);
-        out.push(NewParticipant {
-            name,
-            position: get(position_col),
-            role,
-            member: flag(member_col, default_member, "member")?,
-            voting: flag(voting_col, default_member, "voting")?,
-        });
+        let member = flag(member_col, default_member, "member")?;
+        // Only members vote: a row saying "not a member" does not vote unless it says so (and is then refused).
+        let voting = flag(voting_col, member, "voting")?;
+        out.push(NewParticipant { name, position: get(position_col), role, member, voting });
     }
     if out.is_empty() {
         return Err(Error::bad_request("bad_csv", "the CSV has no participants"));
@@ -667,15 +664,17 @@ mod tests {
         let csv = "\u{feff}Họ và tên;Chức vụ;Vai trò;Thành viên;Biểu quyết\n\
                    Nguyễn Văn An;Chủ tịch;Chủ trì;có;có\n\
                    Trần Thị Bình;Chánh văn phòng;Thư ký;không;không\n\
-                   Lê Cường;;;;\n";
+                   Lê Cường;;;;\n\
+                   Vũ Khách;;Đại biểu;không;\n";
         let v = parse_participants_csv(csv).unwrap();
-        assert_eq!(v.len(), 3);
+        assert_eq!(v.len(), 4);
         assert_eq!(v[0].role, Role::Chair);
         assert!(v[0].member && v[0].voting);
         assert_eq!(v[1].role, Role::Secretary);
         assert!(!v[1].member);
         assert_eq!(v[2].role, Role::Delegate);
         assert!(v[2].member && v[2].voting, "delegates count and vote unless told otherwise");
+        assert!(!v[3].member && !v[3].voting, "a delegate who is not a member does not vote unless told so");
     }
 
     #[test]

@@ -1299,8 +1299,9 @@ async fn write(
                 p,
                 counts,
                 ballots,
-                by_secretary_ballots + p.hands.iter().sum::<u32>(),
-                state.quorum(),
+                // Hands stand for voters: in an election one voter raises a hand for each of their choices.
+                by_secretary_ballots + p.hand_voters() as u32,
+                state.poll_quorum(p),
                 now(),
             );
             sqlx::query("UPDATE polls SET status = 'closed', result = ? WHERE id = ?")

@@ -120,6 +120,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("only participants present vote", "Chỉ người có mặt mới được biểu quyết."),
     ("only participants vote", "Chỉ thành phần cuộc họp mới biểu quyết."),
     ("this participant does not vote", "Người này không có quyền biểu quyết."),
+    (
+        "only a member votes: tick “Member” too, or untick “Votes”",
+        "Chỉ thành viên mới biểu quyết: hãy đánh dấu cả “Thành viên”, hoặc bỏ dấu “Biểu quyết”.",
+    ),
     ("no participants given", "Chưa có người nào được nêu."),
     ("name each participant once", "Mỗi người chỉ được nêu một lần."),
     ("only an excused absence has a reason", "Chỉ vắng mặt có lý do mới ghi lý do."),
@@ -323,6 +327,11 @@ pub fn allowed(state: &MeetingState, actor: &Actor, kind: CommandKind) -> Result
     Ok(())
 }
 
+fn is_noncharacter(c: char) -> bool {
+    let c = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
+}
+
 fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), RuleError> {
     if required && value.is_empty() {
         return Err(RuleError::Invalid(format!("{field} must not be empty")));
@@ -330,7 +339,9 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
     if value.chars().count() > max {
         return Err(RuleError::Invalid(format!("{field} is longer than {max} characters")));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    // Noncharacters (U+FFFE, U+FFFF, U+FDD0…) too: pasted, they made the
+    // minutes' DOCX invalid XML, which Word will not open.
+    if value.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_noncharacter(c)) {
         return Err(RuleError::Invalid(format!("{field} contains control characters")));
     }
     Ok(())
@@ -432,6 +443,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 return Err(RuleError::Invalid(format!("at most {MAX_BATCH} participants at once")));
             }
             participants.iter().try_for_each(|p| check_new_participant(&p.name, &p.position))?;
+            participants.iter().try_for_each(|p| votes_as_member(p.member, p.voting))?;
             if state.open_poll().is_some() && participants.iter().any(|p| p.member || p.voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
@@ -440,6 +452,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::UpdateParticipant { participant, name, position, role, member, voting } => {
             let p = state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
             check_new_participant(name, position)?;
+            votes_as_member(*member, *voting)?;
             // Who votes and who counts for the quorum make a vote's base: fixed while one is open.
             if state.open_poll().is_some() && (p.member != *member || p.voting != *voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
@@ -693,7 +706,9 @@ fn open_poll(state: &MeetingState, poll: PollId) -> Result<&Poll, RuleError> {
 pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, choices: &[u8]) -> Result<(), RuleError> {
     let p = open_poll(state, poll)?;
     let who = state.participant(voter).ok_or(RuleError::NotFound("participant"))?;
-    if !who.voting {
+    // A vote is counted against members (present, or all): a ballot from
+    // anyone else would count for a motion outside its base.
+    if !who.voting || !who.member {
         return Err(RuleError::Forbidden("this participant does not vote"));
     }
     if who.attendance != Attendance::Present {
@@ -716,6 +731,16 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     // the hands stand for voters present who had not voted, this one among them.
     if !p.voters.contains(&voter) && !p.hands.is_empty() && p.hand_voters() >= not_voted_present(state, p) {
         return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
+    }
+    Ok(())
+}
+
+/// Only a member votes: a vote's base, its quorum and its majority, is
+/// counted in members, and a guest's ballot would count for a motion outside
+/// it (11 in favour of 20 members, 2 of them guests, passing with 9).
+fn votes_as_member(member: bool, voting: bool) -> Result<(), RuleError> {
+    if voting && !member {
+        return Err(RuleError::Invalid("only a member votes: tick “Member” too, or untick “Votes”".into()));
     }
     Ok(())
 }
@@ -1020,6 +1045,46 @@ mod tests {
     }
 
     #[test]
+    fn text_with_noncharacters_is_refused() {
+        let s = sample();
+        let item = |title: &str| Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
+        for bad in ["Báo cáo\u{FFFF}", "Báo cáo\u{FFFE}", "\u{FDD0}Báo cáo", "Báo cáo\u{1FFFF}"] {
+            assert_eq!(check(&s, &actor(&s, 2), &item(bad)).unwrap_err().code(), "invalid", "{bad:?}");
+        }
+        // A bullet pasted from Word (private use), tabs and line breaks are text.
+        assert_eq!(check(&s, &actor(&s, 2), &item("\u{F0B7}\tBáo cáo")), Ok(()));
+    }
+
+    #[test]
+    fn only_members_vote() {
+        let mut s = with_poll(false, false, PollStatus::Open);
+        // A guest given a vote before the rule (an older CSV import): refused at the ballot.
+        std::sync::Arc::make_mut(&mut s.participants)[3].voting = true;
+        let refused = check(&s, &actor(&s, 4), &vote(0)).unwrap_err();
+        assert_eq!(refused.code(), "forbidden", "a voting non-member");
+        std::sync::Arc::make_mut(&mut s.polls).clear();
+        let guest =
+            |member, voting| NewParticipant { name: "Khách mời".into(), position: String::new(), role: Role::Delegate, member, voting };
+        let add = |member, voting| Command::AddParticipants { participants: vec![guest(member, voting)] };
+        let refused = check(&s, &actor(&s, 2), &add(false, true)).unwrap_err();
+        assert_eq!(refused.code(), "invalid");
+        assert!(reason_vi(&refused.to_string()).is_some_and(|vi| vi.contains("Chỉ thành viên")), "said in Vietnamese: {refused}");
+        for (member, voting) in [(true, true), (true, false), (false, false)] {
+            assert_eq!(check(&s, &actor(&s, 2), &add(member, voting)), Ok(()), "member {member}, voting {voting}");
+        }
+        let update = |member, voting| Command::UpdateParticipant {
+            participant: ParticipantId(3),
+            name: "Lê Văn Cường".into(),
+            position: String::new(),
+            role: Role::Delegate,
+            member,
+            voting,
+        };
+        assert_eq!(check(&s, &actor(&s, 2), &update(false, true)).unwrap_err().code(), "invalid");
+        assert_eq!(check(&s, &actor(&s, 2), &update(false, false)), Ok(()));
+    }
+
+    #[test]
     fn only_present_voters_vote() {
         let mut s = with_poll(false, false, PollStatus::Open);
         std::sync::Arc::make_mut(&mut s.participants)[2].attendance = Attendance::Absent;
@@ -1252,7 +1317,7 @@ mod tests {
             "voting while a vote is open"
         );
         assert_eq!(
-            check(&s, &secretary, &update(3, Role::Delegate, false, true)).unwrap_err().code(),
+            check(&s, &secretary, &update(3, Role::Delegate, false, false)).unwrap_err().code(),
             "conflict",
             "member while a vote is open"
         );

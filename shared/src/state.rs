@@ -87,6 +87,23 @@ impl MeetingState {
         crate::decision::quorum(&self.participants, self.meeting.quorum)
     }
 
+    /// The quorum a vote is counted with when it closes: the members
+    /// present then, and those who voted in it and have left since (a ballot
+    /// was cast in the room; marking its voter absent afterwards must not
+    /// turn a vote held with a quorum into one without, nor push a share of
+    /// the members present over 100%), and at least as many members as
+    /// ballots and raised hands were counted.
+    pub fn poll_quorum(&self, p: &Poll) -> Quorum {
+        let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
+        let members: Vec<&Participant> = self.participants.iter().filter(|x| x.member).collect();
+        let total = members.len() as u32;
+        let here_or_voted = members.iter().filter(|x| x.attendance == Attendance::Present || voted.contains(&x.id)).count();
+        let counted = members.iter().filter(|x| voted.contains(&x.id)).count() + p.hand_voters();
+        let present = (here_or_voted.max(counted) as u32).min(total);
+        let rule = self.meeting.quorum;
+        Quorum { present, members: total, needed: rule.needed(total), holds: rule.met(present, total) }
+    }
+
     /// The participants present who vote.
     pub fn voters_present(&self) -> usize {
         self.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()
@@ -439,9 +456,12 @@ impl MeetingState {
             for d in Arc::make_mut(&mut s.documents) {
                 d.readers.retain(|r| Some(*r) == me);
             }
-            if s.polls.iter().any(|p| p.status == PollStatus::Open) {
+            // A cancelled vote's named ballots stay as hidden as while it
+            // was open: followers never saw them, and it counts for nothing.
+            let hidden = |p: &Poll| matches!(p.status, PollStatus::Open | PollStatus::Cancelled);
+            if s.polls.iter().any(hidden) {
                 for p in Arc::make_mut(&mut s.polls) {
-                    if p.status == PollStatus::Open {
+                    if hidden(p) {
                         p.ballots.retain(|b| Some(b.voter) == me);
                         p.hands.clear();
                     }
@@ -591,6 +611,63 @@ pub(crate) mod tests {
         assert!(!s.privileged(&claimed));
         let gone = Actor::Participant { meeting: s.meeting.id, participant: ParticipantId(9), role: Role::Chair };
         assert_eq!((s.role_of(&gone), s.current(&gone)), (None, None));
+    }
+
+    fn poll(voters: &[i64], status: PollStatus) -> Poll {
+        Poll {
+            id: PollId(1),
+            item: ItemId(10),
+            question: "Thông qua nghị quyết?".into(),
+            kind: PollKind::YesNo,
+            options: YES_NO_OPTIONS.iter().map(|o| o.to_string()).collect(),
+            max_choices: 1,
+            secret: false,
+            allow_change: false,
+            rule: MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF },
+            status,
+            voters: voters.iter().map(|v| ParticipantId(*v)).collect(),
+            ballots: voters.iter().map(|v| NamedBallot { voter: ParticipantId(*v), choices: vec![0], by_secretary: false }).collect(),
+            hands: vec![],
+            result: None,
+            cancel_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_vote_is_counted_with_the_members_who_voted_in_it_though_they_left_since() {
+        // Members: 1, 2 and 3 (4 and 5 are not); 1 and 3 vote, then leave.
+        let mut s = sample();
+        let p = poll(&[1, 3], PollStatus::Open);
+        for at in [0, 2] {
+            Arc::make_mut(&mut s.participants)[at].attendance = Attendance::Absent;
+        }
+        assert_eq!((s.quorum().present, s.quorum().holds), (1, false), "the room now");
+        let q = s.poll_quorum(&p);
+        assert_eq!((q.present, q.members, q.holds), (3, 3, true), "the vote: {q:?}");
+        let result = crate::decision::tally(&p, vec![2, 0, 0], 2, 0, q, time::OffsetDateTime::UNIX_EPOCH);
+        assert!(result.adopted && result.base == 3, "2 of the 3 members present at the vote: {result:?}");
+
+        // Hands counted for two members who then left: they were there.
+        let mut by_hand = poll(&[], PollStatus::Open);
+        by_hand.hands = vec![2, 0, 0];
+        let q = s.poll_quorum(&by_hand);
+        assert_eq!((q.present, q.holds), (2, true), "{q:?}");
+        // Never more than the members.
+        by_hand.hands = vec![9, 0, 0];
+        assert_eq!(s.poll_quorum(&by_hand).present, 3);
+    }
+
+    #[test]
+    fn a_cancelled_votes_named_ballots_stay_hidden_from_delegates() {
+        let mut s = sample();
+        s.meeting.status = MeetingStatus::Open;
+        Arc::make_mut(&mut s.polls).push(poll(&[1, 3], PollStatus::Cancelled));
+        let seen = s.visible_to(&actor(&s, 3));
+        let voters: Vec<i64> = seen.polls[0].ballots.iter().map(|b| b.voter.0).collect();
+        assert_eq!(voters, vec![3], "their own ballot alone");
+        assert_eq!(s.visible_to(&actor(&s, 1)).polls[0].ballots.len(), 2, "the chair");
+        Arc::make_mut(&mut s.polls)[0].status = PollStatus::Closed;
+        assert_eq!(s.visible_to(&actor(&s, 3)).polls[0].ballots.len(), 2, "a closed named vote is public");
     }
 
     pub fn actor(s: &MeetingState, id: i64) -> Actor {

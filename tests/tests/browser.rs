@@ -1089,6 +1089,32 @@ async fn a_long_document_shows_its_first_page_before_the_whole_file_has_come() -
     Ok(())
 }
 
+/// Only members vote: unticking "member" unticks "votes" with it (the room
+/// refuses a voting non-member), and ticking "votes" makes a member.
+#[tokio::test]
+async fn a_participant_who_stops_being_a_member_stops_voting_and_one_given_a_vote_becomes_a_member() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
+    let who = s.voters[0].0;
+    let check = |class: &str| format!("tr[data-participant='{}'] input.{class}", who.0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&check("member"))).await?.click().await?;
+    let flags = || async {
+        let p = s.admin.state(s.meeting).await?.participant(who).cloned().expect("the participant");
+        anyhow::Ok((p.member, p.voting))
+    };
+    eventually("the room takes them as neither member nor voter", || async { Ok(flags().await? == (false, false)) }).await?;
+    eventually("the vote is unticked on the screen", || async {
+        Ok(c.find(Locator::Css(&check("voting"))).await?.prop("checked").await?.as_deref() == Some("false"))
+    })
+    .await?;
+    assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "nothing was refused");
+    c.find(Locator::Css(&check("voting"))).await?.click().await?;
+    eventually("given a vote, they are a member again", || async { Ok(flags().await? == (true, true)) }).await?;
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

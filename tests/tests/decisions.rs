@@ -742,3 +742,32 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     drop(server);
     Ok(())
 }
+
+/// Delegates who voted and were then marked absent before the close (they
+/// left the room) still count for that vote's quorum and base: it was held
+/// with them. Counted as the room stood at the close, 3 ballots in favour
+/// of 4 members present were "no quorum", and a base of members present
+/// could fall below the ballots cast.
+#[tokio::test]
+async fn voters_who_leave_before_the_close_still_count_for_the_vote() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    for (i, v) in s.voters.iter().take(3).enumerate() {
+        let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+        let left = Command::SetAttendance { participant: v.0, attendance: Attendance::Absent, reason: String::new() };
+        assert_eq!(secretary.command(s.meeting, &format!("left-{i}"), &left).await?.status, 200);
+    }
+    assert!(!chair.state(s.meeting).await?.quorum().holds, "the room now: the chair alone of 5 members");
+    assert_eq!(chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?.status, 200);
+    let st = chair.state(s.meeting).await?;
+    let r = st.poll(poll).and_then(|p| p.result.clone()).expect("a result");
+    assert_eq!((r.quorum.present, r.quorum.members, r.quorum.holds), (4, 5, true), "{r:?}");
+    assert_eq!((r.base, r.counts[0]), (4, 3));
+    assert!(r.adopted, "3 in favour of the 4 members present at the vote: {r:?}");
+    Ok(())
+}

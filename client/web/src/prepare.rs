@@ -674,8 +674,8 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 }>
                                     {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == p.role>{move || i.t(role_key(r))}</option> }).collect_view()}
                                 </select></td>
-                                <td><input type="checkbox" class="member" prop:checked=p.member on:change=move |ev| update(Participant { member: event_target_checked(&ev), ..p2.clone() }, tick(&ev, p2.member))/></td>
-                                <td><input type="checkbox" class="voting" prop:checked=p.voting on:change=move |ev| update(Participant { voting: event_target_checked(&ev), ..p3.clone() }, tick(&ev, p3.voting))/></td>
+                                <td><input type="checkbox" class="member" prop:checked=p.member on:change=move |ev| update({ let member = event_target_checked(&ev); Participant { member, voting: p2.voting && member, ..p2.clone() } }, tick(&ev, p2.member))/></td>
+                                <td><input type="checkbox" class="voting" prop:checked=p.voting on:change=move |ev| update({ let voting = event_target_checked(&ev); Participant { voting, member: p3.member || voting, ..p3.clone() } }, tick(&ev, p3.voting))/></td>
                                 <td class="attendance">
                                     <select on:change=move |ev| {
                                         let a = Attendance::parse(&event_target_value(&ev)).unwrap_or_default();
