@@ -51,6 +51,10 @@ pub struct Record {
     pub closed_at: Option<OffsetDateTime>,
     /// Who had the floor, in order, from the log.
     pub speeches: Vec<Speech>,
+    /// Who was in the room at some time of the meeting (from the log).
+    pub attended: std::collections::HashSet<ParticipantId>,
+    /// Of those, the ones marked away since, and when.
+    pub left: std::collections::HashMap<ParticipantId, OffsetDateTime>,
 }
 
 /// One speech, read from the log: the floor given and its end.
@@ -98,6 +102,26 @@ fn speeches_in(events: &[(String, Event)]) -> Vec<Speech> {
     out
 }
 
+/// Who was in the room at some time (only an open meeting has anyone
+/// present), and when those no longer present were marked away.
+#[allow(clippy::type_complexity)]
+fn attendance_in(
+    events: &[(String, Event)],
+) -> (std::collections::HashSet<ParticipantId>, std::collections::HashMap<ParticipantId, OffsetDateTime>) {
+    let (mut attended, mut left) = (std::collections::HashSet::new(), std::collections::HashMap::new());
+    for (_, e) in events {
+        if let gavel_shared::Change::AttendanceChanged { participant, attendance, .. } = &e.change {
+            if *attendance == Attendance::Present {
+                attended.insert(*participant);
+                left.remove(participant);
+            } else if attended.contains(participant) {
+                left.insert(*participant, e.at);
+            }
+        }
+    }
+    (attended, left)
+}
+
 /// The head of the SHA-256 chain over events: h0 = 32 zero bytes,
 /// h(n) = SHA-256(h(n-1) ‖ body(n)).
 pub fn log_head<'a>(bodies: impl IntoIterator<Item = &'a str>) -> String {
@@ -116,13 +140,22 @@ pub fn log_head<'a>(bodies: impl IntoIterator<Item = &'a str>) -> String {
 pub fn record_from(events: &[(String, Event)]) -> Record {
     let opened_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingOpened)).map(|(_, e)| e.at);
     let closed_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingClosed)).map(|(_, e)| e.at);
+    let (attended, left) = attendance_in(events);
     Record {
         log_head: log_head(events.iter().map(|(b, _)| b.as_str())),
         log_seq: events.last().map(|(_, e)| e.seq).unwrap_or(0),
         opened_at,
         closed_at,
         speeches: speeches_in(events),
+        attended,
+        left,
     }
+}
+
+/// A month as Decree 30 writes it: a zero before 1 and 2 only ("tháng 02", "tháng 3").
+fn vi_month(d: OffsetDateTime) -> String {
+    let month = u8::from(d.month());
+    if month <= 2 { format!("{month:02}") } else { month.to_string() }
 }
 
 fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
@@ -130,9 +163,7 @@ fn date_line(lang: Lang, place: &str, t: OffsetDateTime) -> String {
     match lang {
         // Decree 30: a zero before days below 10 and the months 1 and 2 only.
         Lang::Vi => {
-            let month = u8::from(d.month());
-            let month = if month <= 2 { format!("{month:02}") } else { month.to_string() };
-            format!("{}, ngày {:02} tháng {month} năm {}", place, d.day(), d.year())
+            format!("{}, ngày {:02} tháng {} năm {}", place, d.day(), vi_month(d), d.year())
         }
         Lang::En => format!("{}, {} {} {}", place, d.day(), d.month(), d.year()),
     }
@@ -142,9 +173,7 @@ fn clock(lang: Lang, t: OffsetDateTime) -> String {
     let d = in_room(t);
     match lang {
         // The form's "… giờ …, ngày … tháng … năm …".
-        Lang::Vi => {
-            format!("{:02} giờ {:02} phút, ngày {:02} tháng {:02} năm {}", d.hour(), d.minute(), d.day(), u8::from(d.month()), d.year())
-        }
+        Lang::Vi => format!("{:02} giờ {:02} phút, ngày {:02} tháng {} năm {}", d.hour(), d.minute(), d.day(), vi_month(d), d.year()),
         Lang::En => format!("{:02}:{:02} on {} {} {}", d.hour(), d.minute(), d.day(), d.month(), d.year()),
     }
 }
@@ -332,14 +361,36 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
     let sorted = s.participants_sorted();
     let members: Vec<&Participant> = sorted.iter().copied().filter(|p| p.member).collect();
-    let present: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Present).collect();
-    let excused: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Excused).collect();
-    let absent: Vec<&Participant> = members.iter().copied().filter(|p| p.attendance == Attendance::Absent).collect();
+    // Members who were in the room at some time of the meeting are present
+    // in its minutes, those who left before its end with the time they
+    // left (they voted, and their votes are in section III); the others
+    // are absent or excused as the secretary marked them.
+    let was_here = |p: &Participant| p.attendance == Attendance::Present || record.attended.contains(&p.id);
+    let present: Vec<&Participant> = members.iter().copied().filter(|p| was_here(p)).collect();
+    let excused: Vec<&Participant> = members.iter().copied().filter(|p| !was_here(p) && p.attendance == Attendance::Excused).collect();
+    let absent: Vec<&Participant> = members.iter().copied().filter(|p| !was_here(p) && p.attendance == Attendance::Absent).collect();
+    let present_names = present
+        .iter()
+        .map(|p| {
+            let name = names(s, &[p]);
+            match record.left.get(&p.id).filter(|_| p.attendance != Attendance::Present) {
+                Some(at) => {
+                    let at = in_room(*at);
+                    match lang {
+                        Lang::Vi => format!("{name} (vắng từ {:02} giờ {:02})", at.hour(), at.minute()),
+                        Lang::En => format!("{name} (left at {:02}:{:02})", at.hour(), at.minute()),
+                    }
+                }
+                None => name,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     let guests: Vec<&Participant> =
         sorted.iter().copied().filter(|p| !p.member && p.attendance == Attendance::Present && p.role != Role::Secretary).collect();
     body.push(Element::Bullet(labelled(
         t(lang, "Thành viên có mặt", "Members present"),
-        format!("{}/{}: {}.", present.len(), members.len(), names(s, &present)),
+        format!("{}/{}: {present_names}.", present.len(), members.len()),
     )));
     if !excused.is_empty() {
         // The reason in brackets, when one was given.
@@ -356,7 +407,12 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     if !guests.is_empty() {
         body.push(Element::Bullet(labelled(t(lang, "Khách mời", "Guests"), format!("{}.", names(s, &guests)))));
     }
-    let q = s.quorum();
+    // Of the members who attended, as listed above (each vote's own quorum is with its result).
+    let q = {
+        let (present, members) = (present.len() as u32, members.len() as u32);
+        let rule = s.meeting.quorum;
+        Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+    };
     let verdict = if q.holds { t(lang, "đủ túc số", "a quorum") } else { t(lang, "không đủ túc số", "no quorum") };
     body.push(Element::Bullet(labelled(
         t(lang, "Túc số", "Quorum"),
@@ -603,8 +659,16 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     use docx_rs::*;
     const FONT: &str = "Times New Roman";
     let fonts = || RunFonts::new().ascii(FONT).hi_ansi(FONT).east_asia(FONT).cs(FONT);
+    // A line break typed in the room (a question on two lines) is a break
+    // in the run: docx-rs drops a "\n" in a text, running the words together.
     let run = |text: &str, bold: bool, size: usize| {
-        let r = Run::new().add_text(text).size(size).fonts(fonts());
+        let mut r = Run::new().size(size).fonts(fonts());
+        for (n, line) in text.split('\n').enumerate() {
+            if n > 0 {
+                r = r.add_break(BreakType::TextWrapping);
+            }
+            r = r.add_text(line);
+        }
         if bold { r.bold() } else { r }
     };
     let centered = |runs: Vec<Run>| {
@@ -904,6 +968,9 @@ mod tests {
         assert_eq!(date_line(Lang::Vi, "Hà Nội", at(time::Month::March, 5)), "Hà Nội, ngày 05 tháng 3 năm 2026");
         assert_eq!(date_line(Lang::Vi, "Hà Nội", at(time::Month::February, 15)), "Hà Nội, ngày 15 tháng 02 năm 2026");
         assert_eq!(date_line(Lang::Vi, "Huế", at(time::Month::November, 30)), "Huế, ngày 30 tháng 11 năm 2026");
+        // The body's times too: "ngày 05 tháng 3", never "tháng 03".
+        assert_eq!(clock(Lang::Vi, at(time::Month::March, 5)), "16 giờ 00 phút, ngày 05 tháng 3 năm 2026");
+        assert_eq!(clock(Lang::Vi, at(time::Month::January, 5)), "16 giờ 00 phút, ngày 05 tháng 01 năm 2026");
     }
 
     fn closed(kind: PollKind, options: &[&str], basis: Basis, counts: Vec<u32>, ballots: u32, quorum: Quorum) -> Poll {

@@ -73,7 +73,7 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
         chair.command(s.meeting, "p1", &mk(false, "Thông qua dự toán ngân sách năm 2027")).await?.body["result"]["id"].as_i64().unwrap(),
     );
     let secret = PollId(
-        chair.command(s.meeting, "p2", &mk(true, "Tín nhiệm Trưởng ban Quản lý đô thị")).await?.body["result"]["id"].as_i64().unwrap(),
+        chair.command(s.meeting, "p2", &mk(true, "Tín nhiệm Trưởng ban\nQuản lý đô thị")).await?.body["result"]["id"].as_i64().unwrap(),
     );
     for (poll, choices) in [(named, [0u8, 0, 1]), (secret, [0u8, 1, 1])] {
         chair.command(s.meeting, &format!("open-{poll}"), &Command::OpenPoll { poll }).await?;
@@ -84,6 +84,9 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
         chair.command(s.meeting, &format!("chair-vote-{poll}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
         chair.command(s.meeting, &format!("close-{poll}"), &Command::ClosePoll { poll }).await?;
     }
+    // One who voted leaves before the end: present in the minutes, with the time they left.
+    let left = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Absent, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "left", &left).await?.status, 200);
     chair.command(s.meeting, "next", &Command::NextItem).await?;
     let texts = [
         (SectionKey::Opening, "Đồng chí **Chủ tịch** tuyên bố lý do, giới thiệu thành phần."),
@@ -161,13 +164,19 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
         "Thư Ký",
         "Chủ Tọa",
     ] {
-        assert!(text.contains(want), "the PDF text lacks {want:?}:\n{text}");
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(want), "the PDF text lacks {want:?}:\n{text}");
     }
     // The governing body above the organisation, each on its line.
     let (above, org) = (text.find("UBND QUẬN HOÀN KIẾM"), text.find("HÀNG TRỐNG"));
     assert!(above.zip(org).is_some_and(|(a, o)| a < o), "{text}");
     // Who spoke on the first item, in order, each with the length of the speech.
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Attendance as the meeting went: the voter who left before its end is
+    // present, with the time they left, not absent beside the votes they cast.
+    assert!(flat.contains("Thành viên có mặt: 4/5: "), "{flat}");
+    assert!(flat.contains("Đại biểu 0002 (vắng từ ") && !flat.contains("Vắng: 1"), "{flat}");
+    assert!(flat.contains("Túc số: 4/5 thành viên có mặt (đủ túc số)"), "{flat}");
     let spoke = flat.find("Phát biểu: ").map(|n| &flat[n..]).ok_or_else(|| anyhow::anyhow!("no speakers:\n{text}"))?;
     let spoke = &spoke[..spoke.find("Biểu quyết").unwrap_or(spoke.len())];
     assert!(spoke.starts_with("Phát biểu: Đại biểu 0001 (") && spoke.contains(" giây); Đại biểu 0002 ("), "{spoke}");
@@ -193,7 +202,9 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     let text = pdftotext(&converted)?;
     for want in ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "BIÊN BẢN", "Kỳ họp Hội đồng", "Tín nhiệm Trưởng ban Quản lý đô thị", "THÔNG QUA"]
     {
-        assert!(text.contains(want), "the DOCX (through LibreOffice) lacks {want:?}:\n{text}");
+        // A question typed on two lines keeps its words apart.
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(want), "the DOCX (through LibreOffice) lacks {want:?}:\n{text}");
     }
     // Kept for looking at (pdftoppm), beside the other test pictures.
     let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -249,12 +260,14 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
             let c: Vec<u8> = serde_json::from_str(&r)?;
             db_counts[c[0] as usize] += 1;
         }
-        let csv_counts: Vec<u32> = csv
-            .lines()
-            .skip(1)
-            .filter(|l| l.starts_with(&format!("{};", poll.0)))
-            .map(|l| l.split(';').nth(6).unwrap().parse().unwrap())
-            .collect();
+        // Read as a spreadsheet reads it: a question on two lines is one quoted cell.
+        let records: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(csv.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .collect::<Result<_, _>>()?;
+        let csv_counts: Vec<u32> =
+            records.iter().filter(|r| r.get(0) == Some(&poll.0.to_string())).map(|r| r[6].parse().unwrap()).collect();
         assert_eq!(csv_counts, db_counts.to_vec(), "CSV of poll {poll}");
         let polls = json["meeting"]["polls"].as_array().unwrap();
         let p = polls.iter().find(|p| p["id"] == json!(poll.0)).unwrap();
