@@ -294,6 +294,8 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
                 let c = r.counts.get(n).copied().unwrap_or(0);
                 let elected = if p.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false) {
                     t(lang, " — trúng cử", " — elected")
+                } else if r.tied.get(n).copied().unwrap_or(false) {
+                    t(lang, " — bằng phiếu, bầu lại", " — tied, a new round")
                 } else {
                     ""
                 };
@@ -1035,5 +1037,11 @@ mod tests {
         let e = closed(PollKind::Choice, &["Ông A", "Bà B"], Basis::VotesCast, vec![12, 5], 17, holds);
         let text = text_of(Lang::Vi, &e);
         assert!(text.contains("Ông A: 12/17 (70,59% số phiếu bầu) — trúng cử"), "{text}");
+        // Two candidates over half for one seat, tied: neither, a new round.
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B", "Ông C"], Basis::VotesCast, vec![9, 9, 1], 17, holds);
+        let text = text_of(Lang::Vi, &e);
+        assert!(text.contains("Ông A: 9/17 (52,94% số phiếu bầu) — bằng phiếu, bầu lại"), "{text}");
+        assert!(!text.contains("trúng cử"), "{text}");
+        assert!(text_of(Lang::En, &e).contains("— tied, a new round"));
     }
 }

@@ -259,7 +259,15 @@ pub struct PollResult {
     /// How many votes an option needed.
     pub needed: u32,
     /// Per option: did it meet the rule? (Yes/no polls: only the first can.)
+    /// An election elects at most as many as a ballot may choose (its
+    /// seats): those with the most votes among the options that met it.
     pub passed: Vec<bool>,
+    /// Per option, for an election: it met the rule but tied with others
+    /// for the last seats, more of them than seats left; none of them is
+    /// elected, and a new round among them decides. Empty when none tied
+    /// (and in results counted before ties were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tied: Vec<bool>,
     /// For a yes/no poll: passed or not. For an election: any option elected.
     pub adopted: bool,
     /// The quorum when the poll closed (no quorum: nothing passes).
@@ -282,7 +290,7 @@ pub fn tally(poll: &Poll, counts: Vec<u32>, ballots: u32, by_secretary: u32, quo
         Basis::AllMembers => quorum.members,
     };
     let needed = poll.rule.share.needed(base);
-    let passed: Vec<bool> = counts
+    let mut passed: Vec<bool> = counts
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -293,8 +301,24 @@ pub fn tally(poll: &Poll, counts: Vec<u32>, ballots: u32, by_secretary: u32, quo
             eligible && quorum.holds && poll.rule.share.met(*n, base)
         })
         .collect();
+    // More candidates met the rule than there are seats: those with the
+    // most votes are elected; those tied for the last seats, more of them
+    // than seats left, are not (the law's new round among them).
+    let mut tied = vec![];
+    let seats = poll.choices_per_ballot();
+    if poll.kind == PollKind::Choice && passed.iter().filter(|p| **p).count() > seats {
+        let mut met: Vec<u32> = counts.iter().zip(&passed).filter(|(_, p)| **p).map(|(c, _)| *c).collect();
+        met.sort_unstable_by(|a, b| b.cmp(a));
+        let (last, next) = (met[seats - 1], met[seats]);
+        if last == next {
+            tied = counts.iter().zip(&passed).map(|(c, p)| *p && *c == last).collect();
+        }
+        for (p, c) in passed.iter_mut().zip(&counts) {
+            *p = *p && *c > next;
+        }
+    }
     let adopted = passed.iter().any(|p| *p);
-    PollResult { counts, ballots, basis: poll.rule.basis, base, needed, passed, adopted, quorum, by_secretary, closed_at }
+    PollResult { counts, ballots, basis: poll.rule.basis, base, needed, passed, tied, adopted, quorum, by_secretary, closed_at }
 }
 
 /// A participant's stance in a written opinion.
@@ -557,6 +581,29 @@ pub(crate) mod tests {
         let r = tally(&p, vec![9, 6, 3], 10, 0, q(10, 12), AT);
         assert_eq!(r.passed, vec![true, true, false]);
         assert!(r.adopted);
+    }
+
+    #[test]
+    fn an_election_elects_no_more_than_its_seats_and_a_tie_for_the_last_goes_to_a_new_round() {
+        // Two seats, four candidates, 10 ballots of up to two names: more
+        // than half of the ballots is 6.
+        let mut p = poll(PollKind::Choice, Basis::VotesCast, Share::MORE_THAN_HALF);
+        p.options.push("Dũng".into());
+        p.max_choices = 2;
+        let r = tally(&p, vec![9, 8, 6, 2], 10, 0, q(10, 12), AT);
+        assert_eq!(r.passed, vec![true, true, false, false], "the two with the most votes, not all three over half");
+        assert!(r.tied.is_empty());
+        let r = tally(&p, vec![9, 7, 7, 2], 10, 0, q(10, 12), AT);
+        assert_eq!(r.passed, vec![true, false, false, false], "tied for the last seat: neither");
+        assert_eq!(r.tied, vec![false, true, true, false]);
+        let r = tally(&p, vec![7, 7, 7, 0], 10, 0, q(10, 12), AT);
+        assert_eq!(r.passed, vec![false; 4]);
+        assert_eq!(r.tied, vec![true, true, true, false]);
+        assert!(!r.adopted);
+        // A result counted before ties were reads with none.
+        let old: PollResult =
+            serde_json::from_str(&serde_json::to_string(&tally(&p, vec![9, 8, 0, 0], 10, 0, q(10, 12), AT)).unwrap()).unwrap();
+        assert!(old.tied.is_empty() && !serde_json::to_string(&old).unwrap().contains("tied"));
     }
 
     #[test]

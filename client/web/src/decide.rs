@@ -251,9 +251,10 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                     };
                     let width = f64::from(count) * 100.0 / f64::from(max);
                     let elected = poll.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false);
+                    let tied = r.tied.get(n).copied().unwrap_or(false);
                     view! {
                         <li class="bar-row" data-option=n>
-                            <span class="bar-label">{o.clone()}{elected.then(|| format!(" ✓ {}", i.t("poll.elected")))}</span>
+                            <span class="bar-label">{o.clone()}{elected.then(|| format!(" ✓ {}", i.t("poll.elected")))}{tied.then(|| format!(" — {}", i.t("poll.tied")))}</span>
                             <span class="bar"><span class=format!("fill opt-{n}") style=format!("width:{width:.1}%")></span></span>
                             <span class="bar-count">{count}" ("{share}")"</span>
                         </li>

@@ -257,6 +257,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("poll.failed", "KHÔNG THÔNG QUA", "NOT ADOPTED"),
     ("poll.no_quorum", "không đủ túc số", "no quorum"),
     ("poll.none_elected", "Không ai trúng cử", "No one elected"),
+    ("poll.tied", "bằng phiếu, bầu lại", "tied, a new round"),
     ("poll.not_in_share", "không tính vào tỷ lệ", "not counted in the shares"),
     ("poll.elected", "Trúng cử", "Elected"),
     ("poll.cancelled", "Đã hủy", "Cancelled"),
