@@ -26,6 +26,13 @@ use tracing::Instrument;
 /// missed events from the log instead.
 const FANOUT_CAPACITY: usize = 1024;
 
+/// The quorum a new meeting starts with: at least two thirds of its members,
+/// as the Law on the Organisation of Local Government asks of a people's
+/// council's session and of a people's committee's meeting. The secretary
+/// sets another share for a meeting that follows other rules. (Events
+/// written before meetings had a quorum still read as more than half.)
+pub const NEW_MEETING_QUORUM: Share = Share::TWO_THIRDS;
+
 /// What the writer publishes: an event, and the meeting's state after the
 /// batch that made it, shared by every follower (each decides from it what
 /// its client may see), so no connection keeps its own copy of the state.
@@ -210,8 +217,9 @@ impl Meetings {
         rules_for_header(&header)?;
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO meetings (title, organisation, place, locality, starts_at, status, is_demo, created_at) \
-             VALUES (?, ?, ?, ?, ?, 'draft', ?, ?) RETURNING id",
+            "INSERT INTO meetings (title, organisation, place, locality, starts_at, status, is_demo, created_at, \
+             quorum_num, quorum_den, quorum_strict) \
+             VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&header.title)
         .bind(&header.organisation)
@@ -220,6 +228,9 @@ impl Meetings {
         .bind(ts(header.starts_at))
         .bind(header.demo)
         .bind(ts(now()))
+        .bind(NEW_MEETING_QUORUM.num)
+        .bind(NEW_MEETING_QUORUM.den)
+        .bind(NEW_MEETING_QUORUM.strict)
         .fetch_one(&mut *tx)
         .await?;
         let meeting = Meeting {
@@ -231,7 +242,7 @@ impl Meetings {
             starts_at: header.starts_at,
             status: MeetingStatus::Draft,
             current_item: None,
-            quorum: Share::default(),
+            quorum: NEW_MEETING_QUORUM,
             speech_limit_secs: DEFAULT_SPEECH_LIMIT_SECS,
         };
         let event = Event { meeting: meeting.id, seq: 1, at: now(), by, change: Change::MeetingCreated { header: meeting.clone() } };

@@ -219,7 +219,8 @@ pub struct Meeting {
     pub status: MeetingStatus,
     /// The agenda item under discussion, if any.
     pub current_item: Option<ItemId>,
-    /// The share of members that must be present (default: more than half).
+    /// The share of members that must be present (a new meeting's: two
+    /// thirds; absent from events older than the field: more than half).
     #[serde(default)]
     pub quorum: crate::decision::Share,
     /// Speaking time per speech, in seconds (0: no limit).

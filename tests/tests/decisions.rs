@@ -304,11 +304,13 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     let s = Assembly::build(&server.url(""), 6).await?;
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
-    // 7 members (chair + 6); only the chair is in: no quorum.
+    // 7 members (chair + 6); only the chair is in: no quorum. A new
+    // meeting needs two thirds of its members (the law's quorum of a
+    // people's council's session and a people's committee's meeting).
     let q = chair.state(s.meeting).await?.quorum();
-    assert_eq!((q.present, q.members, q.needed, q.holds), (1, 7, 4, false));
+    assert_eq!((q.present, q.members, q.needed, q.holds), (1, 7, 5, false));
     let d: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
-    assert!(chair.state(s.meeting).await?.quorum().holds, "4 of 7");
+    assert!(!chair.state(s.meeting).await?.quorum().holds, "4 of 7 is not two thirds");
     // Signing in from outside the room does not make one present.
     let mut remote = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
     let a = remote
@@ -330,9 +332,9 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
         .await?;
     assert_eq!(a.status, 200);
     assert_eq!(chair.state(s.meeting).await?.participant(s.voters[4].0).unwrap().excuse, "Ốm");
-    assert_eq!(d[0].command(s.meeting, "no", &Command::SetQuorumRule { share: Share::TWO_THIRDS }).await?.code(), "forbidden");
-    secretary.command(s.meeting, "q", &Command::SetQuorumRule { share: Share::TWO_THIRDS }).await?;
-    assert!(!chair.state(s.meeting).await?.quorum().holds, "4 of 7 is not two thirds");
+    assert_eq!(d[0].command(s.meeting, "no", &Command::SetQuorumRule { share: Share::MORE_THAN_HALF }).await?.code(), "forbidden");
+    secretary.command(s.meeting, "q", &Command::SetQuorumRule { share: Share::MORE_THAN_HALF }).await?;
+    assert!(chair.state(s.meeting).await?.quorum().holds, "4 of 7 is more than half");
 
     // The speakers' list.
     d[0].command(s.meeting, "ask0", &Command::RequestToSpeak).await?;
@@ -362,6 +364,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     let data = server.stop().await?.expect("the test's own data directory");
     let server = TestServer::start_again(data.path(), addrs).await?;
     assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[1].0], "the one who left is back on the list");
+    assert_eq!(chair.state(s.meeting).await?.meeting.quorum, Share::MORE_THAN_HALF, "the quorum set is kept");
     chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None }).await?;
     assert_eq!(chair.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[1].0));
     // Taken off the meeting while speaking: the speech ends with them.
