@@ -138,29 +138,19 @@ pub enum Block {
     Bullet(Vec<Span>),
 }
 
-/// Parses the minutes' text format into blocks.
+/// Parses the minutes' text format into blocks: each line a paragraph (as
+/// the members read it on their screens, and as text pasted from Word or an
+/// e-mail comes: one line per paragraph), a line starting with "- ", "* "
+/// or "• " a bullet, `**…**` bold.
 pub fn parse_text(text: &str) -> Vec<Block> {
-    let mut blocks = vec![];
-    let mut para: Vec<String> = vec![];
-    let flush = |para: &mut Vec<String>, blocks: &mut Vec<Block>| {
-        if !para.is_empty() {
-            blocks.push(Block::Paragraph(spans(&para.join(" "))));
-            para.clear();
-        }
-    };
-    for line in text.lines() {
-        let t = line.trim();
-        if t.is_empty() {
-            flush(&mut para, &mut blocks);
-        } else if let Some(item) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")).or_else(|| t.strip_prefix("• ")) {
-            flush(&mut para, &mut blocks);
-            blocks.push(Block::Bullet(spans(item.trim())));
-        } else {
-            para.push(t.to_string());
-        }
-    }
-    flush(&mut para, &mut blocks);
-    blocks
+    text.lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")).or_else(|| t.strip_prefix("• ")) {
+            Some(item) => Block::Bullet(spans(item.trim())),
+            None => Block::Paragraph(spans(t)),
+        })
+        .collect()
 }
 
 /// Splits `**bold**` runs out of a line.
@@ -181,7 +171,7 @@ mod tests {
     #[test]
     fn text_format_has_paragraphs_lists_and_bold() {
         let blocks = parse_text(
-            "Đồng chí **Chủ tịch** phát biểu\nkhai mạc.\n\n- Thứ nhất: thu ngân sách\n- Thứ hai: **trật tự** đô thị\n\nKết thúc.",
+            "Đồng chí **Chủ tịch** phát biểu khai mạc.\n\n- Thứ nhất: thu ngân sách\n- Thứ hai: **trật tự** đô thị\n\nKết thúc.\n1. Giao Văn phòng;\n2. Giao Công an phường.",
         );
         assert_eq!(
             blocks,
@@ -198,6 +188,9 @@ mod tests {
                     Span { text: " đô thị".into(), bold: false }
                 ]),
                 Block::Paragraph(vec![Span { text: "Kết thúc.".into(), bold: false }]),
+                // Lines pasted one per paragraph, a numbered list: apart, as typed.
+                Block::Paragraph(vec![Span { text: "1. Giao Văn phòng;".into(), bold: false }]),
+                Block::Paragraph(vec![Span { text: "2. Giao Công an phường.".into(), bold: false }]),
             ]
         );
     }

@@ -311,8 +311,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.recipients_hint", "- Lưu: VT, hồ sơ.", "- File: office, meeting record."),
     (
         "min.help",
-        "Đoạn văn cách nhau một dòng trống; dòng bắt đầu bằng \"- \" là gạch đầu dòng; **chữ đậm**.",
-        "Paragraphs are separated by a blank line; lines starting with \"- \" are list items; **bold**.",
+        "Mỗi dòng là một đoạn văn; dòng bắt đầu bằng \"- \" là gạch đầu dòng; **chữ đậm**.",
+        "Each line is a paragraph; lines starting with \"- \" are list items; **bold**.",
     ),
     ("min.status.draft", "Dự thảo", "Draft"),
     ("min.status.in_review", "Đang lấy ý kiến thành viên", "With the members for comments"),
