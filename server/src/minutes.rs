@@ -607,14 +607,9 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     let size = 13.0;
     for e in &doc.body {
         match e {
-            Element::Heading(h) => {
-                l.space(6.0);
-                l.paragraph(h, size, true, Align::Left, 0.0);
-            }
-            Element::Subheading(h) => {
-                l.space(3.0);
-                l.paragraph(h, size, true, Align::Left, mm(5.0));
-            }
+            // Kept with two lines of what follows, as the DOCX keeps them (keepNext).
+            Element::Heading(h) => l.heading(h, size, 0.0, 6.0, 2),
+            Element::Subheading(h) => l.heading(h, size, mm(5.0), 3.0, 2),
             // Decree 30: justified, the first line indented 1 cm, 6 pt between paragraphs.
             Element::Paragraph(spans) => {
                 l.space(3.0);

@@ -181,6 +181,24 @@ impl Layout {
         self.y += pt;
     }
 
+    /// A bold heading after `before` points of space, kept with the first
+    /// `lines_after` lines of what follows: when they would not fit under it
+    /// on this page, it starts the next one (never a heading alone at the
+    /// foot of a page).
+    pub fn heading(&mut self, text: &str, size: f32, indent: f32, before: f32, lines_after: usize) {
+        let leading = size * 1.35;
+        // A long agenda item's title wraps: about as many lines as its width takes.
+        let width = (self.right - self.left - indent).max(1.0);
+        let own: usize = text.lines().map(|l| ((text_width(l, size, true) / width).ceil() as usize).max(1)).sum();
+        let lines = own.max(1) + lines_after;
+        if self.y + before + leading * lines as f32 > self.bottom {
+            self.page_break();
+        } else {
+            self.y += before;
+        }
+        self.paragraph(text, size, true, Align::Left, indent);
+    }
+
     /// A paragraph, wrapped to the text width, with a first-line indent.
     pub fn paragraph(&mut self, text: &str, size: f32, bold: bool, align: Align, indent: f32) {
         let width = self.right - self.left;
@@ -450,6 +468,32 @@ mod tests {
         }
         let pdf = l.render("Thử", "vi").unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn a_heading_is_never_left_alone_at_the_foot_of_a_page() {
+        let mut l = Layout::new();
+        // Lines until two are left on the first page.
+        while l.y + 13.0 * 1.35 * 3.0 <= l.bottom {
+            l.paragraph("Các đại biểu thảo luận.", 13.0, false, Align::Left, 0.0);
+        }
+        assert_eq!(l.page_count(), 1);
+        l.heading("III. NỘI DUNG CUỘC HỌP", 13.0, 0.0, 6.0, 2);
+        assert_eq!(l.page_count(), 2, "the heading and two lines after it do not fit: on the next page");
+        let first = &l.pages[1][0];
+        assert_eq!((first.text.as_str(), first.baseline), ("III. NỘI DUNG CUỘC HỌP", l.top + 13.0 * 1.35));
+        // A title on two lines counts as two.
+        let mut l = Layout::new();
+        while l.y + 13.0 * 1.35 * 4.0 <= l.bottom {
+            l.paragraph("Các đại biểu thảo luận.", 13.0, false, Align::Left, 0.0);
+        }
+        l.heading(&"Kế hoạch chỉnh trang đô thị và trật tự xây dựng ".repeat(3), 13.0, mm(5.0), 3.0, 2);
+        assert_eq!(l.page_count(), 2, "three lines left, four needed");
+        // Where they fit, the space before it is kept.
+        let mut l = Layout::new();
+        let y = l.y;
+        l.heading("1. Báo cáo", 13.0, 0.0, 6.0, 2);
+        assert_eq!(l.pages[0][0].baseline, y + 6.0 + 13.0 * 1.35);
     }
 
     #[test]
