@@ -1159,3 +1159,36 @@ async fn a_mistyped_pin_at_the_first_join_says_so_and_the_right_one_then_joins()
     until("the right PIN joins", LONG, || agent.shared.link.borrow().is_some()).await?;
     Ok(())
 }
+
+/// A document damaged on the tablet's storage (a bad flash sector) was
+/// served cut at the same place every time and never fetched again: its
+/// seal no longer opens, so it leaves the cache, the room serves it
+/// meanwhile, and it is fetched again whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_damaged_in_the_cache_is_fetched_again() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Báo cáo.pdf", pack_pdf(8, 64 * 1024, 5, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is in the cache", LONG, || complete(&agent)).await?;
+    let data = files_under(cache.path()).into_iter().find(|p| p.extension().is_some_and(|e| e == "data")).context("no data file")?;
+    let mut bytes = std::fs::read(&data)?;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&data, &bytes)?;
+
+    let local = agent.local_addr.expect("a local server");
+    let url = format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id);
+    let http = tablet_client(&agent.shared.local_key);
+    let damaged = http.get(&url).send().await?.bytes().await;
+    assert!(damaged.is_err() || damaged.is_ok_and(|b| sha256_hex(&b) != doc.sha256), "the damaged copy was served as whole");
+    until("the document is whole in the cache again", LONG, || {
+        agent.shared.cache.read_doc(&doc.sha256).is_ok_and(|b| sha256_hex(&b) == doc.sha256)
+    })
+    .await?;
+    let again = http.get(&url).send().await?;
+    assert_eq!(again.status(), 200);
+    assert_eq!(sha256_hex(&again.bytes().await?), doc.sha256);
+    Ok(())
+}

@@ -1113,6 +1113,7 @@ async fn run_downloads(shared: Arc<Shared>) {
                 _ = tokio::time::sleep(due) => {}
                 _ = link_rx.changed() => {}
                 r = state_rx.changed() => if r.is_err() { return },
+                _ = shared.cache.damaged() => {}
             }
             continue;
         }
@@ -1129,6 +1130,8 @@ async fn run_downloads(shared: Arc<Shared>) {
             r = state_rx.changed() => if r.is_err() { return },
             r = link_rx.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(due.unwrap_or(Duration::MAX).max(Duration::from_millis(100))), if due.is_some() => {}
+            // A document found damaged while served: fetched again now.
+            _ = shared.cache.damaged() => {}
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Inner {
     /// The manifests of the complete versions, by version (read once, at
     /// open or when the version completes).
     complete: Mutex<HashMap<String, Arc<Manifest>>>,
+    /// Told when a complete version was found damaged and dropped.
+    damage: tokio::sync::Notify,
 }
 
 /// A sealed chunk's place: its document's data file, where, how long.
@@ -198,7 +200,13 @@ impl Cache {
         for sub in ["docs", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create the cache in {}", dir.display()))?;
         }
-        let cache = Cache(Arc::new(Inner { dir, vault, held: Mutex::new(HashMap::new()), complete: Mutex::new(HashMap::new()) }));
+        let cache = Cache(Arc::new(Inner {
+            dir,
+            vault,
+            held: Mutex::new(HashMap::new()),
+            complete: Mutex::new(HashMap::new()),
+            damage: tokio::sync::Notify::new(),
+        }));
         for entry in std::fs::read_dir(cache.dir.join("docs"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
@@ -280,6 +288,7 @@ impl Cache {
         let this = self.clone();
         let m = m.clone();
         let path = self.data_path(version);
+        let version = version.to_string();
         let mut file: Option<std::fs::File> = None;
         let pieces: Vec<(usize, u64, u64)> = m
             .chunks
@@ -294,9 +303,40 @@ impl Cache {
             if file.is_none() {
                 file = Some(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?);
             }
-            let bytes = this.slot_chunk(file.as_mut().expect("opened"), &m, all[i], i)?;
+            let bytes = this.slot_chunk(file.as_mut().expect("opened"), &m, all[i], i).inspect_err(|e| {
+                // A seal that no longer opens, or a read that fails: the
+                // file is damaged (a bad sector of the tablet's flash).
+                // Served from it, the document would stop at the same
+                // place every time, and it would never be fetched again.
+                tracing::warn!(error = %format!("{e:#}"), "a cached document is damaged: it is fetched again");
+                this.forget_damaged(&version);
+            })?;
             Ok(bytes[from as usize..to as usize].to_vec())
         })
+    }
+
+    /// Drops a complete version whose file turned out damaged, files and
+    /// all, so that it is relayed from the room and fetched again whole
+    /// (none of its chunks lent to another download); [`Self::damaged`]
+    /// says so.
+    pub fn forget_damaged(&self, sha256: &str) {
+        self.complete.lock().expect("cache index").remove(&self.vault.name(sha256));
+        let data = self.data_path(sha256);
+        self.held.lock().expect("cache index").retain(|_, slot| slot.file != data);
+        for path in [self.manifest_path(sha256).0, data] {
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a damaged cached document");
+            }
+        }
+        self.damage.notify_one();
+    }
+
+    /// Completes when a complete version was found damaged and dropped
+    /// (at once if one was since the last call).
+    pub async fn damaged(&self) {
+        self.damage.notified().await
     }
 
     /// A whole complete document, in memory (tests, small documents).
