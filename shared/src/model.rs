@@ -246,7 +246,7 @@ pub struct Participant {
     pub role: Role,
     /// Counts for the quorum.
     pub member: bool,
-    /// May vote.
+    /// May vote (as a member only: see [`Participant::votes`]).
     pub voting: bool,
     /// In the room, absent, or excused.
     #[serde(default)]
@@ -254,6 +254,15 @@ pub struct Participant {
     /// Why an excused participant is away.
     #[serde(default)]
     pub excuse: String,
+}
+
+impl Participant {
+    /// Whether they vote: the voting flag, on a member (a vote's base is
+    /// counted in members; a voting non-member kept from before the rule
+    /// does not vote).
+    pub fn votes(&self) -> bool {
+        self.voting && self.member
+    }
 }
 
 /// One item of the agenda.

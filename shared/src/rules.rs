@@ -327,11 +327,6 @@ pub fn allowed(state: &MeetingState, actor: &Actor, kind: CommandKind) -> Result
     Ok(())
 }
 
-fn is_noncharacter(c: char) -> bool {
-    let c = u32::from(c);
-    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
-}
-
 fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), RuleError> {
     if required && value.is_empty() {
         return Err(RuleError::Invalid(format!("{field} must not be empty")));
@@ -341,7 +336,7 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rule
     }
     // Noncharacters (U+FFFE, U+FFFF, U+FDD0…) too: pasted, they made the
     // minutes' DOCX invalid XML, which Word will not open.
-    if value.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_noncharacter(c)) {
+    if value.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || crate::text::is_noncharacter(c)) {
         return Err(RuleError::Invalid(format!("{field} contains control characters")));
     }
     Ok(())
@@ -452,7 +447,10 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::UpdateParticipant { participant, name, position, role, member, voting } => {
             let p = state.participant(*participant).ok_or(RuleError::NotFound("participant"))?;
             check_new_participant(name, position)?;
-            votes_as_member(*member, *voting)?;
+            // A voting non-member kept from before the rule may still be renamed.
+            if (p.member, p.voting) != (*member, *voting) {
+                votes_as_member(*member, *voting)?;
+            }
             // Who votes and who counts for the quorum make a vote's base: fixed while one is open.
             if state.open_poll().is_some() && (p.member != *member || p.voting != *voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
@@ -708,7 +706,7 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     let who = state.participant(voter).ok_or(RuleError::NotFound("participant"))?;
     // A vote is counted against members (present, or all): a ballot from
     // anyone else would count for a motion outside its base.
-    if !who.voting || !who.member {
+    if !who.votes() {
         return Err(RuleError::Forbidden("this participant does not vote"));
     }
     if who.attendance != Attendance::Present {
@@ -1062,7 +1060,18 @@ mod tests {
         std::sync::Arc::make_mut(&mut s.participants)[3].voting = true;
         let refused = check(&s, &actor(&s, 4), &vote(0)).unwrap_err();
         assert_eq!(refused.code(), "forbidden", "a voting non-member");
+        // Nor counted as one who has yet to vote, and renamed as they are.
+        assert_eq!(s.vote_progress(&s.polls[0]), (0, 2), "the chair and participant 3");
         std::sync::Arc::make_mut(&mut s.polls).clear();
+        let rename = Command::UpdateParticipant {
+            participant: ParticipantId(4),
+            name: "Phạm Thu Dung".into(),
+            position: "Khách mời".into(),
+            role: Role::Delegate,
+            member: false,
+            voting: true,
+        };
+        assert_eq!(check(&s, &actor(&s, 2), &rename), Ok(()), "a row kept from before the rule is renamed");
         let guest =
             |member, voting| NewParticipant { name: "Khách mời".into(), position: String::new(), role: Role::Delegate, member, voting };
         let add = |member, voting| Command::AddParticipants { participants: vec![guest(member, voting)] };

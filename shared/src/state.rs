@@ -106,7 +106,7 @@ impl MeetingState {
 
     /// The participants present who vote.
     pub fn voters_present(&self) -> usize {
-        self.participants.iter().filter(|p| p.voting && p.attendance == Attendance::Present).count()
+        self.participants.iter().filter(|p| p.votes() && p.attendance == Attendance::Present).count()
     }
 
     /// How far a vote has got: the voters counted (by ballot, or by a show
@@ -117,7 +117,7 @@ impl MeetingState {
         // A set: a tablet works this out at every ballot of 2,000 voters.
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
         let waiting =
-            self.participants.iter().filter(|x| x.voting && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
+            self.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
         let by_hand = p.hand_voters().min(waiting);
         (p.voters.len() + by_hand, p.voters.len() + waiting)
     }

@@ -304,7 +304,7 @@ fn Ballot(poll: Poll) -> impl IntoView {
     let ctx = use_ctx();
     let me = ctx.live.actor.get_untracked().and_then(|a| a.participant());
     let eligible = Memo::new(move |_| {
-        with_state(|s| me.and_then(|me| s.participant(me)).is_some_and(|p| p.voting && p.attendance == Attendance::Present))
+        with_state(|s| me.and_then(|me| s.participant(me)).is_some_and(|p| p.votes() && p.attendance == Attendance::Present))
             .unwrap_or(false)
     });
     let voted = me.is_some_and(|m| poll.voters.contains(&m));
@@ -416,7 +416,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                 s.poll(id).map(|p| p.voters.iter().copied().collect()).unwrap_or_default();
             s.participants_sorted()
                 .into_iter()
-                .filter(|p| p.voting && p.attendance == Attendance::Present && !voted.contains(&p.id))
+                .filter(|p| p.votes() && p.attendance == Attendance::Present && !voted.contains(&p.id))
                 .map(|p| (p.id, p.name.clone()))
                 .collect::<Vec<_>>()
         })
