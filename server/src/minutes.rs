@@ -51,9 +51,8 @@ pub struct Record {
     pub closed_at: Option<OffsetDateTime>,
     /// Who had the floor, in order, from the log.
     pub speeches: Vec<Speech>,
-    /// Who was in the room at some time of the meeting (from the log).
-    pub attended: std::collections::HashSet<ParticipantId>,
-    /// Of those, the ones marked away since, and when.
+    /// When each participant was last marked away after being present
+    /// (from the log).
     pub left: std::collections::HashMap<ParticipantId, OffsetDateTime>,
 }
 
@@ -102,24 +101,28 @@ fn speeches_in(events: &[(String, Event)]) -> Vec<Speech> {
     out
 }
 
-/// Who was in the room at some time (only an open meeting has anyone
-/// present), and when those no longer present were marked away.
-#[allow(clippy::type_complexity)]
-fn attendance_in(
-    events: &[(String, Event)],
-) -> (std::collections::HashSet<ParticipantId>, std::collections::HashMap<ParticipantId, OffsetDateTime>) {
-    let (mut attended, mut left) = (std::collections::HashSet::new(), std::collections::HashMap::new());
+/// When each participant was last marked away after being present.
+fn left_at(events: &[(String, Event)]) -> std::collections::HashMap<ParticipantId, OffsetDateTime> {
+    use gavel_shared::Change;
+    let (mut present, mut left) = (std::collections::HashSet::new(), std::collections::HashMap::new());
     for (_, e) in events {
-        if let gavel_shared::Change::AttendanceChanged { participant, attendance, .. } = &e.change {
-            if *attendance == Attendance::Present {
-                attended.insert(*participant);
+        match &e.change {
+            Change::AttendanceChanged { participant, attendance: Attendance::Present, .. } => {
+                present.insert(*participant);
                 left.remove(participant);
-            } else if attended.contains(participant) {
+            }
+            Change::AttendanceChanged { participant, .. } if present.remove(participant) => {
                 left.insert(*participant, e.at);
             }
+            // Its number may be given to someone added later.
+            Change::ParticipantRemoved { participant } => {
+                present.remove(participant);
+                left.remove(participant);
+            }
+            _ => {}
         }
     }
-    (attended, left)
+    left
 }
 
 /// The head of the SHA-256 chain over events: h0 = 32 zero bytes,
@@ -140,15 +143,13 @@ pub fn log_head<'a>(bodies: impl IntoIterator<Item = &'a str>) -> String {
 pub fn record_from(events: &[(String, Event)]) -> Record {
     let opened_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingOpened)).map(|(_, e)| e.at);
     let closed_at = events.iter().find(|(_, e)| matches!(e.change, gavel_shared::Change::MeetingClosed)).map(|(_, e)| e.at);
-    let (attended, left) = attendance_in(events);
     Record {
         log_head: log_head(events.iter().map(|(b, _)| b.as_str())),
         log_seq: events.last().map(|(_, e)| e.seq).unwrap_or(0),
         opened_at,
         closed_at,
         speeches: speeches_in(events),
-        attended,
-        left,
+        left: left_at(events),
     }
 }
 
@@ -363,11 +364,13 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     }
     let sorted = s.participants_sorted();
     let members: Vec<&Participant> = sorted.iter().copied().filter(|p| p.member).collect();
-    // Members who were in the room at some time of the meeting are present
-    // in its minutes, those who left before its end with the time they
-    // left (they voted, and their votes are in section III); the others
-    // are absent or excused as the secretary marked them.
-    let was_here = |p: &Participant| p.attendance == Attendance::Present || record.attended.contains(&p.id);
+    // Members present at the end, and those who voted and left before it
+    // (their ballots are in section III), with the time they left; the
+    // others are absent or excused as the secretary marked them. (Not
+    // everyone ever marked present: the marks made when the meeting opens
+    // are corrected by hand, and a correction is not a departure.)
+    let voted: std::collections::HashSet<ParticipantId> = s.polls.iter().flat_map(|p| p.voters.iter().copied()).collect();
+    let was_here = |p: &Participant| p.attendance == Attendance::Present || voted.contains(&p.id);
     let present: Vec<&Participant> = members.iter().copied().filter(|p| was_here(p)).collect();
     let excused: Vec<&Participant> = members.iter().copied().filter(|p| !was_here(p) && p.attendance == Attendance::Excused).collect();
     let absent: Vec<&Participant> = members.iter().copied().filter(|p| !was_here(p) && p.attendance == Attendance::Absent).collect();
@@ -409,7 +412,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     if !guests.is_empty() {
         body.push(Element::Bullet(labelled(t(lang, "Khách mời", "Guests"), format!("{}.", names(s, &guests)))));
     }
-    // Of the members who attended, as listed above (each vote's own quorum is with its result).
+    // Of the members listed present above (each vote's own quorum is with its result).
     let q = {
         let (present, members) = (present.len() as u32, members.len() as u32);
         let rule = s.meeting.quorum;
@@ -664,7 +667,9 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
             if n > 0 {
                 r = r.add_break(BreakType::TextWrapping);
             }
-            r = r.add_text(line);
+            // No XML holds a noncharacter (U+FFFE…): one stored before the
+            // rules refused them would make the whole document unreadable.
+            r = r.add_text(line.chars().filter(|c| !gavel_shared::text::is_noncharacter(*c)).collect::<String>());
         }
         if bold { r.bold() } else { r }
     };

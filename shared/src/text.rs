@@ -36,6 +36,13 @@ pub fn clean_multiline(s: &str) -> String {
     lines.join("\n").trim().to_string()
 }
 
+/// A Unicode noncharacter (U+FDD0–U+FDEF, and the last two of each plane,
+/// U+FFFE, U+FFFF, …): no XML may hold one.
+pub fn is_noncharacter(c: char) -> bool {
+    let c = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
+}
+
 /// The collation key of one word or phrase: primary letters, then tones.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Collation {

@@ -16,6 +16,9 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
     let voters: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
+    // Marked present by mistake, then corrected: excused in the minutes, not one who left.
+    let here = Command::SetAttendance { participant: s.voters[3].0, attendance: Attendance::Present, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "mistake", &here).await?.status, 200);
     secretary
         .command(
             s.meeting,

@@ -215,7 +215,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("poll.allow_change", "Cho phép thay đổi lựa chọn", "Votes may be changed"),
     ("poll.election", "Bầu cử (nhiều lựa chọn)", "Election (several options)"),
     ("poll.options", "Các lựa chọn (mỗi dòng một)", "Options (one a line)"),
-    ("poll.max_choices", "Số lựa chọn tối đa", "Choices per ballot"),
+    ("poll.max_choices", "Số người được bầu (tối đa mỗi phiếu)", "Seats (names per ballot at most)"),
     ("poll.rule", "Tỷ lệ thông qua", "Majority"),
     ("rule.cast_half", "Quá nửa số phiếu tán thành/không tán thành", "More than half of votes cast"),
     ("rule.present_half", "Quá nửa số thành viên có mặt", "More than half of members present"),
