@@ -667,6 +667,13 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Ok(l) => l,
         Err(e) => {
             return match explain_connect_error(server, &e) {
+                // A room found on the LAN that moved: its old address (and
+                // the usual port) may now be another room's. The agent looks
+                // for its own again instead of giving up.
+                Some(why) if opts.rediscover => {
+                    tracing::warn!(%why, "another room answers at this address: looking for this one on the LAN");
+                    Ended::Retry(e)
+                }
                 Some(why) => Ended::Fatal(why),
                 None => Ended::Retry(e),
             };

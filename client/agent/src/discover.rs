@@ -19,8 +19,9 @@ pub struct Room {
 impl Room {
     /// The room's QUIC address: `current`'s when the room still announces
     /// it, else an IPv4 address (most tablets' Wi-Fi), else the first.
-    /// IPv6 link-local addresses are left out: without the interface they
-    /// belong to, which the announcement does not carry, none can be reached.
+    /// Link-local addresses are left out: an IPv6 one cannot be reached
+    /// without the interface it belongs to, which the announcement does not
+    /// carry, and an IPv4 one (169.254/16) is an interface without a lease.
     pub fn quic_addr(&self, current: Option<SocketAddr>) -> Option<SocketAddr> {
         if let Some(c) = current
             && c.port() == self.quic
@@ -40,7 +41,8 @@ impl Room {
 
 fn is_link_local(ip: &IpAddr) -> bool {
     match ip {
-        IpAddr::V4(_) => false,
+        // 169.254/16: an interface that got no DHCP lease; nothing reaches the room there.
+        IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
     }
 }
@@ -114,5 +116,6 @@ mod tests {
         assert_eq!(moved.quic_addr(at("10.0.0.7:4000")), at("10.0.0.7:4433"), "another port after a restart");
         assert_eq!(room(&["fe80::1", "fd00::7"]).quic_addr(None), at("[fd00::7]:4433"), "not a link-local address");
         assert_eq!(room(&["fe80::1"]).quic_addr(None), None);
+        assert_eq!(room(&["169.254.3.4", "192.168.1.20"]).quic_addr(None), at("192.168.1.20:4433"), "not one without a lease");
     }
 }
