@@ -187,10 +187,19 @@ fn require_staff(actor: &Actor) -> Result<()> {
     if actor.is_staff() { Ok(()) } else { Err(Error::Forbidden("only staff accounts may do this")) }
 }
 
-async fn create_meeting(State(app): State<AppState>, Auth(actor): Auth, ApiJson(body): ApiJson<NewMeeting>) -> Result<Response> {
+/// Creates a meeting; with an `Idempotency-Key`, once: the same request
+/// sent again gets the meeting the first one made (200 instead of 201).
+async fn create_meeting(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewMeeting>,
+) -> Result<Response> {
     require_staff(&actor)?;
-    let handle = app.meetings.create(actor, body).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": handle.id }))).into_response())
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let (handle, new) = app.meetings.create_once(actor, body, key).await?;
+    let status = if new { axum::http::StatusCode::CREATED } else { axum::http::StatusCode::OK };
+    Ok((status, Json(json!({ "id": handle.id }))).into_response())
 }
 
 /// One name in the sign-in picker.

@@ -213,13 +213,31 @@ impl Meetings {
 
     /// Creates a meeting (status draft) with its first event, `meeting_created`.
     pub async fn create(&self, by: Actor, header: NewMeeting) -> Result<Arc<MeetingHandle>> {
+        Ok(self.create_once(by, header, None).await?.0)
+    }
+
+    /// Creates a meeting once per `key`: asked again with the same key (a
+    /// request sent again after its answer was lost), it gives the meeting
+    /// the first request made, and `false`.
+    pub async fn create_once(&self, by: Actor, header: NewMeeting, key: Option<&str>) -> Result<(Arc<MeetingHandle>, bool)> {
         let header = header.normalized();
         rules_for_header(&header)?;
+        if key.is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
+            return Err(Error::bad_request("bad_key", format!("an idempotency key has 1 to {MAX_KEY} bytes")));
+        }
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(key) = key {
+            let made: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM meetings WHERE create_key = ?").bind(key).fetch_optional(&mut *tx).await?;
+            if let Some(id) = made {
+                drop(tx);
+                return Ok((self.get(MeetingId(id)).await?, false));
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO meetings (title, organisation, place, locality, starts_at, status, is_demo, created_at, \
-             quorum_num, quorum_den, quorum_strict) \
-             VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?) RETURNING id",
+             quorum_num, quorum_den, quorum_strict, create_key) \
+             VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&header.title)
         .bind(&header.organisation)
@@ -231,6 +249,7 @@ impl Meetings {
         .bind(NEW_MEETING_QUORUM.num)
         .bind(NEW_MEETING_QUORUM.den)
         .bind(NEW_MEETING_QUORUM.strict)
+        .bind(key)
         .fetch_one(&mut *tx)
         .await?;
         let meeting = Meeting {
@@ -252,7 +271,7 @@ impl Meetings {
         state.seq = 1;
         let handle = Arc::new(MeetingHandle::new(self.db.clone(), self.services.clone(), state));
         self.open.lock().expect("meeting registry poisoned").insert(MeetingId(id), handle.clone());
-        Ok(handle)
+        Ok((handle, true))
     }
 
     /// Every meeting handle loaded so far (for shutdown and counters).

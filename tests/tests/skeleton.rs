@@ -200,6 +200,41 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_changes_nothing
     Ok(())
 }
 
+/// "Create the meeting" sent again after its answer was lost (weak Wi-Fi,
+/// a second click) made a second meeting: with the form's key it gets the
+/// first one, across a restart too; another key makes another meeting.
+#[tokio::test]
+async fn a_meeting_created_twice_with_one_key_is_made_once() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let mut admin = server.client();
+    admin.sign_in_admin().await?;
+    let body = serde_json::json!({"title": "Họp giao ban tháng 12", "starts_at": "2026-12-01T08:00:00+07:00"});
+    let create = |admin: Http, key: &'static str| {
+        let body = body.clone();
+        async move {
+            let r = admin.raw_post("/api/meetings").header("idempotency-key", key).json(&body).send().await?;
+            anyhow::Ok((r.status().as_u16(), r.json::<serde_json::Value>().await?["id"].as_i64()))
+        }
+    };
+    let (status, first) = create(admin.clone(), "form-1").await?;
+    assert_eq!(status, 201);
+    let (status, again) = create(admin.clone(), "form-1").await?;
+    assert_eq!((status, again), (200, first), "the same meeting, not a second");
+    let addrs = server.addrs();
+    server.stop().await?;
+    let server = TestServer::start_again(data.path(), addrs).await?;
+    let mut admin = server.client();
+    admin.sign_in_admin().await?;
+    assert_eq!(create(admin.clone(), "form-1").await?, (200, first), "after a restart too");
+    let (status, other) = create(admin.clone(), "form-2").await?;
+    assert!(status == 201 && other.is_some() && other != first, "another form, another meeting");
+    let list = admin.get("/api/meetings").await?;
+    let named = list.body.as_array().map_or(0, |l| l.iter().filter(|m| m["title"] == "Họp giao ban tháng 12").count());
+    assert_eq!(named, 2, "{:?}", list.body);
+    Ok(())
+}
+
 /// A command taken whose answer was lost is answered as taken when sent
 /// again, even once the meeting has moved on so far that, sent anew, it
 /// would be refused: the PINs reset for someone since removed, the people

@@ -53,6 +53,18 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Res
     read(r).await
 }
 
+/// POST a JSON body once per `key` (the room applies a key once), read a JSON answer.
+pub async fn post_once<B: Serialize, T: DeserializeOwned>(url: &str, body: &B, key: &str) -> Result<T, ApiError> {
+    let r = with_cookie(Request::post(url))
+        .header("idempotency-key", key)
+        .json(body)
+        .map_err(ApiError::network)?
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    read(r).await
+}
+
 /// POST a file's bytes as they are (a CSV in whatever code page Excel wrote
 /// it: the room decodes it), read a JSON answer.
 pub async fn post_file<T: DeserializeOwned>(url: &str, content_type: &str, file: &web_sys::Blob, key: &str) -> Result<T, ApiError> {

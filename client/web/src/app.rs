@@ -508,6 +508,9 @@ fn StaffHome() -> impl IntoView {
     let place = RwSignal::new(String::new());
     let locality = RwSignal::new(String::new());
     let starts = RwSignal::new(local_input_now());
+    // One key per meeting the form makes, kept until the room answers: a
+    // second click after an answer lost on weak Wi-Fi gets the same meeting.
+    let create_key = StoredValue::new(api::new_key());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(starts_at) = gavel_shared::clock::from_input(&starts.get_untracked()) else { return };
@@ -518,9 +521,11 @@ fn StaffHome() -> impl IntoView {
             locality: locality.get_untracked(),
             starts_at,
         };
+        let key = create_key.get_value();
         spawn_local(async move {
-            match api::post::<_, serde_json::Value>("/api/meetings", &body).await {
+            match api::post_once::<_, serde_json::Value>("/api/meetings", &body, &key).await {
                 Ok(v) => {
+                    let _ = create_key.try_set_value(api::new_key());
                     if let Some(id) = v["id"].as_i64() {
                         ctx.enter(MeetingId(id));
                     }
