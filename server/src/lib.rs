@@ -277,6 +277,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let kept = db.clone();
     let started = async move {
         let documents = documents::Store::open(&config.data_dir).await?;
+        let swept = meeting::sweep_minutes_parts(&config.data_dir)?;
+        if swept > 0 {
+            tracing::info!(files = swept, "removed minutes files half written when the room last stopped");
+        }
         let (stop, shutdown) = watch::channel(false);
         let signer = signing::Signer::load_or_create(&config.data_dir, config.signing_key.as_deref())?;
         let content_freed = Arc::new(tokio::sync::Notify::new());

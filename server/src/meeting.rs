@@ -1644,6 +1644,28 @@ async fn sign_files(events: Vec<(String, Event)>, services: &Services, state: &M
     Ok(SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at })
 }
 
+/// Removes the temporary files of minutes being signed when the room last
+/// stopped (`minutes/<meeting>/v<n>/*.part`): they were written before the
+/// commit that would have recorded them, are never served, and nothing
+/// else would ever remove them. Returns how many went.
+pub fn sweep_minutes_parts(data_dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut gone = 0;
+    let Ok(meetings) = std::fs::read_dir(data_dir.join("minutes")) else { return Ok(0) };
+    for meeting in meetings.flatten() {
+        let Ok(versions) = std::fs::read_dir(meeting.path()) else { continue };
+        for version in versions.flatten() {
+            let Ok(files) = std::fs::read_dir(version.path()) else { continue };
+            for file in files.flatten() {
+                if file.file_name().to_string_lossy().ends_with(".part") {
+                    std::fs::remove_file(file.path())?;
+                    gone += 1;
+                }
+            }
+        }
+    }
+    Ok(gone)
+}
+
 /// Records a signed version of the minutes, in the batch's transaction.
 async fn record_signed(tx: &mut Tx<'_>, meeting: MeetingId, signed: &SignedVersion) -> Result<()> {
     sqlx::query("INSERT INTO minutes_versions (meeting_id, version, log_head, log_seq, files, signed_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -1661,7 +1683,11 @@ async fn record_signed(tx: &mut Tx<'_>, meeting: MeetingId, signed: &SignedVersi
 /// Writes a file whole (temporary name, fsync, rename); its directory is flushed by the caller, once for all it writes.
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("part");
+    // Its own temporary name: `bien-ban.pdf` and `bien-ban.docx` shared one
+    // (`bien-ban.part`), safe only while written one after the other.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = std::path::PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;

@@ -678,3 +678,23 @@ async fn the_event_log_over_http_comes_in_pages_of_bounded_size() -> anyhow::Res
     assert_eq!(seen, (1..=head).collect::<Vec<_>>(), "every event once, in order");
     Ok(())
 }
+
+/// Files of minutes being signed when the room stopped (written before the
+/// commit that records a version) were never removed: the next start does,
+/// and leaves the signed files alone.
+#[tokio::test]
+async fn half_written_minutes_files_are_removed_at_start() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let version = dir.path().join("minutes").join("1").join("v1");
+    std::fs::create_dir_all(&version)?;
+    for name in ["bien-ban-1-v1-vi.pdf.part", "bien-ban-1-v1-vi.pdf", "bien-ban-1-v1-vi.pdf.sig.part"] {
+        std::fs::write(version.join(name), b"%PDF-1.7")?;
+    }
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let mut left: Vec<String> =
+        std::fs::read_dir(&version)?.map(|e| Ok(e?.file_name().to_string_lossy().into_owned())).collect::<anyhow::Result<_>>()?;
+    left.sort();
+    assert_eq!(left, ["bien-ban-1-v1-vi.pdf"]);
+    server.stop().await?;
+    Ok(())
+}
