@@ -222,9 +222,7 @@ impl Meetings {
     pub async fn create_once(&self, by: Actor, header: NewMeeting, key: Option<&str>) -> Result<(Arc<MeetingHandle>, bool)> {
         let header = header.normalized();
         rules_for_header(&header)?;
-        if key.is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
-            return Err(Error::bad_request("bad_key", format!("an idempotency key has 1 to {MAX_KEY} bytes")));
-        }
+        key.map(check_key).transpose()?;
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(key) = key {
             let made: Option<i64> =
@@ -548,9 +546,7 @@ impl MeetingHandle {
     /// when it is refused).
     #[tracing::instrument(skip_all, fields(meeting = %self.id, kind = ?op.kind()))]
     pub async fn execute(&self, actor: Actor, key: &str, op: Op) -> Result<Outcome> {
-        if key.is_empty() || key.len() > MAX_KEY {
-            return Err(Error::bad_request("bad_key", format!("the idempotency key must have 1 to {MAX_KEY} bytes")));
-        }
+        check_key(key)?;
         // One person's commands are paced whatever carries them: the limit
         // per connection alone let one participant send it over each of the
         // connections their address may open, or over plain HTTP with none,
@@ -1642,6 +1638,14 @@ async fn sign_files(events: Vec<(String, Event)>, services: &Services, state: &M
     .await
     .map_err(|e| Error::Internal(e.into()))??;
     Ok(SignedVersion { version, log_head: record.log_head, log_seq: record.log_seq, files: listed, signed_at })
+}
+
+/// An idempotency key: 1 to [`MAX_KEY`] bytes.
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(Error::bad_request("bad_key", format!("the idempotency key must have 1 to {MAX_KEY} bytes")));
+    }
+    Ok(())
 }
 
 /// Removes the temporary files of minutes being signed when the room last

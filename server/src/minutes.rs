@@ -413,11 +413,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         body.push(Element::Bullet(labelled(t(lang, "Khách mời", "Guests"), format!("{}.", names(s, &guests)))));
     }
     // Of the members listed present above (each vote's own quorum is with its result).
-    let q = {
-        let (present, members) = (present.len() as u32, members.len() as u32);
-        let rule = s.meeting.quorum;
-        Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
-    };
+    let q = Quorum::of(present.len() as u32, members.len() as u32, s.meeting.quorum);
     let verdict = if q.holds { t(lang, "đủ túc số", "a quorum") } else { t(lang, "không đủ túc số", "no quorum") };
     body.push(Element::Bullet(labelled(
         t(lang, "Túc số", "Quorum"),

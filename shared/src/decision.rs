@@ -94,11 +94,18 @@ pub struct Quorum {
     pub holds: bool,
 }
 
+impl Quorum {
+    /// `present` members of `members` under `rule`.
+    pub fn of(present: u32, members: u32, rule: Share) -> Quorum {
+        Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+    }
+}
+
 /// The quorum of participants under a rule: only *members* count.
 pub fn quorum(participants: &[Participant], rule: Share) -> Quorum {
     let members = participants.iter().filter(|p| p.member).count() as u32;
     let present = participants.iter().filter(|p| p.member && p.attendance == Attendance::Present).count() as u32;
-    Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+    Quorum::of(present, members, rule)
 }
 
 /// What a majority is counted against.
@@ -494,8 +501,7 @@ pub(crate) mod tests {
     }
 
     fn q(present: u32, members: u32) -> Quorum {
-        let rule = Share::MORE_THAN_HALF;
-        Quorum { present, members, needed: rule.needed(members), holds: rule.met(present, members) }
+        Quorum::of(present, members, Share::MORE_THAN_HALF)
     }
 
     const AT: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);

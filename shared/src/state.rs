@@ -99,9 +99,7 @@ impl MeetingState {
         let total = members.len() as u32;
         let here_or_voted = members.iter().filter(|x| x.attendance == Attendance::Present || voted.contains(&x.id)).count();
         let counted = members.iter().filter(|x| voted.contains(&x.id)).count() + p.hand_voters();
-        let present = (here_or_voted.max(counted) as u32).min(total);
-        let rule = self.meeting.quorum;
-        Quorum { present, members: total, needed: rule.needed(total), holds: rule.met(present, total) }
+        Quorum::of((here_or_voted.max(counted) as u32).min(total), total, self.meeting.quorum)
     }
 
     /// The participants present who vote.

@@ -648,10 +648,15 @@ impl Rediscovery {
     }
 }
 
+/// The certificate is not the one pinned: another room answers there.
+fn another_room(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("fingerprint")
+}
+
 /// Turns a failed handshake into a message a person can act on.
 pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<String> {
     let text = format!("{e:#}");
-    if text.contains("fingerprint") {
+    if another_room(e) {
         return Some(format!("refused: the room at {server} is not the one pinned ({text})"));
     }
     if text.to_lowercase().contains("application protocol") || text.contains("no_application_protocol") {
@@ -669,8 +674,10 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
             return match explain_connect_error(server, &e) {
                 // A room found on the LAN that moved: its old address (and
                 // the usual port) may now be another room's. The agent looks
-                // for its own again instead of giving up.
-                Some(why) if opts.rediscover => {
+                // for its own again instead of giving up. (A room that does
+                // not speak this agent's version is still said at once:
+                // updating the agent is what helps then.)
+                Some(why) if opts.rediscover && another_room(&e) => {
                     tracing::warn!(%why, "another room answers at this address: looking for this one on the LAN");
                     Ended::Retry(e)
                 }

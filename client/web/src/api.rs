@@ -49,19 +49,16 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
 
 /// POST a JSON body, read a JSON answer.
 pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, ApiError> {
-    let r = with_cookie(Request::post(url)).json(body).map_err(ApiError::network)?.send().await.map_err(ApiError::network)?;
-    read(r).await
+    send_json(Request::post(url), body).await
 }
 
 /// POST a JSON body once per `key` (the room applies a key once), read a JSON answer.
 pub async fn post_once<B: Serialize, T: DeserializeOwned>(url: &str, body: &B, key: &str) -> Result<T, ApiError> {
-    let r = with_cookie(Request::post(url))
-        .header("idempotency-key", key)
-        .json(body)
-        .map_err(ApiError::network)?
-        .send()
-        .await
-        .map_err(ApiError::network)?;
+    send_json(Request::post(url).header("idempotency-key", key), body).await
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(request: RequestBuilder, body: &B) -> Result<T, ApiError> {
+    let r = with_cookie(request).json(body).map_err(ApiError::network)?.send().await.map_err(ApiError::network)?;
     read(r).await
 }
 
