@@ -217,6 +217,10 @@ async fn a_meeting_created_twice_with_one_key_is_made_once() -> anyhow::Result<(
             anyhow::Ok((r.status().as_u16(), r.json::<serde_json::Value>().await?["id"].as_i64()))
         }
     };
+    // A key no retry could match is refused, and nothing is made.
+    let r = admin.raw_post("/api/meetings").header("idempotency-key", "k".repeat(129)).json(&body).send().await?;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<serde_json::Value>().await?["code"], "bad_key");
     let (status, first) = create(admin.clone(), "form-1").await?;
     assert_eq!(status, 201);
     let (status, again) = create(admin.clone(), "form-1").await?;
