@@ -179,6 +179,19 @@ fn clock(lang: Lang, t: OffsetDateTime) -> String {
     }
 }
 
+/// When a member left, for the attendance list: the time only on the day
+/// the meeting opened, the date too on a later day of a session that runs
+/// over several ("vắng từ 08 giờ 30, ngày 03 tháng 12").
+fn left_at_text(lang: Lang, at: OffsetDateTime, opened: OffsetDateTime) -> String {
+    let (d, same_day) = (in_room(at), in_room(at).date() == in_room(opened).date());
+    match (lang, same_day) {
+        (Lang::Vi, true) => format!("vắng từ {:02} giờ {:02}", d.hour(), d.minute()),
+        (Lang::Vi, false) => format!("vắng từ {:02} giờ {:02}, ngày {:02} tháng {}", d.hour(), d.minute(), d.day(), vi_month(d)),
+        (Lang::En, true) => format!("left at {:02}:{:02}", d.hour(), d.minute()),
+        (Lang::En, false) => format!("left at {:02}:{:02} on {} {}", d.hour(), d.minute(), d.day(), d.month()),
+    }
+}
+
 /// A speech's length, to the second ("2 phút 05 giây", "45 giây").
 fn duration(lang: Lang, secs: i64) -> String {
     let secs = secs.max(0);
@@ -379,13 +392,7 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         .map(|p| {
             let name = names(s, &[p]);
             match record.left.get(&p.id).filter(|_| p.attendance != Attendance::Present) {
-                Some(at) => {
-                    let at = in_room(*at);
-                    match lang {
-                        Lang::Vi => format!("{name} (vắng từ {:02} giờ {:02})", at.hour(), at.minute()),
-                        Lang::En => format!("{name} (left at {:02}:{:02})", at.hour(), at.minute()),
-                    }
-                }
+                Some(at) => format!("{name} ({})", left_at_text(lang, *at, start)),
                 None => name,
             }
         })
@@ -805,7 +812,7 @@ fn spreadsheet_text(text: &str) -> String {
 pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
     let vi = lang == Lang::Vi;
     let mut w = csv::WriterBuilder::new().delimiter(if vi { b';' } else { b',' }).from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let head: [(&str, &str); 17] = [
+    let head: [(&str, &str); 18] = [
         ("Mã biểu quyết", "poll"),
         ("Nội dung", "item"),
         ("Vấn đề biểu quyết", "question"),
@@ -817,6 +824,9 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
         ("Số làm căn cứ tính tỷ lệ", "base"),
         ("Căn cứ tính tỷ lệ", "basis"),
         ("Phương án đạt", "option_passed"),
+        // An election's candidates tied for the last seats: not elected,
+        // a new round decides (the minutes say "bằng phiếu, bầu lại").
+        ("Bằng phiếu, bầu lại", "tied"),
         ("Thông qua", "adopted"),
         ("Số phiếu đã bỏ", "ballots"),
         ("Do thư ký nhập", "by_secretary"),
@@ -883,6 +893,7 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
                 &r.base.to_string(),
                 basis,
                 yes_no(r.passed.get(n).copied().unwrap_or(false)),
+                yes_no(r.tied.get(n).copied().unwrap_or(false)),
                 yes_no(r.adopted),
                 &r.ballots.to_string(),
                 &r.by_secretary.to_string(),
@@ -971,6 +982,19 @@ mod tests {
         assert_eq!(clock(Lang::Vi, at(time::Month::January, 5)), "16 giờ 00 phút, ngày 05 tháng 01 năm 2026");
     }
 
+    #[test]
+    fn a_member_who_left_on_a_later_day_of_the_session_has_the_date_beside_the_time() {
+        let opened = time::macros::datetime!(2026-12-01 01:30 UTC); // 08:30 in the room
+        let same = time::macros::datetime!(2026-12-01 03:45 UTC);
+        let later = time::macros::datetime!(2026-12-03 02:05 UTC);
+        assert_eq!(left_at_text(Lang::Vi, same, opened), "vắng từ 10 giờ 45");
+        assert_eq!(left_at_text(Lang::Vi, later, opened), "vắng từ 09 giờ 05, ngày 03 tháng 12");
+        assert_eq!(left_at_text(Lang::En, later, opened), "left at 09:05 on 3 December");
+        // Past midnight in the room is the next day, though not in UTC.
+        let night = time::macros::datetime!(2026-12-01 17:10 UTC);
+        assert_eq!(left_at_text(Lang::Vi, night, opened), "vắng từ 00 giờ 10, ngày 02 tháng 12");
+    }
+
     fn closed(kind: PollKind, options: &[&str], basis: Basis, counts: Vec<u32>, ballots: u32, quorum: Quorum) -> Poll {
         let mut p = Poll {
             id: PollId(1),
@@ -1039,5 +1063,34 @@ mod tests {
         assert!(text.contains("Ông A: 9/17 (52,94% số phiếu bầu) — bằng phiếu, bầu lại"), "{text}");
         assert!(!text.contains("trúng cử"), "{text}");
         assert!(text_of(Lang::En, &e).contains("— tied, a new round"));
+    }
+
+    #[test]
+    fn the_votes_csv_marks_candidates_tied_for_the_last_seat() {
+        let holds = Quorum { present: 17, members: 20, needed: 11, holds: true };
+        let mut s = MeetingState::new(Meeting {
+            id: MeetingId(1),
+            title: "Kỳ họp".into(),
+            organisation: "HĐND".into(),
+            place: "Hội trường".into(),
+            locality: "Hà Nội".into(),
+            starts_at: OffsetDateTime::UNIX_EPOCH,
+            status: MeetingStatus::Open,
+            current_item: None,
+            quorum: Default::default(),
+            speech_limit_secs: 0,
+        });
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B", "Ông C"], Basis::VotesCast, vec![9, 9, 1], 17, holds);
+        s.polls = std::sync::Arc::new(vec![e]);
+        for (lang, tied, no, yes) in [(Lang::Vi, "Bằng phiếu, bầu lại", "không", "có"), (Lang::En, "tied", "false", "true")] {
+            let bytes = polls_csv(&s, lang).unwrap();
+            let mut r = csv::ReaderBuilder::new().delimiter(if lang == Lang::Vi { b';' } else { b',' }).from_reader(&bytes[3..]);
+            let head = r.headers().unwrap().clone();
+            let col = head.iter().position(|h| h == tied).expect("a tied column");
+            let passed = col - 1;
+            let rows: Vec<_> = r.records().map(|r| r.unwrap()).collect();
+            let got: Vec<_> = rows.iter().map(|r| (&r[5], &r[passed], &r[col])).collect();
+            assert_eq!(got, vec![("Ông A", no, yes), ("Bà B", no, yes), ("Ông C", no, no)], "{lang:?}");
+        }
     }
 }
