@@ -1242,6 +1242,7 @@ async fn write(
                 question: question.clone(),
                 kind: *kind,
                 hands: vec![],
+                hands_present: vec![],
                 options,
                 max_choices,
                 secret: *secret,
@@ -1265,12 +1266,18 @@ async fn write(
         }
         Command::CastBallotFor { poll, voter, choices } => (vec![cast(tx, state, *poll, *voter, choices, true).await?], done),
         Command::RecordHands { poll, counts } => {
-            sqlx::query("UPDATE polls SET hands = ? WHERE id = ?")
+            // Who was in the room to raise a hand: the vote's quorum counts
+            // them should they leave before it closes.
+            let present: Vec<ParticipantId> =
+                state.participants.iter().filter(|p| p.member && p.attendance == Attendance::Present).map(|p| p.id).collect();
+            let all = gavel_shared::state::merged_ids(state.poll(*poll).map_or(&[], |p| &p.hands_present), &present);
+            sqlx::query("UPDATE polls SET hands = ?, hands_present = ? WHERE id = ?")
                 .bind(serde_json::to_string(counts).expect("counts serialise"))
+                .bind(serde_json::to_string(&all).expect("ids serialise"))
                 .bind(poll.0)
                 .execute(&mut **tx)
                 .await?;
-            (vec![Change::HandsRecorded { poll: *poll, counts: counts.clone() }], done)
+            (vec![Change::HandsRecorded { poll: *poll, counts: counts.clone(), present }], done)
         }
         Command::ClosePoll { poll } => {
             let p = state.poll(*poll).ok_or(Error::NotFound("poll"))?;

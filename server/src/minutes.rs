@@ -1010,6 +1010,7 @@ mod tests {
             voters: vec![],
             ballots: vec![],
             hands: vec![],
+            hands_present: vec![],
             result: None,
             cancel_reason: None,
         };

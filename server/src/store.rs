@@ -358,6 +358,7 @@ async fn load_polls(db: &Db, state: &mut MeetingState) -> anyhow::Result<()> {
             voters: voters.into_iter().map(ParticipantId).collect(),
             ballots,
             hands: json(r.get("hands"))?,
+            hands_present: json(r.get("hands_present"))?,
             result: r.get::<Option<String>, _>("result").map(|t| json(&t)).transpose()?,
             cancel_reason: r.get("cancel_reason"),
         });

@@ -216,6 +216,11 @@ pub struct Poll {
     pub ballots: Vec<NamedBallot>,
     /// Counts of a show of hands entered by the secretary, per option.
     pub hands: Vec<u32>,
+    /// The members present when the hands were counted (each count's, all
+    /// together): they were in the room for the vote though they may have
+    /// left before its close. Empty with no show of hands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hands_present: Vec<ParticipantId>,
     pub result: Option<PollResult>,
     pub cancel_reason: Option<String>,
 }
@@ -495,6 +500,7 @@ pub(crate) mod tests {
             voters: vec![],
             ballots: vec![],
             hands: vec![],
+            hands_present: vec![],
             result: None,
             cancel_reason: None,
         }

@@ -431,6 +431,10 @@ pub enum Change {
     HandsRecorded {
         poll: PollId,
         counts: Vec<u32>,
+        /// The members present when they were counted (absent from events
+        /// written before it was kept).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        present: Vec<ParticipantId>,
     },
     /// The result, fixed; for a named poll, every ballot (now public).
     PollClosed {

@@ -92,12 +92,15 @@ impl MeetingState {
     /// was cast in the room; marking its voter absent afterwards must not
     /// turn a vote held with a quorum into one without, nor push a share of
     /// the members present over 100%), and at least as many members as
-    /// ballots and raised hands were counted.
+    /// ballots and raised hands were counted. A show of hands counts the
+    /// members present when it was counted (a raised hand is not named).
     pub fn poll_quorum(&self, p: &Poll) -> Quorum {
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
+        let at_hands: std::collections::HashSet<ParticipantId> = p.hands_present.iter().copied().collect();
         let members: Vec<&Participant> = self.participants.iter().filter(|x| x.member).collect();
         let total = members.len() as u32;
-        let here_or_voted = members.iter().filter(|x| x.attendance == Attendance::Present || voted.contains(&x.id)).count();
+        let was_here = |x: &&&Participant| x.attendance == Attendance::Present || voted.contains(&x.id) || at_hands.contains(&x.id);
+        let here_or_voted = members.iter().filter(was_here).count();
         let counted = members.iter().filter(|x| voted.contains(&x.id)).count() + p.hand_voters();
         Quorum::of((here_or_voted.max(counted) as u32).min(total), total, self.meeting.quorum)
     }
@@ -302,9 +305,10 @@ impl MeetingState {
                     }
                 }
             }
-            Change::HandsRecorded { poll, counts } => {
+            Change::HandsRecorded { poll, counts, present } => {
                 if let Some(p) = self.poll_mut(*poll) {
                     p.hands = counts.clone();
+                    p.hands_present = merged_ids(&p.hands_present, present);
                 }
             }
             Change::PollClosed { poll, result, ballots } => {
@@ -462,6 +466,7 @@ impl MeetingState {
                     if hidden(p) {
                         p.ballots.retain(|b| Some(b.voter) == me);
                         p.hands.clear();
+                        p.hands_present.clear();
                     }
                 }
             }
@@ -532,6 +537,15 @@ impl MeetingState {
         Event { change, ..event.clone() }
     }
 }
+
+/// `a` and `b` together, in id order, each once.
+pub fn merged_ids(a: &[ParticipantId], b: &[ParticipantId]) -> Vec<ParticipantId> {
+    let mut all: Vec<ParticipantId> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// True when [`MeetingState::event_for`] sends this change to every viewer
 /// as it is: the server may then encode the event once for all of them.
 pub fn same_for_everyone(change: &Change) -> bool {
@@ -626,6 +640,7 @@ pub(crate) mod tests {
             voters: voters.iter().map(|v| ParticipantId(*v)).collect(),
             ballots: voters.iter().map(|v| NamedBallot { voter: ParticipantId(*v), choices: vec![0], by_secretary: false }).collect(),
             hands: vec![],
+            hands_present: vec![],
             result: None,
             cancel_reason: None,
         }
@@ -653,6 +668,24 @@ pub(crate) mod tests {
         // Never more than the members.
         by_hand.hands = vec![9, 0, 0];
         assert_eq!(s.poll_quorum(&by_hand).present, 3);
+
+        // Members 1, 2 and 3 present at the show of hands, 2 hands (one of
+        // them abstained without a hand), then 1 and 3 leave: all 3 were
+        // there for the vote, not the 2 the hands alone show.
+        let mut s = sample();
+        s.meeting.status = MeetingStatus::Open;
+        Arc::make_mut(&mut s.polls).push(poll(&[], PollStatus::Open));
+        let present: Vec<ParticipantId> = [1, 2, 3].map(ParticipantId).to_vec();
+        let hands = |counts: Vec<u32>, present: Vec<ParticipantId>| Change::HandsRecorded { poll: PollId(1), counts, present };
+        s.apply_change(&hands(vec![2, 0, 0], present.clone()));
+        for at in [0, 2] {
+            Arc::make_mut(&mut s.participants)[at].attendance = Attendance::Absent;
+        }
+        assert_eq!(s.poll_quorum(&s.polls[0]).present, 3, "{:?}", s.polls[0].hands_present);
+        // A recount after 3 left still counts 3: they were there for the vote.
+        s.apply_change(&hands(vec![1, 0, 0], present[..2].to_vec()));
+        assert_eq!(s.polls[0].hands_present, present);
+        assert_eq!(s.poll_quorum(&s.polls[0]).present, 3);
     }
 
     #[test]

@@ -650,6 +650,41 @@ async fn a_show_of_hands_counts_only_those_who_have_not_voted_otherwise() -> any
     Ok(())
 }
 
+/// A vote's quorum counts the members present at its show of hands,
+/// though they leave before its close and the room restarts meanwhile:
+/// a raised hand is not named, so the hands alone show fewer.
+#[tokio::test]
+async fn a_show_of_hands_counts_the_members_present_then_in_the_votes_quorum() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 3).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let voter = s.sign_in(&s.voters[0]).await?;
+    let _silent = s.sign_in(&s.voters[1]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    // 4 members, 3 present (two thirds: 3 needed). One votes by tablet, the
+    // chair raises a hand, the third member raises none.
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, false)).await?).await?);
+    chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?;
+    assert_eq!(voter.command(s.meeting, "tablet", &Command::CastBallot { poll, choices: vec![0] }).await?.status, 200);
+    let a = secretary.command(s.meeting, "hands", &Command::RecordHands { poll, counts: vec![1, 0, 0] }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // The one who raised no hand leaves before the close.
+    let left = Command::SetAttendance { participant: s.voters[1].0, attendance: Attendance::Absent, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "left", &left).await?.status, 200);
+    assert!(!chair.state(s.meeting).await?.quorum().holds, "2 of 4 in the room now");
+    let addrs = server.addrs();
+    server.stop().await?;
+    let server = TestServer::start_again(dir.path(), addrs).await?;
+    let chair = Http { base: server.url(""), ..chair };
+    let closed = chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?;
+    assert_eq!(closed.status, 200, "{closed:?}");
+    let result = chair.state(s.meeting).await?.poll(poll).unwrap().result.clone().unwrap();
+    assert_eq!((result.quorum.present, result.quorum.members, result.quorum.holds), (3, 4, true), "{result:?}");
+    assert_eq!((result.base, result.adopted), (3, true), "2 in favour of the 3 members present at the vote: {result:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn next_goes_back_to_an_item_skipped_and_the_item_left_is_discussed() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
