@@ -728,7 +728,15 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
                     Change::PollClosed { poll, .. } | Change::PollCancelled { poll, .. } => working.poll(*poll).is_some_and(|p| p.secret),
                     _ => false,
                 });
-                freed |= new_events.iter().any(|e| matches!(e.change, Change::DocumentRemoved { .. } | Change::ItemRemoved { .. }));
+                freed |= new_events.iter().any(|e| {
+                    matches!(
+                        e.change,
+                        Change::DocumentRemoved { .. }
+                            | Change::ItemRemoved { .. }
+                            | Change::ParticipantRemoved { .. }
+                            | Change::ParticipantUpdated { .. }
+                    )
+                });
                 published.extend(new_events);
                 answered.push((job.reply, outcome));
             }
@@ -889,6 +897,31 @@ async fn new_pins(n: usize) -> Result<Vec<(String, String)>> {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
+/// Forgets the copies stamped for `participant` (removed, or renamed): the
+/// collector deletes their content, no other reader having the same copy.
+async fn forget_reader_copies(tx: &mut Tx<'_>, participant: ParticipantId) -> Result<()> {
+    sqlx::query("DELETE FROM reader_copies WHERE reader_kind = 'participant' AND reader = ?")
+        .bind(participant.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The id a new row of `$table` gets: above every id the table ever gave,
+/// so a removed row's id is never given to another (migration 0013: an
+/// opinion or a stamped copy kept under the old id would follow it).
+macro_rules! new_id {
+    ($table:literal) => {
+        concat!(
+            "(SELECT COALESCE(MAX(x), 0) + 1 FROM (SELECT MAX(id) AS x FROM ",
+            $table,
+            " UNION ALL SELECT last FROM retired_ids WHERE tbl = '",
+            $table,
+            "'))"
+        )
+    };
+}
+
 async fn append(tx: &mut Tx<'_>, e: &Event) -> Result<()> {
     let body = serde_json::to_string(e).expect("events serialise");
     let kind = serde_json::to_value(&e.change).ok().and_then(|v| v["type"].as_str().map(String::from)).unwrap_or_default();
@@ -964,10 +997,11 @@ async fn write(
         }
         Op::AttachDocument(d) => {
             let uploaded_at = now();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO documents (meeting_id, item_id, title, file_name, size, sha256, confidentiality, uploaded_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
+            let id: i64 = sqlx::query_scalar(concat!(
+                "INSERT INTO documents (id, meeting_id, item_id, title, file_name, size, sha256, confidentiality, uploaded_at) VALUES (",
+                new_id!("documents"),
+                ", ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ))
             .bind(m)
             .bind(d.item.0)
             .bind(&d.title)
@@ -1039,10 +1073,11 @@ async fn write(
                 .bind(pos as i64)
                 .execute(&mut **tx)
                 .await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO agenda_items (meeting_id, position, title, presenter, summary, status) \
-                 VALUES (?, ?, ?, ?, ?, 'pending') RETURNING id",
-            )
+            let id: i64 = sqlx::query_scalar(concat!(
+                "INSERT INTO agenda_items (id, meeting_id, position, title, presenter, summary, status) VALUES (",
+                new_id!("agenda_items"),
+                ", ?, ?, ?, ?, ?, 'pending') RETURNING id"
+            ))
             .bind(m)
             .bind(pos as i64)
             .bind(title)
@@ -1132,6 +1167,10 @@ async fn write(
                 .bind(participant.0)
                 .execute(&mut **tx)
                 .await?;
+            // Copies stamped with the old name are made again with the new.
+            if state.participant(*participant).is_some_and(|p| p.name != *name) {
+                forget_reader_copies(tx, *participant).await?;
+            }
             let (attendance, excuse) = state.participant(*participant).map(|p| (p.attendance, p.excuse.clone())).unwrap_or_default();
             let participant = Participant {
                 id: *participant,
@@ -1155,6 +1194,7 @@ async fn write(
             .execute(&mut **tx)
             .await?;
             sqlx::query("DELETE FROM participants WHERE id = ?").bind(participant.0).execute(&mut **tx).await?;
+            forget_reader_copies(tx, *participant).await?;
             let mut changes = speech_ended_by(state, *participant);
             changes.push(Change::ParticipantRemoved { participant: *participant });
             save_speakers_after(tx, state, &changes).await?;
@@ -1388,10 +1428,12 @@ async fn write(
             let at = now();
             let stance_name = serde_json::to_value(stance).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO opinions (meeting_id, item_id, document_id, author_id, stance, text, remote, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO opinions (meeting_id, item_id, document_id, about_document, author_id, stance, text, remote, at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(m)
             .bind(item.0)
+            .bind(document.map(|d| d.0))
             .bind(document.map(|d| d.0))
             .bind(author.0)
             .bind(stance_name)
@@ -1485,10 +1527,11 @@ async fn write(
 }
 
 async fn insert_participant(tx: &mut Tx<'_>, meeting: MeetingId, p: &NewParticipant, pin_hash: &str) -> Result<Participant> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO participants (meeting_id, name, position, role, member, voting, pin_hash, added_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
+    let id: i64 = sqlx::query_scalar(concat!(
+        "INSERT INTO participants (id, meeting_id, name, position, role, member, voting, pin_hash, added_at) VALUES (",
+        new_id!("participants"),
+        ", ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    ))
     .bind(meeting.0)
     .bind(&p.name)
     .bind(&p.position)

@@ -265,7 +265,9 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
         Arc::make_mut(&mut state.opinions).push(Opinion {
             id: OpinionId(r.get("id")),
             item: ItemId(r.get("item_id")),
-            document: r.get::<Option<i64>, _>("document_id").map(DocumentId),
+            // Kept when the document is removed: an opinion on a removed
+            // document stays to itself (see the minutes).
+            document: r.get::<Option<i64>, _>("about_document").map(DocumentId),
             author: ParticipantId(r.get("author_id")),
             stance: serde_json::from_value(serde_json::Value::String(stance)).context("bad stance")?,
             text: r.get("text"),

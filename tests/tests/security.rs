@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use gavel_shared::model::*;
-use gavel_shared::protocol::{ClientMessage, Command, ServerMessage};
+use gavel_shared::protocol::{ClientMessage, Command, NewParticipant, ServerMessage};
 use gavel_tests::*;
 use serde_json::json;
 use std::time::Duration;
@@ -999,5 +999,60 @@ async fn a_download_under_way_stops_when_its_readers_sessions_are_revoked() -> a
         over_kept += c.len() as u64;
     }
     assert_eq!(over_kept, doc.size, "the neighbour's download runs to its end");
+    Ok(())
+}
+
+/// A stamped copy names the person reading it: not someone removed whose id
+/// the next person added took (SQLite gives the highest id + 1), and not
+/// the name a participant had before the secretary corrected it.
+#[tokio::test]
+async fn a_stamped_copy_names_its_reader_after_a_removal_and_a_rename() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let doc = s.upload_document("Dự thảo nghị quyết.pdf", drawn_pdf(1), &[("confidentiality", "members")]).await?;
+    let path = format!("/api/meetings/{}/documents/{}", s.meeting, doc.id.0);
+    let out = tempfile::tempdir()?;
+    let text_of = |who: Http, n: usize| {
+        let (path, file) = (path.clone(), out.path().join(format!("{n}.pdf")));
+        async move {
+            let r = who.raw_get(&path).send().await?;
+            anyhow::ensure!(r.status() == 200, "{r:?}");
+            let bytes = r.bytes().await?;
+            std::fs::write(&file, &bytes)?;
+            anyhow::Ok((sha256_hex(&bytes), pdftotext(&file)?.split_whitespace().collect::<Vec<_>>().join(" ")))
+        }
+    };
+    // The last one added reads it, and is removed.
+    let (gone_copy, text) = text_of(s.sign_in(&s.voters[1]).await?, 1).await?;
+    assert!(text.contains("Bản của Đại biểu 0001"), "{text}");
+    let a = s.admin.command(s.meeting, "rm", &Command::RemoveParticipant { participant: s.voters[1].0 }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let deputy =
+        NewParticipant { name: "Người Thay Thế".into(), position: String::new(), role: Role::Delegate, member: true, voting: true };
+    let a = s.admin.command(s.meeting, "add", &Command::AddParticipants { participants: vec![deputy] }).await?;
+    let pin = &a.body["result"]["pins"][0];
+    let deputy = (ParticipantId(pin["participant"].as_i64().context("id")?), pin["pin"].as_str().context("pin")?.to_string());
+    assert_ne!(deputy.0, s.voters[1].0, "a removed participant's id given again");
+    let (_, text) = text_of(s.sign_in(&deputy).await?, 2).await?;
+    assert!(text.contains("Bản của Người Thay Thế") && !text.contains("Đại biểu 0001"), "{text}");
+    // The removed one's copy leaves the room's disk.
+    wait_store(data.path(), "the removed reader's copy", |now| !now.contains(&gone_copy)).await?;
+
+    // A name corrected after a first read: the next copy has the new name.
+    let reader = s.sign_in(&s.voters[0]).await?;
+    let (_, text) = text_of(reader.clone(), 3).await?;
+    assert!(text.contains("Bản của Đại biểu 0000"), "{text}");
+    let rename = Command::UpdateParticipant {
+        participant: s.voters[0].0,
+        name: "Nguyễn Thị Đổi Tên".into(),
+        position: String::new(),
+        role: Role::Delegate,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(s.admin.command(s.meeting, "rename", &rename).await?.status, 200);
+    let (_, text) = text_of(reader, 4).await?;
+    assert!(text.contains("Bản của Nguyễn Thị Đổi Tên") && !text.contains("Đại biểu 0000"), "{text}");
     Ok(())
 }
