@@ -48,6 +48,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        // The API's answers carry a meeting's state, titles, minutes and
+        // records: kept by no browser or proxy, unless the answer says
+        // otherwise itself (a public document may be revalidated). Not the
+        // web UI's files below, which are cached.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
         // The web UI, compressed once when built (the wasm shrinks to about
         // a third); the API is left alone, so ranges on documents stay
         // byte-exact.

@@ -1056,3 +1056,28 @@ async fn a_stamped_copy_names_its_reader_after_a_removal_and_a_rename() -> anyho
     assert!(text.contains("Bản của Nguyễn Thị Đổi Tên") && !text.contains("Đại biểu 0000"), "{text}");
     Ok(())
 }
+
+/// Answers that carry the meeting (its state, its log, the minutes and the
+/// whole record) are kept by no browser cache; the web UI's files are.
+#[tokio::test]
+async fn the_meetings_answers_are_not_kept_by_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let m = s.meeting.0;
+    for path in [
+        format!("/api/meetings/{m}/state"),
+        format!("/api/meetings/{m}/events?after=0"),
+        format!("/api/meetings/{m}/minutes/export?format=json&lang=vi"),
+        format!("/api/meetings/{m}/minutes/export?format=csv&lang=vi"),
+        "/api/session".to_string(),
+        "/api/nowhere".to_string(),
+    ] {
+        let r = chair.raw_get(&path).send().await?;
+        assert!(r.status().is_success() || r.status() == 404, "{path}: {r:?}");
+        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{path}");
+    }
+    let page = chair.raw_get("/").send().await?;
+    assert_ne!(page.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "the web UI is cached");
+    Ok(())
+}
