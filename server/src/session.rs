@@ -90,6 +90,13 @@ pub async fn run(
             r = revoked.recv() => {
                 let gone = match r {
                     Ok(p) => actor.and_then(|a| a.participant()) == Some(p),
+                    // More revocations than are kept: any could be this
+                    // one's. It comes back and signs in again with its
+                    // token, which then answers for itself.
+                    Err(broadcast::error::RecvError::Lagged(_)) if actor.is_some_and(|a| a.participant().is_some()) => {
+                        let _ = out.send(Outbound::Close(1012, "reconnect")).await;
+                        break;
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => false,
                     Err(broadcast::error::RecvError::Closed) => false,
                 };
