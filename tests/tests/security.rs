@@ -119,6 +119,9 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     let mut ws = Ws::connect(server.addr, Some(&token)).await?;
     ws.hello(s.meeting, None).await?;
     let other = s.sign_in(&s.voters[1]).await?;
+    // The tablet's own browser, through its agent.
+    let mut local = Ws::connect(agent.local_addr.expect("a local server"), Some(&agent.shared.local_key)).await?;
+    local.hello(s.meeting, None).await?;
 
     let secretary = s.sign_in(&s.secretary).await?;
     let a = secretary.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[0].0), &json!({})).await?;
@@ -138,7 +141,18 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     }
     assert_eq!(browser.get("/api/session").await?.status, 401, "the next request is refused");
     assert_eq!(other.get("/api/session").await?.status, 200, "others keep their sessions");
-    // The agent deletes what it held, and says why.
+    // The agent deletes what it held, and says why, to its browser too:
+    // that leaves the meeting instead of showing it "reconnecting".
+    loop {
+        match local.recv().await {
+            Ok(ServerMessage::Error { code, .. }) => {
+                assert_eq!(code, "revoked");
+                break;
+            }
+            Ok(_) => continue,
+            Err(e) => anyhow::bail!("the tablet's browser was not told: {e}"),
+        }
+    }
     until("the agent gives up", WAIT, || agent.shared.fatal.borrow().is_some()).await?;
     let why = agent.shared.fatal.borrow().clone().unwrap();
     assert!(why.contains("deleted"), "{why}");

@@ -494,10 +494,15 @@ impl Shared {
         *self.session.lock().expect("session") = None;
         self.state.send_replace(None);
         tracing::warn!(wiped = wiped.is_ok(), "session revoked by the room: cached documents deleted");
-        match wiped {
-            Ok(()) => "the chair or the secretary ended this tablet's session: its documents were deleted from it".into(),
+        let why = match wiped {
+            Ok(()) => "the chair or the secretary ended this tablet's session: its documents were deleted from it".to_string(),
             Err(e) => format!("the chair or the secretary ended this tablet's session, but deleting its documents failed: {e:#}"),
-        }
+        };
+        // The tablet's browser is told as the room's own browsers are: it
+        // leaves the meeting, the documents it shows with it, instead of
+        // keeping them on screen "reconnecting" to an agent that has gone.
+        let _ = self.local.send(ServerMessage::Error { key: None, code: "revoked".into(), message: why.clone() });
+        why
     }
 
     /// Where the room is now.

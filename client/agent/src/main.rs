@@ -250,8 +250,14 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     // The refusals told so far, as said (title and the room's words).
     let mut refused = Vec::<String>::new();
     loop {
-        if let Some(why) = fatal.borrow().clone() {
+        let given_up = fatal.borrow().clone();
+        if let Some(why) = given_up {
             bar.finish_and_clear();
+            // The browsers following this agent are told why (a revoked
+            // session leaves the meeting); a moment for that to go out.
+            if agent.local_url().is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
             bail!("{why}");
         }
         if !announced && let Some((_, name)) = shared.signed_in_as().filter(|_| link.borrow().is_some()) {
