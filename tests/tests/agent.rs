@@ -1192,3 +1192,33 @@ async fn a_document_damaged_in_the_cache_is_fetched_again() -> anyhow::Result<()
     assert_eq!(sha256_hex(&again.bytes().await?), doc.sha256);
     Ok(())
 }
+
+/// A document kept on the tablet while public, then restricted by the
+/// secretary (the same file): the tablet fetches the reader's stamped copy
+/// and serves that, not the unnamed original it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_restricted_after_it_was_kept_is_served_as_the_readers_copy() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Dự thảo nghị quyết.pdf", tiny_pdf("Du thao nghi quyet"), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the public version is kept", WAIT, || agent.shared.cache.has(&doc.sha256) && agent.shared.progress.borrow().complete()).await?;
+    let restrict =
+        Command::UpdateDocument { document: doc.id, title: doc.title.clone(), confidentiality: Confidentiality::Members, readers: vec![] };
+    let a = s.admin.command(s.meeting, "restrict", &restrict).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    until("the reader's copy is kept", WAIT, || agent.shared.cache.manifest(&doc.sha256).is_some_and(|m| m.copy_of.is_some())).await?;
+    let local = agent.local_addr.expect("a local server");
+    let r = tablet_client(&agent.shared.local_key)
+        .get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let file = cache.path().join("served.pdf");
+    std::fs::write(&file, r.bytes().await?)?;
+    let text = pdftotext(&file)?;
+    let name = name_of(&s, s.voters[0].0).await?;
+    assert!(text.contains(&format!("Bản của {name}")), "the reader's name on the page: {text}");
+    Ok(())
+}

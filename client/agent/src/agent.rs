@@ -984,7 +984,13 @@ async fn run_downloads(shared: Arc<Shared>) {
                 refused: told(&docs, &refused),
                 ..Default::default()
             };
-            for d in docs.iter().filter(|d| shared.cache.has(&d.sha256)) {
+            // A document restricted since it was cached is fetched again,
+            // as this reader's stamped copy.
+            for d in docs.iter().filter(|d| shared.cache.has(&d.sha256) && !shared.cache.fits(d)) {
+                tracing::info!(document = d.id.0, "restricted since it was kept: fetched again as this reader's copy");
+                shared.cache.forget(&d.sha256);
+            }
+            for d in docs.iter().filter(|d| shared.cache.fits(d)) {
                 p.docs_done += 1;
                 p.bytes_done += d.size;
             }
@@ -992,7 +998,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             no_room.retain(|version, _| docs.iter().any(|d| d.sha256 == *version));
             if let Some(online) = online {
                 let mut cut = false;
-                let mut todo: Vec<&Document> = docs.iter().filter(|d| !shared.cache.has(&d.sha256)).collect();
+                let mut todo: Vec<&Document> = docs.iter().filter(|d| !shared.cache.fits(d)).collect();
                 todo.sort_by_key(|d| no_room.contains_key(&d.sha256));
                 for d in todo {
                     if no_room.get(&d.sha256).is_some_and(|(_, next)| *next > Instant::now()) {
@@ -1093,7 +1099,7 @@ async fn run_downloads(shared: Arc<Shared>) {
             if shared.progress.borrow().refused != now_refused {
                 shared.progress.send_modify(|p| p.refused = now_refused);
             }
-            let settled = docs.iter().all(|d| shared.cache.has(&d.sha256) || refused.contains_key(&d.sha256));
+            let settled = docs.iter().all(|d| shared.cache.fits(d) || refused.contains_key(&d.sha256));
             if settled {
                 // Nothing left that the tablet cannot keep (the document it could
                 // not was removed, or space was made): the problem is over.
@@ -1342,7 +1348,7 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
 /// cached yet is relayed.
 async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlPath<(i64, i64)>, req: Request) -> Response {
     let doc = shared.state.borrow().as_ref().filter(|s| s.meeting.id.0 == m).and_then(|s| s.document(DocumentId(d)).cloned());
-    if let Some(doc) = doc.filter(|doc| shared.cache.has(&doc.sha256)) {
+    if let Some(doc) = doc.filter(|doc| shared.cache.fits(doc)) {
         return match serve_cached(&shared, &doc.sha256, req.headers()).await {
             Ok(r) => r,
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),

@@ -22,7 +22,7 @@
 use crate::link;
 use crate::vault::{SEAL_OVERHEAD, Vault};
 use anyhow::{Context, bail};
-use gavel_shared::model::{Document, MeetingId};
+use gavel_shared::model::{Confidentiality, Document, MeetingId};
 use gavel_shared::pack::{self, MAX_CHUNKS_PER_REQUEST, Manifest, StreamReply, StreamRequest};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -263,6 +263,15 @@ impl Cache {
         valid_hex(sha256) && self.manifest(sha256).is_some()
     }
 
+    /// True when the cache holds `doc` as this reader is to read it: a
+    /// restricted document as their own stamped copy, a public one as the
+    /// room's original. A public document restricted since (the same
+    /// version) is not: served from the cache it would bear no reader's name.
+    pub fn fits(&self, doc: &Document) -> bool {
+        valid_hex(&doc.sha256)
+            && self.manifest(&doc.sha256).is_some_and(|m| m.copy_of.is_some() == (doc.confidentiality != Confidentiality::Public))
+    }
+
     /// The manifest of a complete version (of this reader's copy of it).
     pub fn manifest(&self, sha256: &str) -> Option<Arc<Manifest>> {
         self.complete.lock().expect("cache index").get(&self.vault.name(sha256)).cloned()
@@ -320,6 +329,12 @@ impl Cache {
     /// (none of its chunks lent to another download); [`Self::damaged`]
     /// says so.
     pub fn forget_damaged(&self, sha256: &str) {
+        self.forget(sha256);
+        self.damage.notify_one();
+    }
+
+    /// Drops a version, complete or not, files and all.
+    pub fn forget(&self, sha256: &str) {
         self.complete.lock().expect("cache index").remove(&self.vault.name(sha256));
         let data = self.data_path(sha256);
         self.held.lock().expect("cache index").retain(|_, slot| slot.file != data);
@@ -327,10 +342,9 @@ impl Cache {
             if let Err(e) = std::fs::remove_file(&path)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                tracing::warn!(file = %path.display(), error = %e, "cannot remove a damaged cached document");
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a cached document");
             }
         }
-        self.damage.notify_one();
     }
 
     /// Completes when a complete version was found damaged and dropped
@@ -526,7 +540,7 @@ impl Cache {
         doc: &Document,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> anyhow::Result<FetchStats> {
-        if self.has(&doc.sha256) {
+        if self.fits(doc) {
             progress(doc.size);
             return Ok(FetchStats { was_cached: true, ..Default::default() });
         }
