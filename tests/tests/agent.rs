@@ -1222,3 +1222,58 @@ async fn a_document_restricted_after_it_was_kept_is_served_as_the_readers_copy()
     assert!(text.contains(&format!("Bản của {name}")), "the reader's name on the page: {text}");
     Ok(())
 }
+
+/// A browser that stops reading documents the tablet relays from the room
+/// (a tab put in the background, an app switched away from) holds no more
+/// than one answer's share of the link: agenda moves still reach the
+/// tablet, and the stalled answer is given up, cut short, not left to hold
+/// the link until the room gives up after a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_stops_reading_relayed_documents_does_not_stall_the_link() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("online", WAIT, || agent.shared.link.borrow().is_some() && agent.shared.progress.borrow().complete()).await?;
+    // Six documents of 16 MiB: the tablet fetches them in turn, so the
+    // last two are relayed when the browser asks for them at once.
+    let mut docs = vec![];
+    for n in 0..6 {
+        docs.push(s.upload_document(&format!("Phụ lục {n}.pdf"), pack_pdf(64, 256 * 1024, 40 + n, None), &[]).await?);
+    }
+    let last = docs[5].id;
+    let add =
+        Command::AddItem { title: "Kiến nghị của cử tri".into(), presenter: String::new(), summary: String::new(), position: None };
+    assert_eq!(s.admin.command(s.meeting, "item2", &add).await?.status, 200);
+    until("the tablet knows them", WAIT, || agent.shared.state.borrow().as_ref().is_some_and(|st| st.document(last).is_some())).await?;
+    let local = agent.local_addr.expect("a local server");
+    let mut stalled = vec![];
+    for d in &docs[4..] {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(4096)?;
+        let mut tcp = socket.connect(local).await?;
+        let request = format!(
+            "GET /api/meetings/{}/documents/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
+            s.meeting, d.id, agent.shared.local_key
+        );
+        tcp.write_all(request.as_bytes()).await?;
+        stalled.push(tcp); // and never read
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The chair moves on: the tablet hears it though the browser reads nothing.
+    let chair = s.sign_in(&s.chair).await?;
+    let moved = chair.command(s.meeting, "next", &Command::NextItem).await?;
+    let seq = moved.body["seq"].as_u64().with_context(|| format!("{moved:?}"))?;
+    until("the move reaches the tablet", Duration::from_secs(5), || agent.shared.state.borrow().as_ref().is_some_and(|st| st.seq >= seq))
+        .await?;
+    // The first stalled answer is given up (after 10 s with nothing
+    // taken): read after that, it ends short, the connection closed.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let mut got = vec![];
+    let mut first = stalled.remove(0);
+    let read = tokio::time::timeout(Duration::from_secs(60), first.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the stalled answer was not given up");
+    assert!((got.len() as u64) < docs[4].size, "{} of {} bytes: cut short", got.len(), docs[4].size);
+    Ok(())
+}

@@ -234,7 +234,19 @@ pub struct Shared {
     pending: Mutex<HashMap<String, Waiting>>,
     /// The room's clock minus ours.
     clock_offset: Mutex<time::Duration>,
+    /// One document relayed to the browser at a time (see [`RELAY_STALL`]).
+    relaying_document: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a relayed answer waits for the browser to take its next piece
+/// before it is given up (the browser's viewer asks again). What the room
+/// sent meanwhile sits unread against the link's flow-control window (1
+/// MiB a stream, 2 MiB in all): a browser that stops reading (a tab put in
+/// the background, an app switched away from) would otherwise hold it until
+/// the room gives up after a minute, and two such answers stopped every
+/// other stream on the link: agenda moves, votes, the pack. One document at
+/// a time is relayed, so one stalled answer leaves the rest of the window.
+const RELAY_STALL: Duration = Duration::from_secs(10);
 
 /// A browser's command waiting for the room's answer.
 struct Waiting {
@@ -417,6 +429,7 @@ impl Agent {
             outbox_rx: tokio::sync::Mutex::new(outbox_rx),
             pending: Mutex::new(HashMap::new()),
             clock_offset: Mutex::new(time::Duration::ZERO),
+            relaying_document: Arc::new(tokio::sync::Semaphore::new(1)),
             server: Mutex::new(opts.server),
             opts,
         });
@@ -1354,7 +1367,11 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
         };
     }
-    relay(State(shared), req).await
+    // Not kept yet: from the room, one document at a time.
+    let Ok(permit) = shared.relaying_document.clone().acquire_owned().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    relay_holding(shared, req, Some(permit)).await
 }
 
 /// A cached document, decrypted chunk by chunk as it is sent: whole, or one
@@ -1440,6 +1457,11 @@ impl Drop for ResetUnlessFinished {
 /// Everything else goes to the room over the link, acting for the agent's
 /// session. The web UI's own files are kept, so it still loads offline.
 async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    relay_holding(shared, req, None).await
+}
+
+/// [`relay`], holding `permit` until the answer is sent or given up.
+async fn relay_holding(shared: Arc<Shared>, req: Request, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Response {
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
     // What is kept and served offline goes by the path alone: a query
     // string (which any page may add) makes no new file.
@@ -1530,11 +1552,43 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         return builder.body(Body::from(bytes)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response());
     }
-    let stream = futures_util::stream::unfold(recv, |mut recv| async move {
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => Some((Ok::<_, quinn::ReadError>(c.bytes), recv)),
-            Ok(None) => None,
-            Err(e) => Some((Err(e), recv)),
+    // Read from the room by a task of its own, handed to the browser a
+    // piece at a time: one the browser stops taking is given up after
+    // RELAY_STALL, and the stream's unread data leaves the link's window.
+    let (tx, rx) = mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    let given_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gave_up = given_up.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        loop {
+            let piece = match recv.read_chunk(64 * 1024, true).await {
+                Ok(Some(c)) => Ok(c.bytes),
+                Ok(None) => return,
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let last = piece.is_err();
+            match tokio::time::timeout(RELAY_STALL, tx.send(piece)).await {
+                Ok(Ok(())) if !last => {}
+                // Sent the error, or the browser went away.
+                Ok(_) => return,
+                Err(_) => {
+                    tracing::info!(%path, "the browser stopped taking a relayed answer: given up");
+                    gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let _ = recv.stop(0u32.into());
+                    return;
+                }
+            }
+        }
+    });
+    // Cut short, the answer ends in an error (the browser sees it broken,
+    // not whole).
+    let stream = futures_util::stream::unfold((rx, given_up), |(mut rx, given_up)| async move {
+        match rx.recv().await {
+            Some(piece) => Some((piece, (rx, given_up))),
+            None if given_up.swap(false, std::sync::atomic::Ordering::Relaxed) => {
+                Some((Err(std::io::Error::other("the relayed answer was given up")), (rx, given_up)))
+            }
+            None => None,
         }
     });
     builder.body(Body::from_stream(stream)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
