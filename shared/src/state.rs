@@ -519,7 +519,13 @@ impl MeetingState {
                 // (the state now, events from long ago) must not show the
                 // title and file of a document since narrowed or removed.
                 let now = self.document(document.id);
-                if !self.can_read(viewer, document) || now.is_none_or(|d| !self.can_read(viewer, d)) {
+                let unread = !self.can_read(viewer, document) || now.is_none_or(|d| !self.can_read(viewer, d));
+                if unread && matches!(event.change, Change::DocumentAdded { .. }) {
+                    // Never in their copy: not even that it was added, when,
+                    // by whom, or its id ("as if it did not exist").
+                    Change::Hidden
+                } else if unread {
+                    // Perhaps in their copy (narrowed since): it leaves it.
                     Change::DocumentRemoved { document: document.id }
                 } else if privileged {
                     event.change.clone()
@@ -904,7 +910,7 @@ pub(crate) mod tests {
         let d = doc(7, Confidentiality::Named, &[3]);
         let e = ev(&s, Change::DocumentAdded { document: d.clone() });
         s.apply(&e).unwrap();
-        assert_eq!(s.event_for(&actor(&s, 4), &e).change, Change::DocumentRemoved { document: DocumentId(7) });
+        assert_eq!(s.event_for(&actor(&s, 4), &e).change, Change::Hidden, "not even its id");
         assert_eq!(s.event_for(&actor(&s, 3), &e).change, e.change);
         assert_eq!(s.event_for(&actor(&s, 4), &e).seq, e.seq, "seq is kept, so the copy stays in step");
 
@@ -915,10 +921,11 @@ pub(crate) mod tests {
         assert_eq!(s.event_for(&actor(&s, 5), &public).change, public.change, "the observer reads it while public");
         let narrowed = ev(&s, Change::DocumentUpdated { document: doc(8, Confidentiality::Members, &[]) });
         s.apply(&narrowed).unwrap();
-        assert_eq!(s.event_for(&actor(&s, 5), &public).change, Change::DocumentRemoved { document: DocumentId(8) });
+        assert_eq!(s.event_for(&actor(&s, 5), &public).change, Change::Hidden);
+        assert_eq!(s.event_for(&actor(&s, 5), &narrowed).change, Change::DocumentRemoved { document: DocumentId(8) }, "out of its copy");
         assert_eq!(s.event_for(&actor(&s, 3), &public).change, public.change, "a member still reads it");
         s.apply(&ev(&s, Change::DocumentRemoved { document: DocumentId(8) })).unwrap();
-        assert_eq!(s.event_for(&actor(&s, 3), &public).change, Change::DocumentRemoved { document: DocumentId(8) });
+        assert_eq!(s.event_for(&actor(&s, 3), &public).change, Change::Hidden);
     }
 
     #[test]
