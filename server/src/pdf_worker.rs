@@ -102,20 +102,30 @@ impl PdfWorker {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.arg(SUBCOMMAND).arg(pdf);
         cmd.arg(limits.memory.to_string()).arg(limits.cpu_seconds.to_string());
-        if let Some(line) = line {
-            cmd.arg(line);
+        // The line (a reader's name) goes in on stdin: any account on the
+        // machine may read a process's arguments.
+        if line.is_some() {
+            cmd.arg(LINE_ON_STDIN);
         }
         cmd.env_clear();
         #[cfg(windows)]
         if let Some(root) = std::env::var_os("SYSTEMROOT") {
             cmd.env("SYSTEMROOT", root);
         }
-        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(if line.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
         let mut child =
             cmd.spawn().map_err(|e| Error::Internal(anyhow::anyhow!("cannot start the PDF worker {}: {e}", self.program.display())))?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(Error::Internal(anyhow::anyhow!("the PDF worker's output was not piped")));
         };
+        if let (Some(line), Some(mut stdin)) = (line, child.stdin.take()) {
+            // A line is far smaller than a pipe's buffer: written at once.
+            use tokio::io::AsyncWriteExt;
+            stdin.write_all(line.as_bytes()).await.map_err(|e| Error::Internal(anyhow::anyhow!("giving the PDF worker its line: {e}")))?;
+        }
         let most = MAGIC.len() as u64 + limits.output;
         // Its messages, read on their own (the first 16 KiB kept, the rest
         // drained), so that a worker writing many never blocks on them.
@@ -209,17 +219,38 @@ fn megabytes(bytes: u64) -> String {
     format!("{} MB", bytes.div_ceil(1_000_000))
 }
 
-/// The worker itself: `gavel-server pdf-worker PDF MEMORY CPU_SECONDS
-/// [LINE]`. Returns the process's exit code. It runs before the server's
+/// The worker's last argument when it is to stamp: the line comes on stdin.
+const LINE_ON_STDIN: &str = "-";
+
+/// The longest line the worker reads from stdin.
+const MAX_LINE: u64 = 4096;
+
+/// The worker itself: `gavel-server pdf-worker PDF MEMORY CPU_SECONDS [-]`,
+/// with `-` the line to stamp on stdin (none: a check). Returns the process's exit code. It runs before the server's
 /// runtime or logging start, and sets its limits before reading the PDF.
 pub fn main(args: impl Iterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.collect();
     let number = |i: usize| args.get(i).and_then(|a| a.to_str()).and_then(|a| a.parse::<u64>().ok());
     let (Some(pdf), Some(memory), Some(cpu)) = (args.first(), number(1), number(2)) else {
-        eprintln!("usage: gavel-server {SUBCOMMAND} PDF MEMORY_BYTES CPU_SECONDS [LINE]");
+        eprintln!("usage: gavel-server {SUBCOMMAND} PDF MEMORY_BYTES CPU_SECONDS [-] (the line to stamp on stdin)");
         return 2;
     };
-    let line = args.get(3).map(|l| l.to_string_lossy().into_owned());
+    let line = match args.get(3) {
+        None => None,
+        Some(a) if a == LINE_ON_STDIN => {
+            use std::io::Read;
+            let mut line = String::new();
+            if let Err(e) = std::io::stdin().lock().take(MAX_LINE).read_to_string(&mut line) {
+                eprintln!("cannot read the line to stamp: {e}");
+                return 2;
+            }
+            Some(line)
+        }
+        Some(_) => {
+            eprintln!("the line to stamp comes on stdin, after the argument {LINE_ON_STDIN}");
+            return 2;
+        }
+    };
     if let Err(e) = confine(memory, cpu) {
         eprintln!("cannot set the PDF worker's limits: {e}");
         return 2;
