@@ -437,7 +437,12 @@ impl MeetingState {
                 match doc.confidentiality {
                     Confidentiality::Public => true,
                     Confidentiality::Members => self.participant(pid).is_some_and(|p| p.member),
-                    Confidentiality::Named | Confidentiality::Secret => doc.readers.contains(&pid),
+                    Confidentiality::Named => doc.readers.contains(&pid),
+                    // State secrets handed out at a meeting are collected at
+                    // its end (Law on the Protection of State Secrets, 2018):
+                    // once it is closed, only the chair and the secretary
+                    // read them. Tablets drop them then too.
+                    Confidentiality::Secret => self.meeting.status != MeetingStatus::Closed && doc.readers.contains(&pid),
                 }
             }
         }

@@ -477,71 +477,84 @@ async fn each_document_level_reaches_exactly_its_readers_over_every_transport() 
         docs.push((level, DocumentId(a.body["id"].as_i64().unwrap())));
     }
     // Who the model says may read each level (the delegate is a member and named; the observer is neither).
-    let may_read = |sender: Sender, level: &str| match sender {
+    let may_read = |sender: Sender, level: &str, closed: bool| match sender {
         Sender::Chair | Sender::Secretary => true,
-        Sender::Delegate => true,
+        Sender::Delegate => !(closed && level == "secret"),
         Sender::Observer => level == "public",
         Sender::Outsider | Sender::Nobody => false,
     };
-    for sender in SENDERS {
-        let token = r.people.get(&sender).map(|p| p.1.clone());
-        for via in [Via::Http, Via::Ws, Via::Quic] {
-            // Listed: in the state the sender is given.
-            let listed: Option<Vec<DocumentId>> = match connect(&server, &r, sender, via).await? {
-                Conn::Refused(_) => None,
-                Conn::Http(h) => {
-                    let a = h.get(&format!("/api/meetings/{}/state", r.meeting)).await?;
-                    (a.status == 200)
-                        .then(|| a.body["documents"].as_array().unwrap().iter().map(|d| DocumentId(d["id"].as_i64().unwrap())).collect())
-                }
-                Conn::Ws(mut ws) => {
-                    while ws.snapshot.is_none() {
-                        ws.recv().await?;
+    // Again once the meeting is closed: its state secrets are collected.
+    for closed in [false, true] {
+        if closed {
+            let chair = Http::for_base(&server.url("")).with_token(&r.people[&Sender::Chair].1);
+            let a = chair.command(r.meeting, "close", &Command::CloseMeeting).await?;
+            assert_eq!(a.status, 200, "{a:?}");
+        }
+        for sender in SENDERS {
+            let token = r.people.get(&sender).map(|p| p.1.clone());
+            for via in [Via::Http, Via::Ws, Via::Quic] {
+                // Listed: in the state the sender is given.
+                let listed: Option<Vec<DocumentId>> = match connect(&server, &r, sender, via).await? {
+                    Conn::Refused(_) => None,
+                    Conn::Http(h) => {
+                        let a = h.get(&format!("/api/meetings/{}/state", r.meeting)).await?;
+                        (a.status == 200).then(|| {
+                            a.body["documents"].as_array().unwrap().iter().map(|d| DocumentId(d["id"].as_i64().unwrap())).collect()
+                        })
                     }
-                    Some(ws.snapshot.unwrap().documents.iter().map(|d| d.id).collect())
-                }
-                Conn::Quic(mut q) => loop {
-                    if let ServerMessage::Snapshot { state } = q.recv().await? {
-                        break Some(state.documents.iter().map(|d| d.id).collect());
-                    }
-                },
-            };
-            for (level, id) in &docs {
-                let want = may_read(sender, level);
-                assert_eq!(listed.as_ref().is_some_and(|l| l.contains(id)), want, "{level} listed to {sender:?} over {via:?}");
-                // Fetched: over HTTP (the browser and the agent's relay) and as a QUIC manifest.
-                let fetched = match via {
-                    Via::Http | Via::Ws => {
-                        let h = match &token {
-                            Some(t) => Http::for_base(&server.url("")).with_token(t),
-                            None => Http::for_base(&server.url("")),
-                        };
-                        h.raw_get(&format!("/api/meetings/{}/documents/{}", r.meeting, id.0)).send().await?.status().as_u16()
-                    }
-                    Via::Quic => {
-                        let link = gavel_agent::link::Link::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
-                        let req = gavel_shared::pack::StreamRequest::Manifest {
-                            token: token.clone().unwrap_or_default(),
-                            meeting: r.meeting,
-                            document: *id,
-                        };
-                        let (_s, mut recv) = gavel_agent::link::open_request(&link.connection, &req).await?;
-                        match gavel_agent::link::read_reply(&mut recv).await? {
-                            gavel_shared::pack::StreamReply::Manifest { .. } => 200,
-                            gavel_shared::pack::StreamReply::Error { code, .. } if code == "not_found" => 404,
-                            gavel_shared::pack::StreamReply::Error { code, .. } if code == "unauthorized" => 401,
-                            other => anyhow::bail!("{other:?}"),
+                    Conn::Ws(mut ws) => {
+                        while ws.snapshot.is_none() {
+                            ws.recv().await?;
                         }
+                        Some(ws.snapshot.unwrap().documents.iter().map(|d| d.id).collect())
                     }
+                    Conn::Quic(mut q) => loop {
+                        if let ServerMessage::Snapshot { state } = q.recv().await? {
+                            break Some(state.documents.iter().map(|d| d.id).collect());
+                        }
+                    },
                 };
-                let expected = if want {
-                    200
-                } else if sender == Sender::Nobody {
-                    401
-                } else {
-                    404
-                };
-                assert_eq!(fetched, expected, "{level} fetched by {sender:?} over {via:?}");
+                for (level, id) in &docs {
+                    let want = may_read(sender, level, closed);
+                    assert_eq!(
+                        listed.as_ref().is_some_and(|l| l.contains(id)),
+                        want,
+                        "{level} listed to {sender:?} over {via:?} (closed: {closed})"
+                    );
+                    // Fetched: over HTTP (the browser and the agent's relay) and as a QUIC manifest.
+                    let fetched = match via {
+                        Via::Http | Via::Ws => {
+                            let h = match &token {
+                                Some(t) => Http::for_base(&server.url("")).with_token(t),
+                                None => Http::for_base(&server.url("")),
+                            };
+                            h.raw_get(&format!("/api/meetings/{}/documents/{}", r.meeting, id.0)).send().await?.status().as_u16()
+                        }
+                        Via::Quic => {
+                            let link = gavel_agent::link::Link::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+                            let req = gavel_shared::pack::StreamRequest::Manifest {
+                                token: token.clone().unwrap_or_default(),
+                                meeting: r.meeting,
+                                document: *id,
+                            };
+                            let (_s, mut recv) = gavel_agent::link::open_request(&link.connection, &req).await?;
+                            match gavel_agent::link::read_reply(&mut recv).await? {
+                                gavel_shared::pack::StreamReply::Manifest { .. } => 200,
+                                gavel_shared::pack::StreamReply::Error { code, .. } if code == "not_found" => 404,
+                                gavel_shared::pack::StreamReply::Error { code, .. } if code == "unauthorized" => 401,
+                                other => anyhow::bail!("{other:?}"),
+                            }
+                        }
+                    };
+                    let expected = if want {
+                        200
+                    } else if sender == Sender::Nobody {
+                        401
+                    } else {
+                        404
+                    };
+                    assert_eq!(fetched, expected, "{level} fetched by {sender:?} over {via:?} (closed: {closed})");
+                }
             }
         }
     }

@@ -906,7 +906,8 @@ impl Drop for AbortOnDrop {
 /// the public ones: the others leave the tablet, as paper copies of them
 /// are collected at the end of a meeting (a tablet otherwise kept every
 /// restricted document of every meeting it was ever used in). The room
-/// still serves them to whoever may read them.
+/// still serves them to whoever may read them, but for state secrets,
+/// which only the chair and the secretary read after the meeting.
 pub fn pack_order(state: &MeetingState) -> Vec<Document> {
     let current = state.meeting.current_item;
     let pos = |item: ItemId| state.agenda.iter().position(|i| i.id == item).unwrap_or(usize::MAX);
