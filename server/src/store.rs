@@ -266,7 +266,9 @@ pub async fn load_meeting(db: &Db, id: MeetingId) -> anyhow::Result<Option<Meeti
             id: OpinionId(r.get("id")),
             item: ItemId(r.get("item_id")),
             // Kept when the document is removed: an opinion on a removed
-            // document stays to itself (see the minutes).
+            // document stays to itself (see the minutes). 0 stands for one
+            // removed whose id was given again before ids were kept
+            // (migration 0014): no document has it.
             document: r.get::<Option<i64>, _>("about_document").map(DocumentId),
             author: ParticipantId(r.get("author_id")),
             stance: serde_json::from_value(serde_json::Value::String(stance)).context("bad stance")?,
