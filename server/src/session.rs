@@ -314,9 +314,14 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
 }
 
 /// Whether an event may change the follower's own place in the meeting
-/// (their role, membership, or being in it at all).
+/// (their role, membership, or being in it at all), or what they may read:
+/// a meeting's state secrets are collected when it closes (see `can_read`),
+/// so a participant following then is given the meeting without them.
 fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> bool {
-    f.actor.participant().is_some_and(|me| change.view_of() == Some(me))
+    let Some(me) = f.actor.participant() else { return false };
+    change.view_of() == Some(me)
+        || (matches!(change, gavel_shared::protocol::Change::MeetingClosed)
+            && f.handle.latest().documents.iter().any(|d| d.confidentiality == gavel_shared::model::Confidentiality::Secret))
 }
 
 /// The follower's place in the meeting changed. Removed: told as a revoked

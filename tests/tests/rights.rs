@@ -16,6 +16,7 @@
 //! Documents too: each level (public, members, named, secret) is listed and
 //! served to exactly those the level names, over each transport.
 
+use anyhow::Context;
 use gavel_shared::decision::*;
 use gavel_shared::minutes::SectionKey;
 use gavel_shared::model::*;
@@ -486,9 +487,21 @@ async fn each_document_level_reaches_exactly_its_readers_over_every_transport() 
     // Again once the meeting is closed: its state secrets are collected.
     for closed in [false, true] {
         if closed {
+            // A delegate following when it closes has the secret one taken
+            // from their copy.
+            let mut live = Ws::connect(server.addr, Some(&r.people[&Sender::Delegate].1)).await?;
+            live.send(&ClientMessage::Hello { meeting: r.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+            while live.snapshot.is_none() {
+                live.recv().await?;
+            }
+            let secret = docs.iter().find(|(level, _)| *level == "secret").map(|d| d.1).unwrap();
+            assert!(live.copy()?.document(secret).is_some());
             let chair = Http::for_base(&server.url("")).with_token(&r.people[&Sender::Chair].1);
             let a = chair.command(r.meeting, "close", &Command::CloseMeeting).await?;
             assert_eq!(a.status, 200, "{a:?}");
+            while !live.copy().is_ok_and(|c| c.meeting.status == MeetingStatus::Closed && c.document(secret).is_none()) {
+                live.recv().await.context("the secret document stayed in the live copy")?;
+            }
         }
         for sender in SENDERS {
             let token = r.people.get(&sender).map(|p| p.1.clone());
