@@ -263,13 +263,16 @@ impl Cache {
         valid_hex(sha256) && self.manifest(sha256).is_some()
     }
 
-    /// True when the cache holds `doc` as this reader is to read it: a
-    /// restricted document as their own stamped copy, a public one as the
-    /// room's original. A public document restricted since (the same
-    /// version) is not: served from the cache it would bear no reader's name.
+    /// True when the cache holds `doc` as this reader may be given it: a
+    /// restricted document only as their own stamped copy. A public
+    /// document restricted since (the same version) does not fit: served
+    /// from the cache it would bear no reader's name. A public one may be
+    /// served from the reader's copy (restricted before, or the same file
+    /// as a restricted document of the meeting: one version is kept for
+    /// both, not fetched in turn for each).
     pub fn fits(&self, doc: &Document) -> bool {
         valid_hex(&doc.sha256)
-            && self.manifest(&doc.sha256).is_some_and(|m| m.copy_of.is_some() == (doc.confidentiality != Confidentiality::Public))
+            && self.manifest(&doc.sha256).is_some_and(|m| m.copy_of.is_some() || doc.confidentiality == Confidentiality::Public)
     }
 
     /// The manifest of a complete version (of this reader's copy of it).
