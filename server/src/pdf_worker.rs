@@ -124,7 +124,13 @@ impl PdfWorker {
         if let (Some(line), Some(mut stdin)) = (line, child.stdin.take()) {
             // A line is far smaller than a pipe's buffer: written at once.
             use tokio::io::AsyncWriteExt;
-            stdin.write_all(line.as_bytes()).await.map_err(|e| Error::Internal(anyhow::anyhow!("giving the PDF worker its line: {e}")))?;
+            // A worker gone before it read it (it could not start, or is
+            // not ours) is told by its exit and its answer, below.
+            if let Err(e) = stdin.write_all(line.as_bytes()).await
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(Error::Internal(anyhow::anyhow!("giving the PDF worker its line: {e}")));
+            }
         }
         let most = MAGIC.len() as u64 + limits.output;
         // Its messages, read on their own (the first 16 KiB kept, the rest
