@@ -824,15 +824,16 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
         ("Số làm căn cứ tính tỷ lệ", "base"),
         ("Căn cứ tính tỷ lệ", "basis"),
         ("Phương án đạt", "option_passed"),
-        // An election's candidates tied for the last seats: not elected,
-        // a new round decides (the minutes say "bằng phiếu, bầu lại").
-        ("Bằng phiếu, bầu lại", "tied"),
         ("Thông qua", "adopted"),
         ("Số phiếu đã bỏ", "ballots"),
         ("Do thư ký nhập", "by_secretary"),
         ("Thành viên có mặt", "quorum_present"),
         ("Tổng số thành viên", "quorum_members"),
         ("Kết thúc lúc", "closed_at"),
+        // An election's candidates tied for the last seats: not elected,
+        // a new round decides (the minutes say "bằng phiếu, bầu lại").
+        // Last, so that the columns before keep their places.
+        ("Bằng phiếu, bầu lại", "tied"),
     ];
     w.write_record(head.iter().map(|(v, e)| if vi { *v } else { *e }))?;
     let yes_no = |b: bool| match (vi, b) {
@@ -893,13 +894,13 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
                 &r.base.to_string(),
                 basis,
                 yes_no(r.passed.get(n).copied().unwrap_or(false)),
-                yes_no(r.tied.get(n).copied().unwrap_or(false)),
                 yes_no(r.adopted),
                 &r.ballots.to_string(),
                 &r.by_secretary.to_string(),
                 &r.quorum.present.to_string(),
                 &r.quorum.members.to_string(),
                 &closed_at,
+                yes_no(r.tied.get(n).copied().unwrap_or(false)),
             ])?;
         }
     }
@@ -1088,7 +1089,8 @@ mod tests {
             let mut r = csv::ReaderBuilder::new().delimiter(if lang == Lang::Vi { b';' } else { b',' }).from_reader(&bytes[3..]);
             let head = r.headers().unwrap().clone();
             let col = head.iter().position(|h| h == tied).expect("a tied column");
-            let passed = col - 1;
+            assert_eq!(col, head.len() - 1, "last, the columns before keep their places");
+            let passed = 10;
             let rows: Vec<_> = r.records().map(|r| r.unwrap()).collect();
             let got: Vec<_> = rows.iter().map(|r| (&r[5], &r[passed], &r[col])).collect();
             assert_eq!(got, vec![("Ông A", no, yes), ("Bà B", no, yes), ("Ông C", no, no)], "{lang:?}");
