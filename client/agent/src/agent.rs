@@ -1368,9 +1368,12 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
         };
     }
-    // Not kept yet: from the room, one document at a time.
-    let Ok(permit) = shared.relaying_document.clone().acquire_owned().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    // Not kept yet: from the room, one document at a time; a request that
+    // waits too long behind another is told to try again (the viewer does).
+    let waited = tokio::time::timeout(RELAY_STALL * 3, shared.relaying_document.clone().acquire_owned()).await;
+    let Ok(Ok(permit)) = waited else {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], "another document is on its way from the room")
+            .into_response();
     };
     relay_holding(shared, req, Some(permit)).await
 }
