@@ -1688,6 +1688,12 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     s.admin.command(s.meeting, "tablet-add", &add).await?;
     s.sign_in(&s.chair).await?.command(s.meeting, "tablet-next", &Command::NextItem).await?;
     wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
+    // "Sign out" cannot sign the tablet's delegate out: it says so, and the
+    // meeting stays (a reload showed it again, as if signed out it was not).
+    c.find(Locator::Css("#sign-out")).await?.click().await?;
+    wait_text(&c, ".notice", "không đăng xuất tại đây").await?;
+    assert!(c.find(Locator::Css(".lobby")).await.is_err(), "the lobby, as if signed out");
+    wait_text(&c, "#who-name", "Đại biểu 0000").await?;
 
     // The room goes away; a reload still shows the meeting from the tablet.
     until("the pack is cached", WAIT, || agent.shared.progress.borrow().complete()).await?;

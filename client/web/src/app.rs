@@ -236,7 +236,15 @@ fn Header() -> impl IntoView {
     };
     let sign_out = move |_| {
         spawn_local(async move {
-            let _ = api::delete("/api/session").await;
+            // A tablet agent keeps its one participant's session: the page
+            // says so, and stays, rather than seem to sign them out (a
+            // reload would have shown their meeting again, PIN unasked).
+            if let Ok(answer) = api::delete("/api/session").await
+                && answer["status"] == "kept_by_agent"
+            {
+                ctx.notice.set(Some((false, i.t("signout.kept_by_agent").to_string())));
+                return;
+            }
             live::disconnect(ctx.live);
             crate::decide::forget_drafts();
             ctx.session.set(None);

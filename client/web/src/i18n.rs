@@ -33,6 +33,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("staff.display_name", "Họ và tên", "Full name"),
     ("staff.add_account", "Thêm tài khoản", "Add account"),
     ("signout", "Đăng xuất", "Sign out"),
+    (
+        "signout.kept_by_agent",
+        "Máy tính bảng này dành cho một đại biểu: ứng dụng Gavel trên máy giữ phiên họp của đại biểu, không đăng xuất tại đây. Muốn giao máy cho người khác, xin báo thư ký.",
+        "This tablet is one delegate's: the Gavel app on it keeps their session, which is not signed out here. To hand the tablet to someone else, ask the secretary.",
+    ),
     ("conn.live", "Đã kết nối", "Connected"),
     ("conn.connecting", "Đang kết nối…", "Connecting…"),
     ("conn.offline", "Mất kết nối — đang thử lại", "Offline — retrying"),
