@@ -1846,12 +1846,12 @@ async fn cast(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gavel_shared::protocol::ServerMessage;
 
     /// An open meeting with nothing in it yet.
-    fn open_meeting(id: MeetingId) -> MeetingState {
+    pub(crate) fn open_meeting(id: MeetingId) -> MeetingState {
         MeetingState::new(Meeting {
             id,
             title: "Kỳ họp thứ mười hai".into(),

@@ -1070,18 +1070,7 @@ mod tests {
     #[test]
     fn the_votes_csv_marks_candidates_tied_for_the_last_seat() {
         let holds = Quorum { present: 17, members: 20, needed: 11, holds: true };
-        let mut s = MeetingState::new(Meeting {
-            id: MeetingId(1),
-            title: "Kỳ họp".into(),
-            organisation: "HĐND".into(),
-            place: "Hội trường".into(),
-            locality: "Hà Nội".into(),
-            starts_at: OffsetDateTime::UNIX_EPOCH,
-            status: MeetingStatus::Open,
-            current_item: None,
-            quorum: Default::default(),
-            speech_limit_secs: 0,
-        });
+        let mut s = crate::meeting::tests::open_meeting(MeetingId(1));
         let e = closed(PollKind::Choice, &["Ông A", "Bà B", "Ông C"], Basis::VotesCast, vec![9, 9, 1], 17, holds);
         s.polls = std::sync::Arc::new(vec![e]);
         for (lang, tied, no, yes) in [(Lang::Vi, "Bằng phiếu, bầu lại", "không", "có"), (Lang::En, "tied", "false", "true")] {

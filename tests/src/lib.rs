@@ -405,6 +405,16 @@ impl Ws {
         }
     }
 
+    /// Waits for the next error the server sends unasked (a revoked
+    /// session), anything else passing by; its code.
+    pub async fn next_error(&mut self) -> anyhow::Result<String> {
+        loop {
+            if let ServerMessage::Error { code, .. } = self.recv().await? {
+                return Ok(code);
+            }
+        }
+    }
+
     /// Says hello and waits for the welcome.
     pub async fn hello(&mut self, meeting: MeetingId, last_seq: Option<u64>) -> anyhow::Result<()> {
         self.send(&ClientMessage::Hello { meeting, last_seq, version: protocol::PROTOCOL_VERSION }).await?;

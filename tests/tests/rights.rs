@@ -637,16 +637,7 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
         watching.recv().await?;
     }
     assert_eq!(s.admin.command(s.meeting, "remove", &Command::RemoveParticipant { participant: observer }).await?.status, 200);
-    loop {
-        match watching.recv().await {
-            Ok(ServerMessage::Error { code, .. }) => {
-                assert_eq!(code, "revoked");
-                break;
-            }
-            Ok(_) => continue,
-            Err(e) => anyhow::bail!("closed before saying why: {e}"),
-        }
-    }
+    assert_eq!(watching.next_error().await.context("closed before saying why")?, "revoked");
     assert!(watching.recv().await.is_err(), "the connection closes");
     Ok(())
 }

@@ -129,30 +129,12 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     assert!(a.body["sessions"].as_u64().unwrap() >= 2, "{a:?}");
 
     // Open connections close at once, with the reason.
-    loop {
-        match ws.recv().await {
-            Ok(ServerMessage::Error { code, .. }) => {
-                assert_eq!(code, "revoked");
-                break;
-            }
-            Ok(_) => continue,
-            Err(e) => anyhow::bail!("closed without saying why: {e}"),
-        }
-    }
+    assert_eq!(ws.next_error().await.context("closed without saying why")?, "revoked");
     assert_eq!(browser.get("/api/session").await?.status, 401, "the next request is refused");
     assert_eq!(other.get("/api/session").await?.status, 200, "others keep their sessions");
     // The agent deletes what it held, and says why, to its browser too:
     // that leaves the meeting instead of showing it "reconnecting".
-    loop {
-        match local.recv().await {
-            Ok(ServerMessage::Error { code, .. }) => {
-                assert_eq!(code, "revoked");
-                break;
-            }
-            Ok(_) => continue,
-            Err(e) => anyhow::bail!("the tablet's browser was not told: {e}"),
-        }
-    }
+    assert_eq!(local.next_error().await.context("the tablet's browser was not told")?, "revoked");
     until("the agent gives up", WAIT, || agent.shared.fatal.borrow().is_some()).await?;
     let why = agent.shared.fatal.borrow().clone().unwrap();
     assert!(why.contains("deleted"), "{why}");
