@@ -408,3 +408,95 @@ pub async fn events_after(db: &Db, id: MeetingId, after: u64, limit: u32) -> any
         .await?;
     rows.iter().map(|b| serde_json::from_str(b).context("bad stored event")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before migration 0013 (ids reused after a
+    /// removal): 0014 numbers new rows above every id the log ever named,
+    /// keeps an opinion on a removed document to itself when a later upload
+    /// took that document's id, and deletes copies stamped for removed
+    /// participants.
+    #[tokio::test]
+    async fn migration_0014_mends_ids_reused_before_0013() {
+        let dir = tempfile::tempdir().unwrap();
+        // The migrations up to 0012, as a database of that time had them.
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir(&old).unwrap();
+        let mut names: Vec<_> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite")).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        let cut = names.iter().position(|p| p.to_string_lossy().contains("_ids_never_reused")).expect("migration 0013");
+        for p in &names[..cut] {
+            std::fs::copy(p, old.join(p.file_name().unwrap())).unwrap();
+        }
+        let url = format!("sqlite://{}", dir.path().join("gavel.db").display());
+        let options = SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true).foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(old.as_path()).await.unwrap().run(&pool).await.unwrap();
+
+        // Meeting 1: participants 1 (chair), 2 and 3; participant 3 was
+        // removed, and had a stamped copy. Item 1. Document 2 (named) had an
+        // opinion, then was removed, and the next upload took id 2 (public).
+        // Document 1 stays, with an opinion on it.
+        let t0 = "2026-11-20T08:00:00Z";
+        let script = [
+            "INSERT INTO meetings (id, title, organisation, place, starts_at, status, created_at) VALUES (1, 'Họp', 'UBND', 'P1', '2026-11-20T08:00:00Z', 'open', '2026-11-20T07:00:00Z')",
+            "INSERT INTO participants (id, meeting_id, name, position, role, member, voting, pin_hash, added_at) VALUES (1, 1, 'Chủ tọa', '', 'chair', 1, 1, 'x', '2026-11-20T07:00:00Z'), (2, 1, 'Đại biểu', '', 'delegate', 1, 1, 'x', '2026-11-20T07:00:00Z')",
+            "INSERT INTO agenda_items (id, meeting_id, position, title, presenter, summary, status) VALUES (1, 1, 1, 'Mục 1', '', '', 'current')",
+            "INSERT INTO documents (id, meeting_id, item_id, title, file_name, size, sha256, confidentiality, uploaded_at) VALUES (1, 1, 1, 'Tờ trình', 'a.pdf', 1, 'aa', 'public', '2026-11-20T07:10:00Z'), (2, 1, 1, 'Báo cáo công khai', 'c.pdf', 1, 'cc', 'public', '2026-11-20T09:00:00Z')",
+            "INSERT INTO opinions (id, meeting_id, item_id, document_id, author_id, stance, text, remote, at) VALUES (1, 1, 1, 1, 2, 'agree', 'Đồng ý', 0, '2026-11-20T08:10:00Z'), (2, 1, 1, NULL, 2, 'comment', 'Nội dung mật', 0, '2026-11-20T08:20:00Z')",
+            "INSERT INTO reader_copies (original, reader_kind, reader, made_at, sha256, size) VALUES ('bb', 'participant', 3, '2026-11-20T08:05:00Z', 'b3', 1), ('bb', 'participant', 2, '2026-11-20T08:05:00Z', 'b2', 1)",
+        ];
+        for sql in script {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        let events = [
+            ("participant_added", r#"{"participant":{"id":1}}"#),
+            ("participant_added", r#"{"participant":{"id":2}}"#),
+            ("participant_added", r#"{"participant":{"id":3}}"#),
+            ("item_added", r#"{"item":{"id":1}}"#),
+            ("document_added", r#"{"document":{"id":1}}"#),
+            ("document_added", r#"{"document":{"id":2}}"#),
+            ("participant_removed", r#"{"participant":3}"#),
+            ("opinion_added", r#"{"opinion":{"id":1,"document":1}}"#),
+            ("opinion_added", r#"{"opinion":{"id":2,"document":2}}"#),
+            ("document_removed", r#"{"document":2}"#),
+            ("document_added", r#"{"document":{"id":2}}"#),
+        ];
+        for (seq, (kind, body)) in events.iter().enumerate() {
+            sqlx::query("INSERT INTO events (meeting_id, seq, at, kind, body) VALUES (1, ?, ?, ?, ?)")
+                .bind(seq as i64 + 1)
+                .bind(t0)
+                .bind(kind)
+                .bind(body)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+
+        let db = open(dir.path(), None).await.unwrap();
+        let retired: Vec<(String, i64)> = sqlx::query_as("SELECT tbl, last FROM retired_ids ORDER BY tbl").fetch_all(&db).await.unwrap();
+        assert_eq!(
+            retired,
+            [("agenda_items".to_string(), 1), ("documents".to_string(), 2), ("participants".to_string(), 3)],
+            "the highest id the log named, per table"
+        );
+        let about: Vec<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, about_document FROM opinions ORDER BY id").fetch_all(&db).await.unwrap();
+        assert_eq!(
+            about,
+            [(1, Some(1)), (2, Some(0))],
+            "an opinion keeps its document; one on a document whose id a later upload took is on a removed document"
+        );
+        let copies: Vec<i64> = sqlx::query_scalar("SELECT reader FROM reader_copies ORDER BY reader").fetch_all(&db).await.unwrap();
+        assert_eq!(copies, [2], "the removed participant's copy is gone, the present one's kept");
+        // New rows are numbered above every id ever given.
+        sqlx::query("DELETE FROM participants WHERE id = 2").execute(&db).await.unwrap();
+        let next: i64 = sqlx::query_scalar("SELECT last FROM retired_ids WHERE tbl = 'participants'").fetch_one(&db).await.unwrap();
+        assert_eq!(next, 3, "removing a lower id keeps the highest");
+        db.close().await;
+    }
+}
