@@ -445,47 +445,68 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
     }
 }
 
+/// How much of a document one trip to the blocking pool reads: a few
+/// chunks (64 KiB on average, 256 KiB at most).
+const READ_AHEAD: u64 = 256 * 1024;
+
 async fn send_chunks(
-    mut file: std::fs::File,
+    file: std::fs::File,
     m: &gavel_shared::pack::Manifest,
     indices: &[u32],
     send: &mut quinn::SendStream,
     mut still_allowed: impl FnMut() -> bool,
 ) -> anyhow::Result<()> {
-    // The file is read by one blocking task, a few chunks ahead of the
-    // stream, each chunk framed in a buffer of its own that quinn then takes
-    // without copying. (Through tokio::fs every chunk cost two trips to the
-    // blocking pool, and every byte a copy into the stream.)
+    // The file is read on the blocking pool a run of chunks at a time, one
+    // run ahead of the stream, each chunk framed in a buffer of its own that
+    // quinn then takes without copying. (Through tokio::fs every chunk cost
+    // two trips to the blocking pool, and every byte a copy into the
+    // stream.) No thread waits on the stream: before, one blocking reader
+    // per request waited for room in a queue to the stream, so each request
+    // of a tablet that stopped reading held one of the pool's threads for
+    // up to a minute, and enough of them would have left none for the
+    // room's other blocking work (files, passwords).
+    type Run = Vec<(u64, u32)>;
     let offsets = m.offsets();
-    let jobs: Vec<(u64, u32)> = indices.iter().map(|&i| (offsets[i as usize], m.chunks[i as usize].len)).collect();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-    let reader = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Seek};
-        let read = |f: &mut std::fs::File, at: u64, len: u32| -> std::io::Result<bytes::Bytes> {
-            let mut buf = vec![0u8; 4 + len as usize];
-            buf[..4].copy_from_slice(&len.to_be_bytes());
-            f.seek(std::io::SeekFrom::Start(at))?;
-            f.read_exact(&mut buf[4..])?;
-            Ok(bytes::Bytes::from(buf))
-        };
-        for (at, len) in jobs {
-            let piece = read(&mut file, at, len);
-            let failed = piece.is_err();
-            if tx.blocking_send(piece).is_err() || failed {
-                return;
-            }
+    let mut runs: std::collections::VecDeque<Run> = std::collections::VecDeque::new();
+    let mut run_bytes = READ_AHEAD;
+    for &i in indices {
+        let len = m.chunks[i as usize].len;
+        if run_bytes >= READ_AHEAD {
+            runs.push_back(Vec::new());
+            run_bytes = 0;
         }
-    });
-    while let Some(piece) = rx.recv().await {
-        if !still_allowed() {
-            // Reset, not finished: the tablet sees the request fail and asks
-            // again, and is then told the document is not there for it.
-            let _ = send.reset(quinn::VarInt::from_u32(1));
-            anyhow::bail!("the reader may no longer read this document");
-        }
-        in_time(send.write_chunk(piece?)).await?;
+        runs.back_mut().expect("a run").push((offsets[i as usize], len));
+        run_bytes += u64::from(len);
     }
-    reader.await?;
+    let read = |mut file: std::fs::File, run: Run| {
+        tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, Vec<bytes::Bytes>)> {
+            use std::io::{Read, Seek};
+            let mut pieces = Vec::with_capacity(run.len());
+            for (at, len) in run {
+                let mut buf = vec![0u8; 4 + len as usize];
+                buf[..4].copy_from_slice(&len.to_be_bytes());
+                file.seek(std::io::SeekFrom::Start(at))?;
+                file.read_exact(&mut buf[4..])?;
+                pieces.push(bytes::Bytes::from(buf));
+            }
+            Ok((file, pieces))
+        })
+    };
+    let mut next = runs.pop_front().map(|run| read(file, run));
+    while let Some(reading) = next.take() {
+        let (file, pieces) = reading.await??;
+        next = runs.pop_front().map(|run| read(file, run));
+        for piece in pieces {
+            if !still_allowed() {
+                // Reset, not finished: the tablet sees the request fail and
+                // asks again, and is then told the document is not there
+                // for it.
+                let _ = send.reset(quinn::VarInt::from_u32(1));
+                anyhow::bail!("the reader may no longer read this document");
+            }
+            in_time(send.write_chunk(piece)).await?;
+        }
+    }
     Ok(())
 }
 

@@ -1077,3 +1077,83 @@ async fn the_meetings_answers_are_not_kept_by_the_browser() -> anyhow::Result<()
     assert_ne!(page.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "the web UI is cached");
     Ok(())
 }
+
+/// The threads of the process `pid` (Linux).
+fn threads_of(pid: u32) -> anyhow::Result<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).context("no Threads line")?.trim().parse().context("Threads")
+}
+
+/// A signed-in tablet that asks for documents over many streams and reads
+/// none of them holds none of the room's threads. Before, each such request
+/// parked one of the blocking pool's threads (a reader waiting for room in
+/// its queue to the stream) for up to a minute, and enough of them would
+/// have left none for the room's file and password work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_a_tablet_stops_reading_hold_none_of_the_rooms_threads() -> anyhow::Result<()> {
+    use gavel_agent::link::{open_request, read_frame, read_reply};
+    use gavel_shared::pack::{StreamReply, StreamRequest};
+    const STALLED: usize = 48;
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::start(dir.path(), &[]).await?;
+    let pid = server.child.id().context("the server's pid")?;
+    let s = Assembly::build(&format!("http://{}", server.addr), 2).await?;
+    let doc = s.upload_document("Quy hoạch.pdf", pack_pdf(16, 256 * 1024, 7, None), &[]).await?;
+    let token_of = |http: Http| http.token.context("a token");
+    let token = token_of(s.sign_in(&s.voters[0]).await?)?;
+    let manifest = |conn: quinn::Connection, token: String| async move {
+        let (_send, mut recv) = open_request(&conn, &StreamRequest::Manifest { token, meeting: s.meeting, document: doc.id }).await?;
+        let StreamReply::Manifest { manifest } = read_reply(&mut recv).await? else { anyhow::bail!("no manifest") };
+        anyhow::Ok(manifest)
+    };
+
+    // A tablet whose every stream takes 16 KiB and no more, with room on
+    // the connection for all of them: each request is answered, and its
+    // chunks wait on the tablet.
+    let mut config = gavel_agent::link::client_config(&server.fingerprint, &[b"gavel/1"])?;
+    let mut transport = quinn::TransportConfig::default();
+    transport.stream_receive_window(quinn::VarInt::from_u32(16 * 1024)).receive_window(quinn::VarInt::from_u32(64 << 20));
+    config.transport_config(std::sync::Arc::new(transport));
+    let endpoint = gavel_agent::link::client_endpoint(server.quic_addr)?;
+    let conn = endpoint.connect_with(config, server.quic_addr, "gavel.local")?.await?;
+    // The first stream is the control stream; requests come after it.
+    let _control = conn.open_bi().await?;
+    let m = manifest(conn.clone(), token.clone()).await?;
+    let indices: Vec<u32> = (0..m.chunks.len() as u32).collect();
+    assert!(m.chunks.len() > 20, "{} chunks", m.chunks.len());
+    let before = threads_of(pid)?;
+    let mut stalled = vec![];
+    for _ in 0..STALLED {
+        let request = StreamRequest::Chunks {
+            token: token.clone(),
+            meeting: s.meeting,
+            document: doc.id,
+            sha256: doc.sha256.clone(),
+            indices: indices.clone(),
+        };
+        let (send, mut recv) = open_request(&conn, &request).await?;
+        let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+        assert_eq!(count as usize, indices.len());
+        stalled.push((send, recv));
+    }
+
+    // The room still serves another tablet whole meanwhile.
+    let other = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    let other_token = token_of(s.sign_in(&s.voters[1]).await?)?;
+    let request = StreamRequest::Chunks { token: other_token, meeting: s.meeting, document: doc.id, sha256: doc.sha256.clone(), indices };
+    let (_send, mut recv) = open_request(&other.link.connection, &request).await?;
+    let StreamReply::Chunks { count } = read_reply(&mut recv).await? else { anyhow::bail!("no chunks") };
+    let mut bytes = 0;
+    for _ in 0..count {
+        bytes += tokio::time::timeout(Duration::from_secs(30), read_frame(&mut recv, 4 << 20)).await??.len() as u64;
+    }
+    assert_eq!(bytes, doc.size);
+
+    // The blocking pool lets a thread go after 10 s idle: what is left then
+    // is what the stalled requests hold.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let after = threads_of(pid)?;
+    assert!(after < before + STALLED / 4, "the room went from {before} to {after} threads with {STALLED} downloads stalled on the tablet");
+    drop(stalled);
+    Ok(())
+}
