@@ -165,6 +165,45 @@ impl IntoResponse for Error {
 
 #[cfg(test)]
 mod tests {
+
+    /// The refusals the room words itself, beside those of the rules (which
+    /// `gavel_shared::rules` checks): each has its Vietnamese, so the web UI
+    /// never shows a Vietnamese user the English in brackets.
+    #[test]
+    fn the_rooms_own_refusals_are_said_in_vietnamese() {
+        let sources = [include_str!("meeting.rs"), include_str!("auth.rs"), include_str!("http.rs")];
+        let mut seen = 0;
+        for source in sources {
+            let code = &source[..source.find("\n#[cfg(test)]\nmod tests").unwrap_or(source.len())];
+            let starts = ["RuleError::Invalid(", "RuleError::Conflict(", "bad_request(\"invalid\", ", "bad_request(\"conflict\", "];
+            for start in starts {
+                for (at, _) in code.match_indices(start) {
+                    let after = &code[at + start.len()..];
+                    let after = after.strip_prefix("format!(").unwrap_or(after);
+                    // A message made elsewhere (`e.to_string()`) is not a literal.
+                    let Some(after) = after.strip_prefix('"') else { continue };
+                    let Some(end) = after.find('"') else { continue };
+                    // A detail (`{username:?}`) stands in as a word.
+                    let mut message = String::new();
+                    let mut inside = false;
+                    for c in after[..end].chars() {
+                        match c {
+                            '{' => inside = true,
+                            '}' => {
+                                inside = false;
+                                message.push_str("thu_ky");
+                            }
+                            c if !inside => message.push(c),
+                            _ => {}
+                        }
+                    }
+                    seen += 1;
+                    assert!(gavel_shared::rules::reason_vi(&message).is_some(), "no Vietnamese for {message:?}");
+                }
+            }
+        }
+        assert!(seen >= 4, "only {seen} refusals found: the scan is broken");
+    }
     use super::*;
 
     #[test]

@@ -73,6 +73,12 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "Nội dung đã được ghi biên bản phải giữ trong chương trình: muốn xóa, hãy xóa phần biên bản của nội dung này trước.",
     ),
     ("an item already discussed stays on the agenda", "Nội dung đã được thảo luận phải giữ trong chương trình."),
+    ("an item someone has spoken on stays on the agenda", "Nội dung đã có người phát biểu phải giữ trong chương trình."),
+    ("an item put to the members for their opinions stays on the agenda", "Nội dung đã xin ý kiến thành viên phải giữ trong chương trình."),
+    (
+        "a member counted in a vote already closed stays on record: mark them absent instead",
+        "Thành viên đã được tính trong một lần biểu quyết đã kết thúc được giữ trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
+    ),
     (
         "the organisation takes two lines at most: the governing body, then the organisation",
         "Tên cơ quan ghi tối đa hai dòng: cơ quan chủ quản, rồi đến cơ quan tổ chức cuộc họp.",
@@ -136,6 +142,9 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("unknown or repeated option", "Phương án không có trong danh sách hoặc bị chọn lặp lại."),
     ("only named and secret documents list readers", "Chỉ tài liệu mật hoặc tài liệu theo danh sách mới có danh sách người đọc."),
     ("not an agenda move", "Đây không phải thao tác chuyển nội dung."),
+    // Refusals the room makes itself (`meeting.rs`, `auth.rs`).
+    ("the deadline must be in the future", "Hạn trả lời phải sau thời điểm hiện tại."),
+    ("the user name must be 1 to 64 characters without spaces", "Tên đăng nhập dài từ 1 đến 64 ký tự và không có dấu cách."),
     // Importing participants from a CSV file (the room's words in `http.rs`).
     ("the CSV needs a column 'name' (or 'Họ và tên')", "Tệp CSV cần có cột 'Họ và tên' (hoặc 'name')."),
     ("the CSV has no participants", "Tệp CSV không có người tham dự nào."),
@@ -151,6 +160,7 @@ pub const PATTERNS_VI: &[(&str, &str)] = &[
     ("{} is longer than {} characters", "{} dài quá {} ký tự."),
     ("{} contains control characters", "{} có ký tự điều khiển không hợp lệ."),
     ("at most {} participants at once", "Mỗi lần chỉ thêm được tối đa {} người."),
+    ("the user name {} is taken", "Tên đăng nhập {} đã có người dùng."),
     ("an election needs 2 to {} options", "Bầu cử cần từ 2 đến {} phương án."),
     ("choose between 1 and {} options", "Hãy chọn từ 1 đến {} phương án."),
     (
@@ -421,6 +431,15 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if !state.minutes.text(SectionKey::Item(*item)).trim().is_empty() {
                 return Err(RuleError::Conflict("an item with minutes written on it stays on the agenda"));
             }
+            // Spoken on (the chair may have stepped back from it, which
+            // leaves it pending), or put to the members for their opinions:
+            // the minutes list the speeches and the requests under it.
+            if state.speakers.spoken_on(*item).next().is_some() {
+                return Err(RuleError::Conflict("an item someone has spoken on stays on the agenda"));
+            }
+            if state.opinion_requests.iter().any(|r| r.item == *item) {
+                return Err(RuleError::Conflict("an item put to the members for their opinions stays on the agenda"));
+            }
             // Discussed, even with nothing yet written: the secretary's
             // notes may still be on paper, and the hall saw it on the agenda.
             if state.item(*item).is_some_and(|i| i.status == ItemStatus::Done) {
@@ -465,11 +484,19 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             keeps_a_chair(state, *participant)?;
             // Someone who voted, wrote an opinion or commented on the minutes
             // is part of the record: marked absent, not removed.
-            let took_part = state.polls.iter().any(|p| p.voters.contains(participant))
+            // So is one who spoke, or was counted at a show of hands.
+            let took_part = state.polls.iter().any(|p| p.voters.contains(participant) || p.hands_present.contains(participant))
                 || state.opinions.iter().any(|o| o.author == *participant)
-                || state.minutes.comments.iter().any(|c| c.author == *participant);
+                || state.minutes.comments.iter().any(|c| c.author == *participant)
+                || state.speakers.spoken.iter().any(|(_, p)| p == participant);
             if took_part {
                 return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
+            }
+            // A closed vote's result is read against the members then (its
+            // quorum, "4 of 4 in favour"): the minutes list the members, and
+            // one fewer would contradict it.
+            if p.member && state.polls.iter().any(|p| p.status == PollStatus::Closed) {
+                return Err(RuleError::Conflict("a member counted in a vote already closed stays on record: mark them absent instead"));
             }
             if state.open_poll().is_some() && (p.member || p.voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));

@@ -809,3 +809,59 @@ async fn voters_who_leave_before_the_close_still_count_for_the_vote() -> anyhow:
     assert!(r.adopted, "3 in favour of the 4 members present at the vote: {r:?}");
     Ok(())
 }
+
+/// What was said or asked on an item keeps it on the agenda, though the
+/// chair stepped back from it (which leaves it pending): the minutes list
+/// the speeches under their item. Who spoke, and a member counted in a
+/// vote already closed, stay on record (the vote's "4 of 4" is read against
+/// the members the minutes list).
+#[tokio::test]
+async fn what_was_said_or_asked_keeps_its_item_and_its_people_on_record() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    let speaker = s.http_as(&server, Role::Delegate, 0).await?;
+    let (spoke, _) = s.person(Role::Delegate, 0);
+    let ok = |a: Answer| {
+        anyhow::ensure!(a.status == 200, "{a:?}");
+        Ok(())
+    };
+    ok(chair.command(s.meeting, "go-2", &Command::GoToItem { item: s.items[1] }).await?)?;
+    ok(speaker.command(s.meeting, "ask", &Command::RequestToSpeak).await?)?;
+    ok(chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?)?;
+    ok(chair.command(s.meeting, "back-1", &Command::GoToItem { item: s.items[0] }).await?)?;
+    let st = s.admin.state(s.meeting).await?;
+    assert_eq!(st.item(s.items[1]).map(|i| i.status), Some(ItemStatus::Pending), "stepped back from");
+    let a = s.admin.command(s.meeting, "rm-spoken", &Command::RemoveItem { item: s.items[1] }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+
+    // Opinions asked on an item not yet reached.
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+    ok(chair.command(s.meeting, "ask-opinions", &Command::RequestOpinions { item: s.items[2], deadline }).await?)?;
+    let a = s.admin.command(s.meeting, "rm-asked", &Command::RemoveItem { item: s.items[2] }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+
+    // The one who spoke.
+    let a = s.admin.command(s.meeting, "rm-speaker", &Command::RemoveParticipant { participant: spoke }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+
+    // A member who never signed in, before and after a vote is closed.
+    let (member, _) = s.person(Role::Delegate, 1);
+    let a = chair.command(s.meeting, "poll", &poll_cmd(s.items[0], false, false)).await?;
+    let poll = PollId(a.body["result"]["id"].as_i64().expect("a poll id"));
+    ok(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?)?;
+    ok(speaker.command(s.meeting, "cast", &Command::CastBallot { poll, choices: vec![0] }).await?)?;
+    ok(chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?)?;
+    let a = s.admin.command(s.meeting, "rm-member", &Command::RemoveParticipant { participant: member }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    assert!(a.body["message"].as_str().unwrap_or_default().contains("absent"), "{a:?}");
+    // Nobody was lost: the agenda, the people, the request.
+    let st = s.admin.state(s.meeting).await?;
+    assert_eq!(st.agenda.len(), 3);
+    assert!(st.participant(spoke).is_some() && st.participant(member).is_some());
+    assert_eq!(st.opinion_requests.len(), 1);
+    // One who took no part in anything, and is no member, may still go.
+    let (observer, _) = s.person(Role::Observer, 0);
+    ok(s.admin.command(s.meeting, "rm-observer", &Command::RemoveParticipant { participant: observer }).await?)?;
+    Ok(())
+}
