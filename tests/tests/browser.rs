@@ -6,7 +6,7 @@
 use anyhow::Context;
 use fantoccini::{Client, ClientBuilder, Locator};
 use gavel_shared::decision::*;
-use gavel_shared::model::{Confidentiality, DocumentId, ItemId, MeetingId, ParticipantId, PollId, Role};
+use gavel_shared::model::{Confidentiality, DocumentId, ItemId, ItemStatus, MeetingId, ParticipantId, PollId, Role};
 use gavel_shared::protocol::Command;
 use gavel_tests::*;
 use serde_json::json;
@@ -1135,6 +1135,13 @@ async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> any
     .await?;
     let state = chair.state(s.meeting).await?;
     assert!(state.participant(s.voters[0].0).is_some_and(|p| p.member), "the room kept them a member");
+    // A setting refused as well: the list shows the rule the room holds.
+    assert_eq!(state.meeting.quorum, Share::TWO_THIRDS, "the new meeting's rule");
+    assert_eq!(value_of(&c, "#quorum-rule").await?, "two_thirds");
+    c.find(Locator::Css("#quorum-rule option[value='half']")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?;
+    wait_value(&c, "#quorum-rule", "two_thirds").await?;
+    assert_eq!(chair.state(s.meeting).await?.meeting.quorum, Share::TWO_THIRDS);
     c.close().await?;
     Ok(())
 }
@@ -2110,5 +2117,75 @@ async fn signed_minutes_are_listed_for_members_and_an_observer_is_told_they_are_
     wait_text(&observer, "#signed-members-only", "chỉ dành cho thành viên").await?;
     assert!(observer.find(Locator::Css("#minutes .signed a")).await.is_err(), "an observer is offered the signed files");
     observer.close().await?;
+    Ok(())
+}
+
+/// On a slow tablet a tap is often given twice. Before, each went to the
+/// room: "next item" passed over an item and marked it discussed, "next
+/// speaker" took the floor from the first in line at once, and an opinion
+/// was recorded twice. What the room would refuse is not offered, and what
+/// the chair is typing is not undone by the meeting's events.
+#[tokio::test]
+async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offered() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let chair = s.http_as(&server, Role::Chair, 0).await?;
+    let first = s.http_as(&server, Role::Delegate, 0).await?;
+    let second = s.http_as(&server, Role::Delegate, 1).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in(&c, &server, &s, Role::Chair).await?;
+    let twice = |css: &str| format!("const b = document.querySelector(\"{css}\"); b.click(); b.click(); return 1;");
+    let settle = || tokio::time::sleep(Duration::from_millis(700));
+
+    // "Next item", twice: the first item, not the second.
+    c.wait().at_most(WAIT).for_element(Locator::Css("#next-item")).await?;
+    c.execute(&twice("#next-item"), vec![]).await?;
+    wait_text(&c, "#current-title", "1. Khai mạc").await?;
+    settle().await;
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.meeting.current_item, Some(s.items[0]), "a double tap passed over an item");
+    assert_eq!(st.item(s.items[1]).map(|i| i.status), Some(ItemStatus::Pending));
+
+    // The speech limit being typed stays while others ask to speak.
+    let limit = "#room-speech-limit";
+    c.wait().at_most(WAIT).for_element(Locator::Css(limit)).await?;
+    c.execute(&format!("document.querySelector('{limit}').value = '7'; return 1;"), vec![]).await?;
+    for (n, who) in [&first, &second].into_iter().enumerate() {
+        let a = who.command(s.meeting, &format!("ask-{n}"), &Command::RequestToSpeak).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    c.wait().at_most(WAIT).for_element(Locator::Css("#next-speaker")).await?;
+    settle().await;
+    assert_eq!(value_of(&c, limit).await?, "7", "the meeting's events undid what the chair typed");
+
+    // "Next speaker", twice: the first in line speaks, the second waits.
+    c.execute(&twice("#next-speaker"), vec![]).await?;
+    eventually("the floor given", || async { Ok(chair.state(s.meeting).await?.speakers.floor.is_some()) }).await?;
+    settle().await;
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.speakers.floor.map(|f| f.participant), Some(s.person(Role::Delegate, 0).0));
+    assert_eq!(st.speakers.queue, [s.person(Role::Delegate, 1).0], "the second in line was given the floor at once");
+
+    // An opinion sent twice: recorded once.
+    let area = "#opinion-form textarea";
+    let words = "Đề nghị làm rõ nguồn kinh phí";
+    c.wait().at_most(WAIT).for_element(Locator::Css(area)).await?.send_keys(words).await?;
+    c.execute(&twice("#opinion-form button[type='submit']"), vec![]).await?;
+    wait_value(&c, area, "").await?;
+    settle().await;
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.opinions.iter().filter(|o| o.text == words).count(), 1, "an opinion sent twice was recorded twice");
+
+    // Once the meeting is over, no opinions, requests or votes are offered.
+    for css in ["#opinion-form", "#request-opinions", ".new-poll"] {
+        assert!(c.find(Locator::Css(css)).await.is_ok(), "{css} is offered during the meeting");
+    }
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    wait_text(&c, "#meeting-status", "Đã kết thúc").await?;
+    for css in ["#opinion-form", "#request-opinions", ".new-poll"] {
+        wait_gone(&c, css).await?;
+    }
+    c.close().await?;
     Ok(())
 }

@@ -89,6 +89,14 @@ pub fn with_state<T>(f: impl FnOnce(&gavel_shared::state::MeetingState) -> T) ->
     use_ctx().live.state.with(|s| s.as_ref().map(f))
 }
 
+/// Whether the room's rights table lets whoever follows the meeting send a
+/// command of `kind` now (their role, the meeting's status): a control the
+/// room would always refuse is not offered. Reactive.
+pub fn may(kind: gavel_shared::protocol::CommandKind) -> bool {
+    let actor = use_ctx().live.actor.get();
+    actor.is_some_and(|a| with_state(|s| gavel_shared::rules::allowed(s, &a, kind).is_ok()).unwrap_or(false))
+}
+
 fn initial_lang() -> Lang {
     let stored = window().local_storage().ok().flatten().and_then(|s| s.get_item("gavel.lang").ok().flatten());
     match stored.as_deref() {

@@ -3,12 +3,12 @@
 //! opinions, and the room display for the projector.
 
 use crate::api;
-use crate::app::{format_time, ms, state, use_ctx, with_state};
+use crate::app::{format_time, may, ms, state, use_ctx, with_state};
 use crate::i18n::{I18n, use_i18n};
 use crate::room::{run, run_then};
 use gavel_shared::decision::*;
 use gavel_shared::model::*;
-use gavel_shared::protocol::Command;
+use gavel_shared::protocol::{Command, CommandKind};
 use gavel_shared::state::MeetingState;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -107,6 +107,13 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
     let waiting = move || state().map(|s| s.speakers.queue.clone()).unwrap_or_default();
     let floor = move || state().and_then(|s| s.speakers.floor);
     let in_queue = move || me().is_some_and(|m| waiting().contains(&m));
+    // Only those present ask to speak (the room refuses the others).
+    let present = move || {
+        me().is_some_and(|m| with_state(|s| s.participant(m).is_some_and(|p| p.attendance == Attendance::Present)).unwrap_or(false))
+    };
+    // Read once per change of the limit, not at every event: written back
+    // into the field at each one, it undid what the chair was typing.
+    let limit = Memo::new(move |_| with_state(|s| s.meeting.speech_limit_secs / 60));
     let speaking = move || me().is_some_and(|m| floor().is_some_and(|f| f.participant == m));
     // The chair may invite anyone present who has not asked (a presenter,
     // a department head called to explain), as well as those waiting.
@@ -193,7 +200,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 // The time each speech may take, changed from the room (from the next speech on).
                 <label class="speech-limit">{move || i.t("speak.limit")}
                     <input type="number" min="0" max="60" id="room-speech-limit"
-                        prop:value=move || state().map(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default()
+                        prop:value=move || limit.get().map(|m| m.to_string()).unwrap_or_default()
                         on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, false) } }/>
                 </label>
             </Show>
@@ -202,7 +209,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 {move || if in_queue() {
                     view! { <button class="secondary" id="withdraw" on:click=move |_| run(Command::WithdrawRequest, false)>{i.t("speak.withdraw")}</button> }.into_any()
                 } else {
-                    view! { <button class="primary big" id="ask-to-speak" on:click=move |_| run(Command::RequestToSpeak, false)>{i.t("speak.ask")}</button> }.into_any()
+                    present().then(|| view! { <button class="primary big" id="ask-to-speak" on:click=move |_| run(Command::RequestToSpeak, false)>{i.t("speak.ask")}</button> }).into_any()
                 }}
             </Show>
         </section>
@@ -445,7 +452,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     };
     view! {
         <div class="console">
-            {(chair && status == PollStatus::Draft).then(|| view! {
+            {move || (chair && status == PollStatus::Draft && may(CommandKind::OpenPoll)).then(|| view! {
                 <button class="primary" id=format!("open-poll-{}", id.0) on:click=move |_| run(Command::OpenPoll { poll: id }, false)>{i.t("poll.open")}</button>
             })}
             {(chair && status == PollStatus::Open).then(|| view! {
@@ -457,7 +464,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                     }
                 }>{i.t("poll.close")}</button>
             })}
-            {(chair && matches!(status, PollStatus::Draft | PollStatus::Open)).then(|| view! {
+            {move || (chair && matches!(status, PollStatus::Draft | PollStatus::Open) && may(CommandKind::CancelPoll)).then(|| view! {
                 <button class="danger" on:click=move |_| {
                     if let Ok(Some(reason)) = window().prompt_with_message(i.t("poll.cancel_reason")) {
                         run(Command::CancelPoll { poll: id, reason }, false);
@@ -565,7 +572,7 @@ pub fn PollsPanel(item: ItemId, #[prop(into)] chair: Signal<bool>, #[prop(into)]
             <For each=move || polls.get() key=|k| k.clone() let(k)>
                 <PollView id=k.id chair secretary/>
             </For>
-            <Show when=privileged>
+            <Show when=move || privileged() && may(CommandKind::CreatePoll)>
                 <NewPoll item/>
             </Show>
         </section>
@@ -907,6 +914,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                         </p>
                     })
                 }}
+                <Show when=move || may(CommandKind::AddOpinion)>
                 <form class="grid-form" id="opinion-form" on:submit=send>
                     <label>{move || i.t("opinion.stance")}
                         <select id="opinion-stance" on:change=move |ev| {
@@ -935,9 +943,10 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                     }></textarea></label>
                     <button type="submit">{move || i.t("opinion.write")}</button>
                 </form>
+                </Show>
             </Show>
-            <Show when=move || privileged.get()>
-                <form class="grid-form" on:submit=ask>
+            <Show when=move || privileged.get() && may(CommandKind::RequestOpinions)>
+                <form class="grid-form" id="request-opinions" on:submit=ask>
                     <label>{move || i.t("opinion.deadline")}{move || i.t("time.room_zone")}<input type="datetime-local" required prop:value=move || deadline.get() on:input=move |ev| deadline.set(event_target_value(&ev))/></label>
                     <button type="submit">{move || i.t("opinion.request")}</button>
                 </form>

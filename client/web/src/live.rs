@@ -83,6 +83,7 @@ type Reply = Result<CommandResult, (String, String)>;
 /// what to do with the answer.
 struct Waiting {
     key: String,
+    command: Command,
     message: String,
     done: Box<dyn FnOnce(Reply)>,
 }
@@ -120,8 +121,33 @@ fn ws_url() -> String {
 
 /// Sends a command; `done` gets the acknowledgement or the error.
 pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
+    // The same command again before the room has answered the last one
+    // sent (a double tap, a second tap on a slow tablet) is not sent again:
+    // it gets that one's answer. Sent twice, "next item" passed over an
+    // item and marked it discussed, "next speaker" took the floor from the
+    // first in line at once, and a form emptied only once the room has
+    // taken it was recorded twice (two opinions, two votes, two people).
+    // Only the last one sent counts: a setting changed and changed back
+    // (5, 3, 5 minutes) is sent each time.
+    let done = match PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        match p.last_mut() {
+            Some(last) if last.command == cmd => {
+                let first = std::mem::replace(&mut last.done, Box::new(|_| {}));
+                last.done = Box::new(move |r: Reply| {
+                    first(r.clone());
+                    done(r)
+                });
+                None
+            }
+            _ => Some(done),
+        }
+    }) {
+        Some(done) => done,
+        None => return,
+    };
     let key = crate::api::new_key();
-    let msg = protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd });
+    let msg = protocol::encode(&ClientMessage::Command { key: key.clone(), command: cmd.clone() });
     // Refused unread by the room, which could not say which command it
     // was: said now, and never kept to be sent again at each reconnection.
     if let Err(e) = protocol::check_size(msg.len()) {
@@ -129,7 +155,7 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     }
     let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg.clone()).is_ok()));
     if sent {
-        PENDING.with(|p| p.borrow_mut().push(Waiting { key, message: msg, done: Box::new(done) }));
+        PENDING.with(|p| p.borrow_mut().push(Waiting { key, command: cmd, message: msg, done: Box::new(done) }));
     } else {
         done(Err(("offline".into(), "not connected".into())));
     }

@@ -193,7 +193,20 @@ fn MeetingForm() -> impl IntoView {
                             "two_thirds" => Share::TWO_THIRDS,
                             _ => Share::MORE_THAN_HALF,
                         };
-                        run(Command::SetQuorumRule { share }, true);
+                        // Refused (a vote is open, the meeting is over): the
+                        // list shows the rule the room holds, not the one refused.
+                        let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
+                        run_or_undo(Command::SetQuorumRule { share }, move || {
+                            let held = with_state(|s| s.meeting.quorum).unwrap_or(Share::MORE_THAN_HALF);
+                            let value = if held == Share::TWO_THIRDS {
+                                "two_thirds"
+                            } else if held == (Share { num: 1, den: 2, strict: false }) {
+                                "half"
+                            } else {
+                                "more_than_half"
+                            };
+                            target.set_value(value);
+                        });
                     }>
                         {[("more_than_half", "quorum.more_than_half", Share::MORE_THAN_HALF), ("half", "quorum.half", Share { num: 1, den: 2, strict: false }), ("two_thirds", "quorum.two_thirds", Share::TWO_THIRDS)]
                             .into_iter()
@@ -203,7 +216,14 @@ fn MeetingForm() -> impl IntoView {
                 </label>
                 <label>{move || i.t("prep.speech_limit")}
                     <input type="number" min="0" max="60" id="speech-limit" prop:value=m.as_ref().map(|m| (m.speech_limit_secs / 60).to_string()).unwrap_or_default()
-                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, true) } }/>
+                        on:change=move |ev| {
+                            let target: web_sys::HtmlInputElement = ev.target().unwrap().unchecked_into();
+                            if let Ok(min) = event_target_value(&ev).parse::<u32>() {
+                                run_or_undo(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, move || {
+                                    target.set_value(&with_state(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default());
+                                });
+                            }
+                        }/>
                 </label>
             </div>
         </section>
@@ -427,7 +447,8 @@ fn DocumentRow(d: Document, item_title: Signal<String>, secrets: RwSignal<bool>)
         }
         editing.set(None);
         let readers = if c.lists_readers() { d5.readers.clone() } else { vec![] };
-        run(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, true);
+        // Refused, the list goes back to the access the document still has.
+        run_or_undo(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, reset);
     };
     let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
     let has_list = d.confidentiality.lists_readers();
