@@ -2189,3 +2189,23 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
     c.close().await?;
     Ok(())
 }
+
+/// A link to a meeting the room does not have (an old bookmark, a
+/// mistyped number): the room refuses to let the page follow it. Before,
+/// the page said "connecting" for ever and nothing else.
+#[tokio::test]
+async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    c.goto(&server.url("/#/staff")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#staff-user")).await?.send_keys("admin").await?;
+    c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
+    c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    c.goto(&server.url("/#/room/999999")).await?;
+    c.refresh().await?;
+    wait_text(&c, ".notice.error", "Không tìm thấy").await?;
+    c.close().await?;
+    Ok(())
+}

@@ -419,6 +419,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Nội dung quá dài để gửi một lần: hãy chia thành nhiều phần.",
         "Too long to send at once: split it into several parts.",
     ),
+    (
+        "err.unsupported_version",
+        "Trang này cũ hơn máy chủ phòng họp: hãy tải lại trang.",
+        "This page is older than the room's server: reload the page.",
+    ),
     ("err.malformed_json", "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.", "The app sent a malformed message: reload the page."),
     (
         "err.unknown_command",

@@ -177,6 +177,10 @@ enum Ended {
     /// The room ended this session (revoked, expired, or the participant
     /// removed): retrying cannot help.
     SessionOver(String, String),
+    /// The room would not let this connection follow the meeting (an
+    /// unknown meeting, a page older than the room, the room busy): said,
+    /// and tried again later.
+    Refused(String, String),
 }
 
 /// Back to the start, saying why: the session is over, and a browser left
@@ -215,6 +219,10 @@ pub fn follow(live: Live, meeting: MeetingId) {
             OUTBOX.with(|o| o.borrow_mut().take());
             let ok = match ended {
                 Ended::SessionOver(code, message) => return session_over(live, &code, &message),
+                Ended::Refused(code, message) => {
+                    crate::app::use_ctx().fail(crate::i18n::use_i18n(), &code, &message);
+                    false
+                }
                 Ended::Dropped(ok) => ok,
             };
             // A connection refused before it was live may be a session that
@@ -272,6 +280,9 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
         }
     });
     let mut was_live = false;
+    // Whether the room took the hello: a refusal before that is this
+    // connection's end, not a passing warning.
+    let mut welcomed = false;
     // Through a tablet agent: whether it reaches the room (a server sends nothing: yes).
     let mut room_reachable = true;
     loop {
@@ -294,6 +305,7 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         // changed, or every view that asks who this is (the
                         // secretary's forms, the poll console) is built anew
                         // and loses what was being typed.
+                        welcomed = true;
                         if live.actor.get_untracked() != Some(actor) {
                             live.actor.set(Some(actor));
                         }
@@ -331,6 +343,12 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                             None if matches!(code.as_str(), "revoked" | "unauthorized" | "forbidden") => {
                                 let _ = sink.close().await;
                                 return Ended::SessionOver(code, message);
+                            }
+                            // Before, the page waited for ever, "connecting"
+                            // (or, with a copy on screen, falsely "connected").
+                            None if !welcomed => {
+                                let _ = sink.close().await;
+                                return Ended::Refused(code, message);
                             }
                             None => leptos::logging::warn!("server: {code}: {message}"),
                         }
