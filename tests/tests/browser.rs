@@ -2177,6 +2177,19 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
     let st = chair.state(s.meeting).await?;
     assert_eq!(st.opinions.iter().filter(|o| o.text == words).count(), 1, "an opinion sent twice was recorded twice");
 
+    // A vote being prepared on this item is still there, as typed, when
+    // the chair has moved on and comes back to it.
+    let question = "Thông qua kế hoạch năm 2027?";
+    c.find(Locator::Css(".new-poll summary")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#poll-question")).await?.send_keys(question).await?;
+    c.find(Locator::Css("#poll-secret")).await?.click().await?;
+    assert_eq!(chair.command(s.meeting, "on", &Command::GoToItem { item: s.items[1] }).await?.status, 200);
+    wait_text(&c, "#current-title", "2. Báo cáo công tác tuần").await?;
+    wait_value(&c, "#poll-question", "").await?;
+    c.find(Locator::Css(&format!(".agenda-item[data-item='{}'] .item-open", s.items[0].0))).await?.click().await?;
+    wait_value(&c, "#poll-question", question).await?;
+    assert_eq!(c.find(Locator::Css("#poll-secret")).await?.prop("checked").await?.as_deref(), Some("true"));
+
     // Once the meeting is over, no opinions, requests or votes are offered.
     for css in ["#opinion-form", "#request-opinions", ".new-poll"] {
         assert!(c.find(Locator::Css(css)).await.is_ok(), "{css} is offered during the meeting");

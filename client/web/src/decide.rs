@@ -624,13 +624,29 @@ fn PollView(id: PollId, chair: Signal<bool>, secretary: Signal<bool>) -> impl In
 #[component]
 fn NewPoll(item: ItemId) -> impl IntoView {
     let i = use_i18n();
-    let question = RwSignal::new(String::new());
-    let election = RwSignal::new(false);
-    let options = RwSignal::new(String::new());
-    let max_choices = RwSignal::new(1u8);
-    let secret = RwSignal::new(false);
-    let allow_change = RwSignal::new(false);
-    let rule = RwSignal::new("all_half".to_string());
+    let d = POLL_DRAFTS.with(|p| p.borrow().get(&item).cloned()).unwrap_or_default();
+    let question = RwSignal::new(d.question);
+    let election = RwSignal::new(d.election);
+    let options = RwSignal::new(d.options);
+    let max_choices = RwSignal::new(d.max_choices);
+    let secret = RwSignal::new(d.secret);
+    let allow_change = RwSignal::new(d.allow_change);
+    let rule = RwSignal::new(d.rule.clone());
+    let opened = RwSignal::new(d.open);
+    // Kept as it is typed: the form is built anew when the chair moves on.
+    Effect::new(move |_| {
+        let draft = PollDraft {
+            question: question.get(),
+            election: election.get(),
+            options: options.get(),
+            max_choices: max_choices.get(),
+            secret: secret.get(),
+            allow_change: allow_change.get(),
+            rule: rule.get(),
+            open: opened.get(),
+        };
+        POLL_DRAFTS.with(|p| p.borrow_mut().insert(item, draft));
+    });
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let rule = match rule.get_untracked().as_str() {
@@ -659,7 +675,8 @@ fn NewPoll(item: ItemId) -> impl IntoView {
         );
     };
     view! {
-        <details class="new-poll">
+        <details class="new-poll" prop:open=move || opened.get()
+            on:toggle=move |ev| opened.set(event_target::<web_sys::Element>(&ev).has_attribute("open"))>
             <summary>{move || i.t("poll.new")}</summary>
             <form class="grid-form" id="new-poll" on:submit=create>
                 <label class="wide">{move || i.t("poll.question")}<textarea id="poll-question" required prop:value=move || question.get() on:input=move |ev| question.set(event_target_value(&ev))></textarea></label>
@@ -672,16 +689,51 @@ fn NewPoll(item: ItemId) -> impl IntoView {
                 </Show>
                 <label>{move || i.t("poll.rule")}
                     <select on:change=move |ev| rule.set(event_target_value(&ev))>
-                        <option value="all_half" selected=true>{move || i.t("rule.all_half")}</option>
-                        <option value="present_half">{move || i.t("rule.present_half")}</option>
-                        <option value="cast_half">{move || i.t("rule.cast_half")}</option>
-                        <option value="all_two_thirds">{move || i.t("rule.all_two_thirds")}</option>
+                        {["all_half", "present_half", "cast_half", "all_two_thirds"].map(|r| view! {
+                            <option value=r selected=d.rule == r>{move || i.t(&format!("rule.{r}"))}</option>
+                        })}
                     </select>
                 </label>
                 <button type="submit" id="create-poll">{move || i.t("poll.create")}</button>
             </form>
         </details>
     }
+}
+
+/// A vote being prepared on an item and not yet created. The polls panel
+/// is built anew at each agenda move, and the question typed for the item
+/// left was lost with it (opinions being written were kept already).
+#[derive(Clone)]
+struct PollDraft {
+    question: String,
+    election: bool,
+    options: String,
+    max_choices: u8,
+    secret: bool,
+    allow_change: bool,
+    rule: String,
+    /// The form was open.
+    open: bool,
+}
+
+impl Default for PollDraft {
+    fn default() -> Self {
+        PollDraft {
+            question: String::new(),
+            election: false,
+            options: String::new(),
+            max_choices: 1,
+            secret: false,
+            allow_change: false,
+            rule: "all_half".into(),
+            open: false,
+        }
+    }
+}
+
+thread_local! {
+    /// The page's unfinished votes, by item (forgotten at sign-out).
+    static POLL_DRAFTS: std::cell::RefCell<std::collections::HashMap<ItemId, PollDraft>> = Default::default();
 }
 
 fn stance_key(s: Stance) -> &'static str {
@@ -740,6 +792,7 @@ fn draft_keys() -> Vec<(String, ParticipantId, ItemId)> {
 /// Forgets every unsent opinion in this tab: at signing out, or when the
 /// room ends the session.
 pub fn forget_drafts() {
+    POLL_DRAFTS.with(|p| p.borrow_mut().clear());
     if let Some(s) = draft_storage() {
         for (k, _, _) in draft_keys() {
             let _ = s.remove_item(&k);
