@@ -446,8 +446,9 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
 }
 
 /// How much of a document one trip to the blocking pool reads: a few
-/// chunks (64 KiB on average, 256 KiB at most).
-const READ_AHEAD: u64 = 256 * 1024;
+/// chunks (64 KiB on average, 256 KiB at most). A stream the tablet stops
+/// reading holds two such runs (one written, one read ahead).
+const READ_AHEAD: u64 = 128 * 1024;
 
 async fn send_chunks(
     file: std::fs::File,

@@ -76,10 +76,6 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("an item someone has spoken on stays on the agenda", "Nội dung đã có người phát biểu phải giữ trong chương trình."),
     ("an item put to the members for their opinions stays on the agenda", "Nội dung đã xin ý kiến thành viên phải giữ trong chương trình."),
     (
-        "a member counted in a vote already closed stays on record: mark them absent instead",
-        "Thành viên đã được tính trong một lần biểu quyết đã kết thúc được giữ trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
-    ),
-    (
         "the organisation takes two lines at most: the governing body, then the organisation",
         "Tên cơ quan ghi tối đa hai dòng: cơ quan chủ quản, rồi đến cơ quan tổ chức cuộc họp.",
     ),
@@ -437,7 +433,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if state.speakers.spoken_on(*item).next().is_some() {
                 return Err(RuleError::Conflict("an item someone has spoken on stays on the agenda"));
             }
-            if state.opinion_requests.iter().any(|r| r.item == *item) {
+            // (Before the meeting, a request asked by mistake goes with its
+            // item; answers given to it keep the item, as opinions do.)
+            if state.meeting.status != MeetingStatus::Draft && state.opinion_requests.iter().any(|r| r.item == *item) {
                 return Err(RuleError::Conflict("an item put to the members for their opinions stays on the agenda"));
             }
             // Discussed, even with nothing yet written: the secretary's
@@ -484,19 +482,14 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             keeps_a_chair(state, *participant)?;
             // Someone who voted, wrote an opinion or commented on the minutes
             // is part of the record: marked absent, not removed.
-            // So is one who spoke, or was counted at a show of hands.
+            // So is one counted at a show of hands (present then, and in
+            // the vote's quorum). One who spoke may go: the minutes keep the
+            // speech, said as by someone no longer listed.
             let took_part = state.polls.iter().any(|p| p.voters.contains(participant) || p.hands_present.contains(participant))
                 || state.opinions.iter().any(|o| o.author == *participant)
-                || state.minutes.comments.iter().any(|c| c.author == *participant)
-                || state.speakers.spoken.iter().any(|(_, p)| p == participant);
+                || state.minutes.comments.iter().any(|c| c.author == *participant);
             if took_part {
                 return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
-            }
-            // A closed vote's result is read against the members then (its
-            // quorum, "4 of 4 in favour"): the minutes list the members, and
-            // one fewer would contradict it.
-            if p.member && state.polls.iter().any(|p| p.status == PollStatus::Closed) {
-                return Err(RuleError::Conflict("a member counted in a vote already closed stays on record: mark them absent instead"));
             }
             if state.open_poll().is_some() && (p.member || p.voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));

@@ -222,6 +222,10 @@ impl MeetingState {
             Change::ItemRemoved { item } => {
                 self.speakers.apply(change, self.meeting.current_item);
                 Arc::make_mut(&mut self.agenda).retain(|i| i.id != *item);
+                // As the store drops them with the item (a restart reads it so).
+                if self.opinion_requests.iter().any(|r| r.item == *item) {
+                    Arc::make_mut(&mut self.opinion_requests).retain(|r| r.item != *item);
+                }
                 if self.documents.iter().any(|d| d.item == *item) {
                     Arc::make_mut(&mut self.documents).retain(|d| d.item != *item);
                 }
@@ -733,6 +737,25 @@ pub(crate) mod tests {
 
     fn ev(s: &MeetingState, change: Change) -> Event {
         Event { meeting: s.meeting.id, seq: s.seq + 1, at: datetime!(2026-11-23 08:05 UTC), by: Actor::System, change }
+    }
+
+    /// The store drops an item's opinion requests with the item (before the
+    /// meeting, when an item asked about may still be removed): the live
+    /// copy does too, so a restart shows the same.
+    #[test]
+    fn an_items_opinion_requests_go_with_it() {
+        let mut s = sample();
+        for (id, item) in [(1, 11), (2, 12)] {
+            let request = OpinionRequest {
+                id: OpinionRequestId(id),
+                item: ItemId(item),
+                deadline: datetime!(2026-11-24 08:00 UTC),
+                asked_at: datetime!(2026-11-23 08:00 UTC),
+            };
+            s.apply(&ev(&s, Change::OpinionsRequested { request })).unwrap();
+        }
+        s.apply(&ev(&s, Change::ItemRemoved { item: ItemId(11) })).unwrap();
+        assert_eq!(s.opinion_requests.iter().map(|r| r.id).collect::<Vec<_>>(), [OpinionRequestId(2)]);
     }
 
     /// The room copies its state for every batch and keeps the states of
