@@ -5,7 +5,7 @@
 use crate::api;
 use crate::app::{format_time, may, ms, state, use_ctx, with_state};
 use crate::i18n::{I18n, use_i18n};
-use crate::room::{run, run_then};
+use crate::room::{run, run_or_undo, run_then};
 use gavel_shared::decision::*;
 use gavel_shared::model::*;
 use gavel_shared::protocol::{Command, CommandKind};
@@ -201,7 +201,15 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 <label class="speech-limit">{move || i.t("speak.limit")}
                     <input type="number" min="0" max="60" id="room-speech-limit"
                         prop:value=move || limit.get().map(|m| m.to_string()).unwrap_or_default()
-                        on:change=move |ev| { if let Ok(min) = event_target_value(&ev).parse::<u32>() { run(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, false) } }/>
+                        on:change=move |ev| {
+                            let target: web_sys::HtmlInputElement = event_target(&ev);
+                            if let Ok(min) = event_target_value(&ev).parse::<u32>() {
+                                // Refused or offline: the field shows the limit the room holds.
+                                run_or_undo(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, move || {
+                                    target.set_value(&with_state(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default());
+                                });
+                            }
+                        }/>
                 </label>
             </Show>
             // The one speaking does not ask to speak.
@@ -671,6 +679,9 @@ fn NewPoll(item: ItemId) -> impl IntoView {
             false,
             move || {
                 let _ = question.try_set(String::new());
+                // Created, it is no longer a draft, even if the chair moved
+                // on before the room answered (the form is gone then).
+                POLL_DRAFTS.with(|p| p.borrow_mut().remove(&item));
             },
         );
     };

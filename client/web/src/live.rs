@@ -84,6 +84,8 @@ type Reply = Result<CommandResult, (String, String)>;
 struct Waiting {
     key: String,
     command: Command,
+    /// When it was first sent (ms since the epoch).
+    sent_at: f64,
     message: String,
     done: Box<dyn FnOnce(Reply)>,
 }
@@ -119,6 +121,10 @@ fn ws_url() -> String {
     format!("{proto}://{}/ws", loc.host().unwrap_or_default())
 }
 
+/// How long after a command the same command again is taken for a tap
+/// given twice.
+const DOUBLE_TAP_MS: f64 = 3000.0;
+
 /// Sends a command; `done` gets the acknowledgement or the error.
 pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     // The same command again before the room has answered the last one
@@ -128,11 +134,13 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     // first in line at once, and a form emptied only once the room has
     // taken it was recorded twice (two opinions, two votes, two people).
     // Only the last one sent counts: a setting changed and changed back
-    // (5, 3, 5 minutes) is sent each time.
+    // (5, 3, 5 minutes) is sent each time; so does a tap a few seconds on,
+    // which is meant (and goes, should the first never be answered).
+    let now = js_sys::Date::now();
     let done = match PENDING.with(|p| {
         let mut p = p.borrow_mut();
         match p.last_mut() {
-            Some(last) if last.command == cmd => {
+            Some(last) if last.command == cmd && now - last.sent_at < DOUBLE_TAP_MS => {
                 let first = std::mem::replace(&mut last.done, Box::new(|_| {}));
                 last.done = Box::new(move |r: Reply| {
                     first(r.clone());
@@ -155,7 +163,7 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     }
     let sent = OUTBOX.with(|o| o.borrow().as_ref().is_some_and(|tx| tx.unbounded_send(msg.clone()).is_ok()));
     if sent {
-        PENDING.with(|p| p.borrow_mut().push(Waiting { key, command: cmd, message: msg, done: Box::new(done) }));
+        PENDING.with(|p| p.borrow_mut().push(Waiting { key, command: cmd, sent_at: now, message: msg, done: Box::new(done) }));
     } else {
         done(Err(("offline".into(), "not connected".into())));
     }

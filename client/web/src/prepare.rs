@@ -446,9 +446,20 @@ fn DocumentRow(d: Document, item_title: Signal<String>, secrets: RwSignal<bool>)
             return;
         }
         editing.set(None);
-        let readers = if c.lists_readers() { d5.readers.clone() } else { vec![] };
         // Refused, the list goes back to the access the document still has.
-        run_or_undo(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, reset);
+        // Answered later, the row may be gone by then (another tab, the
+        // document removed): nothing of it is touched then.
+        let undo = move || {
+            let _ = editing.try_set(None);
+            if let Some(w) = was.try_get_value() {
+                let _ = readers.try_set(w);
+            }
+            if let Some(Some(s)) = select.try_get_untracked() {
+                s.set_value(shown.as_str());
+            }
+        };
+        let readers = if c.lists_readers() { d5.readers.clone() } else { vec![] };
+        run_or_undo(Command::UpdateDocument { document: id, title: d5.title.clone(), confidentiality: c, readers }, undo);
     };
     let conf_options = [Confidentiality::Public, Confidentiality::Members, Confidentiality::Named, Confidentiality::Secret];
     let has_list = d.confidentiality.lists_readers();
