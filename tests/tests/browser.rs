@@ -93,6 +93,17 @@ async fn sign_in_as(c: &Client, server: &TestServer, meeting: MeetingId, id: Par
     sign_in_at(c, &server.url(""), meeting, id, pin).await
 }
 
+/// Signs the administrator in on the staff page of the room at `base`,
+/// until the meetings' list shows.
+async fn sign_in_admin(c: &Client, base: &str) -> anyhow::Result<()> {
+    c.goto(&format!("{base}/#/staff")).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#staff-user")).await?.send_keys("admin").await?;
+    c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
+    c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    Ok(())
+}
+
 /// Signs in through the room at `base` (`http://ADDR`), which may be a relay.
 async fn sign_in_at(c: &Client, base: &str, meeting: MeetingId, id: ParticipantId, pin: &str) -> anyhow::Result<()> {
     c.goto(&format!("{base}/#/join/{}/{}", meeting, id)).await?;
@@ -190,11 +201,8 @@ async fn times_are_shown_and_typed_in_the_rooms_zone_on_a_device_set_to_another(
 
     // A new meeting called from the same zone, by the administrator.
     let c = browser(&driver).await?;
-    c.goto(&server.url("/#/staff")).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#staff-user")).await?.send_keys("admin").await?;
-    c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
-    c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
-    let title = c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    sign_in_admin(&c, &server.url("")).await?;
+    let title = c.find(Locator::Css("#new-meeting-title")).await?;
     // The list of meetings switches language with the page, times and buttons included.
     wait_text(&c, ".meeting .go", "Mở").await?;
     assert!(text_of(&c, ".meeting .meeting-when").await?.contains(" ngày "));
@@ -2211,11 +2219,7 @@ async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
-    c.goto(&server.url("/#/staff")).await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#staff-user")).await?.send_keys("admin").await?;
-    c.find(Locator::Css("#staff-password")).await?.send_keys(ADMIN_PASSWORD).await?;
-    c.find(Locator::Css("#staff-sign-in")).await?.click().await?;
-    c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    sign_in_admin(&c, &server.url("")).await?;
     c.goto(&server.url("/#/room/999999")).await?;
     c.refresh().await?;
     wait_text(&c, ".notice.error", "Không tìm thấy").await?;

@@ -201,15 +201,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 <label class="speech-limit">{move || i.t("speak.limit")}
                     <input type="number" min="0" max="60" id="room-speech-limit"
                         prop:value=move || limit.get().map(|m| m.to_string()).unwrap_or_default()
-                        on:change=move |ev| {
-                            let target: web_sys::HtmlInputElement = event_target(&ev);
-                            if let Ok(min) = event_target_value(&ev).parse::<u32>() {
-                                // Refused or offline: the field shows the limit the room holds.
-                                run_or_undo(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, move || {
-                                    target.set_value(&with_state(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default());
-                                });
-                            }
-                        }/>
+                        on:change=change_speech_limit/>
                 </label>
             </Show>
             // The one speaking does not ask to speak.
@@ -221,6 +213,18 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 }}
             </Show>
         </section>
+    }
+}
+
+/// A speech-limit field (in minutes) changed, from the room or while
+/// preparing: sent, and if refused or offline the field shows the limit
+/// the room holds.
+pub fn change_speech_limit(ev: leptos::ev::Event) {
+    let target: web_sys::HtmlInputElement = event_target(&ev);
+    if let Ok(min) = event_target_value(&ev).parse::<u32>() {
+        run_or_undo(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, move || {
+            target.set_value(&with_state(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default());
+        });
     }
 }
 

@@ -147,6 +147,13 @@ fn named_input(value: RwSignal<String>, name: &'static str) -> impl IntoView {
     }
 }
 
+/// The quorum rules offered: the list's value, its words, the share.
+const QUORUM_RULES: [(&str, &str, Share); 3] = [
+    ("more_than_half", "quorum.more_than_half", Share::MORE_THAN_HALF),
+    ("half", "quorum.half", Share { num: 1, den: 2, strict: false }),
+    ("two_thirds", "quorum.two_thirds", Share::TWO_THIRDS),
+];
+
 #[component]
 fn MeetingForm() -> impl IntoView {
     let i = use_i18n();
@@ -188,27 +195,19 @@ fn MeetingForm() -> impl IntoView {
             <div class="grid-form">
                 <label>{move || i.t("prep.quorum_rule")}
                     <select id="quorum-rule" on:change=move |ev| {
-                        let share = match event_target_value(&ev).as_str() {
-                            "half" => Share { num: 1, den: 2, strict: false },
-                            "two_thirds" => Share::TWO_THIRDS,
-                            _ => Share::MORE_THAN_HALF,
-                        };
+                        let chosen = event_target_value(&ev);
+                        let share = QUORUM_RULES.iter().find(|(v, _, _)| *v == chosen).map_or(Share::MORE_THAN_HALF, |r| r.2);
                         // Refused (a vote is open, the meeting is over): the
                         // list shows the rule the room holds, not the one refused.
-                        let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
+                        let target: web_sys::HtmlSelectElement = event_target(&ev);
                         run_or_undo(Command::SetQuorumRule { share }, move || {
-                            let held = with_state(|s| s.meeting.quorum).unwrap_or(Share::MORE_THAN_HALF);
-                            let value = if held == Share::TWO_THIRDS {
-                                "two_thirds"
-                            } else if held == (Share { num: 1, den: 2, strict: false }) {
-                                "half"
-                            } else {
-                                "more_than_half"
-                            };
-                            target.set_value(value);
+                            let held = with_state(|s| s.meeting.quorum);
+                            if let Some((value, _, _)) = QUORUM_RULES.iter().find(|r| Some(r.2) == held) {
+                                target.set_value(value);
+                            }
                         });
                     }>
-                        {[("more_than_half", "quorum.more_than_half", Share::MORE_THAN_HALF), ("half", "quorum.half", Share { num: 1, den: 2, strict: false }), ("two_thirds", "quorum.two_thirds", Share::TWO_THIRDS)]
+                        {QUORUM_RULES
                             .into_iter()
                             .map(|(v, k, share)| view! { <option value=v selected=m.as_ref().is_some_and(|m| m.quorum == share)>{move || i.t(k)}</option> })
                             .collect_view()}
@@ -216,14 +215,7 @@ fn MeetingForm() -> impl IntoView {
                 </label>
                 <label>{move || i.t("prep.speech_limit")}
                     <input type="number" min="0" max="60" id="speech-limit" prop:value=m.as_ref().map(|m| (m.speech_limit_secs / 60).to_string()).unwrap_or_default()
-                        on:change=move |ev| {
-                            let target: web_sys::HtmlInputElement = ev.target().unwrap().unchecked_into();
-                            if let Ok(min) = event_target_value(&ev).parse::<u32>() {
-                                run_or_undo(Command::SetSpeechLimit { seconds: min.saturating_mul(60) }, move || {
-                                    target.set_value(&with_state(|s| (s.meeting.speech_limit_secs / 60).to_string()).unwrap_or_default());
-                                });
-                            }
-                        }/>
+                        on:change=crate::decide::change_speech_limit/>
                 </label>
             </div>
         </section>
