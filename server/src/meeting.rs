@@ -1368,7 +1368,7 @@ async fn write(
                 *n += h;
             }
             let ballots = p.voters.len() as u32 + p.hand_voters() as u32;
-            let result = gavel_shared::decision::tally(
+            let mut result = gavel_shared::decision::tally(
                 p,
                 counts,
                 ballots,
@@ -1377,6 +1377,7 @@ async fn write(
                 state.poll_quorum(p),
                 now(),
             );
+            result.members = state.participants.iter().filter(|x| x.member).map(|x| x.id).collect();
             sqlx::query("UPDATE polls SET status = 'closed', result = ? WHERE id = ?")
                 .bind(serde_json::to_string(&result).expect("results serialise"))
                 .bind(poll.0)

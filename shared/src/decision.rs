@@ -288,6 +288,12 @@ pub struct PollResult {
     pub by_secretary: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub closed_at: OffsetDateTime,
+    /// The members the vote was counted among (`quorum.members` of them),
+    /// absent ones too: they stay members on record, so the minutes' list
+    /// of members keeps matching every vote's base. Empty in results
+    /// counted before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ParticipantId>,
 }
 
 /// Counts a poll under its rule. `counts` are votes per option (from
@@ -330,7 +336,20 @@ pub fn tally(poll: &Poll, counts: Vec<u32>, ballots: u32, by_secretary: u32, quo
         }
     }
     let adopted = passed.iter().any(|p| *p);
-    PollResult { counts, ballots, basis: poll.rule.basis, base, needed, passed, tied, adopted, quorum, by_secretary, closed_at }
+    PollResult {
+        counts,
+        ballots,
+        basis: poll.rule.basis,
+        base,
+        needed,
+        passed,
+        tied,
+        adopted,
+        quorum,
+        by_secretary,
+        closed_at,
+        members: vec![],
+    }
 }
 
 /// A participant's stance in a written opinion.

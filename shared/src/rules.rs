@@ -61,6 +61,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "Người đã biểu quyết hoặc gửi ý kiến được giữ trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
     ),
     (
+        "a member a closed vote was counted among stays a member on record: mark them absent instead",
+        "Thành viên đã được tính trong một lần biểu quyết đã kết thúc được giữ là thành viên trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
+    ),
+    (
         "a vote is open: close or cancel it before closing the meeting",
         "Đang có biểu quyết: hãy kết thúc hoặc hủy biểu quyết trước khi bế mạc cuộc họp.",
     ),
@@ -472,6 +476,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if state.open_poll().is_some() && (p.member != *member || p.voting != *voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
+            if p.member && !*member {
+                stays_a_member_if_counted(state, *participant)?;
+            }
             if *role != Role::Chair {
                 keeps_a_chair(state, *participant)?;
             }
@@ -491,6 +498,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if took_part {
                 return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
             }
+            stays_a_member_if_counted(state, *participant)?;
             if state.open_poll().is_some() && (p.member || p.voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
@@ -766,6 +774,16 @@ fn votes_as_member(member: bool, voting: bool) -> Result<(), RuleError> {
 /// The voters present who have not voted in `p`.
 fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
     state.vote_progress(p).1 - p.voters.len()
+}
+
+/// Refuses to take away a member a closed vote was counted among (absent
+/// ones too: they are in its base, "of 5 members"); removed or made a
+/// guest, the minutes would list fewer members than the vote counted.
+fn stays_a_member_if_counted(state: &MeetingState, participant: ParticipantId) -> Result<(), RuleError> {
+    if state.polls.iter().filter_map(|p| p.result.as_ref()).any(|r| r.members.contains(&participant)) {
+        return Err(RuleError::Conflict("a member a closed vote was counted among stays a member on record: mark them absent instead"));
+    }
+    Ok(())
 }
 
 /// An open meeting keeps a chair: without one, nobody could close a vote

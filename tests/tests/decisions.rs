@@ -865,3 +865,79 @@ async fn what_was_said_or_asked_keeps_its_item_and_its_people_on_record() -> any
     ok(s.admin.command(s.meeting, "rm-observer", &Command::RemoveParticipant { participant: observer }).await?)?;
     Ok(())
 }
+
+/// A member absent at a vote is in its base ("of 5 members"): once it has
+/// closed, they stay a member on record, neither removed nor made a guest,
+/// so the minutes' list of members keeps matching what every vote counted.
+/// A member added after the vote was counted in none and may still go.
+#[tokio::test]
+async fn a_member_a_closed_vote_counted_stays_a_member() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let poll = PollId(created(chair.command(s.meeting, "poll", &poll_cmd(s.item, false, false)).await?).await?);
+    assert_eq!(chair.command(s.meeting, "open-poll", &Command::OpenPoll { poll }).await?.status, 200);
+    for (i, v) in s.voters.iter().take(3).enumerate() {
+        let a = s.sign_in(v).await?.command(s.meeting, &format!("vote-{i}"), &Command::CastBallot { poll, choices: vec![0] }).await?;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    assert_eq!(chair.command(s.meeting, "close-poll", &Command::ClosePoll { poll }).await?.status, 200);
+    let absent = s.voters[3].0;
+    let st = chair.state(s.meeting).await?;
+    assert_eq!(st.participant(absent).map(|p| p.attendance), Some(Attendance::Absent), "never signed in");
+    let r = st.poll(poll).and_then(|p| p.result.clone()).expect("a result");
+    assert!(r.members.contains(&absent) && r.members.len() as u32 == r.quorum.members, "{r:?}");
+
+    let a = secretary.command(s.meeting, "rm-absent", &Command::RemoveParticipant { participant: absent }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    assert!(a.body["message"].as_str().unwrap_or_default().contains("closed vote was counted among"), "{a:?}");
+    let guest = Command::UpdateParticipant {
+        participant: absent,
+        name: "Đại biểu 0003".into(),
+        position: "Khách mời".into(),
+        role: Role::Observer,
+        member: false,
+        voting: false,
+    };
+    let a = secretary.command(s.meeting, "to-guest", &guest).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    // Still a member: renamed, or given another position, they may be.
+    let rename = Command::UpdateParticipant {
+        participant: absent,
+        name: "Đại biểu 0003 (vắng)".into(),
+        position: String::new(),
+        role: Role::Delegate,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(secretary.command(s.meeting, "rename", &rename).await?.status, 200);
+
+    // Added after the vote by mistake: counted in none, so it may go.
+    let late =
+        NewParticipant { name: "Người thêm nhầm".into(), position: String::new(), role: Role::Delegate, member: true, voting: true };
+    let a = secretary.command(s.meeting, "late", &Command::AddParticipants { participants: vec![late] }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let late = chair.state(s.meeting).await?.participants.iter().find(|p| p.name == "Người thêm nhầm").map(|p| p.id).expect("added");
+    assert_eq!(secretary.command(s.meeting, "rm-late", &Command::RemoveParticipant { participant: late }).await?.status, 200);
+
+    // After a restart the room still knows whom the vote counted.
+    let dir = server.stop().await?.expect("its data directory");
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let secretary = {
+        let mut h = server.client();
+        assert_eq!(h.sign_in(s.meeting, s.secretary.0, &s.secretary.1).await?.status, 200);
+        h
+    };
+    let a = secretary.command(s.meeting, "rm-absent-again", &Command::RemoveParticipant { participant: absent }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    let st = secretary.state(s.meeting).await?;
+    let members = st.participants.iter().filter(|p| p.member).count() as u32;
+    assert_eq!(
+        st.poll(poll).and_then(|p| p.result.as_ref()).map(|r| r.quorum.members),
+        Some(members),
+        "the base and the members listed agree"
+    );
+    drop(dir);
+    Ok(())
+}
