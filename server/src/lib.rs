@@ -256,10 +256,29 @@ impl Server {
     }
 }
 
+/// Closes the data directory to every other account on the machine: it
+/// holds the originals of restricted documents, every reader's stamped
+/// copy, the database (with the order of an open secret poll's ballots in
+/// its log) and the minutes, all written with the system's default mode,
+/// which lets any account read them. A directory made before is closed at
+/// the next start. A file system without modes only gets a warning.
+fn keep_to_this_account(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot close the data directory to other accounts: they may read its documents");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
 /// Opens the store, prepares the data directory and the demo, binds and
 /// starts serving. Returns once the listener is bound.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    keep_to_this_account(&config.data_dir);
     let lock = Arc::new(lock_data_dir(&config.data_dir).await?);
     // Held by the failure path below too, until the account is forgotten:
     // another server waiting for the directory must not see it meanwhile.

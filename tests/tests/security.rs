@@ -1157,3 +1157,30 @@ async fn downloads_a_tablet_stops_reading_hold_none_of_the_rooms_threads() -> an
     drop(stalled);
     Ok(())
 }
+
+/// The data directory holds restricted documents' originals and copies,
+/// the database and the minutes, each written with the system's default
+/// mode (readable by every account): the directory itself is closed to
+/// every other account, one made before (open) as well.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_closed_to_other_accounts() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir()?;
+    let dir = data.path().join("gavel-data");
+    std::fs::create_dir(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+    let server = TestServer::start_in(&dir, |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s
+        .upload_document(
+            "Tờ trình mật.pdf",
+            pack_pdf(1, 4096, 1, None),
+            &[("confidentiality", "named"), ("readers", &s.chair.0.to_string())],
+        )
+        .await?;
+    assert!(dir.join("documents").join(&doc.sha256).is_file(), "the original is kept in the data directory");
+    assert_eq!(std::fs::metadata(&dir)?.permissions().mode() & 0o777, 0o700);
+    server.stop().await?;
+    Ok(())
+}
