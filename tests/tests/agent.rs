@@ -1296,3 +1296,30 @@ async fn a_browser_that_stops_reading_relayed_documents_does_not_stall_the_link(
     assert!((got.len() as u64) < docs[0].size, "{} of {} bytes: cut short", got.len(), docs[0].size);
     Ok(())
 }
+
+/// A document the tablet has not kept yet is relayed from the room, and
+/// the browser is told to keep no copy of it, as of those from the vault:
+/// the room lets a browser keep a public document, and on a tablet that
+/// copy would outlive the tablet's revocation, or the document's being
+/// restricted later, both of which empty the vault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_relayed_before_it_is_kept_is_not_kept_by_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("online", WAIT, || agent.shared.link.borrow().is_some() && agent.shared.state.borrow().is_some()).await?;
+    // Large enough that the tablet is still fetching it when its browser asks.
+    let doc = s.upload_document("Báo cáo tổng hợp.pdf", pack_pdf(192, 256 * 1024, 7, None), &[]).await?;
+    until("listed on the tablet", WAIT, || agent.shared.state.borrow().as_ref().is_some_and(|st| st.document(doc.id).is_some())).await?;
+    assert!(!agent.shared.cache.fits(&doc), "already kept: the relay is not what answers");
+    let local = agent.local_addr.expect("a local server");
+    let r = tablet_client(&agent.shared.local_key)
+        .get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store", "{:?}", r.headers());
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    Ok(())
+}

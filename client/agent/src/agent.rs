@@ -1375,7 +1375,12 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], "another document is on its way from the room")
             .into_response();
     };
-    relay_holding(shared, req, Some(permit)).await
+    let mut relayed = relay_holding(shared, req, Some(permit)).await;
+    // Not kept in the browser either, as the vault's copies are not: the
+    // room lets a browser keep a public document, and a tablet revoked, or
+    // a document later restricted, would leave it there.
+    relayed.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    relayed
 }
 
 /// A cached document, decrypted chunk by chunk as it is sent: whole, or one
