@@ -264,26 +264,6 @@ fn stance(lang: Lang, st: Stance) -> &'static str {
     }
 }
 
-fn rule_text(lang: Lang, kind: PollKind, r: &MajorityRule) -> String {
-    let share = match (r.share.num, r.share.den, r.share.strict) {
-        (1, 2, true) => t(lang, "quá nửa", "more than half").to_string(),
-        (2, 3, false) => t(lang, "ít nhất hai phần ba", "at least two thirds").to_string(),
-        (n, d, true) => format!("{} {n}/{d}", t(lang, "trên", "more than")),
-        (n, d, false) => format!("{} {n}/{d}", t(lang, "ít nhất", "at least")),
-    };
-    format!("{share} {}", basis_text(lang, kind, r.basis))
-}
-
-/// What a poll's shares are counted against, in words.
-fn basis_text(lang: Lang, kind: PollKind, basis: Basis) -> &'static str {
-    match (basis, kind) {
-        (Basis::VotesCast, PollKind::YesNo) => t(lang, "số phiếu tán thành và không tán thành", "of the votes for and against"),
-        (Basis::VotesCast, PollKind::Choice) => t(lang, "số phiếu bầu", "of the ballots cast"),
-        (Basis::MembersPresent, _) => t(lang, "số thành viên có mặt", "of the members present"),
-        (Basis::AllMembers, _) => t(lang, "tổng số thành viên", "of all members"),
-    }
-}
-
 /// A share in percent with two decimals, with the decimal comma in Vietnamese.
 fn percent(lang: Lang, count: u32, base: u32) -> String {
     let pct = if base > 0 { f64::from(count) * 100.0 / f64::from(base) } else { 0.0 };
@@ -295,13 +275,13 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
     let kind = if p.secret { t(lang, "bỏ phiếu kín", "secret ballot") } else { t(lang, "biểu quyết công khai", "open vote") };
     out.push(Element::Paragraph(vec![
         (format!("{}: ", t(lang, "Biểu quyết", "Vote")), true),
-        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), rule_text(lang, p.kind, &p.rule)), false),
+        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), p.rule.text(p.kind, lang == Lang::Vi)), false),
     ]));
     match (&p.status, &p.result) {
         (PollStatus::Closed, Some(r)) => {
             // Each share says what it is of; an abstention counted against
             // the votes for and against is outside that base, and says so.
-            let of = basis_text(lang, p.kind, r.basis);
+            let of = basis_text(p.kind, r.basis, lang == Lang::Vi);
             for (n, o) in p.options.iter().enumerate() {
                 // The room's own yes/no options, in the export's language.
                 let o = option_text(lang, p, n, o);
@@ -313,7 +293,7 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
                 } else {
                     ""
                 };
-                let line = if p.kind == PollKind::YesNo && r.basis == Basis::VotesCast && n >= 2 {
+                let line = if !p.in_share(n) {
                     format!("{o}: {c} ({})", t(lang, "không tính vào tỷ lệ", "not counted in the shares"))
                 } else {
                     format!("{o}: {c}/{} ({} {of}){elected}", r.base, percent(lang, c, r.base))
@@ -326,7 +306,8 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
                 (PollKind::YesNo, false) if !r.quorum.holds => format!("{}{no_quorum}", t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED")),
                 (PollKind::YesNo, false) => t(lang, "KHÔNG THÔNG QUA", "NOT ADOPTED").to_string(),
                 (PollKind::Choice, _) if !r.quorum.holds => format!("{}{no_quorum}", t(lang, "không ai trúng cử", "no one elected")),
-                (PollKind::Choice, _) => t(lang, "đã kiểm phiếu", "counted").to_string(),
+                (PollKind::Choice, true) => t(lang, "đã kiểm phiếu", "counted").to_string(),
+                (PollKind::Choice, false) => t(lang, "không ai trúng cử", "no one elected").to_string(),
             };
             let mut line = format!(
                 "{} {}; {} {} {} {}; {} {}/{}.",
@@ -351,7 +332,9 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
             t(lang, "Đã hủy", "Cancelled"),
             p.cancel_reason.clone().unwrap_or_default()
         )))),
-        _ => out.push(Element::Paragraph(plain(t(lang, "(Chưa biểu quyết.)", "(Not voted.)")))),
+        (PollStatus::Open, _) => out.push(Element::Paragraph(plain(t(lang, "(Đang biểu quyết.)", "(Voting in progress.)")))),
+        // Prepared, never opened: not a vote the meeting held.
+        _ => out.push(Element::Paragraph(plain(t(lang, "(Không đưa ra biểu quyết.)", "(Not put to the vote.)")))),
     }
 }
 
@@ -381,8 +364,11 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     // (their ballots are in section III), with the time they left; the
     // others are absent or excused as the secretary marked them. (Not
     // everyone ever marked present: the marks made when the meeting opens
-    // are corrected by hand, and a correction is not a departure.)
-    let voted: std::collections::HashSet<ParticipantId> = s.polls.iter().flat_map(|p| p.voters.iter().copied()).collect();
+    // are corrected by hand, and a correction is not a departure.) Those
+    // in the room at a show of hands count as the vote's quorum counted
+    // them: present, as section III says.
+    let voted: std::collections::HashSet<ParticipantId> =
+        s.polls.iter().flat_map(|p| p.voters.iter().chain(&p.hands_present).copied()).collect();
     let was_here = |p: &Participant| p.attendance == Attendance::Present || voted.contains(&p.id);
     let present: Vec<&Participant> = members.iter().copied().filter(|p| was_here(p)).collect();
     let excused: Vec<&Participant> = members.iter().copied().filter(|p| !was_here(p) && p.attendance == Attendance::Excused).collect();
@@ -855,6 +841,8 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
         for (n, o) in p.options.iter().enumerate() {
             let votes = r.counts.get(n).copied().unwrap_or(0);
             let share = match (r.base, vi) {
+                // Outside the base (an abstention against the votes for and against): no share.
+                _ if !p.in_share(n) => String::new(),
                 (0, _) => String::new(),
                 (base, true) => gavel_shared::text::number(f64::from(votes) * 100.0 / f64::from(base), 2, true),
                 (base, false) => format!("{:.2}", f64::from(votes) * 100.0 / f64::from(base)),
@@ -873,7 +861,7 @@ pub fn polls_csv(s: &MeetingState, lang: Lang) -> anyhow::Result<Vec<u8>> {
                 (status, false) => status.as_str(),
             };
             let basis = if vi {
-                basis_text(lang, p.kind, r.basis)
+                basis_text(p.kind, r.basis, vi)
             } else {
                 match r.basis {
                     Basis::VotesCast => "votes_cast",
@@ -1063,8 +1051,34 @@ mod tests {
         let e = closed(PollKind::Choice, &["Ông A", "Bà B", "Ông C"], Basis::VotesCast, vec![9, 9, 1], 17, holds);
         let text = text_of(Lang::Vi, &e);
         assert!(text.contains("Ông A: 9/17 (52,94% số phiếu bầu) — bằng phiếu, bầu lại"), "{text}");
-        assert!(!text.contains("trúng cử"), "{text}");
+        assert!(!text.contains("— trúng cử") && text.contains("Kết quả: không ai trúng cử"), "{text}");
         assert!(text_of(Lang::En, &e).contains("— tied, a new round"));
+    }
+
+    #[test]
+    fn an_election_no_one_won_says_so_and_a_vote_never_held_is_not_called_one() {
+        let holds = Quorum { present: 17, members: 20, needed: 11, holds: true };
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B"], Basis::VotesCast, vec![8, 6], 17, holds);
+        let text = text_of(Lang::Vi, &e);
+        assert!(text.contains("Kết quả: không ai trúng cử") && !text.contains("đã kiểm phiếu"), "{text}");
+        assert!(text.contains("tỷ lệ thông qua: quá nửa số phiếu bầu"), "{text}");
+        let e = closed(PollKind::Choice, &["Ông A", "Bà B"], Basis::VotesCast, vec![12, 5], 17, holds);
+        assert!(text_of(Lang::Vi, &e).contains("Kết quả: đã kiểm phiếu"));
+        let mut prepared = e.clone();
+        (prepared.status, prepared.result) = (PollStatus::Draft, None);
+        assert!(text_of(Lang::Vi, &prepared).contains("(Không đưa ra biểu quyết.)"), "{}", text_of(Lang::Vi, &prepared));
+    }
+
+    #[test]
+    fn the_votes_csv_gives_no_share_to_what_is_outside_the_base() {
+        let holds = Quorum { present: 17, members: 20, needed: 11, holds: true };
+        let mut s = crate::meeting::tests::open_meeting(MeetingId(1));
+        let p = closed(PollKind::YesNo, &["Tán thành", "Không tán thành", "Không biểu quyết"], Basis::VotesCast, vec![4, 3, 10], 17, holds);
+        s.polls = std::sync::Arc::new(vec![p]);
+        let bytes = polls_csv(&s, Lang::Vi).unwrap();
+        let mut r = csv::ReaderBuilder::new().delimiter(b';').from_reader(&bytes[3..]);
+        let shares: Vec<String> = r.records().map(|r| r.unwrap()[7].to_string()).collect();
+        assert_eq!(shares, vec!["57,14", "42,86", ""], "an abstention is not 10 of the 7 votes for and against");
     }
 
     #[test]

@@ -38,9 +38,21 @@ impl Share {
         (0..=whole).find(|p| self.met(*p, whole)).unwrap_or(whole + 1)
     }
 
-    /// Valid shares are between 0 and 1 with a non-zero denominator.
+    /// Valid shares are between 0 and 1 with a non-zero denominator, and
+    /// can be met: "more than all" cannot (no quorum, no vote passing, ever).
     pub fn is_valid(&self) -> bool {
-        self.den > 0 && self.num <= self.den
+        self.den > 0 && (self.num < self.den || (self.num == self.den && !self.strict))
+    }
+
+    /// The share in words ("quá nửa", "ít nhất hai phần ba", "trên 3/5").
+    pub fn text(&self, vietnamese: bool) -> String {
+        let t = |vi: &str, en: &str| if vietnamese { vi.to_string() } else { en.to_string() };
+        match (self.num, self.den, self.strict) {
+            (1, 2, true) => t("quá nửa", "more than half"),
+            (2, 3, false) => t("ít nhất hai phần ba", "at least two thirds"),
+            (n, d, true) => format!("{} {n}/{d}", t("trên", "more than")),
+            (n, d, false) => format!("{} {n}/{d}", t("ít nhất", "at least")),
+        }
     }
 }
 
@@ -126,6 +138,26 @@ pub enum Basis {
 pub struct MajorityRule {
     pub basis: Basis,
     pub share: Share,
+}
+
+impl MajorityRule {
+    /// The rule in words, as the minutes and the room both say it ("quá nửa
+    /// số phiếu bầu"): an election's base is its ballots, a yes/no vote's
+    /// the votes for and against.
+    pub fn text(&self, kind: PollKind, vietnamese: bool) -> String {
+        format!("{} {}", self.share.text(vietnamese), basis_text(kind, self.basis, vietnamese))
+    }
+}
+
+/// What a poll's shares are counted against, in words.
+pub fn basis_text(kind: PollKind, basis: Basis, vietnamese: bool) -> &'static str {
+    let (vi, en) = match (basis, kind) {
+        (Basis::VotesCast, PollKind::YesNo) => ("số phiếu tán thành và không tán thành", "of the votes for and against"),
+        (Basis::VotesCast, PollKind::Choice) => ("số phiếu bầu", "of the ballots cast"),
+        (Basis::MembersPresent, _) => ("số thành viên có mặt", "of the members present"),
+        (Basis::AllMembers, _) => ("tổng số thành viên", "of all members"),
+    };
+    if vietnamese { vi } else { en }
 }
 
 impl Default for MajorityRule {
@@ -226,6 +258,13 @@ pub struct Poll {
 }
 
 impl Poll {
+    /// Whether option `n`'s votes are a share of the base: an abstention in
+    /// a yes/no vote counted against the votes for and against is not
+    /// (4 for, 3 against, 10 abstaining is not "10/7, 142.86%").
+    pub fn in_share(&self, n: usize) -> bool {
+        !(self.kind == PollKind::YesNo && self.rule.basis == Basis::VotesCast && n >= 2)
+    }
+
     /// How many options one ballot (or one raised hand's worth) may choose.
     pub fn choices_per_ballot(&self) -> usize {
         if self.kind == PollKind::YesNo { 1 } else { usize::from(self.max_choices.max(1)) }
@@ -592,6 +631,18 @@ pub(crate) mod tests {
         let p = poll(PollKind::YesNo, Basis::AllMembers, Share::TWO_THIRDS);
         assert!(tally(&p, vec![14, 0, 0], 14, 0, q(15, 20), AT).adopted);
         assert!(!tally(&p, vec![13, 0, 0], 13, 0, q(15, 20), AT).adopted);
+    }
+
+    #[test]
+    fn a_share_nothing_can_meet_is_not_a_rule() {
+        let share = |num, den, strict| Share { num, den, strict };
+        assert!(!share(1, 1, true).is_valid(), "more than all of them: never met");
+        assert!(!share(3, 2, false).is_valid() && !share(1, 0, false).is_valid());
+        assert!(share(1, 1, false).is_valid() && share(1, 2, true).is_valid() && share(2, 3, false).is_valid());
+        assert_eq!(share(3, 5, true).text(true), "trên 3/5");
+        let rule = MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF };
+        assert_eq!(rule.text(PollKind::Choice, true), "quá nửa số phiếu bầu", "an election counts ballots, not votes for and against");
+        assert_eq!(rule.text(PollKind::YesNo, false), "more than half of the votes for and against");
     }
 
     #[test]

@@ -2083,6 +2083,11 @@ async fn the_secretary_enters_an_election_ballot_with_as_many_names_as_it_takes(
     assert_eq!(chair.command(s.meeting, "close", &Command::ClosePoll { poll }).await?.status, 200);
     let counts = chair.state(s.meeting).await?.poll(poll).and_then(|p| p.result.clone()).map(|r| r.counts);
     assert_eq!(counts, Some(vec![1, 0, 1]));
+    // One vote each of 3 members, more than half needed: nobody is
+    // elected, and the result says so, with the rule in an election's words.
+    wait_text(&c, &format!("#verdict-{}", poll.0), "Không ai trúng cử").await?;
+    let line = c.find(Locator::Css(&format!(".result[data-poll='{}'] p.muted", poll.0))).await?.text().await?;
+    assert!(line.contains("Quá nửa tổng số thành viên"), "{line}");
     c.close().await?;
     Ok(())
 }

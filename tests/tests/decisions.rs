@@ -682,6 +682,18 @@ async fn a_show_of_hands_counts_the_members_present_then_in_the_votes_quorum() -
     let result = chair.state(s.meeting).await?.poll(poll).unwrap().result.clone().unwrap();
     assert_eq!((result.quorum.present, result.quorum.members, result.quorum.holds), (3, 4, true), "{result:?}");
     assert_eq!((result.base, result.adopted), (3, true), "2 in favour of the 3 members present at the vote: {result:?}");
+    // The minutes' attendance says as much: the one who left after the
+    // show of hands is listed present (with when they left), not absent
+    // beside a vote whose quorum counted them.
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let path = format!("/api/meetings/{}/minutes/export?format=pdf&lang=vi", s.meeting);
+    let secretary = Http { base: server.url(""), ..secretary };
+    let out = tempfile::tempdir()?;
+    let pdf = out.path().join("bien-ban.pdf");
+    std::fs::write(&pdf, secretary.raw_get(&path).send().await?.error_for_status()?.bytes().await?)?;
+    let flat = pdftotext(&pdf)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Thành viên có mặt: 3/4: ") && flat.contains("Đại biểu 0001 (vắng từ "), "{flat}");
+    assert!(flat.contains("Túc số: 3/4 thành viên có mặt (đủ túc số)") && flat.contains("Vắng: 1: Đại biểu 0002."), "{flat}");
     Ok(())
 }
 

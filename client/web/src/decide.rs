@@ -228,15 +228,21 @@ pub fn change_speech_limit(ev: leptos::ev::Event) {
     }
 }
 
-fn rule_label(i: I18n, rule: &MajorityRule) -> String {
-    let key = match (rule.basis, rule.share) {
-        (Basis::VotesCast, _) => "rule.cast_half",
-        (Basis::MembersPresent, _) => "rule.present_half",
-        (Basis::AllMembers, s) if s == Share::TWO_THIRDS => "rule.all_two_thirds",
-        (Basis::AllMembers, _) => "rule.all_half",
-    };
-    i.t(key).to_string()
+/// A poll's rule in words, as the minutes say it ("Quá nửa số phiếu bầu"
+/// for an election, whatever its share), capitalised.
+fn rule_label(i: I18n, kind: PollKind, rule: &MajorityRule) -> String {
+    let text = rule.text(kind, i.0.get() == crate::i18n::Lang::Vi);
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
+
+/// The rules the new-poll form offers, by the names it keeps them under.
+const RULES: [(&str, MajorityRule); 4] = [
+    ("all_half", MajorityRule { basis: Basis::AllMembers, share: Share::MORE_THAN_HALF }),
+    ("present_half", MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF }),
+    ("cast_half", MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF }),
+    ("all_two_thirds", MajorityRule { basis: Basis::AllMembers, share: Share::TWO_THIRDS }),
+];
 
 /// Votes per option as bars, with the verdict.
 #[component]
@@ -251,7 +257,8 @@ fn ResultChart(poll: Poll) -> impl IntoView {
         (PollKind::YesNo, false) if !r.quorum.holds => format!("{} ({})", i.t("poll.failed"), i.t("poll.no_quorum")),
         (PollKind::YesNo, false) => i.t("poll.failed").to_string(),
         (PollKind::Choice, _) if !r.quorum.holds => format!("{} ({})", i.t("poll.none_elected"), i.t("poll.no_quorum")),
-        (PollKind::Choice, _) => i.t("poll.results").to_string(),
+        (PollKind::Choice, true) => i.t("poll.results").to_string(),
+        (PollKind::Choice, false) => i.t("poll.none_elected").to_string(),
     };
     view! {
         <div class="result" data-poll=poll.id.0 class:adopted=r.adopted>
@@ -263,7 +270,7 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                     let pct = if r.base > 0 { f64::from(count) * 100.0 / f64::from(r.base) } else { 0.0 };
                     // Counted against the votes for and against, an
                     // abstention is outside the base: no share of it.
-                    let share = if poll.kind == PollKind::YesNo && r.basis == Basis::VotesCast && n >= 2 {
+                    let share = if !poll.in_share(n) {
                         i.t("poll.not_in_share").to_string()
                     } else {
                         format!("{}%", i.number(pct, 1))
@@ -281,7 +288,7 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                 }).collect_view()}
             </ul>
             <p class="muted small">
-                {format!("{}: {} · {} {} {} {} · {}", i.t("poll.ballots"), r.ballots, i.t("poll.needed"), r.needed, i.t("poll.base"), r.base, rule_label(i, &poll.rule))}
+                {format!("{}: {} · {} {} {} {} · {}", i.t("poll.ballots"), r.ballots, i.t("poll.needed"), r.needed, i.t("poll.base"), r.base, rule_label(i, poll.kind, &poll.rule))}
                 {(r.by_secretary > 0).then(|| format!(" · {} {}", r.by_secretary, i.t("poll.by_secretary")))}
                 " · "{i.t("quorum")}" "{format!("{}/{}", r.quorum.present, r.quorum.members)}
             </p>
@@ -661,12 +668,7 @@ fn NewPoll(item: ItemId) -> impl IntoView {
     });
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let rule = match rule.get_untracked().as_str() {
-            "cast_half" => MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF },
-            "present_half" => MajorityRule { basis: Basis::MembersPresent, share: Share::MORE_THAN_HALF },
-            "all_two_thirds" => MajorityRule { basis: Basis::AllMembers, share: Share::TWO_THIRDS },
-            _ => MajorityRule::default(),
-        };
+        let rule = RULES.iter().find(|(name, _)| *name == rule.get_untracked()).map_or_else(MajorityRule::default, |(_, r)| *r);
         let kind = if election.get_untracked() { PollKind::Choice } else { PollKind::YesNo };
         let options: Vec<String> = options.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
         run_then(
@@ -704,8 +706,11 @@ fn NewPoll(item: ItemId) -> impl IntoView {
                 </Show>
                 <label>{move || i.t("poll.rule")}
                     <select on:change=move |ev| rule.set(event_target_value(&ev))>
-                        {["all_half", "present_half", "cast_half", "all_two_thirds"].map(|r| view! {
-                            <option value=r selected=d.rule == r>{move || i.t(&format!("rule.{r}"))}</option>
+                        {RULES.map(|(r, rule)| view! {
+                            <option value=r selected=d.rule == r>{move || {
+                                let kind = if election.get() { PollKind::Choice } else { PollKind::YesNo };
+                                rule_label(i, kind, &rule)
+                            }}</option>
                         })}
                     </select>
                 </label>
