@@ -1367,13 +1367,14 @@ async fn write(
             for (n, h) in counts.iter_mut().zip(&p.hands) {
                 *n += h;
             }
-            let ballots = p.voters.len() as u32 + p.hand_voters() as u32;
+            let hand_voters = state.hand_voters(p) as u32;
+            let ballots = p.voters.len() as u32 + hand_voters;
             let mut result = gavel_shared::decision::tally(
                 p,
                 counts,
                 ballots,
                 // Hands stand for voters: in an election one voter raises a hand for each of their choices.
-                by_secretary_ballots + p.hand_voters() as u32,
+                by_secretary_ballots + hand_voters,
                 state.poll_quorum(p),
                 now(),
             );

@@ -270,9 +270,12 @@ impl Poll {
         if self.kind == PollKind::YesNo { 1 } else { usize::from(self.max_choices.max(1)) }
     }
 
-    /// The voters a show of hands stands for: at least the largest count,
-    /// and at least every raised hand shared out at the most a ballot may
-    /// choose. One figure for the result, the progress and the rules.
+    /// The fewest voters a show of hands stands for: at least the largest
+    /// count, and at least every raised hand shared out at the most a
+    /// ballot may choose. Exact for a poll of one choice a ballot; the
+    /// result, the progress and the rules use
+    /// [`crate::state::MeetingState::hand_voters`], which knows who was in
+    /// the room for an election of several seats.
     pub fn hand_voters(&self) -> usize {
         let sum: usize = self.hands.iter().map(|c| *c as usize).sum();
         let most = self.hands.iter().copied().max().unwrap_or(0) as usize;

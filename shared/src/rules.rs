@@ -755,7 +755,12 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     }
     // Once hands are counted, a new ballot must not count someone twice:
     // the hands stand for voters present who had not voted, this one among them.
-    if !p.voters.contains(&voter) && !p.hands.is_empty() && p.hand_voters() >= not_voted_present(state, p) {
+    if !p.voters.contains(&voter) && !p.hands.is_empty() && state.hand_voters(p) >= not_voted_present(state, p) {
+        return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
+    }
+    // In an election of several seats, the hands stand for everyone in the
+    // room when they were counted (see `MeetingState::hand_voters`).
+    if p.choices_per_ballot() > 1 && !p.hands.is_empty() && p.hands_present.contains(&voter) && !p.voters.contains(&voter) {
         return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
     }
     Ok(())

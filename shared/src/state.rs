@@ -101,8 +101,26 @@ impl MeetingState {
         let total = members.len() as u32;
         let was_here = |x: &&&Participant| x.attendance == Attendance::Present || voted.contains(&x.id) || at_hands.contains(&x.id);
         let here_or_voted = members.iter().filter(was_here).count();
-        let counted = members.iter().filter(|x| voted.contains(&x.id)).count() + p.hand_voters();
+        let counted = members.iter().filter(|x| voted.contains(&x.id)).count() + self.hand_voters(p);
         Quorum::of((here_or_voted.max(counted) as u32).min(total), total, self.meeting.quorum)
+    }
+
+    /// The voters a show of hands stands for. A poll of one choice a
+    /// ballot: each raised hand is one voter ([`Poll::hand_voters`]). An
+    /// election of several seats: the hands cannot tell how many people
+    /// raised them (12 people naming one each of 2 seats, or 6 naming
+    /// both), so they stand for every voter in the room when they were
+    /// counted who had not voted otherwise. Counted as fewer, a candidate
+    /// named by 6 of those 12 was "elected" with 6 of 6 ballots.
+    pub fn hand_voters(&self, p: &Poll) -> usize {
+        let counted = p.hand_voters();
+        if p.choices_per_ballot() == 1 || p.hands.is_empty() {
+            return counted;
+        }
+        let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
+        let in_room =
+            p.hands_present.iter().filter(|id| !voted.contains(id) && self.participant(**id).is_some_and(Participant::votes)).count();
+        counted.max(in_room)
     }
 
     /// The participants present who vote.
@@ -119,7 +137,7 @@ impl MeetingState {
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
         let waiting =
             self.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
-        let by_hand = p.hand_voters().min(waiting);
+        let by_hand = self.hand_voters(p).min(waiting);
         (p.voters.len() + by_hand, p.voters.len() + waiting)
     }
 
@@ -795,6 +813,47 @@ pub(crate) mod tests {
         assert_eq!(s.vote_progress(&p), (1, 2), "the chair voted, then left: still counted, and still of the whole");
         p.hands = vec![1, 0, 0];
         assert_eq!(s.vote_progress(&p), (2, 2), "delegate 3 raised a hand");
+    }
+
+    #[test]
+    fn an_election_of_two_seats_by_show_of_hands_is_counted_among_everyone_in_the_room() {
+        // 12 voters present (the chair, delegate 3 and ten more), 2 seats;
+        // each raises a hand for one name: An 6, Bình 4, Cường 2.
+        let mut s = sample();
+        s.meeting.status = MeetingStatus::Open;
+        for id in 100..110 {
+            let mut p = s.participants[2].clone();
+            p.id = ParticipantId(id);
+            Arc::make_mut(&mut s.participants).push(p);
+        }
+        assert_eq!(s.voters_present(), 12);
+        let mut election = poll(&[], PollStatus::Open);
+        election.kind = PollKind::Choice;
+        election.options = vec!["An".into(), "Bình".into(), "Cường".into()];
+        election.max_choices = 2;
+        election.rule = MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF };
+        Arc::make_mut(&mut s.polls).push(election);
+        let present: Vec<ParticipantId> = s.participants.iter().filter(|p| p.member).map(|p| p.id).collect();
+        s.apply_change(&Change::HandsRecorded { poll: PollId(1), counts: vec![6, 4, 2], present });
+        let p = s.polls[0].clone();
+        assert_eq!(p.hand_voters(), 6, "the hands alone: 6 people naming two each would do");
+        assert_eq!(s.hand_voters(&p), 12, "the 12 voters in the room, not the 6 the hands alone show");
+        assert_eq!(s.vote_progress(&p), (12, 12));
+        let r =
+            crate::decision::tally(&p, p.hands.clone(), s.hand_voters(&p) as u32, 0, s.poll_quorum(&p), time::OffsetDateTime::UNIX_EPOCH);
+        assert_eq!((r.base, r.needed), (12, 7));
+        assert!(!r.passed.iter().any(|x| *x) && !r.adopted, "An's 6 of 12 is not more than half: {r:?}");
+        // Nobody in the room when the hands were counted votes again on a tablet.
+        let cast = crate::protocol::Command::CastBallot { poll: PollId(1), choices: vec![1] };
+        let voter = Actor::Participant { meeting: s.meeting.id, participant: ParticipantId(100), role: Role::Delegate };
+        assert_eq!(crate::rules::check(&s, &voter, &cast).unwrap_err().code(), "conflict");
+        // One who came in after may.
+        let mut late = s.participants[2].clone();
+        late.id = ParticipantId(200);
+        Arc::make_mut(&mut s.participants).push(late);
+        let late = Actor::Participant { meeting: s.meeting.id, participant: ParticipantId(200), role: Role::Delegate };
+        assert_eq!(crate::rules::check(&s, &late, &cast), Ok(()));
+        assert_eq!(crate::rules::check(&s, &voter, &cast).unwrap_err().code(), "conflict", "still not those counted by hand");
     }
 
     #[test]

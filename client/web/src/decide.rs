@@ -432,7 +432,10 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
     // never the first option by default. An election may take several.
     let per_ballot = poll.choices_per_ballot();
     let choice = RwSignal::new(Vec::<u8>::new());
-    let hands = RwSignal::new(vec![0u32; poll.options.len()]);
+    // A show of hands is entered whole, each time replacing the last: the
+    // form starts from the counts the room holds, so that a correction of
+    // one count (or a page loaded again) does not wipe out the others.
+    let hands = RwSignal::new(if poll.hands.len() == poll.options.len() { poll.hands.clone() } else { vec![0u32; poll.options.len()] });
     // Who may still have a ballot entered for them, as ballots come in.
     // A Memo, its options keyed: each ballot takes one voter out of the list
     // without redrawing the others under the secretary's choice.
@@ -539,6 +542,7 @@ fn PollConsole(poll: Poll, chair: bool, secretary: bool) -> impl IntoView {
                             <label>{o}<input type="number" min="0" prop:value=move || hands.get().get(n).copied().unwrap_or(0).to_string()
                                 on:input=move |ev| { let v = event_target_value(&ev).parse().unwrap_or(0); hands.update(|h| if let Some(x) = h.get_mut(n) { *x = v }) }/></label>
                         }).collect_view()}
+                        {(per_ballot > 1).then(|| view! { <p class="muted small wide hands-note">{i.t("poll.hands_election")}</p> })}
                         <button on:click=move |_| run(Command::RecordHands { poll: id, counts: hands.get_untracked() }, true)>{i.t("prep.save")}</button>
                     </div>
                 </details>

@@ -270,6 +270,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("poll.enter_for", "Nhập phiếu hộ", "Enter a vote for"),
     ("poll.enter_confirm", "Nhập phiếu này cho đại biểu?", "Enter this vote for the delegate?"),
     ("poll.hands", "Nhập kết quả giơ tay", "Enter a show of hands"),
+    (
+        "poll.hands_election",
+        "Bầu nhiều người bằng giơ tay: mọi người biểu quyết có mặt lúc đếm mà chưa bỏ phiếu được tính là đã biểu quyết, và không bỏ phiếu trên máy tính bảng nữa.",
+        "An election of several seats by show of hands: every voter in the room at the count who had not voted counts as having voted, and votes on no tablet after.",
+    ),
     ("poll.results", "Kết quả", "Result"),
     ("opinion", "Ý kiến bằng văn bản", "Written opinions"),
     ("opinion.write", "Gửi ý kiến", "Send an opinion"),
