@@ -545,7 +545,11 @@ async fn minutes_export(
         return Err(Error::Forbidden("only the chair or the secretary may export draft minutes; signed ones are under /minutes/files"));
     }
     let state = app.meetings.get(id).await?.state().await;
-    let events = crate::meeting::log_of(&app.db, id).await?;
+    // The log as far as the state copied: a command committed in between
+    // would give the body of one moment and the record (its fingerprint,
+    // the close, the speeches) of the next.
+    let mut events = crate::meeting::log_of(&app.db, id).await?;
+    events.retain(|(_, e)| e.seq <= state.seq);
     let format = q.format.clone();
     let lang = q.lang;
     let (bytes, mime, ext) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, &'static str, &'static str)> {
