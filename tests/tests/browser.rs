@@ -403,10 +403,10 @@ async fn a_result_says_what_each_share_is_of_and_why_the_vote_failed() -> anyhow
     wait_text(&c, &verdict, "KHÔNG THÔNG QUA (không đủ túc số)").await?;
     let row = |n: u8| format!(".result[data-poll='{}'] .bar-row[data-option='{n}'] .bar-count", poll.0);
     // A decimal comma in Vietnamese, as the minutes write it; a point in English.
-    assert_eq!(text_of(&c, &row(0)).await?, "1 (100,0%)");
+    assert_eq!(text_of(&c, &row(0)).await?, "1 (100,00%)");
     assert_eq!(text_of(&c, &row(2)).await?, "2 (không tính vào tỷ lệ)");
     c.find(Locator::Css("#lang-en")).await?.click().await?;
-    wait_text(&c, &row(0), "1 (100.0%)").await?;
+    wait_text(&c, &row(0), "1 (100.00%)").await?;
     c.close().await?;
     Ok(())
 }

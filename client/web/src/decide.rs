@@ -273,7 +273,8 @@ fn ResultChart(poll: Poll) -> impl IntoView {
                     let share = if !poll.in_share(n) {
                         i.t("poll.not_in_share").to_string()
                     } else {
-                        format!("{}%", i.number(pct, 1))
+                        // Two decimals, as the minutes: 1,001 of 2,001 is 50,02%, not a "50,0%" beside "adopted".
+                        format!("{}%", i.number(pct, 2))
                     };
                     let width = f64::from(count) * 100.0 / f64::from(max);
                     let elected = poll.kind == PollKind::Choice && r.passed.get(n).copied().unwrap_or(false);
