@@ -2231,3 +2231,33 @@ async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     c.close().await?;
     Ok(())
 }
+
+/// Commands the room drops unread for coming too fast (a tablet tapping
+/// through the agenda) are sent again, with their keys, until each is
+/// answered: the last item tapped is the one the meeting is on, and
+/// nothing waits for ever for an answer that was never coming.
+#[tokio::test]
+async fn commands_the_room_dropped_for_coming_too_fast_go_again() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start_in(dir.path(), |_| {}).await?;
+    let s = Scenario::build(&server).await?;
+    server.stop().await?;
+    // One message a second, two at once: the page's hello takes one.
+    let server = TestServer::start_in(dir.path(), |c| c.max_messages_per_second = 1).await?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in(&c, &server, &s, Role::Chair).await?;
+    let open = |item: ItemId| format!("document.querySelector(\".agenda-item[data-item='{}'] .goto\").click();", item.0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".agenda-item[data-item='{}'] .goto", s.items[2].0))).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await; // the bucket full again
+    let taps = format!("{} {} {} return 1;", open(s.items[0]), open(s.items[1]), open(s.items[2]));
+    c.execute(&taps, vec![]).await?;
+    wait_text(&c, "#current-title", "3. Bế mạc").await?;
+    let mut chair = server.client();
+    let (id, pin) = s.person(Role::Chair, 0);
+    assert_eq!(chair.sign_in(s.meeting, id, &pin).await?.status, 200);
+    assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(s.items[2]), "the last tap was dropped and never sent again");
+    assert!(c.find(Locator::Css(".notice.error")).await.is_err(), "a refusal was shown");
+    c.close().await?;
+    Ok(())
+}

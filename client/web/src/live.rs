@@ -358,6 +358,25 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                                 let _ = sink.close().await;
                                 return Ended::Refused(code, message);
                             }
+                            // The room dropped commands unread, without saying
+                            // which (it cannot read them: that is the point).
+                            // Unanswered, their forms never emptied. Each
+                            // still waiting goes again in a second, with its
+                            // key: one the room had taken gets its first
+                            // answer again, nothing twice.
+                            None if code == "rate_limited" => {
+                                let (tx, generation) = (tx.clone(), GENERATION.with(|g| *g.borrow()));
+                                let waiting: Vec<String> = PENDING.with(|p| p.borrow().iter().map(|w| w.message.clone()).collect());
+                                spawn_local(async move {
+                                    gloo_timers::future::sleep(Duration::from_secs(1)).await;
+                                    if GENERATION.with(|g| *g.borrow()) == generation {
+                                        let still: Vec<String> = PENDING.with(|p| p.borrow().iter().map(|w| w.message.clone()).collect());
+                                        for message in waiting.into_iter().filter(|m| still.contains(m)) {
+                                            let _ = tx.unbounded_send(message);
+                                        }
+                                    }
+                                });
+                            }
                             None => leptos::logging::warn!("server: {code}: {message}"),
                         }
                     }
