@@ -260,12 +260,22 @@ impl Server {
 /// holds the originals of restricted documents, every reader's stamped
 /// copy, the database (with the order of an open secret poll's ballots in
 /// its log) and the minutes, all written with the system's default mode,
-/// which lets any account read them. A directory made before is closed at
-/// the next start. A file system without modes only gets a warning.
+/// which lets any account read them. A room's directory made before is
+/// closed at the next start. Only the room's own: one that holds other
+/// things (`--data-dir /srv` by mistake) keeps its mode, with a warning,
+/// as does one on a file system without modes.
 fn keep_to_this_account(dir: &std::path::Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        let ours = std::fs::read_dir(dir).map(|entries| {
+            let names: Vec<std::ffi::OsString> = entries.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+            names.is_empty() || names.iter().any(|n| n == "gavel.db" || n == "gavel.lock")
+        });
+        if !matches!(ours, Ok(true)) {
+            tracing::warn!(dir = %dir.display(), "the data directory holds other things than a room's: its mode is left as it is, and other accounts may read its documents");
+            return;
+        }
         if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot close the data directory to other accounts: they may read its documents");
         }

@@ -1378,7 +1378,7 @@ async fn write(
                 state.poll_quorum(p),
                 now(),
             );
-            result.members = state.participants.iter().filter(|x| x.member).map(|x| x.id).collect();
+            result.members = gavel_shared::decision::IdRuns::of(state.participants.iter().filter(|x| x.member).map(|x| x.id));
             sqlx::query("UPDATE polls SET status = 'closed', result = ? WHERE id = ?")
                 .bind(serde_json::to_string(&result).expect("results serialise"))
                 .bind(poll.0)

@@ -258,6 +258,11 @@ pub struct Poll {
 }
 
 impl Poll {
+    /// Whether a show of hands counted anyone (counts of 0 count nobody).
+    pub fn raised_hands(&self) -> bool {
+        self.hands.iter().any(|c| *c > 0)
+    }
+
     /// Whether option `n`'s votes are a share of the base: an abstention in
     /// a yes/no vote counted against the votes for and against is not
     /// (4 for, 3 against, 10 abstaining is not "10/7, 142.86%").
@@ -334,8 +339,45 @@ pub struct PollResult {
     /// absent ones too: they stay members on record, so the minutes' list
     /// of members keeps matching every vote's base. Empty in results
     /// counted before it was kept.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<ParticipantId>,
+    #[serde(default, skip_serializing_if = "IdRuns::is_empty")]
+    pub members: IdRuns,
+}
+
+/// Participant ids kept as runs of consecutive ids (`[[1, 2000]]`): a
+/// meeting's members are one run or a few, where 2,000 numbers in every
+/// closed vote made each snapshot and each copy of the polls larger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRuns(Vec<(ParticipantId, ParticipantId)>);
+
+impl IdRuns {
+    /// The runs of these ids, in any order, each counted once.
+    pub fn of(ids: impl IntoIterator<Item = ParticipantId>) -> IdRuns {
+        let mut ids: Vec<i64> = ids.into_iter().map(|p| p.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut runs: Vec<(ParticipantId, ParticipantId)> = vec![];
+        for id in ids {
+            match runs.last_mut() {
+                Some((_, last)) if last.0 + 1 == id => last.0 = id,
+                _ => runs.push((ParticipantId(id), ParticipantId(id))),
+            }
+        }
+        IdRuns(runs)
+    }
+
+    pub fn contains(&self, id: ParticipantId) -> bool {
+        let at = self.0.partition_point(|(_, last)| last.0 < id.0);
+        self.0.get(at).is_some_and(|(first, _)| first.0 <= id.0)
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> u64 {
+        self.0.iter().map(|(a, b)| (b.0 - a.0 + 1) as u64).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Counts a poll under its rule. `counts` are votes per option (from
@@ -390,7 +432,7 @@ pub fn tally(poll: &Poll, counts: Vec<u32>, ballots: u32, by_secretary: u32, quo
         quorum,
         by_secretary,
         closed_at,
-        members: vec![],
+        members: IdRuns::default(),
     }
 }
 
@@ -634,6 +676,21 @@ pub(crate) mod tests {
         let p = poll(PollKind::YesNo, Basis::AllMembers, Share::TWO_THIRDS);
         assert!(tally(&p, vec![14, 0, 0], 14, 0, q(15, 20), AT).adopted);
         assert!(!tally(&p, vec![13, 0, 0], 13, 0, q(15, 20), AT).adopted);
+    }
+
+    #[test]
+    fn ids_are_kept_as_runs() {
+        let ids = |v: &[i64]| IdRuns::of(v.iter().map(|i| ParticipantId(*i)));
+        let runs = ids(&[7, 1, 2, 3, 9, 8, 2, 20]);
+        assert_eq!(serde_json::to_string(&runs).unwrap(), "[[1,3],[7,9],[20,20]]");
+        assert_eq!(runs.len(), 7);
+        for (id, is) in
+            [(0, false), (1, true), (3, true), (4, false), (6, false), (7, true), (9, true), (10, false), (20, true), (21, false)]
+        {
+            assert_eq!(runs.contains(ParticipantId(id)), is, "{id}");
+        }
+        assert!(ids(&[]).is_empty() && !ids(&[]).contains(ParticipantId(1)));
+        assert_eq!(serde_json::to_string(&ids(&(1..=2000).collect::<Vec<_>>())).unwrap(), "[[1,2000]]");
     }
 
     #[test]

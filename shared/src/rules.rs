@@ -755,12 +755,15 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     }
     // Once hands are counted, a new ballot must not count someone twice:
     // the hands stand for voters present who had not voted, this one among them.
-    if !p.voters.contains(&voter) && !p.hands.is_empty() && state.hand_voters(p) >= not_voted_present(state, p) {
-        return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
-    }
     // In an election of several seats, the hands stand for everyone in the
-    // room when they were counted (see `MeetingState::hand_voters`).
-    if p.choices_per_ballot() > 1 && !p.hands.is_empty() && p.hands_present.contains(&voter) && !p.voters.contains(&voter) {
+    // room when they were counted (see `MeetingState::hand_voters`): by
+    // name, so one who came in after still votes, whoever left since.
+    let counted_by_hand = if p.choices_per_ballot() > 1 {
+        p.raised_hands() && p.hands_present.contains(&voter)
+    } else {
+        p.raised_hands() && state.hand_voters(p) >= not_voted_present(state, p)
+    };
+    if !p.voters.contains(&voter) && counted_by_hand {
         return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
     }
     Ok(())
@@ -778,14 +781,15 @@ fn votes_as_member(member: bool, voting: bool) -> Result<(), RuleError> {
 
 /// The voters present who have not voted in `p`.
 fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
-    state.vote_progress(p).1 - p.voters.len()
+    let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
+    state.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count()
 }
 
 /// Refuses to take away a member a closed vote was counted among (absent
 /// ones too: they are in its base, "of 5 members"); removed or made a
 /// guest, the minutes would list fewer members than the vote counted.
 fn stays_a_member_if_counted(state: &MeetingState, participant: ParticipantId) -> Result<(), RuleError> {
-    if state.polls.iter().filter_map(|p| p.result.as_ref()).any(|r| r.members.contains(&participant)) {
+    if state.polls.iter().filter_map(|p| p.result.as_ref()).any(|r| r.members.contains(participant)) {
         return Err(RuleError::Conflict("a member a closed vote was counted among stays a member on record: mark them absent instead"));
     }
     Ok(())

@@ -114,7 +114,7 @@ impl MeetingState {
     /// named by 6 of those 12 was "elected" with 6 of 6 ballots.
     pub fn hand_voters(&self, p: &Poll) -> usize {
         let counted = p.hand_voters();
-        if p.choices_per_ballot() == 1 || p.hands.is_empty() {
+        if p.choices_per_ballot() == 1 || !p.raised_hands() {
             return counted;
         }
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
@@ -137,6 +137,18 @@ impl MeetingState {
         let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
         let waiting =
             self.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
+        if p.choices_per_ballot() > 1 && p.raised_hands() {
+            // Counted by name: those in the room at the count, whether here
+            // still or not, and those come in since, who have not voted.
+            let at_count: std::collections::HashSet<ParticipantId> = p.hands_present.iter().copied().collect();
+            let by_hand = self.hand_voters(p);
+            let since = self
+                .participants
+                .iter()
+                .filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id) && !at_count.contains(&x.id))
+                .count();
+            return (p.voters.len() + by_hand, p.voters.len() + by_hand + since);
+        }
         let by_hand = self.hand_voters(p).min(waiting);
         (p.voters.len() + by_hand, p.voters.len() + waiting)
     }
@@ -854,6 +866,17 @@ pub(crate) mod tests {
         let late = Actor::Participant { meeting: s.meeting.id, participant: ParticipantId(200), role: Role::Delegate };
         assert_eq!(crate::rules::check(&s, &late, &cast), Ok(()));
         assert_eq!(crate::rules::check(&s, &voter, &cast).unwrap_err().code(), "conflict", "still not those counted by hand");
+        assert_eq!(s.vote_progress(&s.polls[0]), (12, 13), "the newcomer is still to vote");
+        // One counted by hand leaves: still counted, and the newcomer still votes.
+        let i = s.participants.iter().position(|x| x.id == ParticipantId(101)).unwrap();
+        Arc::make_mut(&mut s.participants)[i].attendance = Attendance::Absent;
+        assert_eq!(crate::rules::check(&s, &late, &cast), Ok(()));
+        assert_eq!((s.hand_voters(&s.polls[0]), s.vote_progress(&s.polls[0])), (12, (12, 13)));
+
+        // Counts of nought, saved by mistake, count nobody: tablets vote.
+        s.apply_change(&Change::HandsRecorded { poll: PollId(1), counts: vec![0, 0, 0], present: vec![] });
+        assert_eq!(s.hand_voters(&s.polls[0]), 0);
+        assert_eq!(crate::rules::check(&s, &voter, &cast), Ok(()));
     }
 
     #[test]

@@ -1320,6 +1320,9 @@ async fn a_document_relayed_before_it_is_kept_is_not_kept_by_the_browser() -> an
         .await?;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store", "{:?}", r.headers());
+    // The room's answer relayed (the tablet's own copies name no file), not
+    // one the tablet finished keeping in the meantime.
+    assert!(r.headers().contains_key("content-disposition"), "served from the tablet's copy: {:?}", r.headers());
     assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
     Ok(())
 }

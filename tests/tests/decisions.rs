@@ -899,7 +899,7 @@ async fn a_member_a_closed_vote_counted_stays_a_member() -> anyhow::Result<()> {
     let st = chair.state(s.meeting).await?;
     assert_eq!(st.participant(absent).map(|p| p.attendance), Some(Attendance::Absent), "never signed in");
     let r = st.poll(poll).and_then(|p| p.result.clone()).expect("a result");
-    assert!(r.members.contains(&absent) && r.members.len() as u32 == r.quorum.members, "{r:?}");
+    assert!(r.members.contains(absent) && r.members.len() == u64::from(r.quorum.members), "{r:?}");
 
     let a = secretary.command(s.meeting, "rm-absent", &Command::RemoveParticipant { participant: absent }).await?;
     assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
@@ -951,5 +951,47 @@ async fn a_member_a_closed_vote_counted_stays_a_member() -> anyhow::Result<()> {
         "the base and the members listed agree"
     );
     drop(dir);
+    Ok(())
+}
+
+/// An election of two seats by show of hands, through the room: the hands
+/// stand for every voter in the room who had not voted on a tablet (the
+/// hands cannot tell how many raised them), and none of them then votes on
+/// a tablet. Counted as the fewest the hands allow (2 voters naming both),
+/// Bình's 2 hands were "more than half" of 3 ballots.
+#[tokio::test]
+async fn an_election_by_show_of_hands_counts_everyone_in_the_room() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 4).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let mut voters = vec![];
+    for v in &s.voters {
+        voters.push(s.sign_in(v).await?);
+    }
+    let election = Command::CreatePoll {
+        item: s.item,
+        question: "Bầu 2 Ủy viên Ban Thường trực".into(),
+        kind: PollKind::Choice,
+        options: vec!["Nguyễn Văn An".into(), "Trần Thị Bình".into(), "Lê Văn Cường".into()],
+        max_choices: 2,
+        secret: false,
+        allow_change: false,
+        rule: MajorityRule { basis: Basis::VotesCast, share: Share::MORE_THAN_HALF },
+    };
+    let poll = PollId(created(chair.command(s.meeting, "election", &election).await?).await?);
+    assert_eq!(chair.command(s.meeting, "open", &Command::OpenPoll { poll }).await?.status, 200);
+    let a = voters[0].command(s.meeting, "tablet", &Command::CastBallot { poll, choices: vec![0] }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // The other four (the chair among them) by hand: An 2, Bình 2.
+    let a = secretary.command(s.meeting, "hands", &Command::RecordHands { poll, counts: vec![2, 2, 0] }).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = voters[1].command(s.meeting, "tablet-too", &Command::CastBallot { poll, choices: vec![1] }).await?;
+    assert_eq!((a.status, a.code()), (409, "conflict"), "counted by hand, then on the tablet: {a:?}");
+    assert_eq!(chair.command(s.meeting, "close", &Command::ClosePoll { poll }).await?.status, 200);
+    let r = chair.state(s.meeting).await?.poll(poll).and_then(|p| p.result.clone()).expect("a result");
+    assert_eq!((r.ballots, r.base, r.needed), (5, 5, 3), "{r:?}");
+    assert_eq!(r.counts, vec![3, 2, 0]);
+    assert_eq!(r.passed, vec![true, false, false], "Bình's 2 of 5 is not more than half: {r:?}");
     Ok(())
 }

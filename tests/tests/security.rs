@@ -1182,5 +1182,14 @@ async fn the_data_directory_is_closed_to_other_accounts() -> anyhow::Result<()> 
     assert!(dir.join("documents").join(&doc.sha256).is_file(), "the original is kept in the data directory");
     assert_eq!(std::fs::metadata(&dir)?.permissions().mode() & 0o777, 0o700);
     server.stop().await?;
+    // A directory that holds other things (a data directory given as
+    // `/srv` by mistake) is not the room's to close.
+    let shared = data.path().join("srv");
+    std::fs::create_dir(&shared)?;
+    std::fs::write(shared.join("other-service.conf"), "x")?;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755))?;
+    let server = TestServer::start_in(&shared, |_| {}).await?;
+    assert_eq!(std::fs::metadata(&shared)?.permissions().mode() & 0o777, 0o755);
+    server.stop().await?;
     Ok(())
 }

@@ -1392,7 +1392,9 @@ async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::Head
     let etag = format!("\"{}\"", m.sha256);
     let header_str = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
     if header_str(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        // Said again here: a copy the browser kept before (relayed with the
+        // room's headers) would otherwise be confirmed and kept on.
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, "no-store".into())]).into_response());
     }
     let size = m.size;
     // One range is served as asked; several, as the whole file; a range

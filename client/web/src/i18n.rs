@@ -272,7 +272,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("poll.hands", "Nhập kết quả giơ tay", "Enter a show of hands"),
     (
         "poll.hands_election",
-        "Bầu nhiều người bằng giơ tay: mọi người biểu quyết có mặt lúc đếm mà chưa bỏ phiếu được tính là đã biểu quyết, và không bỏ phiếu trên máy tính bảng nữa.",
+        "Bầu nhiều người bằng giơ tay: mọi đại biểu có quyền biểu quyết có mặt lúc đếm mà chưa bỏ phiếu được tính là đã biểu quyết, và không được bỏ phiếu trên máy tính bảng nữa.",
         "An election of several seats by show of hands: every voter in the room at the count who had not voted counts as having voted, and votes on no tablet after.",
     ),
     ("poll.results", "Kết quả", "Result"),
