@@ -2222,12 +2222,21 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
 #[tokio::test]
 async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
     sign_in_admin(&c, &server.url("")).await?;
     c.goto(&server.url("/#/room/999999")).await?;
     c.refresh().await?;
     wait_text(&c, ".notice.error", "Không tìm thấy").await?;
+    // Said once, and back to the meetings, not tried again for ever.
+    c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    let hash = c.execute("return location.hash;", vec![]).await?;
+    assert_eq!(hash.as_str(), Some("#/"), "{hash:?}");
+    // The address changed to a meeting the room has (a link, a bookmark):
+    // the page follows it, with no reload asked of the user.
+    c.execute(&format!("location.hash = '#/room/{}'; return 1;", s.meeting.0), vec![]).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".agenda-item[data-item='{}']", s.items[0].0))).await?;
     c.close().await?;
     Ok(())
 }

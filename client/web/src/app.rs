@@ -152,6 +152,23 @@ pub fn App() -> impl IntoView {
             let _ = s.set_item("gavel.lang", code);
         }
     });
+    // The address changed by hand, by a bookmark or by a link to another
+    // meeting (a sign-in card's code scanned on a tablet already showing the
+    // app): the page followed only the address it was loaded with. What it
+    // leads to depends on who is signed in, as at a load: it loads again.
+    // The app's own moves set the screen before the address, so they match.
+    let on_hash = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+        let moved = match (screen_from_hash(), ctx.screen.get_untracked()) {
+            (Some(Screen::Room(m)), Screen::Room(now) | Screen::Display(now)) => m != now,
+            (Some(wanted @ (Screen::Room(_) | Screen::Join { .. } | Screen::DisplayCode(_))), now) => wanted != now,
+            _ => false,
+        };
+        if moved {
+            let _ = window().location().reload();
+        }
+    });
+    let _ = window().add_event_listener_with_callback("hashchange", wasm_bindgen::JsCast::unchecked_ref(on_hash.as_ref()));
+    on_hash.forget(); // for the page's life
     spawn_local(async move {
         let wanted = screen_from_hash();
         if let Some(Screen::DisplayCode(code)) = wanted {

@@ -227,6 +227,18 @@ pub fn follow(live: Live, meeting: MeetingId) {
             OUTBOX.with(|o| o.borrow_mut().take());
             let ok = match ended {
                 Ended::SessionOver(code, message) => return session_over(live, &code, &message),
+                // A meeting the room does not have (an old bookmark, a
+                // mistyped address): said once, and back to where the user
+                // picks a meeting, not tried again and said again for ever.
+                Ended::Refused(code, message) if code == "not_found" => {
+                    let ctx = crate::app::use_ctx();
+                    GENERATION.with(|g| *g.borrow_mut() += 1);
+                    let staff = ctx.session.get_untracked().is_some_and(|s| s.actor.is_staff());
+                    ctx.screen.set(if staff { crate::app::Screen::StaffHome } else { crate::app::Screen::Lobby });
+                    let _ = window().location().set_hash("/");
+                    ctx.fail(crate::i18n::use_i18n(), &code, &message);
+                    return;
+                }
                 Ended::Refused(code, message) => {
                     crate::app::use_ctx().fail(crate::i18n::use_i18n(), &code, &message);
                     false
