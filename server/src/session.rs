@@ -320,8 +320,15 @@ pub async fn deliver(app: AppState, mut outbox: mpsc::Receiver<Outbound>, mut ou
 fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> bool {
     let Some(me) = f.actor.participant() else { return false };
     change.view_of() == Some(me)
-        || (matches!(change, gavel_shared::protocol::Change::MeetingClosed)
-            && f.handle.latest().documents.iter().any(|d| d.confidentiality == gavel_shared::model::Confidentiality::Secret))
+        || (matches!(change, gavel_shared::protocol::Change::MeetingClosed) && collects_secrets(&f.handle.latest()))
+}
+
+/// Whether the meeting, closed, has state secrets its participants no
+/// longer read: a copy made before the close is given the meeting anew,
+/// whether its follower was there at the close or comes back after it
+/// (the events alone leave the secrets' titles, hashes and sizes in it).
+fn collects_secrets(state: &MeetingState) -> bool {
+    state.documents.iter().any(|d| d.confidentiality == gavel_shared::model::Confidentiality::Secret)
 }
 
 /// The follower's place in the meeting changed. Removed: told as a revoked
@@ -366,7 +373,10 @@ async fn start_following(
     // A copy made before the follower's own role or membership changed is
     // not brought up to date event by event: it gets a snapshot.
     let me = actor.participant();
-    let missed = missed.filter(|m| me.is_none() || !m.iter().any(|m| m.view_of() == me));
+    // Nor one of a participant, once the meeting has closed and collected
+    // its secrets (a copy made before the close still lists them).
+    let collected = me.is_some() && start.meeting.status == gavel_shared::model::MeetingStatus::Closed && collects_secrets(&start);
+    let missed = missed.filter(|m| me.is_none() || !m.iter().any(|m| m.view_of() == me)).filter(|_| !collected);
     match (last_seq, missed) {
         (_, Some(missed)) => {
             for m in missed {
@@ -376,7 +386,7 @@ async fn start_following(
                 }
             }
         }
-        (Some(n), None) if n <= start.seq && start.seq - n <= REPLAY_LIMIT as u64 => {
+        (Some(n), None) if n <= start.seq && start.seq - n <= REPLAY_LIMIT as u64 && !collected => {
             // Replayed events are filtered against the state now (reader
             // lists only ever matter as of now).
             let log = store::events_after(&app.db, handle.id, n, REPLAY_LIMIT as u32 + 1).await?;
@@ -416,7 +426,9 @@ async fn catch_up(app: &AppState, outlet: &mut impl Outlet, f: &mut Following) -
         for e in &events {
             send_event(outlet, &state, &f.actor, e).await?;
             f.seq = e.seq;
-            own |= me.is_some() && e.change.view_of() == me;
+            own |= me.is_some()
+                && (e.change.view_of() == me
+                    || (matches!(e.change, gavel_shared::protocol::Change::MeetingClosed) && collects_secrets(&state)));
         }
     }
 }

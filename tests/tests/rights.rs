@@ -487,6 +487,14 @@ async fn each_document_level_reaches_exactly_its_readers_over_every_transport() 
     // Again once the meeting is closed: its state secrets are collected.
     for closed in [false, true] {
         if closed {
+            // A delegate away at the close, whose copy comes from before it.
+            let mut away = Ws::connect(server.addr, Some(&r.people[&Sender::Delegate].1)).await?;
+            away.send(&ClientMessage::Hello { meeting: r.meeting, last_seq: None, version: PROTOCOL_VERSION }).await?;
+            while away.snapshot.is_none() {
+                away.recv().await?;
+            }
+            let kept = away.copy()?;
+            drop(away);
             // A delegate following when it closes has the secret one taken
             // from their copy.
             let mut live = Ws::connect(server.addr, Some(&r.people[&Sender::Delegate].1)).await?;
@@ -502,6 +510,16 @@ async fn each_document_level_reaches_exactly_its_readers_over_every_transport() 
             while !live.copy().is_ok_and(|c| c.meeting.status == MeetingStatus::Closed && c.document(secret).is_none()) {
                 live.recv().await.context("the secret document stayed in the live copy")?;
             }
+            // The one away comes back after the close with its copy, and
+            // has the secret one taken from it too.
+            assert!(kept.document(secret).is_some());
+            let mut back = Ws::connect(server.addr, Some(&r.people[&Sender::Delegate].1)).await?;
+            back.send(&ClientMessage::Hello { meeting: r.meeting, last_seq: Some(kept.seq), version: PROTOCOL_VERSION }).await?;
+            back.snapshot = Some(kept);
+            while !back.copy().is_ok_and(|c| c.meeting.status == MeetingStatus::Closed) {
+                back.recv().await?;
+            }
+            assert!(back.copy()?.document(secret).is_none(), "the secret document stayed in a copy made before the close");
         }
         for sender in SENDERS {
             let token = r.people.get(&sender).map(|p| p.1.clone());
