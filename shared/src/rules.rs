@@ -65,6 +65,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
         "Thành viên đã được tính trong một lần biểu quyết đã kết thúc được giữ là thành viên trong hồ sơ cuộc họp: hãy ghi vắng mặt thay vì xóa.",
     ),
     (
+        "a member a closed vote was counted among stays a member on record",
+        "Thành viên đã được tính trong một lần biểu quyết đã kết thúc phải giữ là thành viên trong hồ sơ cuộc họp.",
+    ),
+    (
         "a vote is open: close or cancel it before closing the meeting",
         "Đang có biểu quyết: hãy kết thúc hoặc hủy biểu quyết trước khi bế mạc cuộc họp.",
     ),
@@ -477,7 +481,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
             if p.member && !*member {
-                stays_a_member_if_counted(state, *participant)?;
+                stays_a_member_if_counted(state, *participant, false)?;
             }
             if *role != Role::Chair {
                 keeps_a_chair(state, *participant)?;
@@ -498,7 +502,7 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             if took_part {
                 return Err(RuleError::Conflict("a participant who voted or gave an opinion stays on record: mark them absent instead"));
             }
-            stays_a_member_if_counted(state, *participant)?;
+            stays_a_member_if_counted(state, *participant, true)?;
             if state.open_poll().is_some() && (p.member || p.voting) {
                 return Err(RuleError::Conflict("who votes and who counts for the quorum cannot change while a vote is open"));
             }
@@ -788,9 +792,13 @@ fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
 /// Refuses to take away a member a closed vote was counted among (absent
 /// ones too: they are in its base, "of 5 members"); removed or made a
 /// guest, the minutes would list fewer members than the vote counted.
-fn stays_a_member_if_counted(state: &MeetingState, participant: ParticipantId) -> Result<(), RuleError> {
+fn stays_a_member_if_counted(state: &MeetingState, participant: ParticipantId, removing: bool) -> Result<(), RuleError> {
     if state.polls.iter().filter_map(|p| p.result.as_ref()).any(|r| r.members.contains(participant)) {
-        return Err(RuleError::Conflict("a member a closed vote was counted among stays a member on record: mark them absent instead"));
+        return Err(RuleError::Conflict(if removing {
+            "a member a closed vote was counted among stays a member on record: mark them absent instead"
+        } else {
+            "a member a closed vote was counted among stays a member on record"
+        }));
     }
     Ok(())
 }
@@ -1236,6 +1244,9 @@ mod tests {
             Some("Chỉ thành phần cuộc họp mới biểu quyết.")
         );
         assert_eq!(reason_vi(&RuleError::Conflict("already voted").to_string()).as_deref(), Some("Đã biểu quyết rồi."));
+        // A reason that holds another is said as itself.
+        let removing = "a member a closed vote was counted among stays a member on record: mark them absent instead";
+        assert!(reason_vi(&RuleError::Conflict(removing).to_string()).is_some_and(|vi| vi.ends_with("hãy ghi vắng mặt thay vì xóa.")));
     }
 
     #[test]

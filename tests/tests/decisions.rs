@@ -914,6 +914,12 @@ async fn a_member_a_closed_vote_counted_stays_a_member() -> anyhow::Result<()> {
     };
     let a = secretary.command(s.meeting, "to-guest", &guest).await?;
     assert_eq!((a.status, a.code()), (409, "conflict"), "{a:?}");
+    let said = a.body["message"].as_str().unwrap_or_default();
+    assert!(said.contains("stays a member on record") && !said.contains("absent"), "not a removal: {a:?}");
+    assert_eq!(
+        gavel_shared::rules::reason_vi(said).as_deref(),
+        Some("Thành viên đã được tính trong một lần biểu quyết đã kết thúc phải giữ là thành viên trong hồ sơ cuộc họp.")
+    );
     // Still a member: renamed, or given another position, they may be.
     let rename = Command::UpdateParticipant {
         participant: absent,
