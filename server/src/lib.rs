@@ -268,11 +268,9 @@ fn keep_to_this_account(dir: &std::path::Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let ours = std::fs::read_dir(dir).map(|entries| {
-            let names: Vec<std::ffi::OsString> = entries.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
-            names.is_empty() || names.iter().any(|n| n == "gavel.db" || n == "gavel.lock")
-        });
-        if !matches!(ours, Ok(true)) {
+        let ours = ["gavel.db", "gavel.lock"].iter().any(|n| dir.join(n).exists())
+            || std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
+        if !ours {
             tracing::warn!(dir = %dir.display(), "the data directory holds other things than a room's: its mode is left as it is, and other accounts may read its documents");
             return;
         }

@@ -323,8 +323,8 @@ fn own_change(f: &Following, change: &gavel_shared::protocol::Change) -> bool {
         || (matches!(change, gavel_shared::protocol::Change::MeetingClosed) && collects_secrets(&f.handle.latest()))
 }
 
-/// Whether the meeting, closed, has state secrets its participants no
-/// longer read: a copy made before the close is given the meeting anew,
+/// Whether the meeting has state secrets, which its participants no
+/// longer read once it is closed: a copy made before the close is given the meeting anew,
 /// whether its follower was there at the close or comes back after it
 /// (the events alone leave the secrets' titles, hashes and sizes in it).
 fn collects_secrets(state: &MeetingState) -> bool {
@@ -415,7 +415,6 @@ async fn send_event(outlet: &mut impl Outlet, state: &MeetingState, actor: &Acto
 /// Sends the events after the last one sent from the log; says whether
 /// one of them changed the follower's own view (see [`renew_view`]).
 async fn catch_up(app: &AppState, outlet: &mut impl Outlet, f: &mut Following) -> anyhow::Result<bool> {
-    let me = f.actor.participant();
     let mut own = false;
     loop {
         let events = store::events_after(&app.db, f.handle.id, f.seq, 500).await?;
@@ -426,9 +425,7 @@ async fn catch_up(app: &AppState, outlet: &mut impl Outlet, f: &mut Following) -
         for e in &events {
             send_event(outlet, &state, &f.actor, e).await?;
             f.seq = e.seq;
-            own |= me.is_some()
-                && (e.change.view_of() == me
-                    || (matches!(e.change, gavel_shared::protocol::Change::MeetingClosed) && collects_secrets(&state)));
+            own |= own_change(f, &e.change);
         }
     }
 }

@@ -785,8 +785,7 @@ fn votes_as_member(member: bool, voting: bool) -> Result<(), RuleError> {
 
 /// The voters present who have not voted in `p`.
 fn not_voted_present(state: &MeetingState, p: &Poll) -> usize {
-    let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
-    state.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count()
+    state.waiting_voters(p).count()
 }
 
 /// Refuses to take away a member a closed vote was counted among (absent

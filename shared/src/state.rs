@@ -128,27 +128,27 @@ impl MeetingState {
         self.participants.iter().filter(|p| p.votes() && p.attendance == Attendance::Present).count()
     }
 
+    /// The voters present who have not voted in `p`.
+    pub fn waiting_voters<'a>(&'a self, p: &Poll) -> impl Iterator<Item = &'a Participant> {
+        // A set: a tablet works this out at every ballot of 2,000 voters.
+        let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
+        self.participants.iter().filter(move |x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id))
+    }
+
     /// How far a vote has got: the voters counted (by ballot, or by a show
     /// of hands: each raised hand's worth a voter) against those it can
     /// count (everyone who voted, whether still here or not, and the
     /// voters present who have not).
     pub fn vote_progress(&self, p: &Poll) -> (usize, usize) {
-        // A set: a tablet works this out at every ballot of 2,000 voters.
-        let voted: std::collections::HashSet<ParticipantId> = p.voters.iter().copied().collect();
-        let waiting =
-            self.participants.iter().filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id)).count();
         if p.choices_per_ballot() > 1 && p.raised_hands() {
             // Counted by name: those in the room at the count, whether here
             // still or not, and those come in since, who have not voted.
             let at_count: std::collections::HashSet<ParticipantId> = p.hands_present.iter().copied().collect();
             let by_hand = self.hand_voters(p);
-            let since = self
-                .participants
-                .iter()
-                .filter(|x| x.votes() && x.attendance == Attendance::Present && !voted.contains(&x.id) && !at_count.contains(&x.id))
-                .count();
+            let since = self.waiting_voters(p).filter(|x| !at_count.contains(&x.id)).count();
             return (p.voters.len() + by_hand, p.voters.len() + by_hand + since);
         }
+        let waiting = self.waiting_voters(p).count();
         let by_hand = self.hand_voters(p).min(waiting);
         (p.voters.len() + by_hand, p.voters.len() + waiting)
     }
