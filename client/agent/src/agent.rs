@@ -1500,12 +1500,19 @@ async fn relay_holding(shared: Arc<Shared>, req: Request, permit: Option<tokio::
         // the room's own limit is the only one.
         let mut send = ResetUnlessFinished(Some(send));
         let mut body = body.into_data_stream();
+        let mut refused = false;
         while let Some(piece) = body.next().await {
+            if refused {
+                continue; // read to its end on the tablet, so the browser reads the answer
+            }
             match send.stream().write_chunk(piece?).await {
                 Ok(()) => {}
                 // The room stopped reading: it refused the request (no right
-                // to upload, too large) and its answer follows.
-                Err(quinn::WriteError::Stopped(_)) => break,
+                // to upload, too large) and its answer follows. The rest of
+                // the browser's body is read and dropped here (on the tablet
+                // itself): answered while still sending, a client may find the
+                // connection closed before it reads the answer.
+                Err(quinn::WriteError::Stopped(_)) => refused = true,
                 Err(e) => return Err(e.into()),
             }
         }
