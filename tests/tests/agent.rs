@@ -291,7 +291,6 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is in the cache", LONG, || complete(&agent)).await?;
     let local = agent.local_addr.unwrap();
-    // The same key after a restart: it is kept with the cache.
     let key = agent.shared.local_key.clone();
     let http = tablet_client(&key);
     let index = http.get(format!("http://{local}/")).send().await?.text().await?;
@@ -304,9 +303,9 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     server.stop().await?;
     until("the agent notices the room is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
 
-    let check = |local: std::net::SocketAddr| {
-        let (http, doc, index, state, meeting, pdf, key) =
-            (http.clone(), doc.clone(), index.clone(), state.clone(), s.meeting, pdf.clone(), key.clone());
+    let check = |local: std::net::SocketAddr, key: String| {
+        let (http, doc, index, state, meeting, pdf) =
+            (tablet_client(&key), doc.clone(), index.clone(), state.clone(), s.meeting, pdf.clone());
         async move {
             let url = format!("http://{local}/api/meetings/{meeting}/documents/{}", doc.id);
             let r = http.get(&url).send().await?;
@@ -347,7 +346,7 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
             anyhow::Ok(())
         }
     };
-    check(local).await?;
+    check(local, key.clone()).await?;
     // Nothing on the tablet's disk is readable without the PIN: no byte of
     // the document, no name from the meeting, no file named by a hash the
     // room publishes.
@@ -385,7 +384,11 @@ async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agen
     let wrong = gavel_agent::agent::Agent::start(options(Some(wrong))).await.err().expect("a wrong PIN opens nothing");
     assert!(format!("{wrong:#}").contains("does not unlock"), "{wrong:#}");
     let again = gavel_agent::agent::Agent::start(options(Some(&s.voters[0].1))).await?;
-    check(again.local_addr.unwrap()).await?;
+    // With a new key for the browser: the old one opens nothing.
+    assert_ne!(again.shared.local_key, key);
+    let stale = http.get(format!("http://{}/api/session", again.local_addr.unwrap())).send().await?;
+    assert_eq!(stale.status(), 401, "the key of the agent before the restart");
+    check(again.local_addr.unwrap(), again.shared.local_key.clone()).await?;
     Ok(())
 }
 
@@ -1083,7 +1086,9 @@ async fn the_local_server_answers_only_a_browser_opened_with_the_agents_link() -
     let url = agent.local_url().unwrap();
     let own = url.strip_prefix("http://").and_then(|u| u.split(':').next()).unwrap().to_string();
     assert!(own.ends_with(".localhost"), "{url}");
-    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).resolve(&own, local).build()?;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser =
+        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).resolve(&own, local).build()?;
     let first = browser.get(&url).send().await?;
     assert_eq!(first.status(), 303);
     assert_eq!(first.headers()["location"], "/");
@@ -1104,15 +1109,47 @@ async fn the_local_server_answers_only_a_browser_opened_with_the_agents_link() -
     let odd = browser.get(format!("http://{own}:{}//evil.example/?tablet={}", local.port(), agent.shared.local_key)).send().await?;
     assert_eq!(odd.headers()["location"], "/evil.example/");
 
-    // The same link, and the same cookie, after the agent restarts.
+    // While the agent is down, another program of the tablet takes its
+    // port, and the tab the browser restores sends it the cookie…
+    let old_key = agent.shared.local_key.clone();
     drop(agent);
+    let impostor = loop {
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(l) => break l,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await, // the agent's listener is going
+        }
+    };
+    let capture = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut conn, _) = impostor.accept().await?;
+        let mut seen = vec![0u8; 8192];
+        let n = conn.read(&mut seen).await?;
+        conn.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await?;
+        anyhow::Ok(String::from_utf8_lossy(&seen[..n]).into_owned())
+    });
+    let restored_tab = reqwest::Client::builder().cookie_provider(jar).resolve(&own, local).build()?;
+    restored_tab.get(format!("http://{own}:{}/", local.port())).send().await?;
+    let captured = capture.await??;
+    assert!(captured.contains(&old_key), "the cookie went to whoever held the port");
+    // …but the agent, started again (with its PIN), has a key of its own:
+    // the one captured opens nothing, as a cookie, a bearer or a link, and
+    // the new link has a host name of its own, so the old cookie is not
+    // even sent to it.
     let again = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
-    let port = again.local_addr.unwrap().port();
-    assert_eq!(again.local_url().unwrap(), url.replace(&format!(":{}/", local.port()), &format!(":{port}/")));
-    let fresh = reqwest::Client::builder().cookie_store(true).resolve(&own, again.local_addr.unwrap()).build()?;
-    assert_eq!(fresh.get(format!("http://{own}:{port}/api/session")).send().await?.status(), 401, "a browser without the cookie");
-    // (The URL's port is used, whatever port `resolve` was given.)
-    assert_eq!(browser.get(format!("http://{own}:{port}/api/session")).send().await?.status(), 200, "the browser with it");
+    let at = again.local_addr.unwrap();
+    let new_url = again.local_url().unwrap();
+    assert!(!new_url.contains(&old_key) && !new_url.contains(&own), "{new_url}");
+    assert!(!cache.path().join("browser.key").exists(), "the key is kept on no disk");
+    let new_own = new_url.strip_prefix("http://").and_then(|u| u.split(':').next()).unwrap().to_string();
+    let replay = reqwest::Client::builder().resolve(&new_own, at).redirect(reqwest::redirect::Policy::none()).build()?;
+    let as_cookie = replay.get(format!("http://{new_own}:{}/api/session", at.port())).header("cookie", format!("gavel_tablet={old_key}"));
+    assert_eq!(as_cookie.send().await?.status(), 401, "the captured key as a cookie");
+    assert_eq!(tablet_client(&old_key).get(format!("http://{at}/api/session")).send().await?.status(), 401, "as a bearer");
+    assert_eq!(replay.get(format!("http://{at}/?tablet={old_key}")).send().await?.status(), 401, "as the link");
+    // The new link works as the first did.
+    let browser = reqwest::Client::builder().cookie_store(true).resolve(&new_own, at).build()?;
+    assert_eq!(browser.get(&new_url).send().await?.status(), 200);
+    assert_eq!(browser.get(format!("http://{new_own}:{}/api/session", at.port())).send().await?.status(), 200);
     Ok(())
 }
 

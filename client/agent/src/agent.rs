@@ -312,7 +312,8 @@ async fn lock_cache(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 
 impl Agent {
     /// The link that opens the meeting in the tablet's browser: it gives the
-    /// browser its key, kept as a cookie (the link works again after a restart).
+    /// browser its key, kept as a cookie while this agent runs (a restarted
+    /// agent gives a new link: see `browser_key`).
     ///
     /// Its host is a name of this agent's own under `localhost` (browsers
     /// take any `*.localhost` for loopback): cookies are kept per host name,
@@ -397,7 +398,7 @@ impl Agent {
         };
         let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
         cache.sweep();
-        let local_key = browser_key(&opts.cache_dir)?;
+        let local_key = browser_key(&opts.cache_dir);
         if fresh {
             // A cache from before encryption (or half made): nothing of it is kept.
             cache.wipe()?;
@@ -1251,8 +1252,9 @@ async fn only_this_tablet(State(shared): State<Arc<Shared>>, req: Request, next:
 /// The query parameter and the cookie that carry the browser's key.
 const KEY_PARAM: &str = "tablet";
 const KEY_COOKIE: &str = "gavel_tablet";
-/// Where the browser's key is kept, in the cache directory.
-const BROWSER_KEY_FILE: &str = "browser.key";
+/// Where agents before this one kept the browser's key, in the cache
+/// directory; removed at start.
+const OLD_BROWSER_KEY_FILE: &str = "browser.key";
 
 /// The agent's own host name, from its key: unknown to other programs, so
 /// no other server on the tablet is sent the browser's cookie.
@@ -1274,27 +1276,19 @@ fn not_this_browser() -> Response {
     (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
-/// The browser's key: made once per cache directory (so the browser's
-/// cookie still works after the agent restarts), readable by its owner only.
-fn browser_key(dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = dir.join(BROWSER_KEY_FILE);
-    if let Ok(k) = std::fs::read_to_string(&path) {
-        let k = k.trim();
-        if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(k.to_string());
-        }
-    }
-    let key = hex::encode(rand::random::<[u8; 32]>());
-    let tmp = path.with_extension("tmp");
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-    let mut f = open.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::io::Write::write_all(&mut f, key.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(key)
+/// The browser's key: new at every start of the agent, and kept nowhere
+/// but in its memory.
+///
+/// While the agent is down, its port is free, and any program of the
+/// tablet may take it: a browser tab restored then would send that program
+/// its cookie. A key that outlived the agent would be captured that way
+/// and open the delegate's documents and ballots to the program once the
+/// agent was back. A restart already asks for the PIN, and then gives a new
+/// link; the old key (and its host name) open nothing.
+fn browser_key(dir: &std::path::Path) -> String {
+    // An earlier agent kept its key on disk: it must not stay usable.
+    let _ = std::fs::remove_file(dir.join(OLD_BROWSER_KEY_FILE));
+    hex::encode(rand::random::<[u8; 32]>())
 }
 
 fn offline_response() -> Response {
