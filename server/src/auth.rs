@@ -165,13 +165,17 @@ pub async fn create_display_code(db: &Db, meeting: MeetingId) -> Result<String> 
 /// token. A code works once.
 pub async fn redeem_display_code(db: &Db, code: &str) -> Result<(MeetingId, String)> {
     let code = code.trim().to_uppercase();
+    // Spent and exchanged in one transaction: a session that could not be
+    // written (a busy database, the room stopped) leaves the code usable.
+    let mut tx = db.begin().await?;
     let row = sqlx::query("DELETE FROM display_codes WHERE code_hash = ? RETURNING meeting_id, expires_at")
         .bind(token_hash(&code))
-        .fetch_optional(db)
+        .fetch_optional(&mut *tx)
         .await?;
-    let Some(row) = row else { return Err(Error::BadCredentials) };
+    let Some(row) = row else { return Err(Error::BadDisplayCode) };
     if parse_ts(row.get("expires_at"))? < now() {
-        return Err(Error::BadCredentials);
+        tx.commit().await?; // an expired code goes, as it would anyway
+        return Err(Error::BadDisplayCode);
     }
     let meeting = MeetingId(row.get("meeting_id"));
     let bytes: [u8; 32] = rand::rng().random();
@@ -182,8 +186,9 @@ pub async fn redeem_display_code(db: &Db, code: &str) -> Result<(MeetingId, Stri
         .bind(meeting.0)
         .bind(ts(created))
         .bind(ts(created + DISPLAY_SESSION_TTL))
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok((meeting, token))
 }
 

@@ -155,6 +155,11 @@ impl Store {
             None => {
                 let (sha, tmp) = (sha256.to_string(), self.tmp.join(format!("cdc-{}", hex::encode(rand::random::<[u8; 8]>()))));
 
+                let missing = !tokio::fs::try_exists(&path).await.unwrap_or(true);
+                if missing {
+                    tracing::error!(%sha256, path = %path.display(), "a document's file is missing from the room's disk");
+                    return Err(Error::FileMissing);
+                }
                 tokio::task::spawn_blocking(move || -> anyhow::Result<Manifest> {
                     let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
                     let chunks = gavel_shared::pack::chunk_reader(file)?;
@@ -488,7 +493,8 @@ pub async fn download(
             .await
             .map_err(|e| Error::Internal(e.into()))?;
         if served.status() == StatusCode::NOT_FOUND {
-            return Err(Error::Internal(anyhow::anyhow!("document {} content missing at {}", document.id, path.display())));
+            tracing::error!(document = %document.id, path = %path.display(), "a document's file is missing from the room's disk");
+            return Err(Error::FileMissing);
         }
         // Each piece is sent only while the reader may still read the
         // document and is still signed in: taken away mid-way, or their

@@ -18,6 +18,8 @@ pub enum Error {
     Unauthorized,
     #[error("wrong meeting, participant or PIN")]
     BadCredentials,
+    #[error("this display code is wrong, expired or already used: ask the secretary for a new one")]
+    BadDisplayCode,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
@@ -48,14 +50,39 @@ pub enum Error {
     RateLimited,
     #[error("{0}")]
     Unstampable(String),
+    #[error("the room's disk is full: nothing was saved; free space on the room's machine, then try again")]
+    DiskFull,
+    /// A document's content is gone from the room's disk (deleted by hand,
+    /// a disk restored without it): the same words on every transport.
+    #[error("the room no longer has this document's file: the secretary must upload it again")]
+    FileMissing,
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        if e.chain().any(is_disk_full) { Error::DiskFull } else { Error::Internal(e) }
+    }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        if is_busy(&e) { Error::Busy } else { Error::Internal(e.into()) }
+        if is_busy(&e) { Error::Busy } else { anyhow::Error::from(e).into() }
     }
+}
+
+/// The disk (or the account's quota) is full: the system's `ENOSPC`, or
+/// SQLite's `SQLITE_FULL` (13), wherever in a chain of causes. Said as
+/// such, not as "the server failed, try again", which would fail the same way.
+fn is_disk_full(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        return matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
+    }
+    if let Some(sqlx::Error::Database(d)) = cause.downcast_ref::<sqlx::Error>() {
+        return d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 13);
+    }
+    false
 }
 
 /// The database stayed locked past its busy timeout (another writer held
@@ -83,7 +110,7 @@ impl From<axum::extract::rejection::QueryRejection> for Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Internal(e.into())
+        anyhow::Error::from(e).into()
     }
 }
 
@@ -98,6 +125,7 @@ impl Error {
         match self {
             Error::Unauthorized => "unauthorized",
             Error::BadCredentials => "bad_credentials",
+            Error::BadDisplayCode => "bad_display_code",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Rule(e) => e.code(),
@@ -112,6 +140,8 @@ impl Error {
             Error::TooManyConnections => "too_many_connections",
             Error::RateLimited => "rate_limited",
             Error::Unstampable(_) => "unstampable",
+            Error::DiskFull => "disk_full",
+            Error::FileMissing => "file_missing",
             Error::Internal(_) => "internal",
         }
     }
@@ -119,7 +149,7 @@ impl Error {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthorized | Error::BadCredentials | Error::Revoked => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::BadCredentials | Error::BadDisplayCode | Error::Revoked => StatusCode::UNAUTHORIZED,
             Error::TooManyAttempts { .. } | Error::TooManyConnections | Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::SignInLocked => StatusCode::LOCKED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -136,6 +166,8 @@ impl Error {
             Error::NotAPdf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unavailable | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unstampable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+            Error::FileMissing => StatusCode::GONE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

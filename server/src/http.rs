@@ -33,7 +33,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meetings/{id}/events", get(meeting_events))
         .route("/api/meetings/{id}/commands", post(command))
         .route("/api/meetings/{id}/participants/import", post(import_participants))
-        .route("/api/meetings/{id}/items/{item}/documents", post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route(
+            "/api/meetings/{id}/items/{item}/documents",
+            post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)).layer(axum::middleware::map_response(close_after_refusal)),
+        )
         .route("/api/meetings/{id}/documents/{doc}", get(documents::download))
         .route("/api/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/api/staff/session", post(staff_sign_in))
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/staff", get(list_staff).post(create_staff))
         .route("/ws", get(ws::handler))
         .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
         // The API's answers carry a meeting's state, titles, minutes and
         // records: kept by no browser or proxy, unless the answer says
         // otherwise itself (a public document may be revalidated). Not the
@@ -78,14 +82,47 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::BytesRejection(_)) => Err(Error::TooLarge { limit: MAX_JSON_BODY as u64 }),
+            Err(JsonRejection::BytesRejection(e)) => Err(body_refused(&e)),
             Err(e) => Err(Error::bad_request("malformed_json", e.body_text())),
         }
     }
 }
 
+/// A body that could not be read: over the limit, or cut short (the
+/// connection broke, or stalled past the body timeout). Only the first is
+/// "too large": told so, a secretary whose Wi-Fi dropped would shrink a
+/// file that was never the problem.
+fn body_refused(e: &axum::extract::rejection::BytesRejection) -> Error {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge { limit: MAX_JSON_BODY as u64 }
+    } else {
+        Error::bad_request(
+            "incomplete_body",
+            "the request did not arrive whole (the connection broke or stalled): nothing was saved; send it again",
+        )
+    }
+}
+
 async fn api_not_found() -> Error {
     Error::NotFound("API route")
+}
+
+/// An upload refused (too large, not a PDF, a full disk) is answered before
+/// its body is read to the end, and the connection is then closed: said in
+/// the answer (`Connection: close`), so that no client sends its next
+/// request on a connection the room has stopped reading.
+async fn close_after_refusal(mut r: Response) -> Response {
+    if r.status().is_client_error() || r.status().is_server_error() {
+        r.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// A method the address does not take: said as JSON, like any refusal
+/// (axum's own answer has an empty body).
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let body = crate::error::ErrorBody { code: "method_not_allowed", message: format!("this address does not take {method}") };
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
 /// `Path`, with a malformed id answered `{code, message}` like every other
@@ -309,7 +346,7 @@ async fn import_participants(
     let id = MeetingId(id);
     require_member(&actor, id)?;
     // Over the limit: said with it, as JSON, like any refusal.
-    let body = body.map_err(|_| Error::TooLarge { limit: MAX_JSON_BODY as u64 })?;
+    let body = body.map_err(|e| body_refused(&e))?;
     let participants = parse_participants_csv(&csv_text(&body)?)?;
     let handle = app.meetings.get(id).await?;
     Ok(Json(handle.execute(actor, &idempotency_key(&headers), Op::Command(Command::AddParticipants { participants })).await?))
@@ -373,9 +410,15 @@ pub fn parse_participants_csv(text: &str) -> Result<Vec<NewParticipant>> {
     let member_col = column(&["member", "thanh-vien"]);
     let voting_col = column(&["voting", "bieu-quyet", "quyen-bieu-quyet"]);
     let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| Error::bad_request("bad_csv", format!("line {line}: {e}")))?;
+    for record in reader.records() {
+        // The line in the file, as a spreadsheet numbers it: blank lines
+        // are skipped and a quoted cell may hold several (Alt+Enter in
+        // Excel), so the record's count is not it.
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::bad_request("bad_csv", format!("line {line}: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
         let name = get(Some(name_col));
         if name.trim().is_empty() {
@@ -703,6 +746,9 @@ mod tests {
         let err = parse_participants_csv("name,role\nAn,king\n").unwrap_err();
         assert_eq!(err.code(), "bad_csv");
         assert!(err.to_string().contains("line 2"), "{err}");
+        // Blank lines and a cell of two lines (Alt+Enter in Excel) count as the file's lines.
+        let err = parse_participants_csv("name;position;role\n\nAn;\"Phó Chủ tịch\nUBND xã\";delegate\nBình;;king\n").unwrap_err();
+        assert!(err.to_string().contains("line 5"), "{err}");
         assert_eq!(parse_participants_csv("role\nchair\n").unwrap_err().code(), "bad_csv");
         assert_eq!(parse_participants_csv("name\n").unwrap_err().code(), "bad_csv");
     }

@@ -97,7 +97,15 @@ impl PdfWorker {
     }
 
     async fn run(&self, pdf: &Path, line: Option<&str>) -> Result<Vec<u8>> {
-        let limits = Limits::for_size(tokio::fs::metadata(pdf).await?.len());
+        let size = match tokio::fs::metadata(pdf).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::error!(path = %pdf.display(), "a document's file is missing from the room's disk");
+                return Err(Error::FileMissing);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let limits = Limits::for_size(size);
         let _slot = self.slots.acquire().await.map_err(|e| Error::Internal(e.into()))?;
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.arg(SUBCOMMAND).arg(pdf);

@@ -420,8 +420,8 @@ async fn request_stream(app: AppState, router: axum::Router, peer: SocketAddr, m
                     Ok(f) => f,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         tracing::error!(document = %doc.id, sha256 = %m.sha256, "a document's file is missing from the room's disk");
-                        let message = "the room no longer has this document's file: the secretary must upload it again".to_string();
-                        return reply(&mut send, &StreamReply::Error { code: "file_missing".into(), message }).await;
+                        let e = Error::FileMissing;
+                        return reply(&mut send, &StreamReply::Error { code: e.code().into(), message: e.public_message() }).await;
                     }
                     Err(e) => return Err(e.into()),
                 };

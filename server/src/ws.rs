@@ -126,14 +126,20 @@ async fn connection(
     let (out, outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let delivery = tokio::spawn(session::deliver(app.clone(), outbox, Outlet(sink)));
     // Text messages go to the session; pings are answered by the library.
-    let inbound =
-        stream.take_while(|m| futures_util::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_))))).filter_map(|m| {
-            futures_util::future::ready(match m {
-                Ok(Message::Text(t)) => Some(Inbound::Text(t.to_string())),
-                Ok(Message::Binary(_)) => Some(Inbound::Binary),
-                _ => None,
-            })
-        });
+    // A frame or message over the limit is refused by the library as it is
+    // announced: said to the client as over QUIC (then the session closes
+    // with 1009), instead of the socket simply dropping.
+    let inbound = stream
+        .map(|m| match m {
+            Ok(Message::Text(t)) => Some(Some(Inbound::Text(t.to_string()))),
+            Ok(Message::Binary(_)) => Some(Some(Inbound::Binary)),
+            Ok(Message::Close(_)) => None,
+            Ok(_) => Some(None),
+            Err(tokio_tungstenite::tungstenite::Error::Capacity(_)) => Some(Some(Inbound::TooLarge { limit: MAX_FRAME })),
+            Err(_) => None,
+        })
+        .take_while(|m| futures_util::future::ready(m.is_some()))
+        .filter_map(|m| futures_util::future::ready(m.flatten()));
     session::run(app, Some(actor), peer, Box::pin(inbound), out).await;
     let _ = delivery.await;
 }

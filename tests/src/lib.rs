@@ -394,6 +394,18 @@ impl Ws {
         }
     }
 
+    /// Reads until the server closes the socket: the code of its close
+    /// frame, or `None` when it closed without one.
+    pub async fn close_code(&mut self) -> anyhow::Result<Option<u16>> {
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next()).await.context("timed out waiting for the close")? {
+                None | Some(Err(_)) => return Ok(None),
+                Some(Ok(Message::Close(frame))) => return Ok(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// The next message that is not an event or a snapshot (those are
     /// recorded): an answer to what this client sent.
     pub async fn reply(&mut self) -> anyhow::Result<ServerMessage> {
@@ -934,12 +946,27 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`], with the server's log (stderr, at
     /// `RUST_LOG=debug`) written to `log`.
     pub async fn start_logging(data_dir: &Path, args: &[&str], log: Option<&Path>) -> anyhow::Result<ServerProcess> {
+        Self::spawn(tokio::process::Command::new(server_binary()?), data_dir, args, log).await
+    }
+
+    /// Like [`ServerProcess::start`], with `data_dir` an empty file system
+    /// of `bytes` of its own ([`on_small_disk`]): a room whose disk fills.
+    pub async fn start_on_small_disk(data_dir: &Path, bytes: u64, args: &[&str]) -> anyhow::Result<ServerProcess> {
+        Self::spawn(on_small_disk(data_dir, bytes, &server_binary()?).into(), data_dir, args, None).await
+    }
+
+    async fn spawn(
+        mut command: tokio::process::Command,
+        data_dir: &Path,
+        args: &[&str],
+        log: Option<&Path>,
+    ) -> anyhow::Result<ServerProcess> {
         use tokio::io::AsyncBufReadExt;
         let stderr = match log {
             Some(path) => std::process::Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
             None => std::process::Stdio::null(),
         };
-        let mut child = tokio::process::Command::new(server_binary()?)
+        let mut child = command
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--no-mdns"])

@@ -518,6 +518,24 @@ async fn slow_http_clients_are_cut_off_and_lose_nothing_while_others_are_served(
     }
     let answer = read_until_closed(&mut steady, Duration::from_secs(10)).await.context("a slow upload")?;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    // A list of participants, and a command, that stop halfway: said to be
+    // cut short, not too large (a secretary told so would shrink a file
+    // that was never the problem), and nothing of them is kept.
+    let before = s.admin.state(s.meeting).await?;
+    let import = format!("/api/meetings/{}/participants/import", s.meeting);
+    let command = format!("/api/meetings/{}/commands", s.meeting);
+    for (path, kind, start) in [(&import, "text/csv", "Họ và tên;Vai trò\nNguyễn Văn A"), (&command, "application/json", "{\"key\":")]
+    {
+        let mut cut = tokio::net::TcpStream::connect(server.addr).await?;
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: {kind}\r\nContent-Length: 1000\r\n\r\n{start}"
+        );
+        cut.write_all(request.as_bytes()).await?;
+        let answer = read_until_closed(&mut cut, Duration::from_secs(10)).await.context("a stalled body")?;
+        assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("incomplete_body"), "{path}: {answer}");
+    }
+    assert_eq!(s.admin.state(s.meeting).await?, before, "nothing recorded");
     Ok(())
 }
 
@@ -1191,5 +1209,53 @@ async fn the_data_directory_is_closed_to_other_accounts() -> anyhow::Result<()> 
     let server = TestServer::start_in(&shared, |_| {}).await?;
     assert_eq!(std::fs::metadata(&shared)?.permissions().mode() & 0o777, 0o755);
     server.stop().await?;
+    Ok(())
+}
+
+/// A document's file gone from the room's disk (deleted by hand, a disk
+/// restored without it): every way of reading it says so in the same words
+/// (`file_missing`), where HTTP and the manifest over QUIC answered
+/// "internal error, try again", which fails the same way each time.
+#[tokio::test]
+async fn a_document_whose_file_is_gone_is_said_so_on_every_path() -> anyhow::Result<()> {
+    use gavel_agent::link::{open_request, read_reply};
+    use gavel_shared::pack::{StreamReply, StreamRequest};
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let public = s.upload_document("Công khai.pdf", tiny_pdf("cong khai"), &[]).await?;
+    let members = s.upload_document("Nội bộ.pdf", tiny_pdf("noi bo"), &[("confidentiality", "members")]).await?;
+    for doc in [&public, &members] {
+        let documents = server.data_dir.join("documents");
+        for name in [doc.sha256.clone(), format!("{}.chunks.json", doc.sha256)] {
+            let _ = std::fs::remove_file(documents.join(name));
+        }
+    }
+    let reader = s.sign_in(&s.voters[0]).await?;
+    let token = reader.token.clone().context("a token")?;
+    let q = QuicClient::connect(server.quic_addr, &server.fingerprint, b"gavel/1").await?;
+    for doc in [&public, &members] {
+        let a = reader.get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).await?;
+        assert_eq!((a.status, a.code()), (410, "file_missing"), "{}: {a:?}", doc.title);
+        // Over QUIC: the manifest (the room may still hold it in memory),
+        // then the chunks, which the file must give.
+        let (_send, mut recv) =
+            open_request(&q.link.connection, &StreamRequest::Manifest { token: token.clone(), meeting: s.meeting, document: doc.id })
+                .await?;
+        let code = match read_reply(&mut recv).await? {
+            StreamReply::Error { code, .. } => code,
+            StreamReply::Manifest { manifest } => {
+                let indices = (0..manifest.chunks.len() as u32).collect();
+                let chunks =
+                    StreamRequest::Chunks { token: token.clone(), meeting: s.meeting, document: doc.id, sha256: manifest.sha256, indices };
+                let (_send, mut recv) = open_request(&q.link.connection, &chunks).await?;
+                match read_reply(&mut recv).await? {
+                    StreamReply::Error { code, .. } => code,
+                    other => anyhow::bail!("{}: {other:?}", doc.title),
+                }
+            }
+            other => anyhow::bail!("{}: {other:?}", doc.title),
+        };
+        assert_eq!(code, "file_missing", "{}", doc.title);
+    }
     Ok(())
 }

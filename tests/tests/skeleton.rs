@@ -352,6 +352,25 @@ async fn a_fake_pdf_and_an_oversized_upload_are_refused_and_change_nothing() -> 
     Ok(())
 }
 
+/// The room's disk fills during an upload: the secretary is told so (not
+/// "the server failed, try again", which fails the same way), nothing is
+/// recorded, and the space the upload took is given back.
+#[tokio::test]
+async fn an_upload_that_fills_the_rooms_disk_is_said_so_and_changes_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::start_on_small_disk(dir.path(), 8 * 1024 * 1024, &[]).await?;
+    let s = Assembly::build(&format!("http://{}", server.addr), 1).await?;
+    let before = s.admin.state(s.meeting).await?;
+    let full = s.admin.upload(s.meeting, s.item, "Báo cáo lớn.pdf", pack_pdf(12, 1024 * 1024, 7, None), &[]).await?;
+    assert_eq!((full.status, full.code()), (507, "disk_full"), "{full:?}");
+    assert!(full.body["message"].as_str().is_some_and(|m| m.contains("disk is full")), "{full:?}");
+    assert_eq!(s.admin.state(s.meeting).await?, before, "nothing recorded");
+    // What it took is free again: a smaller document goes in.
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 512 * 1024, 8, None), &[]).await?;
+    assert_eq!(s.admin.state(s.meeting).await?.documents.len(), 1, "{doc:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_on() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -371,6 +390,15 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
         ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
         other => anyhow::bail!("{other:?}"),
     }
+    // A message past what the socket reads at all (4 MiB): said as over
+    // QUIC, then closed with 1009; before, the socket dropped unexplained.
+    let mut huge = s.ws_as(&server, Role::Delegate, 1, None).await?;
+    let _ = huge.send_text(format!(r#"{{"type":"ping","nonce":2,"pad":"{}"}}"#, "x".repeat(5 * 1024 * 1024))).await;
+    match huge.reply().await? {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "message_too_large"),
+        other => anyhow::bail!("{other:?}"),
+    }
+    assert_eq!(huge.close_code().await?, Some(1009));
     // A known command with a field of the wrong kind: refused under its key,
     // so whoever waits on that key hears back (before, the error named no key).
     chair.send_text(r#"{"type":"command","key":"bad","command":{"type":"go_to_item","item":"the second"}}"#.into()).await?;
@@ -436,6 +464,15 @@ async fn sign_in_is_checked_and_errors_are_json_with_a_code() -> anyhow::Result<
     assert_eq!((a.status, a.code()), (400, "malformed_json"));
     let a = server.client().get("/api/nothing-here").await?;
     assert_eq!((a.status, a.code()), (404, "not_found"));
+    // A method an address does not take: said as JSON too (axum's own
+    // answer had an empty body, which the web UI could not read).
+    let raw = reqwest::Client::new();
+    for (method, path) in [(reqwest::Method::PUT, "/api/meetings"), (reqwest::Method::DELETE, "/api/nothing-here")] {
+        let r = raw.request(method.clone(), server.url(path)).send().await?;
+        assert_eq!(r.status(), 405, "{method} {path}");
+        let body: serde_json::Value = r.json().await?;
+        assert_eq!(body["code"], "method_not_allowed", "{method} {path}: {body}");
+    }
     // The cookie works for HTTP like the bearer token.
     let mut browser = server.client();
     browser.sign_in(s.meeting, id, &pin).await?;

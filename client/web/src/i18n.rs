@@ -45,6 +45,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("pack.held", "Tài liệu trên máy", "Documents on this tablet"),
     ("pack.problem", "Máy tính bảng không lưu được tài liệu", "This tablet cannot keep the documents"),
     (
+        "link.refused",
+        "Phòng họp không nhận máy tính bảng này (đang hiện những gì máy đã lưu; hãy báo thư ký hoặc kỹ thuật viên)",
+        "The room refuses this tablet (showing what it keeps; tell the secretary or the technician)",
+    ),
+    (
         "pack.not_given",
         "Máy tính bảng chưa nhận được tài liệu này từ phòng họp",
         "This tablet has not been given this document by the room",
@@ -341,6 +346,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("done", "Đã lưu", "Saved"),
     ("err.unauthorized", "Hãy đăng nhập.", "Please sign in."),
     ("err.bad_credentials", "Sai mã PIN hoặc tên đăng nhập.", "Wrong PIN or user name."),
+    (
+        "err.bad_display_code",
+        "Mã màn hình không đúng, đã hết hạn hoặc đã dùng: hãy xin thư ký mã mới.",
+        "This display code is wrong, expired or already used: ask the secretary for a new one.",
+    ),
     ("err.forbidden", "Bạn không có quyền làm việc này.", "You may not do this."),
     ("err.wrong_status", "Không thể làm việc này ở trạng thái hiện tại của cuộc họp.", "Not possible in the meeting's current state."),
     ("err.not_found", "Không tìm thấy.", "Not found."),
@@ -362,6 +372,16 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("err.too_large", "Tệp quá lớn.", "The file is too large."),
     ("err.too_large_limit", "Tệp quá lớn: tối đa", "The file is too large: at most"),
     ("err.bad_csv", "Tệp CSV có lỗi.", "The CSV file has an error."),
+    (
+        "err.disk_full",
+        "Ổ đĩa của máy chủ phòng họp đã đầy; việc vừa làm chưa được ghi. Hãy báo kỹ thuật viên giải phóng dung lượng rồi thử lại.",
+        "The room's disk is full; nothing was saved. Ask the technician to free space, then try again.",
+    ),
+    (
+        "err.incomplete_body",
+        "Dữ liệu gửi lên bị ngắt giữa chừng (mạng chập chờn); chưa có gì được ghi. Hãy gửi lại.",
+        "What was sent was cut short (the network dropped); nothing was saved. Send it again.",
+    ),
     ("err.network", "Lỗi mạng.", "Network error."),
     (
         "err.internal",
@@ -439,6 +459,7 @@ const TABLE: &[(&str, &str, &str)] = &[
 const WHOLE: &[&str] = &[
     "unauthorized",
     "bad_credentials",
+    "bad_display_code",
     "forbidden",
     "wrong_status",
     "not_found",
@@ -456,6 +477,8 @@ const WHOLE: &[&str] = &[
     "tablet_assigned",
     "unstampable",
     "file_missing",
+    "disk_full",
+    "incomplete_body",
     "weak_password",
     "bad_upload",
     "stale_version",
