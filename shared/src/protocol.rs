@@ -640,7 +640,14 @@ pub enum ServerMessage {
     /// reaches the room now. While it does not, the browser shows the last
     /// known state and the cached documents, and commands are refused
     /// with `offline`.
-    RoomLink { online: bool },
+    RoomLink {
+        online: bool,
+        /// Why the room refuses this tablet, while it does (a new
+        /// certificate, a locked sign-in, another version): someone must
+        /// act, and meanwhile the tablet shows what it keeps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
     /// Sent by a tablet agent to the tablet's browser only: how many of the
     /// documents the participant may read the tablet holds, and, when it
     /// cannot keep them (its storage is full or failing), why; and the

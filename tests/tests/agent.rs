@@ -1363,3 +1363,142 @@ async fn a_document_relayed_before_it_is_kept_is_not_kept_by_the_browser() -> an
     assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
     Ok(())
 }
+
+/// The room's sessions last `--session-hours`, and a tablet's link outlives
+/// them when the Wi-Fi holds (a meeting over two days, the tablets left on).
+/// The link itself needs no new sign-in, but each document and each request
+/// relayed to the room does: the agent signs in again with its PIN when the
+/// room says the session ended, instead of being refused from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ends_while_the_link_holds_is_signed_in_again() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    // The staff's sessions, made before, keep their hours; the tablet's are short.
+    let addrs = server.addrs();
+    server.stop().await?;
+    let hours = 6;
+    let server = TestServer::start_in(data.path(), |c| {
+        (c.quic, c.http) = addrs;
+        c.session_ttl = time::Duration::seconds(hours);
+    })
+    .await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    let links = || agent.shared.links_made.load(std::sync::atomic::Ordering::Relaxed);
+    let first = links();
+
+    // Past the session's end, a document added is fetched…
+    tokio::time::sleep(Duration::from_secs(hours as u64 + 1)).await;
+    let added = s.upload_document("Phụ lục.pdf", pack_pdf(3, 16 * 1024, 5, None), &[]).await?;
+    until("the document added after the session ended is cached", LONG, || {
+        agent.shared.progress.borrow().docs_total == 2 && complete(&agent)
+    })
+    .await?;
+    assert!(links() > first, "on a new link, signed in again");
+    let local = agent.local_addr.unwrap();
+    let http = tablet_client(&agent.shared.local_key);
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, added.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sha256_hex(&r.bytes().await?), added.sha256);
+
+    // …and, past the new session's end too, what the browser asks the room
+    // through the agent is answered (after a new sign-in), not refused.
+    let second = links();
+    tokio::time::sleep(Duration::from_secs(hours as u64 + 1)).await;
+    let r = http.get(format!("http://{local}/api/session")).send().await?;
+    let status = r.status();
+    let body = r.text().await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body)?["name"], "Đại biểu 0000", "{body}");
+    assert!(links() > second, "signed in again");
+    Ok(())
+}
+
+/// A power cut just after a tablet's first join can leave the file that
+/// holds its cache's key empty. The agent then starts the cache again
+/// (nothing kept could be opened without the key) instead of refusing to
+/// start until someone deletes the cache by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_cache_key_was_cut_short_starts_its_cache_again() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    drop(agent);
+    for cut in [0, 40] {
+        let key = cache.path().join("key.json");
+        let whole = std::fs::read(&key)?;
+        std::fs::write(&key, &whole[..cut])?;
+        let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+        until("the pack is cached again", LONG, || complete(&agent)).await?;
+        let fetched = agent.shared.totals.lock().unwrap().chunks_fetched;
+        assert!(fetched > 0, "fetched again under a new key, after a key cut at {cut} bytes");
+        let r = tablet_client(&agent.shared.local_key)
+            .get(format!("http://{}/api/meetings/{}/documents/{}", agent.local_addr.unwrap(), s.meeting, doc.id))
+            .send()
+            .await?;
+        assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256);
+    }
+    Ok(())
+}
+
+/// The room answers with another certificate (its data directory was
+/// replaced, or another machine took its address): the agent is refused
+/// until someone acts. It goes on serving what the tablet keeps, tells the
+/// tablet's browser why, and follows the right room when it is back; before,
+/// it stopped, and the documents and agenda with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    let local = agent.local_addr.unwrap();
+    let http = tablet_client(&agent.shared.local_key);
+    let mut ws = Ws::connect(local, Some(&agent.shared.local_key)).await?;
+    ws.hello(s.meeting, None).await?;
+    /// The agent's next word on the room's link, with or without a refusal.
+    async fn room_link(ws: &mut Ws, refused: bool) -> anyhow::Result<(bool, Option<String>)> {
+        loop {
+            if let ServerMessage::RoomLink { online, refused: why } = ws.recv().await?
+                && why.is_some() == refused
+            {
+                return Ok((online, why));
+            }
+        }
+    }
+
+    let addrs = server.addrs();
+    server.stop().await?;
+    let elsewhere = tempfile::tempdir()?;
+    let other = TestServer::start_again(elsewhere.path(), addrs).await?;
+    until("the agent says the room refuses it", LONG, || agent.shared.stuck.borrow().is_some() || agent.shared.fatal.borrow().is_some())
+        .await?;
+    assert_eq!(agent.shared.fatal.borrow().clone(), None, "the agent gave up");
+    let why = agent.shared.stuck.borrow().clone().unwrap();
+    assert!(why.contains("not the one pinned"), "{why}");
+    let (online, told) = room_link(&mut ws, true).await?;
+    assert!(!online && told.as_deref() == Some(why.as_str()), "{told:?}");
+    let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256, "the document kept, still served");
+    let status: serde_json::Value = http.get(format!("http://{local}/api/agent")).send().await?.json().await?;
+    assert_eq!(status["refused"].as_str(), Some(why.as_str()));
+
+    // The right room back at its address: followed again, the refusal over.
+    other.stop().await?;
+    let _server = TestServer::start_again(data.path(), addrs).await?;
+    until("the agent links up again", LONG, || agent.shared.link.borrow().is_some()).await?;
+    assert_eq!(agent.shared.stuck.borrow().clone(), None);
+    let (online, _) = room_link(&mut ws, false).await?;
+    assert!(online);
+    Ok(())
+}

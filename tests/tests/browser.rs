@@ -1720,6 +1720,7 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
         })
     };
     until("the PDF viewer is kept", WAIT, viewer_kept).await?;
+    let addrs = server.addrs();
     server.stop().await?;
     until("the agent is offline", WAIT, || agent.shared.link.borrow().is_none()).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='cached']")).await?;
@@ -1743,6 +1744,14 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     fresh.wait().at_most(WAIT).for_element(Locator::Css(&document_button(doc.id))).await?.click().await?;
     wait_text(&fresh, ".pdf-status", "Trang 1 / 3").await?;
     wait_drawn(&fresh, 1).await?;
+    // Another room (another certificate) answers at the room's address: the
+    // tablet says the room refuses it, and goes on showing what it keeps.
+    let elsewhere = tempfile::tempdir()?;
+    let _other = TestServer::start_again(elsewhere.path(), addrs).await?;
+    until("the agent is refused", Duration::from_secs(60), || agent.shared.stuck.borrow().is_some()).await?;
+    wait_text(&fresh, "#room-refused", "Phòng họp không nhận máy tính bảng này").await?;
+    wait_text(&fresh, "#room-refused", "not the one pinned").await?;
+    wait_text(&fresh, ".pdf-status", "Trang 1 / 3").await?;
     fresh.close().await?;
     Ok(())
 }

@@ -157,6 +157,73 @@ fn a_tablet_follows_its_room_to_a_new_address() -> anyhow::Result<()> {
     })
 }
 
+/// A tablet joined by the room's name (the README's usual command) is
+/// started again while the room is off (its machine not on yet, or weak
+/// Wi-Fi losing the announcements): it serves what it keeps, and follows
+/// the room once it answers, even at another address. Before, it stopped
+/// at once ("no room named … answered"), its documents out of reach.
+#[test]
+fn a_tablet_joined_by_name_starts_while_its_room_is_off_and_follows_it_back() -> anyhow::Result<()> {
+    if in_private_network("a_tablet_joined_by_name_starts_while_its_room_is_off_and_follows_it_back")? {
+        return Ok(());
+    }
+    let on = |ip: &'static str, nic: &'static str| {
+        move |c: &mut gavel_server::Config| {
+            c.mdns = true;
+            c.mdns_interfaces = vec![nic.to_string()];
+            c.room = "Phòng họp số 4".into();
+            c.quic = format!("{ip}:0").parse().expect("an address");
+            c.http = format!("{ip}:0").parse().expect("an address");
+        }
+    };
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let server = TestServer::start_in(dir.path(), on("10.213.0.1", "lan0")).await?;
+        let mut s = Assembly::build(&server.url(""), 1).await?;
+        let doc = s.upload_document("Tờ trình.pdf", pack_pdf(3, 32 * 1024, 9, None), &[]).await?;
+        // The user's own cache directory, as without --cache.
+        let home = tempfile::tempdir()?;
+        let join = |extra: &[&str]| -> anyhow::Result<tokio::process::Command> {
+            let mut c = tokio::process::Command::new(workspace_binary("gavel-agent")?);
+            c.args(["join", "phòng họp số 4", "--discover-timeout", "3"])
+                .args(extra)
+                .env("XDG_CACHE_HOME", home.path())
+                .env("GAVEL_CODE", format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1))
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true);
+            Ok(c)
+        };
+        let prepared = join(&["--once"])?.output().await?;
+        anyhow::ensure!(prepared.status.success(), "{}", String::from_utf8_lossy(&prepared.stderr));
+        server.stop().await?;
+
+        let mut agent = join(&["--listen", "127.0.0.1:0"])?.stdout(std::process::Stdio::piped()).spawn()?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(agent.stdout.take().expect("stdout")));
+        let mut said = String::new();
+        let within = Duration::from_secs(60);
+        said_line(&mut lines, &mut said, "serving ", within).await?;
+        let serving = said.lines().find(|l| l.starts_with("serving ")).expect("the serving line").to_string();
+        let (url, key) = served_at(&serving)?;
+        let local = url.split('/').nth(2).and_then(|h| h.rsplit_once(':')).map(|(_, port)| format!("127.0.0.1:{port}")).expect("a port");
+        let r = tablet_client(&key).get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+        assert_eq!(r.status(), 200, "{said}");
+        assert_eq!(sha256_hex(&r.bytes().await?), doc.sha256, "the document kept, with the room off");
+
+        let server = TestServer::start_in(dir.path(), on("10.213.0.2", "lan1")).await?;
+        said_line(&mut lines, &mut said, "signed-in name=", within).await?;
+        s.admin.base = server.url("");
+        let item =
+            Command::AddItem {
+                title: "Khi phòng họp bật lại".into(), presenter: String::new(), summary: String::new(), position: None
+            };
+        assert_eq!(s.admin.command(s.meeting, "back", &item).await?.status, 200);
+        said_line(&mut lines, &mut said, "state seq=", within).await?;
+        agent.kill().await?;
+        server.stop().await?;
+        Ok(())
+    })
+}
+
 /// Reads the agent's lines until one contains `what`, keeping them in `said`.
 async fn said_line(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,

@@ -219,8 +219,11 @@ pub struct Shared {
     pub totals: Mutex<Totals>,
     /// How many times the link was made (1 + reconnections).
     pub links_made: std::sync::atomic::AtomicUsize,
-    /// A reason the agent gave up (wrong certificate, wrong PIN, revoked).
+    /// A reason the agent gave up (revoked; or refused with nothing kept).
     pub fatal: watch::Sender<Option<String>>,
+    /// Why the room refuses this tablet, while it does ([`Ended::Stuck`]):
+    /// what the tablet keeps is served meanwhile.
+    pub stuck: watch::Sender<Option<String>>,
     /// Who the agent signed in as.
     session: Mutex<Option<Saved>>,
     /// Snapshots and events, for the browser's sockets.
@@ -247,6 +250,9 @@ pub struct Shared {
 /// other stream on the link: agenda moves, votes, the pack. One document at
 /// a time is relayed, so one stalled answer leaves the rest of the window.
 const RELAY_STALL: Duration = Duration::from_secs(10);
+/// How long a relayed request waits for the link to sign in again after
+/// the room's session ended, before it is answered as offline.
+const RELINK_WAIT: Duration = Duration::from_secs(15);
 
 /// A browser's command waiting for the room's answer.
 struct Waiting {
@@ -394,6 +400,15 @@ impl Agent {
                     Err(e) => bail!("{}; the room could not be reached to check whether the PIN was changed: {e:#}", UnlockError::WrongPin),
                 }
             }
+            Err(UnlockError::Damaged(why)) => {
+                // Nothing kept can be opened without it: the cache starts
+                // again, rather than the agent refusing to start for good.
+                tracing::warn!(%why, "the cache key file is damaged: the documents kept are fetched again");
+                std::fs::remove_file(opts.cache_dir.join(crate::vault::KEY_FILE))?;
+                fresh = true;
+                let (dir, key) = (opts.cache_dir.clone(), pin.clone());
+                tokio::task::spawn_blocking(move || Vault::open_or_create(&dir, &key)).await??
+            }
             Err(e) => return Err(e.into()),
         };
         let cache = Cache::open(&opts.cache_dir, Arc::new(vault))?;
@@ -424,6 +439,7 @@ impl Agent {
             totals: Mutex::new(Totals::default()),
             links_made: Default::default(),
             fatal: watch::channel(None).0,
+            stuck: watch::channel(None).0,
             session: Mutex::new(saved_session),
             local: broadcast::channel(1024).0,
             outbox,
@@ -533,9 +549,21 @@ impl Shared {
 enum Ended {
     /// Try again later.
     Retry(anyhow::Error),
-    /// Do not: the room is not the pinned one, the PIN is wrong, …
+    /// The room refuses this tablet until a person acts: it is not the
+    /// pinned one (a new certificate), speaks another version, locked the
+    /// sign-in, no longer has the meeting… What the tablet keeps is still
+    /// served, and the room is tried again, less and less often (the
+    /// secretary may unlock the sign-in, the right room come back). A
+    /// tablet that keeps nothing yet gives up instead, saying why.
+    Stuck(String),
+    /// Give up: the session was revoked (what the tablet kept is deleted),
+    /// or the agent is stopping.
     Fatal(String),
 }
+
+/// How long a refused tablet waits before it tries the room again, at
+/// first and at most ([`Ended::Stuck`]).
+const STUCK_WAIT: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(120));
 
 /// Whether the room's refusal `code` passes by itself, so that the link is
 /// tried again rather than given up: a sign-in that must wait after
@@ -549,7 +577,7 @@ fn passes(code: &str) -> bool {
 /// What a refusal from the room ends the link with.
 fn refused(what: &str, code: String, message: String) -> Ended {
     let why = format!("{what}: {code}: {message}");
-    if passes(&code) { Ended::Retry(anyhow::anyhow!(why)) } else { Ended::Fatal(why) }
+    if passes(&code) { Ended::Retry(anyhow::anyhow!(why)) } else { Ended::Stuck(why) }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Ended {
@@ -568,15 +596,45 @@ async fn run_link(shared: Arc<Shared>) {
     };
     let mut backoff = Duration::from_millis(200);
     let mut looking = Rediscovery::default();
+    let mut stuck_wait = STUCK_WAIT.0;
     loop {
         let began = Instant::now();
         let links_before = shared.links_made.load(std::sync::atomic::Ordering::Relaxed);
         let ended = one_link(&shared, &endpoint).await;
         shared.link.send_replace(None);
         let was_up = shared.links_made.load(std::sync::atomic::Ordering::Relaxed) != links_before;
+        if was_up {
+            stuck_wait = STUCK_WAIT.0;
+        }
+        // With nothing kept to show, a refusal ends the agent as it did.
+        let ended = match ended {
+            Ended::Stuck(why) if shared.state.borrow().is_none() => Ended::Fatal(why),
+            e => e,
+        };
         // Commands in flight wait for the next link, which sends them again:
         // the room may have applied them, so they are not failed here.
         match ended {
+            Ended::Stuck(why) => {
+                tracing::error!(%why, ?stuck_wait, "the room refuses this tablet: serving what it keeps, and trying again later");
+                for (key, waiting) in shared.pending.lock().expect("pending").drain() {
+                    let _ = waiting.answer_to.try_send(ServerMessage::Error {
+                        key: Some(key),
+                        code: "offline".into(),
+                        message: format!("the room refuses this tablet: {why}"),
+                    });
+                }
+                shared.stuck.send_replace(Some(why));
+                if shared.opts.rediscover
+                    && let Some(moved) = looking.look(&shared).await
+                    && moved.is_ipv4() != endpoint_is_ipv4(&endpoint)
+                    && let Ok(e) = link::client_endpoint(moved)
+                {
+                    endpoint = e;
+                }
+                tokio::time::sleep(stuck_wait).await;
+                stuck_wait = (stuck_wait * 2).min(STUCK_WAIT.1);
+                continue;
+            }
             Ended::Fatal(why) => {
                 tracing::error!(%why, "giving up on the room");
                 for (key, waiting) in shared.pending.lock().expect("pending").drain() {
@@ -700,7 +758,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                     tracing::warn!(%why, "another room answers at this address: looking for this one on the LAN");
                     Ended::Retry(e)
                 }
-                Some(why) => Ended::Fatal(why),
+                Some(why) => Ended::Stuck(why),
                 None => Ended::Retry(e),
             };
         }
@@ -717,7 +775,10 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         match link::recv_msg(&mut recv).await {
             Ok(ServerMessage::SignedIn { .. }) => token = Some(s.token),
             Ok(ServerMessage::Error { code, .. }) if code == "revoked" => return Ended::Fatal(shared.forget_everything()),
-            Ok(ServerMessage::Error { code, .. }) if code == "unauthorized" => shared.save_session(None),
+            // The session ended (its hours are over): the PIN signs in
+            // again below. Who the tablet is stays saved meanwhile, so the
+            // browser still opens the meeting should that sign-in wait.
+            Ok(ServerMessage::Error { code, .. }) if code == "unauthorized" => {}
             Ok(other) => return Ended::Retry(anyhow::anyhow!("unexpected answer {other:?}")),
             Err(e) => return e.into(),
         }
@@ -726,7 +787,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Some(t) => t,
         None => {
             let Some(pin) = opts.pin.clone() else {
-                return Ended::Fatal("the session has ended and no PIN was given: join again with the PIN".into());
+                return Ended::Stuck("the session has ended and no PIN was given: join again with the PIN".into());
             };
             let sign_in = ClientMessage::SignIn { meeting: opts.meeting, participant: opts.participant, pin, remote: false };
             if let Err(e) = link::send_msg(&mut send, &sign_in).await {
@@ -781,6 +842,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Err(e) => return e.into(),
     }
     shared.links_made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.stuck.send_replace(None);
     shared.link.send_replace(Some(Online { connection, token, endpoint: endpoint.clone() }));
     // What waited for a link (unanswered on the last one, or given while
     // there was none), with the same keys. Marked online first: a command
@@ -870,7 +932,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                             return Ended::Fatal(shared.forget_everything());
                         }
                         if code == "unauthorized" {
-                            shared.save_session(None);
+                            // Signed in again on the next link (see the resume above).
                             return Ended::Retry(anyhow::anyhow!("the room ended the session: {message}"));
                         }
                         tracing::warn!(%code, %message, "the room answered an error");
@@ -1075,6 +1137,13 @@ async fn run_downloads(shared: Arc<Shared>) {
                             // A new version on the room, not yet in this state:
                             // the state that names it is on its way.
                             tracing::info!(document = %d.id, "the room holds a newer version; waiting for the meeting's state");
+                            (failed, cut) = (true, true);
+                            break;
+                        }
+                        Err(e) if e.downcast_ref::<crate::pack::RoomRefused>().is_some_and(|r| r.code == "unauthorized") => {
+                            // The room's session for this tablet ended (it
+                            // outlived its hours) while the link stayed up.
+                            end_session(&online);
                             (failed, cut) = (true, true);
                             break;
                         }
@@ -1343,6 +1412,7 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
     let t = *shared.totals.lock().expect("totals");
     axum::Json(serde_json::json!({
         "online": shared.link.borrow().is_some(),
+        "refused": shared.stuck.borrow().clone(),
         "seq": shared.state.borrow().as_ref().map(|s| s.seq),
         "docs_total": p.docs_total, "docs_done": p.docs_done,
         "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
@@ -1465,8 +1535,30 @@ async fn relay(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     relay_holding(shared, req, None).await
 }
 
+/// The room's session for this tablet has ended while its link stayed up
+/// (sessions last `--session-hours`; the link needs no new sign-in, the
+/// documents and relayed requests do): the link is ended, and the next one
+/// signs in again with the PIN.
+fn end_session(online: &Online) {
+    tracing::info!("the room's session for this tablet has ended: signing in again");
+    online.connection.close(0u32.into(), b"session ended");
+}
+
+/// Waits, up to `within`, for a link signed in with another token than `old`.
+async fn signed_in_again(shared: &Shared, old: &str, within: Duration) -> bool {
+    let mut link = shared.link.subscribe();
+    let again = link.wait_for(|l| l.as_ref().is_some_and(|o| o.token != old));
+    matches!(tokio::time::timeout(within, again).await, Ok(Ok(_)))
+}
+
 /// [`relay`], holding `permit` until the answer is sent or given up.
 async fn relay_holding(shared: Arc<Shared>, req: Request, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Response {
+    relay_once(shared, req, permit, true).await
+}
+
+/// [`relay_holding`]; a GET the room refuses because the session ended goes
+/// again once the link has signed in again, when `again`.
+async fn relay_once(shared: Arc<Shared>, req: Request, permit: Option<tokio::sync::OwnedSemaphorePermit>, again: bool) -> Response {
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
     // What is kept and served offline goes by the path alone: a query
     // string (which any page may add) makes no new file.
@@ -1526,6 +1618,24 @@ async fn relay_holding(shared: Arc<Shared>, req: Request, permit: Option<tokio::
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = Response::builder().status(status);
+    for (k, v) in &headers {
+        builder = builder.header(k, v);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        // The link's own session refused: it has ended (not the browser's
+        // doing, which the agent signs in for).
+        let bytes = recv.read_to_end(64 * 1024).await.unwrap_or_default();
+        let code = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["code"].as_str().map(str::to_string));
+        if code.as_deref() != Some("unauthorized") {
+            return builder.body(Body::from(bytes)).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response());
+        }
+        end_session(&online);
+        if again && is_get && signed_in_again(&shared, &online.token, RELINK_WAIT).await {
+            return Box::pin(relay_once(shared, Request::from_parts(parts, Body::empty()), permit, false)).await;
+        }
+        return offline_fallback(&shared, &route, is_api, is_get).await;
+    }
     // Kept for offline use: who is signed in (the UI asks first), sealed;
     // the UI's own files, public, as they are.
     let session_info = is_get && status == StatusCode::OK && route == "/api/session";
@@ -1537,10 +1647,6 @@ async fn relay_holding(shared: Arc<Shared>, req: Request, permit: Option<tokio::
         .then(|| web_cache_path(&shared, &route))
         .flatten()
         .filter(|p| is_html || !p.ends_with("web/index.html"));
-    let mut builder = Response::builder().status(status);
-    for (k, v) in &headers {
-        builder = builder.header(k, v);
-    }
     if session_info || web_file.is_some() {
         // Small: read it whole, keep it, serve it.
         let bytes = match recv.read_to_end(64 * 1024 * 1024).await {
@@ -1669,6 +1775,7 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                             out.send(ServerMessage::Welcome { version: PROTOCOL_VERSION, actor, server_time: shared.server_time() }).await;
                         let mut rx = shared.local.subscribe();
                         let mut link = shared.link.subscribe();
+                        let mut stuck = shared.stuck.subscribe();
                         let mut progress = shared.progress.subscribe();
                         let snapshot = shared.state.borrow().clone();
                         let (out, shared2) = (out.clone(), shared.clone());
@@ -1681,7 +1788,8 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                 }
                             }
                             let online = link.borrow_and_update().is_some();
-                            if out.send(ServerMessage::RoomLink { online }).await.is_err() {
+                            let refused = stuck.borrow_and_update().clone();
+                            if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
                                 return;
                             }
                             let mut pack = None;
@@ -1716,7 +1824,19 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                             return;
                                         }
                                         let online = link.borrow_and_update().is_some();
-                                        if out.send(ServerMessage::RoomLink { online }).await.is_err() {
+                                        let refused = stuck.borrow().clone();
+                                        if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
+                                            return;
+                                        }
+                                        continue;
+                                    }
+                                    changed = stuck.changed() => {
+                                        if changed.is_err() {
+                                            return;
+                                        }
+                                        let refused = stuck.borrow_and_update().clone();
+                                        let online = link.borrow().is_some();
+                                        if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
                                             return;
                                         }
                                         continue;

@@ -13,7 +13,7 @@ use gavel_agent::discover;
 use gavel_shared::model::*;
 use gavel_shared::protocol::PROTOCOL_VERSION;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Gavel tablet agent: finds the meeting room on the LAN, keeps the meeting
@@ -145,8 +145,9 @@ fn parse_link(link: &str) -> anyhow::Result<(SocketAddr, String)> {
     Ok((addr, fp.to_lowercase()))
 }
 
-/// Finds the room by mDNS: by name, or the only one.
-async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAddr, String)> {
+/// Finds the room by mDNS: by name, or the only one; its address,
+/// fingerprint and name.
+async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAddr, String, String)> {
     let rooms = tokio::task::spawn_blocking(move || discover::discover(Duration::from_secs(timeout))).await??;
     let matching: Vec<_> = rooms.iter().filter(|r| name.is_none_or(|n| r.name.to_lowercase() == n.to_lowercase())).collect();
     let room = match (matching.as_slice(), name) {
@@ -166,7 +167,51 @@ async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAd
             versions.join(", ")
         );
     }
-    Ok((room.quic_addr(None).context("the room announced no address")?, room.fingerprint.clone()))
+    Ok((room.quic_addr(None).context("the room announced no address")?, room.fingerprint.clone(), room.name.clone()))
+}
+
+/// Where a tablet's cache says which room it is of ([`Remembered`]).
+const ROOM_FILE: &str = "room.json";
+
+/// The room a cache was filled from, kept beside it: a tablet that joined
+/// by the room's name can start again while the room is off, or while its
+/// announcements do not come through (weak Wi-Fi drops multicast first),
+/// and serve what it keeps. Nothing secret: the room announces all of it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    name: Option<String>,
+    server: SocketAddr,
+    fingerprint: String,
+}
+
+/// The room this participant's tablet last joined under `name` (any, when
+/// none is given): from `cache` when given, else from the caches of this
+/// meeting and participant, the latest first.
+fn remembered_room(name: Option<&str>, cache: Option<&Path>, meeting: i64, participant: i64) -> Option<Remembered> {
+    let files: Vec<PathBuf> = match cache {
+        Some(dir) => vec![dir.join(ROOM_FILE)],
+        None => {
+            let root = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent");
+            let suffix = format!("-m{meeting}-p{participant}");
+            std::fs::read_dir(root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+                .map(|e| e.path().join(ROOM_FILE))
+                .collect()
+        }
+    };
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let when = std::fs::metadata(&f).and_then(|m| m.modified()).ok()?;
+            let room: Remembered = serde_json::from_slice(&std::fs::read(&f).ok()?).ok()?;
+            Some((when, room))
+        })
+        .filter(|(_, r)| name.is_none_or(|n| r.name.as_deref().is_some_and(|m| m.to_lowercase() == n.to_lowercase())))
+        .max_by_key(|(when, _)| *when)
+        .map(|(_, r)| r)
 }
 
 /// The cache of one participant of one meeting of one room: meeting and
@@ -206,6 +251,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         None => bail!("the PIN is needed to open the meeting documents kept on this tablet: give --pin, GAVEL_PIN or --code"),
     };
     let pin = Some(pin);
+    let mut room_name = None::<String>;
     // A room found on the LAN is looked for there again when it stops
     // answering at its address; one given by address is not (that LAN may
     // have no mDNS, or forbid it).
@@ -215,15 +261,30 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             (server, fp, false)
         }
         (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase(), false),
-        _ => {
-            let (server, fp) = find_room(a.room.as_deref(), a.discover_timeout).await?;
-            (server, fp, true)
-        }
+        _ => match find_room(a.room.as_deref(), a.discover_timeout).await {
+            Ok((server, fp, name)) => {
+                room_name = Some(name);
+                (server, fp, true)
+            }
+            // Not heard: the room this tablet joined before, from what it
+            // keeps, looked for again on the LAN while its pack is served.
+            Err(e) => match remembered_room(a.room.as_deref(), a.cache.as_deref(), meeting, participant) {
+                Some(r) => {
+                    eprintln!(
+                        "gavel-agent: {e:#}; starting with what this tablet keeps of {:?}, and looking for it",
+                        r.name.as_deref().unwrap_or("the room")
+                    );
+                    room_name = r.name;
+                    (r.server, r.fingerprint, true)
+                }
+                None => return Err(e),
+            },
+        },
     };
     let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(&fingerprint, meeting, participant));
     let agent = Agent::start(Options {
         server,
-        fingerprint,
+        fingerprint: fingerprint.clone(),
         meeting: MeetingId(meeting),
         participant: ParticipantId(participant),
         pin,
@@ -233,6 +294,11 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     })
     .await?;
     let shared = agent.shared.clone();
+    let remember = Remembered { name: room_name, server, fingerprint: fingerprint.clone() };
+    if let Err(e) = serde_json::to_vec(&remember).map_err(std::io::Error::other).and_then(|b| std::fs::write(cache_dir.join(ROOM_FILE), b))
+    {
+        tracing::warn!(error = %e, "cannot note the room beside the cache");
+    }
     // The link to open in the tablet's browser (it carries the browser's key).
     if let Some(url) = agent.local_url() {
         println!("serving {url} cache={}", cache_dir.display());
@@ -242,6 +308,8 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}").expect("a valid template"),
     );
     let mut fatal = shared.fatal.subscribe();
+    let mut stuck = shared.stuck.subscribe();
+    let mut told_stuck = None::<String>;
     let mut state = shared.state.subscribe();
     let mut progress = shared.progress.subscribe();
     let mut link = shared.link.subscribe();
@@ -272,6 +340,20 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
                 _ => {}
             }
             last_seq = Some(s.seq);
+        }
+        let room_refuses = stuck.borrow_and_update().clone();
+        if let Some(why) = &room_refuses
+            && a.once
+        {
+            // Preparing a tablet: the room must be seen to first.
+            bar.finish_and_clear();
+            bail!("{why}");
+        }
+        if room_refuses != told_stuck {
+            if let Some(why) = &room_refuses {
+                bar.suspend(|| eprintln!("gavel-agent: {why}; serving what the tablet keeps, and trying the room again later"));
+            }
+            told_stuck = room_refuses;
         }
         let p = progress.borrow_and_update().clone();
         // Preparing a tablet (--once) stops once the pass that met the
@@ -335,6 +417,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         }
         tokio::select! {
             _ = fatal.changed() => {}
+            _ = stuck.changed() => {}
             _ = state.changed() => {}
             _ = progress.changed() => {}
             _ = link.changed() => {

@@ -61,6 +61,10 @@ impl std::fmt::Debug for Vault {
 pub enum UnlockError {
     #[error("this PIN does not unlock the documents kept on this tablet")]
     WrongPin,
+    /// The wrapped key cannot be read (a power cut as it was written, before
+    /// its writes were made durable): nothing kept can be opened.
+    #[error("the cache key file is damaged: {0}")]
+    Damaged(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -88,7 +92,7 @@ impl Vault {
         let path = dir.join(KEY_FILE);
         if path.is_file() {
             let w: Wrapped = serde_json::from_slice(&std::fs::read(&path).context("cannot read the cache key")?)
-                .context("the cache key file is damaged")?;
+                .map_err(|e| UnlockError::Damaged(e.to_string()))?;
             if w.version != 1 || w.kdf != "argon2id" {
                 return Err(anyhow::anyhow!("unknown cache key format {} {}", w.version, w.kdf).into());
             }
@@ -119,9 +123,21 @@ impl Vault {
             nonce: hex::encode(nonce),
             key: hex::encode(sealed),
         };
+        // Durable before it is used: a key lost to a power cut after the
+        // documents were sealed with it would leave them unreadable.
         let tmp = dir.join(format!("{KEY_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec(&w).context("key")?).context("cannot write the cache key")?;
-        std::fs::rename(&tmp, &path).context("cannot write the cache key")?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &serde_json::to_vec(&w)?)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            // The rename itself (directories cannot be opened so on Windows).
+            if let Ok(d) = std::fs::File::open(dir) {
+                d.sync_all()?;
+            }
+            Ok(())
+        };
+        write().context("cannot write the cache key")?;
         Ok(Vault::from_key(&key))
     }
 

@@ -306,6 +306,11 @@ fn Header() -> impl IntoView {
                 <strong>{i.t("pack.problem")}</strong> ": " {why}
             </div>
         })}
+        {move || ctx.live.room_refused.get().map(|why| view! {
+            <div class="tablet-problem" id="room-refused" role="alert">
+                <strong>{i.t("link.refused")}</strong> ": " {why}
+            </div>
+        })}
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Live {
     /// Through a tablet agent: the documents the tablet holds, of those
     /// listed, and why it cannot keep more, if so.
     pub pack: RwSignal<Option<TabletPack>>,
+    /// Through a tablet agent: why the room refuses the tablet, while it
+    /// does (the page shows what the tablet keeps meanwhile).
+    pub room_refused: RwSignal<Option<String>>,
 }
 
 /// What a tablet agent says of the meeting pack it holds.
@@ -63,6 +66,7 @@ impl Live {
             offset_ms: RwSignal::new(0.0),
             actor: RwSignal::new(None),
             pack: RwSignal::new(None),
+            room_refused: RwSignal::new(None),
         }
     }
 
@@ -398,8 +402,11 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         awaiting_pong.set(false);
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
                     }
-                    ServerMessage::RoomLink { online } => {
+                    ServerMessage::RoomLink { online, refused } => {
                         room_reachable = online;
+                        if live.room_refused.get_untracked() != refused {
+                            live.room_refused.set(refused);
+                        }
                     }
                     ServerMessage::TabletPack { docs_done, docs_total, problem, refused } => {
                         live.pack.set(Some(TabletPack { done: docs_done, total: docs_total, problem, refused }));
