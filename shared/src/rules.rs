@@ -176,6 +176,8 @@ pub const PATTERNS_VI: &[(&str, &str)] = &[
     ("line {}: unknown role {}", "Dòng {}: không nhận ra vai trò {} (hãy ghi Chủ tọa, Thư ký, Đại biểu hoặc Dự thính)."),
     ("line {}: {} must be yes or no, not {}", "Dòng {}: cột {} phải ghi có hoặc không, không phải {}."),
     ("line {}: {}", "Dòng {}: tệp CSV có lỗi ({})."),
+    // Exporting the minutes (the room's words in `http.rs`).
+    ("unknown format {}: pdf, docx, csv or json", "Không có định dạng {}: hãy chọn pdf, docx, csv hoặc json."),
     // Signing in (the room's words in `error.rs`): how long to wait.
     ("too many wrong PINs: try again in {} s", "Nhập sai mã PIN quá nhiều lần: hãy thử lại sau {} giây."),
 ];
