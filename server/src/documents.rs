@@ -171,7 +171,7 @@ impl Store {
                 })
                 .await
                 .map_err(|e| Error::Internal(e.into()))?
-                .map_err(Error::Internal)?
+                .map_err(Error::from)?
             }
         };
         let m = std::sync::Arc::new(manifest);

@@ -62,7 +62,13 @@ pub enum Error {
 
 impl From<anyhow::Error> for Error {
     fn from(e: anyhow::Error) -> Self {
-        if e.chain().any(is_disk_full) { Error::DiskFull } else { Error::Internal(e) }
+        if e.chain().any(is_disk_full) {
+            // Said to the client without the cause: the room's log keeps it.
+            tracing::error!(error = ?e, "the room's disk is full");
+            Error::DiskFull
+        } else {
+            Error::Internal(e)
+        }
     }
 }
 
@@ -75,7 +81,7 @@ impl From<sqlx::Error> for Error {
 /// The disk (or the account's quota) is full: the system's `ENOSPC`, or
 /// SQLite's `SQLITE_FULL` (13), wherever in a chain of causes. Said as
 /// such, not as "the server failed, try again", which would fail the same way.
-fn is_disk_full(cause: &(dyn std::error::Error + 'static)) -> bool {
+pub fn is_disk_full(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
         return matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded);
     }

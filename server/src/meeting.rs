@@ -708,8 +708,16 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a transaction");
             let busy = crate::error::is_busy(&e);
+            let full = crate::error::is_disk_full(&e);
             for job in batch {
-                let _ = job.reply.send(Err(if busy { Error::Busy } else { Error::Internal(anyhow::anyhow!("database unavailable")) }));
+                let why = if busy {
+                    Error::Busy
+                } else if full {
+                    Error::DiskFull
+                } else {
+                    Error::Internal(anyhow::anyhow!("database unavailable"))
+                };
+                let _ = job.reply.send(Err(why));
             }
             return;
         }
@@ -750,8 +758,10 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     }
     if let Err(e) = tx.commit().await {
         tracing::error!(error = %e, "commit failed");
+        // A full disk shows here in WAL mode: said as such, not "try again".
+        let full = crate::error::is_disk_full(&e);
         for (reply, _) in answered {
-            let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("commit failed"))));
+            let _ = reply.send(Err(if full { Error::DiskFull } else { Error::Internal(anyhow::anyhow!("commit failed")) }));
         }
         return;
     }

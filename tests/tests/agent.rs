@@ -1502,3 +1502,40 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
     assert!(online);
     Ok(())
 }
+
+/// A tablet joined for the first time, whose PIN the secretary then
+/// replaces (its card was lost), and whose session then ends: the PIN it
+/// holds is no longer the participant's, so what it keeps is deleted, as at
+/// a later start. Before, it went on serving the documents, and tried the
+/// old PIN again and again, until the room locked the participant's sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tablet_whose_pin_was_replaced_forgets_its_pack_when_its_session_ends() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = TestServer::start_in(data.path(), |_| {}).await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    let addrs = server.addrs();
+    server.stop().await?;
+    let _server = TestServer::start_in(data.path(), |c| {
+        (c.quic, c.http) = addrs;
+        c.session_ttl = time::Duration::seconds(6);
+    })
+    .await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(addrs.0, &_server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    let a = s.admin.command(s.meeting, "new-pin", &Command::ResetPins { participants: vec![s.voters[0].0] }).await?;
+    let new_pin = a.body["result"]["pins"][0]["pin"].as_str().expect("a new PIN").to_string();
+    // Past the session's end, a document added makes the agent sign in again.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    s.upload_document("Phụ lục.pdf", pack_pdf(2, 16 * 1024, 5, None), &[]).await?;
+    until("the agent gives up", LONG, || agent.shared.fatal.borrow().is_some() || agent.shared.stuck.borrow().is_some()).await?;
+    let why = agent.shared.fatal.borrow().clone().context("the agent went on, refused")?;
+    assert!(why.contains("deleted"), "{why}");
+    assert!(!agent.shared.cache.has(&doc.sha256), "what the old PIN opened is gone");
+    // One try with the old PIN, not enough to lock the sign-in: the new one works.
+    let mut http = Http::for_base(&_server.url(""));
+    let a = http.sign_in(s.meeting, s.voters[0].0, &new_pin).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    Ok(())
+}

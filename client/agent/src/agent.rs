@@ -571,7 +571,7 @@ const STUCK_WAIT: (Duration, Duration) = (Duration::from_secs(5), Duration::from
 /// Anything else (a wrong PIN, a locked sign-in, no such meeting) needs a
 /// person.
 fn passes(code: &str) -> bool {
-    matches!(code, "too_many_attempts" | "too_many_connections" | "unavailable" | "internal")
+    matches!(code, "too_many_attempts" | "too_many_connections" | "unavailable" | "internal" | "disk_full")
 }
 
 /// What a refusal from the room ends the link with.
@@ -647,7 +647,13 @@ async fn run_link(shared: Arc<Shared>) {
                 shared.fatal.send_replace(Some(why));
                 return;
             }
-            Ended::Retry(e) => tracing::info!(error = %format!("{e:#}"), "link down; trying again"),
+            Ended::Retry(e) => {
+                tracing::info!(error = %format!("{e:#}"), "link down; trying again");
+                // Whatever refused the tablet no longer answers: not said any more.
+                if shared.stuck.borrow().is_some() {
+                    shared.stuck.send_replace(None);
+                }
+            }
         }
         if began.elapsed() > Duration::from_secs(10) {
             backoff = Duration::from_millis(200);
@@ -807,11 +813,13 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                 // The PIN that opened the vault is no longer this
                 // participant's (removed from the meeting, or given a new
                 // PIN): what it kept is not theirs to read any more.
-                Ok(ServerMessage::Error { code, message, .. }) if code == "bad_credentials" && shared.new_vault => {
+                Ok(ServerMessage::Error { code, message, .. })
+                    if code == "bad_credentials" && shared.new_vault && shared.state.borrow().is_none() =>
+                {
                     // A first join with a mistyped PIN: the vault it made goes, so
                     // the right PIN makes a new one.
                     let _ = std::fs::remove_file(opts.cache_dir.join(crate::vault::KEY_FILE));
-                    return refused("sign-in refused (is the PIN right?)", code, message);
+                    return Ended::Fatal(format!("sign-in refused (is the PIN right?): {code}: {message}"));
                 }
                 Ok(ServerMessage::Error { code, .. }) if code == "bad_credentials" || code == "revoked" => {
                     return Ended::Fatal(shared.forget_everything());

@@ -145,15 +145,19 @@ fn parse_link(link: &str) -> anyhow::Result<(SocketAddr, String)> {
     Ok((addr, fp.to_lowercase()))
 }
 
-/// Finds the room by mDNS: by name, or the only one; its address,
-/// fingerprint and name.
-async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAddr, String, String)> {
+/// A room found by mDNS: its address, fingerprint and name.
+type Found = (SocketAddr, String, String);
+
+/// Finds the room by mDNS: by name, or the only one. `Ok(Err(why))` when
+/// none answered (a room off, or multicast lost): the caller may start from
+/// the room it noted before.
+async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<Result<Found, String>> {
     let rooms = tokio::task::spawn_blocking(move || discover::discover(Duration::from_secs(timeout))).await??;
     let matching: Vec<_> = rooms.iter().filter(|r| name.is_none_or(|n| r.name.to_lowercase() == n.to_lowercase())).collect();
     let room = match (matching.as_slice(), name) {
         ([one], _) => *one,
-        ([], Some(n)) => bail!("no room named {n:?} answered within {timeout} s"),
-        ([], None) => bail!("no room answered within {timeout} s"),
+        ([], Some(n)) => return Ok(Err(format!("no room named {n:?} answered within {timeout} s"))),
+        ([], None) => return Ok(Err(format!("no room answered within {timeout} s"))),
         (_, _) => {
             let names: Vec<&str> = matching.iter().map(|r| r.name.as_str()).collect();
             bail!("several rooms answered ({}): name the one to join", names.join(", "))
@@ -167,7 +171,7 @@ async fn find_room(name: Option<&str>, timeout: u64) -> anyhow::Result<(SocketAd
             versions.join(", ")
         );
     }
-    Ok((room.quic_addr(None).context("the room announced no address")?, room.fingerprint.clone(), room.name.clone()))
+    Ok(Ok((room.quic_addr(None).context("the room announced no address")?, room.fingerprint.clone(), room.name.clone())))
 }
 
 /// Where a tablet's cache says which room it is of ([`Remembered`]).
@@ -184,34 +188,39 @@ struct Remembered {
     fingerprint: String,
 }
 
-/// The room this participant's tablet last joined under `name` (any, when
-/// none is given): from `cache` when given, else from the caches of this
-/// meeting and participant, the latest first.
+fn read_remembered(dir: &Path) -> Option<Remembered> {
+    serde_json::from_slice(&std::fs::read(dir.join(ROOM_FILE)).ok()?).ok()
+}
+
+/// The room this participant's tablet joined before under `name` (when
+/// none is given, the only one it joined): from `cache` when given, else
+/// from the caches of this meeting and participant in the user's own cache
+/// directory (never a shared temporary one, where another account could
+/// leave a room of its own), each named by the room it notes.
 fn remembered_room(name: Option<&str>, cache: Option<&Path>, meeting: i64, participant: i64) -> Option<Remembered> {
-    let files: Vec<PathBuf> = match cache {
-        Some(dir) => vec![dir.join(ROOM_FILE)],
+    let mut rooms: Vec<Remembered> = match cache {
+        Some(dir) => read_remembered(dir).into_iter().collect(),
         None => {
-            let root = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent");
+            let root = dirs::cache_dir()?.join("gavel-agent");
             let suffix = format!("-m{meeting}-p{participant}");
             std::fs::read_dir(root)
                 .into_iter()
                 .flatten()
                 .flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))
-                .map(|e| e.path().join(ROOM_FILE))
+                .filter_map(|e| {
+                    let dir = e.file_name().to_string_lossy().into_owned();
+                    let room = read_remembered(&e.path())?;
+                    (dir == format!("{}{suffix}", room.fingerprint.get(..16)?)).then_some(room)
+                })
                 .collect()
         }
     };
-    files
-        .into_iter()
-        .filter_map(|f| {
-            let when = std::fs::metadata(&f).and_then(|m| m.modified()).ok()?;
-            let room: Remembered = serde_json::from_slice(&std::fs::read(&f).ok()?).ok()?;
-            Some((when, room))
-        })
-        .filter(|(_, r)| name.is_none_or(|n| r.name.as_deref().is_some_and(|m| m.to_lowercase() == n.to_lowercase())))
-        .max_by_key(|(when, _)| *when)
-        .map(|(_, r)| r)
+    rooms.retain(|r| name.is_none_or(|n| r.name.as_deref().is_some_and(|m| m.to_lowercase() == n.to_lowercase())));
+    // Several rooms, and none named: not this agent's to choose.
+    match rooms.len() {
+        1 => rooms.pop(),
+        _ => None,
+    }
 }
 
 /// The cache of one participant of one meeting of one room: meeting and
@@ -261,23 +270,24 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             (server, fp, false)
         }
         (None, Some(server), Some(fp)) => (server, fp.trim().to_lowercase(), false),
-        _ => match find_room(a.room.as_deref(), a.discover_timeout).await {
+        _ => match find_room(a.room.as_deref(), a.discover_timeout).await? {
             Ok((server, fp, name)) => {
                 room_name = Some(name);
                 (server, fp, true)
             }
             // Not heard: the room this tablet joined before, from what it
             // keeps, looked for again on the LAN while its pack is served.
-            Err(e) => match remembered_room(a.room.as_deref(), a.cache.as_deref(), meeting, participant) {
+            // (Preparing a tablet, --once, needs the room itself.)
+            Err(none) => match remembered_room(a.room.as_deref(), a.cache.as_deref(), meeting, participant).filter(|_| !a.once) {
                 Some(r) => {
                     eprintln!(
-                        "gavel-agent: {e:#}; starting with what this tablet keeps of {:?}, and looking for it",
+                        "gavel-agent: {none}; starting with what this tablet keeps of {:?}, and looking for it",
                         r.name.as_deref().unwrap_or("the room")
                     );
                     room_name = r.name;
                     (r.server, r.fingerprint, true)
                 }
-                None => return Err(e),
+                None => bail!("{none}"),
             },
         },
     };
@@ -294,6 +304,9 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     })
     .await?;
     let shared = agent.shared.clone();
+    // The name the room was found under stays, should it be joined by its
+    // address this time (the QR code's link).
+    let room_name = room_name.or_else(|| read_remembered(&cache_dir).filter(|r| r.fingerprint == fingerprint).and_then(|r| r.name));
     let remember = Remembered { name: room_name, server, fingerprint: fingerprint.clone() };
     if let Err(e) = serde_json::to_vec(&remember).map_err(std::io::Error::other).and_then(|b| std::fs::write(cache_dir.join(ROOM_FILE), b))
     {

@@ -46,8 +46,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("pack.problem", "Máy tính bảng không lưu được tài liệu", "This tablet cannot keep the documents"),
     (
         "link.refused",
-        "Phòng họp không nhận máy tính bảng này (đang hiện những gì máy đã lưu; hãy báo thư ký hoặc kỹ thuật viên)",
-        "The room refuses this tablet (showing what it keeps; tell the secretary or the technician)",
+        "Phòng họp không nhận máy tính bảng này (đang hiện những gì máy đã lưu; hãy báo thư ký hoặc quản trị)",
+        "The room refuses this tablet (showing what it keeps; tell the secretary or the administrator)",
     ),
     (
         "pack.not_given",
@@ -374,8 +374,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("err.bad_csv", "Tệp CSV có lỗi.", "The CSV file has an error."),
     (
         "err.disk_full",
-        "Ổ đĩa của máy chủ phòng họp đã đầy; việc vừa làm chưa được ghi. Hãy báo kỹ thuật viên giải phóng dung lượng rồi thử lại.",
-        "The room's disk is full; nothing was saved. Ask the technician to free space, then try again.",
+        "Ổ đĩa của máy chủ phòng họp đã đầy; việc vừa làm chưa được ghi. Hãy báo quản trị giải phóng dung lượng rồi thử lại.",
+        "The room's disk is full; nothing was saved. Ask the administrator to free space, then try again.",
+    ),
+    (
+        "err.method_not_allowed",
+        "Ứng dụng gửi yêu cầu không đúng cách: hãy tải lại trang.",
+        "The app sent a request the room does not take: reload the page.",
     ),
     (
         "err.incomplete_body",
