@@ -1539,3 +1539,52 @@ async fn a_new_tablet_whose_pin_was_replaced_forgets_its_pack_when_its_session_e
     assert_eq!(a.status, 200, "{a:?}");
     Ok(())
 }
+
+/// A tablet used for one meeting, then for another: the first meeting's
+/// pack (its restricted documents too, when the agent was stopped before
+/// that meeting closed) is sealed only by a 6-digit PIN, and was kept for
+/// good. An agent starting now deletes the packs no agent has used for 30
+/// days, and leaves the others, and one an agent holds, alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packs_left_unused_for_a_month_are_deleted_at_the_next_start() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
+    let home = tempfile::tempdir()?;
+    let root = home.path().join("gavel-agent");
+    let month_ago = std::time::SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+    let pack = |name: &str, old: bool| -> anyhow::Result<std::path::PathBuf> {
+        let dir = root.join(name);
+        std::fs::create_dir_all(dir.join("docs"))?;
+        std::fs::write(dir.join("docs").join("sealed"), b"sealed chunks")?;
+        std::fs::write(dir.join("state.json"), b"sealed state")?;
+        if old {
+            for f in [dir.join("docs").join("sealed"), dir.join("docs"), dir.join("state.json"), dir.clone()] {
+                std::fs::File::open(&f)?.set_modified(month_ago)?;
+            }
+        }
+        Ok(dir)
+    };
+    let (old, recent, held) =
+        (pack("0123456789abcdef-m7-p3", true)?, pack("0123456789abcdef-m8-p3", false)?, pack("fedcba9876543210-m2-p5", true)?);
+    // An agent still runs on this one (offline for a month): its lock is taken.
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(held.join("agent.lock"))?;
+    lock.lock()?;
+    std::fs::File::open(&held)?.set_modified(month_ago)?;
+    std::fs::File::open(held.join("agent.lock"))?.set_modified(month_ago)?;
+
+    let code = format!("{}-{}-{}", s.meeting, s.voters[0].0, s.voters[0].1);
+    let out = tokio::process::Command::new(workspace_binary("gavel-agent")?)
+        .args(["join", "--code", &code, "--server", &server.quic_addr.to_string(), "--fingerprint", &server.fingerprint, "--once"])
+        .env("XDG_CACHE_HOME", home.path())
+        .output()
+        .await?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!old.exists(), "the pack unused for a month is deleted");
+    assert!(recent.join("docs").join("sealed").exists(), "a pack used lately stays");
+    assert!(held.join("docs").join("sealed").exists(), "a pack an agent holds stays");
+    let own = root.join(format!("{}-m{}-p{}", &server.fingerprint[..16], s.meeting, s.voters[0].0));
+    assert!(own.join("key.json").exists(), "the agent's own pack, in {}", own.display());
+    drop(lock);
+    Ok(())
+}

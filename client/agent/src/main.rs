@@ -223,6 +223,45 @@ fn remembered_room(name: Option<&str>, cache: Option<&Path>, meeting: i64, parti
     }
 }
 
+/// How long a cache may lie unused before an agent started for another
+/// meeting deletes it ([`forget_old_caches`]).
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Deletes the caches in the user's cache directory that no agent has used
+/// for [`UNUSED_FOR`] (other meetings', or one whose agent was stopped
+/// before its meeting closed, which so kept its restricted documents): a
+/// pack sealed by a 6-digit PIN is not left on a tablet for good. A cache
+/// an agent holds (its lock taken) is left alone.
+fn forget_old_caches(keep: &Path) {
+    let Some(root) = dirs::cache_dir().map(|d| d.join("gavel-agent")) else { return };
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        if dir == keep || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        // Last used: the newest of the folder and what it holds (an agent
+        // writes its state there every half second while linked).
+        let last = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .chain(entry.metadata().and_then(|m| m.modified()).ok())
+            .max();
+        if last.is_none_or(|t| now.duration_since(t).unwrap_or_default() < UNUSED_FOR) {
+            continue;
+        }
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("agent.lock"));
+        if lock.as_ref().is_ok_and(|f| f.try_lock().is_ok()) {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => tracing::info!(dir = %dir.display(), "deleted a meeting pack unused for 30 days"),
+                Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a meeting pack unused for 30 days"),
+            }
+        }
+    }
+}
+
 /// The cache of one participant of one meeting of one room: meeting and
 /// participant numbers repeat from room to room, so the room's fingerprint
 /// is part of the name.
@@ -292,6 +331,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         },
     };
     let cache_dir = a.cache.clone().unwrap_or_else(|| default_cache(&fingerprint, meeting, participant));
+    forget_old_caches(&cache_dir);
     let agent = Agent::start(Options {
         server,
         fingerprint: fingerprint.clone(),
