@@ -89,6 +89,10 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ),
     ("another poll is open: close it first", "Đang có một biểu quyết khác: hãy kết thúc biểu quyết đó trước."),
     ("everyone present is already counted, by ballot or by show of hands", "Mọi người có mặt đã được tính, bằng phiếu hoặc giơ tay."),
+    (
+        "you were counted in the show of hands: a ballot would count you twice",
+        "Bạn đã được tính khi biểu quyết bằng giơ tay: bỏ thêm phiếu sẽ tính bạn hai lần.",
+    ),
     ("no item is under discussion", "Chưa có nội dung nào đang được thảo luận."),
     ("nobody has the floor", "Không có ai đang phát biểu."),
     ("nobody is waiting to speak", "Không có ai đang chờ phát biểu."),
@@ -764,12 +768,13 @@ pub fn check_ballot(state: &MeetingState, poll: PollId, voter: ParticipantId, ch
     // In an election of several seats, the hands stand for everyone in the
     // room when they were counted (see `MeetingState::hand_voters`): by
     // name, so one who came in after still votes, whoever left since.
-    let counted_by_hand = if p.choices_per_ballot() > 1 {
-        p.raised_hands() && p.hands_present.contains(&voter)
-    } else {
-        p.raised_hands() && state.hand_voters(p) >= not_voted_present(state, p)
-    };
-    if !p.voters.contains(&voter) && counted_by_hand {
+    if p.choices_per_ballot() > 1 {
+        // By name: the voter is told it is them who was counted (their
+        // tablet does not see the hands while the vote is open).
+        if !p.voters.contains(&voter) && p.raised_hands() && p.hands_present.contains(&voter) {
+            return Err(RuleError::Conflict("you were counted in the show of hands: a ballot would count you twice"));
+        }
+    } else if !p.voters.contains(&voter) && p.raised_hands() && state.hand_voters(p) >= not_voted_present(state, p) {
         return Err(RuleError::Conflict("everyone present is already counted, by ballot or by show of hands"));
     }
     Ok(())

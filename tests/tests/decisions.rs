@@ -994,6 +994,10 @@ async fn an_election_by_show_of_hands_counts_everyone_in_the_room() -> anyhow::R
     assert_eq!(a.status, 200, "{a:?}");
     let a = voters[1].command(s.meeting, "tablet-too", &Command::CastBallot { poll, choices: vec![1] }).await?;
     assert_eq!((a.status, a.code()), (409, "conflict"), "counted by hand, then on the tablet: {a:?}");
+    // Said to them as theirs: their tablet does not see the hands.
+    let said = a.body["message"].as_str().unwrap_or_default();
+    assert!(said.contains("you were counted in the show of hands"), "{said}");
+    assert!(gavel_shared::rules::reason_vi(said).is_some_and(|vi| vi.starts_with("Bạn đã được tính")), "{said}");
     assert_eq!(chair.command(s.meeting, "close", &Command::ClosePoll { poll }).await?.status, 200);
     let r = chair.state(s.meeting).await?.poll(poll).and_then(|p| p.result.clone()).expect("a result");
     assert_eq!((r.ballots, r.base, r.needed), (5, 5, 3), "{r:?}");
