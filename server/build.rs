@@ -67,8 +67,17 @@ fn main() {
         }
     }
     cmd.env("CARGO_TARGET_DIR", &web_target);
+    // One Trunk at a time in TARGET/web: two builds at once (a release build
+    // beside a debug one, or an editor's check) wrote the same files, and
+    // one embedded a WebAssembly file of zeros, which every browser refused.
+    let _ = std::fs::create_dir_all(&web_target);
+    let lock = std::fs::File::create(web_target.join(".gavel-trunk.lock"));
+    let _held = lock.as_ref().map(|f| f.lock());
     match cmd.output() {
-        Ok(o) if o.status.success() => compress_dir(&dist).unwrap_or_else(|e| panic!("cannot compress the web UI: {e}")),
+        Ok(o) if o.status.success() => {
+            check_wasm(&dist);
+            compress_dir(&dist).unwrap_or_else(|e| panic!("cannot compress the web UI: {e}"))
+        }
         Ok(o) => panic!(
             "building the web UI with Trunk failed:\n{}\n{}\n(If a tool is missing, scripts/setup installs the wasm32 target, trunk, wasm-bindgen-cli and wasm-opt.)",
             String::from_utf8_lossy(&o.stdout),
@@ -78,6 +87,18 @@ fn main() {
             "cannot run `trunk` ({e}). The web UI is built with Trunk: run scripts/setup, \
              or `cargo install trunk --locked --version 0.21.14`."
         ),
+    }
+}
+
+/// Fails the build when a WebAssembly file Trunk left is not one: embedded,
+/// the page would only say that the browser is too old.
+fn check_wasm(dist: &Path) {
+    for entry in std::fs::read_dir(dist).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let head = std::fs::read(&path).is_ok_and(|b| b.starts_with(b"\0asm"));
+            assert!(head, "Trunk left {} damaged (not WebAssembly): build again", path.display());
+        }
     }
 }
 
