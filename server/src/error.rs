@@ -91,6 +91,19 @@ pub fn is_disk_full(cause: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// What a failure of the database as a whole (a transaction that would
+/// not begin or commit) says to each command it fails: busy, a full disk,
+/// or `what` went wrong (the cause is logged by the caller).
+pub fn database_failed(e: &sqlx::Error, what: &'static str) -> Error {
+    if is_busy(e) {
+        Error::Busy
+    } else if is_disk_full(e) {
+        Error::DiskFull
+    } else {
+        Error::Internal(anyhow::anyhow!(what))
+    }
+}
+
 /// The database stayed locked past its busy timeout (another writer held
 /// it), or no connection came free: worth trying again, not a fault.
 pub fn is_busy(e: &sqlx::Error) -> bool {

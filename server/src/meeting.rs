@@ -707,17 +707,8 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a transaction");
-            let busy = crate::error::is_busy(&e);
-            let full = crate::error::is_disk_full(&e);
             for job in batch {
-                let why = if busy {
-                    Error::Busy
-                } else if full {
-                    Error::DiskFull
-                } else {
-                    Error::Internal(anyhow::anyhow!("database unavailable"))
-                };
-                let _ = job.reply.send(Err(why));
+                let _ = job.reply.send(Err(crate::error::database_failed(&e, "database unavailable")));
             }
             return;
         }
@@ -759,9 +750,8 @@ async fn write_batch(db: &Db, services: &Services, live: &Live, batch: Vec<Job>)
     if let Err(e) = tx.commit().await {
         tracing::error!(error = %e, "commit failed");
         // A full disk shows here in WAL mode: said as such, not "try again".
-        let full = crate::error::is_disk_full(&e);
         for (reply, _) in answered {
-            let _ = reply.send(Err(if full { Error::DiskFull } else { Error::Internal(anyhow::anyhow!("commit failed")) }));
+            let _ = reply.send(Err(crate::error::database_failed(&e, "commit failed")));
         }
         return;
     }

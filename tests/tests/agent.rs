@@ -1364,6 +1364,18 @@ async fn a_document_relayed_before_it_is_kept_is_not_kept_by_the_browser() -> an
     Ok(())
 }
 
+/// `server` started again where it was, its new sessions lasting `seconds`
+/// (those made before keep their hours: the staff's, in these tests).
+async fn with_short_sessions(server: TestServer, data: &std::path::Path, seconds: i64) -> anyhow::Result<TestServer> {
+    let addrs = server.addrs();
+    server.stop().await?;
+    TestServer::start_in(data, |c| {
+        (c.quic, c.http) = addrs;
+        c.session_ttl = time::Duration::seconds(seconds);
+    })
+    .await
+}
+
 /// The room's sessions last `--session-hours`, and a tablet's link outlives
 /// them when the Wi-Fi holds (a meeting over two days, the tablets left on).
 /// The link itself needs no new sign-in, but each document and each request
@@ -1376,14 +1388,8 @@ async fn a_session_that_ends_while_the_link_holds_is_signed_in_again() -> anyhow
     let s = Assembly::build(&server.url(""), 1).await?;
     s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
     // The staff's sessions, made before, keep their hours; the tablet's are short.
-    let addrs = server.addrs();
-    server.stop().await?;
     let hours = 6;
-    let server = TestServer::start_in(data.path(), |c| {
-        (c.quic, c.http) = addrs;
-        c.session_ttl = time::Duration::seconds(hours);
-    })
-    .await?;
+    let server = with_short_sessions(server, data.path(), hours).await?;
     let cache = tempfile::tempdir()?;
     let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is cached", LONG, || complete(&agent)).await?;
@@ -1514,15 +1520,9 @@ async fn a_new_tablet_whose_pin_was_replaced_forgets_its_pack_when_its_session_e
     let server = TestServer::start_in(data.path(), |_| {}).await?;
     let s = Assembly::build(&server.url(""), 1).await?;
     let doc = s.upload_document("Tờ trình.pdf", pack_pdf(2, 16 * 1024, 4, None), &[]).await?;
-    let addrs = server.addrs();
-    server.stop().await?;
-    let _server = TestServer::start_in(data.path(), |c| {
-        (c.quic, c.http) = addrs;
-        c.session_ttl = time::Duration::seconds(6);
-    })
-    .await?;
+    let _server = with_short_sessions(server, data.path(), 6).await?;
     let cache = tempfile::tempdir()?;
-    let agent = start_agent(addrs.0, &_server.fingerprint, &s, 0, cache.path()).await?;
+    let agent = start_agent(_server.quic_addr, &_server.fingerprint, &s, 0, cache.path()).await?;
     until("the pack is cached", LONG, || complete(&agent)).await?;
     let a = s.admin.command(s.meeting, "new-pin", &Command::ResetPins { participants: vec![s.voters[0].0] }).await?;
     let new_pin = a.body["result"]["pins"][0]["pin"].as_str().expect("a new PIN").to_string();

@@ -112,15 +112,7 @@ fn a_tablet_follows_its_room_to_a_new_address() -> anyhow::Result<()> {
     if in_private_network("a_tablet_follows_its_room_to_a_new_address")? {
         return Ok(());
     }
-    let on = |ip: &'static str, nic: &'static str| {
-        move |c: &mut gavel_server::Config| {
-            c.mdns = true;
-            c.mdns_interfaces = vec![nic.to_string()];
-            c.room = "Phòng họp số 3".into();
-            c.quic = format!("{ip}:0").parse().expect("an address");
-            c.http = format!("{ip}:0").parse().expect("an address");
-        }
-    };
+    let on = |ip, nic| announced_as("Phòng họp số 3", ip, nic);
     tokio::runtime::Runtime::new()?.block_on(async {
         let dir = tempfile::tempdir()?;
         let server = TestServer::start_in(dir.path(), on("10.213.0.1", "lan0")).await?;
@@ -167,15 +159,7 @@ fn a_tablet_joined_by_name_starts_while_its_room_is_off_and_follows_it_back() ->
     if in_private_network("a_tablet_joined_by_name_starts_while_its_room_is_off_and_follows_it_back")? {
         return Ok(());
     }
-    let on = |ip: &'static str, nic: &'static str| {
-        move |c: &mut gavel_server::Config| {
-            c.mdns = true;
-            c.mdns_interfaces = vec![nic.to_string()];
-            c.room = "Phòng họp số 4".into();
-            c.quic = format!("{ip}:0").parse().expect("an address");
-            c.http = format!("{ip}:0").parse().expect("an address");
-        }
-    };
+    let on = |ip, nic| announced_as("Phòng họp số 4", ip, nic);
     tokio::runtime::Runtime::new()?.block_on(async {
         let dir = tempfile::tempdir()?;
         let server = TestServer::start_in(dir.path(), on("10.213.0.1", "lan0")).await?;
@@ -222,6 +206,18 @@ fn a_tablet_joined_by_name_starts_while_its_room_is_off_and_follows_it_back() ->
         server.stop().await?;
         Ok(())
     })
+}
+
+/// A room named `room` that answers at `ip` and is announced on `nic`
+/// alone (one end of the namespace's virtual cable).
+fn announced_as(room: &'static str, ip: &'static str, nic: &'static str) -> impl FnOnce(&mut gavel_server::Config) {
+    move |c: &mut gavel_server::Config| {
+        c.mdns = true;
+        c.mdns_interfaces = vec![nic.to_string()];
+        c.room = room.into();
+        c.quic = format!("{ip}:0").parse().expect("an address");
+        c.http = format!("{ip}:0").parse().expect("an address");
+    }
 }
 
 /// Reads the agent's lines until one contains `what`, keeping them in `said`.

@@ -1827,23 +1827,13 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                         }
                                         continue;
                                     }
-                                    changed = link.changed() => {
+                                    // The link came or went, or the room's refusal changed.
+                                    changed = async { tokio::select! { c = link.changed() => c, c = stuck.changed() => c } } => {
                                         if changed.is_err() {
                                             return;
                                         }
                                         let online = link.borrow_and_update().is_some();
-                                        let refused = stuck.borrow().clone();
-                                        if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
-                                            return;
-                                        }
-                                        continue;
-                                    }
-                                    changed = stuck.changed() => {
-                                        if changed.is_err() {
-                                            return;
-                                        }
                                         let refused = stuck.borrow_and_update().clone();
-                                        let online = link.borrow().is_some();
                                         if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
                                             return;
                                         }
