@@ -201,7 +201,7 @@ fn remembered_room(name: Option<&str>, cache: Option<&Path>, meeting: i64, parti
     let mut rooms: Vec<Remembered> = match cache {
         Some(dir) => read_remembered(dir).into_iter().collect(),
         None => {
-            let root = dirs::cache_dir()?.join("gavel-agent");
+            let root = own_packs()?;
             let suffix = format!("-m{meeting}-p{participant}");
             std::fs::read_dir(root)
                 .into_iter()
@@ -233,7 +233,7 @@ const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// pack sealed by a 6-digit PIN is not left on a tablet for good. A cache
 /// an agent holds (its lock taken) is left alone.
 fn forget_old_caches(keep: &Path) {
-    let Some(root) = dirs::cache_dir().map(|d| d.join("gavel-agent")) else { return };
+    let Some(root) = own_packs() else { return };
     let now = std::time::SystemTime::now();
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         let dir = entry.path();
@@ -252,14 +252,31 @@ fn forget_old_caches(keep: &Path) {
         if last.is_none_or(|t| now.duration_since(t).unwrap_or_default() < UNUSED_FOR) {
             continue;
         }
-        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("agent.lock"));
-        if lock.as_ref().is_ok_and(|f| f.try_lock().is_ok()) {
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => tracing::info!(dir = %dir.display(), "deleted a meeting pack unused for 30 days"),
-                Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a meeting pack unused for 30 days"),
-            }
+        let lock_path = dir.join("agent.lock");
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path);
+        if !lock.as_ref().is_ok_and(|f| f.try_lock().is_ok()) {
+            continue;
+        }
+        // Everything but the lock while it is held (Windows deletes no
+        // file that is open), then the lock and the folder.
+        let emptied = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path() != lock_path)
+            .try_for_each(|e| if e.file_type()?.is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) });
+        drop(lock);
+        match emptied.and_then(|()| std::fs::remove_dir_all(&dir)) {
+            Ok(()) => tracing::info!(dir = %dir.display(), "deleted a meeting pack unused for 30 days"),
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a meeting pack unused for 30 days"),
         }
     }
+}
+
+/// The folder of the packs in the user's own cache directory, when the
+/// system has one.
+fn own_packs() -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("gavel-agent"))
 }
 
 /// The cache of one participant of one meeting of one room: meeting and
@@ -267,7 +284,7 @@ fn forget_old_caches(keep: &Path) {
 /// is part of the name.
 fn default_cache(fingerprint: &str, meeting: i64, participant: i64) -> PathBuf {
     let room = fingerprint.get(..16).unwrap_or(fingerprint);
-    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gavel-agent").join(format!("{room}-m{meeting}-p{participant}"))
+    own_packs().unwrap_or_else(|| std::env::temp_dir().join("gavel-agent")).join(format!("{room}-m{meeting}-p{participant}"))
 }
 
 async fn join(a: JoinArgs) -> anyhow::Result<()> {
