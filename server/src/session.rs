@@ -141,6 +141,15 @@ pub async fn run(
         let reply = match protocol::decode_client(&text_in) {
             Err(e) => Some(error(protocol::command_key(&text_in), e.code(), e.to_string())),
             Ok(ClientMessage::Ping { nonce }) => Some(text(&ServerMessage::Pong { nonce, server_time: store::now() })),
+            // Who a connection is stays fixed once it follows a meeting: its
+            // feed is filtered for that person, and a revocation is matched
+            // against them. Signed in as someone else, a connection holding
+            // a revoked (or stolen) session would keep its feed.
+            Ok(ClientMessage::SignIn { .. } | ClientMessage::Resume { .. }) if following.is_some() => Some(error(
+                None,
+                "already_following",
+                "this connection already follows a meeting as someone: open a new connection to sign in",
+            )),
             Ok(ClientMessage::SignIn { meeting, participant, pin, remote }) => {
                 match auth::participant_sign_in(&app, meeting, participant, &pin, remote, peer.map(|a| a.ip())).await {
                     Ok((who, token, name)) => {

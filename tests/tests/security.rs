@@ -145,6 +145,35 @@ async fn a_revoked_tablet_is_cut_off_and_its_agent_deletes_the_pack() -> anyhow:
     Ok(())
 }
 
+/// A connection that follows a meeting stays the person it followed as:
+/// someone holding a lost tablet's session who signs in again on the same
+/// connection with a PIN of their own would otherwise keep the feed of the
+/// tablet's owner (titles of the documents only they read) past its
+/// revocation, matched against the new name.
+#[tokio::test]
+async fn a_following_connection_cannot_sign_in_as_someone_else_and_outlive_a_revocation() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let lost = s.sign_in(&s.voters[0]).await?;
+    let mut ws = Ws::connect(server.addr, lost.token.as_deref()).await?;
+    ws.hello(s.meeting, None).await?;
+    let (other, pin) = s.voters[1].clone();
+    ws.send(&ClientMessage::SignIn { meeting: s.meeting, participant: other, pin: pin.clone(), remote: false }).await?;
+    assert_eq!(ws.next_error().await?, "already_following");
+    ws.send(&ClientMessage::Resume { token: s.sign_in(&s.voters[1]).await?.token.unwrap() }).await?;
+    assert_eq!(ws.next_error().await?, "already_following");
+
+    let secretary = s.sign_in(&s.secretary).await?;
+    let a = secretary.post(&format!("/api/meetings/{}/participants/{}/revoke", s.meeting, s.voters[0].0), &json!({})).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(ws.next_error().await.context("the connection was not cut off")?, "revoked");
+    assert_eq!(ws.close_code().await?, Some(4001));
+    // A connection of its own follows as the other person, as before.
+    let mut fresh = Ws::connect(server.addr, s.sign_in(&(other, pin)).await?.token.as_deref()).await?;
+    fresh.hello(s.meeting, None).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn state_secrets_are_refused_unless_the_room_is_set_up_for_them() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
