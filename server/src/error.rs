@@ -34,6 +34,10 @@ pub enum Error {
     TooLarge { limit: u64 },
     #[error("the file is not a PDF document")]
     NotAPdf,
+    /// A body sent without `Content-Type: application/json` where JSON is
+    /// expected: the client sent the wrong kind of thing, not broken JSON.
+    #[error("send this as JSON (Content-Type: application/json)")]
+    NotJson,
     #[error("the server is shutting down")]
     Unavailable,
     #[error("the room's database is busy: try again in a moment")]
@@ -152,6 +156,7 @@ impl Error {
             Error::BadRequest { code, .. } => code,
             Error::TooLarge { .. } => "too_large",
             Error::NotAPdf => "not_a_pdf",
+            Error::NotJson => "not_json",
             Error::Unavailable | Error::Busy => "unavailable",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::SignInLocked => "sign_in_locked",
@@ -182,7 +187,7 @@ impl Error {
             },
             Error::Protocol(ProtocolError::TooLarge { .. }) | Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Protocol(_) | Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Error::NotAPdf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotAPdf | Error::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unavailable | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unstampable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -256,6 +261,51 @@ mod tests {
         assert!(seen >= 4, "only {seen} refusals found: the scan is broken");
     }
     use super::*;
+
+    /// Every code the room (or the tablet agent, to its browser) can send
+    /// has words in the web UI: one without them is shown as "Không thực
+    /// hiện được (code)", which tells a delegate nothing.
+    #[test]
+    fn every_code_the_room_sends_has_words_in_the_web_ui() {
+        let i18n = include_str!("../../client/web/src/i18n.rs");
+        let sources = [
+            include_str!("error.rs"),
+            include_str!("http.rs"),
+            include_str!("meeting.rs"),
+            include_str!("session.rs"),
+            include_str!("ws.rs"),
+            include_str!("quic.rs"),
+            include_str!("auth.rs"),
+            include_str!("documents.rs"),
+            include_str!("../../shared/src/protocol.rs"),
+            include_str!("../../shared/src/rules.rs"),
+            include_str!("../../client/agent/src/agent.rs"),
+        ];
+        // Where a code is written: an arm of `code()`, a `bad_request`, a
+        // session's `error(key, code, …)`, or a body's `code:` field.
+        let patterns = [
+            r#"=> "([a-z_]+)",?\n"#,
+            r#"bad_request\(\s*"([a-z_]+)""#,
+            r#"error\((?:None|Some\(\w+\)), "([a-z_]+)""#,
+            r#"code: "([a-z_]+)"(?:\.into\(\))?"#,
+            r#""code": "([a-z_]+)""#,
+        ];
+        let mut codes = std::collections::BTreeSet::new();
+        for source in sources {
+            let code = &source[..source.find("\n#[cfg(test)]\nmod tests").unwrap_or(source.len())];
+            for p in patterns {
+                for c in regex::Regex::new(p).unwrap().captures_iter(code) {
+                    codes.insert(c[1].to_string());
+                }
+            }
+        }
+        for needed in ["unauthorized", "not_json", "bad_key", "hello_first", "offline", "tablet_assigned", "message_too_large"] {
+            assert!(codes.contains(needed), "the scan missed {needed}: it is broken ({codes:?})");
+        }
+        let missing: Vec<_> =
+            codes.iter().filter(|c| !i18n.contains(&format!("(\"err.{c}\"")) && !i18n.contains(&format!("\"err.{c}\",\n"))).collect();
+        assert!(missing.is_empty(), "no words in client/web/src/i18n.rs for {missing:?}");
+    }
 
     #[test]
     fn the_wait_after_wrong_pins_is_said_in_vietnamese_with_its_seconds() {

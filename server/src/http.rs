@@ -83,6 +83,7 @@ where
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::BytesRejection(e)) => Err(body_refused(&e)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::NotJson),
             Err(e) => Err(Error::bad_request("malformed_json", e.body_text())),
         }
     }
