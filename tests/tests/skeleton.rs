@@ -462,6 +462,10 @@ async fn sign_in_is_checked_and_errors_are_json_with_a_code() -> anyhow::Result<
     assert_eq!((a.status, a.code()), (401, "unauthorized"));
     let a = server.client().post("/api/session", &json!({"meeting": "x"})).await?;
     assert_eq!((a.status, a.code()), (400, "malformed_json"));
+    // Well-formed JSON sent as something else: the kind is wrong, not the JSON.
+    let body = json!({"meeting": s.meeting, "participant": id, "pin": pin}).to_string().into_bytes();
+    let a = server.client().post_raw("/api/session", "text/plain", body).await?;
+    assert_eq!((a.status, a.code()), (415, "not_json"), "{a:?}");
     let a = server.client().get("/api/nothing-here").await?;
     assert_eq!((a.status, a.code()), (404, "not_found"));
     // A method an address does not take: said as JSON too (axum's own
