@@ -432,25 +432,30 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
             body.push(Element::Paragraph(labelled(t(lang, "Tài liệu", "Documents"), format!("{}.", docs.join("; ")))));
         }
         typed(parse_text(s.minutes.text(SectionKey::Item(item.id))), &mut body);
-        let opinions: Vec<&Opinion> = s.opinions.iter().filter(|o| o.item == item.id).collect();
-        if !opinions.is_empty() {
+        // An opinion on a document with named readers is theirs: the
+        // minutes, which every member receives, neither reproduce it nor
+        // name who gave it (only that document's readers could, so a name
+        // and a stance would tell the others who reads it and how they
+        // stand). They count such opinions. One on a document since
+        // removed is counted too: what it was about cannot be known any more.
+        let restricted = |o: &Opinion| o.document.is_some_and(|d| s.document(d).is_none_or(|d| d.confidentiality.lists_readers()));
+        let (kept, open): (Vec<&Opinion>, Vec<&Opinion>) = s.opinions.iter().filter(|o| o.item == item.id).partition(|o| restricted(o));
+        if !open.is_empty() || !kept.is_empty() {
             body.push(Element::Paragraph(vec![(t(lang, "Ý kiến bằng văn bản:", "Written opinions:").to_string(), true)]));
-            for o in opinions {
+            for o in open {
                 let who = s.participant(o.author).map(|p| p.name.clone()).unwrap_or_default();
                 let remote = if o.remote { t(lang, " (gửi từ xa)", " (sent from outside the room)") } else { "" };
-                // An opinion on a document with named readers is theirs: the
-                // minutes, which every participant receives, say only that it was given.
-                // One on a document since removed is kept to itself too: what it
-                // was about cannot be known any more.
-                let restricted = o.document.is_some_and(|d| s.document(d).is_none_or(|d| d.confidentiality.lists_readers()));
-                let text = if restricted {
-                    format!(" {}", t(lang, "(về tài liệu hạn chế; nội dung không ghi)", "(on a restricted document; not reproduced)"))
-                } else if o.text.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", o.text.replace('\n', " "))
-                };
+                let text = if o.text.is_empty() { String::new() } else { format!(": {}", o.text.replace('\n', " ")) };
                 body.push(Element::Bullet(vec![(format!("{who}{remote}"), true), (format!(" — {}{text}", stance(lang, o.stance)), false)]));
+            }
+            if !kept.is_empty() {
+                let n = kept.len();
+                let line = match lang {
+                    Lang::Vi => format!("{n} ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."),
+                    Lang::En if n == 1 => "1 opinion on a restricted document (its author and content not reproduced).".to_string(),
+                    Lang::En => format!("{n} opinions on restricted documents (their authors and content not reproduced)."),
+                };
+                body.push(Element::Bullet(vec![(line, false)]));
             }
         }
         let spoke: Vec<String> = record

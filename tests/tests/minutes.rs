@@ -491,7 +491,7 @@ async fn an_opinion_on_a_removed_restricted_document_stays_out_of_the_minutes_af
     std::fs::write(&pdf, bytes)?;
     let text = pdftotext(&pdf)?.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(!text.contains("Ý kiến riêng"), "{text}");
-    assert!(text.contains("(về tài liệu hạn chế; nội dung không ghi)"), "{text}");
+    assert!(text.contains("1 ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."), "{text}");
     Ok(())
 }
 
@@ -598,6 +598,11 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(text.contains("Hòa Bình, ngày") && !text.contains("Phòng họp tầng 2, ngày"), "{text}");
     assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
     assert!(!text.contains("đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
+    // Nor who gave them, nor how they stand: only that document's readers
+    // could, so a name would tell the others who reads it.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("2 ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."), "{text}");
+    assert!(!flat.contains("Đại biểu 0000 —") && !flat.contains("không đồng ý"), "a restricted document's reader is named:\n{text}");
     assert!(text.contains("Vắng có lý do: 1: Đại biểu 0002.") && !text.contains("()"), "{text}");
     // They say when the meeting began, not when it was called for.
     assert!(!text.contains("08 giờ 00 phút, ngày 23 tháng 11 năm 2026"), "{text}");
