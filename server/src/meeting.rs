@@ -1516,7 +1516,10 @@ async fn write(
             (vec![Change::MinutesSigned { signed }], done)
         }
         Command::ReviseMinutes => {
-            let version = state.minutes.version + 1;
+            // Only a signed version is fixed: taken back before signing, the
+            // draft stays the same version.
+            let signed = state.minutes.status == gavel_shared::minutes::MinutesStatus::Signed;
+            let version = state.minutes.version + u32::from(signed);
             sqlx::query("UPDATE minutes SET version = ?, status = 'draft' WHERE meeting_id = ?")
                 .bind(version as i64)
                 .bind(m)

@@ -173,8 +173,9 @@ pub enum Command {
     ApproveMinutes,
     /// Chair: have the server export and sign the approved minutes. Fixed after.
     SignMinutes,
-    /// Secretary: start a correction of signed minutes (a new version; the
-    /// signed one is kept).
+    /// Secretary: minutes back to the draft, to work in the members'
+    /// comments or fix what the chair approved (the same version); signed
+    /// minutes: a correction (a new version; the signed one is kept).
     ReviseMinutes,
     /// A command this server does not know (sent by a newer client).
     #[serde(other)]

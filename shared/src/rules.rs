@@ -712,7 +712,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         }
         Command::ApproveMinutes => minutes_status(state, &[MinutesStatus::Draft, MinutesStatus::InReview]),
         Command::SignMinutes => minutes_status(state, &[MinutesStatus::Approved]),
-        Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::Signed]),
+        // Back to the draft from wherever it went: the members' comments are
+        // worked into the text, which only a draft takes.
+        Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::InReview, MinutesStatus::Approved, MinutesStatus::Signed]),
         Command::Unknown => Err(RuleError::UnknownCommand),
     }
 }

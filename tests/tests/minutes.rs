@@ -432,6 +432,51 @@ async fn signed_minutes_verify_offline_and_fail_when_anything_differs() -> anyho
     Ok(())
 }
 
+/// Sent to the members, the minutes come back to the secretary's draft to
+/// work in their comments (and approved ones, to fix what the chair found),
+/// as the same version; only a signed version is fixed.
+#[tokio::test]
+async fn the_secretary_takes_the_minutes_back_to_work_in_the_members_comments() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let (chair, secretary, member) = (s.sign_in(&s.chair).await?, s.sign_in(&s.secretary).await?, s.sign_in(&s.voters[0]).await?);
+    let section = SectionKey::Item(s.item);
+    let edit = |text: &str| Command::EditMinutes { section, text: text.into() };
+    assert_eq!(secretary.command(s.meeting, "e1", &edit("Thông qua với 2/2 phiếu.")).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "send", &Command::SendMinutesForComments).await?.status, 200);
+    let comment = Command::CommentMinutes { section, text: "Đề nghị ghi rõ tỷ lệ phần trăm.".into() };
+    assert_eq!(member.command(s.meeting, "c1", &comment).await?.status, 200);
+
+    // Taken back: a draft again, the same version, the comment kept.
+    assert_eq!(secretary.command(s.meeting, "back", &Command::ReviseMinutes).await?.status, 200);
+    let st = secretary.state(s.meeting).await?;
+    assert_eq!((st.minutes.status, st.minutes.version), (MinutesStatus::Draft, 1));
+    assert_eq!(st.minutes.comments.len(), 1, "{:?}", st.minutes.comments);
+    let a = secretary.command(s.meeting, "e2", &edit("Thông qua với 2/2 phiếu (100%).")).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    // Members see what was sent, never the draft being worked on.
+    assert!(member.state(s.meeting).await?.minutes.sections.is_empty(), "a draft reached a member");
+    assert_eq!(secretary.command(s.meeting, "send2", &Command::SendMinutesForComments).await?.status, 200);
+    assert_eq!(member.state(s.meeting).await?.minutes.text(section), "Thông qua với 2/2 phiếu (100%).");
+
+    // Approved, then taken back for a typo: the chair approves again.
+    assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "back2", &Command::ReviseMinutes).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "sign-unapproved", &Command::SignMinutes).await?.code(), "conflict");
+    assert_eq!(secretary.command(s.meeting, "e3", &edit("Thông qua với 2/2 phiếu (100%), không có ý kiến khác.")).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "approve2", &Command::ApproveMinutes).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
+    let st = member.state(s.meeting).await?;
+    assert_eq!((st.minutes.status, st.minutes.version), (MinutesStatus::Signed, 1));
+    assert_eq!(st.minutes.text(section), "Thông qua với 2/2 phiếu (100%), không có ý kiến khác.");
+    // Members cannot take them back; a draft is not taken back.
+    assert_eq!(member.command(s.meeting, "m-back", &Command::ReviseMinutes).await?.code(), "forbidden");
+    assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "revise-draft", &Command::ReviseMinutes).await?.code(), "conflict");
+    Ok(())
+}
+
 #[tokio::test]
 async fn nothing_typed_is_lost_when_the_server_restarts() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

@@ -334,6 +334,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.approve", "Phê duyệt biên bản", "Approve the minutes"),
     ("min.sign", "Ký số và phát hành", "Sign and issue"),
     ("min.revise", "Đính chính (tạo phiên bản mới)", "Correct (new version)"),
+    ("min.take_back", "Đưa về dự thảo để chỉnh sửa (tiếp thu góp ý)", "Back to the draft to edit (work in the comments)"),
     ("min.in_vi", "tiếng Việt", "Vietnamese"),
     ("min.in_en", "tiếng Anh", "English"),
     ("min.comment", "Góp ý cho phần này", "Comment on this part"),

@@ -177,9 +177,10 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
     }
 }
 
-/// Have the minutes left the secretary's draft (so members see them)?
+/// Have the minutes left the secretary's draft (so members see them), or
+/// been signed once (a correction under way keeps the signed files in view)?
 fn minutes_shared() -> bool {
-    with_state(|s| s.minutes.status != gavel_shared::minutes::MinutesStatus::Draft).unwrap_or(false)
+    with_state(|s| s.minutes.status != gavel_shared::minutes::MinutesStatus::Draft || !s.minutes.signed.is_empty()).unwrap_or(false)
 }
 
 /// The item shown on the right: the one picked, else the current one, else the first.
