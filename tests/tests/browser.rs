@@ -1940,6 +1940,15 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     c.find(Locator::Css(send)).await?.click().await?;
     wait_text(&c, "#minutes .comments", "Đề nghị bổ sung ý kiến của cử tri.").await?;
     wait_value(&c, field, "").await?;
+
+    // Signed, then a correction begins: the member keeps the signed files in
+    // view while the new version is drafted (the panel used to vanish).
+    assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
+    wait_text(&c, "#minutes ul.signed", "-vi.pdf").await?;
+    assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
+    wait_text(&c, "#minutes-status", "Dự thảo").await?;
+    wait_text(&c, "#minutes ul.signed", "-vi.pdf").await?;
     c.close().await?;
     Ok(())
 }
