@@ -1428,6 +1428,7 @@ async fn write(
             let author = actor.participant().ok_or(Error::Forbidden("only participants give opinions"))?;
             let remote = state.participant(author).is_some_and(|p| p.attendance != Attendance::Present);
             let at = now();
+            gavel_shared::rules::opinions_taken(state, *item, at)?;
             let stance_name = serde_json::to_value(stance).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO opinions (meeting_id, item_id, document_id, about_document, author_id, stance, text, remote, at) \

@@ -109,6 +109,15 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ),
     ("you have made as many comments on these minutes as one person may", "Mỗi người chỉ góp ý được tối đa 50 lần vào biên bản."),
     (
+        "the meeting is closed: written opinions are taken only on an item they were asked for by a deadline",
+        "Cuộc họp đã bế mạc: chỉ nhận ý kiến bằng văn bản về nội dung đã được đề nghị cho ý kiến có thời hạn.",
+    ),
+    ("the deadline for written opinions on this item has passed", "Đã hết hạn gửi ý kiến bằng văn bản về nội dung này."),
+    (
+        "the minutes are approved: no more written opinions are added to them",
+        "Biên bản đã được phê duyệt: không nhận thêm ý kiến bằng văn bản.",
+    ),
+    (
         "this participant voted on their own tablet: only they can change their ballot",
         "Đại biểu này đã tự biểu quyết trên máy tính bảng: chỉ người đó mới đổi được phiếu của mình.",
     ),
@@ -312,7 +321,9 @@ pub const RIGHTS: &[Right] = &[
     Right { kind: CommandKind::WithdrawRequest, roles: EVERYONE, statuses: &[Open] },
     Right { kind: CommandKind::GiveFloor, roles: &[Chair], statuses: &[Open] },
     Right { kind: CommandKind::EndSpeech, roles: &[Chair], statuses: &[Open] },
-    Right { kind: CommandKind::AddOpinion, roles: EVERYONE, statuses: PREPARING },
+    // After the close, only where opinions were asked for by a deadline:
+    // see [`opinions_taken`].
+    Right { kind: CommandKind::AddOpinion, roles: EVERYONE, statuses: ANY },
     Right { kind: CommandKind::RequestOpinions, roles: CHAIR_OR_SECRETARY, statuses: PREPARING },
     // The minutes are written during the meeting and finished after it.
     Right { kind: CommandKind::EditMinutes, roles: &[Secretary], statuses: ANY },
@@ -717,6 +728,29 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::InReview, MinutesStatus::Approved, MinutesStatus::Signed]),
         Command::Unknown => Err(RuleError::UnknownCommand),
     }
+}
+
+/// Whether written opinions on `item` are still taken at `now`: until the
+/// meeting closes, and after it where the chair or the secretary asked for
+/// them by a deadline (members away answer by their link, often after the
+/// meeting), until the latest deadline and while the minutes, which list
+/// them, are not yet approved.
+pub fn opinions_taken(state: &MeetingState, item: ItemId, now: time::OffsetDateTime) -> Result<(), RuleError> {
+    if state.meeting.status != MeetingStatus::Closed {
+        return Ok(());
+    }
+    let Some(deadline) = state.opinion_requests.iter().filter(|r| r.item == item).map(|r| r.deadline).max() else {
+        return Err(RuleError::Conflict(
+            "the meeting is closed: written opinions are taken only on an item they were asked for by a deadline",
+        ));
+    };
+    if deadline <= now {
+        return Err(RuleError::Conflict("the deadline for written opinions on this item has passed"));
+    }
+    if matches!(state.minutes.status, MinutesStatus::Approved | MinutesStatus::Signed) {
+        return Err(RuleError::Conflict("the minutes are approved: no more written opinions are added to them"));
+    }
+    Ok(())
 }
 
 fn minutes_status(state: &MeetingState, allowed: &[MinutesStatus]) -> Result<(), RuleError> {

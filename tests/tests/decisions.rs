@@ -463,6 +463,46 @@ async fn written_opinions_and_who_has_answered() -> anyhow::Result<()> {
     // Delegates see their own opinions only.
     assert_eq!(d1.state(s.meeting).await?.opinions.len(), 0);
     assert_eq!(d0.state(s.meeting).await?.opinions.len(), 1);
+
+    // After the close, members away still answer by the deadline they were
+    // given, and only on what they were asked about.
+    let a = s
+        .admin
+        .command(
+            s.meeting,
+            "item2",
+            &Command::AddItem { title: "Dự toán".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    let item2 = ItemId(a.body["result"]["id"].as_i64().unwrap());
+    let a = s
+        .admin
+        .command(
+            s.meeting,
+            "item3",
+            &Command::AddItem { title: "Khác".into(), presenter: String::new(), summary: String::new(), position: None },
+        )
+        .await?;
+    let unasked = ItemId(a.body["result"]["id"].as_i64().unwrap());
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    assert_eq!(chair.command(s.meeting, "r3", &Command::RequestOpinions { item: item2, deadline: soon }).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let late = |item, text: &str| Command::AddOpinion { item, document: None, stance: Stance::Comment, text: text.into() };
+    let a = away.command(s.meeting, "late", &late(s.item, "Gửi sau cuộc họp, trong thời hạn.")).await?;
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = away.command(s.meeting, "unasked", &late(unasked, "Không được hỏi.")).await?;
+    assert_eq!(a.code(), "conflict", "{a:?}");
+    assert!(a.body["message"].as_str().unwrap().contains("asked for by a deadline"), "{a:?}");
+    let wait = soon - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+    tokio::time::sleep(wait.try_into().unwrap_or_default()).await;
+    let a = away.command(s.meeting, "too-late", &late(item2, "Quá hạn.")).await?;
+    assert!(a.code() == "conflict" && a.body["message"].as_str().unwrap().contains("has passed"), "{a:?}");
+    // The minutes list it; once approved, they take no more.
+    let opinions = chair.state(s.meeting).await?.opinions;
+    assert!(opinions.iter().any(|o| o.text == "Gửi sau cuộc họp, trong thời hạn." && o.remote), "{opinions:?}");
+    assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
+    let a = away.command(s.meeting, "after-approval", &late(s.item, "Sau phê duyệt.")).await?;
+    assert!(a.code() == "conflict" && a.body["message"].as_str().unwrap().contains("approved"), "{a:?}");
     Ok(())
 }
 

@@ -89,6 +89,11 @@ async fn room(server: &TestServer, status: MeetingStatus) -> anyhow::Result<Room
     let s = if status == MeetingStatus::Draft { Scenario::prepare(server).await? } else { Scenario::build(server).await? };
     if status == MeetingStatus::Closed {
         let chair = s.http_as(server, Role::Chair, 0).await?;
+        // Written opinions after the close are taken where they were asked
+        // for by a deadline (the rule beside the table's).
+        let deadline = OffsetDateTime::now_utc() + time::Duration::days(2);
+        let a = chair.command(s.meeting, "ask", &Command::RequestOpinions { item: s.items[0], deadline }).await?;
+        anyhow::ensure!(a.status == 200, "{a:?}");
         let a = chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
         anyhow::ensure!(a.status == 200, "{a:?}");
     }

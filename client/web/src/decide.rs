@@ -992,7 +992,12 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                         </p>
                     })
                 }}
-                <Show when=move || may(CommandKind::AddOpinion)>
+                // After the close, only on an item asked about by a deadline not yet past.
+                <Show when=move || may(CommandKind::AddOpinion) && with_state(|s| {
+                    let now = time::OffsetDateTime::from_unix_timestamp_nanos((ctx.live.server_now_ms() * 1e6) as i128)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                    gavel_shared::rules::opinions_taken(s, item, now).is_ok()
+                }).unwrap_or(false)>
                 <form class="grid-form" id="opinion-form" on:submit=send>
                     <label>{move || i.t("opinion.stance")}
                         <select id="opinion-stance" on:change=move |ev| {
