@@ -648,6 +648,11 @@ pub enum ServerMessage {
         /// act, and meanwhile the tablet shows what it keeps.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refused: Option<String>,
+        /// The refusal's code (the room's, or the agent's own:
+        /// `wrong_room`, `agent_version`, `pin_needed`), for the browser to
+        /// say it in the user's language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused_code: Option<String>,
     },
     /// Sent by a tablet agent to the tablet's browser only: how many of the
     /// documents the participant may read the tablet holds, and, when it

@@ -1474,10 +1474,10 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
     /// The agent's next word on the room's link, with or without a refusal.
     async fn room_link(ws: &mut Ws, refused: bool) -> anyhow::Result<(bool, Option<String>)> {
         loop {
-            if let ServerMessage::RoomLink { online, refused: why } = ws.recv().await?
+            if let ServerMessage::RoomLink { online, refused: why, refused_code } = ws.recv().await?
                 && why.is_some() == refused
             {
-                return Ok((online, why));
+                return Ok((online, why.map(|w| format!("{w} ({})", refused_code.unwrap_or_default()))));
             }
         }
     }
@@ -1489,8 +1489,8 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
     until("the agent says the room refuses it", LONG, || agent.shared.stuck.borrow().is_some() || agent.shared.fatal.borrow().is_some())
         .await?;
     assert_eq!(agent.shared.fatal.borrow().clone(), None, "the agent gave up");
-    let why = agent.shared.stuck.borrow().clone().unwrap();
-    assert!(why.contains("not the one pinned"), "{why}");
+    let why = agent.shared.stuck.borrow().clone().unwrap().to_string();
+    assert!(why.contains("not the one pinned") && why.ends_with("(wrong_room)"), "{why}");
     let (online, told) = room_link(&mut ws, true).await?;
     assert!(!online && told.as_deref() == Some(why.as_str()), "{told:?}");
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;

@@ -1750,7 +1750,9 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     let _other = TestServer::start_again(elsewhere.path(), addrs).await?;
     until("the agent is refused", Duration::from_secs(60), || agent.shared.stuck.borrow().is_some()).await?;
     wait_text(&fresh, "#room-refused", "Phòng họp không nhận máy tính bảng này").await?;
-    wait_text(&fresh, "#room-refused", "not the one pinned").await?;
+    // Said in Vietnamese, not the agent's English.
+    wait_text(&fresh, "#room-refused", "Ở địa chỉ của phòng họp là một máy chủ khác").await?;
+    assert!(!text_of(&fresh, "#room-refused").await?.contains("not the one pinned"));
     wait_text(&fresh, ".pdf-status", "Trang 1 / 3").await?;
     fresh.close().await?;
     Ok(())
@@ -1788,7 +1790,14 @@ async fn a_tablet_whose_storage_is_full_says_so_in_its_browser() -> anyhow::Resu
     c.goto(&link).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
     wait_text(&c, "#tablet-problem", "Máy tính bảng không lưu được tài liệu").await?;
+    // The system's English is for the administrator: a tooltip in
+    // Vietnamese, said in English.
+    assert!(!text_of(&c, "#tablet-problem").await?.contains("No space"));
+    let title = c.find(Locator::Css("#tablet-problem")).await?.attr("title").await?.unwrap_or_default();
+    assert!(title.contains("No space left on device"), "{title}");
+    c.find(Locator::Css("#lang-en")).await?.click().await?;
     wait_text(&c, "#tablet-problem", "No space left on device").await?;
+    c.find(Locator::Css("#lang-vi")).await?.click().await?;
     wait_text(&c, "#tablet-pack .count", "0/1").await?;
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tablet-storage-full.png"), c.screenshot().await?)?;
     // The secretary removes the document the tablet cannot keep: the banner

@@ -223,7 +223,7 @@ pub struct Shared {
     pub fatal: watch::Sender<Option<String>>,
     /// Why the room refuses this tablet, while it does ([`Ended::Stuck`]):
     /// what the tablet keeps is served meanwhile.
-    pub stuck: watch::Sender<Option<String>>,
+    pub stuck: watch::Sender<Option<RoomRefusal>>,
     /// Who the agent signed in as.
     session: Mutex<Option<Saved>>,
     /// Snapshots and events, for the browser's sockets.
@@ -555,7 +555,7 @@ enum Ended {
     /// served, and the room is tried again, less and less often (the
     /// secretary may unlock the sign-in, the right room come back). A
     /// tablet that keeps nothing yet gives up instead, saying why.
-    Stuck(String),
+    Stuck(RoomRefusal),
     /// Give up: the session was revoked (what the tablet kept is deleted),
     /// or the agent is stopping.
     Fatal(String),
@@ -574,10 +574,29 @@ fn passes(code: &str) -> bool {
     matches!(code, "too_many_attempts" | "too_many_connections" | "unavailable" | "internal" | "disk_full")
 }
 
+/// Why the room refuses this tablet: the room's code and words, or the
+/// agent's own (`wrong_room`, `agent_version`, `pin_needed`). The code is
+/// what the tablet's browser says it with, in the user's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRefusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RoomRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
 /// What a refusal from the room ends the link with.
 fn refused(what: &str, code: String, message: String) -> Ended {
-    let why = format!("{what}: {code}: {message}");
-    if passes(&code) { Ended::Retry(anyhow::anyhow!(why)) } else { Ended::Stuck(why) }
+    if passes(&code) {
+        Ended::Retry(anyhow::anyhow!("{what}: {code}: {message}"))
+    } else {
+        tracing::warn!(%code, %message, "{what}");
+        Ended::Stuck(RoomRefusal { code, message })
+    }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Ended {
@@ -608,7 +627,7 @@ async fn run_link(shared: Arc<Shared>) {
         }
         // With nothing kept to show, a refusal ends the agent as it did.
         let ended = match ended {
-            Ended::Stuck(why) if shared.state.borrow().is_none() => Ended::Fatal(why),
+            Ended::Stuck(why) if shared.state.borrow().is_none() => Ended::Fatal(why.to_string()),
             e => e,
         };
         // Commands in flight wait for the next link, which sends them again:
@@ -736,14 +755,17 @@ fn another_room(e: &anyhow::Error) -> bool {
     format!("{e:#}").contains("fingerprint")
 }
 
-/// Turns a failed handshake into a message a person can act on.
-pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<String> {
+/// Turns a failed handshake into a refusal a person can act on.
+pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<RoomRefusal> {
     let text = format!("{e:#}");
     if another_room(e) {
-        return Some(format!("refused: the room at {server} is not the one pinned ({text})"));
+        return Some(RoomRefusal { code: "wrong_room".into(), message: format!("the room at {server} is not the one pinned ({text})") });
     }
     if text.to_lowercase().contains("application protocol") || text.contains("no_application_protocol") {
-        return Some(format!("the room at {server} does not speak protocol version {PROTOCOL_VERSION}, the one this agent speaks"));
+        return Some(RoomRefusal {
+            code: "agent_version".into(),
+            message: format!("the room at {server} does not speak protocol version {PROTOCOL_VERSION}, the one this agent speaks"),
+        });
     }
     None
 }
@@ -793,7 +815,10 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Some(t) => t,
         None => {
             let Some(pin) = opts.pin.clone() else {
-                return Ended::Stuck("the session has ended and no PIN was given: join again with the PIN".into());
+                return Ended::Stuck(RoomRefusal {
+                    code: "pin_needed".into(),
+                    message: "the session has ended and no PIN was given: join again with the PIN".into(),
+                });
             };
             let sign_in = ClientMessage::SignIn { meeting: opts.meeting, participant: opts.participant, pin, remote: false };
             if let Err(e) = link::send_msg(&mut send, &sign_in).await {
@@ -1420,7 +1445,8 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
     let t = *shared.totals.lock().expect("totals");
     axum::Json(serde_json::json!({
         "online": shared.link.borrow().is_some(),
-        "refused": shared.stuck.borrow().clone(),
+        "refused": shared.stuck.borrow().as_ref().map(|r| r.to_string()),
+        "refused_code": shared.stuck.borrow().as_ref().map(|r| r.code.clone()),
         "seq": shared.state.borrow().as_ref().map(|s| s.seq),
         "docs_total": p.docs_total, "docs_done": p.docs_done,
         "bytes_total": p.bytes_total, "bytes_done": p.bytes_done,
@@ -1796,8 +1822,9 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                 }
                             }
                             let online = link.borrow_and_update().is_some();
-                            let refused = stuck.borrow_and_update().clone();
-                            if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
+                            let r = stuck.borrow_and_update().clone();
+                            let (refused, refused_code) = (r.as_ref().map(|r| r.message.clone()), r.map(|r| r.code));
+                            if out.send(ServerMessage::RoomLink { online, refused, refused_code }).await.is_err() {
                                 return;
                             }
                             let mut pack = None;
@@ -1833,8 +1860,9 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                                             return;
                                         }
                                         let online = link.borrow_and_update().is_some();
-                                        let refused = stuck.borrow_and_update().clone();
-                                        if out.send(ServerMessage::RoomLink { online, refused }).await.is_err() {
+                                        let r = stuck.borrow_and_update().clone();
+                                        let (refused, refused_code) = (r.as_ref().map(|r| r.message.clone()), r.map(|r| r.code));
+                                        if out.send(ServerMessage::RoomLink { online, refused, refused_code }).await.is_err() {
                                             return;
                                         }
                                         continue;

@@ -379,7 +379,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     );
     let mut fatal = shared.fatal.subscribe();
     let mut stuck = shared.stuck.subscribe();
-    let mut told_stuck = None::<String>;
+    let mut told_stuck = None::<gavel_agent::agent::RoomRefusal>;
     let mut state = shared.state.subscribe();
     let mut progress = shared.progress.subscribe();
     let mut link = shared.link.subscribe();

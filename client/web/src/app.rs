@@ -301,15 +301,23 @@ fn Header() -> impl IntoView {
                 </div>
             </Show>
         </header>
-        {move || ctx.live.pack.get().and_then(|p| p.problem).map(|why| view! {
-            <div class="tablet-problem" id="tablet-problem" role="alert">
-                <strong>{i.t("pack.problem")}</strong> ": " {why}
-            </div>
+        // The system's own words on storage ("No space left on device") are
+        // English: in Vietnamese they stay a tooltip, for the administrator.
+        {move || ctx.live.pack.get().and_then(|p| p.problem).map(|why| {
+            let detail = (i.0.get() == Lang::En).then(|| format!(": {why}"));
+            view! {
+                <div class="tablet-problem" id="tablet-problem" role="alert" title=why>
+                    <strong>{i.t("pack.problem")}</strong>{detail}
+                </div>
+            }
         })}
-        {move || ctx.live.room_refused.get().map(|why| view! {
-            <div class="tablet-problem" id="room-refused" role="alert">
-                <strong>{i.t("link.refused")}</strong> ": " {why}
-            </div>
+        {move || ctx.live.room_refused.get().map(|(code, why)| {
+            let said = if code.is_empty() { why } else { i.error(&code, &why) };
+            view! {
+                <div class="tablet-problem" id="room-refused" role="alert">
+                    <strong>{i.t("link.refused")}</strong> ": " {said}
+                </div>
+            }
         })}
     }
 }

@@ -452,6 +452,21 @@ const TABLE: &[(&str, &str, &str)] = &[
         "This page is older than the room's server: reload the page.",
     ),
     ("err.malformed_json", "Ứng dụng gửi dữ liệu sai định dạng: hãy tải lại trang.", "The app sent a malformed message: reload the page."),
+    (
+        "err.wrong_room",
+        "Ở địa chỉ của phòng họp là một máy chủ khác (chứng chỉ khác với chứng chỉ đã ghép nối).",
+        "Another server answers at the room's address (not the certificate the tablet was paired with).",
+    ),
+    (
+        "err.agent_version",
+        "Phần mềm trên máy tính bảng không cùng phiên bản với phòng họp: hãy cập nhật.",
+        "The tablet's software does not speak the room's version: update it.",
+    ),
+    (
+        "err.pin_needed",
+        "Phiên làm việc đã hết hạn: hãy ghép nối lại máy tính bảng bằng mã PIN.",
+        "The session has ended: pair the tablet again with its PIN.",
+    ),
     ("err.not_json", "Ứng dụng gửi dữ liệu không phải JSON: hãy tải lại trang.", "The app did not send its data as JSON: reload the page."),
     ("err.bad_key", "Ứng dụng gửi mã thao tác không hợp lệ: hãy tải lại trang.", "The app sent an invalid action key: reload the page."),
     (
@@ -520,6 +535,9 @@ const WHOLE: &[&str] = &[
     "message_too_large",
     "unknown_command",
     "not_json",
+    "wrong_room",
+    "agent_version",
+    "pin_needed",
     "bad_key",
     "hello_first",
     "already_following",

@@ -43,8 +43,9 @@ pub struct Live {
     /// listed, and why it cannot keep more, if so.
     pub pack: RwSignal<Option<TabletPack>>,
     /// Through a tablet agent: why the room refuses the tablet, while it
-    /// does (the page shows what the tablet keeps meanwhile).
-    pub room_refused: RwSignal<Option<String>>,
+    /// does (the page shows what the tablet keeps meanwhile): its code
+    /// (empty from an agent before codes) and the room's words.
+    pub room_refused: RwSignal<Option<(String, String)>>,
 }
 
 /// What a tablet agent says of the meeting pack it holds.
@@ -402,8 +403,9 @@ async fn run_once(live: Live, meeting: MeetingId, current: &impl Fn() -> bool) -
                         awaiting_pong.set(false);
                         live.offset_ms.set(ms_of(server_time) - js_sys::Date::now());
                     }
-                    ServerMessage::RoomLink { online, refused } => {
+                    ServerMessage::RoomLink { online, refused, refused_code } => {
                         room_reachable = online;
+                        let refused = refused.map(|why| (refused_code.unwrap_or_default(), why));
                         if live.room_refused.get_untracked() != refused {
                             live.room_refused.set(refused);
                         }
