@@ -1516,11 +1516,12 @@ async fn write(
             set_minutes_status(tx, state.meeting.id, "signed").await?;
             (vec![Change::MinutesSigned { signed }], done)
         }
+        Command::TakeBackMinutes => {
+            set_minutes_status(tx, state.meeting.id, "draft").await?;
+            (vec![Change::MinutesRevised { version: state.minutes.version }], done)
+        }
         Command::ReviseMinutes => {
-            // Only a signed version is fixed: taken back before signing, the
-            // draft stays the same version.
-            let signed = state.minutes.status == gavel_shared::minutes::MinutesStatus::Signed;
-            let version = state.minutes.version + u32::from(signed);
+            let version = state.minutes.version + 1;
             sqlx::query("UPDATE minutes SET version = ?, status = 'draft' WHERE meeting_id = ?")
                 .bind(version as i64)
                 .bind(m)

@@ -451,9 +451,15 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
             if !kept.is_empty() {
                 let n = kept.len();
                 let line = match lang {
-                    Lang::Vi => format!("{n} ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."),
-                    Lang::En if n == 1 => "1 opinion on a restricted document (its author and content not reproduced).".to_string(),
-                    Lang::En => format!("{n} opinions on restricted documents (their authors and content not reproduced)."),
+                    Lang::Vi => {
+                        format!("{n} ý kiến về tài liệu hạn chế, tài liệu mật hoặc tài liệu đã rút (không ghi người gửi và nội dung).")
+                    }
+                    Lang::En if n == 1 => {
+                        "1 opinion on a restricted, secret or withdrawn document (its author and content not reproduced).".to_string()
+                    }
+                    Lang::En => {
+                        format!("{n} opinions on restricted, secret or withdrawn documents (their authors and content not reproduced).")
+                    }
                 };
                 body.push(Element::Bullet(vec![(line, false)]));
             }

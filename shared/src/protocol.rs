@@ -173,10 +173,15 @@ pub enum Command {
     ApproveMinutes,
     /// Chair: have the server export and sign the approved minutes. Fixed after.
     SignMinutes,
-    /// Secretary: minutes back to the draft, to work in the members'
-    /// comments or fix what the chair approved (the same version); signed
-    /// minutes: a correction (a new version; the signed one is kept).
+    /// Secretary: start a correction of signed minutes (a new version; the
+    /// signed one is kept).
     ReviseMinutes,
+    /// Secretary: minutes sent for comments or approved back to the draft,
+    /// the same version, to work the members' comments in or fix what the
+    /// chair found (approved again after). Not a correction: a command of
+    /// its own, so that one sent as the chair signs is refused rather than
+    /// starting a new version.
+    TakeBackMinutes,
     /// A command this server does not know (sent by a newer client).
     #[serde(other)]
     Unknown,
@@ -241,6 +246,7 @@ pub enum CommandKind {
     ApproveMinutes,
     SignMinutes,
     ReviseMinutes,
+    TakeBackMinutes,
     Unknown,
 }
 
@@ -287,6 +293,7 @@ impl Command {
             Command::ApproveMinutes => CommandKind::ApproveMinutes,
             Command::SignMinutes => CommandKind::SignMinutes,
             Command::ReviseMinutes => CommandKind::ReviseMinutes,
+            Command::TakeBackMinutes => CommandKind::TakeBackMinutes,
             Command::Unknown => CommandKind::Unknown,
         }
     }

@@ -330,6 +330,7 @@ pub const RIGHTS: &[Right] = &[
     Right { kind: CommandKind::SetMinutesNumber, roles: &[Secretary], statuses: ANY },
     Right { kind: CommandKind::SendMinutesForComments, roles: &[Secretary], statuses: &[Closed] },
     Right { kind: CommandKind::CommentMinutes, roles: EVERYONE, statuses: &[Closed] },
+    Right { kind: CommandKind::TakeBackMinutes, roles: &[Secretary], statuses: &[Closed] },
     Right { kind: CommandKind::ApproveMinutes, roles: &[Chair], statuses: &[Closed] },
     Right { kind: CommandKind::SignMinutes, roles: &[Chair], statuses: &[Closed] },
     Right { kind: CommandKind::ReviseMinutes, roles: &[Secretary], statuses: &[Closed] },
@@ -725,7 +726,8 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::SignMinutes => minutes_status(state, &[MinutesStatus::Approved]),
         // Back to the draft from wherever it went: the members' comments are
         // worked into the text, which only a draft takes.
-        Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::InReview, MinutesStatus::Approved, MinutesStatus::Signed]),
+        Command::ReviseMinutes => minutes_status(state, &[MinutesStatus::Signed]),
+        Command::TakeBackMinutes => minutes_status(state, &[MinutesStatus::InReview, MinutesStatus::Approved]),
         Command::Unknown => Err(RuleError::UnknownCommand),
     }
 }
@@ -734,7 +736,8 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
 /// meeting closes, and after it where the chair or the secretary asked for
 /// them by a deadline (members away answer by their link, often after the
 /// meeting), until the latest deadline and while the minutes, which list
-/// them, are not yet approved.
+/// them, are not yet approved (taken back to the draft before they were
+/// ever signed, they take them again).
 pub fn opinions_taken(state: &MeetingState, item: ItemId, now: time::OffsetDateTime) -> Result<(), RuleError> {
     if state.meeting.status != MeetingStatus::Closed {
         return Ok(());
@@ -747,7 +750,9 @@ pub fn opinions_taken(state: &MeetingState, item: ItemId, now: time::OffsetDateT
     if deadline <= now {
         return Err(RuleError::Conflict("the deadline for written opinions on this item has passed"));
     }
-    if matches!(state.minutes.status, MinutesStatus::Approved | MinutesStatus::Signed) {
+    // Signed once, the record is issued: a correction (a draft again) is
+    // not a way in for late opinions.
+    if matches!(state.minutes.status, MinutesStatus::Approved | MinutesStatus::Signed) || !state.minutes.signed.is_empty() {
         return Err(RuleError::Conflict("the minutes are approved: no more written opinions are added to them"));
     }
     Ok(())

@@ -2239,6 +2239,33 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
     for css in ["#opinion-form", "#request-opinions", ".new-poll"] {
         wait_gone(&c, css).await?;
     }
+    // And it says why: nobody was asked for opinions on this item.
+    wait_text(&c, "#opinions-closed", "Cuộc họp đã bế mạc: chỉ nhận ý kiến bằng văn bản").await?;
+    c.close().await?;
+    Ok(())
+}
+
+/// Asked for written opinions by a deadline, a member answers after the
+/// meeting has closed; when the deadline passes the form goes by itself,
+/// saying why, with no event from the room to prompt it.
+#[tokio::test]
+async fn the_opinion_form_stays_after_the_close_until_the_deadline() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let chair = s.sign_in(&s.chair).await?;
+    let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(25);
+    let ask = Command::RequestOpinions { item: s.item, deadline };
+    assert_eq!(chair.command(s.meeting, "ask", &ask).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#opinion-form textarea")).await?;
+    assert!(c.find(Locator::Css("#opinions-closed")).await.is_err(), "a reason shown while opinions are taken");
+    let left = deadline - time::OffsetDateTime::now_utc();
+    tokio::time::sleep(left.try_into().unwrap_or_default()).await;
+    wait_gone(&c, "#opinion-form").await?;
+    wait_text(&c, "#opinions-closed", "Đã hết hạn gửi ý kiến bằng văn bản về nội dung này.").await?;
     c.close().await?;
     Ok(())
 }

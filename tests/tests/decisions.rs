@@ -503,6 +503,12 @@ async fn written_opinions_and_who_has_answered() -> anyhow::Result<()> {
     assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
     let a = away.command(s.meeting, "after-approval", &late(s.item, "Sau phê duyệt.")).await?;
     assert!(a.code() == "conflict" && a.body["message"].as_str().unwrap().contains("approved"), "{a:?}");
+    // Signed, then corrected: the draft of the correction is no way in.
+    assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
+    let secretary = s.sign_in(&s.secretary).await?;
+    assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
+    let a = away.command(s.meeting, "in-correction", &late(s.item, "Trong lúc đính chính.")).await?;
+    assert!(a.code() == "conflict" && a.body["message"].as_str().unwrap().contains("approved"), "{a:?}");
     Ok(())
 }
 

@@ -449,7 +449,7 @@ async fn the_secretary_takes_the_minutes_back_to_work_in_the_members_comments() 
     assert_eq!(member.command(s.meeting, "c1", &comment).await?.status, 200);
 
     // Taken back: a draft again, the same version, the comment kept.
-    assert_eq!(secretary.command(s.meeting, "back", &Command::ReviseMinutes).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "back", &Command::TakeBackMinutes).await?.status, 200);
     let st = secretary.state(s.meeting).await?;
     assert_eq!((st.minutes.status, st.minutes.version), (MinutesStatus::Draft, 1));
     assert_eq!(st.minutes.comments.len(), 1, "{:?}", st.minutes.comments);
@@ -462,7 +462,7 @@ async fn the_secretary_takes_the_minutes_back_to_work_in_the_members_comments() 
 
     // Approved, then taken back for a typo: the chair approves again.
     assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
-    assert_eq!(secretary.command(s.meeting, "back2", &Command::ReviseMinutes).await?.status, 200);
+    assert_eq!(secretary.command(s.meeting, "back2", &Command::TakeBackMinutes).await?.status, 200);
     assert_eq!(chair.command(s.meeting, "sign-unapproved", &Command::SignMinutes).await?.code(), "conflict");
     assert_eq!(secretary.command(s.meeting, "e3", &edit("Thông qua với 2/2 phiếu (100%), không có ý kiến khác.")).await?.status, 200);
     assert_eq!(chair.command(s.meeting, "approve2", &Command::ApproveMinutes).await?.status, 200);
@@ -470,9 +470,14 @@ async fn the_secretary_takes_the_minutes_back_to_work_in_the_members_comments() 
     let st = member.state(s.meeting).await?;
     assert_eq!((st.minutes.status, st.minutes.version), (MinutesStatus::Signed, 1));
     assert_eq!(st.minutes.text(section), "Thông qua với 2/2 phiếu (100%), không có ý kiến khác.");
-    // Members cannot take them back; a draft is not taken back.
-    assert_eq!(member.command(s.meeting, "m-back", &Command::ReviseMinutes).await?.code(), "forbidden");
+    // Signed minutes are not taken back (a take-back sent as the chair signed
+    // starts no new version): a correction is asked for by name.
+    assert_eq!(secretary.command(s.meeting, "back3", &Command::TakeBackMinutes).await?.code(), "conflict");
+    assert_eq!(member.command(s.meeting, "m-revise", &Command::ReviseMinutes).await?.code(), "forbidden");
     assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
+    assert_eq!(secretary.state(s.meeting).await?.minutes.version, 2);
+    // Nor is a draft, nor revised again.
+    assert_eq!(secretary.command(s.meeting, "back4", &Command::TakeBackMinutes).await?.code(), "conflict");
     assert_eq!(secretary.command(s.meeting, "revise-draft", &Command::ReviseMinutes).await?.code(), "conflict");
     Ok(())
 }
@@ -536,7 +541,7 @@ async fn an_opinion_on_a_removed_restricted_document_stays_out_of_the_minutes_af
     std::fs::write(&pdf, bytes)?;
     let text = pdftotext(&pdf)?.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(!text.contains("Ý kiến riêng"), "{text}");
-    assert!(text.contains("1 ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."), "{text}");
+    assert!(text.contains("1 ý kiến về tài liệu hạn chế, tài liệu mật hoặc tài liệu đã rút (không ghi người gửi và nội dung)."), "{text}");
     Ok(())
 }
 
@@ -642,11 +647,11 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     assert!(text.contains("(tài liệu hạn chế)") && text.contains("Đại biểu 0000"), "{text}");
     assert!(text.contains("Hòa Bình, ngày") && !text.contains("Phòng họp tầng 2, ngày"), "{text}");
     assert!(!text.contains("kỷ luật"), "the restricted title or opinion is in the minutes:\n{text}");
-    assert!(!text.contains("đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
+    assert!(!text.contains("hồ sơ đã rút"), "the opinion on a removed restricted document is in the minutes:\n{text}");
     // Nor who gave them, nor how they stand: only that document's readers
     // could, so a name would tell the others who reads it.
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat.contains("2 ý kiến về tài liệu hạn chế (không ghi người gửi và nội dung)."), "{text}");
+    assert!(flat.contains("2 ý kiến về tài liệu hạn chế, tài liệu mật hoặc tài liệu đã rút (không ghi người gửi và nội dung)."), "{text}");
     assert!(!flat.contains("Đại biểu 0000 —") && !flat.contains("không đồng ý"), "a restricted document's reader is named:\n{text}");
     assert!(text.contains("Vắng có lý do: 1: Đại biểu 0002.") && !text.contains("()"), "{text}");
     // They say when the meeting began, not when it was called for.

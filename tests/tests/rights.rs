@@ -203,6 +203,7 @@ fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
         CommandKind::ApproveMinutes => Command::ApproveMinutes,
         CommandKind::SignMinutes => Command::SignMinutes,
         CommandKind::ReviseMinutes => Command::ReviseMinutes,
+        CommandKind::TakeBackMinutes => Command::TakeBackMinutes,
     })
 }
 

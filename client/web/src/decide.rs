@@ -882,6 +882,14 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
     let text = RwSignal::new(draft.text);
     let document = RwSignal::new(draft.document);
     let deadline = RwSignal::new(String::new());
+    // Why opinions on this item are no longer taken (the meeting closed
+    // with no request for it, its deadline passed, the minutes approved):
+    // checked each second, with the room's clock.
+    let not_taken = Memo::new(move |_| {
+        ctx.tick.get();
+        let now = ctx.live.server_now();
+        with_state(|s| gavel_shared::rules::opinions_taken(s, item, now).err().map(|e| (e.code(), e.to_string()))).flatten()
+    });
     // What is being written is kept as it changes.
     let keep = move || {
         if let Some(d) = drafts {
@@ -992,12 +1000,12 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
                         </p>
                     })
                 }}
-                // After the close, only on an item asked about by a deadline not yet past.
-                <Show when=move || may(CommandKind::AddOpinion) && with_state(|s| {
-                    let now = time::OffsetDateTime::from_unix_timestamp_nanos((ctx.live.server_now_ms() * 1e6) as i128)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-                    gavel_shared::rules::opinions_taken(s, item, now).is_ok()
-                }).unwrap_or(false)>
+                // After the close, only on an item asked about by a deadline
+                // not yet past, and why not otherwise.
+                {move || not_taken.get().filter(|_| may(CommandKind::AddOpinion)).map(|(code, message)| view! {
+                    <p class="muted" id="opinions-closed">{i.error(code, &message)}</p>
+                })}
+                <Show when=move || may(CommandKind::AddOpinion) && not_taken.get().is_none()>
                 <form class="grid-form" id="opinion-form" on:submit=send>
                     <label>{move || i.t("opinion.stance")}
                         <select id="opinion-stance" on:change=move |ev| {

@@ -89,10 +89,13 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                 <Show when=move || is_chair() && status() == MinutesStatus::Approved>
                     <button class="primary" id="minutes-sign" on:click=move |_| run(Command::SignMinutes, true)>{move || i.t("min.sign")}</button>
                 </Show>
-                <Show when=move || is_secretary() && status() != MinutesStatus::Draft>
-                    <button class="secondary" id="minutes-revise" on:click=move |_| run(Command::ReviseMinutes, true)>
-                        {move || i.t(if status() == MinutesStatus::Signed { "min.revise" } else { "min.take_back" })}
+                <Show when=move || is_secretary() && matches!(status(), MinutesStatus::InReview | MinutesStatus::Approved)>
+                    <button class="secondary" id="minutes-take-back" on:click=move |_| run(Command::TakeBackMinutes, true)>
+                        {move || i.t("min.take_back")}
                     </button>
+                </Show>
+                <Show when=move || is_secretary() && status() == MinutesStatus::Signed>
+                    <button class="secondary" id="minutes-revise" on:click=move |_| run(Command::ReviseMinutes, true)>{move || i.t("min.revise")}</button>
                 </Show>
                 <Show when=move || (is_secretary() || is_chair()) && !closed()>
                     <span class="muted small">{move || i.t("min.after_close")}</span>

@@ -178,9 +178,13 @@ pub fn Room(meeting: MeetingId) -> impl IntoView {
 }
 
 /// Have the minutes left the secretary's draft (so members see them), or
-/// been signed once (a correction under way keeps the signed files in view)?
+/// been shared before (taken back, or a correction under way: the signed
+/// files and the comments given stay in view)?
 fn minutes_shared() -> bool {
-    with_state(|s| s.minutes.status != gavel_shared::minutes::MinutesStatus::Draft || !s.minutes.signed.is_empty()).unwrap_or(false)
+    with_state(|s| {
+        s.minutes.status != gavel_shared::minutes::MinutesStatus::Draft || !s.minutes.signed.is_empty() || !s.minutes.comments.is_empty()
+    })
+    .unwrap_or(false)
 }
 
 /// The item shown on the right: the one picked, else the current one, else the first.
