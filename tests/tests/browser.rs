@@ -2245,6 +2245,38 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
     Ok(())
 }
 
+/// The secretary's confirmations say what they will do: with nobody
+/// ticked, "print cards" replaces everyone's PIN and says so with the
+/// count; a reason for an absence left unanswered records nothing.
+#[tokio::test]
+async fn the_secretary_is_told_before_everyones_pin_is_replaced_and_a_cancelled_excuse_records_nothing() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 2).await?;
+    let (_driver, c) = secretary_preparing(&server.url(""), &s).await?;
+    let before = s.admin.state(s.meeting).await?;
+    let seq = before.seq;
+
+    c.wait().at_most(WAIT).for_element(Locator::Css("#print-cards")).await?.click().await?;
+    let asked = c.get_alert_text().await?;
+    let everyone = before.participants.len();
+    assert!(asked.contains("TẤT CẢ") && asked.contains(&format!("({everyone})")), "{asked}");
+    c.dismiss_alert().await?;
+
+    let row = format!("tr[data-participant='{}'] td.attendance select", s.voters[1].0.0);
+    c.execute(
+        "const e = document.querySelector(arguments[0]); e.value = 'excused'; e.dispatchEvent(new Event('change', { bubbles: true })); return 1;",
+        vec![json!(row)],
+    )
+    .await?;
+    assert!(c.get_alert_text().await?.contains("Lý do"), "the reason is asked for");
+    c.dismiss_alert().await?;
+    wait_value(&c, &row, before.participant(s.voters[1].0).unwrap().attendance.as_str()).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.admin.state(s.meeting).await?.seq, seq, "a dismissed question changed the meeting");
+    c.close().await?;
+    Ok(())
+}
+
 /// Asked for written opinions by a deadline, a member answers after the
 /// meeting has closed; when the deadline passes the form goes by itself,
 /// saying why, with no event from the room to prompt it.

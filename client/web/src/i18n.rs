@@ -154,6 +154,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Cấp mã PIN mới cho những người đã chọn? Mã cũ sẽ hết hiệu lực.",
         "Give the selected people new PINs? Their old PINs stop working.",
     ),
+    (
+        "prep.cards_confirm_all",
+        "Chưa chọn ai: cấp mã PIN mới cho TẤT CẢ người tham dự? Mã cũ sẽ hết hiệu lực, mọi máy tính bảng phải ghép nối lại.",
+        "Nobody is selected: give EVERY participant a new PIN? The old ones stop working, and every tablet must be joined again.",
+    ),
     ("role.chair", "Chủ trì", "Chair"),
     ("role.secretary", "Thư ký", "Secretary"),
     ("role.delegate", "Đại biểu", "Delegate"),

@@ -650,10 +650,15 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
     };
     let print_cards = move |_| {
         let mut ids = chosen.get_untracked();
-        if ids.is_empty() {
+        // Nobody ticked means everyone: said so, with how many, since every
+        // tablet signed in with an old PIN then has to be joined again.
+        let question = if ids.is_empty() {
             ids = people.with_untracked(|p| p.iter().map(|p| p.id).collect());
-        }
-        if !ids.is_empty() && window().confirm_with_message(i.t("prep.cards_confirm")).unwrap_or(false) {
+            format!("{} ({})", i.t("prep.cards_confirm_all"), ids.len())
+        } else {
+            format!("{} ({})", i.t("prep.cards_confirm"), ids.len())
+        };
+        if !ids.is_empty() && window().confirm_with_message(&question).unwrap_or(false) {
             crate::live::send(Command::ResetPins { participants: ids }, show_pins);
         }
     };
@@ -703,13 +708,20 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 <td class="attendance">
                                     <select on:change=move |ev| {
                                         let a = Attendance::parse(&event_target_value(&ev)).unwrap_or_default();
+                                        let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
+                                        let was = attendance;
                                         let reason = if a == Attendance::Excused {
-                                            window().prompt_with_message(i.t("att.reason")).ok().flatten().unwrap_or_default()
+                                            // Cancelled: nothing is recorded, and the list says what it did.
+                                            match window().prompt_with_message(i.t("att.reason")).ok().flatten() {
+                                                Some(reason) => reason,
+                                                None => {
+                                                    target.set_value(was.as_str());
+                                                    return;
+                                                }
+                                            }
                                         } else {
                                             String::new()
                                         };
-                                        let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
-                                        let was = attendance;
                                         run_or_undo(Command::SetAttendance { participant: id, attendance: a, reason }, move || target.set_value(was.as_str()));
                                     }>
                                         {[Attendance::Present, Attendance::Absent, Attendance::Excused].into_iter().map(|a| view! {
