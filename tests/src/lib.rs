@@ -93,7 +93,7 @@ impl TestServer {
 
     /// A new HTTP client (its own cookie jar) for this server.
     pub fn client(&self) -> Http {
-        Http { base: self.url(""), inner: reqwest::Client::builder().cookie_store(true).build().expect("client"), token: None }
+        Http { base: self.url(""), inner: http_client().cookie_store(true).build().expect("client"), token: None }
     }
 }
 
@@ -131,7 +131,7 @@ impl Answer {
 impl Http {
     /// A client of the server at `base` (`http://ADDR`), without a session.
     pub fn for_base(base: &str) -> Http {
-        Http { base: base.to_string(), inner: reqwest::Client::new(), token: None }
+        Http { base: base.to_string(), inner: http_client().build().expect("client"), token: None }
     }
 
     /// The same client acting with a bearer token.
@@ -537,7 +537,7 @@ impl Assembly {
 
     /// Builds it on the server at `base` (`http://ADDR`).
     pub async fn build(base: &str, voters: usize) -> anyhow::Result<Assembly> {
-        let mut admin = Http { base: base.to_string(), inner: reqwest::Client::new(), token: None };
+        let mut admin = Http::for_base(base);
         admin.sign_in_admin().await?;
         let a = admin.post("/api/meetings", &json!({"title": "Kỳ họp Hội đồng", "starts_at": "2026-11-23T08:00:00+07:00"})).await?;
         let meeting = MeetingId(a.body["id"].as_i64().with_context(|| format!("{a:?}"))?);
@@ -609,7 +609,7 @@ impl Assembly {
 
     /// Signs a participant in (which marks them present).
     pub async fn sign_in(&self, who: &(ParticipantId, String)) -> anyhow::Result<Http> {
-        let mut c = Http { base: self.admin.base.clone(), inner: reqwest::Client::new(), token: None };
+        let mut c = Http::for_base(&self.admin.base);
         let a = c.sign_in(self.meeting, who.0, &who.1).await?;
         if a.status != 200 {
             bail!("sign-in of {}: {a:?}", who.0);
@@ -1176,7 +1176,16 @@ pub async fn start_agent(
 pub fn tablet_client(key: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {key}").parse().expect("a header value"));
-    reqwest::Client::builder().default_headers(headers).build().expect("a client")
+    http_client().default_headers(headers).build().expect("a client")
+}
+
+/// A client that lets an idle connection go before the room does: the room
+/// closes one idle for `--http-header-timeout` (10 s), and a connection
+/// reused just as it does fails its request ("connection closed before
+/// message completed"), which for a POST is never sent again. A browser
+/// retries such a request; reqwest does not.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(4))
 }
 
 /// The link the agent binary prints when it serves (`serving

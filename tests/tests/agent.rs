@@ -756,7 +756,7 @@ async fn a_restricted_document_reaches_each_reader_stamped_with_their_name() -> 
         .post("/api/staff", &serde_json::json!({"username": "tk.lan", "display_name": "Trần Thị Lan", "password": "Thu ky phong hop 2026", "is_admin": false}))
         .await?;
     assert_eq!(a.status, 201, "{a:?}");
-    let mut staff = Http { base: s.admin.base.clone(), inner: reqwest::Client::new(), token: None };
+    let mut staff = Http::for_base(&s.admin.base);
     let a = staff
         .post("/api/staff/session", &serde_json::json!({"username": "tk.lan", "password": "Thu ky phong hop 2026", "bearer": true}))
         .await?;

@@ -211,7 +211,7 @@ async fn nothing_acknowledged_is_lost_when_the_server_is_killed_mid_write() -> a
     use gavel_shared::protocol::Command;
     let dir = tempfile::tempdir()?;
     let mut p = ServerProcess::start(dir.path(), &[]).await?;
-    let mut admin = Http { base: format!("http://{}", p.addr), inner: reqwest::Client::new(), token: None };
+    let mut admin = Http::for_base(&format!("http://{}", p.addr));
     admin.sign_in_admin().await?;
     let a = admin.post("/api/meetings", &serde_json::json!({"title": "Họp", "starts_at": "2026-11-23T08:00:00+07:00"})).await?;
     let meeting = MeetingId(a.body["id"].as_i64().unwrap());
@@ -249,7 +249,7 @@ async fn nothing_acknowledged_is_lost_when_the_server_is_killed_mid_write() -> a
     assert!(acked.len() > 4, "the writers got going: {}", acked.len());
 
     let p = ServerProcess::start(dir.path(), &[]).await?;
-    let mut admin = Http { base: format!("http://{}", p.addr), inner: reqwest::Client::new(), token: None };
+    let mut admin = Http::for_base(&format!("http://{}", p.addr));
     admin.sign_in_admin().await?;
     let events = admin.get(&format!("/api/meetings/{meeting}/events?limit=5000")).await?.body;
     let events = events.as_array().unwrap_or_else(|| panic!("{events}"));

@@ -312,7 +312,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     let d: Vec<Http> = s.sign_in_each(s.voters.iter().take(3)).await?;
     assert!(!chair.state(s.meeting).await?.quorum().holds, "4 of 7 is not two thirds");
     // Signing in from outside the room does not make one present.
-    let mut remote = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
+    let mut remote = Http::for_base(&server.url(""));
     let a = remote
         .post(
             "/api/session",
@@ -439,7 +439,7 @@ async fn written_opinions_and_who_has_answered() -> anyhow::Result<()> {
     };
     assert_eq!(d0.command(s.meeting, "o0", &o).await?.status, 200);
     // A member away answers through the same API, signed in from outside.
-    let mut away = Http { base: server.url(""), inner: reqwest::Client::new(), token: None };
+    let mut away = Http::for_base(&server.url(""));
     let a = away
         .post(
             "/api/session",
