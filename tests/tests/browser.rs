@@ -338,6 +338,15 @@ async fn a_vote_on_a_tablet_shows_up_on_the_chairs_console() -> anyhow::Result<(
 
     wait_text(&chair, "#live-counts .bar-row[data-option='0'] .count", "1").await?;
     wait_text(&chair, "#poll-progress", "1 / ").await?;
+    // Leaving the room after voting: the ballot counts, and its voter still
+    // sees it confirmed, not "you may not vote".
+    let secretary = s.sign_in(&s.secretary).await?;
+    let present = text_of(&voter, "#quorum strong").await?;
+    let left = Command::SetAttendance { participant: s.voters[0].0, attendance: Attendance::Absent, reason: String::new() };
+    assert_eq!(secretary.command(s.meeting, "left", &left).await?.status, 200);
+    eventually("the voter's page has them absent", || async { Ok(text_of(&voter, "#quorum strong").await? != present) }).await?;
+    wait_text(&voter, "#vote-confirmation", "Tán thành").await?;
+    assert!(voter.find(Locator::Css("#not-voting")).await.is_err());
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(tmp.join("chair-vote.png"), chair.screenshot().await?)?;
     std::fs::write(tmp.join("voter-vote.png"), voter.screenshot().await?)?;

@@ -412,11 +412,17 @@ fn Ballot(poll: Poll) -> impl IntoView {
     };
     view! {
         <div class="ballot">
-            {move || if eligible.get() {
+            // A ballot cast stays confirmed to its voter when they leave the
+            // room (it counts): only the buttons go.
+            {move || {
                 let confirmation = confirmation.clone().map(|text| view! { <div class="confirm" id="vote-confirmation">"✔ "{text}</div> });
-                view! { {confirmation}{show_buttons.then(buttons.clone())} }.into_any()
-            } else {
-                view! { <p class="muted">{i.t("poll.not_voting")}</p> }.into_any()
+                if eligible.get() {
+                    view! { {confirmation}{show_buttons.then(buttons.clone())} }.into_any()
+                } else if confirmation.is_some() {
+                    confirmation.into_any()
+                } else {
+                    view! { <p class="muted" id="not-voting">{i.t("poll.not_voting")}</p> }.into_any()
+                }
             }}
         </div>
     }
