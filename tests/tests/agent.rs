@@ -281,6 +281,40 @@ async fn a_version_changed_on_one_page_fetches_only_a_small_share_of_its_chunks(
     Ok(())
 }
 
+/// A document withdrawn while the tablet's browser reads it from the
+/// agent's cache: the rest is not sent (the room cuts its own downloads
+/// the same way), the body ends short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_withdrawn_while_its_cached_copy_is_read_is_cut_off() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    // Larger than what loopback's socket buffers hold ahead of a slow reader.
+    let pdf = pack_pdf(128, 256 * 1024, 9, None);
+    let size = pdf.len();
+    let doc = s.upload_document("Hồ sơ lớn.pdf", pdf, &[]).await?;
+    let cache = tempfile::tempdir()?;
+    let agent = start_agent(server.quic_addr, &server.fingerprint, &s, 0, cache.path()).await?;
+    until("the pack is cached", LONG, || complete(&agent)).await?;
+    let local = agent.local_addr.unwrap();
+    let http = tablet_client(&agent.shared.local_key);
+    let mut r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;
+    assert_eq!(r.status(), 200);
+    let mut got = r.chunk().await?.map_or(0, |c| c.len());
+    let a = s.admin.command(s.meeting, "withdraw", &Command::RemoveDocument { document: doc.id }).await?;
+    anyhow::ensure!(a.status == 200, "{a:?}");
+    until("the agent has it withdrawn", LONG, || agent.shared.state.borrow().as_ref().is_some_and(|st| st.document(doc.id).is_none()))
+        .await?;
+    let ended = loop {
+        match r.chunk().await {
+            Ok(Some(c)) => got += c.len(),
+            Ok(None) => break "whole",
+            Err(_) => break "cut off",
+        }
+    };
+    assert!(ended == "cut off" && got < size, "{ended} after {got} of {size} bytes");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_room_out_of_reach_the_agent_still_serves_the_pack_and_the_agenda() -> anyhow::Result<()> {
     let server = TestServer::start().await?;

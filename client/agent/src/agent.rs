@@ -1461,7 +1461,7 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
 async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlPath<(i64, i64)>, req: Request) -> Response {
     let doc = shared.state.borrow().as_ref().filter(|s| s.meeting.id.0 == m).and_then(|s| s.document(DocumentId(d)).cloned());
     if let Some(doc) = doc.filter(|doc| shared.cache.fits(doc)) {
-        return match serve_cached(&shared, &doc.sha256, req.headers()).await {
+        return match serve_cached(&shared, &doc, req.headers()).await {
             Ok(r) => r,
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
         };
@@ -1485,7 +1485,8 @@ async fn local_document(State(shared): State<Arc<Shared>>, UrlPath((m, d)): UrlP
 /// byte range (`Range: bytes=A-B`, `A-`, `-N`), with the room's ETag: the
 /// hash of the bytes served, which for a restricted document is this
 /// reader's stamped copy, not the version it was made from.
-async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::HeaderMap) -> anyhow::Result<Response> {
+async fn serve_cached(shared: &Arc<Shared>, doc: &Document, headers: &axum::http::HeaderMap) -> anyhow::Result<Response> {
+    let version = doc.sha256.as_str();
     let m = shared.cache.manifest(version).context("not in the cache")?;
     let etag = format!("\"{}\"", m.sha256);
     let header_str = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
@@ -1510,10 +1511,20 @@ async fn serve_cached(shared: &Shared, version: &str, headers: &axum::http::Head
         }
     };
     // Reading and decrypting a chunk is disk and CPU work: off the runtime.
+    // Before each piece, the document must still be one the room lists for
+    // this reader: withdrawn, or this reader taken off it, while the browser
+    // reads, the rest is not sent (the room cuts its own downloads the same
+    // way), and the body ends short, as an error.
     let pieces = shared.cache.read_range(version, &m, start, end);
-    let body = futures_util::stream::unfold(pieces, |mut pieces| async move {
+    let (id, wanted, shared) = (doc.id, doc.sha256.clone(), shared.clone());
+    let listed = move || shared.state.borrow().as_ref().and_then(|s| s.document(id)).is_some_and(|d| d.sha256 == wanted);
+    let body = futures_util::stream::unfold(Some((pieces, listed)), |going| async move {
+        let (mut pieces, listed) = going?;
+        if !listed() {
+            return Some((Err(std::io::Error::other("the document was withdrawn while it was read")), None));
+        }
         let (next, pieces) = tokio::task::spawn_blocking(move || (pieces.next(), pieces)).await.ok()?;
-        next.map(|r| (r.map(bytes::Bytes::from).map_err(std::io::Error::other), pieces))
+        next.map(|r| (r.map(bytes::Bytes::from).map_err(std::io::Error::other), Some((pieces, listed))))
     });
     let mut r = Response::builder()
         .status(status)
