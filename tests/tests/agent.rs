@@ -1511,7 +1511,7 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
             if let ServerMessage::RoomLink { online, refused: why, refused_code } = ws.recv().await?
                 && why.is_some() == refused
             {
-                return Ok((online, why.map(|w| format!("{w} ({})", refused_code.unwrap_or_default()))));
+                return Ok((online, why.map(|w| format!("refused: {w} ({})", refused_code.unwrap_or_default()))));
             }
         }
     }

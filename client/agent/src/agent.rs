@@ -585,7 +585,7 @@ pub struct RoomRefusal {
 
 impl std::fmt::Display for RoomRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "refused: {} ({})", self.message, self.code)
     }
 }
 
