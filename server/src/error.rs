@@ -286,7 +286,7 @@ mod tests {
         let patterns = [
             r#"=> "([a-z_]+)",?\n"#,
             r#"bad_request\(\s*"([a-z_]+)""#,
-            r#"error\((?:None|Some\(\w+\)), "([a-z_]+)""#,
+            r#"error\(\s*(?:None|Some\(\w+\)),\s*"([a-z_]+)""#,
             r#"code: "([a-z_]+)"(?:\.into\(\))?"#,
             r#""code": "([a-z_]+)""#,
         ];
