@@ -44,7 +44,8 @@ pub enum MeetingStatus {
     Draft,
     /// In session: the chair drives the agenda.
     Open,
-    /// Over: nothing changes any more.
+    /// Over: only the minutes are finished, and written opinions asked
+    /// for by a deadline still come in (`rules::opinions_taken`).
     Closed,
 }
 

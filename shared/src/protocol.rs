@@ -497,7 +497,8 @@ pub enum Change {
     MinutesSigned {
         signed: SignedVersion,
     },
-    /// A correction began: version `version`, a draft again.
+    /// The minutes are a draft again as version `version`: a correction
+    /// began (a new version), or they were taken back (the same one).
     MinutesRevised {
         version: u32,
     },

@@ -1511,7 +1511,7 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
             if let ServerMessage::RoomLink { online, refused: why, refused_code } = ws.recv().await?
                 && why.is_some() == refused
             {
-                return Ok((online, why.map(|w| format!("refused: {w} ({})", refused_code.unwrap_or_default()))));
+                return Ok((online, why.map(|w| format!("refused by the room: {w} [{}]", refused_code.unwrap_or_default()))));
             }
         }
     }
@@ -1523,8 +1523,8 @@ async fn a_tablet_the_room_refuses_goes_on_serving_what_it_keeps_and_says_why() 
     until("the agent says the room refuses it", LONG, || agent.shared.stuck.borrow().is_some() || agent.shared.fatal.borrow().is_some())
         .await?;
     assert_eq!(agent.shared.fatal.borrow().clone(), None, "the agent gave up");
-    let why = agent.shared.stuck.borrow().clone().unwrap().to_string();
-    assert!(why.contains("not the one pinned") && why.ends_with("(wrong_room)"), "{why}");
+    let why = format!("refused by the room: {}", agent.shared.stuck.borrow().clone().unwrap());
+    assert!(why.contains("not the one pinned") && why.ends_with("[wrong_room]"), "{why}");
     let (online, told) = room_link(&mut ws, true).await?;
     assert!(!online && told.as_deref() == Some(why.as_str()), "{told:?}");
     let r = http.get(format!("http://{local}/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?;

@@ -466,24 +466,13 @@ async fn written_opinions_and_who_has_answered() -> anyhow::Result<()> {
 
     // After the close, members away still answer by the deadline they were
     // given, and only on what they were asked about.
-    let a = s
-        .admin
-        .command(
-            s.meeting,
-            "item2",
-            &Command::AddItem { title: "Dự toán".into(), presenter: String::new(), summary: String::new(), position: None },
-        )
-        .await?;
-    let item2 = ItemId(a.body["result"]["id"].as_i64().unwrap());
-    let a = s
-        .admin
-        .command(
-            s.meeting,
-            "item3",
-            &Command::AddItem { title: "Khác".into(), presenter: String::new(), summary: String::new(), position: None },
-        )
-        .await?;
-    let unasked = ItemId(a.body["result"]["id"].as_i64().unwrap());
+    let mut added = vec![];
+    for title in ["Dự toán", "Khác"] {
+        let add = Command::AddItem { title: title.into(), presenter: String::new(), summary: String::new(), position: None };
+        let a = s.admin.command(s.meeting, &format!("add-{title}"), &add).await?;
+        added.push(ItemId(a.body["result"]["id"].as_i64().ok_or_else(|| anyhow::anyhow!("{a:?}"))?));
+    }
+    let (item2, unasked) = (added[0], added[1]);
     let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
     assert_eq!(chair.command(s.meeting, "r3", &Command::RequestOpinions { item: item2, deadline: soon }).await?.status, 200);
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);

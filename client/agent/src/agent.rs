@@ -222,8 +222,10 @@ pub struct Shared {
     /// A reason the agent gave up (revoked; or refused with nothing kept).
     pub fatal: watch::Sender<Option<String>>,
     /// Why the room refuses this tablet, while it does ([`Ended::Stuck`]):
-    /// what the tablet keeps is served meanwhile.
-    pub stuck: watch::Sender<Option<RoomRefusal>>,
+    /// what the tablet keeps is served meanwhile. The room's code and words,
+    /// or the agent's own (`wrong_room`, `agent_version`, `pin_needed`): the
+    /// code is what the tablet's browser says it with.
+    pub stuck: watch::Sender<Option<crate::pack::RoomRefused>>,
     /// Who the agent signed in as.
     session: Mutex<Option<Saved>>,
     /// Snapshots and events, for the browser's sockets.
@@ -555,7 +557,7 @@ enum Ended {
     /// served, and the room is tried again, less and less often (the
     /// secretary may unlock the sign-in, the right room come back). A
     /// tablet that keeps nothing yet gives up instead, saying why.
-    Stuck(RoomRefusal),
+    Stuck(crate::pack::RoomRefused),
     /// Give up: the session was revoked (what the tablet kept is deleted),
     /// or the agent is stopping.
     Fatal(String),
@@ -574,28 +576,13 @@ fn passes(code: &str) -> bool {
     matches!(code, "too_many_attempts" | "too_many_connections" | "unavailable" | "internal" | "disk_full")
 }
 
-/// Why the room refuses this tablet: the room's code and words, or the
-/// agent's own (`wrong_room`, `agent_version`, `pin_needed`). The code is
-/// what the tablet's browser says it with, in the user's language.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomRefusal {
-    pub code: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for RoomRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused: {} ({})", self.message, self.code)
-    }
-}
-
 /// What a refusal from the room ends the link with.
 fn refused(what: &str, code: String, message: String) -> Ended {
     if passes(&code) {
         Ended::Retry(anyhow::anyhow!("{what}: {code}: {message}"))
     } else {
         tracing::warn!(%code, %message, "{what}");
-        Ended::Stuck(RoomRefusal { code, message })
+        Ended::Stuck(crate::pack::RoomRefused { code, message })
     }
 }
 
@@ -627,7 +614,7 @@ async fn run_link(shared: Arc<Shared>) {
         }
         // With nothing kept to show, a refusal ends the agent as it did.
         let ended = match ended {
-            Ended::Stuck(why) if shared.state.borrow().is_none() => Ended::Fatal(why.to_string()),
+            Ended::Stuck(why) if shared.state.borrow().is_none() => Ended::Fatal(format!("refused by the room: {why}")),
             e => e,
         };
         // Commands in flight wait for the next link, which sends them again:
@@ -756,13 +743,16 @@ fn another_room(e: &anyhow::Error) -> bool {
 }
 
 /// Turns a failed handshake into a refusal a person can act on.
-pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<RoomRefusal> {
+pub fn explain_connect_error(server: SocketAddr, e: &anyhow::Error) -> Option<crate::pack::RoomRefused> {
     let text = format!("{e:#}");
     if another_room(e) {
-        return Some(RoomRefusal { code: "wrong_room".into(), message: format!("the room at {server} is not the one pinned ({text})") });
+        return Some(crate::pack::RoomRefused {
+            code: "wrong_room".into(),
+            message: format!("the room at {server} is not the one pinned ({text})"),
+        });
     }
     if text.to_lowercase().contains("application protocol") || text.contains("no_application_protocol") {
-        return Some(RoomRefusal {
+        return Some(crate::pack::RoomRefused {
             code: "agent_version".into(),
             message: format!("the room at {server} does not speak protocol version {PROTOCOL_VERSION}, the one this agent speaks"),
         });
@@ -815,7 +805,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
         Some(t) => t,
         None => {
             let Some(pin) = opts.pin.clone() else {
-                return Ended::Stuck(RoomRefusal {
+                return Ended::Stuck(crate::pack::RoomRefused {
                     code: "pin_needed".into(),
                     message: "the session has ended and no PIN was given: join again with the PIN".into(),
                 });
@@ -1445,7 +1435,7 @@ async fn agent_status(State(shared): State<Arc<Shared>>) -> Response {
     let t = *shared.totals.lock().expect("totals");
     axum::Json(serde_json::json!({
         "online": shared.link.borrow().is_some(),
-        "refused": shared.stuck.borrow().as_ref().map(|r| r.to_string()),
+        "refused": shared.stuck.borrow().as_ref().map(|r| format!("refused by the room: {r}")),
         "refused_code": shared.stuck.borrow().as_ref().map(|r| r.code.clone()),
         "seq": shared.state.borrow().as_ref().map(|s| s.seq),
         "docs_total": p.docs_total, "docs_done": p.docs_done,

@@ -379,7 +379,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
     );
     let mut fatal = shared.fatal.subscribe();
     let mut stuck = shared.stuck.subscribe();
-    let mut told_stuck = None::<gavel_agent::agent::RoomRefusal>;
+    let mut told_stuck = None::<gavel_agent::pack::RoomRefused>;
     let mut state = shared.state.subscribe();
     let mut progress = shared.progress.subscribe();
     let mut link = shared.link.subscribe();
@@ -417,11 +417,13 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
         {
             // Preparing a tablet: the room must be seen to first.
             bar.finish_and_clear();
-            bail!("{why}");
+            bail!("refused by the room: {why}");
         }
         if room_refuses != told_stuck {
             if let Some(why) = &room_refuses {
-                bar.suspend(|| eprintln!("gavel-agent: {why}; serving what the tablet keeps, and trying the room again later"));
+                bar.suspend(|| {
+                    eprintln!("gavel-agent: refused by the room: {why}; serving what the tablet keeps, and trying the room again later")
+                });
             }
             told_stuck = room_refuses;
         }

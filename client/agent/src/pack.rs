@@ -136,8 +136,9 @@ impl std::fmt::Display for StorageFailed {
 }
 
 /// The room answered a document request with an error of its own (not a
-/// failure of the link): its code and its words.
-#[derive(Debug, Clone)]
+/// failure of the link): its code and its words. Also why the room refuses
+/// the tablet as a whole (`Shared::stuck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomRefused {
     pub code: String,
     pub message: String,

@@ -893,7 +893,7 @@ pub fn OpinionsPanel(item: ItemId, #[prop(into)] privileged: Signal<bool>) -> im
     // checked each second, with the room's clock.
     let not_taken = Memo::new(move |_| {
         ctx.tick.get();
-        let now = ctx.live.server_now();
+        let now = crate::app::time_of_ms(ctx.live.server_now_ms());
         with_state(|s| gavel_shared::rules::opinions_taken(s, item, now).err().map(|e| (e.code(), e.to_string()))).flatten()
     });
     // What is being written is kept as it changes.

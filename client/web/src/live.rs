@@ -75,11 +75,6 @@ impl Live {
     pub fn server_now_ms(&self) -> f64 {
         js_sys::Date::now() + self.offset_ms.get_untracked()
     }
-
-    /// The room's time now, as the browser best knows it.
-    pub fn server_now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::from_unix_timestamp_nanos((self.server_now_ms() * 1e6) as i128).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-    }
 }
 
 impl Default for Live {
