@@ -261,7 +261,25 @@ struct Waiting {
     answer_to: mpsc::Sender<ServerMessage>,
     command: ClientMessage,
     since: Instant,
+    /// When it was given, in order: sent again in that order.
+    order: u64,
 }
+
+/// The order commands were given in, for [`Waiting::order`].
+static GIVEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The commands still waiting for the room, in the order they were given:
+/// sent again in any other, "ABC" saved after "AB" could be overwritten
+/// by it, attendance ticked then unticked end up ticked.
+fn waiting_in_order(pending: &HashMap<String, Waiting>) -> Vec<ClientMessage> {
+    let mut waiting: Vec<&Waiting> = pending.values().collect();
+    waiting.sort_by_key(|w| w.order);
+    waiting.into_iter().map(|w| w.command.clone()).collect()
+}
+
+/// How long after the room dropped commands for coming too fast those
+/// still unanswered go again (the room's bucket refills at least one a second).
+const RATE_LIMITED_RETRY: Duration = Duration::from_secs(1);
 
 /// How long a command waits for the room before it is given up (a hand
 /// raised while the room was away is not raised an hour later).
@@ -889,7 +907,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
             }
             true
         });
-        pending.values().map(|w| w.command.clone()).collect()
+        waiting_in_order(&pending)
     };
     for command in unanswered {
         if let Err(e) = link::send_msg(&mut send, &command).await {
@@ -912,8 +930,19 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     let mut outbox = shared.outbox_rx.lock().await;
     let mut dirty = false;
     let mut save_tick = tokio::time::interval(Duration::from_millis(500));
+    // When the commands the room dropped unread go again.
+    let mut retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
+            _ = async { retry.as_mut().expect("set").await }, if retry.is_some() => {
+                retry = None;
+                let again = waiting_in_order(&shared.pending.lock().expect("pending"));
+                for command in again {
+                    if let Err(e) = link::send_msg(&mut send, &command).await {
+                        return e.into();
+                    }
+                }
+            }
             m = incoming.recv() => {
                 let m = match m {
                     Some(Ok(m)) => m,
@@ -958,7 +987,16 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                             // Signed in again on the next link (see the resume above).
                             return Ended::Retry(anyhow::anyhow!("the room ended the session: {message}"));
                         }
-                        tracing::warn!(%code, %message, "the room answered an error");
+                        // The room dropped commands unread, without saying
+                        // which (a backlog sent at once as the link came
+                        // back): each still unanswered goes again shortly,
+                        // with its key, so none waits for ever; one the
+                        // room had taken gets its first answer again.
+                        if code == "rate_limited" {
+                            retry.get_or_insert_with(|| Box::pin(tokio::time::sleep(RATE_LIMITED_RETRY)));
+                        } else {
+                            tracing::warn!(%code, %message, "the room answered an error");
+                        }
                     }
                     _ => {}
                 }
@@ -1900,7 +1938,11 @@ async fn local_socket(shared: Arc<Shared>, socket: WebSocket) {
                     let mut pending = shared.pending.lock().expect("pending");
                     let room = pending.len() < MAX_PENDING || pending.contains_key(&key);
                     if room {
-                        pending.insert(key.clone(), Waiting { answer_to: out.clone(), command: message.clone(), since: Instant::now() });
+                        let order = GIVEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        pending.insert(
+                            key.clone(),
+                            Waiting { answer_to: out.clone(), command: message.clone(), since: Instant::now(), order },
+                        );
                     }
                     room
                 };
