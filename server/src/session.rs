@@ -426,11 +426,16 @@ async fn send_event(outlet: &mut impl Outlet, state: &MeetingState, actor: &Acto
 async fn catch_up(app: &AppState, outlet: &mut impl Outlet, f: &mut Following) -> anyhow::Result<bool> {
     let mut own = false;
     loop {
-        let events = store::events_after(&app.db, f.handle.id, f.seq, 500).await?;
+        // The state first, and no event past it: one written but not yet
+        // published would be filtered against the state before it (a
+        // document added shown as hidden to its own reader), and its
+        // publication, the right form, is on its way to this follower.
+        let state = f.handle.latest();
+        let mut events = store::events_after(&app.db, f.handle.id, f.seq, 500).await?;
+        events.retain(|e| e.seq <= state.seq);
         if events.is_empty() {
             return Ok(own);
         }
-        let state = f.handle.latest();
         for e in &events {
             send_event(outlet, &state, &f.actor, e).await?;
             f.seq = e.seq;
