@@ -275,7 +275,17 @@ fn poll_elements(lang: Lang, p: &Poll, out: &mut Vec<Element>) {
     let kind = if p.secret { t(lang, "bỏ phiếu kín", "secret ballot") } else { t(lang, "biểu quyết công khai", "open vote") };
     out.push(Element::Paragraph(vec![
         (format!("{}: ", t(lang, "Biểu quyết", "Vote")), true),
-        (format!("{} ({kind}; {}: {}).", p.question, t(lang, "tỷ lệ thông qua", "majority"), p.rule.text(p.kind, lang == Lang::Vi)), false),
+        // One line, as the PDF joins it: a break kept in a justified
+        // paragraph, Word spreads the line before it across the page.
+        (
+            format!(
+                "{} ({kind}; {}: {}).",
+                p.question.split_whitespace().collect::<Vec<_>>().join(" "),
+                t(lang, "tỷ lệ thông qua", "majority"),
+                p.rule.text(p.kind, lang == Lang::Vi)
+            ),
+            false,
+        ),
     ]));
     match (&p.status, &p.result) {
         (PollStatus::Closed, Some(r)) => {
@@ -358,7 +368,11 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
     if let Some(c) = &secretary {
         body.push(Element::Bullet(labelled(t(lang, "Thư ký", "Secretary"), names(s, &[c]))));
     }
-    let sorted = s.participants_sorted();
+    // In the order of the secretary's list (added or imported, which
+    // follows rank), the chair first: official minutes list attendance by
+    // rank, where by name a chairman called Tùng came after a member called An.
+    let mut sorted: Vec<&Participant> = s.participants.iter().collect();
+    sorted.sort_by_key(|p| (p.role != Role::Chair, p.id));
     let members: Vec<&Participant> = sorted.iter().copied().filter(|p| p.member).collect();
     // Members present at the end, and those who voted and left before it
     // (their ballots are in section III), with the time they left; the
@@ -386,9 +400,11 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
         .join("; ");
     let guests: Vec<&Participant> =
         sorted.iter().copied().filter(|p| !p.member && p.attendance == Attendance::Present && p.role != Role::Secretary).collect();
+    // The count with the label: "Thành viên có mặt (4/5): …", one colon.
+    let counted = |label: &str, n: String| format!("{label} ({n})");
     body.push(Element::Bullet(labelled(
-        t(lang, "Thành viên có mặt", "Members present"),
-        format!("{}/{}: {present_names}.", present.len(), members.len()),
+        &counted(t(lang, "Thành viên có mặt", "Members present"), format!("{}/{}", present.len(), members.len())),
+        format!("{present_names}."),
     )));
     if !excused.is_empty() {
         // The reason in brackets, when one was given.
@@ -397,10 +413,13 @@ pub fn assemble(s: &MeetingState, record: &Record, lang: Lang) -> Doc {
             .map(|p| if p.excuse.trim().is_empty() { p.name.clone() } else { format!("{} ({})", p.name, p.excuse) })
             .collect::<Vec<_>>()
             .join("; ");
-        body.push(Element::Bullet(labelled(t(lang, "Vắng có lý do", "Excused"), format!("{}: {list}.", excused.len()))));
+        body.push(Element::Bullet(labelled(&counted(t(lang, "Vắng có lý do", "Excused"), excused.len().to_string()), format!("{list}."))));
     }
     if !absent.is_empty() {
-        body.push(Element::Bullet(labelled(t(lang, "Vắng", "Absent"), format!("{}: {}.", absent.len(), names(s, &absent)))));
+        body.push(Element::Bullet(labelled(
+            &counted(t(lang, "Vắng", "Absent"), absent.len().to_string()),
+            format!("{}.", names(s, &absent)),
+        )));
     }
     if !guests.is_empty() {
         body.push(Element::Bullet(labelled(t(lang, "Khách mời", "Guests"), format!("{}.", names(s, &guests)))));
@@ -608,25 +627,22 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     );
     l.space(14.0);
     let size = 13.0;
-    for e in &doc.body {
-        match e {
-            // Kept with two lines of what follows, as the DOCX keeps them (keepNext).
-            Element::Heading(h) => l.heading(h, size, 0.0, 6.0, 2),
-            Element::Subheading(h) => l.heading(h, size, mm(5.0), 3.0, 2),
-            // Decree 30: justified, the first line indented 1 cm, 6 pt between paragraphs.
-            Element::Paragraph(spans) => {
-                l.space(3.0);
-                l.rich(&pieces(spans), size, mm(10.0), false);
-                l.space(3.0);
-            }
-            Element::Bullet(spans) => {
-                l.space(3.0);
-                l.rich(&pieces(spans), size, mm(5.0), true);
-                l.space(3.0);
-            }
+    let element = |l: &mut Layout, e: &Element| match e {
+        // Kept with two lines of what follows, as the DOCX keeps them (keepNext).
+        Element::Heading(h) => l.heading(h, size, 0.0, 6.0, 2),
+        Element::Subheading(h) => l.heading(h, size, mm(5.0), 3.0, 2),
+        // Decree 30: justified, the first line indented 1 cm, 6 pt between paragraphs.
+        Element::Paragraph(spans) => {
+            l.space(3.0);
+            l.rich(&pieces(spans), size, mm(10.0), false);
+            l.space(3.0);
         }
-    }
-    l.space(20.0);
+        Element::Bullet(spans) => {
+            l.space(3.0);
+            l.rich(&pieces(spans), size, mm(5.0), true);
+            l.space(3.0);
+        }
+    };
     let [(a, an), (b, bn)] = &doc.signatures;
     // The title, room to sign, the name: nothing printed in between.
     let col = |title: &str, name: &str| -> Vec<(Piece, f32)> {
@@ -638,7 +654,28 @@ pub fn pdf(doc: &Doc) -> anyhow::Result<Vec<u8>> {
             (Piece::new(name, Style::Bold), 13.0),
         ]
     };
-    l.columns(&col(a, an), &col(b, bn), 0.5);
+    let signatures = |l: &mut Layout| {
+        l.space(20.0);
+        l.columns(&col(a, an), &col(b, bn), 0.5);
+    };
+    let (last, rest) = doc.body.split_last().map_or((None, &[][..]), |(e, rest)| (Some(e), rest));
+    for e in rest {
+        element(&mut l, e);
+    }
+    if let Some(e) = last {
+        // The signatures never stand alone on the last page (a page that
+        // could be put in front of another text): when they would, the
+        // text's last paragraph goes over with them, as Word keeps it there.
+        let mut trial = l.clone();
+        element(&mut trial, e);
+        let ended = trial.page_count();
+        signatures(&mut trial);
+        if trial.page_count() > ended {
+            l.page_break();
+        }
+        element(&mut l, e);
+    }
+    signatures(&mut l);
     // "Nơi nhận:" in 12 pt, the list in 11 pt, at the left (Decree 30 sets
     // the label in bold italic, as the DOCX does; the PDF's font has no bold
     // italic, and bold is the nearer).
@@ -732,7 +769,7 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
         .add_paragraph(centered(vec![run(&doc.title, true, 28)]))
         .add_paragraph(rule(9355, &doc.title, 28, 0.4));
     let spacing = LineSpacing::new().before(60).after(60);
-    for e in &doc.body {
+    for (n, e) in doc.body.iter().enumerate() {
         let p = match e {
             // A heading stays on the page of what follows it, as in the PDF.
             Element::Heading(h) => {
@@ -747,12 +784,17 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
                 let bullet = matches!(e, Element::Bullet(_));
                 let mut p = Paragraph::new().align(AlignmentType::Both).line_spacing(spacing.clone());
                 p = if bullet {
-                    p.indent(Some(567), Some(SpecialIndentType::Hanging(284)), None, None).add_run(run("-\u{00A0}", false, 26))
+                    p.indent(Some(567), Some(SpecialIndentType::Hanging(284)), None, None).add_run(run("-", false, 26).add_tab())
                 } else {
                     p.indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
                 };
                 for (text, bold) in spans {
                     p = p.add_run(run(text, *bold, 26));
+                }
+                // The last one stays on the signatures' page: they never
+                // stand alone on it.
+                if n + 1 == doc.body.len() {
+                    p = p.keep_next(true).keep_lines(true);
                 }
                 p
             }
@@ -770,7 +812,7 @@ pub fn docx(doc: &Doc) -> anyhow::Result<Vec<u8>> {
     };
     let [(a, an), (b, bn)] = &doc.signatures;
     d = d
-        .add_paragraph(Paragraph::new())
+        .add_paragraph(Paragraph::new().keep_next(true))
         // The signatures are one row that Word may not cut across pages.
         .add_table(no_borders(Table::new(vec![TableRow::new(vec![block(a, an), block(b, bn)]).cant_split()]).set_grid(vec![4650, 4650])));
     d = d.add_paragraph(Paragraph::new()).add_paragraph(Paragraph::new().add_run(run(recipients_label(doc.lang), true, 24).italic()));

@@ -134,6 +134,7 @@ impl Piece {
 }
 
 /// Text laid out on A4 pages, top to bottom.
+#[derive(Clone)]
 pub struct Layout {
     pages: Vec<Vec<Line>>,
     y: f32,

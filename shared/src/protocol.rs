@@ -191,6 +191,16 @@ fn one() -> u8 {
     1
 }
 
+/// A document's number as Decree 30 writes it: below 10 with a leading
+/// zero ("5/BB-UBND" is "05/BB-UBND"); anything else as typed.
+fn document_number(number: &str) -> String {
+    let mut chars = number.chars();
+    match (chars.next(), chars.next()) {
+        (Some(d), Some('/')) if d.is_ascii_digit() => format!("0{number}"),
+        _ => number.to_string(),
+    }
+}
+
 /// A participant to add.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewParticipant {
@@ -342,7 +352,7 @@ impl Command {
             Command::AddOpinion { text, .. } | Command::EditMinutes { text, .. } | Command::CommentMinutes { text, .. } => {
                 *text = clean_multiline(text)
             }
-            Command::SetMinutesNumber { number } => *number = clean(number),
+            Command::SetMinutesNumber { number } => *number = document_number(&clean(number)),
             _ => {}
         }
         self
@@ -878,5 +888,18 @@ mod roundtrip {
             let back: Event = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(back, ev);
         }
+    }
+
+    #[test]
+    fn a_minutes_number_below_ten_gets_its_leading_zero() {
+        let number = |n: &str| match (Command::SetMinutesNumber { number: n.into() }).normalized() {
+            Command::SetMinutesNumber { number } => number,
+            _ => unreachable!(),
+        };
+        assert_eq!(number(" 5/BB-UBND "), "05/BB-UBND");
+        assert_eq!(number("05/BB-UBND"), "05/BB-UBND");
+        assert_eq!(number("15/BB-UBND"), "15/BB-UBND");
+        assert_eq!(number("BB-UBND"), "BB-UBND");
+        assert_eq!(number(""), "");
     }
 }

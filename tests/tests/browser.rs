@@ -1964,6 +1964,8 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     assert_eq!(chair.command(s.meeting, "approve", &Command::ApproveMinutes).await?.status, 200);
     assert_eq!(chair.command(s.meeting, "sign", &Command::SignMinutes).await?.status, 200);
     wait_text(&c, "#minutes ul.signed", "-vi.pdf").await?;
+    // The room's seal is said for what it is: not a legal digital signature.
+    wait_text(&c, "#sig-note", "không phải chữ ký số").await?;
     assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
     wait_text(&c, "#minutes-status", "Dự thảo").await?;
     wait_text(&c, "#minutes ul.signed", "-vi.pdf").await?;

@@ -177,8 +177,10 @@ async fn exports_open_in_libreoffice_pass_qpdf_and_keep_every_diacritic() -> any
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     // Attendance as the meeting went: the voter who left before its end is
     // present, with the time they left, not absent beside the votes they cast.
-    assert!(flat.contains("Thành viên có mặt: 4/5: "), "{flat}");
-    assert!(flat.contains("Đại biểu 0002 (vắng từ ") && !flat.contains("Vắng: 1"), "{flat}");
+    // In the order of the secretary's list, the chair first (by name, the
+    // chair, "Tọa", came after "Đại biểu 0000").
+    assert!(flat.contains("Thành viên có mặt (4/5): Chủ Tọa; Đại biểu 0000; Đại biểu 0001"), "{flat}");
+    assert!(flat.contains("Đại biểu 0002 (vắng từ ") && !flat.contains("Vắng (1)"), "{flat}");
     assert!(flat.contains("Túc số: 4/5 thành viên có mặt (đủ túc số)"), "{flat}");
     let spoke = flat.find("Phát biểu: ").map(|n| &flat[n..]).ok_or_else(|| anyhow::anyhow!("no speakers:\n{text}"))?;
     let spoke = &spoke[..spoke.find("Biểu quyết").unwrap_or(spoke.len())];
@@ -597,7 +599,8 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     chair.command(s.meeting, "close", &Command::CloseMeeting).await?;
 
     // However long the minutes, the signatures stand whole on a page, above
-    // its bottom margin (20 mm), under their titles.
+    // its bottom margin (20 mm), under their titles, with the text's last
+    // paragraph.
     let out = tempfile::tempdir()?;
     let pdf = out.path().join("draft.pdf");
     for k in 0..48 {
@@ -615,6 +618,9 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
             name.page == tp && name.y_max <= name.page_height - 56.0,
             "{k} lines: the chair's name at {name:?}, its title on page {tp}"
         );
+        // Never alone on their page: the closing sentence goes with them.
+        let closing = w.iter().rposition(|w| w.text == "thúc").expect("the closing sentence");
+        assert_eq!(w[closing].page, tp, "{k} lines: the signatures alone on page {tp}");
         // Pages after the first carry their number centred in the top margin;
         // the first none, and no page another number anywhere else.
         let pages = w.last().map_or(1, |w| w.page);
@@ -653,7 +659,7 @@ async fn the_minutes_sign_on_the_page_and_keep_restricted_documents_to_their_rea
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("2 ý kiến về tài liệu hạn chế, tài liệu mật hoặc tài liệu đã rút (không ghi người gửi và nội dung)."), "{text}");
     assert!(!flat.contains("Đại biểu 0000 —") && !flat.contains("không đồng ý"), "a restricted document's reader is named:\n{text}");
-    assert!(text.contains("Vắng có lý do: 1: Đại biểu 0002.") && !text.contains("()"), "{text}");
+    assert!(text.contains("Vắng có lý do (1): Đại biểu 0002.") && !text.contains("()"), "{text}");
     // They say when the meeting began, not when it was called for.
     assert!(!text.contains("08 giờ 00 phút, ngày 23 tháng 11 năm 2026"), "{text}");
     // With no one named, the minutes go to the archive.

@@ -321,8 +321,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     (
         "min.signed_members_only",
-        "Biên bản đã được ký; bản tải về chỉ dành cho thành viên cuộc họp.",
-        "The minutes are signed; their files are for the meeting's members.",
+        "Biên bản đã được phát hành; bản tải về chỉ dành cho thành viên cuộc họp.",
+        "The minutes are issued; their files are for the meeting's members.",
     ),
     ("min.recipients_hint", "- Lưu: VT, hồ sơ.", "- File: office, meeting record."),
     (
@@ -333,11 +333,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.status.draft", "Dự thảo", "Draft"),
     ("min.status.in_review", "Đang lấy ý kiến thành viên", "With the members for comments"),
     ("min.status.approved", "Đã được chủ trì phê duyệt", "Approved by the chair"),
-    ("min.status.signed", "Đã ký, phát hành", "Signed and issued"),
+    ("min.status.signed", "Đã chốt, phát hành", "Final, issued"),
     ("min.version", "Phiên bản", "Version"),
     ("min.send", "Gửi thành viên lấy ý kiến", "Send to the members for comments"),
     ("min.approve", "Phê duyệt biên bản", "Approve the minutes"),
-    ("min.sign", "Ký số và phát hành", "Sign and issue"),
+    ("min.sign", "Chốt và phát hành", "Finalise and issue"),
     ("min.revise", "Đính chính (tạo phiên bản mới)", "Correct (new version)"),
     ("min.take_back", "Đưa về dự thảo để chỉnh sửa (tiếp thu góp ý)", "Back to the draft to edit (work in the comments)"),
     ("min.in_vi", "tiếng Việt", "Vietnamese"),
@@ -345,8 +345,20 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.comment", "Góp ý cho phần này", "Comment on this part"),
     ("min.comments", "Góp ý", "Comments"),
     ("min.export", "Tải về (bản hiện tại)", "Download (as it stands)"),
-    ("min.signed_files", "Các bản đã ký", "Signed versions"),
-    ("min.after_close", "Gửi lấy ý kiến, phê duyệt và ký sau khi bế mạc.", "Sending, approving and signing come after the meeting closes."),
+    ("min.signed_files", "Các bản đã phát hành", "Issued versions"),
+    // The room seals each issued file with its own key (a check that the
+    // file is the one it issued): not a chữ ký số under the law, which takes
+    // a licensed certificate. Said so, next to the files.
+    (
+        "min.sig_note",
+        "Tệp .sig là mã kiểm tra của phòng họp (xác nhận tệp đúng bản đã phát hành), không phải chữ ký số theo quy định; thư ký và chủ tọa ký tay trên bản in.",
+        "Each .sig file is the room's check that the file is the one it issued, not a legal digital signature; the secretary and the chair sign the printed copy by hand.",
+    ),
+    (
+        "min.after_close",
+        "Gửi lấy ý kiến, phê duyệt và phát hành sau khi bế mạc.",
+        "Sending, approving and issuing come after the meeting closes.",
+    ),
     ("yes", "Có", "Yes"),
     ("no", "Không", "No"),
     ("done", "Đã lưu", "Saved"),

@@ -148,6 +148,7 @@ pub fn MinutesPanel(meeting: MeetingId) -> impl IntoView {
                             </li>
                         }).collect_view()}
                     </ul>
+                    <p class="muted small" id="sig-note">{i.t("min.sig_note")}</p>
                 }.into_any())
             }}
         </section>
