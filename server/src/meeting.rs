@@ -1225,15 +1225,14 @@ async fn write(
                 .execute(&mut **tx)
                 .await?;
             write_readers(tx, *document, readers).await?;
-            let mut doc = state.document(*document).cloned().ok_or(Error::NotFound("document"))?;
-            doc.title = title.clone();
-            doc.confidentiality = *confidentiality;
-            doc.readers = readers.clone();
-            (vec![Change::DocumentUpdated { document: doc }], done)
+            let was = state.document(*document).cloned().ok_or(Error::NotFound("document"))?;
+            let doc = Document { title: title.clone(), confidentiality: *confidentiality, readers: readers.clone(), ..was.clone() };
+            (vec![Change::DocumentUpdated { document: doc, was: Some(Box::new(was)) }], done)
         }
         Command::RemoveDocument { document } => {
             sqlx::query("DELETE FROM documents WHERE id = ?").bind(document.0).execute(&mut **tx).await?;
-            (vec![Change::DocumentRemoved { document: *document }], done)
+            let was = state.document(*document).cloned().map(Box::new);
+            (vec![Change::DocumentRemoved { document: *document, was }], done)
         }
         Command::SetAttendance { participant, attendance, reason } => {
             let mut changes = if *attendance != Attendance::Present { speech_ended_by(state, *participant) } else { vec![] };

@@ -416,10 +416,17 @@ pub enum Change {
     },
     DocumentUpdated {
         document: Document,
+        /// The document as it was, kept in the room's log to tell who could
+        /// read it before: never sent to a client.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        was: Option<Box<Document>>,
     },
     /// A document was removed, or is no longer readable by this viewer.
     DocumentRemoved {
         document: DocumentId,
+        /// As for [`Change::DocumentUpdated`]: who could read it, in the log only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        was: Option<Box<Document>>,
     },
     AttendanceChanged {
         participant: ParticipantId,

@@ -300,14 +300,14 @@ impl MeetingState {
                     }
                 }
             }
-            Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
+            Change::DocumentAdded { document } | Change::DocumentUpdated { document, .. } => {
                 let documents = Arc::make_mut(&mut self.documents);
                 match documents.iter_mut().find(|d| d.id == document.id) {
                     Some(d) => *d = document.clone(),
                     None => documents.push(document.clone()),
                 }
             }
-            Change::DocumentRemoved { document } => Arc::make_mut(&mut self.documents).retain(|d| d.id != *document),
+            Change::DocumentRemoved { document, .. } => Arc::make_mut(&mut self.documents).retain(|d| d.id != *document),
             Change::AttendanceChanged { participant, attendance, reason } => {
                 if let Some(p) = self.participant_mut(*participant) {
                     p.attendance = *attendance;
@@ -553,30 +553,42 @@ impl MeetingState {
             // others receive the text when it is sent for comments or approved.
             Change::MinutesEdited { .. } if !privileged => Change::Hidden,
             Change::OpinionAdded { opinion } if !privileged && me != Some(opinion.author) => Change::Hidden,
-            Change::DocumentAdded { document } | Change::DocumentUpdated { document } => {
+            Change::DocumentAdded { document } | Change::DocumentUpdated { document, .. } => {
                 // Read as it was then and as it is now: a replay of the log
                 // (the state now, events from long ago) must not show the
                 // title and file of a document since narrowed or removed.
                 let now = self.document(document.id);
                 let unread = !self.can_read(viewer, document) || now.is_none_or(|d| !self.can_read(viewer, d));
-                if unread && matches!(event.change, Change::DocumentAdded { .. }) {
-                    // Never in their copy: not even that it was added, when,
-                    // by whom, or its id ("as if it did not exist").
+                // Never in their copy: added unread, or changed while they
+                // could not read it before either (a room before `was` was
+                // kept cannot tell, and says it left their copy).
+                let never = match &event.change {
+                    Change::DocumentUpdated { was: Some(was), .. } => !self.can_read(viewer, was),
+                    Change::DocumentUpdated { was: None, .. } => false,
+                    _ => true,
+                };
+                if unread && never {
+                    // Not even that it was added or changed, when, by whom,
+                    // or its id ("as if it did not exist").
                     Change::Hidden
                 } else if unread {
                     // Perhaps in their copy (narrowed since): it leaves it.
-                    Change::DocumentRemoved { document: document.id }
-                } else if privileged {
-                    event.change.clone()
+                    Change::DocumentRemoved { document: document.id, was: None }
                 } else {
                     let mut d = document.clone();
-                    d.readers.retain(|r| Some(*r) == viewer.participant());
+                    if !privileged {
+                        d.readers.retain(|r| Some(*r) == viewer.participant());
+                    }
                     match &event.change {
                         Change::DocumentAdded { .. } => Change::DocumentAdded { document: d },
-                        _ => Change::DocumentUpdated { document: d },
+                        _ => Change::DocumentUpdated { document: d, was: None },
                     }
                 }
             }
+            Change::DocumentRemoved { document, was } => match was {
+                Some(was) if !self.can_read(viewer, was) => Change::Hidden,
+                _ => Change::DocumentRemoved { document: *document, was: None },
+            },
             other => other.clone(),
         };
         Event { change, ..event.clone() }
@@ -602,6 +614,7 @@ pub fn same_for_everyone(change: &Change) -> bool {
             | Change::OpinionAdded { .. }
             | Change::DocumentAdded { .. }
             | Change::DocumentUpdated { .. }
+            | Change::DocumentRemoved { .. }
     )
 }
 
@@ -1029,13 +1042,50 @@ pub(crate) mod tests {
         let public = ev(&s, Change::DocumentAdded { document: doc(8, Confidentiality::Public, &[]) });
         s.apply(&public).unwrap();
         assert_eq!(s.event_for(&actor(&s, 5), &public).change, public.change, "the observer reads it while public");
-        let narrowed = ev(&s, Change::DocumentUpdated { document: doc(8, Confidentiality::Members, &[]) });
+        let narrowed = ev(&s, Change::DocumentUpdated { document: doc(8, Confidentiality::Members, &[]), was: None });
         s.apply(&narrowed).unwrap();
         assert_eq!(s.event_for(&actor(&s, 5), &public).change, Change::Hidden);
-        assert_eq!(s.event_for(&actor(&s, 5), &narrowed).change, Change::DocumentRemoved { document: DocumentId(8) }, "out of its copy");
+        assert_eq!(
+            s.event_for(&actor(&s, 5), &narrowed).change,
+            Change::DocumentRemoved { document: DocumentId(8), was: None },
+            "out of its copy"
+        );
         assert_eq!(s.event_for(&actor(&s, 3), &public).change, public.change, "a member still reads it");
-        s.apply(&ev(&s, Change::DocumentRemoved { document: DocumentId(8) })).unwrap();
+        s.apply(&ev(&s, Change::DocumentRemoved { document: DocumentId(8), was: None })).unwrap();
         assert_eq!(s.event_for(&actor(&s, 3), &public).change, Change::Hidden);
+    }
+
+    /// A document someone never could read, changed or removed, reaches
+    /// them as nothing, not as a removal naming its id; one they could read
+    /// leaves their copy; what it was is never sent.
+    #[test]
+    fn changes_to_a_document_never_readable_say_nothing_of_it() {
+        let mut s = sample();
+        let before = doc(7, Confidentiality::Named, &[3]);
+        s.apply(&ev(&s, Change::DocumentAdded { document: before.clone() })).unwrap();
+        let was = Some(Box::new(before.clone()));
+        let renamed =
+            ev(&s, Change::DocumentUpdated { document: Document { title: "Đổi tên".into(), ..before.clone() }, was: was.clone() });
+        s.apply(&renamed).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 4), &renamed).change, Change::Hidden, "a never-reader learns of it");
+        let mut sent = s.event_for(&actor(&s, 3), &renamed);
+        assert!(matches!(&sent.change, Change::DocumentUpdated { was: None, .. }), "what it was is sent: {sent:?}");
+        sent = s.event_for(&actor(&s, 2), &renamed);
+        assert!(matches!(&sent.change, Change::DocumentUpdated { was: None, .. }), "what it was is sent to the secretary");
+        // Narrowed away from its reader: it leaves their copy, still unseen by others.
+        let current = s.document(DocumentId(7)).cloned().unwrap();
+        let narrowed =
+            ev(&s, Change::DocumentUpdated { document: doc(7, Confidentiality::Named, &[1]), was: Some(Box::new(current.clone())) });
+        s.apply(&narrowed).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 3), &narrowed).change, Change::DocumentRemoved { document: DocumentId(7), was: None });
+        assert_eq!(s.event_for(&actor(&s, 4), &narrowed).change, Change::Hidden);
+        let gone = ev(&s, Change::DocumentRemoved { document: DocumentId(7), was: s.document(DocumentId(7)).cloned().map(Box::new) });
+        s.apply(&gone).unwrap();
+        assert_eq!(s.event_for(&actor(&s, 3), &gone).change, Change::Hidden, "removed once no longer theirs");
+        assert_eq!(s.event_for(&actor(&s, 1), &gone).change, Change::DocumentRemoved { document: DocumentId(7), was: None });
+        assert!(!same_for_everyone(&gone.change));
+        let wire = serde_json::to_string(&s.event_for(&actor(&s, 1), &gone)).unwrap();
+        assert!(!wire.contains("was"), "{wire}");
     }
 
     #[test]
