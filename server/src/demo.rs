@@ -336,8 +336,8 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
         }),
     )
     .await?;
-    run(chair, "f-next-1".into(), Op::Command(Command::NextItem)).await?;
-    run(chair, "f-next-2".into(), Op::Command(Command::NextItem)).await?;
+    run(chair, "f-next-1".into(), Op::Command(Command::NextItem { from: None })).await?;
+    run(chair, "f-next-2".into(), Op::Command(Command::NextItem { from: None })).await?;
     run(
         delegates[0],
         "f-op-1".into(),
@@ -371,7 +371,7 @@ async fn create_finished(app: &AppState) -> anyhow::Result<std::sync::Arc<crate:
     ];
     for (n, (create, choices)) in votes.into_iter().enumerate() {
         if n == 1 {
-            run(chair, "f-next-3".into(), Op::Command(Command::NextItem)).await?;
+            run(chair, "f-next-3".into(), Op::Command(Command::NextItem { from: None })).await?;
         }
         let o = run(chair, format!("f-poll-{n}"), Op::Command(create)).await?;
         let CommandResult::Created { id } = o.result else { anyhow::bail!("no poll id") };
@@ -457,7 +457,7 @@ async fn create(app: &AppState) -> anyhow::Result<std::sync::Arc<crate::meeting:
     let chair = state.participants.iter().find(|p| p.role == Role::Chair).expect("the demo has a chair");
     let as_chair = Actor::Participant { meeting: handle.id, participant: chair.id, role: Role::Chair };
     handle.execute_unpaced(as_chair, "demo-open", Op::Command(Command::OpenMeeting)).await?;
-    handle.execute_unpaced(as_chair, "demo-first-item", Op::Command(Command::NextItem)).await?;
+    handle.execute_unpaced(as_chair, "demo-first-item", Op::Command(Command::NextItem { from: None })).await?;
     tracing::info!(meeting = %handle.id, "demo meeting created");
     Ok(handle)
 }

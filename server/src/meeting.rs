@@ -1126,14 +1126,14 @@ async fn write(
             write_positions(tx, &order).await?;
             (vec![Change::ItemMoved { item: *item, position: to }], done)
         }
-        Command::GoToItem { .. } | Command::NextItem | Command::PreviousItem => {
+        Command::GoToItem { .. } | Command::NextItem { .. } | Command::PreviousItem { .. } => {
             let Some(target) = rules::agenda_target(state, cmd)? else { return Ok((vec![], done)) };
             let previous = state.meeting.current_item;
             let mut changes = speech_cut_short(state);
             // "Next" back up the agenda (to an item skipped or added above)
             // moves on all the same: the item left is discussed, said as
             // its own change since the move alone reads as stepping back.
-            let onwards_above = matches!(cmd, Command::NextItem)
+            let onwards_above = matches!(cmd, Command::NextItem { .. })
                 && matches!((previous.and_then(|p| state.item_index(p)), state.item_index(target)), (Some(from), Some(to)) if to < from);
             if let Some(left) = previous.and_then(|p| state.item(p)).filter(|i| onwards_above && i.status != ItemStatus::Done) {
                 set_item_status(tx, left.id, ItemStatus::Done).await?;

@@ -65,9 +65,20 @@ pub enum Command {
     /// Chair: make `item` the current item.
     GoToItem { item: ItemId },
     /// Chair: move to the item after the current one (or the first).
-    NextItem,
-    /// Chair: move back to the item before the current one.
-    PreviousItem,
+    /// `from`, when given, is the item the chair saw current: if the agenda
+    /// moved meanwhile (another chair's device, pressed at the same moment),
+    /// the move is refused rather than taken a second time, which passed
+    /// over an item and marked it discussed.
+    NextItem {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<ItemId>,
+    },
+    /// Chair: move back to the item before the current one (`from` as for
+    /// [`Command::NextItem`]).
+    PreviousItem {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<ItemId>,
+    },
     /// Secretary: add participants; the acknowledgement carries their PINs.
     AddParticipants { participants: Vec<NewParticipant> },
     /// Secretary: edit a participant.
@@ -272,8 +283,8 @@ impl Command {
             Command::RemoveItem { .. } => CommandKind::RemoveItem,
             Command::MoveItem { .. } => CommandKind::MoveItem,
             Command::GoToItem { .. } => CommandKind::GoToItem,
-            Command::NextItem => CommandKind::NextItem,
-            Command::PreviousItem => CommandKind::PreviousItem,
+            Command::NextItem { .. } => CommandKind::NextItem,
+            Command::PreviousItem { .. } => CommandKind::PreviousItem,
             Command::AddParticipants { .. } => CommandKind::AddParticipants,
             Command::UpdateParticipant { .. } => CommandKind::UpdateParticipant,
             Command::RemoveParticipant { .. } => CommandKind::RemoveParticipant,

@@ -103,6 +103,7 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("the meeting needs a chair: name another chair first", "Cuộc họp cần có người chủ trì: hãy chỉ định người chủ trì khác trước."),
     ("the poll is not open", "Biểu quyết chưa mở hoặc đã kết thúc."),
     ("the quorum cannot change while a vote is open", "Không đổi được tỷ lệ túc số khi đang biểu quyết."),
+    ("the agenda moved meanwhile", "Chương trình vừa chuyển sang nội dung khác; xem lại trước khi chuyển tiếp."),
     (
         "you have given as many written opinions on this item as one person may",
         "Mỗi người chỉ gửi được tối đa 50 ý kiến bằng văn bản về một nội dung.",
@@ -472,7 +473,12 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             Ok(())
         }
         Command::MoveItem { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
-        Command::GoToItem { .. } | Command::NextItem | Command::PreviousItem => agenda_target(state, cmd).map(|_| ()),
+        Command::NextItem { from: Some(from) } | Command::PreviousItem { from: Some(from) }
+            if state.meeting.current_item != Some(*from) =>
+        {
+            Err(RuleError::Conflict("the agenda moved meanwhile"))
+        }
+        Command::GoToItem { .. } | Command::NextItem { .. } | Command::PreviousItem { .. } => agenda_target(state, cmd).map(|_| ()),
         Command::AddParticipants { participants } => {
             if participants.is_empty() {
                 return Err(RuleError::Invalid("no participants given".into()));
@@ -883,14 +889,14 @@ pub fn agenda_target(state: &MeetingState, cmd: &Command) -> Result<Option<ItemI
         // The next item not yet discussed: after the current one first,
         // passing over those already done (the chair stepped back to one
         // and goes on); then, from the top, one skipped or added above.
-        Command::NextItem => {
+        Command::NextItem { .. } => {
             let after = current.map_or(0, |i| i + 1);
             let open = |i: &&AgendaItem| i.status != ItemStatus::Done;
             let ahead = state.agenda.iter().skip(after).find(open);
             let behind = || state.agenda.iter().take(current.unwrap_or(0)).find(open);
             Ok(ahead.or_else(behind).map(|i| i.id))
         }
-        Command::PreviousItem => Ok(current.and_then(|i| i.checked_sub(1)).and_then(|i| state.agenda.get(i)).map(|i| i.id)),
+        Command::PreviousItem { .. } => Ok(current.and_then(|i| i.checked_sub(1)).and_then(|i| state.agenda.get(i)).map(|i| i.id)),
         _ => Err(RuleError::Invalid("not an agenda move".into())),
     }
 }
@@ -954,7 +960,7 @@ mod tests {
     #[test]
     fn only_the_chair_moves_the_agenda() {
         let s = open(sample());
-        let cmd = Command::NextItem;
+        let cmd = Command::NextItem { from: None };
         assert_eq!(check(&s, &actor(&s, 1), &cmd), Ok(()));
         for who in [2, 3, 5] {
             assert_eq!(check(&s, &actor(&s, who), &cmd).unwrap_err().code(), "forbidden", "participant {who}");
@@ -995,7 +1001,7 @@ mod tests {
         s.meeting.status = MeetingStatus::Closed;
         let edit = Command::AddItem { title: "Muộn".into(), presenter: String::new(), summary: String::new(), position: None };
         assert_eq!(check(&s, &actor(&s, 2), &edit).unwrap_err().code(), "wrong_status");
-        assert_eq!(check(&s, &actor(&s, 1), &Command::NextItem).unwrap_err().code(), "wrong_status");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::NextItem { from: None }).unwrap_err().code(), "wrong_status");
         assert_eq!(check(&s, &actor(&s, 1), &Command::OpenMeeting).unwrap_err().code(), "wrong_status");
         // Sign-in cards can still be printed, to read the record.
         assert_eq!(check(&s, &actor(&s, 2), &Command::ResetPins { participants: vec![ParticipantId(3)] }), Ok(()));
@@ -1004,7 +1010,7 @@ mod tests {
     #[test]
     fn the_agenda_moves_only_while_open_and_status_moves_forward() {
         let s = sample();
-        assert_eq!(check(&s, &actor(&s, 1), &Command::NextItem).unwrap_err().code(), "wrong_status");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::NextItem { from: None }).unwrap_err().code(), "wrong_status");
         assert_eq!(check(&s, &actor(&s, 1), &Command::CloseMeeting).unwrap_err().code(), "wrong_status");
         assert_eq!(check(&s, &actor(&s, 1), &Command::OpenMeeting), Ok(()));
     }
@@ -1013,20 +1019,25 @@ mod tests {
     fn a_participant_of_another_meeting_has_no_rights() {
         let s = open(sample());
         let stranger = Actor::Participant { meeting: MeetingId(9), participant: ParticipantId(1), role: Role::Chair };
-        assert_eq!(check(&s, &stranger, &Command::NextItem).unwrap_err().code(), "forbidden");
+        assert_eq!(check(&s, &stranger, &Command::NextItem { from: None }).unwrap_err().code(), "forbidden");
     }
 
     #[test]
     fn agenda_moves_land_where_expected() {
         let mut s = open(sample());
-        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(10))));
-        assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(None));
+        assert_eq!(agenda_target(&s, &Command::NextItem { from: None }), Ok(Some(ItemId(10))));
+        // Pressed on another device as the agenda moved: refused, not taken twice.
+        let chair = actor(&s, 1);
+        assert_eq!(check(&s, &chair, &Command::NextItem { from: Some(ItemId(10)) }).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &chair, &Command::PreviousItem { from: Some(ItemId(10)) }).unwrap_err().code(), "conflict");
+        assert_eq!(agenda_target(&s, &Command::PreviousItem { from: None }), Ok(None));
         s.meeting.current_item = Some(ItemId(12));
         for item in &mut std::sync::Arc::make_mut(&mut s.agenda)[..2] {
             item.status = ItemStatus::Done;
         }
-        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(None), "next on the last item");
-        assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(Some(ItemId(11))));
+        assert_eq!(agenda_target(&s, &Command::NextItem { from: None }), Ok(None), "next on the last item");
+        assert_eq!(agenda_target(&s, &Command::PreviousItem { from: None }), Ok(Some(ItemId(11))));
+        assert_eq!(check(&s, &actor(&s, 1), &Command::PreviousItem { from: Some(ItemId(12)) }), Ok(()));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(10) }), Ok(Some(ItemId(10))));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(12) }), Ok(None));
         assert_eq!(agenda_target(&s, &Command::GoToItem { item: ItemId(77) }).unwrap_err().code(), "not_found");
@@ -1042,16 +1053,16 @@ mod tests {
         done(&mut s, 10);
         done(&mut s, 11);
         s.meeting.current_item = Some(ItemId(10));
-        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(12))));
+        assert_eq!(agenda_target(&s, &Command::NextItem { from: None }), Ok(Some(ItemId(12))));
         // On the last item, with one added above the current one (or skipped): back to it.
         std::sync::Arc::make_mut(&mut s.agenda)[1].status = ItemStatus::Pending;
         s.meeting.current_item = Some(ItemId(12));
-        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(Some(ItemId(11))));
+        assert_eq!(agenda_target(&s, &Command::NextItem { from: None }), Ok(Some(ItemId(11))));
         // Everything else discussed: nowhere to go.
         done(&mut s, 11);
-        assert_eq!(agenda_target(&s, &Command::NextItem), Ok(None));
+        assert_eq!(agenda_target(&s, &Command::NextItem { from: None }), Ok(None));
         // "Previous" is still the item above.
-        assert_eq!(agenda_target(&s, &Command::PreviousItem), Ok(Some(ItemId(11))));
+        assert_eq!(agenda_target(&s, &Command::PreviousItem { from: None }), Ok(Some(ItemId(11))));
     }
 
     #[test]

@@ -578,7 +578,7 @@ impl Assembly {
         let item = ItemId(a.body["result"]["id"].as_i64().context("item")?);
         let s = Assembly { meeting, item, admin, chair, secretary, voters };
         let chair = s.sign_in(&s.chair).await?;
-        for (k, cmd) in [("assembly-open", Command::OpenMeeting), ("assembly-first-item", Command::NextItem)] {
+        for (k, cmd) in [("assembly-open", Command::OpenMeeting), ("assembly-first-item", Command::NextItem { from: None })] {
             let a = chair.command(meeting, k, &cmd).await?;
             if a.status != 200 {
                 bail!("{k}: {a:?}");

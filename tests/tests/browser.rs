@@ -443,7 +443,7 @@ async fn a_room_display_opens_with_a_one_time_code_that_leaves_the_address_bar()
         )
         .await?;
     assert_eq!(added.status, 200, "{added:?}");
-    let moved = chair.command(s.meeting, "go", &Command::NextItem).await?;
+    let moved = chair.command(s.meeting, "go", &Command::NextItem { from: None }).await?;
     assert!(moved.body["seq"].is_u64(), "{moved:?}");
     wait_text(&display, "#display-current", "2. Bế mạc").await?;
     display.close().await?;
@@ -991,7 +991,7 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
     let server = TestServer::start().await?;
     let s = Scenario::build(&server).await?;
     let chair = s.http_as(&server, Role::Chair, 0).await?;
-    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?.status, 200);
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
     sign_in(&c, &server, &s, Role::Delegate).await?;
@@ -1002,7 +1002,7 @@ async fn an_unsent_opinion_is_kept_when_the_chair_moves_on_and_across_a_reload()
 
     // The chair moves on while the delegate is writing: the form follows
     // the meeting, and says where the unsent opinion is.
-    assert_eq!(chair.command(s.meeting, "next2", &Command::NextItem).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "next2", &Command::NextItem { from: None }).await?.status, 200);
     wait_text(&c, "#current-title", "2. Báo cáo công tác tuần").await?;
     wait_value(&c, area, "").await?;
     let open = format!(".drafts-elsewhere .open-draft[data-item='{}']", s.items[0].0);
@@ -1448,7 +1448,7 @@ async fn a_document_is_drawn_in_the_page_with_the_page_being_read_and_zoom() -> 
     c.execute("document.querySelector(\".pdf-page[data-page='3']\").dataset.kept = 'yes'; return 1;", vec![]).await?;
     let add = Command::AddItem { title: "Mục bổ sung".into(), presenter: String::new(), summary: String::new(), position: None };
     s.admin.command(s.meeting, "viewer-add", &add).await?;
-    s.sign_in(&s.chair).await?.command(s.meeting, "viewer-next", &Command::NextItem).await?;
+    s.sign_in(&s.chair).await?.command(s.meeting, "viewer-next", &Command::NextItem { from: None }).await?;
     wait_text(&c, ".agenda", "Mục bổ sung").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let kept = c
@@ -1710,7 +1710,7 @@ async fn a_tablet_browser_follows_the_meeting_through_the_agent_and_keeps_it_off
     let add =
         Command::AddItem { title: "Mục qua máy tính bảng".into(), presenter: String::new(), summary: String::new(), position: None };
     s.admin.command(s.meeting, "tablet-add", &add).await?;
-    s.sign_in(&s.chair).await?.command(s.meeting, "tablet-next", &Command::NextItem).await?;
+    s.sign_in(&s.chair).await?.command(s.meeting, "tablet-next", &Command::NextItem { from: None }).await?;
     wait_text(&c, "#current-title", "Mục qua máy tính bảng").await?;
     // "Sign out" cannot sign the tablet's delegate out: it says so, and the
     // meeting stays (a reload showed it again, as if signed out it was not).

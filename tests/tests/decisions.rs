@@ -404,7 +404,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
         )
         .await?;
     assert_eq!(other.status, 200);
-    chair.command(s.meeting, "next", &Command::NextItem).await?;
+    chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?;
     assert!(chair.state(s.meeting).await?.speakers.queue.is_empty(), "the list belongs to the item");
 
     // A poll cancelled with a reason.
@@ -522,7 +522,7 @@ async fn a_room_display_signs_in_with_a_one_time_code_and_only_watches() -> anyh
     s.admin.upload(s.meeting, s.item, "b.pdf", tiny_pdf("b"), &[("confidentiality", "members")]).await?;
     let st = display.state(s.meeting).await?;
     assert_eq!(st.documents.len(), 1);
-    assert_eq!(display.command(s.meeting, "x", &Command::NextItem).await?.code(), "forbidden");
+    assert_eq!(display.command(s.meeting, "x", &Command::NextItem { from: None }).await?.code(), "forbidden");
     assert_eq!(display.command(s.meeting, "y", &Command::RequestToSpeak).await?.code(), "forbidden");
     Ok(())
 }
@@ -745,7 +745,7 @@ async fn next_goes_back_to_an_item_skipped_and_the_item_left_is_discussed() -> a
     // The chair jumps from the first item to the third, skipping the second…
     assert_eq!(chair.command(s.meeting, "jump", &Command::GoToItem { item: third }).await?.status, 200);
     // …and "next" on the last item goes back to the one skipped, the third now discussed.
-    let moved = chair.command(s.meeting, "next", &Command::NextItem).await?;
+    let moved = chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?;
     assert_eq!(moved.status, 200, "{moved:?}");
     let st = chair.state(s.meeting).await?;
     assert_eq!(st.meeting.current_item, Some(second));
@@ -756,8 +756,13 @@ async fn next_goes_back_to_an_item_skipped_and_the_item_left_is_discussed() -> a
     live.wait_seq(moved.body["seq"].as_u64().unwrap()).await?;
     let copy = live.copy()?;
     assert_eq!(copy.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>(), expected);
+    // "Next" pressed on two devices at once, both from the same item: taken
+    // once; the other is refused, not taken as a second move.
+    let from = Command::NextItem { from: Some(third) };
+    assert_eq!(chair.command(s.meeting, "stale", &from).await?.code(), "conflict");
+    assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(second));
     // Everything else discussed: "next" has nowhere to go.
-    let again = chair.command(s.meeting, "next-again", &Command::NextItem).await?;
+    let again = chair.command(s.meeting, "next-again", &Command::NextItem { from: Some(second) }).await?;
     assert_eq!(again.status, 200);
     assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(second), "{again:?}");
     Ok(())
@@ -779,7 +784,7 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;
     d[1].command(s.meeting, "ask1", &Command::RequestToSpeak).await?;
     let seq = chair.state(s.meeting).await?.seq;
-    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem).await?.status, 200);
+    assert_eq!(chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?.status, 200);
     let events: Vec<gavel_shared::protocol::Event> =
         serde_json::from_value(chair.get(&format!("/api/meetings/{}/events?after={seq}", s.meeting)).await?.body)?;
     let changes: Vec<&Change> = events.iter().map(|e| &e.change).collect();
@@ -794,11 +799,11 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
     // On to the third, and two steps back: the item only opened is not
     // marked as discussed, the one finished stays so, on the room's copy
     // and after a restart alike.
-    chair.command(s.meeting, "on", &Command::NextItem).await?;
-    chair.command(s.meeting, "back", &Command::PreviousItem).await?;
-    chair.command(s.meeting, "back-again", &Command::PreviousItem).await?;
+    chair.command(s.meeting, "on", &Command::NextItem { from: None }).await?;
+    chair.command(s.meeting, "back", &Command::PreviousItem { from: None }).await?;
+    chair.command(s.meeting, "back-again", &Command::PreviousItem { from: None }).await?;
     // "Next" passes over the item already discussed, to the one not yet.
-    chair.command(s.meeting, "forward", &Command::NextItem).await?;
+    chair.command(s.meeting, "forward", &Command::NextItem { from: None }).await?;
     assert_eq!(chair.state(s.meeting).await?.meeting.current_item, Some(third));
     chair.command(s.meeting, "back-to-second", &Command::GoToItem { item: second }).await?;
     let statuses = |st: &gavel_shared::state::MeetingState| st.agenda.iter().map(|i| (i.id, i.status)).collect::<Vec<_>>();

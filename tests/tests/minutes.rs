@@ -90,7 +90,7 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
     // One who voted leaves before the end: present in the minutes, with the time they left.
     let left = Command::SetAttendance { participant: s.voters[2].0, attendance: Attendance::Absent, reason: String::new() };
     assert_eq!(secretary.command(s.meeting, "left", &left).await?.status, 200);
-    chair.command(s.meeting, "next", &Command::NextItem).await?;
+    chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?;
     let texts = [
         (SectionKey::Opening, "Đồng chí **Chủ tịch** tuyên bố lý do, giới thiệu thành phần."),
         (

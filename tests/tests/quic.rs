@@ -44,7 +44,7 @@ async fn an_agent_signs_in_over_quic_and_follows_the_agenda_in_order() -> anyhow
     let chair = s.sign_in(&s.chair).await?;
     let mut last = 0;
     for n in 0..3 {
-        last = chair.command(s.meeting, &format!("next-{n}"), &Command::NextItem).await?.body["seq"].as_u64().unwrap();
+        last = chair.command(s.meeting, &format!("next-{n}"), &Command::NextItem { from: None }).await?.body["seq"].as_u64().unwrap();
     }
     let mut moves = vec![];
     while copy.seq < last {
@@ -68,7 +68,7 @@ async fn an_agent_signs_in_over_quic_and_follows_the_agenda_in_order() -> anyhow
         }))?
     );
     // Commands over QUIC are refused like anywhere else.
-    q.send(&ClientMessage::Command { key: "q1".into(), command: Command::NextItem }).await?;
+    q.send(&ClientMessage::Command { key: "q1".into(), command: Command::NextItem { from: None } }).await?;
     assert!(matches!(q.recv().await?, ServerMessage::Error { code, .. } if code == "forbidden"));
 
     // A new connection resumes with the token, without the PIN.

@@ -138,8 +138,8 @@ fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
         CommandKind::RemoveItem => Command::RemoveItem { item: ItemId(9_999_999) },
         CommandKind::MoveItem => Command::MoveItem { item: r.items[2], position: 2 },
         CommandKind::GoToItem => Command::GoToItem { item: r.items[1] },
-        CommandKind::NextItem => Command::NextItem,
-        CommandKind::PreviousItem => Command::PreviousItem,
+        CommandKind::NextItem => Command::NextItem { from: None },
+        CommandKind::PreviousItem => Command::PreviousItem { from: None },
         CommandKind::AddParticipants => Command::AddParticipants {
             participants: vec![NewParticipant {
                 name: "Khách mời".into(),
@@ -634,7 +634,7 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
         voting: true,
     };
     assert_eq!(s.admin.command(s.meeting, "promote", &promote).await?.status, 200);
-    let moved = delegate.command(Command::NextItem).await?;
+    let moved = delegate.command(Command::NextItem { from: None }).await?;
     assert!(matches!(moved, ServerMessage::Ack { .. }), "{moved:?}");
     // And the other way, now that the meeting has another chair: the
     // secretary makes the chair a delegate while the chair's tablet is
@@ -651,7 +651,7 @@ async fn a_new_role_or_a_removal_counts_on_connections_already_open() -> anyhow:
     while chair.snapshot.is_none() {
         chair.recv().await?;
     }
-    let refused = chair.command(Command::NextItem).await?;
+    let refused = chair.command(Command::NextItem { from: None }).await?;
     assert!(matches!(&refused, ServerMessage::Error { code, .. } if code == "forbidden"), "{refused:?}");
 
     // A participant removed is told their session ended, and the connection closes.

@@ -29,7 +29,12 @@ async fn chair_moves_the_agenda_and_both_delegates_see_the_same_events_in_order(
             ws.recv().await?;
         }
     }
-    let moves = [Command::NextItem, Command::NextItem, Command::PreviousItem, Command::GoToItem { item: s.items[2] }];
+    let moves = [
+        Command::NextItem { from: None },
+        Command::NextItem { from: None },
+        Command::PreviousItem { from: None },
+        Command::GoToItem { item: s.items[2] },
+    ];
     let mut last = 0;
     for cmd in moves {
         match chair.command(cmd).await? {
@@ -63,12 +68,14 @@ async fn a_delegate_that_reconnects_gets_exactly_what_it_missed() -> anyhow::Res
     while d.snapshot.is_none() {
         d.recv().await?;
     }
-    let ServerMessage::Ack { seq: Some(seen), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
+    let ServerMessage::Ack { seq: Some(seen), .. } = chair.command(Command::NextItem { from: None }).await? else {
+        anyhow::bail!("no ack")
+    };
     d.wait_seq(seen).await?;
     d.close().await;
     // Missed while away: two moves and an edit by the secretary.
-    chair.command(Command::NextItem).await?;
-    chair.command(Command::NextItem).await?;
+    chair.command(Command::NextItem { from: None }).await?;
+    chair.command(Command::NextItem { from: None }).await?;
     let mut sec = s.ws_as(&server, Role::Secretary, 0, None).await?;
     let ServerMessage::Ack { seq: Some(last), .. } = sec
         .command(Command::UpdateItem {
@@ -113,7 +120,7 @@ async fn missed_events_are_replayed_as_each_may_see_them_from_memory_as_from_the
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
     let s = Scenario::build(&server).await?;
     let chair = s.http_as(&server, Role::Chair, 0).await?;
-    let seen = chair.command(s.meeting, "m1", &Command::NextItem).await?.body["seq"].as_u64().expect("seq");
+    let seen = chair.command(s.meeting, "m1", &Command::NextItem { from: None }).await?.body["seq"].as_u64().expect("seq");
     let (reader, _) = s.person(Role::Delegate, 0);
     let title = "Tờ trình mật số 7";
     let a = s
@@ -130,7 +137,7 @@ async fn missed_events_are_replayed_as_each_may_see_them_from_memory_as_from_the
     let d0 = s.http_as(&server, Role::Delegate, 0).await?;
     let o = Command::AddOpinion { item: s.items[0], document: None, stance: Stance::Disagree, text: "Ý kiến riêng của tôi".into() };
     assert_eq!(d0.command(s.meeting, "o1", &o).await?.status, 200);
-    let last = chair.command(s.meeting, "m2", &Command::NextItem).await?.body["seq"].as_u64().expect("seq");
+    let last = chair.command(s.meeting, "m2", &Command::NextItem { from: None }).await?.body["seq"].as_u64().expect("seq");
 
     let check = |n: usize, events: &[gavel_shared::protocol::Event]| -> anyhow::Result<()> {
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), ((seen + 1)..=last).collect::<Vec<_>>(), "exactly the missed events");
@@ -171,7 +178,7 @@ async fn a_delegate_may_not_move_the_agenda_and_nothing_changes() -> anyhow::Res
         d.recv().await?;
     }
     let before = d.snapshot.clone().unwrap();
-    match d.command(Command::NextItem).await? {
+    match d.command(Command::NextItem { from: None }).await? {
         ServerMessage::Error { code, message, .. } => {
             assert_eq!(code, "forbidden");
             assert!(message.contains("chair"), "{message}");
@@ -192,8 +199,8 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_changes_nothing
     let server = TestServer::start().await?;
     let s = Scenario::build(&server).await?;
     let chair = s.http_as(&server, Role::Chair, 0).await?;
-    let first = chair.command(s.meeting, "same-key", &Command::NextItem).await?;
-    let again = chair.command(s.meeting, "same-key", &Command::NextItem).await?;
+    let first = chair.command(s.meeting, "same-key", &Command::NextItem { from: None }).await?;
+    let again = chair.command(s.meeting, "same-key", &Command::NextItem { from: None }).await?;
     assert_eq!(first.status, 200);
     assert_eq!(first.body["seq"], again.body["seq"]);
     assert_eq!(again.body["repeated"], true);
@@ -283,8 +290,8 @@ async fn the_server_restarted_on_the_same_data_directory_has_the_same_state() ->
     let server = TestServer::start_in(dir.path(), |_| {}).await?;
     let s = Scenario::build(&server).await?;
     let chair = s.http_as(&server, Role::Chair, 0).await?;
-    chair.command(s.meeting, "m1", &Command::NextItem).await?;
-    chair.command(s.meeting, "m2", &Command::NextItem).await?;
+    chair.command(s.meeting, "m1", &Command::NextItem { from: None }).await?;
+    chair.command(s.meeting, "m2", &Command::NextItem { from: None }).await?;
     s.admin.upload(s.meeting, s.items[1], "bao-cao.pdf", tiny_pdf("Bao cao"), &[("title", "Báo cáo tuần")]).await?;
     let before = chair.state(s.meeting).await?;
     let events_before = chair.get(&format!("/api/meetings/{}/events", s.meeting)).await?;
@@ -305,7 +312,7 @@ async fn the_server_restarted_on_the_same_data_directory_has_the_same_state() ->
     let bytes = chair.raw_get(&format!("/api/meetings/{}/documents/{}", s.meeting, doc.id)).send().await?.bytes().await?;
     assert_eq!(bytes.as_ref(), tiny_pdf("Bao cao").as_slice());
     // And the log goes on without a gap.
-    let a = chair.command(s.meeting, "m3", &Command::NextItem).await?;
+    let a = chair.command(s.meeting, "m3", &Command::NextItem { from: None }).await?;
     assert_eq!(a.body["seq"].as_u64(), Some(before.seq + 1));
     Ok(())
 }
@@ -441,7 +448,7 @@ async fn malformed_and_oversized_messages_get_an_error_and_the_connection_goes_o
     assert_eq!((status, body["code"].as_str()), (413, Some("too_large")), "{body}");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("2097152")), "{body}");
     // The same connection still works, and so does everybody else's.
-    let ServerMessage::Ack { seq: Some(seq), .. } = chair.command(Command::NextItem).await? else { anyhow::bail!("no ack") };
+    let ServerMessage::Ack { seq: Some(seq), .. } = chair.command(Command::NextItem { from: None }).await? else { anyhow::bail!("no ack") };
     d.wait_seq(seq).await?;
     assert!(d.events.iter().any(|e| e.seq == seq));
     Ok(())

@@ -233,11 +233,14 @@ fn ChairBar() -> impl IntoView {
     // Nowhere to go: before the first item, or past the last.
     let at_end = move |back: bool| {
         with_state(|s| {
-            let cmd = if back { Command::PreviousItem } else { Command::NextItem };
+            let cmd = if back { Command::PreviousItem { from: None } } else { Command::NextItem { from: None } };
             gavel_shared::rules::agenda_target(s, &cmd).ok().flatten().is_none()
         })
         .unwrap_or(true)
     };
+    // The item the chair sees current, sent with "next" and "previous": a
+    // move another device made meanwhile is not made twice.
+    let current = move || with_state(|s| s.meeting.current_item).flatten();
     let close = move |_| {
         if window().confirm_with_message(i.t("chair.confirm_close")).unwrap_or(false) {
             run(Command::CloseMeeting, false);
@@ -250,8 +253,8 @@ fn ChairBar() -> impl IntoView {
                     <button id="open-meeting" on:click=move |_| run(Command::OpenMeeting, false)>{move || i.t("chair.open")}</button>
                 }.into_any(),
                 MeetingStatus::Open => view! {
-                    <button id="previous-item" disabled=move || at_end(true) on:click=move |_| move_agenda(i, Command::PreviousItem)>{move || i.t("chair.prev")}</button>
-                    <button id="next-item" class="primary" disabled=move || at_end(false) on:click=move |_| move_agenda(i, Command::NextItem)>{move || i.t("chair.next")}</button>
+                    <button id="previous-item" disabled=move || at_end(true) on:click=move |_| move_agenda(i, Command::PreviousItem { from: current() })>{move || i.t("chair.prev")}</button>
+                    <button id="next-item" class="primary" disabled=move || at_end(false) on:click=move |_| move_agenda(i, Command::NextItem { from: current() })>{move || i.t("chair.next")}</button>
                     <button id="close-meeting" class="danger" on:click=close>{move || i.t("chair.close")}</button>
                 }.into_any(),
                 MeetingStatus::Closed => view! { <span></span> }.into_any(),
