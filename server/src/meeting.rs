@@ -1404,6 +1404,9 @@ async fn write(
             let me = actor.participant().ok_or(Error::Forbidden("only participants ask to speak"))?;
             speakers_change(tx, state, vec![Change::SpeakWithdrawn { participant: me }]).await?
         }
+        Command::DismissRequest { participant } => {
+            speakers_change(tx, state, vec![Change::SpeakWithdrawn { participant: *participant }]).await?
+        }
         Command::GiveFloor { participant } => {
             // The next in the queue who is here (those who left are taken off
             // it as they leave; a list kept from before that is skipped over).

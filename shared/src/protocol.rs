@@ -149,6 +149,9 @@ pub enum Command {
     RequestToSpeak,
     /// A participant: withdraw the request.
     WithdrawRequest,
+    /// Chair: take someone's request to speak off the list (they stepped
+    /// out, or forgot to withdraw it once answered).
+    DismissRequest { participant: ParticipantId },
     /// Chair: give the floor (to the first in the queue when none is named).
     GiveFloor {
         #[serde(default)]
@@ -256,6 +259,7 @@ pub enum CommandKind {
     RecordHands,
     RequestToSpeak,
     WithdrawRequest,
+    DismissRequest,
     GiveFloor,
     EndSpeech,
     AddOpinion,
@@ -303,6 +307,7 @@ impl Command {
             Command::RecordHands { .. } => CommandKind::RecordHands,
             Command::RequestToSpeak => CommandKind::RequestToSpeak,
             Command::WithdrawRequest => CommandKind::WithdrawRequest,
+            Command::DismissRequest { .. } => CommandKind::DismissRequest,
             Command::GiveFloor { .. } => CommandKind::GiveFloor,
             Command::EndSpeech => CommandKind::EndSpeech,
             Command::AddOpinion { .. } => CommandKind::AddOpinion,
@@ -865,6 +870,19 @@ mod tests {
             _ => unreachable!(),
         }
     }
+
+    #[test]
+    fn a_minutes_number_below_ten_gets_its_leading_zero() {
+        let number = |n: &str| match (Command::SetMinutesNumber { number: n.into() }).normalized() {
+            Command::SetMinutesNumber { number } => number,
+            _ => unreachable!(),
+        };
+        assert_eq!(number(" 5/BB-UBND "), "05/BB-UBND");
+        assert_eq!(number("05/BB-UBND"), "05/BB-UBND");
+        assert_eq!(number("15/BB-UBND"), "15/BB-UBND");
+        assert_eq!(number("BB-UBND"), "BB-UBND");
+        assert_eq!(number(""), "");
+    }
 }
 
 #[cfg(test)]
@@ -906,18 +924,5 @@ mod roundtrip {
             let back: Event = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(back, ev);
         }
-    }
-
-    #[test]
-    fn a_minutes_number_below_ten_gets_its_leading_zero() {
-        let number = |n: &str| match (Command::SetMinutesNumber { number: n.into() }).normalized() {
-            Command::SetMinutesNumber { number } => number,
-            _ => unreachable!(),
-        };
-        assert_eq!(number(" 5/BB-UBND "), "05/BB-UBND");
-        assert_eq!(number("05/BB-UBND"), "05/BB-UBND");
-        assert_eq!(number("15/BB-UBND"), "15/BB-UBND");
-        assert_eq!(number("BB-UBND"), "BB-UBND");
-        assert_eq!(number(""), "");
     }
 }

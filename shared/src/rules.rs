@@ -320,6 +320,7 @@ pub const RIGHTS: &[Right] = &[
     Right { kind: CommandKind::RecordHands, roles: &[Secretary], statuses: &[Open] },
     Right { kind: CommandKind::RequestToSpeak, roles: EVERYONE, statuses: &[Open] },
     Right { kind: CommandKind::WithdrawRequest, roles: EVERYONE, statuses: &[Open] },
+    Right { kind: CommandKind::DismissRequest, roles: &[Chair], statuses: &[Open] },
     Right { kind: CommandKind::GiveFloor, roles: &[Chair], statuses: &[Open] },
     Right { kind: CommandKind::EndSpeech, roles: &[Chair], statuses: &[Open] },
     // After the close, only where opinions were asked for by a deadline:
@@ -665,6 +666,13 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
         Command::WithdrawRequest => {
             let me = actor.participant().ok_or(RuleError::Forbidden("only participants ask to speak"))?;
             if state.speakers.queue.contains(&me) { Ok(()) } else { Err(RuleError::NotFound("request to speak")) }
+        }
+        Command::DismissRequest { participant } => {
+            if state.speakers.queue.contains(participant) {
+                Ok(())
+            } else {
+                Err(RuleError::NotFound("request to speak"))
+            }
         }
         Command::GiveFloor { participant } => match participant {
             Some(p) => match state.participant(*p) {
@@ -1531,5 +1539,11 @@ mod tests {
         assert_eq!(check(&s, &actor(&s, 3), &Command::GiveFloor { participant: None }).unwrap_err().code(), "forbidden");
         assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }), Ok(()));
         assert_eq!(check(&s, &actor(&s, 1), &Command::EndSpeech).unwrap_err().code(), "conflict");
+        // Only the chair takes someone else's request off the list.
+        let dismiss = Command::DismissRequest { participant: ParticipantId(3) };
+        assert_eq!(check(&s, &actor(&s, 1), &dismiss), Ok(()));
+        assert_eq!(check(&s, &actor(&s, 4), &dismiss).unwrap_err().code(), "forbidden");
+        let nobody = Command::DismissRequest { participant: ParticipantId(4) };
+        assert_eq!(check(&s, &actor(&s, 1), &nobody).unwrap_err().code(), "not_found");
     }
 }

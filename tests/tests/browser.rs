@@ -1874,6 +1874,16 @@ async fn the_chair_is_asked_before_a_move_ends_a_speech_and_invites_who_has_not_
     assert!(voter.find(Locator::Css("#withdraw")).await.is_err(), "the one speaking is offered to withdraw");
     assert_eq!(waiting.command(s.meeting, "ask1", &Command::RequestToSpeak).await?.status, 200);
     wait_text(&chair, "#speaker-queue", &name(1)).await?;
+    // A request left on the list: only the chair takes it off, and it may
+    // be made again.
+    wait_text(&voter, "#speaker-queue", &name(1)).await?;
+    assert!(voter.find(Locator::Css("#speaker-queue .dismiss")).await.is_err(), "a delegate offered to dismiss a request");
+    let row = format!("#speaker-queue li[data-participant='{}'] .dismiss", s.voters[1].0.0);
+    chair.find(Locator::Css(&row)).await?.click().await?;
+    wait_gone(&chair, "#speaker-queue").await?;
+    assert!(waiting.state(s.meeting).await?.speakers.queue.is_empty());
+    assert_eq!(waiting.command(s.meeting, "ask1b", &Command::RequestToSpeak).await?.status, 200);
+    wait_text(&chair, "#speaker-queue", &name(1)).await?;
 
     // Nowhere before the first item.
     assert!(!chair.find(Locator::Css("#previous-item")).await?.is_enabled().await?, "'previous' offered on the first item");

@@ -341,6 +341,14 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     d[1].command(s.meeting, "ask1", &Command::RequestToSpeak).await?;
     assert_eq!(d[1].command(s.meeting, "ask1b", &Command::RequestToSpeak).await?.code(), "conflict");
     d[1].command(s.meeting, "wd1", &Command::WithdrawRequest).await?;
+    // A request left on the list (they stepped out, or were answered): the
+    // chair takes it off; nobody else can.
+    d[1].command(s.meeting, "ask1d", &Command::RequestToSpeak).await?;
+    let dismiss = Command::DismissRequest { participant: s.voters[1].0 };
+    assert_eq!(d[0].command(s.meeting, "dismiss0", &dismiss).await?.code(), "forbidden");
+    assert_eq!(chair.command(s.meeting, "dismiss", &dismiss).await?.status, 200);
+    assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[0].0]);
+    assert_eq!(chair.command(s.meeting, "dismiss2", &dismiss).await?.code(), "not_found");
     assert_eq!(d[0].command(s.meeting, "steal", &Command::GiveFloor { participant: None }).await?.code(), "forbidden");
     let before = chair.state(s.meeting).await?.meeting.speech_limit_secs;
     chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;

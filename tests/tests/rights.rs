@@ -188,6 +188,7 @@ fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
         CommandKind::RecordHands => Command::RecordHands { poll: missing_poll, counts: vec![1, 0, 0] },
         CommandKind::RequestToSpeak => Command::RequestToSpeak,
         CommandKind::WithdrawRequest => Command::WithdrawRequest,
+        CommandKind::DismissRequest => Command::DismissRequest { participant: ParticipantId(9_999_999) },
         CommandKind::GiveFloor => Command::GiveFloor { participant: Some(ParticipantId(9_999_999)) },
         CommandKind::EndSpeech => Command::EndSpeech,
         CommandKind::AddOpinion => {
@@ -292,6 +293,12 @@ async fn prepare(kind: CommandKind, sender: Sender, r: &Room, chair: &Http, n: &
             let token = &r.people[&sender].1;
             let _ = Http::for_base(&admin.base).with_token(token).command(r.meeting, &key("ask"), &Command::RequestToSpeak).await?;
             Command::WithdrawRequest
+        }
+        CommandKind::DismissRequest => {
+            // The delegate asks to speak (over HTTP), unless already waiting.
+            let token = &r.people[&Sender::Delegate].1;
+            let _ = Http::for_base(&admin.base).with_token(token).command(r.meeting, &key("ask"), &Command::RequestToSpeak).await?;
+            Command::DismissRequest { participant: delegate }
         }
         CommandKind::GiveFloor => Command::GiveFloor { participant: Some(delegate) },
         CommandKind::EndSpeech => {

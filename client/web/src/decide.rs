@@ -168,6 +168,8 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                                     <li data-participant=p.0>{name}
                                         <Show when=move || chair.get()>
                                             <button class="goto" on:click=move |_| run(Command::GiveFloor { participant: Some(p) }, false)>{move || i.t("speak.give")}</button>
+                                            <button class="secondary dismiss" title=move || i.t("speak.dismiss_hint")
+                                                on:click=move |_| run(Command::DismissRequest { participant: p }, false)>{move || i.t("speak.dismiss")}</button>
                                         </Show>
                                     </li>
                                 }

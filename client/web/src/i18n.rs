@@ -216,6 +216,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("speak.none", "Chưa có ai đăng ký.", "Nobody is waiting."),
     ("speak.floor", "Đang phát biểu", "Has the floor"),
     ("speak.give", "Mời phát biểu", "Give the floor"),
+    ("speak.dismiss", "Bỏ khỏi danh sách", "Take off the list"),
+    ("speak.dismiss_hint", "Người này đã ra ngoài hoặc đã được trả lời", "They stepped out or were answered"),
     ("speak.next", "Mời người tiếp theo", "Next speaker"),
     ("speak.end", "Kết thúc phát biểu", "End the speech"),
     ("speak.over", "Hết giờ", "Time is up"),
