@@ -2325,7 +2325,8 @@ async fn the_opinion_form_stays_after_the_close_until_the_deadline() -> anyhow::
 
 /// A link to a meeting the room does not have (an old bookmark, a
 /// mistyped number): the room refuses to let the page follow it. Before,
-/// the page said "connecting" for ever and nothing else.
+/// the page said "connecting" for ever and nothing else. Staff go from a
+/// room back to the list of meetings.
 #[tokio::test]
 async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -2343,6 +2344,15 @@ async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     // The address changed to a meeting the room has (a link, a bookmark):
     // the page follows it, with no reload asked of the user.
     c.execute(&format!("location.hash = '#/room/{}'; return 1;", s.meeting.0), vec![]).await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".agenda-item[data-item='{}']", s.items[0].0))).await?;
+    // From the room, back to the meetings' list, no longer following it.
+    c.find(Locator::Css("#to-meetings")).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
+    wait_gone(&c, ".agenda-item").await?;
+    let hash = c.execute("return location.hash;", vec![]).await?;
+    assert_eq!(hash.as_str(), Some("#/"), "{hash:?}");
+    // And into it again.
+    c.find(Locator::Css(&format!(".meeting[data-meeting='{}'] .go", s.meeting.0))).await?.click().await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".agenda-item[data-item='{}']", s.items[0].0))).await?;
     c.close().await?;
     Ok(())

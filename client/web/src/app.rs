@@ -277,9 +277,19 @@ fn Header() -> impl IntoView {
             let _ = window().location().set_hash("/");
         });
     };
+    // Staff prepare many meetings: from one room, back to the list.
+    let staff = move || ctx.session.get().is_some_and(|s| matches!(s.actor, Actor::Admin { .. } | Actor::Staff { .. }));
+    let to_meetings = move |_| {
+        live::disconnect(ctx.live);
+        ctx.screen.set(Screen::StaffHome);
+        let _ = window().location().set_hash("/");
+    };
     view! {
         <header class="top">
             <div class="brand">"Gavel" <span class="tagline">{move || i.t("app.tagline")}</span></div>
+            <Show when=move || staff() && matches!(ctx.screen.get(), Screen::Room(_))>
+                <button class="link" id="to-meetings" on:click=to_meetings>{move || i.t("staff.to_meetings")}</button>
+            </Show>
             <Show when=in_room>
                 <div class="conn" data-conn=move || conn().0>{move || conn().1}</div>
                 // Only through a tablet agent: how much of the pack the tablet holds.

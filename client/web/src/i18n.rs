@@ -21,6 +21,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("join.enter", "Vào phòng họp", "Enter the meeting"),
     ("join.back", "Quay lại", "Back"),
     ("join.pick", "Chọn tên của bạn", "Pick your name"),
+    ("staff.to_meetings", "← Danh sách cuộc họp", "← Meetings"),
     ("staff.title", "Đăng nhập cán bộ", "Staff sign-in"),
     ("staff.user", "Tên đăng nhập", "User name"),
     ("staff.password", "Mật khẩu", "Password"),
