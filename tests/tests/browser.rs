@@ -1940,13 +1940,17 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     let chair = s.sign_in(&s.chair).await?;
     let secretary = s.sign_in(&s.secretary).await?;
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    let opening = Command::EditMinutes { section: gavel_shared::minutes::SectionKey::Opening, text: "Khai mạc lúc 8 giờ.".into() };
+    assert_eq!(secretary.command(s.meeting, "write", &opening).await?.status, 200);
     assert_eq!(secretary.command(s.meeting, "review", &Command::SendMinutesForComments).await?.status, 200);
     let driver = chromedriver().await?;
     let c = browser(&driver).await?;
     sign_in_as(&c, &server, s.meeting, s.voters[0].0, &s.voters[0].1).await?;
     let field = "#minutes .minutes-section[data-section='opening'] input";
     let send = "#minutes .minutes-section[data-section='opening'] button.send-comment";
+    let text = "#minutes .minutes-section[data-section='opening'] .minutes-view";
     c.wait().at_most(WAIT).for_element(Locator::Css(field)).await?;
+    wait_text(&c, text, "Khai mạc lúc 8 giờ.").await?;
 
     // Too long: the room refuses it, and what was typed is still there to shorten.
     let long = format!("Đề nghị bổ sung ý kiến của cử tri. {}", "x".repeat(20_000));
@@ -1979,6 +1983,12 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     assert_eq!(secretary.command(s.meeting, "revise", &Command::ReviseMinutes).await?.status, 200);
     wait_text(&c, "#minutes-status", "Dự thảo").await?;
     wait_text(&c, "#minutes ul.signed", "-vi.pdf").await?;
+    // The draft is the secretary's working text: a member following live
+    // shows none of it, as a page loaded now does (it kept the old text).
+    assert_eq!(text_of(&c, text).await?, "", "a draft's text shown to a member");
+    c.refresh().await?;
+    wait_text(&c, "#minutes-status", "Dự thảo").await?;
+    assert_eq!(text_of(&c, text).await?, "", "a draft's text shown to a member after a reload");
     c.close().await?;
     Ok(())
 }

@@ -237,7 +237,10 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
                         on:click=move |_| run(Command::EditMinutes { section: key, text: text.get_untracked() }, false)>{i.t("prep.save")}</button>
                 }.into_any()
             } else {
-                view! { <div class="minutes-view">{move || saved.get()}</div> }.into_any()
+                // A draft is the secretary's working text: the room sends it
+                // to nobody else, and what they were sent before (minutes
+                // taken back, a correction begun) is not shown either.
+                view! { <div class="minutes-view">{move || if status() == MinutesStatus::Draft { String::new() } else { saved.get() }}</div> }.into_any()
             }}
             {move || {
                 let c = comments();
