@@ -2031,6 +2031,45 @@ async fn the_secretary_imports_a_csv_excel_saved_on_a_vietnamese_windows() -> an
     Ok(())
 }
 
+/// A PIN reissued whose answer is lost with the link: sent again with the
+/// same key, the room answers with what it did, which holds no PIN (it
+/// keeps only hashes). The page asks and issues another, shown on a card
+/// that signs in; before, it showed a card with a blank PIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_reissue_whose_answer_was_lost_ends_with_a_card_that_signs_in() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let relay = Relay::start(server.addr).await?;
+    let (_driver, c) = secretary_preparing(&relay.url(""), &s).await?;
+    let who = s.voters[0].0;
+    let reissue = format!("tr[data-participant='{}'] .row-actions button.secondary", who.0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&reissue)).await?;
+    relay.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    c.find(Locator::Css(&reissue)).await?.click().await?;
+    c.accept_alert().await?;
+    // Taken: the old PIN no longer signs in.
+    eventually("the reissue reaches the room", || async { Ok(s.sign_in(&s.voters[0]).await.is_err()) }).await?;
+    relay.cut_all();
+
+    let mut asked = c.get_alert_text().await;
+    for _ in 0..100 {
+        if asked.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        asked = c.get_alert_text().await;
+    }
+    let asked = asked.context("never asked about the lost PINs")?;
+    assert!(asked.contains("chưa hiện ra"), "{asked:?}");
+    c.accept_alert().await?;
+    let card = format!(".signin-card[data-participant='{}'] .pin-value", who.0);
+    let pin = c.wait().at_most(WAIT).for_element(Locator::Css(&card)).await.context("no card")?.text().await?;
+    assert!(!pin.is_empty() && pin.bytes().all(|b| b.is_ascii_digit()), "the card shows no PIN: {pin:?}");
+    s.sign_in(&(who, pin)).await.context("the card's PIN does not sign in")?;
+    c.close().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_whose_answer_was_lost_adds_its_people_once_and_shows_new_pin_cards() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -2278,7 +2317,8 @@ async fn a_double_tap_does_one_thing_and_what_the_room_would_refuse_is_not_offer
 
 /// The secretary's confirmations say what they will do: with nobody
 /// ticked, "print cards" replaces everyone's PIN and says so with the
-/// count; a reason for an absence left unanswered records nothing.
+/// count; a reason for an absence left unanswered records nothing. Once
+/// the meeting is closed, the preparation offers only what is still taken.
 #[tokio::test]
 async fn the_secretary_is_told_before_everyones_pin_is_replaced_and_a_cancelled_excuse_records_nothing() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -2304,6 +2344,33 @@ async fn the_secretary_is_told_before_everyones_pin_is_replaced_and_a_cancelled_
     wait_value(&c, &row, before.participant(s.voters[1].0).unwrap().attendance.as_str()).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.admin.state(s.meeting).await?.seq, seq, "a dismissed question changed the meeting");
+
+    // Once the meeting is closed, its record is fixed: the tab says so and
+    // offers no edit the room would refuse, while PINs are still reissued.
+    assert!(c.find(Locator::Css("#preparation-fixed")).await.is_err(), "said fixed while preparing");
+    let chair = s.sign_in(&s.chair).await?;
+    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    wait_text(&c, "#preparation-fixed", "Cuộc họp đã kết thúc").await?;
+    let person = format!("tr[data-participant='{}']", s.voters[1].0.0);
+    for css in [
+        "#save-meeting".to_string(),
+        "#new-item-title".into(),
+        "#upload-item".into(),
+        "#add-participant".into(),
+        "#import".into(),
+        format!("{person} button.remove"),
+        format!("{person} td.attendance select"),
+        format!("{person} input.voting"),
+    ] {
+        assert!(!c.find(Locator::Css(&css)).await?.is_enabled().await?, "{css} is offered in a closed meeting");
+    }
+    let reissue = format!("{person} .row-actions button.secondary");
+    assert!(c.find(Locator::Css(&reissue)).await?.is_enabled().await?, "a PIN can no longer be reissued");
+    c.find(Locator::Css(&reissue)).await?.click().await?;
+    c.accept_alert().await?;
+    let card = format!(".signin-card[data-participant='{}'] .pin-value", s.voters[1].0.0);
+    let pin = c.wait().at_most(WAIT).for_element(Locator::Css(&card)).await?.text().await?;
+    assert!(pin.chars().all(|ch| ch.is_ascii_digit()) && !pin.is_empty(), "{pin:?}");
     c.close().await?;
     Ok(())
 }

@@ -151,6 +151,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("prep.cards", "In thẻ đăng nhập (cấp PIN mới)", "Print sign-in cards (new PINs)"),
     ("prep.reset_pin", "Cấp lại PIN", "Reset PIN"),
     (
+        "prep.fixed",
+        "Cuộc họp đã kết thúc: chương trình, tài liệu và thành phần không sửa được nữa. Vẫn cấp lại PIN, mở khóa đăng nhập và thu hồi phiên được.",
+        "The meeting is closed: its agenda, documents and participants are fixed. PINs can still be reissued, sign-ins unlocked and sessions revoked.",
+    ),
+    (
         "prep.cards_confirm",
         "Cấp mã PIN mới cho những người đã chọn? Mã cũ sẽ hết hiệu lực.",
         "Give the selected people new PINs? Their old PINs stop working.",
@@ -317,6 +322,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("min.opening", "Mở đầu", "Opening"),
     ("min.conclusion", "Kết luận", "Conclusion"),
     ("min.recipients", "Nơi nhận", "Recipients"),
+    (
+        "prep.pins_lost",
+        "Mã PIN mới đã được cấp nhưng chưa hiện ra (mất kết nối). Cấp lại mã PIN mới cho những người này để in thẻ?",
+        "New PINs were issued but never showed (the link dropped). Issue new ones for the same people, to print their cards?",
+    ),
     (
         "prep.import_pins_lost",
         "Danh sách này đã được nhập nhưng mã PIN chưa hiện ra (mất kết nối). Cấp mã PIN mới cho những người trong danh sách?",

@@ -3,13 +3,13 @@
 //! sign-in cards with new PINs.
 
 use crate::api;
-use crate::app::{state, use_ctx, with_state};
+use crate::app::{Ctx, may, state, use_ctx, with_state};
 use crate::cards::Cards;
-use crate::i18n::use_i18n;
+use crate::i18n::{I18n, use_i18n};
 use crate::room::{conf_key, role_key, run, run_or_undo, run_then};
 use gavel_shared::decision::{Attendance, Share};
 use gavel_shared::model::*;
-use gavel_shared::protocol::{Command, CommandResult, IssuedPin, NewParticipant};
+use gavel_shared::protocol::{Command, CommandKind, CommandResult, IssuedPin, NewParticipant};
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -57,13 +57,24 @@ fn import_done(key: &str) {
 /// The secretary's tools for one meeting.
 #[component]
 pub fn Prepare(meeting: MeetingId) -> impl IntoView {
+    let i = use_i18n();
     let cards = RwSignal::new(None::<Vec<IssuedPin>>);
+    // Once the meeting is closed its record is fixed: what the room would
+    // refuse is not offered (PINs, unlocking and revoking still are).
+    let fixed = move || !may(CommandKind::AddItem);
     view! {
         <div class="prepare">
-            <MeetingForm/>
+            <Show when=fixed>
+                <p class="card fixed-note" id="preparation-fixed">{move || i.t("prep.fixed")}</p>
+            </Show>
+            <fieldset class="plain" disabled=fixed>
+                <MeetingForm/>
+            </fieldset>
             <TabletJoin/>
-            <AgendaEditor/>
-            <DocumentsEditor meeting/>
+            <fieldset class="plain" disabled=fixed>
+                <AgendaEditor/>
+                <DocumentsEditor meeting/>
+            </fieldset>
             <ParticipantsEditor meeting cards/>
             {move || cards.get().map(|pins| view! { <Cards pins on_close=move || cards.set(None)/> })}
         </div>
@@ -517,6 +528,28 @@ fn ReadersPicker(readers: RwSignal<Vec<ParticipantId>>) -> impl IntoView {
     }
 }
 
+/// Shows the sign-in cards of the PINs the room answered with. A command
+/// sent again after its answer was lost with the link is answered with what
+/// was done, without the PINs (the room keeps only their hashes): nobody has
+/// seen those, so the secretary is asked and new ones are issued for the
+/// same people, rather than cards with blank PINs.
+fn show_pins(i: I18n, ctx: Ctx, cards: RwSignal<Option<Vec<IssuedPin>>>, r: Result<CommandResult, (String, String)>) {
+    match r {
+        Ok(CommandResult::Pins { pins }) if pins.iter().any(|p| p.pin.is_none()) => {
+            let ids: Vec<ParticipantId> =
+                pins.iter().map(|p| p.participant).filter(|p| with_state(|s| s.participant(*p).is_some()).unwrap_or(false)).collect();
+            if !ids.is_empty() && window().confirm_with_message(i.t("prep.pins_lost")).unwrap_or(false) {
+                crate::live::send(Command::ResetPins { participants: ids }, move |r| show_pins(i, ctx, cards, r));
+            }
+        }
+        Ok(CommandResult::Pins { pins }) => {
+            let _ = cards.try_set(Some(pins));
+        }
+        Ok(_) => {}
+        Err((code, message)) => ctx.fail(i, &code, &message),
+    }
+}
+
 #[component]
 fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>>) -> impl IntoView {
     let i = use_i18n();
@@ -528,11 +561,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
     let chosen = RwSignal::new(Vec::<ParticipantId>::new());
     let (name, position) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let role = RwSignal::new(Role::Delegate);
-    let show_pins = move |r: Result<CommandResult, (String, String)>| match r {
-        Ok(CommandResult::Pins { pins }) => cards.set(Some(pins)),
-        Ok(_) => {}
-        Err((code, message)) => ctx.fail(i, &code, &message),
-    };
+    let show_pins = move |r: Result<CommandResult, (String, String)>| show_pins(i, ctx, cards, r);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let voting = matches!(role.get_untracked(), Role::Chair | Role::Delegate);
@@ -648,6 +677,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
             }
         });
     };
+    let fixed = move || !may(CommandKind::UpdateParticipant);
     let print_cards = move |_| {
         let mut ids = chosen.get_untracked();
         // Nobody ticked means everyone: said so, with how many, since every
@@ -694,7 +724,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 }/></td>
                                 <td>{p.name.clone()}</td>
                                 <td>{p.position.clone()}</td>
-                                <td><select on:change=move |ev| {
+                                <td><select disabled=fixed on:change=move |ev| {
                                     let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
                                     if let Some(r) = Role::parse(&target.value()) {
                                         let was = p1.role;
@@ -703,10 +733,10 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                 }>
                                     {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == p.role>{move || i.t(role_key(r))}</option> }).collect_view()}
                                 </select></td>
-                                <td><input type="checkbox" class="member" prop:checked=p.member on:change=move |ev| update({ let member = event_target_checked(&ev); Participant { member, voting: p2.voting && member, ..p2.clone() } }, tick(&ev, p2.member))/></td>
-                                <td><input type="checkbox" class="voting" prop:checked=p.voting on:change=move |ev| update({ let voting = event_target_checked(&ev); Participant { voting, member: p3.member || voting, ..p3.clone() } }, tick(&ev, p3.voting))/></td>
+                                <td><input type="checkbox" class="member" disabled=fixed prop:checked=p.member on:change=move |ev| update({ let member = event_target_checked(&ev); Participant { member, voting: p2.voting && member, ..p2.clone() } }, tick(&ev, p2.member))/></td>
+                                <td><input type="checkbox" class="voting" disabled=fixed prop:checked=p.voting on:change=move |ev| update({ let voting = event_target_checked(&ev); Participant { voting, member: p3.member || voting, ..p3.clone() } }, tick(&ev, p3.voting))/></td>
                                 <td class="attendance">
-                                    <select on:change=move |ev| {
+                                    <select disabled=fixed on:change=move |ev| {
                                         let a = Attendance::parse(&event_target_value(&ev)).unwrap_or_default();
                                         let target: web_sys::HtmlSelectElement = ev.target().unwrap().unchecked_into();
                                         let was = attendance;
@@ -743,7 +773,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                                             manage(id, "revoke", "prep.revoked");
                                         }
                                     }>{move || i.t("prep.revoke")}</button>
-                                    <button class="danger remove" on:click=move |_| {
+                                    <button class="danger remove" disabled=fixed on:click=move |_| {
                                         if confirmed(&format!("{} «{}»", i.t("prep.remove_person_confirm"), p4.name)) {
                                             run(Command::RemoveParticipant { participant: id }, false)
                                         }
@@ -755,6 +785,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                 </tbody>
             </table>
             <button id="print-cards" on:click=print_cards>{move || i.t("prep.cards")}</button>
+            <fieldset class="plain" disabled=fixed>
             <h3>{move || i.t("prep.add_participant")}</h3>
             <form class="grid-form" on:submit=add>
                 <label>{move || i.t("prep.name")}<input id="new-participant-name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
@@ -772,6 +803,7 @@ fn ParticipantsEditor(meeting: MeetingId, cards: RwSignal<Option<Vec<IssuedPin>>
                 <input type="file" id="import-file" accept=".csv,text/csv" node_ref=csv/>
                 <button id="import" on:click=import>{move || i.t("prep.import")}</button>
             </div>
+            </fieldset>
         </section>
     }
 }
