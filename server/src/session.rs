@@ -79,7 +79,33 @@ pub async fn run(
     let mut revoked = app.revoked.subscribe();
     let mut following: Option<Arc<MeetingHandle>> = None;
     let mut rate = crate::limits::Rate::new(app.config.max_messages_per_second);
-    tracing::debug!("connected");
+    // Commands run one at a time, in order, beside the reading: a slow one
+    // (a PDF checked before it is restricted, the minutes signed) held up
+    // the answer to every ping behind it, and a browser that hears no pong
+    // drops the link and sends the command again. A client that goes has
+    // what it sent run all the same (a ballot sent as the tablet died
+    // counts, as it did); a revoked session's waiting commands do not.
+    let (commands, mut to_run) = mpsc::channel::<(Arc<MeetingHandle>, Actor, String, protocol::Command)>(COMMANDS_QUEUED);
+    let runner = tokio::spawn({
+        let out = out.clone();
+        async move {
+            while let Some((handle, who, key, command)) = to_run.recv().await {
+                let reply = match handle.execute(who, &key, Op::Command(command)).await {
+                    Ok(o) => text(&ServerMessage::Ack { key, seq: o.seq, result: o.result }),
+                    Err(e) => {
+                        if let Error::Internal(cause) = &e {
+                            tracing::error!(error = ?cause, "command failed");
+                        }
+                        error(Some(key), e.code(), e.public_message())
+                    }
+                };
+                if out.send(reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut revoked_here = false;
     loop {
         let msg = tokio::select! {
             _ = stopping(&mut shutdown) => {
@@ -101,6 +127,7 @@ pub async fn run(
                     Err(broadcast::error::RecvError::Closed) => false,
                 };
                 if gone {
+                    revoked_here = true;
                     let _ = out.send(error(None, "revoked", Error::Revoked.public_message())).await;
                     let _ = out.send(Outbound::Close(4001, "session revoked")).await;
                     break;
@@ -190,15 +217,12 @@ pub async fn run(
                 },
             },
             Ok(ClientMessage::Command { key, command }) => match (&following, actor) {
-                (Some(handle), Some(who)) => match handle.execute(who, &key, Op::Command(command)).await {
-                    Ok(o) => Some(text(&ServerMessage::Ack { key, seq: o.seq, result: o.result })),
-                    Err(e) => {
-                        if let Error::Internal(cause) = &e {
-                            tracing::error!(error = ?cause, "command failed");
-                        }
-                        Some(error(Some(key), e.code(), e.public_message()))
+                (Some(handle), Some(who)) => {
+                    if commands.send((handle.clone(), who, key, command)).await.is_err() {
+                        break;
                     }
-                },
+                    None
+                }
                 _ => Some(error(Some(key), "hello_first", "send hello before commands")),
             },
             Ok(ClientMessage::Unknown) => Some(error(None, "unknown_message", "this server does not know that message type")),
@@ -209,8 +233,16 @@ pub async fn run(
             break;
         }
     }
+    drop(commands);
+    if revoked_here {
+        runner.abort();
+    }
     tracing::debug!("disconnected");
 }
+
+/// Commands read and waiting for the ones before them to be answered; past
+/// this, reading waits too.
+const COMMANDS_QUEUED: usize = 32;
 
 /// The sending half of a transport.
 pub trait Outlet: Send {

@@ -696,3 +696,32 @@ async fn a_command_the_database_is_too_busy_for_is_answered_try_again_and_its_re
     assert_eq!(a.status, 200, "{a:?}");
     Ok(())
 }
+
+/// A slow command (a public PDF checked before it is restricted) does not
+/// hold up the answer to a ping sent after it on the same connection: the
+/// ping waited for it, and a browser that hears no pong in time drops the
+/// link and sends the command again, which ran the check a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_is_answered_while_a_slow_command_runs() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let s = Assembly::build(&server.url(""), 1).await?;
+    let doc = s.upload_document("Báo cáo dài.pdf", pack_pdf(400, 32 * 1024, 3, None), &[]).await?;
+    let secretary = s.sign_in(&s.secretary).await?;
+    let mut ws = secretary.follow(s.meeting, None).await?;
+    let restrict =
+        Command::UpdateDocument { document: doc.id, title: doc.title.clone(), confidentiality: Confidentiality::Members, readers: vec![] };
+    ws.send(&ClientMessage::Command { key: "restrict".into(), command: restrict }).await?;
+    ws.send(&ClientMessage::Ping { nonce: 7 }).await?;
+    let mut order = vec![];
+    while order.len() < 2 {
+        match ws.recv().await? {
+            ServerMessage::Pong { nonce: 7, .. } => order.push("pong"),
+            ServerMessage::Ack { key, .. } if key == "restrict" => order.push("ack"),
+            ServerMessage::Error { key, code, message } => anyhow::bail!("{key:?} refused: {code}: {message}"),
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["pong", "ack"], "the ping waited for the command before it");
+    assert_eq!(secretary.state(s.meeting).await?.document(doc.id).map(|d| d.confidentiality), Some(Confidentiality::Members));
+    Ok(())
+}
