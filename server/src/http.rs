@@ -305,7 +305,10 @@ async fn meeting_events(
     let state = app.meetings.get(id).await?.state().await;
     // A page: the reader asks again from the last event it was given.
     let events = store::events_page(&app.db, id, q.after, q.limit.unwrap_or(1000).min(5000), EVENTS_PAGE_BYTES).await?;
-    let events: Vec<_> = events.iter().map(|e| state.event_for(&actor, e)).collect();
+    // None past the state they are filtered against (one written and not
+    // yet published would be filtered against the state before it): the
+    // reader asks again from the last one and gets it then.
+    let events: Vec<_> = events.iter().filter(|e| e.seq <= state.seq).map(|e| state.event_for(&actor, e)).collect();
     Ok(Json(events).into_response())
 }
 
