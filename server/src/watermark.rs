@@ -158,6 +158,29 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
             .map_err(|e| Error::Internal(e.into()))?,
         None => OffsetDateTime::now_utc().replace_nanosecond(0).expect("zero is a valid nanosecond"),
     };
+    // A participant renamed or removed while their copy was being made: the
+    // change forgot their copies as it committed, so one recorded after it
+    // would keep the old name for good, or stay for someone gone. The copy
+    // is recorded only while they still bear the name it was stamped with
+    // (checked in the insert itself); otherwise it is made again.
+    for _ in 0..3 {
+        if let Some(served) = stamp_and_keep(app, meeting, doc, reader, made).await? {
+            return Ok(served);
+        }
+    }
+    Err(Error::Unavailable)
+}
+
+/// Stamps `reader`'s copy of `doc` and records it, or `None` when the
+/// participant's name changed meanwhile (nothing recorded).
+async fn stamp_and_keep(
+    app: &AppState,
+    meeting: MeetingId,
+    doc: &Document,
+    reader: Reader,
+    made: OffsetDateTime,
+) -> Result<Option<Served>> {
+    let (kind, id) = reader.key();
     let name = match reader {
         Reader::Participant(p) => {
             let handle = app.meetings.get(meeting).await?;
@@ -190,20 +213,30 @@ pub async fn served(app: &AppState, actor: &Actor, meeting: MeetingId, doc: &Doc
     }
     let sha = app.documents.put(&copy).await?;
     let made_text = made.format(&time::format_description::well_known::Rfc3339).map_err(|e| Error::Internal(e.into()))?;
-    sqlx::query(
-        "INSERT INTO reader_copies (original, reader_kind, reader, made_at, sha256, size) VALUES (?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (original, reader_kind, reader) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
-    )
+    let named = match reader {
+        Reader::Participant(_) => "EXISTS (SELECT 1 FROM participants WHERE id = ? AND name = ?)",
+        Reader::Staff(_) => "EXISTS (SELECT 1 FROM staff WHERE id = ? AND display_name || ' (' || username || ')' = ?)",
+    };
+    let kept = sqlx::query(&format!(
+        "INSERT INTO reader_copies (original, reader_kind, reader, made_at, sha256, size) SELECT ?, ?, ?, ?, ?, ? WHERE {named} \
+         ON CONFLICT (original, reader_kind, reader) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size"
+    ))
     .bind(doc.sha256.as_str())
     .bind(kind)
     .bind(id)
     .bind(made_text)
     .bind(&sha)
     .bind(copy.len() as i64)
+    .bind(id)
+    .bind(&name)
     .execute(&app.db)
     .await?;
+    if kept.rows_affected() == 0 {
+        tracing::info!(document = doc.id.0, reader = ?reader, "the reader's name changed while their copy was made: made again");
+        return Ok(None);
+    }
     tracing::info!(document = doc.id.0, reader = ?reader, "made a reader's stamped copy");
-    Ok(Served { sha256: sha, size: copy.len() as u64, copy_of: Some(doc.sha256.clone()) })
+    Ok(Some(Served { sha256: sha, size: copy.len() as u64, copy_of: Some(doc.sha256.clone()) }))
 }
 
 #[cfg(test)]

@@ -1095,8 +1095,35 @@ async fn a_stamped_copy_names_its_reader_after_a_removal_and_a_rename() -> anyho
         voting: true,
     };
     assert_eq!(s.admin.command(s.meeting, "rename", &rename).await?.status, 200);
-    let (_, text) = text_of(reader, 4).await?;
+    let (_, text) = text_of(reader.clone(), 4).await?;
     assert!(text.contains("Bản của Nguyễn Thị Đổi Tên") && !text.contains("Đại biểu 0000"), "{text}");
+
+    // Renamed while the copy of a long document is being made: the copy
+    // kept is not the one stamped with the old name (it was recorded after
+    // the rename had forgotten the copies, and served for good).
+    let long = s.upload_document("Phụ lục dài.pdf", pack_pdf(400, 16 * 1024, 9, None), &[("confidentiality", "members")]).await?;
+    let long_path = format!("/api/meetings/{}/documents/{}", s.meeting, long.id.0);
+    let first = tokio::spawn({
+        let (reader, long_path) = (reader.clone(), long_path.clone());
+        async move { reader.raw_get(&long_path).send().await?.bytes().await.map_err(anyhow::Error::from) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = Command::UpdateParticipant {
+        participant: s.voters[0].0,
+        name: "Trần Văn Tên Mới".into(),
+        position: String::new(),
+        role: Role::Delegate,
+        member: true,
+        voting: true,
+    };
+    assert_eq!(s.admin.command(s.meeting, "rename-again", &again).await?.status, 200);
+    first.await??;
+    let r = reader.raw_get(&long_path).send().await?;
+    anyhow::ensure!(r.status() == 200, "{r:?}");
+    let file = out.path().join("5.pdf");
+    std::fs::write(&file, r.bytes().await?)?;
+    let text = pdftotext(&file)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("Bản của Trần Văn Tên Mới") && !text.contains("Đổi Tên"), "the copy kept names {text:.200}");
     Ok(())
 }
 
