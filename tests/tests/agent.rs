@@ -1023,7 +1023,8 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
 /// recorded before an earlier one, and a later save of the minutes be
 /// overwritten by an earlier one. And the backlog the room drops unread for
 /// coming too fast goes again until every command is answered: before,
-/// those dropped waited for ever.
+/// those dropped waited for ever. One given while the backlog goes waits
+/// behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_given_while_the_room_is_away_go_in_order_and_each_is_answered() -> anyhow::Result<()> {
     let Restartable { data, server, s, agent, _cache } = Restartable::start().await?;
@@ -1035,26 +1036,35 @@ async fn commands_given_while_the_room_is_away_go_in_order_and_each_is_answered(
     let addrs = server.addrs();
     server.stop().await?;
     until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;
-    let texts: Vec<String> = (1..=8).map(|n| format!("Ý kiến thứ {n}.")).collect();
-    for (n, text) in texts.iter().enumerate() {
-        let command =
-            Command::AddOpinion { item: s.item, document: None, stance: gavel_shared::decision::Stance::Agree, text: text.clone() };
-        ws.send(&ClientMessage::Command { key: format!("away-{n}"), command }).await?;
+    let texts: Vec<String> = (1..=9).map(|n| format!("Ý kiến thứ {n}.")).collect();
+    let opinion = |text: &String| Command::AddOpinion {
+        item: s.item,
+        document: None,
+        stance: gavel_shared::decision::Stance::Agree,
+        text: text.clone(),
+    };
+    for (n, text) in texts[..8].iter().enumerate() {
+        ws.send(&ClientMessage::Command { key: format!("away-{n}"), command: opinion(text) }).await?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // Back, taking one message a second (two at once): most of the backlog
-    // is dropped unread, with one "rate_limited" that names no key.
+    // Back, taking three messages a second (six at once): the backlog is
+    // more than that, and the room drops what comes too fast unread, with a
+    // "rate_limited" that names no key.
     let _server = TestServer::start_in(data.path(), |c| {
         (c.quic, c.http) = addrs;
-        c.max_messages_per_second = 1;
+        c.max_messages_per_second = 3;
     })
     .await?;
+    // One more is given once the backlog has begun to go: it waits its turn.
     let mut answered = std::collections::HashSet::new();
     tokio::time::timeout(LONG, async {
         while answered.len() < texts.len() {
             match ws.recv().await? {
                 ServerMessage::Ack { key, .. } => {
+                    if answered.is_empty() {
+                        ws.send(&ClientMessage::Command { key: "later".into(), command: opinion(&texts[8]) }).await?;
+                    }
                     answered.insert(key);
                 }
                 ServerMessage::Error { key: Some(key), code, message } => anyhow::bail!("{key} refused: {code}: {message}"),

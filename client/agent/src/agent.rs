@@ -268,18 +268,42 @@ struct Waiting {
 /// The order commands were given in, for [`Waiting::order`].
 static GIVEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// The commands still waiting for the room, in the order they were given:
-/// sent again in any other, "ABC" saved after "AB" could be overwritten
-/// by it, attendance ticked then unticked end up ticked.
-fn waiting_in_order(pending: &HashMap<String, Waiting>) -> Vec<ClientMessage> {
-    let mut waiting: Vec<&Waiting> = pending.values().collect();
-    waiting.sort_by_key(|w| w.order);
-    waiting.into_iter().map(|w| w.command.clone()).collect()
+/// The oldest command still waiting for the room, once those whose page is
+/// gone (reloaded, its button pressed again under another key) or that
+/// waited too long are let go, the latter answered so their button stops
+/// waiting.
+///
+/// A backlog goes one command at a time, each once the one before is
+/// answered, in the order given: sent at once, "ABC" saved after "AB"
+/// could be overwritten by it, attendance ticked then unticked end up
+/// ticked, whenever the room dropped some of them for coming too fast and
+/// let a later one through.
+fn oldest_waiting(shared: &Shared) -> Option<ClientMessage> {
+    let mut pending = shared.pending.lock().expect("pending");
+    pending.retain(|key, w| {
+        if w.answer_to.is_closed() {
+            return false;
+        }
+        if w.since.elapsed() > PENDING_FOR {
+            let _ = w.answer_to.try_send(ServerMessage::Error {
+                key: Some(key.clone()),
+                code: "offline".into(),
+                message: "no answer from the room in time: look whether it was done before sending it again".into(),
+            });
+            return false;
+        }
+        true
+    });
+    pending.values().min_by_key(|w| w.order).map(|w| w.command.clone())
 }
 
-/// How long after the room dropped commands for coming too fast those
-/// still unanswered go again (the room's bucket refills at least one a second).
+/// How long after the room dropped commands for coming too fast the oldest
+/// still unanswered goes again (the room's bucket refills at least one a second).
 const RATE_LIMITED_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a command of a backlog waits for its answer before it goes
+/// again (with its key: the room answers it once).
+const BACKLOG_ANSWER: Duration = Duration::from_secs(10);
 
 /// How long a command waits for the room before it is given up (a hand
 /// raised while the room was away is not raised an hour later).
@@ -891,28 +915,16 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     // Not sent again: a command whose page is gone (reloaded, its button
     // pressed again under another key) or that waited too long; the latter
     // is answered so its button stops waiting.
-    let unanswered: Vec<ClientMessage> = {
-        let mut pending = shared.pending.lock().expect("pending");
-        pending.retain(|key, w| {
-            if w.answer_to.is_closed() {
-                return false;
-            }
-            if w.since.elapsed() > PENDING_FOR {
-                let _ = w.answer_to.try_send(ServerMessage::Error {
-                    key: Some(key.clone()),
-                    code: "offline".into(),
-                    message: "no answer from the room in time: look whether it was done before sending it again".into(),
-                });
-                return false;
-            }
-            true
-        });
-        waiting_in_order(&pending)
-    };
-    for command in unanswered {
+    // While a backlog goes (`draining`), commands given meanwhile wait their
+    // turn behind it; `retry` sends its oldest again.
+    let mut draining = false;
+    let mut retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    if let Some(command) = oldest_waiting(shared) {
         if let Err(e) = link::send_msg(&mut send, &command).await {
             return e.into();
         }
+        draining = true;
+        retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
     }
 
     // Reading is not cancel-safe: one task reads, the loop below selects.
@@ -930,17 +942,17 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     let mut outbox = shared.outbox_rx.lock().await;
     let mut dirty = false;
     let mut save_tick = tokio::time::interval(Duration::from_millis(500));
-    // When the commands the room dropped unread go again.
-    let mut retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
             _ = async { retry.as_mut().expect("set").await }, if retry.is_some() => {
                 retry = None;
-                let again = waiting_in_order(&shared.pending.lock().expect("pending"));
-                for command in again {
+                draining = false;
+                if let Some(command) = oldest_waiting(shared) {
                     if let Err(e) = link::send_msg(&mut send, &command).await {
                         return e.into();
                     }
+                    draining = true;
+                    retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
                 }
             }
             m = incoming.recv() => {
@@ -970,6 +982,21 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                         if let Some(w) = waiting {
                             let _ = w.answer_to.try_send(m);
                         }
+                        // The next of a backlog, once this one is answered.
+                        if draining {
+                            match oldest_waiting(shared) {
+                                Some(command) => {
+                                    if let Err(e) = link::send_msg(&mut send, &command).await {
+                                        return e.into();
+                                    }
+                                    retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
+                                }
+                                None => {
+                                    draining = false;
+                                    retry = None;
+                                }
+                            }
+                        }
                     }
                     ServerMessage::Welcome { actor, .. } => {
                         // The room changed this participant's role: its
@@ -988,12 +1015,13 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                             return Ended::Retry(anyhow::anyhow!("the room ended the session: {message}"));
                         }
                         // The room dropped commands unread, without saying
-                        // which (a backlog sent at once as the link came
-                        // back): each still unanswered goes again shortly,
-                        // with its key, so none waits for ever; one the
-                        // room had taken gets its first answer again.
+                        // which (tapped faster than its rate): those still
+                        // unanswered go again as a backlog, from the oldest,
+                        // a second on, with their keys, so none waits for
+                        // ever; one the room had taken gets its first answer again.
                         if code == "rate_limited" {
-                            retry.get_or_insert_with(|| Box::pin(tokio::time::sleep(RATE_LIMITED_RETRY)));
+                            draining = true;
+                            retry = Some(Box::pin(tokio::time::sleep(RATE_LIMITED_RETRY)));
                         } else {
                             tracing::warn!(%code, %message, "the room answered an error");
                         }
@@ -1003,7 +1031,8 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
             }
             cmd = outbox.recv() => {
                 let Some(cmd) = cmd else { return Ended::Fatal("the agent is stopping".into()) };
-                if let Err(e) = link::send_msg(&mut send, &cmd).await {
+                // Behind a backlog it waits its turn (it is among the commands waiting).
+                if !draining && let Err(e) = link::send_msg(&mut send, &cmd).await {
                     return e.into();
                 }
             }
