@@ -2422,8 +2422,17 @@ async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     // the page follows it, with no reload asked of the user.
     c.execute(&format!("location.hash = '#/room/{}'; return 1;", s.meeting.0), vec![]).await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".agenda-item[data-item='{}']", s.items[0].0))).await?;
-    // From the room, back to the meetings' list, no longer following it.
+    // From the room, back to the meetings' list, no longer following it;
+    // what was typed in the minutes a moment before is saved on the way.
+    c.find(Locator::Css("#tab-minutes")).await?.click().await?;
+    let opening = ".minutes-section[data-section='opening'] textarea";
+    c.wait().at_most(WAIT).for_element(Locator::Css(opening)).await?.send_keys("Khai mạc đúng giờ.").await?;
     c.find(Locator::Css("#to-meetings")).await?.click().await?;
+    eventually("the minutes typed before leaving are saved", || async {
+        let st = s.admin.state(s.meeting).await?;
+        Ok(st.minutes.text(gavel_shared::minutes::SectionKey::Opening) == "Khai mạc đúng giờ.")
+    })
+    .await?;
     c.wait().at_most(WAIT).for_element(Locator::Css("#new-meeting-title")).await?;
     wait_gone(&c, ".agenda-item").await?;
     let hash = c.execute("return location.hash;", vec![]).await?;

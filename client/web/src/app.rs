@@ -280,9 +280,10 @@ fn Header() -> impl IntoView {
     // Staff prepare many meetings: from one room, back to the list.
     let staff = move || ctx.session.get().is_some_and(|s| matches!(s.actor, Actor::Admin { .. } | Actor::Staff { .. }));
     let to_meetings = move |_| {
-        live::disconnect(ctx.live);
+        // The room first, which saves what is typed as it goes; then the link.
         ctx.screen.set(Screen::StaffHome);
         let _ = window().location().set_hash("/");
+        live::disconnect_when_sent(ctx.live);
     };
     view! {
         <header class="top">

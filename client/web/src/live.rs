@@ -175,6 +175,27 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
 }
 
 /// Stops following (on sign-out).
+/// Stops following once what was sent has been answered, or after 10 s at
+/// most: the room left by hand, what it saved as it closed (a section of
+/// the minutes typed a moment before) goes first. Not if another meeting
+/// was followed meanwhile.
+pub fn disconnect_when_sent(live: Live) {
+    let generation = GENERATION.with(|g| *g.borrow());
+    spawn_local(async move {
+        let started = js_sys::Date::now();
+        loop {
+            // The room's page is taken down first, and saves as it goes.
+            gloo_timers::future::sleep(Duration::from_millis(100)).await;
+            if PENDING.with(|p| p.borrow().is_empty()) || js_sys::Date::now() - started > 10_000.0 {
+                break;
+            }
+        }
+        if GENERATION.with(|g| *g.borrow()) == generation {
+            disconnect(live);
+        }
+    });
+}
+
 pub fn disconnect(live: Live) {
     GENERATION.with(|g| *g.borrow_mut() += 1);
     OUTBOX.with(|o| o.borrow_mut().take());
