@@ -1989,6 +1989,11 @@ async fn a_comment_on_the_minutes_is_kept_in_its_field_until_the_room_takes_it()
     c.refresh().await?;
     wait_text(&c, "#minutes-status", "Dự thảo").await?;
     assert_eq!(text_of(&c, text).await?, "", "a draft's text shown to a member after a reload");
+    // The chair, who approves it, follows the draft.
+    let chairs = browser(&driver).await?;
+    sign_in_as(&chairs, &server, s.meeting, s.chair.0, &s.chair.1).await?;
+    wait_text(&chairs, text, "Khai mạc lúc 8 giờ.").await?;
+    chairs.close().await?;
     c.close().await?;
     Ok(())
 }

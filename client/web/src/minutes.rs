@@ -161,6 +161,8 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
     let ctx = use_ctx();
     let meeting = move || with_state(|s| s.meeting.id);
     let is_secretary = move || meeting().is_some_and(|m| ctx.live.actor.get().and_then(|a| a.role_in(m)) == Some(Role::Secretary));
+    // The chair follows the draft (the room sends it to them) and approves it.
+    let is_chair = move || meeting().is_some_and(|m| ctx.live.actor.get().and_then(|a| a.role_in(m)) == Some(Role::Chair));
     let status = move || with_state(|s| s.minutes.status).unwrap_or_default();
     let saved = Memo::new(move |_| with_state(|s| s.minutes.text(key).to_string()).unwrap_or_default());
     let text = RwSignal::new(saved.get_untracked());
@@ -237,10 +239,10 @@ fn MinutesSection(key: SectionKey, label: Signal<String>) -> impl IntoView {
                         on:click=move |_| run(Command::EditMinutes { section: key, text: text.get_untracked() }, false)>{i.t("prep.save")}</button>
                 }.into_any()
             } else {
-                // A draft is the secretary's working text: the room sends it
-                // to nobody else, and what they were sent before (minutes
-                // taken back, a correction begun) is not shown either.
-                view! { <div class="minutes-view">{move || if status() == MinutesStatus::Draft { String::new() } else { saved.get() }}</div> }.into_any()
+                // A draft is the secretary's working text, which the room
+                // sends to nobody but the chair: what the others were sent
+                // before (minutes taken back, a correction begun) is not shown either.
+                view! { <div class="minutes-view">{move || if status() == MinutesStatus::Draft && !is_chair() { String::new() } else { saved.get() }}</div> }.into_any()
             }}
             {move || {
                 let c = comments();
