@@ -65,10 +65,10 @@ pub enum Command {
     /// Chair: make `item` the current item.
     GoToItem { item: ItemId },
     /// Chair: move to the item after the current one (or the first).
-    /// `from`, when given, is the item the chair saw current: if the agenda
-    /// moved meanwhile (another chair's device, pressed at the same moment),
-    /// the move is refused rather than taken a second time, which passed
-    /// over an item and marked it discussed.
+    /// `from`, when given, is the item the chair saw current (0: none, the
+    /// meeting just opened): if the agenda moved meanwhile (another chair's
+    /// device, pressed at the same moment), the move is refused rather than
+    /// taken a second time, which passed over an item and marked it discussed.
     NextItem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<ItemId>,

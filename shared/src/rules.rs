@@ -474,8 +474,9 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
             Ok(())
         }
         Command::MoveItem { item, .. } => state.item(*item).map(|_| ()).ok_or(RuleError::NotFound("agenda item")),
+        // `from` 0: no item was current (the meeting just opened).
         Command::NextItem { from: Some(from) } | Command::PreviousItem { from: Some(from) }
-            if state.meeting.current_item != Some(*from) =>
+            if state.meeting.current_item.unwrap_or(ItemId(0)) != *from =>
         {
             Err(RuleError::Conflict("the agenda moved meanwhile"))
         }
@@ -1038,6 +1039,11 @@ mod tests {
         let chair = actor(&s, 1);
         assert_eq!(check(&s, &chair, &Command::NextItem { from: Some(ItemId(10)) }).unwrap_err().code(), "conflict");
         assert_eq!(check(&s, &chair, &Command::PreviousItem { from: Some(ItemId(10)) }).unwrap_err().code(), "conflict");
+        // Before the first item, "from no item" (0): taken once, not twice.
+        assert_eq!(check(&s, &chair, &Command::NextItem { from: Some(ItemId(0)) }), Ok(()));
+        let mut moved = s.clone();
+        moved.meeting.current_item = Some(ItemId(10));
+        assert_eq!(check(&moved, &chair, &Command::NextItem { from: Some(ItemId(0)) }).unwrap_err().code(), "conflict");
         assert_eq!(agenda_target(&s, &Command::PreviousItem { from: None }), Ok(None));
         s.meeting.current_item = Some(ItemId(12));
         for item in &mut std::sync::Arc::make_mut(&mut s.agenda)[..2] {

@@ -239,8 +239,8 @@ fn ChairBar() -> impl IntoView {
         .unwrap_or(true)
     };
     // The item the chair sees current, sent with "next" and "previous": a
-    // move another device made meanwhile is not made twice.
-    let current = move || with_state(|s| s.meeting.current_item).flatten();
+    // move another device made meanwhile is not made twice (0: none yet).
+    let current = move || Some(with_state(|s| s.meeting.current_item).flatten().unwrap_or(ItemId(0)));
     let close = move |_| {
         if window().confirm_with_message(i.t("chair.confirm_close")).unwrap_or(false) {
             run(Command::CloseMeeting, false);
