@@ -1141,9 +1141,10 @@ async fn a_change_the_room_refuses_is_put_back_on_the_secretarys_screen() -> any
     let tick = c.wait().at_most(WAIT).for_element(Locator::Css(&member)).await?;
     assert_eq!(tick.prop("checked").await?.as_deref(), Some("true"));
 
-    // The meeting is over meanwhile: nothing about it changes any more.
+    // A vote opens meanwhile: who counts for it, and the quorum, are fixed
+    // until it closes (the page offers the change, and the room refuses it).
     let chair = s.sign_in(&s.chair).await?;
-    assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
+    open_yes_no_poll(&chair, &s, "Thông qua kế hoạch?").await?;
     tick.click().await?;
     c.wait().at_most(WAIT).for_element(Locator::Css(".notice.error")).await?;
     eventually("the refused change is put back", || async {
