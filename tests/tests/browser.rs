@@ -2450,6 +2450,48 @@ async fn a_meeting_the_room_does_not_have_is_said_so() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command left unanswered in one meeting (queued on its link behind a
+/// slow one as the secretary went back to the list) is not sent to the next
+/// meeting they open: it was sent again on that meeting's link, and the room
+/// applied it there (one meeting's minutes written into another's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_left_unanswered_in_one_meeting_is_not_sent_to_the_next() -> anyhow::Result<()> {
+    use gavel_shared::minutes::SectionKey;
+    let server = TestServer::start().await?;
+    let s = Scenario::build(&server).await?;
+    let a = s.admin.post("/api/meetings", &json!({"title": "Họp khác", "starts_at": "2026-11-24T08:00:00+07:00"})).await?;
+    let other = MeetingId(a.body["id"].as_i64().with_context(|| format!("{a:?}"))?);
+    // A long public document: restricting it checks it first, for seconds.
+    let a = s.admin.upload(s.meeting, s.items[0], "Phụ lục rất dài.pdf", pack_pdf(3000, 4096, 11, None), &[]).await?;
+    anyhow::ensure!(a.status == 201, "{a:?}");
+    let doc: gavel_shared::model::Document = serde_json::from_value(a.body["document"].clone())?;
+    let driver = chromedriver().await?;
+    let c = browser(&driver).await?;
+    sign_in_admin(&c, &server.url("")).await?;
+    c.find(Locator::Css(&format!(".meeting[data-meeting='{}'] .go", s.meeting.0))).await?.click().await?;
+    c.wait().at_most(WAIT).for_element(Locator::Css("#tab-prepare")).await?.click().await?;
+    let access = format!("li[data-document='{}'] select.access", doc.id.0);
+    c.wait().at_most(WAIT).for_element(Locator::Css(&access)).await?.select_by_value("members").await?;
+    // Behind it on the same link, a section of the minutes, saved on leaving.
+    c.find(Locator::Css("#tab-minutes")).await?.click().await?;
+    let opening = ".minutes-section[data-section='opening'] textarea";
+    c.wait().at_most(WAIT).for_element(Locator::Css(opening)).await?.send_keys("Chỉ của cuộc họp này.").await?;
+    c.find(Locator::Css("#to-meetings")).await?.click().await?;
+    let text = |m: MeetingId| {
+        let admin = &s.admin;
+        async move { anyhow::Ok(admin.state(m).await?.minutes.text(SectionKey::Opening).to_string()) }
+    };
+    c.wait().at_most(WAIT).for_element(Locator::Css(&format!(".meeting[data-meeting='{}'] .go", other.0))).await?.click().await?;
+    anyhow::ensure!(text(s.meeting).await?.is_empty(), "the check was too quick: the save was answered before the next meeting opened");
+    c.wait().at_most(WAIT).for_element(Locator::Css(".conn[data-conn='live']")).await?;
+    // Taken where it was given, once the check is done; never in the other.
+    eventually("the save reaches its own meeting", || async { Ok(text(s.meeting).await? == "Chỉ của cuộc họp này.") }).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(text(other).await?, "", "one meeting's minutes written into another's");
+    c.close().await?;
+    Ok(())
+}
+
 /// Commands the room drops unread for coming too fast (a tablet tapping
 /// through the agenda) are sent again, with their keys, until each is
 /// answered: the last item tapped is the one the meeting is on, and

@@ -111,6 +111,8 @@ thread_local! {
     static OUTBOX: RefCell<Option<mpsc::UnboundedSender<String>>> = const { RefCell::new(None) };
     static PENDING: RefCell<Pending> = const { RefCell::new(Vec::new()) };
     static GENERATION: RefCell<u32> = const { RefCell::new(0) };
+    /// The meeting followed, which the commands waiting were sent to.
+    static FOLLOWING: std::cell::Cell<Option<MeetingId>> = const { std::cell::Cell::new(None) };
     /// The copy missed an event: the next connection asks for a snapshot
     /// rather than for what followed it.
     static RESYNC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -174,7 +176,6 @@ pub fn send(cmd: Command, done: impl FnOnce(Reply) + 'static) {
     }
 }
 
-/// Stops following (on sign-out).
 /// Stops following once what was sent has been answered, or after 10 s at
 /// most: the room left by hand, what it saved as it closed (a section of
 /// the minutes typed a moment before) goes first. Not if another meeting
@@ -196,8 +197,10 @@ pub fn disconnect_when_sent(live: Live) {
     });
 }
 
+/// Stops following (on sign-out).
 pub fn disconnect(live: Live) {
     GENERATION.with(|g| *g.borrow_mut() += 1);
+    FOLLOWING.set(None);
     OUTBOX.with(|o| o.borrow_mut().take());
     PENDING.with(|p| p.borrow_mut().clear());
     RESYNC.set(false);
@@ -236,6 +239,16 @@ pub fn follow(live: Live, meeting: MeetingId) {
         *g.borrow()
     });
     let current = move || GENERATION.with(|g| *g.borrow()) == generation;
+    // Commands still waiting from another meeting (left a moment before)
+    // are not sent again on this one's link, where the room would apply
+    // them to this meeting (a section of the minutes, say): they are
+    // answered as unanswered.
+    if FOLLOWING.replace(Some(meeting)).is_some_and(|m| m != meeting) {
+        let left: Pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        for w in left {
+            (w.done)(Err(("offline".into(), "the meeting was left before the room answered".into())));
+        }
+    }
     // Another meeting's copy is never shown as this one's.
     if live.state.with_untracked(|s| s.as_ref().is_some_and(|s| s.meeting.id != meeting)) {
         RESYNC.set(false);
