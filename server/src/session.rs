@@ -84,32 +84,16 @@ pub async fn run(
     // the answer to every ping behind it, and a browser that hears no pong
     // drops the link and sends the command again. A client that goes has
     // what it sent run all the same (a ballot sent as the tablet died
-    // counts, as it did); a revoked session's waiting commands do not.
-    let (commands, mut to_run) = mpsc::channel::<(Arc<MeetingHandle>, Actor, String, protocol::Command)>(COMMANDS_QUEUED);
-    let runner = tokio::spawn({
-        let out = out.clone();
-        async move {
-            while let Some((handle, who, key, command)) = to_run.recv().await {
-                let reply = match handle.execute(who, &key, Op::Command(command)).await {
-                    Ok(o) => text(&ServerMessage::Ack { key, seq: o.seq, result: o.result }),
-                    Err(e) => {
-                        if let Error::Internal(cause) = &e {
-                            tracing::error!(error = ?cause, "command failed");
-                        }
-                        error(Some(key), e.code(), e.public_message())
-                    }
-                };
-                if out.send(reply).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let mut revoked_here = false;
+    // counts, as it did); a revoked session's waiting commands do not, nor
+    // do any once the server stops. Started at the first command: an idle
+    // tablet costs no task and no queue.
+    let mut runner: Option<Runner> = None;
+    let mut cut_off = false;
     loop {
         let msg = tokio::select! {
             _ = stopping(&mut shutdown) => {
                 let _ = out.send(Outbound::Close(1001, "server shutting down")).await;
+                cut_off = true;
                 break;
             }
             msg = inbound.next() => msg,
@@ -121,13 +105,14 @@ pub async fn run(
                     // token, which then answers for itself.
                     Err(broadcast::error::RecvError::Lagged(_)) if actor.is_some_and(|a| a.participant().is_some()) => {
                         let _ = out.send(Outbound::Close(1012, "reconnect")).await;
+                        cut_off = true;
                         break;
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => false,
                     Err(broadcast::error::RecvError::Closed) => false,
                 };
                 if gone {
-                    revoked_here = true;
+                    cut_off = true;
                     let _ = out.send(error(None, "revoked", Error::Revoked.public_message())).await;
                     let _ = out.send(Outbound::Close(4001, "session revoked")).await;
                     break;
@@ -218,7 +203,8 @@ pub async fn run(
             },
             Ok(ClientMessage::Command { key, command }) => match (&following, actor) {
                 (Some(handle), Some(who)) => {
-                    if commands.send((handle.clone(), who, key, command)).await.is_err() {
+                    let queue = &runner.get_or_insert_with(|| Runner::start(out.clone())).queue;
+                    if queue.send(Box::new((handle.clone(), who, key, command))).await.is_err() {
                         break;
                     }
                     None
@@ -233,11 +219,45 @@ pub async fn run(
             break;
         }
     }
-    drop(commands);
-    if revoked_here {
-        runner.abort();
+    if let Some(r) = runner {
+        drop(r.queue);
+        if cut_off {
+            r.task.abort();
+        }
     }
     tracing::debug!("disconnected");
+}
+
+/// A command to run: the meeting, who sends it, its key.
+type Queued = Box<(Arc<MeetingHandle>, Actor, String, protocol::Command)>;
+
+/// A session's commands, run one at a time in the order read.
+struct Runner {
+    queue: mpsc::Sender<Queued>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Runner {
+    fn start(out: mpsc::Sender<Outbound>) -> Runner {
+        let (queue, mut to_run) = mpsc::channel::<Queued>(COMMANDS_QUEUED);
+        let task = tokio::spawn(async move {
+            while let Some(queued) = to_run.recv().await {
+                let (handle, who, key, command) = *queued;
+                let reply = match handle.execute(who, &key, Op::Command(command)).await {
+                    Ok(o) => text(&ServerMessage::Ack { key, seq: o.seq, result: o.result }),
+                    Err(e) => {
+                        if let Error::Internal(cause) = &e {
+                            tracing::error!(error = ?cause, "command failed");
+                        }
+                        error(Some(key), e.code(), e.public_message())
+                    }
+                };
+                // The client gone, the rest still runs (its answers are lost).
+                let _ = out.send(reply).await;
+            }
+        });
+        Runner { queue, task }
+    }
 }
 
 /// Commands read and waiting for the ones before them to be answered; past
