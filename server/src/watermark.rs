@@ -233,6 +233,8 @@ async fn stamp_and_keep(
     .await?;
     if kept.rows_affected() == 0 {
         tracing::info!(document = doc.id.0, reader = ?reader, "the reader's name changed while their copy was made: made again");
+        // The copy stored and not recorded goes with the next collection.
+        app.meetings.services().content_freed.notify_one();
         return Ok(None);
     }
     tracing::info!(document = doc.id.0, reader = ?reader, "made a reader's stamped copy");
