@@ -297,6 +297,45 @@ fn oldest_waiting(shared: &Shared) -> Option<ClientMessage> {
     pending.values().min_by_key(|w| w.order).map(|w| w.command.clone())
 }
 
+/// A backlog being sent, one command at a time.
+#[derive(Default)]
+struct Backlog {
+    /// Commands given meanwhile wait their turn in it.
+    draining: bool,
+    /// The key of the one sent and awaited: only its answer sends the next
+    /// (after the room dropped commands, none until the pause is over).
+    in_flight: Option<String>,
+    /// When the oldest goes (again): after the pause, or when the one in
+    /// flight went unanswered too long.
+    retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Backlog {
+    /// Sends the oldest command waiting, or ends the backlog when none does.
+    async fn send_next(&mut self, shared: &Shared, send: &mut quinn::SendStream) -> anyhow::Result<()> {
+        match oldest_waiting(shared) {
+            Some(command) => {
+                self.in_flight = match &command {
+                    ClientMessage::Command { key, .. } => Some(key.clone()),
+                    _ => None,
+                };
+                link::send_msg(send, &command).await?;
+                self.draining = true;
+                self.retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
+            }
+            None => *self = Backlog::default(),
+        }
+        Ok(())
+    }
+
+    /// The room dropped commands unread: the oldest goes again after a pause.
+    fn pause(&mut self) {
+        self.draining = true;
+        self.in_flight = None;
+        self.retry = Some(Box::pin(tokio::time::sleep(RATE_LIMITED_RETRY)));
+    }
+}
+
 /// How long after the room dropped commands for coming too fast the oldest
 /// still unanswered goes again (the room's bucket refills at least one a second).
 const RATE_LIMITED_RETRY: Duration = Duration::from_secs(1);
@@ -915,16 +954,9 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     // Not sent again: a command whose page is gone (reloaded, its button
     // pressed again under another key) or that waited too long; the latter
     // is answered so its button stops waiting.
-    // While a backlog goes (`draining`), commands given meanwhile wait their
-    // turn behind it; `retry` sends its oldest again.
-    let mut draining = false;
-    let mut retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    if let Some(command) = oldest_waiting(shared) {
-        if let Err(e) = link::send_msg(&mut send, &command).await {
-            return e.into();
-        }
-        draining = true;
-        retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
+    let mut backlog = Backlog::default();
+    if let Err(e) = backlog.send_next(shared, &mut send).await {
+        return e.into();
     }
 
     // Reading is not cancel-safe: one task reads, the loop below selects.
@@ -944,15 +976,9 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
     let mut save_tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = async { retry.as_mut().expect("set").await }, if retry.is_some() => {
-                retry = None;
-                draining = false;
-                if let Some(command) = oldest_waiting(shared) {
-                    if let Err(e) = link::send_msg(&mut send, &command).await {
-                        return e.into();
-                    }
-                    draining = true;
-                    retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
+            _ = async { backlog.retry.as_mut().expect("set").await }, if backlog.retry.is_some() => {
+                if let Err(e) = backlog.send_next(shared, &mut send).await {
+                    return e.into();
                 }
             }
             m = incoming.recv() => {
@@ -979,23 +1005,15 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                     }
                     ServerMessage::Ack { ref key, .. } | ServerMessage::Error { key: Some(ref key), .. } => {
                         let waiting = shared.pending.lock().expect("pending").remove(key);
+                        // The next of a backlog, once the one sent is answered.
+                        let next = backlog.in_flight.as_ref() == Some(key);
                         if let Some(w) = waiting {
                             let _ = w.answer_to.try_send(m);
                         }
-                        // The next of a backlog, once this one is answered.
-                        if draining {
-                            match oldest_waiting(shared) {
-                                Some(command) => {
-                                    if let Err(e) = link::send_msg(&mut send, &command).await {
-                                        return e.into();
-                                    }
-                                    retry = Some(Box::pin(tokio::time::sleep(BACKLOG_ANSWER)));
-                                }
-                                None => {
-                                    draining = false;
-                                    retry = None;
-                                }
-                            }
+                        if next
+                            && let Err(e) = backlog.send_next(shared, &mut send).await
+                        {
+                            return e.into();
                         }
                     }
                     ServerMessage::Welcome { actor, .. } => {
@@ -1020,8 +1038,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
                         // a second on, with their keys, so none waits for
                         // ever; one the room had taken gets its first answer again.
                         if code == "rate_limited" {
-                            draining = true;
-                            retry = Some(Box::pin(tokio::time::sleep(RATE_LIMITED_RETRY)));
+                            backlog.pause();
                         } else {
                             tracing::warn!(%code, %message, "the room answered an error");
                         }
@@ -1032,7 +1049,7 @@ async fn one_link(shared: &Arc<Shared>, endpoint: &quinn::Endpoint) -> Ended {
             cmd = outbox.recv() => {
                 let Some(cmd) = cmd else { return Ended::Fatal("the agent is stopping".into()) };
                 // Behind a backlog it waits its turn (it is among the commands waiting).
-                if !draining && let Err(e) = link::send_msg(&mut send, &cmd).await {
+                if !backlog.draining && let Err(e) = link::send_msg(&mut send, &cmd).await {
                     return e.into();
                 }
             }
