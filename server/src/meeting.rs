@@ -1407,7 +1407,7 @@ async fn write(
         Command::DismissRequest { participant } => {
             speakers_change(tx, state, vec![Change::SpeakWithdrawn { participant: *participant }]).await?
         }
-        Command::GiveFloor { participant } => {
+        Command::GiveFloor { participant, .. } => {
             // The next in the queue who is here (those who left are taken off
             // it as they leave; a list kept from before that is skipped over).
             let present = |p: &ParticipantId| state.participant(*p).is_some_and(|x| x.attendance == Attendance::Present);

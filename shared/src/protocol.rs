@@ -153,9 +153,15 @@ pub enum Command {
     /// out, or forgot to withdraw it once answered).
     DismissRequest { participant: ParticipantId },
     /// Chair: give the floor (to the first in the queue when none is named).
+    /// `from`, when given, is who the chair saw speaking (0: nobody): if the
+    /// floor changed meanwhile ("next speaker" pressed on two devices at
+    /// once), refused rather than taken twice, which cut the first speaker
+    /// off at once.
     GiveFloor {
         #[serde(default)]
         participant: Option<ParticipantId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<ParticipantId>,
     },
     /// Chair: end the current speech.
     EndSpeech,

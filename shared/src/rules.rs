@@ -103,6 +103,7 @@ pub const REASONS_VI: &[(&str, &str)] = &[
     ("the meeting needs a chair: name another chair first", "Cuộc họp cần có người chủ trì: hãy chỉ định người chủ trì khác trước."),
     ("the poll is not open", "Biểu quyết chưa mở hoặc đã kết thúc."),
     ("the quorum cannot change while a vote is open", "Không đổi được tỷ lệ túc số khi đang biểu quyết."),
+    ("the floor changed meanwhile", "Người phát biểu vừa thay đổi; xem lại trước khi mời người tiếp theo."),
     ("the agenda moved meanwhile", "Chương trình vừa chuyển sang nội dung khác; xem lại trước khi chuyển tiếp."),
     (
         "you have given as many written opinions on this item as one person may",
@@ -675,7 +676,10 @@ pub fn check(state: &MeetingState, actor: &Actor, cmd: &Command) -> Result<(), R
                 Err(RuleError::NotFound("request to speak"))
             }
         }
-        Command::GiveFloor { participant } => match participant {
+        Command::GiveFloor { from: Some(from), .. } if state.speakers.floor.map_or(ParticipantId(0), |f| f.participant) != *from => {
+            Err(RuleError::Conflict("the floor changed meanwhile"))
+        }
+        Command::GiveFloor { participant, .. } => match participant {
             Some(p) => match state.participant(*p) {
                 None => Err(RuleError::NotFound("participant")),
                 Some(p) if p.attendance != Attendance::Present => Err(RuleError::Conflict("only participants present are given the floor")),
@@ -1525,13 +1529,18 @@ mod tests {
         s.meeting.current_item = Some(ItemId(10));
         absent(&mut s, 3);
         assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
-        let give = Command::GiveFloor { participant: Some(ParticipantId(3)) };
+        let give = Command::GiveFloor { participant: Some(ParticipantId(3)), from: None };
         assert_eq!(check(&s, &actor(&s, 1), &give).unwrap_err().code(), "conflict");
         // "Next" with only someone who has left on the list: nobody to call.
         s.speakers.queue = vec![ParticipantId(3)];
-        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }).unwrap_err().code(), "conflict");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None, from: None }).unwrap_err().code(), "conflict");
         s.speakers.queue.push(ParticipantId(4));
-        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }), Ok(()));
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None, from: None }), Ok(()));
+        // "Next speaker" as the chair saw it: nobody speaking (0), then taken.
+        let next = Command::GiveFloor { participant: None, from: Some(ParticipantId(0)) };
+        assert_eq!(check(&s, &actor(&s, 1), &next), Ok(()));
+        s.speakers.floor = Some(crate::decision::Floor { participant: ParticipantId(3), since: s.meeting.starts_at, limit_secs: 0 });
+        assert_eq!(check(&s, &actor(&s, 1), &next).unwrap_err().code(), "conflict", "pressed twice, taken twice");
     }
 
     #[test]
@@ -1542,8 +1551,8 @@ mod tests {
         assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak), Ok(()));
         s.speakers.queue.push(ParticipantId(3));
         assert_eq!(check(&s, &actor(&s, 3), &Command::RequestToSpeak).unwrap_err().code(), "conflict");
-        assert_eq!(check(&s, &actor(&s, 3), &Command::GiveFloor { participant: None }).unwrap_err().code(), "forbidden");
-        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None }), Ok(()));
+        assert_eq!(check(&s, &actor(&s, 3), &Command::GiveFloor { participant: None, from: None }).unwrap_err().code(), "forbidden");
+        assert_eq!(check(&s, &actor(&s, 1), &Command::GiveFloor { participant: None, from: None }), Ok(()));
         assert_eq!(check(&s, &actor(&s, 1), &Command::EndSpeech).unwrap_err().code(), "conflict");
         // Only the chair takes someone else's request off the list.
         let dismiss = Command::DismissRequest { participant: ParticipantId(3) };

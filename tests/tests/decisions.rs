@@ -349,9 +349,9 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     assert_eq!(chair.command(s.meeting, "dismiss", &dismiss).await?.status, 200);
     assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[0].0]);
     assert_eq!(chair.command(s.meeting, "dismiss2", &dismiss).await?.code(), "not_found");
-    assert_eq!(d[0].command(s.meeting, "steal", &Command::GiveFloor { participant: None }).await?.code(), "forbidden");
+    assert_eq!(d[0].command(s.meeting, "steal", &Command::GiveFloor { participant: None, from: None }).await?.code(), "forbidden");
     let before = chair.state(s.meeting).await?.meeting.speech_limit_secs;
-    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;
+    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None, from: None }).await?;
     let st = chair.state(s.meeting).await?;
     let floor = st.speakers.floor.expect("someone has the floor");
     assert_eq!(floor.participant, s.voters[0].0);
@@ -373,8 +373,16 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
     let server = TestServer::start_again(data.path(), addrs).await?;
     assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[1].0], "the one who left is back on the list");
     assert_eq!(chair.state(s.meeting).await?.meeting.quorum, Share::MORE_THAN_HALF, "the quorum set is kept");
-    chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None }).await?;
+    // "Next speaker" from nobody speaking (0), pressed on two devices: the
+    // floor is given once; the second is refused, not a second change.
+    let next = Command::GiveFloor { participant: None, from: Some(ParticipantId(0)) };
+    d[0].command(s.meeting, "ask0b", &Command::RequestToSpeak).await?;
+    assert_eq!(chair.command(s.meeting, "floor2", &next).await?.status, 200);
     assert_eq!(chair.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[1].0));
+    assert_eq!(chair.command(s.meeting, "floor2-again", &next).await?.code(), "conflict");
+    assert_eq!(chair.state(s.meeting).await?.speakers.floor.map(|f| f.participant), Some(s.voters[1].0));
+    assert_eq!(chair.state(s.meeting).await?.speakers.queue, vec![s.voters[0].0], "the next one still waits");
+    assert_eq!(chair.command(s.meeting, "withdraw0", &Command::DismissRequest { participant: s.voters[0].0 }).await?.status, 200);
     // Taken off the meeting while speaking: the speech ends with them.
     let guest = s
         .admin
@@ -400,7 +408,7 @@ async fn attendance_quorum_speakers_and_a_cancelled_poll() -> anyhow::Result<()>
             &Command::SetAttendance { participant: guest, attendance: Attendance::Present, reason: String::new() },
         )
         .await?;
-    chair.command(s.meeting, "floor3", &Command::GiveFloor { participant: Some(guest) }).await?;
+    chair.command(s.meeting, "floor3", &Command::GiveFloor { participant: Some(guest), from: None }).await?;
     assert_eq!(s.admin.command(s.meeting, "guest-out", &Command::RemoveParticipant { participant: guest }).await?.status, 200);
     assert!(chair.state(s.meeting).await?.speakers.floor.is_none(), "the floor stays with someone removed");
     let other = s
@@ -789,7 +797,7 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
 
     // Someone speaks and someone waits when the chair moves on.
     d[0].command(s.meeting, "ask0", &Command::RequestToSpeak).await?;
-    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?;
+    chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None, from: None }).await?;
     d[1].command(s.meeting, "ask1", &Command::RequestToSpeak).await?;
     let seq = chair.state(s.meeting).await?.seq;
     assert_eq!(chair.command(s.meeting, "next", &Command::NextItem { from: None }).await?.status, 200);
@@ -827,7 +835,7 @@ async fn moving_the_agenda_ends_the_speech_on_record_and_stepping_back_leaves_th
 
     // Closing the meeting while someone speaks ends the speech on record too.
     d[1].command(s.meeting, "ask1b", &Command::RequestToSpeak).await?;
-    chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None }).await?;
+    chair.command(s.meeting, "floor2", &Command::GiveFloor { participant: None, from: None }).await?;
     let seq = chair.state(s.meeting).await?.seq;
     assert_eq!(chair.command(s.meeting, "close", &Command::CloseMeeting).await?.status, 200);
     let events: Vec<gavel_shared::protocol::Event> =
@@ -887,7 +895,7 @@ async fn what_was_said_or_asked_keeps_its_item_and_its_people_on_record() -> any
     };
     ok(chair.command(s.meeting, "go-2", &Command::GoToItem { item: s.items[1] }).await?)?;
     ok(speaker.command(s.meeting, "ask", &Command::RequestToSpeak).await?)?;
-    ok(chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None }).await?)?;
+    ok(chair.command(s.meeting, "floor", &Command::GiveFloor { participant: None, from: None }).await?)?;
     ok(chair.command(s.meeting, "back-1", &Command::GoToItem { item: s.items[0] }).await?)?;
     let st = s.admin.state(s.meeting).await?;
     assert_eq!(st.item(s.items[1]).map(|i| i.status), Some(ItemStatus::Pending), "stepped back from");

@@ -57,7 +57,9 @@ async fn scripted(s: &Assembly) -> anyhow::Result<(Http, Http, PollId, PollId)> 
         v.command(s.meeting, &format!("ask{n}"), &Command::RequestToSpeak).await?;
     }
     for (n, c) in
-        [Command::GiveFloor { participant: None }, Command::EndSpeech, Command::GiveFloor { participant: None }].iter().enumerate()
+        [Command::GiveFloor { participant: None, from: None }, Command::EndSpeech, Command::GiveFloor { participant: None, from: None }]
+            .iter()
+            .enumerate()
     {
         let a = chair.command(s.meeting, &format!("floor{n}"), c).await?;
         assert_eq!(a.status, 200, "{a:?}");

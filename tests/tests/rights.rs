@@ -189,7 +189,7 @@ fn sample(kind: CommandKind, r: &Room) -> Option<Command> {
         CommandKind::RequestToSpeak => Command::RequestToSpeak,
         CommandKind::WithdrawRequest => Command::WithdrawRequest,
         CommandKind::DismissRequest => Command::DismissRequest { participant: ParticipantId(9_999_999) },
-        CommandKind::GiveFloor => Command::GiveFloor { participant: Some(ParticipantId(9_999_999)) },
+        CommandKind::GiveFloor => Command::GiveFloor { participant: Some(ParticipantId(9_999_999)), from: None },
         CommandKind::EndSpeech => Command::EndSpeech,
         CommandKind::AddOpinion => {
             Command::AddOpinion { item: r.items[0], document: None, stance: Stance::Agree, text: "Đồng ý.".into() }
@@ -300,9 +300,9 @@ async fn prepare(kind: CommandKind, sender: Sender, r: &Room, chair: &Http, n: &
             let _ = Http::for_base(&admin.base).with_token(token).command(r.meeting, &key("ask"), &Command::RequestToSpeak).await?;
             Command::DismissRequest { participant: delegate }
         }
-        CommandKind::GiveFloor => Command::GiveFloor { participant: Some(delegate) },
+        CommandKind::GiveFloor => Command::GiveFloor { participant: Some(delegate), from: None },
         CommandKind::EndSpeech => {
-            run(chair, key("floor"), Command::GiveFloor { participant: Some(delegate) }).await?;
+            run(chair, key("floor"), Command::GiveFloor { participant: Some(delegate), from: None }).await?;
             Command::EndSpeech
         }
         CommandKind::SetAttendance => {

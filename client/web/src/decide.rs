@@ -106,6 +106,9 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
     let has_item = move || state().is_some_and(|s| s.meeting.current_item.is_some() && s.meeting.status == MeetingStatus::Open);
     let waiting = move || state().map(|s| s.speakers.queue.clone()).unwrap_or_default();
     let floor = move || state().and_then(|s| s.speakers.floor);
+    // Who the chair sees speaking (0: nobody), sent with the floor given:
+    // the same press on another device meanwhile is not taken twice.
+    let seen = move || Some(with_state(|s| s.speakers.floor.map(|f| f.participant)).flatten().unwrap_or(ParticipantId(0)));
     let in_queue = move || me().is_some_and(|m| waiting().contains(&m));
     // Only those present ask to speak (the room refuses the others).
     let present = move || {
@@ -131,7 +134,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
     let chosen = still_listed(invited, invitable);
     let invite = move |_| {
         if let Some(p) = untrack(chosen) {
-            run_then(Command::GiveFloor { participant: Some(p) }, false, move || {
+            run_then(Command::GiveFloor { participant: Some(p), from: seen() }, false, move || {
                 let _ = invited.try_set(None);
             });
         }
@@ -167,7 +170,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                                 view! {
                                     <li data-participant=p.0>{name}
                                         <Show when=move || chair.get()>
-                                            <button class="goto" on:click=move |_| run(Command::GiveFloor { participant: Some(p) }, false)>{move || i.t("speak.give")}</button>
+                                            <button class="goto" on:click=move |_| run(Command::GiveFloor { participant: Some(p), from: seen() }, false)>{move || i.t("speak.give")}</button>
                                             <button class="secondary dismiss" title=move || i.t("speak.dismiss_hint")
                                                 on:click=move |_| run(Command::DismissRequest { participant: p }, false)>{move || i.t("speak.dismiss")}</button>
                                         </Show>
@@ -190,7 +193,7 @@ pub fn SpeakersPanel(#[prop(into)] chair: Signal<bool>) -> impl IntoView {
                 })
             }}
             <Show when=move || chair.get() && !waiting().is_empty()>
-                <button class="primary" id="next-speaker" on:click=move |_| run(Command::GiveFloor { participant: None }, false)>{move || i.t("speak.next")}</button>
+                <button class="primary" id="next-speaker" on:click=move |_| run(Command::GiveFloor { participant: None, from: seen() }, false)>{move || i.t("speak.next")}</button>
             </Show>
             <Show when=move || chair.get() && has_item()>
                 <div class="invite">
