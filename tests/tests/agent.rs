@@ -974,16 +974,24 @@ impl Restartable {
         until("the agent follows the room", LONG, || agent.shared.link.borrow().is_some()).await?;
         Ok(Restartable { data, server, s, agent, _cache: cache })
     }
+
+    /// A tablet browser following the meeting through the agent, holding
+    /// its snapshot.
+    async fn browser(&self) -> anyhow::Result<Ws> {
+        let mut ws = Ws::connect(self.agent.local_addr.unwrap(), Some(&self.agent.shared.local_key)).await?;
+        ws.hello(self.s.meeting, None).await?;
+        while ws.snapshot.is_none() {
+            ws.recv().await?;
+        }
+        Ok(ws)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is_back() -> anyhow::Result<()> {
-    let Restartable { data, server, s, agent, _cache } = Restartable::start().await?;
-    let mut ws = Ws::connect(agent.local_addr.unwrap(), Some(&agent.shared.local_key)).await?;
-    ws.hello(s.meeting, None).await?;
-    while ws.snapshot.is_none() {
-        ws.recv().await?;
-    }
+    let room = Restartable::start().await?;
+    let mut ws = room.browser().await?;
+    let Restartable { data, server, s, agent, _cache } = room;
 
     // The room goes away; the delegate sends an opinion meanwhile.
     let addrs = server.addrs();
@@ -1027,12 +1035,9 @@ async fn a_command_given_while_the_room_is_away_waits_and_is_answered_once_it_is
 /// behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_given_while_the_room_is_away_go_in_order_and_each_is_answered() -> anyhow::Result<()> {
-    let Restartable { data, server, s, agent, _cache } = Restartable::start().await?;
-    let mut ws = Ws::connect(agent.local_addr.unwrap(), Some(&agent.shared.local_key)).await?;
-    ws.hello(s.meeting, None).await?;
-    while ws.snapshot.is_none() {
-        ws.recv().await?;
-    }
+    let room = Restartable::start().await?;
+    let mut ws = room.browser().await?;
+    let Restartable { data, server, s, agent, _cache } = room;
     let addrs = server.addrs();
     server.stop().await?;
     until("the agent notices the link is gone", LONG, || agent.shared.link.borrow().is_none()).await?;

@@ -1320,6 +1320,19 @@ async fn upright_tablet(base: &str, s: &Assembly) -> anyhow::Result<(Driver, Cli
     Ok((driver, c))
 }
 
+/// The text of the question the page asks once it asks one (an answer from
+/// the room may come first), waiting at most [`WAIT`].
+async fn alert_text(c: &Client) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match c.get_alert_text().await {
+            Ok(text) => return Ok(text),
+            Err(e) if tokio::time::Instant::now() > deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// A browser signed in through `base` as the secretary, on the
 /// preparation tab.
 async fn secretary_preparing(base: &str, s: &Assembly) -> anyhow::Result<(Driver, Client)> {
@@ -2057,15 +2070,7 @@ async fn a_pin_reissue_whose_answer_was_lost_ends_with_a_card_that_signs_in() ->
     eventually("the reissue reaches the room", || async { Ok(s.sign_in(&s.voters[0]).await.is_err()) }).await?;
     relay.cut_all();
 
-    let mut asked = c.get_alert_text().await;
-    for _ in 0..100 {
-        if asked.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        asked = c.get_alert_text().await;
-    }
-    let asked = asked.context("never asked about the lost PINs")?;
+    let asked = alert_text(&c).await.context("never asked about the lost PINs")?;
     assert!(asked.contains("chưa hiện ra"), "{asked:?}");
     c.accept_alert().await?;
     let card = format!(".signin-card[data-participant='{}'] .pin-value", who.0);
@@ -2115,15 +2120,7 @@ async fn an_import_whose_answer_was_lost_adds_its_people_once_and_shows_new_pin_
     c.wait().at_most(WAIT).for_element(Locator::Css("#import-file")).await?.send_keys(&csv.to_string_lossy()).await?;
     c.find(Locator::Css("#import")).await?.click().await?;
     // Asked first: PINs of people in the list may have been printed some other way.
-    let mut asked = c.get_alert_text().await;
-    for _ in 0..50 {
-        if asked.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        asked = c.get_alert_text().await;
-    }
-    assert!(asked?.contains("mã PIN chưa hiện ra"), "not asked before new PINs");
+    assert!(alert_text(&c).await?.contains("mã PIN chưa hiện ra"), "not asked before new PINs");
     c.accept_alert().await?;
     let card = c.wait().at_most(WAIT).for_element(Locator::Css(".signin-card .card-pin")).await.context("no card")?.text().await?;
     let pin = card.strip_prefix("Mã PIN: ").unwrap_or_default().to_string();
